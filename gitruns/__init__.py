@@ -1,0 +1,105 @@
+"""gitruns: track machine-learning runs as git commits on hidden refs ``refs/runs/<id>``.
+
+``import gitruns`` stays light: the API (and pygit2 with it) loads on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gitruns.errors import (
+    AmbiguousRunError,
+    ConcurrentUpdateError,
+    GitrunsError,
+    InvalidInputError,
+    InvalidRunError,
+    ParamConflictError,
+    RepositoryError,
+    RunNotFoundError,
+    RunStateError,
+)
+
+__version__ = "0.1.0"
+
+_API_NAMES = {
+    "active_run",
+    "end_run",
+    "get_run",
+    "list_runs",
+    "log_artifact",
+    "log_artifacts",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "note",
+    "set_tag",
+    "set_tags",
+    "start_run",
+}
+
+if TYPE_CHECKING:
+    from gitruns.api import (
+        active_run,
+        end_run,
+        get_run,
+        list_runs,
+        log_artifact,
+        log_artifacts,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        note,
+        set_tag,
+        set_tags,
+        start_run,
+    )
+    from gitruns.records import Run
+    from gitruns.run import ActiveRun
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API_NAMES:
+        from gitruns import api
+
+        return getattr(api, name)
+    if name == "Run":
+        from gitruns.records import Run
+
+        return Run
+    if name == "ActiveRun":
+        from gitruns.run import ActiveRun
+
+        return ActiveRun
+    raise AttributeError(f"module 'gitruns' has no attribute {name!r}")
+
+
+__all__ = [
+    "ActiveRun",
+    "AmbiguousRunError",
+    "ConcurrentUpdateError",
+    "GitrunsError",
+    "InvalidInputError",
+    "InvalidRunError",
+    "ParamConflictError",
+    "RepositoryError",
+    "Run",
+    "RunNotFoundError",
+    "RunStateError",
+    "__version__",
+    "active_run",
+    "end_run",
+    "get_run",
+    "list_runs",
+    "log_artifact",
+    "log_artifacts",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "note",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]

@@ -1,0 +1,3 @@
+from gitruns.cli.main import main
+
+main()

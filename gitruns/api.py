@@ -1,0 +1,294 @@
+"""The Python API: start a run, log to the active run, read runs back.
+
+Shaped like MLflow's fluent API so that moving over is a search-and-replace::
+
+    import gitruns
+    with gitruns.start_run(name="baseline", params={"lr": 0.01}) as run:
+        run.log_metric("loss", 0.5, step=0)
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from gitruns import layout
+from gitruns.artifacts import ArtifactStore
+from gitruns.errors import RunStateError
+from gitruns.ids import new_run_id
+from gitruns.names import random_name
+from gitruns.records import Run, load_run, resolve_run_id
+from gitruns.recovery import recover_orphans, staging_area
+from gitruns.run import ActiveRun
+from gitruns.storage import Store
+from gitruns.validation import check_name_key
+
+ENV_RUN_ID = "GITRUNS_RUN_ID"
+ENV_RUN_DIR = "GITRUNS_RUN_DIR"
+ENV_REPO = "GITRUNS_REPO"
+
+_active: list[ActiveRun] = []
+_active_lock = threading.Lock()
+_hooks_installed = False
+
+
+def open_store(repo: str | os.PathLike[str] | None = None, *, recover: bool = True) -> Store:
+    """Open the repository at ``repo`` (default: the current directory or GITRUNS_REPO).
+
+    Finalises runs whose process died, so every caller sees them as CRASHED.
+    """
+    store = Store(repo if repo is not None else os.environ.get(ENV_REPO))
+    if recover:
+        recover_orphans(store)
+    return store
+
+
+def start_run(
+    name: str | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    notes: str | None = None,
+    parents: Iterable[str] = (),
+    repo: str | os.PathLike[str] | None = None,
+    nested: bool = False,
+) -> ActiveRun:
+    """Start a run (or, inside ``gitruns record``, join the run being recorded).
+
+    Args:
+        name: a human name; a readable one is generated when omitted.
+        params: parameters to log at once.
+        tags: tags to set at once.
+        notes: a first note.
+        parents: runs this one builds on (fine-tunes, resumes); ids, prefixes or names.
+        repo: a path inside the git repository; default the current directory.
+        nested: allow starting while another run is active (it becomes a parent).
+    """
+    with _active_lock:
+        if _active and not nested:
+            raise RunStateError(
+                f"run {_active[-1].id} is already active",
+                "end it first, or pass nested=True",
+            )
+    run = _attach_to_recorded_run(repo) or _create_run(name, parents, repo, _active[-1] if _active else None)
+    if name and not run.is_owner:
+        run.set_name(name)
+    if params:
+        run.log_params(params)
+    if tags:
+        run.set_tags(tags)
+    if notes:
+        run.note(notes)
+    with _active_lock:
+        _active.append(run)
+    _install_exit_hooks()
+    return run
+
+
+def _create_run(
+    name: str | None,
+    parents: Iterable[str],
+    repo: str | os.PathLike[str] | None,
+    outer: ActiveRun | None,
+) -> ActiveRun:
+    store = open_store(repo)
+    run_id = new_run_id()
+    run_name = check_name_key(name, "run name") if name is not None else random_name(run_id)
+    parent_ids = [resolve_run_id(store, p) for p in parents]
+    if outer is not None:
+        parent_ids.append(outer.id)
+    identity = store.identity()
+    code = store.code_state(run_id)
+    document: dict[str, Any] = {
+        "schema_version": layout.SCHEMA_VERSION,
+        "id": run_id,
+        "name": run_name,
+        "status": "RUNNING",
+        "start_time": layout.iso_time(time.time()),
+        "end_time": None,
+        "user": {"name": identity.name, "email": identity.email, "os_user": identity.os_user},
+        "host": identity.host,
+        "git": {
+            "commit": code.head,
+            "snapshot": code.commit if code.dirty else None,
+            "branch": code.branch,
+            "remote_url": code.remote_url,
+            "dirty": code.dirty,
+        },
+        "tags": {},
+        "notes": [],
+        "parents": parent_ids,
+    }
+    start = {"run": document, "code_commit": code.commit, "pid": os.getpid()}
+    run_dir, lock = staging_area(store).create(run_id, start)
+    if code.patch:
+        (run_dir / "uncommitted.patch").write_bytes(code.patch)
+    author = f"{identity.name} <{identity.email}>"
+    return ActiveRun(store, run_id, run_name, run_dir, lock, artifact_store(store), author)
+
+
+def _attach_to_recorded_run(repo: str | os.PathLike[str] | None) -> ActiveRun | None:
+    run_id, run_dir = os.environ.get(ENV_RUN_ID), os.environ.get(ENV_RUN_DIR)
+    if not run_id or not run_dir or not Path(run_dir).is_dir():
+        return None
+    with _active_lock:
+        if any(r.id == run_id for r in _active):
+            return None
+    store = Store(repo if repo is not None else run_dir)
+    identity = store.identity()
+    author = f"{identity.name} <{identity.email}>"
+    return ActiveRun(store, run_id, "", Path(run_dir), None, artifact_store(store), author)
+
+
+def artifact_store(store: Store) -> ArtifactStore:
+    configured = os.environ.get("GITRUNS_ARTIFACT_STORE")
+    if not configured:
+        try:
+            configured = store.repo.config["gitruns.artifactstore"]
+        except KeyError:
+            configured = None
+    return ArtifactStore(Path(configured) if configured else store.gitruns_dir / "artifacts")
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost active run of this process, or None."""
+    with _active_lock:
+        return _active[-1] if _active else None
+
+
+def _require_active() -> ActiveRun:
+    run = active_run()
+    if run is None:
+        raise RunStateError("no active run", "call gitruns.start_run() first")
+    return run
+
+
+def forget_run(run: ActiveRun) -> None:
+    with _active_lock:
+        if run in _active:
+            _active.remove(run)
+
+
+def end_run(status: str = "FINISHED") -> None:
+    """End the active run (FINISHED, FAILED or KILLED)."""
+    run = _require_active()
+    try:
+        run.end(status)
+    finally:
+        forget_run(run)
+
+
+def log_metric(key: str, value: float, step: int | None = None, timestamp: float | None = None) -> None:
+    _require_active().log_metric(key, value, step, timestamp)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    _require_active().log_metrics(metrics, step)
+
+
+def log_param(key: str, value: Any) -> None:
+    _require_active().log_param(key, value)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    _require_active().log_params(params)
+
+
+def set_tag(key: str, value: Any) -> None:
+    _require_active().set_tag(key, value)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    _require_active().set_tags(tags)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    _require_active().log_artifact(Path(local_path), artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    _require_active().log_artifacts(Path(local_dir), artifact_path)
+
+
+def note(text: str) -> None:
+    _require_active().note(text)
+
+
+def get_run(ref: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
+    """A recorded run by full id, unique prefix or suffix of an id, or name."""
+    store = open_store(repo)
+    run_id = resolve_run_id(store, ref)
+    commit = store.run_commit(run_id)
+    assert commit is not None
+    return load_run(store, run_id, commit)
+
+
+def list_runs(*, repo: str | os.PathLike[str] | None = None) -> list[Run]:
+    """Every valid recorded run, newest first (invalid runs are skipped)."""
+    from gitruns.errors import InvalidRunError
+
+    store = open_store(repo)
+    runs = []
+    for run_id, commit in sorted(store.run_refs().items(), reverse=True):
+        try:
+            runs.append(load_run(store, run_id, commit))
+        except InvalidRunError:
+            continue
+    return runs
+
+
+def _install_exit_hooks() -> None:
+    """End runs the program forgot to end: FINISHED at exit, FAILED on an uncaught error."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    previous_hook = sys.excepthook
+
+    def excepthook(
+        kind: type[BaseException], error: BaseException, tb: TracebackType | None
+    ) -> None:
+        status = "KILLED" if issubclass(kind, KeyboardInterrupt) else "FAILED"
+        for run in reversed(list(_active)):
+            try:
+                run.end(status, error=error)
+            finally:
+                forget_run(run)
+        previous_hook(kind, error, tb)
+
+    sys.excepthook = excepthook
+    atexit.register(_end_all_at_exit)
+
+
+def _end_all_at_exit() -> None:
+    for run in reversed(list(_active)):
+        try:
+            run.end("FINISHED")
+        finally:
+            forget_run(run)
+
+
+__all__ = [
+    "active_run",
+    "end_run",
+    "get_run",
+    "list_runs",
+    "log_artifact",
+    "log_artifacts",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "note",
+    "open_store",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]

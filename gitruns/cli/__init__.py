@@ -1,0 +1,1 @@
+"""The ``gitruns`` command line: thin click commands over the library API."""

@@ -1,0 +1,53 @@
+"""The one place that turns exceptions into messages and exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from gitruns.errors import GitrunsError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("GITRUNS_DEBUG", "") not in ("", "0")
+
+
+def fail(message: str, hint: str = "") -> None:
+    """Print ``gitruns: error: <what>; <what to do>`` on stderr and exit 1."""
+    text = f"{message}; {hint}" if hint else message
+    click.echo(f"gitruns: error: {text}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def run_guarded(action: Callable[[], Any]) -> Any:
+    """Run a command body: library errors become one line and exit 1, Ctrl-C exits 130."""
+    try:
+        return action()
+    except GitrunsError as exc:
+        if debug_enabled():
+            traceback.print_exc()
+        fail(exc.message, exc.hint)
+    except KeyboardInterrupt:
+        click.echo("gitruns: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+        raise
+    except BrokenPipeError:
+        sys.stderr.close()  # output piped into `head`: stop quietly
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:
+        if debug_enabled():
+            traceback.print_exc()
+        fail(
+            f"unexpected {type(exc).__name__}: {exc}",
+            "rerun with --debug for the traceback and report it",
+        )

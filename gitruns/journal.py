@@ -1,0 +1,205 @@
+"""The append-only journal one process writes while a run is in progress.
+
+Each writing process (the run's owner, and any child process that joins the run) has its
+own folder under the run's staging folder, so no two processes ever append to one file:
+
+    w-<pid>-<random>/
+        writer.lock     held while the process lives
+        events.jsonl    params, tags, notes, artifacts, the end status; written at each call
+        keys.jsonl      metric key -> file number, written before the key's first point
+        m<N>.csv        ``step,timestamp,value`` lines of one metric key
+        summary.json    per-key summaries, written when the writer closes cleanly
+
+Metric points are buffered in memory and appended at least every ``FLUSH_SECONDS`` by a
+background thread (and at once when a buffer grows large, so memory stays flat). A
+``kill -9`` loses at most the last fraction of a second of points, never earlier ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from gitruns.errors import InvalidInputError
+from gitruns.locks import LivenessLock
+from gitruns.validation import check_metric_key, to_metric_value, to_step
+
+FLUSH_SECONDS = 0.5
+MAX_BUFFERED_LINES = 20_000
+CSV_HEADER = b"step,timestamp,value\n"
+
+
+class MetricSummary:
+    """Running summary of one metric key; NaN never becomes min or max."""
+
+    __slots__ = ("count", "last", "last_step", "last_timestamp", "max", "min")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last = float("nan")
+        self.min = float("nan")
+        self.max = float("nan")
+        self.last_step = -1
+        self.last_timestamp = 0
+
+    def add(self, step: int, timestamp: int, value: float) -> None:
+        self.count += 1
+        self.last = value
+        self.last_step = step
+        self.last_timestamp = timestamp
+        if value == value:  # not NaN
+            if not (value >= self.min):  # also true while min is still NaN
+                self.min = value
+            if not (value <= self.max):
+                self.max = value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "last": self.last,
+            "min": self.min,
+            "max": self.max,
+            "last_step": self.last_step,
+            "last_timestamp": self.last_timestamp,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetricSummary:
+        summary = cls()
+        for name in cls.__slots__:
+            setattr(summary, name, data[name])
+        return summary
+
+
+class _KeyStream:
+    __slots__ = ("buffer", "fd", "summary")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer: list[str] = []
+        self.summary = MetricSummary()
+
+
+class JournalWriter:
+    """Appends one process's part of a run to its own folder."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.dir = run_dir / f"w-{os.getpid()}-{secrets.token_hex(4)}"
+        self.dir.mkdir()
+        lock = LivenessLock.acquire(self.dir / "writer.lock", create=True)
+        assert lock is not None  # a fresh folder of our own
+        self._lock_file = lock
+        self._events_fd = _open_append(self.dir / "events.jsonl")
+        self._keys_fd = _open_append(self.dir / "keys.jsonl")
+        self._streams: dict[str, _KeyStream] = {}
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._closed = False
+
+    # -- events -----------------------------------------------------------------------
+    def append_event(self, kind: str, **fields: Any) -> None:
+        """Write one event line at once (events are rare; each is durable on return)."""
+        record = {"event": kind, "time": time.time(), **fields}
+        line = json.dumps(record, allow_nan=True, separators=(",", ":")) + "\n"
+        os.write(self._events_fd, line.encode("utf-8"))
+
+    # -- metrics: the hot path ----------------------------------------------------------
+    def log_metric(
+        self, key: str, value: object, step: object = None, timestamp: object = None
+    ) -> None:
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._open_stream(key)
+        number = value if type(value) is float else to_metric_value(value, key)
+        with self._mutex:
+            summary = stream.summary
+            at_step = summary.last_step + 1 if step is None else to_step(step, key)
+            at_ms = time.time_ns() // 1_000_000 if timestamp is None else _to_ms(timestamp)
+            stream.buffer.append(f"{at_step},{at_ms},{number!r}\n")
+            summary.add(at_step, at_ms, number)  # type: ignore[arg-type]
+            if len(stream.buffer) >= MAX_BUFFERED_LINES:
+                self._write_stream(stream)
+
+    def summaries(self) -> dict[str, MetricSummary]:
+        return {key: stream.summary for key, stream in self._streams.items()}
+
+    def _open_stream(self, key: str) -> _KeyStream:
+        check_metric_key(key)
+        with self._mutex:
+            if key in self._streams:
+                return self._streams[key]
+            number = len(self._streams)
+            path = self.dir / f"m{number}.csv"
+            fd = _open_append(path)
+            os.write(fd, CSV_HEADER)
+            line = json.dumps({"n": number, "key": key}) + "\n"
+            os.write(self._keys_fd, line.encode("utf-8"))
+            stream = _KeyStream(fd)
+            self._streams[key] = stream
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name="gitruns-flush", daemon=True
+                )
+                self._flusher.start()
+            return stream
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(FLUSH_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        """Append every buffered point to its file."""
+        with self._mutex:
+            for stream in self._streams.values():
+                if stream.buffer:
+                    self._write_stream(stream)
+
+    def _write_stream(self, stream: _KeyStream) -> None:
+        data = "".join(stream.buffer).encode("ascii")
+        stream.buffer.clear()
+        view = memoryview(data)
+        while view:
+            written = os.write(stream.fd, view)
+            view = view[written:]
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Flush, write the summaries, and let go of the files and the lock."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        self.flush()
+        summaries = {key: s.summary.to_dict() for key, s in self._streams.items()}
+        tmp = self.dir / "summary.json.tmp"
+        tmp.write_text(json.dumps(summaries, allow_nan=True))
+        tmp.replace(self.dir / "summary.json")
+        for stream in self._streams.values():
+            os.close(stream.fd)
+        os.close(self._events_fd)
+        os.close(self._keys_fd)
+        self._lock_file.release()
+
+
+def _open_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+
+def _to_ms(timestamp: object) -> int:
+    """Accept seconds (float, like time.time()) or milliseconds (int, like MLflow)."""
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        raise InvalidInputError(
+            f"timestamp {timestamp!r} is not a number",
+            "pass seconds as a float (time.time()) or milliseconds as an int",
+        )
+    if isinstance(timestamp, float):
+        return int(timestamp * 1000)
+    return timestamp

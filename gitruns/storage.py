@@ -1,0 +1,401 @@
+"""The one module that talks to pygit2: repositories, objects, trees, commits and refs.
+
+Everything above this module deals in run ids, paths and bytes; nothing else imports
+pygit2. Transport (push/fetch) is deliberately not here: it goes through the git CLI.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import random
+import socket
+import stat
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pygit2
+
+from gitruns.errors import ConcurrentUpdateError, GitrunsError, RepositoryError
+
+RUNS_PREFIX = "refs/runs/"
+_T = TypeVar("_T")
+
+# A file of the run tree is either its bytes or a file on disk to stream into a blob.
+FileContent = bytes | Path
+
+
+@dataclass(frozen=True)
+class CodeState:
+    """Where the code stood when a run started."""
+
+    commit: str | None  # what the run commit's first parent is: HEAD or a snapshot of it
+    head: str | None
+    branch: str | None
+    remote_url: str | None
+    dirty: bool
+    patch: bytes | None  # uncommitted changes against HEAD, when dirty
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+    os_user: str
+    host: str
+
+
+class Store:
+    """A git repository as gitruns uses it."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        start = os.fspath(path) if path is not None else os.getcwd()
+        gitdir = pygit2.discover_repository(start)
+        if gitdir is None:
+            raise RepositoryError(
+                f"not a git repository: {start}",
+                "run gitruns inside a git repository, or create one with 'git init'",
+            )
+        try:
+            self.repo = pygit2.Repository(gitdir)
+        except (pygit2.GitError, pygit2.InvalidError) as exc:
+            raise _unsupported_repository(gitdir, exc) from exc
+        self.git_dir = Path(self.repo.path)
+        self.common_dir = _common_dir(self.git_dir)
+        self.gitruns_dir = self.common_dir / "gitruns"
+        self.workdir = Path(self.repo.workdir) if self.repo.workdir else None
+
+    # -- identity and code ---------------------------------------------------------------
+    def identity(self) -> Identity:
+        """The git identity, honouring GIT_AUTHOR_* as the git CLI does."""
+        config = self.repo.config
+        name = os.environ.get("GIT_AUTHOR_NAME") or _config_get(config, "user.name")
+        email = os.environ.get("GIT_AUTHOR_EMAIL") or _config_get(config, "user.email")
+        os_user = _os_user()
+        host = socket.gethostname()
+        return Identity(name or os_user, email or f"{os_user}@{host}", os_user, host)
+
+    def code_state(self, run_id: str) -> CodeState:
+        """HEAD, branch, remote and dirty state; a snapshot commit when the tree is dirty.
+
+        The snapshot is made like ``git stash create``: from a private copy of the index,
+        so HEAD, the index file and the worktree are never touched.
+        """
+        repo = self.repo
+        if repo.head_is_unborn:
+            return CodeState(None, None, self._branch_name(), None, False, None)
+        head = repo.head.peel(pygit2.Commit)
+        branch = self._branch_name()
+        remote_url = self._remote_url(branch)
+        if repo.is_bare or self.workdir is None:
+            return CodeState(str(head.id), str(head.id), branch, remote_url, False, None)
+        changes = {
+            path: flags
+            for path, flags in repo.status(untracked_files="no").items()
+            if not flags & pygit2.enums.FileStatus.IGNORED
+        }
+        if not changes:
+            return CodeState(str(head.id), str(head.id), branch, remote_url, False, None)
+        tree_id = self._snapshot_tree(changes)
+        snapshot = repo.create_commit(
+            None,
+            self._signature(),
+            self._signature(),
+            f"gitruns: uncommitted changes for run {run_id}\n",
+            tree_id,
+            [head.id],
+        )
+        diff = repo.diff(head.tree, repo.get(tree_id))
+        patch = (diff.patch or "").encode("utf-8", errors="surrogateescape")
+        return CodeState(str(snapshot), str(head.id), branch, remote_url, True, patch)
+
+    def _snapshot_tree(self, changes: Mapping[str, int]) -> pygit2.Oid:
+        index = pygit2.Index(str(self.git_dir / "index"))
+        index.read(True)
+        assert self.workdir is not None
+        for path in changes:
+            full = self.workdir / path
+            try:
+                info = full.lstat()
+            except FileNotFoundError:
+                if path in index:
+                    index.remove(path)
+                continue
+            oid = self.repo.create_blob_fromworkdir(path)
+            index.add(pygit2.IndexEntry(path, oid, _file_mode(info)))
+        return index.write_tree(self.repo)
+
+    def _branch_name(self) -> str | None:
+        if self.repo.head_is_detached:
+            return None
+        target = self.repo.references["HEAD"].target
+        name = target if isinstance(target, str) else None
+        return name.removeprefix("refs/heads/") if name else None
+
+    def _remote_url(self, branch: str | None) -> str | None:
+        config = self.repo.config
+        remote = _config_get(config, f"branch.{branch}.remote") if branch else None
+        for name in (remote, "origin"):
+            if name:
+                url = _config_get(config, f"remote.{name}.url")
+                if url:
+                    return _strip_credentials(url)
+        return None
+
+    def _signature(self, when: float | None = None) -> pygit2.Signature:
+        ident = self.identity()
+        if when is None:
+            return pygit2.Signature(ident.name, ident.email)
+        offset = int((time.localtime(when).tm_gmtoff or 0) / 60)
+        return pygit2.Signature(ident.name, ident.email, int(when), offset)
+
+    # -- writing runs --------------------------------------------------------------------
+    def write_tree(self, files: Mapping[str, FileContent | pygit2.Oid]) -> pygit2.Oid:
+        """Build a tree from ``{"a/b.txt": bytes-or-path}``, folders bottom-up."""
+        root: dict[str, object] = {}
+        for path, content in files.items():
+            node = root
+            *folders, leaf = path.split("/")
+            for folder in folders:
+                node = node.setdefault(folder, {})  # type: ignore[assignment]
+            node[leaf] = content
+        return self._write_folder(root)
+
+    def _write_folder(self, folder: Mapping[str, object]) -> pygit2.Oid:
+        builder = self.repo.TreeBuilder()
+        for name, content in folder.items():
+            if isinstance(content, dict):
+                builder.insert(name, self._write_folder(content), pygit2.GIT_FILEMODE_TREE)
+            elif isinstance(content, pygit2.Oid):
+                builder.insert(name, content, pygit2.GIT_FILEMODE_BLOB)
+            elif isinstance(content, Path):
+                oid = self.repo.create_blob_fromdisk(str(content))
+                builder.insert(name, oid, pygit2.GIT_FILEMODE_BLOB)
+            else:
+                oid = self.repo.create_blob(content)  # type: ignore[arg-type]
+                builder.insert(name, oid, pygit2.GIT_FILEMODE_BLOB)
+        return builder.write()
+
+    def create_run_commit(
+        self,
+        files: Mapping[str, FileContent],
+        parents: list[str],
+        message: str,
+        when: float,
+    ) -> str:
+        tree = self.write_tree(files)
+        sig = self._signature(when)
+        oid = self.repo.create_commit(None, sig, sig, message, tree, [pygit2.Oid(hex=p) for p in parents])
+        return str(oid)
+
+    def create_ref(self, run_id: str, commit: str) -> bool:
+        """Point ``refs/runs/<id>`` at ``commit``; False when the ref already exists."""
+        name = RUNS_PREFIX + run_id
+        def create() -> bool:
+            if name in self.repo.references:
+                return False
+            self.repo.references.create(name, pygit2.Oid(hex=commit), force=False)
+            return True
+        return _retry_locked(create)
+
+    def update_ref(self, run_id: str, new: str, old: str) -> bool:
+        """Compare-and-swap the run's ref from ``old`` to ``new``; False if it moved."""
+        result = subprocess.run(
+            ["git", "update-ref", RUNS_PREFIX + run_id, new, old],
+            cwd=self.git_dir,
+            capture_output=True,
+            env=_git_env(),
+        )
+        return result.returncode == 0
+
+    def delete_ref(self, run_id: str, old: str) -> bool:
+        result = subprocess.run(
+            ["git", "update-ref", "-d", RUNS_PREFIX + run_id, old],
+            cwd=self.git_dir,
+            capture_output=True,
+            env=_git_env(),
+        )
+        return result.returncode == 0
+
+    def commit_on_top(
+        self, run_id: str, change: Callable[[str], tuple[Mapping[str, FileContent | None], str] | None]
+    ) -> str | None:
+        """Add a commit on top of a run's ref, retrying until the compare-and-swap holds.
+
+        ``change(old_commit)`` returns the files that replace or join the old tree and a
+        message, or None for "nothing to do".
+        """
+        for attempt in range(50):
+            old = self.run_commit(run_id)
+            if old is None:
+                raise GitrunsError(f"run {run_id} no longer exists", "run 'gitruns ls'")
+            result = change(old)
+            if result is None:
+                return None
+            files, message = result
+            tree = self._tree_with(old, files)
+            sig = self._signature(time.time())
+            new = str(self.repo.create_commit(None, sig, sig, message, tree, [pygit2.Oid(hex=old)]))
+            if self.update_ref(run_id, new, old):
+                return new
+            time.sleep(random.uniform(0.005, 0.05) * (1 + attempt / 5))
+        raise ConcurrentUpdateError(
+            f"run {run_id} kept changing while it was being updated", "try again"
+        )
+
+    def _tree_with(self, commit: str, files: Mapping[str, FileContent | None]) -> pygit2.Oid:
+        """The commit's tree with ``files`` replaced, added, or (given None) removed."""
+        tree = self.repo.get(commit).peel(pygit2.Tree)
+        merged: dict[str, FileContent | pygit2.Oid | None] = dict(self._blob_ids(tree, ""))
+        merged.update(files)
+        return self.write_tree({p: c for p, c in merged.items() if c is not None})
+
+    def _blob_ids(self, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, pygit2.Oid]]:
+        for entry in tree:
+            path = f"{prefix}/{entry.name}" if prefix else entry.name
+            if entry.filemode == pygit2.GIT_FILEMODE_TREE:
+                yield from self._blob_ids(self.repo.get(entry.id), path)
+            else:
+                yield path, entry.id
+
+    # -- reading runs --------------------------------------------------------------------
+    def run_refs(self) -> dict[str, str]:
+        """Every ``refs/runs/<id>`` as ``{id: commit}``."""
+        refs: dict[str, str] = {}
+        for ref in self.repo.references.iterator():
+            name = ref.name
+            if name.startswith(RUNS_PREFIX):
+                target = ref.target
+                if isinstance(target, pygit2.Oid):
+                    refs[name[len(RUNS_PREFIX):]] = str(target)
+        return refs
+
+    def run_commit(self, run_id: str) -> str | None:
+        try:
+            ref = self.repo.references.get(RUNS_PREFIX + run_id)
+        except (ValueError, pygit2.InvalidSpecError):
+            return None
+        return str(ref.target) if ref is not None else None
+
+    def read_file(self, commit: str, path: str, max_bytes: int) -> bytes | None:
+        """A file of a commit's tree, or None when it is absent; refuse oversized blobs."""
+        tree = self.repo.get(commit).peel(pygit2.Tree)
+        try:
+            entry = tree[path]
+        except KeyError:
+            return None
+        if entry.type_str != "blob" or entry.filemode not in (
+            pygit2.GIT_FILEMODE_BLOB,
+            pygit2.GIT_FILEMODE_BLOB_EXECUTABLE,
+        ):
+            raise GitrunsError(f"{path} in commit {commit[:12]} is not a regular file", "")
+        _kind, size = self.repo.odb.read_header(entry.id)
+        if size > max_bytes:
+            raise GitrunsError(
+                f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
+                "the run is not valid; remove or repair it",
+            )
+        data: bytes = self.repo.get(entry.id).data
+        return data
+
+    def iter_files(self, commit: str, folder: str = "") -> Iterator[tuple[str, bytes]]:
+        """Every regular file below ``folder`` of a commit's tree."""
+        tree = self.repo.get(commit).peel(pygit2.Tree)
+        if folder:
+            try:
+                tree = self.repo.get(tree[folder].id)
+            except KeyError:
+                return
+        yield from self._walk(tree, folder)
+
+    def _walk(self, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, bytes]]:
+        for entry in tree:
+            path = f"{prefix}/{entry.name}" if prefix else entry.name
+            if entry.filemode == pygit2.GIT_FILEMODE_TREE:
+                yield from self._walk(self.repo.get(entry.id), path)
+            elif entry.filemode in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
+                yield path, self.repo.get(entry.id).data
+
+    def commit_info(self, commit: str) -> tuple[list[str], str, str, float]:
+        """Parents, author "name <email>", message and time of a commit."""
+        obj = self.repo.get(commit).peel(pygit2.Commit)
+        author = f"{obj.author.name} <{obj.author.email}>"
+        return [str(p) for p in obj.parent_ids], author, obj.message, float(obj.commit_time)
+
+
+def _retry_locked(action: Callable[[], _T]) -> _T:
+    """libgit2 fails at once on a held lock file; git would wait. Retry with jitter."""
+    for attempt in range(40):
+        try:
+            return action()
+        except pygit2.GitError as exc:
+            if "lock" not in str(exc).lower() or attempt == 39:
+                raise
+            time.sleep(random.uniform(0.002, 0.02) * (1 + attempt / 4))
+    raise AssertionError("unreachable")
+
+
+def _common_dir(git_dir: Path) -> Path:
+    """Linked worktrees keep shared state in the main repository's git dir."""
+    commondir_file = git_dir / "commondir"
+    if commondir_file.exists():
+        return (git_dir / commondir_file.read_text().strip()).resolve()
+    return git_dir
+
+
+def _unsupported_repository(gitdir: str, exc: Exception) -> RepositoryError:
+    text = str(exc)
+    if "sha256" in text or "object format" in text:
+        return RepositoryError(
+            f"{gitdir} uses SHA-256 object ids, which gitruns (through libgit2) cannot read",
+            "use gitruns in a SHA-1 repository",
+        )
+    if "refstorage" in text or "reftable" in text:
+        return RepositoryError(
+            f"{gitdir} stores refs in reftable format, which gitruns (through libgit2) cannot read",
+            "use the default 'files' ref storage (git refs migrate --ref-format=files)",
+        )
+    return RepositoryError(f"cannot open the repository at {gitdir}: {text}", "check it with 'git status'")
+
+
+def _config_get(config: pygit2.Config, key: str) -> str | None:
+    try:
+        value = config[key]
+    except (KeyError, pygit2.GitError):
+        return None
+    return str(value) if value else None
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def _strip_credentials(url: str) -> str:
+    """Drop a password embedded in an https URL before it is recorded."""
+    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = url.split("://", 1)
+        userinfo, host = rest.split("@", 1)
+        return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}" if ":" in userinfo else url
+    return url
+
+
+def _file_mode(info: os.stat_result) -> int:
+    if stat.S_ISLNK(info.st_mode):
+        return pygit2.GIT_FILEMODE_LINK
+    if info.st_mode & stat.S_IXUSR:
+        return pygit2.GIT_FILEMODE_BLOB_EXECUTABLE
+    return pygit2.GIT_FILEMODE_BLOB
+
+
+def _git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_WORK_TREE", None)
+    return env

@@ -1,0 +1,78 @@
+"""Stable, diff-friendly YAML out; safe, bounded YAML in.
+
+Output: sorted keys, block style, one value a line, no anchors, so that two runs diff
+line by line. Input may come from someone else's remote: only plain data is built (safe
+loader), the text size is capped, and shared nodes (aliases, the "billion laughs" trick)
+and absurdly deep or large documents are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from gitruns.errors import InvalidRunError
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+MAX_YAML_BYTES = 8 * 1024 * 1024
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+
+class _StableDumper(_BaseDumper):  # type: ignore[misc,valid-type]
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump(data: Any) -> bytes:
+    """Serialise ``data`` as stable block-style YAML (UTF-8)."""
+    text = yaml.dump(
+        data,
+        Dumper=_StableDumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
+    )
+    return text.encode("utf-8")
+
+
+def load(raw: bytes, where: str) -> Any:
+    """Parse untrusted YAML; raise InvalidRunError naming ``where`` when it is unsafe."""
+    if len(raw) > MAX_YAML_BYTES:
+        raise InvalidRunError(
+            f"{where} is {len(raw)} bytes, over the {MAX_YAML_BYTES} byte limit",
+            "the run is not valid; remove or repair it",
+        )
+    try:
+        data = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise InvalidRunError(f"{where} is not valid YAML ({exc})", "repair or remove the run")
+    _check_plain_tree(data, where)
+    return data
+
+
+def _check_plain_tree(data: Any, where: str) -> None:
+    seen: set[int] = set()
+    budget = MAX_NODES
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0 or depth > MAX_DEPTH:
+            raise InvalidRunError(
+                f"{where} is too large or too deeply nested", "repair or remove the run"
+            )
+        if isinstance(node, dict | list):
+            if id(node) in seen:
+                raise InvalidRunError(
+                    f"{where} uses YAML aliases (shared nodes)", "gitruns never writes them"
+                )
+            seen.add(id(node))
+            children = node.values() if isinstance(node, dict) else node
+            if isinstance(node, dict) and not all(isinstance(k, str) for k in node):
+                raise InvalidRunError(f"{where} has a non-string key", "repair or remove the run")
+            stack.extend((child, depth + 1) for child in children)

@@ -1,0 +1,80 @@
+"""Shared fixtures. Every test runs with its own HOME and git config, away from the user's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pygit2
+import pytest
+
+import gitruns.api
+
+GIT_IDENTITY = {"user.name": "Test User", "user.email": "test@example.com"}
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Scrub GIT_*/GITRUNS_* variables; point HOME, git and libgit2 at an empty config."""
+    home = tmp_path_factory.mktemp("home")
+    for name in list(os.environ):
+        if name.startswith(("GIT_", "GITRUNS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
+    )
+    levels = pygit2.enums.ConfigLevel
+    saved = {level: pygit2.settings.search_path[level] for level in (levels.GLOBAL, levels.XDG, levels.SYSTEM)}
+    pygit2.settings.search_path[levels.GLOBAL] = str(home)
+    pygit2.settings.search_path[levels.XDG] = str(home / ".config")
+    pygit2.settings.search_path[levels.SYSTEM] = str(home / "nosystem")
+    yield home
+    for level, value in saved.items():
+        pygit2.settings.search_path[level] = value
+    for run in list(gitruns.api._active):
+        gitruns.api.forget_run(run)
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    """Run the real git CLI and return its stdout."""
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
+    return result.stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh repository with one commit, as the current directory."""
+    path = tmp_path / "project"
+    path.mkdir()
+    git(path, "init", "-q")
+    (path / "train.py").write_text("print('training')\n")
+    git(path, "add", "train.py")
+    git(path, "commit", "-q", "-m", "initial")
+    monkeypatch.chdir(path)
+    return path
+
+
+def gitruns_cli(cwd: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``gitruns`` command in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "gitruns", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        input=input,
+        check=False,
+    )
+
+
+def fsck(path: Path) -> None:
+    git(path, "fsck", "--strict", "--no-dangling")
