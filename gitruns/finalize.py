@@ -104,7 +104,7 @@ def replay(
         elif kind == "end":
             end = event
     final_status = status or end.get("status") or "CRASHED"
-    end_seconds = end.get("time", now) if final_status != "CRASHED" else _last_activity(staged, now)
+    end_seconds = end.get("ts", now) if final_status != "CRASHED" else _last_activity(staged, now)
     document["status"] = final_status
     document["end_time"] = layout.iso_time(end_seconds)
     start_seconds = layout.parse_time(document["start_time"])
@@ -123,7 +123,7 @@ def _last_activity(staged: StagedRun, now: float) -> float:
         for path in metric.files:
             newest = max(newest, path.stat().st_mtime)
     if staged.events:
-        newest = max(newest, float(staged.events[-1].get("time", 0.0)))
+        newest = max(newest, float(staged.events[-1].get("ts", 0.0)))
     start = layout.parse_time(staged.start["run"]["start_time"])
     return max(min(newest or now, now), start)
 

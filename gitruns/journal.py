@@ -105,7 +105,7 @@ class JournalWriter:
     # -- events -----------------------------------------------------------------------
     def append_event(self, kind: str, **fields: Any) -> None:
         """Write one event line at once (events are rare; each is durable on return)."""
-        record = {"event": kind, "time": time.time(), **fields}
+        record = {**fields, "event": kind, "ts": time.time()}
         line = json.dumps(record, allow_nan=True, separators=(",", ":")) + "\n"
         os.write(self._events_fd, line.encode("utf-8"))
 

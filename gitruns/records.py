@@ -7,7 +7,6 @@ from typing import Any
 
 from gitruns import layout, schema, yamlio
 from gitruns.errors import AmbiguousRunError, InvalidRunError, RunNotFoundError
-from gitruns.ids import is_run_id
 from gitruns.storage import Store
 
 MAX_META_BYTES = 4 * 1024 * 1024
@@ -153,32 +152,34 @@ def _load_yaml(store: Store, commit: str, path: str, where: str, required: bool 
 
 
 def resolve_run_id(store: Store, ref: str, names: dict[str, str] | None = None) -> str:
-    """Turn a full id, a unique prefix or suffix of one, or a run name into a run id.
+    """Turn a run reference into a run id.
 
-    ``names`` maps run id -> name when the caller already has it (a cache); otherwise names
-    are read from each run only if the id forms find nothing.
+    Accepted, in this order: a full id; a unique prefix of an id, or a unique suffix of at
+    least 4 hex digits (``ls`` shows the last 8); a run name, meaning the newest run with
+    that name. ``names`` maps run id -> name when the caller already has it (a cache).
     """
     refs = store.run_refs()
     text = ref.strip().removeprefix("refs/runs/")
-    if text in refs:
-        return text
     if not text:
         raise RunNotFoundError("an empty run reference", "give a run id or name")
+    if text in refs:
+        return text
     lowered = text.lower()
-    by_id = sorted(i for i in refs if i.startswith(lowered) or (len(lowered) >= 4 and i.endswith(lowered)))
-    if names is None and not by_id:
+    by_id = sorted(
+        i for i in refs if i.startswith(lowered) or (len(lowered) >= 4 and i.endswith(lowered))
+    )
+    if len(by_id) > 1:
+        raise AmbiguousRunError(text, by_id)
+    if by_id:
+        return by_id[0]
+    if names is None:
         names = {}
         for run_id, commit in refs.items():
             try:
                 names[run_id] = load_run(store, run_id, commit).name
             except InvalidRunError:
                 continue
-    by_name = sorted(i for i, n in (names or {}).items() if n == text and i in refs)
-    candidates = sorted(set(by_id) | set(by_name))
-    if len(candidates) == 1:
-        return candidates[0]
-    if by_name and len(by_name) == 1 and not is_run_id(text):
-        return by_name[0]
-    if candidates:
-        raise AmbiguousRunError(text, candidates)
+    by_name = sorted(i for i, n in names.items() if n == text and i in refs)
+    if by_name:
+        return by_name[-1]  # ids sort by time: the newest run of that name
     raise RunNotFoundError(f"no run matches '{ref}'", "list runs with 'gitruns ls'")

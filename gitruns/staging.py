@@ -99,7 +99,7 @@ def read_staged_run(run_dir: Path) -> StagedRun:
             staged.files.append(path)
             known = summaries.get(entry["key"])
             staged.summaries.append(MetricSummary.from_dict(known) if known else None)
-    events.sort(key=lambda e: e.get("time", 0.0))
+    events.sort(key=lambda e: e.get("ts", 0.0))
     return StagedRun(run_id=run_dir.name, start=start, events=events, metrics=metrics)
 
 

@@ -44,10 +44,23 @@ def cli(debug: bool, repo: str | None) -> None:
 
 
 def _register() -> None:
-    from gitruns.cli import ls, show
+    """Add every module of gitruns.cli that defines ``command`` (or ``commands``).
 
-    for module in (ls, show):
-        cli.add_command(module.command)
+    Command modules import only click at load time; their work is imported when they run,
+    so that ``gitruns --help`` and ``gitruns record`` start fast.
+    """
+    import importlib
+    import pkgutil
+
+    import gitruns.cli as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name in ("main", "errors") or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"gitruns.cli.{info.name}")
+        for command in [getattr(module, "command", None), *getattr(module, "commands", [])]:
+            if isinstance(command, click.Command):
+                cli.add_command(command)
 
 
 _register()
