@@ -23,6 +23,10 @@ import pygit2
 from gitruns.errors import ConcurrentUpdateError, GitrunsError, RepositoryError
 
 RUNS_PREFIX = "refs/runs/"
+# Runs fetched from a remote land in refs/remote-runs/<remote>/<run-id>: never under
+# refs/runs/ (a forced, pruning fetch there could delete unpushed local runs) and never
+# under refs/remotes/ (which would flood `git branch -r`).
+REMOTE_RUNS_PREFIX = "refs/remote-runs/"
 _T = TypeVar("_T")
 
 # A file of the run tree is either its bytes or a file on disk to stream into a blob.
@@ -273,6 +277,18 @@ class Store:
                 if isinstance(target, pygit2.Oid):
                     refs[name[len(RUNS_PREFIX):]] = str(target)
         return refs
+
+    def remote_run_refs(self) -> dict[str, dict[str, str]]:
+        """Fetched runs as ``{remote: {id: commit}}``."""
+        found: dict[str, dict[str, str]] = {}
+        for ref in self.repo.references.iterator():
+            name = ref.name
+            if name.startswith(REMOTE_RUNS_PREFIX):
+                remote, _, run_id = name[len(REMOTE_RUNS_PREFIX) :].rpartition("/")
+                target = ref.target
+                if remote and isinstance(target, pygit2.Oid):
+                    found.setdefault(remote, {})[run_id] = str(target)
+        return found
 
     def run_commit(self, run_id: str) -> str | None:
         try:
