@@ -33,6 +33,7 @@ from gitruns.validation import check_name_key
 ENV_RUN_ID = "GITRUNS_RUN_ID"
 ENV_RUN_DIR = "GITRUNS_RUN_DIR"
 ENV_REPO = "GITRUNS_REPO"
+ENV_NAME_FIXED = "GITRUNS_RUN_NAME_FIXED"
 
 _active: list[ActiveRun] = []
 _active_lock = threading.Lock()
@@ -77,9 +78,10 @@ def start_run(
                 f"run {_active[-1].id} is already active",
                 "end it first, or pass nested=True",
             )
-    run = _attach_to_recorded_run(repo) or _create_run(name, parents, repo, _active[-1] if _active else None)
-    if name and not run.is_owner:
-        run.set_name(name)
+    outer = _active[-1] if _active else None
+    run = attach_to_recorded_run(repo) or create_run(name, parents, open_store(repo), outer)
+    if name and not run.is_owner and not os.environ.get(ENV_NAME_FIXED):
+        run.set_name(name)  # the script names the run, unless `record --name` already did
     if params:
         run.log_params(params)
     if tags:
@@ -92,13 +94,13 @@ def start_run(
     return run
 
 
-def _create_run(
+def create_run(
     name: str | None,
     parents: Iterable[str],
-    repo: str | os.PathLike[str] | None,
-    outer: ActiveRun | None,
+    store: Store,
+    outer: ActiveRun | None = None,
 ) -> ActiveRun:
-    store = open_store(repo)
+    """Stage a new run owned by this process (not made the active run)."""
     run_id = new_run_id()
     run_name = check_name_key(name, "run name") if name is not None else random_name(run_id)
     parent_ids = [resolve_run_id(store, p) for p in parents]
@@ -134,7 +136,8 @@ def _create_run(
     return ActiveRun(store, run_id, run_name, run_dir, lock, artifact_store(store), author)
 
 
-def _attach_to_recorded_run(repo: str | os.PathLike[str] | None) -> ActiveRun | None:
+def attach_to_recorded_run(repo: str | os.PathLike[str] | None = None) -> ActiveRun | None:
+    """Join the run ``gitruns record`` is recording, when this process runs under it."""
     run_id, run_dir = os.environ.get(ENV_RUN_ID), os.environ.get(ENV_RUN_DIR)
     if not run_id or not run_dir or not Path(run_dir).is_dir():
         return None
@@ -244,6 +247,59 @@ def list_runs(*, repo: str | os.PathLike[str] | None = None) -> list[Run]:
     return runs
 
 
+# -- annotations of recorded runs (each a commit on top of the run's ref; see annotate.py) --
+def set_run_tags(
+    ref: str, tags: Mapping[str, Any], *, repo: str | os.PathLike[str] | None = None
+) -> Run:
+    """Set tags on a recorded run (an audited commit on its ref); return the run."""
+    from gitruns import annotate
+
+    return _annotated(ref, repo, lambda store, run_id: annotate.set_tags(store, run_id, tags))
+
+
+def delete_run_tags(
+    ref: str, keys: Iterable[str], *, repo: str | os.PathLike[str] | None = None
+) -> Run:
+    """Delete tags of a recorded run; return the run."""
+    from gitruns import annotate
+
+    return _annotated(ref, repo, lambda store, run_id: annotate.delete_tags(store, run_id, keys))
+
+
+def add_run_note(ref: str, text: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
+    """Append a note (text, author, time) to a recorded run; return the run."""
+    from gitruns import annotate
+
+    return _annotated(ref, repo, lambda store, run_id: annotate.add_note(store, run_id, text))
+
+
+def rename_run(ref: str, name: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
+    """Give a recorded run a new name; return the run."""
+    from gitruns import annotate
+
+    return _annotated(ref, repo, lambda store, run_id: annotate.rename(store, run_id, name))
+
+
+def run_history(ref: str, *, repo: str | os.PathLike[str] | None = None) -> list[Any]:
+    """The run's audit trail, oldest first: ``annotate.HistoryEntry`` objects."""
+    from gitruns import annotate
+
+    store = open_store(repo)
+    run_id = resolve_run_id(store, ref)
+    tip = store.run_commit(run_id)
+    assert tip is not None
+    return list(annotate.history(store, run_id, tip))
+
+
+def _annotated(ref: str, repo: str | os.PathLike[str] | None, change: Any) -> Run:
+    store = open_store(repo)
+    run_id = resolve_run_id(store, ref)
+    change(store, run_id)
+    commit = store.run_commit(run_id)
+    assert commit is not None
+    return load_run(store, run_id, commit)
+
+
 def _install_exit_hooks() -> None:
     """End runs the program forgot to end: FINISHED at exit, FAILED on an uncaught error."""
     global _hooks_installed
@@ -277,6 +333,8 @@ def _end_all_at_exit() -> None:
 
 __all__ = [
     "active_run",
+    "add_run_note",
+    "delete_run_tags",
     "end_run",
     "get_run",
     "list_runs",
@@ -288,6 +346,9 @@ __all__ = [
     "log_params",
     "note",
     "open_store",
+    "rename_run",
+    "run_history",
+    "set_run_tags",
     "set_tag",
     "set_tags",
     "start_run",

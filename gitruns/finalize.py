@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gitruns import layout, schema, yamlio
+from gitruns.capped_log import TAIL_SUFFIXES, assemble
 from gitruns.journal import MetricSummary
 from gitruns.staging import StagedMetric, StagedRun, read_staged_run, remove_run_dir
 from gitruns.storage import FileContent, Store
@@ -158,6 +159,9 @@ def summarize_file(path: Path) -> MetricSummary:
 def _extra_files(folder: Path) -> dict[str, FileContent]:
     if not folder.is_dir():
         return {}
+    for suffix in TAIL_SUFFIXES:  # logs of a recorder that died: join head and tail
+        for segment in list(folder.rglob("*" + suffix)):
+            assemble(segment.with_name(segment.name[: -len(suffix)]))
     found: dict[str, FileContent] = {}
     for root, _dirs, names in os.walk(folder):
         for name in names:

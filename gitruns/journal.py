@@ -89,7 +89,8 @@ class JournalWriter:
     """Appends one process's part of a run to its own folder."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.dir = run_dir / f"w-{os.getpid()}-{secrets.token_hex(4)}"
+        # time first, so that sorting writer folders by name sorts them by creation
+        self.dir = run_dir / f"w-{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(3)}"
         self.dir.mkdir()
         lock = LivenessLock.acquire(self.dir / "writer.lock", create=True)
         assert lock is not None  # a fresh folder of our own

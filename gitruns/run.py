@@ -195,6 +195,8 @@ class ActiveRun:
                 fields["error"] = _describe(error)
             if self._owner_lock is not None:
                 self._writer.append_event("end", **fields)
+            elif error is not None:  # a joined process: its error explains the run's failure
+                self._writer.append_event("fields", fields={"error": fields["error"]})
             self._writer.close()
             self.status = status
             if self._owner_lock is None:

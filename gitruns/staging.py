@@ -154,3 +154,25 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def remove_run_dir(run_dir: Path) -> None:
     shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def last_logged_step(run_dir: Path, key: str) -> int:
+    """The highest step of ``key`` any writer of the run has flushed; -1 when none."""
+    last = -1
+    for writer_dir in run_dir.glob("w-*"):
+        for entry in _read_json_lines(writer_dir / "keys.jsonl"):
+            if entry.get("key") != key:
+                continue
+            path = writer_dir / f"m{entry['n']}.csv"
+            try:
+                with path.open("rb") as handle:
+                    handle.seek(max(path.stat().st_size - 256, 0))
+                    lines = handle.read().split(b"\n")
+            except FileNotFoundError:
+                continue
+            for line in reversed(lines):
+                head = line.split(b",", 1)[0]
+                if head.isdigit():
+                    last = max(last, int(head))
+                    break
+    return last

@@ -343,6 +343,172 @@ class Store:
         return [str(p) for p in obj.parent_ids], author, obj.message, float(obj.commit_time)
 
 
+    # -- any ref, and the git CLI (annotations, trash, gc) ---------------------------------
+    def refs_under(self, prefix: str) -> dict[str, str]:
+        """Every ref whose full name starts with ``prefix``, as ``{name: commit}``."""
+        found: dict[str, str] = {}
+        for ref in self.repo.references.iterator():
+            target = ref.target
+            if ref.name.startswith(prefix) and isinstance(target, pygit2.Oid):
+                found[ref.name] = str(target)
+        return found
+
+    def ref_commit(self, name: str) -> str | None:
+        """The commit a full ref name points at, or None."""
+        try:
+            ref = self.repo.references.get(name)
+        except (ValueError, pygit2.InvalidSpecError):
+            return None
+        return str(ref.target) if ref is not None else None
+
+    def move_ref(self, old_name: str, old_commit: str, new_name: str, new_commit: str) -> bool:
+        """In one transaction: create ``new_name`` at ``new_commit`` and delete ``old_name``
+        if it still points at ``old_commit``. False (and nothing changed) otherwise."""
+        commands = f"create {new_name} {new_commit}\ndelete {old_name} {old_commit}\n"
+        result = subprocess.run(
+            ["git", "update-ref", "--stdin"],
+            cwd=self.git_dir,
+            input=commands.encode(),
+            capture_output=True,
+            env=_git_env(),
+        )
+        return result.returncode == 0
+
+    def delete_named_ref(self, name: str, old_commit: str) -> bool:
+        """Delete ``name`` if it still points at ``old_commit``."""
+        result = subprocess.run(
+            ["git", "update-ref", "-d", name, old_commit],
+            cwd=self.git_dir,
+            capture_output=True,
+            env=_git_env(),
+        )
+        return result.returncode == 0
+
+    def commit_same_tree(self, parent: str, message: str) -> str:
+        """A commit on top of ``parent`` with the same tree (a marker such as a deletion)."""
+        tree = self.repo.get(parent).peel(pygit2.Tree)
+        sig = self._signature(time.time())
+        oid = self.repo.create_commit(None, sig, sig, message, tree.id, [pygit2.Oid(hex=parent)])
+        return str(oid)
+
+    def config_value(self, key: str) -> str | None:
+        """A git config value (repository, global and system levels), or None."""
+        return _config_get(self.repo.config, key)
+
+    def git(self, *args: str) -> str:
+        """Run the git CLI on this repository and return its stdout; GitrunsError on failure."""
+        result = subprocess.run(
+            ["git", f"--git-dir={self.git_dir}", *args],
+            cwd=self.git_dir,
+            capture_output=True,
+            env=_git_env(),
+        )
+        if result.returncode != 0:
+            error = result.stderr.decode("utf-8", errors="replace").strip()
+            raise GitrunsError(f"git {args[0]} failed: {error}", "check the repository with git")
+        return result.stdout.decode("utf-8", errors="replace")
+
+    # -- sharing: merge bases, tree checks, merges, reachability ---------------------------
+    def merge_base(self, a: str, b: str) -> str | None:
+        """The best common ancestor of two commits, or None when they share none."""
+        base = self.repo.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+        return str(base) if base is not None else None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """True when ``ancestor`` is ``descendant`` or one of its ancestors."""
+        if ancestor == descendant:
+            return True
+        return bool(self.repo.descendant_of(pygit2.Oid(hex=descendant), pygit2.Oid(hex=ancestor)))
+
+    def has_commit(self, commit: str) -> bool:
+        try:
+            obj = self.repo.get(commit)
+        except (ValueError, pygit2.GitError):
+            return False
+        return obj is not None and obj.type == pygit2.enums.ObjectType.COMMIT
+
+    def tree_entries(self, commit: str) -> Iterator[tuple[bytes, int, int]]:
+        """Every entry below a commit's tree, depth first: raw path, file mode, blob size.
+
+        Untrusted input: names are returned as raw bytes (they may be anything a crafted
+        tree holds), and trees, links and submodules report size 0 without being followed.
+        """
+        stack: list[tuple[bytes, pygit2.Tree]] = [(b"", self.repo.get(commit).peel(pygit2.Tree))]
+        while stack:
+            prefix, tree = stack.pop()
+            for entry in tree:
+                path = prefix + entry.raw_name
+                mode = entry.filemode
+                if mode == pygit2.GIT_FILEMODE_TREE:
+                    yield path, mode, 0
+                    stack.append((path + b"/", self.repo.get(entry.id)))
+                elif mode in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
+                    _kind, size = self.repo.odb.read_header(entry.id)
+                    yield path, mode, size
+                else:
+                    yield path, mode, 0
+
+    def commit_merge(
+        self, ours: str, theirs: str, files: Mapping[str, FileContent | None], message: str
+    ) -> str:
+        """A merge commit (parents ``ours``, ``theirs``) of ``ours``'s tree with ``files``
+        replaced, added or (given None) removed. No ref moves."""
+        tree = self._tree_with(ours, files)
+        sig = self._signature(time.time())
+        parents = [pygit2.Oid(hex=ours), pygit2.Oid(hex=theirs)]
+        return str(self.repo.create_commit(None, sig, sig, message, tree, parents))
+
+    def code_parent(self, tip: str, trailer: str) -> str | None:
+        """The code commit under a run: follow first parents past commits whose message
+        holds ``trailer`` (annotations, merges) to the run commit; its first parent."""
+        commit = self.repo.get(tip).peel(pygit2.Commit)
+        for _ in range(100_000):
+            if trailer not in commit.message or not commit.parent_ids:
+                break
+            commit = self.repo.get(commit.parent_ids[0])
+        return str(commit.parent_ids[0]) if commit.parent_ids else None
+
+    def unreachable(self, commits: set[str], tips: set[str]) -> set[str]:
+        """Those of ``commits`` that no commit of ``tips`` reaches (git rev-list --not)."""
+        if not commits:
+            return set()
+        lines = [*sorted(commits), *(f"^{tip}" for tip in sorted(tips))]
+        result = subprocess.run(
+            ["git", "rev-list", "--stdin"],
+            cwd=self.git_dir,
+            input=("\n".join(lines) + "\n").encode(),
+            capture_output=True,
+            env=_git_env(),
+        )
+        if result.returncode != 0:
+            error = result.stderr.decode("utf-8", errors="replace").strip()
+            raise GitrunsError(f"git rev-list failed: {error}", "check the repository with git")
+        return commits & set(result.stdout.decode().split())
+
+    def remote_names(self) -> list[str]:
+        return list(self.repo.remotes.names())
+
+    def update_refs(self, updates: list[tuple[str, str, str | None]]) -> bool:
+        """Apply ``(name, new, old)`` updates in one transaction; ``old`` None: any value,
+        ``new`` "" deletes. False (nothing changed) when any old value no longer holds."""
+        if not updates:
+            return True
+        lines = []
+        for name, new, old in updates:
+            if new:
+                lines.append(f"update {name} {new} {old or ''}".rstrip())
+            else:
+                lines.append(f"delete {name} {old or ''}".rstrip())
+        result = subprocess.run(
+            ["git", "update-ref", "--stdin"],
+            cwd=self.git_dir,
+            input=("\n".join(lines) + "\n").encode(),
+            capture_output=True,
+            env=_git_env(),
+        )
+        return result.returncode == 0
+
+
 def _retry_locked(action: Callable[[], _T]) -> _T:
     """libgit2 fails at once on a held lock file; git would wait. Retry with jitter."""
     for attempt in range(40):

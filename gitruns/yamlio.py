@@ -76,3 +76,17 @@ def _check_plain_tree(data: Any, where: str) -> None:
             if isinstance(node, dict) and not all(isinstance(k, str) for k in node):
                 raise InvalidRunError(f"{where} has a non-string key", "repair or remove the run")
             stack.extend((child, depth + 1) for child in children)
+
+
+def parse_scalar(text: str) -> Any:
+    """A command-line value typed as YAML would: ``0.01`` float, ``true`` bool, ``[1, 2]``
+    list, anything unparsable or date-like stays the string it was."""
+    try:
+        value = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        return text
+    if value is None and text.strip() not in ("null", "~", "None", "none"):
+        return text
+    if isinstance(value, str | bool | int | float | list | dict) or value is None:
+        return value
+    return text  # dates and other YAML types stay text

@@ -1,0 +1,91 @@
+"""``gitruns log-metric / log-param / set-tag``: log from a shell script under ``record``."""
+
+from __future__ import annotations
+
+import click
+
+
+def _attached() -> object:
+    from gitruns.api import attach_to_recorded_run
+    from gitruns.errors import RunStateError
+
+    run = attach_to_recorded_run()
+    if run is None:
+        raise RunStateError(
+            "not inside a recorded run",
+            "use this inside a command run by 'gitruns record -- ...'",
+        )
+    return run
+
+
+@click.command("log-metric")
+@click.argument("key")
+@click.argument("value")
+@click.option("--step", type=click.IntRange(min=0), default=None, help="Step (default: the key's last step + 1).")
+def log_metric(key: str, value: str, step: int | None) -> None:
+    """Log VALUE of metric KEY to the run being recorded.
+
+    \b
+    Example (in a script run with `gitruns record -- ./train.sh`):
+      gitruns log-metric loss 0.42 --step 3
+    """
+    from gitruns.errors import InvalidInputError
+    from gitruns.run import ActiveRun
+    from gitruns.staging import last_logged_step
+
+    run = _attached()
+    assert isinstance(run, ActiveRun)
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidInputError(f"metric '{key}' value {value!r} is not a number", "pass a number") from None
+    try:
+        if step is None:
+            step = last_logged_step(run.run_dir, key) + 1
+        run.log_metric(key, number, step=step)
+    finally:
+        run.end()
+
+
+@click.command("log-param")
+@click.argument("key")
+@click.argument("value")
+def log_param(key: str, value: str) -> None:
+    """Log param KEY=VALUE (typed as YAML: 0.01, true, [1, 2]) to the run being recorded.
+
+    \b
+    Example:
+      gitruns log-param optimizer adam
+    """
+    from gitruns.run import ActiveRun
+    from gitruns.yamlio import parse_scalar
+
+    run = _attached()
+    assert isinstance(run, ActiveRun)
+    try:
+        run.log_param(key, parse_scalar(value), source="cli")
+    finally:
+        run.end()
+
+
+@click.command("set-tag")
+@click.argument("key")
+@click.argument("value")
+def set_tag(key: str, value: str) -> None:
+    """Set tag KEY=VALUE on the run being recorded.
+
+    \b
+    Example:
+      gitruns set-tag stage pretrain
+    """
+    from gitruns.run import ActiveRun
+
+    run = _attached()
+    assert isinstance(run, ActiveRun)
+    try:
+        run.set_tag(key, value)
+    finally:
+        run.end()
+
+
+commands = [log_metric, log_param, set_tag]

@@ -1,0 +1,92 @@
+"""``gitruns record -- COMMAND``: run any command as a recorded run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=what)
+        pairs.append((key, value))
+    return pairs
+
+
+@click.command(
+    "record",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--name", "-n", default=None, help="Run name (default: a generated one).")
+@click.option("--tag", "-t", "tags", multiple=True, metavar="K=V", help="Set a tag (repeatable).")
+@click.option("--param", "-p", "params", multiple=True, metavar="K=V", help="Log a param; values keep their YAML type (repeatable).")
+@click.option("--config", "configs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Log a YAML, JSON or TOML config file's keys as params (repeatable).")
+@click.option("--note", "notes", multiple=True, metavar="TEXT", help="Add a note (repeatable).")
+@click.option("--parent", "parents", multiple=True, metavar="RUN", help="A run this one builds on (repeatable).")
+@click.option("--input", "inputs", multiple=True, metavar="PATH", help="Record an input file with its sha256 (repeatable).")
+@click.option("--artifact", "artifacts", multiple=True, metavar="GLOB", help="Store files matching GLOB at the end as artifacts (repeatable; ** recurses).")
+@click.option("--system-interval", type=click.FloatRange(min=0.1), default=10.0, show_default=True, metavar="SECONDS", help="Seconds between system-metric samples.")
+@click.option("--no-system-metrics", is_flag=True, help="Do not sample CPU, memory, I/O and GPU use.")
+@click.option("--no-argv-params", is_flag=True, help="Do not parse the command's own flags into params.")
+@click.option("--max-output", type=click.IntRange(min=1024), default=2 * 1024 * 1024, show_default=True, metavar="BYTES", help="Bytes of stdout (and of stderr) kept; head and tail survive, the middle is cut with a marker.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def command(
+    name: str | None,
+    tags: tuple[str, ...],
+    params: tuple[str, ...],
+    configs: tuple[Path, ...],
+    notes: tuple[str, ...],
+    parents: tuple[str, ...],
+    inputs: tuple[str, ...],
+    artifacts: tuple[str, ...],
+    system_interval: float,
+    no_system_metrics: bool,
+    no_argv_params: bool,
+    max_output: int,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND and record everything about it as a run.
+
+    Output is shown live and saved; the exit code is the command's own. The command's
+    flags (--lr 0.01) become params; inside it, gitruns.start_run() and
+    `gitruns log-metric` add to this same run.
+
+    \b
+    Examples:
+      gitruns record -- python train.py --lr 0.01 --epochs 10
+      gitruns record -n baseline -t model=mlp --artifact 'out/*.pt' -- python train.py
+      gitruns record --config conf.yaml -- ./train.sh
+    """
+    from gitruns.api import open_store
+    from gitruns.record import RecordOptions, record, result_summary
+    from gitruns.yamlio import parse_scalar
+
+    options = RecordOptions(
+        command=list(command),
+        name=name,
+        tags=dict(_pairs(tags, "--tag")),
+        params={k: parse_scalar(v) for k, v in _pairs(params, "--param")},
+        configs=list(configs),
+        notes=list(notes),
+        parents=list(parents),
+        inputs=list(inputs),
+        artifacts=list(artifacts),
+        system_interval=None if no_system_metrics else system_interval,
+        parse_argv=not no_argv_params,
+        max_output_bytes=max_output,
+    )
+
+    def announce(run_id: str, run_name: str) -> None:
+        click.echo(f"gitruns: recording run {run_id} ({run_name})", err=True)
+
+    store = open_store()
+    result = record(
+        options, store=store, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, on_start=announce
+    )
+    click.echo(f"gitruns: {result_summary(result)}", err=True)
+    sys.exit(result.exit_code)

@@ -1,0 +1,140 @@
+"""The filter language's syntax tree, and printing it back as text that parses to it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+Value = str | int | float | bool
+
+NAMESPACES = ("params", "metrics", "tags")
+AGGREGATES = ("last", "min", "max", "count")
+ATTRIBUTES = (
+    "id",
+    "name",
+    "status",
+    "user",
+    "email",
+    "host",
+    "branch",
+    "commit",
+    "start_time",
+    "end_time",
+    "duration",
+    "origin",
+)
+PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_/\-]+")
+COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
+
+
+@dataclass(frozen=True)
+class Field:
+    """``status``, ``params.lr``, ``metrics.loss.min``, ``tags.team``.
+
+    For metrics, ``exact`` False means the key was written plainly, so a trailing
+    ``.min``/``.max``/``.last``/``.count`` is an aggregate unless the run has a metric of
+    exactly that name. With backquotes (``exact``) the key is taken as written and ``agg``
+    is the aggregate written after the closing backquote, if any.
+    """
+
+    namespace: str  # "attr", "params", "metrics" or "tags"
+    key: str
+    agg: str | None = None
+    exact: bool = False
+
+    def to_text(self) -> str:
+        if self.namespace == "attr":
+            return self.key
+        if self.namespace == "metrics" and self.exact:
+            return f"metrics.{quote_key(self.key)}" + (f".{self.agg}" if self.agg else "")
+        if all(PLAIN_SEGMENT.fullmatch(part) for part in self.key.split(".")):
+            return f"{self.namespace}.{self.key}"
+        return f"{self.namespace}.{quote_key(self.key)}"
+
+
+@dataclass(frozen=True)
+class Compare:
+    field: Field
+    op: str  # one of COMPARISONS
+    value: Value
+
+
+@dataclass(frozen=True)
+class In:
+    field: Field
+    values: tuple[Value, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Like:
+    field: Field
+    pattern: str
+    ignore_case: bool = False
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class IsNull:
+    field: Field
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class And:
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Or:
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Node
+
+
+Node = Compare | In | Like | IsNull | And | Or | Not
+
+
+def quote_key(key: str) -> str:
+    return "`" + key.replace("`", "``") + "`"
+
+
+def quote_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def value_text(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return quote_string(value)
+    return repr(value)
+
+
+def to_text(node: Node) -> str:
+    """The canonical text of a tree; ``parse(to_text(t)) == t``."""
+    if isinstance(node, Compare):
+        return f"{node.field.to_text()} {node.op} {value_text(node.value)}"
+    if isinstance(node, In):
+        values = ", ".join(value_text(v) for v in node.values)
+        return f"{node.field.to_text()} {'not in' if node.negated else 'in'} ({values})"
+    if isinstance(node, Like):
+        op = ("not " if node.negated else "") + ("ilike" if node.ignore_case else "like")
+        return f"{node.field.to_text()} {op} {quote_string(node.pattern)}"
+    if isinstance(node, IsNull):
+        return f"{node.field.to_text()} is {'not ' if node.negated else ''}null"
+    if isinstance(node, Not):
+        return f"not {_grouped(node.operand)}"
+    word = "and" if isinstance(node, And) else "or"
+    return f"{_grouped(node.left)} {word} {_grouped(node.right)}"
+
+
+def _grouped(node: Node) -> str:
+    """Parenthesise nested boolean operators, so the tree's shape survives printing."""
+    text = to_text(node)
+    return f"({text})" if isinstance(node, And | Or) else text

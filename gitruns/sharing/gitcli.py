@@ -1,0 +1,117 @@
+"""The git CLI as the transport: the user's ssh config, agent, credential helpers and
+proxies all apply. Errors are sorted into ones that say what to do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitruns.sharing.errors import AuthenticationError, RemoteError
+
+# Where git's stderr goes while it runs (progress meters), besides being kept for errors.
+Echo = Callable[[bytes], object]
+
+_AUTH_MARKERS = (
+    "authentication failed",
+    "permission denied",
+    "could not read username",
+    "could not read password",
+    "terminal prompts disabled",
+    "access denied",
+    "http 401",
+    "http 403",
+    "the requested url returned error: 401",
+    "the requested url returned error: 403",
+    "invalid credentials",
+)
+_UNREACHABLE_MARKERS = (
+    "does not appear to be a git repository",
+    "could not resolve host",
+    "connection refused",
+    "connection timed out",
+    "no route to host",
+    "not found",
+    "could not read from remote repository",
+    "unable to access",
+    "failed to connect",
+    "no such file or directory",
+)
+
+
+@dataclass
+class GitResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_git(
+    git_dir: Path, args: Sequence[str], *, echo: Echo | None = None, stdin: bytes | None = None
+) -> GitResult:
+    """Run ``git <args>`` on the repository; stream stderr to ``echo`` as it comes."""
+    env = dict(os.environ)
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_WORK_TREE", None)
+    env["LC_ALL"] = "C"  # git's messages are parsed: keep them in English
+    process = subprocess.Popen(
+        ["git", f"--git-dir={git_dir}", *args],
+        cwd=git_dir,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    errors: list[bytes] = []
+    reader = threading.Thread(target=_pump, args=(process, errors, echo), daemon=True)
+    reader.start()
+    out, _ = process.communicate(stdin) if stdin is not None else (_read_all(process), None)
+    reader.join()
+    process.wait()
+    return GitResult(
+        process.returncode,
+        out.decode("utf-8", errors="replace"),
+        b"".join(errors).decode("utf-8", errors="replace"),
+    )
+
+
+def _read_all(process: subprocess.Popen[bytes]) -> bytes:
+    assert process.stdout is not None
+    return process.stdout.read()
+
+
+def _pump(process: subprocess.Popen[bytes], errors: list[bytes], echo: Echo | None) -> None:
+    assert process.stderr is not None
+    while chunk := process.stderr.read1(65536):
+        errors.append(chunk)
+        if echo is not None:
+            echo(chunk)
+
+
+def transport_error(remote: str, action: str, stderr: str) -> RemoteError:
+    """Turn git's stderr after a failed push/fetch into an error that says what to do."""
+    lowered = stderr.lower()
+    detail = _last_error_line(stderr)
+    if any(marker in lowered for marker in _AUTH_MARKERS):
+        return AuthenticationError(
+            f"remote '{remote}' refused the credentials ({detail})",
+            f"check that 'git {action} {remote}' works: your ssh key, agent or credential "
+            "helper, and that you have access to the repository",
+        )
+    if any(marker in lowered for marker in _UNREACHABLE_MARKERS):
+        return RemoteError(
+            f"cannot reach remote '{remote}' ({detail})",
+            "check its URL with 'git remote -v' and your network",
+        )
+    return RemoteError(f"git {action} to/from '{remote}' failed ({detail})", "see git's message")
+
+
+def _last_error_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.replace("\r", "\n").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.lower().startswith(("fatal:", "error:", "remote:")):
+            return line
+    return lines[-1] if lines else "no message"

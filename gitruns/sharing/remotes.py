@@ -1,0 +1,120 @@
+"""Remote names, and ``gitruns remote setup``: the refspecs that let plain ``git push`` and
+``git fetch`` carry runs.
+
+Measured with git 2.39 (tests/test_sharing_setup.py keeps checking it):
+
+- ``remote.<r>.push = refs/runs/*:refs/runs/*`` alone stops plain ``git push`` from pushing
+  the current branch (push.default no longer applies once a push refspec exists). Adding
+  ``HEAD`` next to it pushes the current branch to the same name, as ``push.default =
+  current`` would. Setup adds ``HEAD`` only when the remote had no push refspec of its own.
+- Fetched runs go to ``refs/remote-runs/<r>/*`` with a non-forced refspec: a run rewritten
+  on the remote is refused, never overwrites, and ``git fetch --prune`` can only prune that
+  namespace, never a local ``refs/runs/`` run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gitruns.sharing.errors import RemoteError
+from gitruns.sharing.gitcli import run_git
+from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
+
+PUSH_RUNS = f"{RUNS_PREFIX}*:{RUNS_PREFIX}*"
+ADDED_HEAD_KEY = "gitruns.{remote}.addedHead"
+
+
+def fetch_refspec(remote: str) -> str:
+    return f"{RUNS_PREFIX}*:{REMOTE_RUNS_PREFIX}{remote}/*"
+
+
+def require_remote(store: Store, remote: str) -> None:
+    """Raise RemoteError naming the known remotes when ``remote`` is not configured."""
+    names = store.remote_names()
+    if remote in names:
+        return
+    known = ", ".join(sorted(names)) if names else "none"
+    raise RemoteError(
+        f"no such remote '{remote}' (known remotes: {known})",
+        f"add it with 'git remote add {remote} URL', or name one of the known remotes",
+    )
+
+
+@dataclass
+class SetupChange:
+    """What setup (or undo) changed, for the CLI to show."""
+
+    added: list[str]
+    removed: list[str]
+
+
+def setup_remote(store: Store, remote: str) -> SetupChange:
+    """Add the push and fetch refspecs for runs to ``remote``; idempotent."""
+    require_remote(store, remote)
+    pushes = _values(store, f"remote.{remote}.push")
+    fetches = _values(store, f"remote.{remote}.fetch")
+    added: list[str] = []
+    if PUSH_RUNS not in pushes:
+        if not pushes:
+            # Without it, plain `git push` would push only runs, not the current branch.
+            _add(store, f"remote.{remote}.push", "HEAD")
+            _set(store, ADDED_HEAD_KEY.format(remote=remote), "true")
+            added.append(f"remote.{remote}.push = HEAD")
+        _add(store, f"remote.{remote}.push", PUSH_RUNS)
+        added.append(f"remote.{remote}.push = {PUSH_RUNS}")
+    if fetch_refspec(remote) not in fetches:
+        _add(store, f"remote.{remote}.fetch", fetch_refspec(remote))
+        added.append(f"remote.{remote}.fetch = {fetch_refspec(remote)}")
+    return SetupChange(added, [])
+
+
+def undo_setup(store: Store, remote: str) -> SetupChange:
+    """Remove what setup added; leaves fetched runs and every other setting alone."""
+    require_remote(store, remote)
+    removed: list[str] = []
+    if PUSH_RUNS in _values(store, f"remote.{remote}.push"):
+        _unset(store, f"remote.{remote}.push", PUSH_RUNS)
+        removed.append(f"remote.{remote}.push = {PUSH_RUNS}")
+    added_head_key = ADDED_HEAD_KEY.format(remote=remote)
+    if _values(store, added_head_key) == ["true"]:
+        if "HEAD" in _values(store, f"remote.{remote}.push"):
+            _unset(store, f"remote.{remote}.push", "HEAD")
+            removed.append(f"remote.{remote}.push = HEAD")
+        _git(store, "config", "--unset-all", added_head_key)
+    if fetch_refspec(remote) in _values(store, f"remote.{remote}.fetch"):
+        _unset(store, f"remote.{remote}.fetch", fetch_refspec(remote))
+        removed.append(f"remote.{remote}.fetch = {fetch_refspec(remote)}")
+    return SetupChange([], removed)
+
+
+def is_set_up(store: Store, remote: str) -> bool:
+    return PUSH_RUNS in _values(store, f"remote.{remote}.push") and fetch_refspec(
+        remote
+    ) in _values(store, f"remote.{remote}.fetch")
+
+
+def _values(store: Store, key: str) -> list[str]:
+    result = run_git(store.git_dir, ["config", "--local", "--get-all", key])
+    return result.stdout.splitlines() if result.returncode == 0 else []
+
+
+def _add(store: Store, key: str, value: str) -> None:
+    _git(store, "config", "--local", "--add", key, value)
+
+
+def _set(store: Store, key: str, value: str) -> None:
+    _git(store, "config", "--local", key, value)
+
+
+def _unset(store: Store, key: str, value: str) -> None:
+    _git(store, "config", "--local", "--unset-all", key, f"^{re.escape(value)}$")
+
+
+def _git(store: Store, *args: str) -> None:
+    result = run_git(store.git_dir, args)
+    if result.returncode != 0:
+        raise RemoteError(
+            f"git {' '.join(args)} failed: {result.stderr.strip()}",
+            "check the repository's config with 'git config --list --local'",
+        )
