@@ -90,7 +90,8 @@ def record(
         raise
     commit = store.run_commit(active.id)
     run = load_run(store, active.id, commit) if commit else None
-    return RecordResult(run, active.id, active.name, status, exit_code, time.time() - started)
+    name = run.name if run is not None else active.name
+    return RecordResult(run, active.id, name, status, exit_code, time.time() - started)
 
 
 class _Recorder:
@@ -229,7 +230,7 @@ class _Recorder:
 
         env_dir = self.files_dir / "env"
         env_dir.mkdir(parents=True, exist_ok=True)
-        python = _python_of(self.options.command, self.executable)
+        python = _python_of(self.options.command)
         try:
             platform_info = environment.platform_info(python)
         except Exception as exc:  # capture must never break a run
@@ -290,11 +291,12 @@ def _entry_point(command: list[str]) -> str:
     return command[0]
 
 
-def _python_of(command: list[str], executable: str) -> str:
-    """The interpreter whose packages matter: the command's, if it is a Python."""
-    if Path(command[0]).name.startswith("python"):
-        return executable
-    return sys.executable
+def _python_of(command: list[str]) -> str:
+    """The interpreter whose packages matter: the command's own Python (also through a
+    ``#!`` line), else the one gitruns runs in."""
+    from gitruns.capture.environment import child_interpreter
+
+    return child_interpreter(command) or sys.executable
 
 
 def _environment_summary(info: Mapping[str, Any]) -> dict[str, Any]:
