@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     )
     from gitruns.records import Run
     from gitruns.run import ActiveRun
+    from gitruns.search import RunList, search_runs
 
 
 def __getattr__(name: str) -> Any:
@@ -74,6 +75,10 @@ def __getattr__(name: str) -> Any:
         from gitruns import api
 
         return getattr(api, name)
+    if name in ("search_runs", "RunList"):
+        from gitruns import search
+
+        return getattr(search, name)
     if name == "Run":
         from gitruns.records import Run
 
@@ -95,6 +100,7 @@ __all__ = [
     "ParamConflictError",
     "RepositoryError",
     "Run",
+    "RunList",
     "RunNotFoundError",
     "RunStateError",
     "__version__",
@@ -113,6 +119,7 @@ __all__ = [
     "note",
     "rename_run",
     "run_history",
+    "search_runs",
     "set_run_tags",
     "set_tag",
     "set_tags",

@@ -210,5 +210,6 @@ def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
             lines.append(f"tag {key}={new_tags[key]} (was {old_tags[key]})")
     old_notes, new_notes = old.get("notes", []), new.get("notes", [])
     for note in new_notes[len(old_notes) :]:
-        lines.append(f"note: {note.get('text', '')}")
+        text = str(note.get("text", "")).strip().splitlines() or [""]
+        lines.append(f"note: {text[0]}" + (" ..." if len(text) > 1 else ""))
     return lines

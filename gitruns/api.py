@@ -28,7 +28,7 @@ from gitruns.records import Run, load_run, resolve_run_id
 from gitruns.recovery import recover_orphans, staging_area
 from gitruns.run import ActiveRun
 from gitruns.storage import Store
-from gitruns.validation import check_name_key
+from gitruns.validation import check_name_key, check_tag_value, check_text, to_param_value
 
 ENV_RUN_ID = "GITRUNS_RUN_ID"
 ENV_RUN_DIR = "GITRUNS_RUN_DIR"
@@ -78,6 +78,7 @@ def start_run(
                 f"run {_active[-1].id} is already active",
                 "end it first, or pass nested=True",
             )
+    _check_start_arguments(name, params, tags, notes)
     outer = _active[-1] if _active else None
     run = attach_to_recorded_run(repo) or create_run(name, parents, open_store(repo), outer)
     if name and not run.is_owner and not os.environ.get(ENV_NAME_FIXED):
@@ -92,6 +93,25 @@ def start_run(
         _active.append(run)
     _install_exit_hooks()
     return run
+
+
+def _check_start_arguments(
+    name: str | None,
+    params: Mapping[str, Any] | None,
+    tags: Mapping[str, Any] | None,
+    notes: str | None,
+) -> None:
+    """Refuse bad arguments before anything is staged: a refused start leaves no run."""
+    if name is not None:
+        check_name_key(name, "run name")
+    for key, value in (params or {}).items():
+        check_name_key(key, "param key")
+        to_param_value(value, key)
+    for key, value in (tags or {}).items():
+        check_name_key(key, "tag key")
+        check_tag_value(value, key)
+    if notes:
+        check_text(notes, "a note")
 
 
 def create_run(

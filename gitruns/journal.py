@@ -10,9 +10,11 @@ own folder under the run's staging folder, so no two processes ever append to on
         m<N>.csv        ``step,timestamp,value`` lines of one metric key
         summary.json    per-key summaries, written when the writer closes cleanly
 
-Metric points are buffered in memory and appended at least every ``FLUSH_SECONDS`` by a
-background thread (and at once when a buffer grows large, so memory stays flat). A
-``kill -9`` loses at most the last fraction of a second of points, never earlier ones.
+Metric points are buffered in memory and appended at least every ``FLUSH_SECONDS`` by one
+background thread shared by every writer of the process (and at once when a buffer grows
+large, so memory stays flat). A ``kill -9`` loses at most the last fraction of a second of
+points, never earlier ones. One shared thread, not one a run: starting and joining a thread
+cost more than everything else a small run does.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import os
 import secrets
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
-from gitruns.errors import InvalidInputError
+from gitruns.errors import InvalidInputError, RunStateError
 from gitruns.locks import LivenessLock
 from gitruns.validation import check_metric_key, to_metric_value, to_step
 
@@ -99,13 +102,14 @@ class JournalWriter:
         self._keys_fd = _open_append(self.dir / "keys.jsonl")
         self._streams: dict[str, _KeyStream] = {}
         self._mutex = threading.Lock()
-        self._stop = threading.Event()
-        self._flusher: threading.Thread | None = None
-        self._closed = False
+        self._closed = False  # no more logging
+        self._released = False  # files closed (guarded by _mutex: the flusher checks it)
 
     # -- events -----------------------------------------------------------------------
     def append_event(self, kind: str, **fields: Any) -> None:
         """Write one event line at once (events are rare; each is durable on return)."""
+        if self._closed:
+            raise _ended()
         record = {**fields, "event": kind, "ts": time.time()}
         line = json.dumps(record, allow_nan=True, separators=(",", ":")) + "\n"
         os.write(self._events_fd, line.encode("utf-8"))
@@ -114,14 +118,20 @@ class JournalWriter:
     def log_metric(
         self, key: str, value: object, step: object = None, timestamp: object = None
     ) -> None:
+        if self._closed:
+            raise _ended()
+        # Check the point before the key's file is opened: a refused point changes nothing.
+        number = value if type(value) is float else to_metric_value(value, key)
+        if step is not None and (type(step) is not int or step < 0):  # type: ignore[operator]
+            step = to_step(step, key)
+        stamp = None if timestamp is None else _to_ms(timestamp)
         stream = self._streams.get(key)
         if stream is None:
             stream = self._open_stream(key)
-        number = value if type(value) is float else to_metric_value(value, key)
         with self._mutex:
             summary = stream.summary
-            at_step = summary.last_step + 1 if step is None else to_step(step, key)
-            at_ms = time.time_ns() // 1_000_000 if timestamp is None else _to_ms(timestamp)
+            at_step = summary.last_step + 1 if step is None else step
+            at_ms = time.time_ns() // 1_000_000 if stamp is None else stamp
             stream.buffer.append(f"{at_step},{at_ms},{number!r}\n")
             summary.add(at_step, at_ms, number)  # type: ignore[arg-type]
             if len(stream.buffer) >= MAX_BUFFERED_LINES:
@@ -143,20 +153,15 @@ class JournalWriter:
             os.write(self._keys_fd, line.encode("utf-8"))
             stream = _KeyStream(fd)
             self._streams[key] = stream
-            if self._flusher is None:
-                self._flusher = threading.Thread(
-                    target=self._flush_loop, name="gitruns-flush", daemon=True
-                )
-                self._flusher.start()
+            if len(self._streams) == 1:
+                _FLUSHER.add(self)
             return stream
-
-    def _flush_loop(self) -> None:
-        while not self._stop.wait(FLUSH_SECONDS):
-            self.flush()
 
     def flush(self) -> None:
         """Append every buffered point to its file."""
         with self._mutex:
+            if self._released:
+                return
             for stream in self._streams.values():
                 if stream.buffer:
                     self._write_stream(stream)
@@ -175,19 +180,60 @@ class JournalWriter:
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
-        if self._flusher is not None:
-            self._flusher.join()
+        _FLUSHER.discard(self)
         self.flush()
-        summaries = {key: s.summary.to_dict() for key, s in self._streams.items()}
-        tmp = self.dir / "summary.json.tmp"
-        tmp.write_text(json.dumps(summaries, allow_nan=True))
-        tmp.replace(self.dir / "summary.json")
-        for stream in self._streams.values():
-            os.close(stream.fd)
-        os.close(self._events_fd)
-        os.close(self._keys_fd)
+        with self._mutex:  # the shared flusher may be flushing this writer right now
+            summaries = {key: s.summary.to_dict() for key, s in self._streams.items()}
+            tmp = self.dir / "summary.json.tmp"
+            tmp.write_text(json.dumps(summaries, allow_nan=True))
+            tmp.replace(self.dir / "summary.json")
+            for stream in self._streams.values():
+                os.close(stream.fd)
+            os.close(self._events_fd)
+            os.close(self._keys_fd)
+            self._released = True
         self._lock_file.release()
+
+
+class _SharedFlusher:
+    """One daemon thread that flushes every open writer of the process periodically."""
+
+    def __init__(self) -> None:
+        self._writers: weakref.WeakSet[JournalWriter] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, writer: JournalWriter) -> None:
+        with self._lock:
+            self._writers.add(writer)
+            # after a fork the parent's thread does not exist here: start our own
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="gitruns-flush", daemon=True
+                )
+                self._thread.start()
+
+    def discard(self, writer: JournalWriter) -> None:
+        with self._lock:
+            self._writers.discard(writer)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            with self._lock:
+                writers = list(self._writers)
+            for writer in writers:
+                try:
+                    writer.flush()
+                except OSError:
+                    continue  # a full disk: keep buffering; the writer's own close will raise
+
+
+_FLUSHER = _SharedFlusher()
+
+
+def _ended() -> RunStateError:
+    return RunStateError("the run has already ended", "start a new run with gitruns.start_run()")
 
 
 def _open_append(path: Path) -> int:

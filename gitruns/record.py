@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
-from gitruns import yamlio
+from gitruns import schema, yamlio
 from gitruns.api import ENV_NAME_FIXED, ENV_REPO, ENV_RUN_DIR, ENV_RUN_ID, create_run
 from gitruns.capped_log import CappedLog
 from gitruns.child_output import OutputPump
@@ -163,6 +163,7 @@ class _Recorder:
             env[ENV_NAME_FIXED] = "1"
         capture = threading.Thread(target=self._capture_environment, daemon=True)
         capture.start()
+        threading.Thread(target=schema.prepare, daemon=True).start()  # overlap with the child
         previous = {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
         for sig in FORWARDED_SIGNALS:
             signal.signal(sig, self._on_signal)

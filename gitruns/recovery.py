@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from gitruns.finalize import finalize
@@ -21,6 +23,7 @@ def recover_orphans(store: Store) -> list[str]:
     killed, the training script lives on) is left alone until that child ends too.
     """
     recovered = []
+    _remove_abandoned_starts(staging_area(store).root)
     for run_dir in staging_area(store).run_dirs():
         lock = LivenessLock.acquire(run_dir / OWNER_LOCK, create=False)
         if lock is None:
@@ -31,11 +34,47 @@ def recover_orphans(store: Store) -> list[str]:
                 continue
             if any(writer_is_alive(w) for w in run_dir.glob("w-*")):
                 continue
-            if finalize(store, run_dir) is not None:
-                recovered.append(run_dir.name)
+            try:
+                if finalize(store, run_dir) is not None:
+                    recovered.append(run_dir.name)
+            except Exception:
+                # A folder that cannot be finalised (damaged by hand, a full disk) stays
+                # where it is, untouched, for a later try; it must not block every command.
+                continue
         finally:
             lock.release()
     return recovered
+
+
+ABANDONED_START_SECONDS = 60.0
+
+
+def _remove_abandoned_starts(root: Path) -> None:
+    """Remove ``.new-<id>`` folders of processes killed while starting a run.
+
+    Such a run was never announced (``start_run`` had not returned), so there is nothing
+    to keep. Only old folders whose owner is gone are touched, so a start in progress,
+    which takes its lock a moment after making the folder, is never disturbed.
+    """
+    try:
+        entries = [e for e in os.scandir(root) if e.name.startswith(".new-")]
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        folder = Path(entry.path)
+        try:
+            if time.time() - entry.stat().st_mtime < ABANDONED_START_SECONDS:
+                continue
+        except FileNotFoundError:
+            continue
+        lock = LivenessLock.acquire(folder / OWNER_LOCK, create=False)
+        if lock is None and (folder / OWNER_LOCK).exists():
+            continue  # its owner still lives
+        try:
+            remove_run_dir(folder)
+        finally:
+            if lock is not None:
+                lock.release()
 
 
 def live_run_ids(store: Store) -> list[str]:

@@ -20,6 +20,7 @@ from gitruns.storage import Store
 from gitruns.validation import (
     check_name_key,
     check_tag_value,
+    check_text,
     same_param_value,
     to_param_value,
 )
@@ -127,8 +128,7 @@ class ActiveRun:
 
     def note(self, text: str) -> None:
         """Append a free-text note to the run."""
-        if not isinstance(text, str) or "\x00" in text:
-            raise InvalidInputError("a note must be text without NUL", "pass a string")
+        check_text(text, "a note")
         self._notes.append(text)
         stamp = layout.iso_time(time.time())
         self._writer.append_event("note", text=text, author=self._author, time=stamp)

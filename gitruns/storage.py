@@ -13,7 +13,7 @@ import socket
 import stat
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -386,7 +386,10 @@ class Store:
 
     def commit_same_tree(self, parent: str, message: str) -> str:
         """A commit on top of ``parent`` with the same tree (a marker such as a deletion)."""
-        tree = self.repo.get(parent).peel(pygit2.Tree)
+        parent_commit = self.repo.get(parent)
+        if parent_commit is None:
+            raise GitrunsError(f"commit {parent} is missing", "check the repository with git fsck")
+        tree = parent_commit.peel(pygit2.Tree)
         sig = self._signature(time.time())
         oid = self.repo.create_commit(None, sig, sig, message, tree.id, [pygit2.Oid(hex=parent)])
         return str(oid)
@@ -433,15 +436,15 @@ class Store:
         Untrusted input: names are returned as raw bytes (they may be anything a crafted
         tree holds), and trees, links and submodules report size 0 without being followed.
         """
-        stack: list[tuple[bytes, pygit2.Tree]] = [(b"", self.repo.get(commit).peel(pygit2.Tree))]
+        stack: list[tuple[bytes, pygit2.Tree]] = [(b"", self.repo[commit].peel(pygit2.Tree))]
         while stack:
             prefix, tree = stack.pop()
             for entry in tree:
-                path = prefix + entry.raw_name
+                path = prefix + (entry.raw_name or b"")
                 mode = entry.filemode
                 if mode == pygit2.GIT_FILEMODE_TREE:
                     yield path, mode, 0
-                    stack.append((path + b"/", self.repo.get(entry.id)))
+                    stack.append((path + b"/", self.repo[entry.id].peel(pygit2.Tree)))
                 elif mode in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
                     _kind, size = self.repo.odb.read_header(entry.id)
                     yield path, mode, size
@@ -461,11 +464,11 @@ class Store:
     def code_parent(self, tip: str, trailer: str) -> str | None:
         """The code commit under a run: follow first parents past commits whose message
         holds ``trailer`` (annotations, merges) to the run commit; its first parent."""
-        commit = self.repo.get(tip).peel(pygit2.Commit)
+        commit = self.repo[tip].peel(pygit2.Commit)
         for _ in range(100_000):
             if trailer not in commit.message or not commit.parent_ids:
                 break
-            commit = self.repo.get(commit.parent_ids[0])
+            commit = self.repo[commit.parent_ids[0]].peel(pygit2.Commit)
         return str(commit.parent_ids[0]) if commit.parent_ids else None
 
     def unreachable(self, commits: set[str], tips: set[str]) -> set[str]:
@@ -485,10 +488,15 @@ class Store:
             raise GitrunsError(f"git rev-list failed: {error}", "check the repository with git")
         return commits & set(result.stdout.decode().split())
 
-    def remote_names(self) -> list[str]:
-        return list(self.repo.remotes.names())
+    def file_ids(self, commit: str) -> dict[str, str]:
+        """Every file of a commit's tree as ``{path: blob id}``."""
+        tree = self.repo[commit].peel(pygit2.Tree)
+        return {path: str(oid) for path, oid in self._blob_ids(tree, "")}
 
-    def update_refs(self, updates: list[tuple[str, str, str | None]]) -> bool:
+    def remote_names(self) -> list[str]:
+        return [str(name) for name in self.repo.remotes.names() if name]
+
+    def update_refs(self, updates: Sequence[tuple[str, str, str | None]]) -> bool:
         """Apply ``(name, new, old)`` updates in one transaction; ``old`` None: any value,
         ``new`` "" deletes. False (nothing changed) when any old value no longer holds."""
         if not updates:
@@ -507,6 +515,14 @@ class Store:
             env=_git_env(),
         )
         return result.returncode == 0
+
+    def resolve_commit(self, revision: str) -> str | None:
+        """The commit a branch, tag, id prefix or expression (``HEAD~2``) names, or None."""
+        try:
+            obj = self.repo.revparse_single(revision)
+            return str(obj.peel(pygit2.Commit).id)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            return None
 
 
 def _retry_locked(action: Callable[[], _T]) -> _T:

@@ -43,7 +43,28 @@ def check_name_key(key: object, what: str) -> str:
         raise InvalidInputError(
             f"{what} {key!r} contains control characters", "use printable characters only"
         )
+    _check_utf8(key, what)
     return key
+
+
+def check_text(text: object, what: str) -> str:
+    """Free text (a note): a string without NUL that can be written as UTF-8."""
+    if not isinstance(text, str) or "\x00" in text:
+        raise InvalidInputError(f"{what} must be text without NUL", "pass a string")
+    _check_utf8(text, what)
+    return text
+
+
+def _check_utf8(text: str, what: str) -> None:
+    """Refuse lone surrogates (from undecodable bytes): they cannot be written as UTF-8,
+    so the run could never be finalised."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(
+            f"{what} {text[:40]!r} is not valid Unicode (it has lone surrogates)",
+            "decode bytes properly, or pass text.encode('utf-8', 'replace').decode()",
+        ) from None
 
 
 def _check_path_key(key: str, what: str) -> None:
@@ -56,6 +77,7 @@ def _check_path_key(key: str, what: str) -> None:
         )
     if _CONTROL.search(key):
         raise InvalidInputError(f"{what} {key!r} contains control characters or NUL", hint)
+    _check_utf8(key, what)
     if key.startswith("/") or "\\" in key or (len(key) > 1 and key[1] == ":"):
         raise InvalidInputError(f"{what} {key!r} looks like an absolute path", hint)
     for segment in key.split("/"):
@@ -103,8 +125,10 @@ def to_param_value(value: Any, key: str) -> Any:
     rather than stored as an opaque repr that would not round-trip.
     """
     if value is None or isinstance(value, bool | int | str):
-        if isinstance(value, str) and "\x00" in value:
-            raise InvalidInputError(f"param '{key}' contains NUL", "remove the NUL character")
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidInputError(f"param '{key}' contains NUL", "remove the NUL character")
+            _check_utf8(value, f"param '{key}'")
         return value
     if isinstance(value, float):
         return value
@@ -115,6 +139,7 @@ def to_param_value(value: Any, key: str) -> Any:
                 raise InvalidInputError(
                     f"param '{key}' has a non-string key {sub_key!r}", "use string keys"
                 )
+            _check_utf8(sub_key, f"param '{key}' key")
             out[sub_key] = to_param_value(sub_value, f"{key}.{sub_key}")
         return out
     if isinstance(value, list | tuple):
@@ -150,4 +175,5 @@ def check_tag_value(value: object, key: str) -> str:
             f"tag '{key}' value is too long or contains NUL",
             f"keep tag values under {MAX_TAG_VALUE_LENGTH} characters",
         )
+    _check_utf8(value, f"tag '{key}' value")
     return value

@@ -32,19 +32,19 @@ class NVMLError(Exception):
     """Base of the fake's errors, like ``pynvml.NVMLError``."""
 
 
-class NVMLError_LibraryNotFound(NVMLError):  # noqa: N801 - the name pynvml uses
+class NVMLError_LibraryNotFound(NVMLError):
     pass
 
 
-class NVMLError_NotSupported(NVMLError):  # noqa: N801 - the name pynvml uses
+class NVMLError_NotSupported(NVMLError):
     pass
 
 
-class NVMLError_InvalidArgument(NVMLError):  # noqa: N801 - the name pynvml uses
+class NVMLError_InvalidArgument(NVMLError):
     pass
 
 
-class NVMLError_Uninitialized(NVMLError):  # noqa: N801 - the name pynvml uses
+class NVMLError_Uninitialized(NVMLError):
     pass
 
 
@@ -74,52 +74,52 @@ class FakeNvml:
         self._gpus: list[dict[str, Any]] = list(spec.get("gpus", []))
         self._initialised = 0
 
-    def nvmlInit(self) -> None:  # noqa: N802 - pynvml's names
+    def nvmlInit(self) -> None:
         if self._spec.get("no_driver"):
             raise NVMLError_LibraryNotFound("NVML Shared Library Not Found")
         self._initialised += 1
 
-    def nvmlShutdown(self) -> None:  # noqa: N802
+    def nvmlShutdown(self) -> None:
         self._check_init()
         self._initialised -= 1
 
-    def nvmlSystemGetDriverVersion(self) -> str:  # noqa: N802
+    def nvmlSystemGetDriverVersion(self) -> str:
         self._check_init()
         return str(self._required(self._spec, "driver_version"))
 
-    def nvmlSystemGetCudaDriverVersion(self) -> int:  # noqa: N802
+    def nvmlSystemGetCudaDriverVersion(self) -> int:
         self._check_init()
         return int(self._required(self._spec, "cuda_version"))
 
-    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+    def nvmlDeviceGetCount(self) -> int:
         self._check_init()
         return len(self._gpus)
 
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> dict[str, Any]:  # noqa: N802
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> dict[str, Any]:
         self._check_init()
         if not 0 <= index < len(self._gpus):
             raise NVMLError_InvalidArgument(f"no GPU {index}")
         return self._gpus[index]
 
-    def nvmlDeviceGetName(self, handle: dict[str, Any]) -> str:  # noqa: N802
+    def nvmlDeviceGetName(self, handle: dict[str, Any]) -> str:
         return str(self._required(handle, "name"))
 
-    def nvmlDeviceGetUUID(self, handle: dict[str, Any]) -> str:  # noqa: N802
+    def nvmlDeviceGetUUID(self, handle: dict[str, Any]) -> str:
         return str(self._required(handle, "uuid"))
 
-    def nvmlDeviceGetMemoryInfo(self, handle: dict[str, Any]) -> _Memory:  # noqa: N802
+    def nvmlDeviceGetMemoryInfo(self, handle: dict[str, Any]) -> _Memory:
         total = int(self._required(handle, "memory_total"))
         used = int(self._required(handle, "memory_used"))
         return _Memory(total=total, used=used, free=total - used)
 
-    def nvmlDeviceGetUtilizationRates(self, handle: dict[str, Any]) -> _Utilization:  # noqa: N802
+    def nvmlDeviceGetUtilizationRates(self, handle: dict[str, Any]) -> _Utilization:
         busy = int(self._required(handle, "utilization_gpu"))
         return _Utilization(gpu=busy, memory=int(handle.get("utilization_memory", 0)))
 
-    def nvmlDeviceGetPowerUsage(self, handle: dict[str, Any]) -> int:  # noqa: N802
+    def nvmlDeviceGetPowerUsage(self, handle: dict[str, Any]) -> int:
         return int(self._required(handle, "power_mw"))
 
-    def nvmlDeviceGetTemperature(self, handle: dict[str, Any], sensor: int) -> int:  # noqa: N802
+    def nvmlDeviceGetTemperature(self, handle: dict[str, Any], sensor: int) -> int:
         return int(self._required(handle, "temperature_c"))
 
     def _check_init(self) -> None:

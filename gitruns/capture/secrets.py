@@ -50,7 +50,9 @@ _TOKEN_PATTERNS = re.compile(
 )
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+(?=@)")
 _QUERY_PARAM = re.compile(r"(?P<head>[?&;](?P<name>[A-Za-z0-9_.-]+)=)(?P<value>[^&#\s'\"]*)")
-_FLAG = re.compile(r"^(?P<dashes>--?)(?P<name>[A-Za-z][A-Za-z0-9_.-]*)(?P<eq>=)?(?P<value>.*)$", re.S)
+_FLAG = re.compile(
+    r"^(?P<dashes>--?)(?P<name>[A-Za-z][A-Za-z0-9_.-]*)(?P<eq>=)?(?P<value>.*)$", re.S
+)
 _ASSIGNMENT = re.compile(r"^(?P<name>[+~]{0,2}[A-Za-z_][A-Za-z0-9_.-]*)=(?P<value>.*)$", re.S)
 _TEXT_TOKEN = re.compile(r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+""")
 
@@ -123,17 +125,19 @@ def _is_keyish(name: str) -> bool:
     return bool(words) and words[-1] in ("key", "keys")
 
 
+def _secret_value(flag: str, value: str) -> bool:
+    return is_secret_name(flag) or (_is_keyish(flag) and _looks_random(value))
+
+
 def _redact_token(token: str, after_flag: str | None) -> tuple[str, str | None]:
     """Redact one word of a command line. ``after_flag`` is the name of the flag just before
     it when that flag expects a value. Returns the word and the flag this word opens."""
-    if after_flag is not None and not token.startswith("-"):
-        if is_secret_name(after_flag) or (_is_keyish(after_flag) and _looks_random(token)):
-            return REDACTED, None
+    if after_flag is not None and not token.startswith("-") and _secret_value(after_flag, token):
+        return REDACTED, None
     flag = _FLAG.match(token)
     if flag:
         if flag["eq"]:
-            secret = is_secret_name(flag["name"])
-            if secret or (_is_keyish(flag["name"]) and _looks_random(flag["value"])):
+            if _secret_value(flag["name"], flag["value"]):
                 return f"{flag['dashes']}{flag['name']}={REDACTED}", None
             return f"{flag['dashes']}{flag['name']}={redact_value(flag['value'])}", None
         return token, flag["name"]

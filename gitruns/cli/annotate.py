@@ -51,9 +51,11 @@ def note_command(run: str, text: tuple[str, ...]) -> None:
       gitruns note baseline "loss plateaus after epoch 3; try a lower lr"
       git log -1 --format=%B | gitruns note baseline -
     """
+    import sys
+
     from gitruns import api
 
-    body = click.get_text_stream("stdin").read() if text == ("-",) else " ".join(text)
+    body = sys.stdin.read() if text == ("-",) else " ".join(text)
     found = api.add_run_note(run, body)
     click.echo(f"{found.name}: {len(found.notes)} note(s)")
 

@@ -17,20 +17,28 @@ import click
 )
 def command(run: str, fmt: str) -> None:
     """Show everything recorded about RUN (a full id, a unique prefix or suffix of one,
-    or a run name).
+    or a run name): status, code, params, metrics with a sparkline each, tags, notes,
+    environment, artifacts and lineage. JSON and YAML hold the same facts as plain data.
 
     \b
     Examples:
       gitruns show baseline
       gitruns show 3f2a9c1d --format json
+      gitruns show baseline --format yaml > baseline.yaml
     """
     from gitruns import render
-    from gitruns.api import get_run
+    from gitruns.api import open_store
+    from gitruns.records import load_run, resolve_run_id
+    from gitruns.render_show import run_page
 
-    found = get_run(run)
+    store = open_store()
+    run_id = resolve_run_id(store, run)
+    commit = store.run_commit(run_id)
+    assert commit is not None
+    found = load_run(store, run_id, commit)
     if fmt == "json":
         click.echo(render.run_as_json(found))
     elif fmt == "yaml":
         click.echo(render.run_as_yaml(found), nl=False)
     else:
-        click.echo(render.run_as_text(found), nl=False)
+        click.echo(run_page(found, store), nl=False)

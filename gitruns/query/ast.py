@@ -138,3 +138,13 @@ def _grouped(node: Node) -> str:
     """Parenthesise nested boolean operators, so the tree's shape survives printing."""
     text = to_text(node)
     return f"({text})" if isinstance(node, And | Or) else text
+
+
+def fields_of(node: Node) -> list[Field]:
+    """The fields a filter mentions, in order of appearance, without repeats."""
+    if isinstance(node, And | Or):
+        found = fields_of(node.left)
+        return found + [f for f in fields_of(node.right) if f not in found]
+    if isinstance(node, Not):
+        return fields_of(node.operand)
+    return [node.field]

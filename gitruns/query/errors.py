@@ -13,7 +13,4 @@ class QuerySyntaxError(InvalidInputError):
         self.column = position + 1
         self.problem = problem
         caret = " " * position + "^"
-        super().__init__(
-            f"syntax error at column {self.column}: {problem}\n  {text}\n  {caret}",
-            "see 'gitruns ls --help' or docs/querying.md for the filter language",
-        )
+        super().__init__(f"syntax error at column {self.column}: {problem}\n  {text}\n  {caret}")

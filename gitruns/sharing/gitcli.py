@@ -8,9 +8,9 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from gitruns.sharing.errors import AuthenticationError, RemoteError
+from gitruns.storage import Store
 
 # Where git's stderr goes while it runs (progress meters), besides being kept for errors.
 Echo = Callable[[bytes], object]
@@ -50,26 +50,35 @@ class GitResult:
 
 
 def run_git(
-    git_dir: Path, args: Sequence[str], *, echo: Echo | None = None, stdin: bytes | None = None
+    store: Store, args: Sequence[str], *, echo: Echo | None = None, stdin: bytes | None = None
 ) -> GitResult:
-    """Run ``git <args>`` on the repository; stream stderr to ``echo`` as it comes."""
+    """Run ``git <args>`` on the repository; stream stderr to ``echo`` as it comes.
+
+    It runs from the top of the worktree (the git dir of a bare repository), as git itself
+    would: relative remote URLs such as ``../shared.git`` resolve from there.
+    """
     env = dict(os.environ)
     env.pop("GIT_DIR", None)
     env.pop("GIT_WORK_TREE", None)
     env["LC_ALL"] = "C"  # git's messages are parsed: keep them in English
     process = subprocess.Popen(
-        ["git", f"--git-dir={git_dir}", *args],
-        cwd=git_dir,
+        ["git", f"--git-dir={store.git_dir}", *args],
+        cwd=store.workdir or store.git_dir,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
     )
     errors: list[bytes] = []
-    reader = threading.Thread(target=_pump, args=(process, errors, echo), daemon=True)
-    reader.start()
-    out, _ = process.communicate(stdin) if stdin is not None else (_read_all(process), None)
-    reader.join()
+    # stderr and stdin get threads of their own, so that no pipe can fill up and stall git.
+    threads = [threading.Thread(target=_pump, args=(process, errors, echo), daemon=True)]
+    if stdin is not None:
+        threads.append(threading.Thread(target=_feed, args=(process, stdin), daemon=True))
+    for thread in threads:
+        thread.start()
+    out = _read_all(process)
+    for thread in threads:
+        thread.join()
     process.wait()
     return GitResult(
         process.returncode,
@@ -83,9 +92,18 @@ def _read_all(process: subprocess.Popen[bytes]) -> bytes:
     return process.stdout.read()
 
 
+def _feed(process: subprocess.Popen[bytes], data: bytes) -> None:
+    assert process.stdin is not None
+    try:
+        process.stdin.write(data)
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # git stopped reading (it failed): its exit status says why
+
+
 def _pump(process: subprocess.Popen[bytes], errors: list[bytes], echo: Echo | None) -> None:
     assert process.stderr is not None
-    while chunk := process.stderr.read1(65536):
+    while chunk := os.read(process.stderr.fileno(), 65536):
         errors.append(chunk)
         if echo is not None:
             echo(chunk)

@@ -95,7 +95,7 @@ def is_set_up(store: Store, remote: str) -> bool:
 
 
 def _values(store: Store, key: str) -> list[str]:
-    result = run_git(store.git_dir, ["config", "--local", "--get-all", key])
+    result = run_git(store, ["config", "--local", "--get-all", key])
     return result.stdout.splitlines() if result.returncode == 0 else []
 
 
@@ -112,7 +112,7 @@ def _unset(store: Store, key: str, value: str) -> None:
 
 
 def _git(store: Store, *args: str) -> None:
-    result = run_git(store.git_dir, args)
+    result = run_git(store, args)
     if result.returncode != 0:
         raise RemoteError(
             f"git {' '.join(args)} failed: {result.stderr.strip()}",

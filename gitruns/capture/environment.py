@@ -1,0 +1,168 @@
+"""The machine and software a run ran on: platform facts and installed packages.
+
+Facts about Python come from the interpreter the *child* runs (``python train.py`` may be a
+different virtual environment from the one gitruns lives in). They are read with one short
+``python -c`` probe (importlib.metadata, about 50-100 ms) instead of ``pip freeze`` (about a
+second), shared by :func:`platform_info` and :func:`installed_packages`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gitruns.capture import _probe as _probe_module
+
+_PYTHON_NAME = re.compile(r"^(?:python|pypy)[0-9.]*(?:\.exe)?$")
+_PROBE_TIMEOUT_S = 30.0
+_MIB = 1024 * 1024
+_PROBE_SOURCE = Path(_probe_module.__file__).read_text(encoding="utf-8")
+
+
+def child_interpreter(argv: list[str], env: Mapping[str, str] | None = None) -> str | None:
+    """The Python interpreter a command runs under, as an absolute path, or None.
+
+    ``python``/``python3.11``/``/venv/bin/python`` is looked up on the child's PATH; a
+    script or console entry point (``./train.py``, ``torchrun``) is read for its
+    ``#!...python`` line. Anything else (``bash run.sh``) is None.
+    """
+    if not argv:
+        return None
+    path = (env or os.environ).get("PATH")
+    program = shutil.which(argv[0], path=path)
+    if _PYTHON_NAME.match(os.path.basename(argv[0])):
+        return program
+    if program is None:
+        return None
+    return _shebang_python(program, path)
+
+
+def _shebang_python(program: str, path: str | None) -> str | None:
+    try:
+        with open(program, "rb") as handle:
+            first = handle.readline(512).decode("utf-8", "replace")
+    except OSError:
+        return None
+    if not first.startswith("#!"):
+        return None
+    words = first[2:].split()
+    if words and os.path.basename(words[0]) == "env":
+        words = [word for word in words[1:] if not word.startswith("-")]
+    if words and _PYTHON_NAME.match(os.path.basename(words[0])):
+        return shutil.which(words[0], path=path)
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _probe(python: str) -> dict[str, Any] | None:
+    """Version, implementation, executable and packages of ``python``; None if it fails."""
+    if _same_interpreter(python):
+        return dict(_probe_module.facts())
+    try:
+        done = subprocess.run(
+            [python, "-c", _PROBE_SOURCE],
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_TIMEOUT_S,
+            check=False,
+        )
+        result = json.loads(done.stdout) if done.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _same_interpreter(python: str) -> bool:
+    try:
+        return os.path.samefile(python, sys.executable)
+    except OSError:
+        return False
+
+
+def installed_packages(python: str) -> str:
+    """``name==version`` lines for every distribution importable by ``python``, sorted
+    case-insensitively, newline-terminated (pip-freeze form); "" if it cannot be read."""
+    facts = _probe(python)
+    if not facts:
+        return ""
+    lines = sorted(set(facts["packages"]), key=str.lower)
+    return "".join(line + "\n" for line in lines)
+
+
+def python_info(python: str | None) -> dict[str, Any]:
+    """version, implementation and executable of ``python`` (default: this interpreter)."""
+    facts = _probe(python) if python else None
+    if facts is None:
+        if python and not _same_interpreter(python):
+            return {"executable": python}
+        facts = {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+        }
+    return {key: facts[key] for key in ("version", "implementation", "executable")}
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name, from /proc/cpuinfo on Linux, sysctl on macOS."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                known = key.strip() in ("model name", "Model", "Hardware", "cpu model", "cpu")
+                if known and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        try:
+            out = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
+            if out.stdout.strip():
+                return out.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return platform.processor() or platform.machine()
+
+
+def platform_info(python: str | None = None) -> dict[str, Any]:
+    """Plain data about the machine and the interpreter ``python`` (see module docstring)."""
+    import psutil
+
+    from gitruns import __version__
+    from gitruns.capture.gpu import gpu_inventory
+
+    uname = platform.uname()
+    return {
+        "gitruns_version": __version__,
+        "python": python_info(python),
+        "os": {
+            "system": uname.system,
+            "release": uname.release,
+            "version": uname.version,
+            "machine": uname.machine,
+        },
+        "hostname": socket.gethostname(),
+        "cpu": {
+            "model": cpu_model(),
+            "logical_count": psutil.cpu_count(logical=True),
+            "physical_count": psutil.cpu_count(logical=False),
+        },
+        "memory_total_mb": psutil.virtual_memory().total // _MIB,
+        "gpus": gpu_inventory(),
+    }

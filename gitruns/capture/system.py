@@ -1,0 +1,180 @@
+"""System metrics of a running command, sampled on an interval in a background thread.
+
+Keys (all floats): ``system/cpu_percent`` and ``system/rss_mb`` of the command's whole
+process tree; system-wide ``system/memory_percent``, ``system/memory_used_mb``,
+``system/disk_read_mb``, ``system/disk_write_mb``, ``system/net_sent_mb`` and
+``system/net_recv_mb`` (I/O counted from the sampler's start); and per GPU ``i``
+``system/gpu/<i>/utilization_percent``, ``memory_used_mb``, ``power_w``, ``temperature_c``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psutil
+
+    from gitruns.capture.gpu import GpuSampler
+
+Emit = Callable[[str, float], None]
+_MIB = 1024 * 1024
+_FIRST_SAMPLE_S = 0.5  # long enough for a meaningful first cpu_percent
+
+
+class ProcessTree:
+    """CPU % and RSS summed over a process and all its descendants, found afresh each time.
+
+    ``psutil.Process.cpu_percent`` measures against the previous call on the same object, so
+    the objects are kept between samples; a process that appeared since the last sample
+    counts its average since birth, so short-lived workers are not lost.
+    """
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self._root = psutil.Process(pid)
+        self._cpu_limit = 100.0 * (psutil.cpu_count() or 1)
+        self._known: dict[int, psutil.Process] = {}
+        for process in self._members():
+            try:
+                process.cpu_percent(None)  # the priming call: the next one measures from here
+                self._known[process.pid] = process
+            except psutil.Error:
+                continue
+
+    def _members(self) -> list[psutil.Process]:
+        try:
+            return [self._root, *self._root.children(recursive=True)]
+        except self._psutil.Error:
+            return []
+
+    def _cpu(self, process: psutil.Process, new: bool) -> float:
+        percent = process.cpu_percent(None)  # primes a new object, measures a known one
+        if not new:
+            return percent
+        times = process.cpu_times()
+        alive = max(time.time() - process.create_time(), 1e-3)
+        return min(100.0 * (times.user + times.system) / alive, self._cpu_limit)
+
+    def sample(self) -> dict[str, float] | None:
+        """``{"cpu_percent", "rss_mb"}`` of the tree, or None once the root is gone."""
+        cpu = rss = 0.0
+        seen: dict[int, psutil.Process] = {}
+        for process in self._members():
+            known = self._known.get(process.pid, process)
+            try:
+                cpu += self._cpu(known, new=process.pid not in self._known)
+                rss += known.memory_info().rss
+            except self._psutil.Error:
+                continue  # exited or forbidden mid-sample: skip it
+            seen[process.pid] = known
+        self._known = seen
+        if self._root.pid not in seen:
+            return None
+        return {"cpu_percent": cpu, "rss_mb": rss / _MIB}
+
+
+class _Counters:
+    """System-wide disk and network byte counters, as MiB since the first reading."""
+
+    def __init__(self) -> None:
+        self._base = self._read()
+
+    @staticmethod
+    def _read() -> dict[str, float]:
+        import psutil
+
+        values: dict[str, float] = {}
+        disk = psutil.disk_io_counters()  # None where the kernel does not expose it
+        if disk is not None:
+            values.update(disk_read_mb=disk.read_bytes, disk_write_mb=disk.write_bytes)
+        net = psutil.net_io_counters()
+        if net is not None:
+            values.update(net_sent_mb=net.bytes_sent, net_recv_mb=net.bytes_recv)
+        return values
+
+    def since_start(self) -> dict[str, float]:
+        now = self._read()
+        return {k: max(v - self._base[k], 0) / _MIB for k, v in now.items() if k in self._base}
+
+
+class SystemSampler:
+    """Samples the process tree of ``pid``, the system and the GPUs into ``emit(key, value)``.
+
+    ``start()`` returns at once; the first sample comes within a second, then one every
+    ``interval`` seconds; ``stop()`` takes a last sample and joins the thread. Nothing is
+    raised into the caller: a failing sample is skipped and kept in ``last_error``.
+    """
+
+    def __init__(self, pid: int, interval: float, emit: Emit) -> None:
+        self.pid = pid
+        self.interval = max(float(interval), 0.01)
+        self.emit = emit
+        self.last_error: BaseException | None = None
+        self._stop = threading.Event()
+        self._sampling = threading.Lock()  # sample_once() may also be called from outside
+        self._thread = threading.Thread(target=self._run, name="gitruns-system", daemon=True)
+        self._tree: ProcessTree | None = None
+        self._counters: _Counters | None = None
+        self._gpus: GpuSampler | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        self._guard(self._open)
+        wait = min(_FIRST_SAMPLE_S, self.interval)
+        while not self._stop.wait(wait):
+            self._guard(self.sample_once)
+            wait = self.interval
+        self._guard(self.sample_once)  # the last sample, at stop()
+        if self._gpus is not None:
+            self._guard(self._gpus.close)
+
+    def _guard(self, action: Callable[[], Any]) -> None:
+        try:
+            action()
+        except Exception as exc:  # never into the caller: a lost sample is not worth a crash
+            self.last_error = exc
+
+    def _open(self) -> None:
+        # In the thread, not in start(): NVML and psutil can take a while to initialise.
+        from gitruns.capture.gpu import GpuSampler
+
+        self._counters = _Counters()
+        try:
+            self._tree = ProcessTree(self.pid)
+        except Exception as exc:  # the process already ended: system-wide metrics only
+            self.last_error = exc
+        self._gpus = GpuSampler()
+
+    def sample_once(self) -> None:
+        """Take one sample now and emit it (also called by the thread)."""
+        with self._sampling:
+            for key, value in self.readings().items():
+                self.emit(key, value)
+
+    def readings(self) -> dict[str, float]:
+        import psutil
+
+        values: dict[str, float] = {}
+        tree = self._tree.sample() if self._tree is not None else None
+        if tree is not None:
+            values.update({f"system/{k}": v for k, v in tree.items()})
+        memory = psutil.virtual_memory()
+        values["system/memory_percent"] = float(memory.percent)
+        values["system/memory_used_mb"] = memory.used / _MIB
+        if self._counters is not None:
+            values.update({f"system/{k}": v for k, v in self._counters.since_start().items()})
+        for index, readings in (self._gpus.sample() if self._gpus else {}).items():
+            values.update({f"system/gpu/{index}/{k}": v for k, v in readings.items()})
+        return values

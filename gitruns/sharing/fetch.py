@@ -1,0 +1,83 @@
+"""``gitruns fetch``: bring a remote's runs into refs/remote-runs/<remote>/, never forced,
+then check every new or changed one (fetched runs are untrusted input)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from gitruns.errors import InvalidRunError
+from gitruns.sharing.gitcli import Echo, run_git, transport_error
+from gitruns.sharing.remotes import fetch_refspec, require_remote
+from gitruns.sharing.validate import DEFAULT_LIMITS, Limits, load_untrusted_run
+from gitruns.storage import REMOTE_RUNS_PREFIX, Store
+
+_REJECTED = re.compile(r"^\s*!\s+\[rejected\]\s+\S+\s+->\s+(\S+)\s+\((.*)\)\s*$", re.MULTILINE)
+
+
+@dataclass
+class FetchReport:
+    remote: str
+    new: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    # Runs the remote rewrote (not a fast-forward): our copy is kept, theirs refused.
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    # Runs that failed validation: (ref name, why); their refs were dropped again.
+    invalid: list[tuple[str, str]] = field(default_factory=list)
+
+
+def fetch_runs(
+    store: Store,
+    remote: str,
+    *,
+    echo: Echo | None = None,
+    prune: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
+) -> FetchReport:
+    """Fetch ``remote``'s runs; ``prune`` drops copies of runs the remote no longer has
+    (only under refs/remote-runs/<remote>/: a local run is never touched)."""
+    require_remote(store, remote)
+    args = ["fetch", "--no-tags", "--no-write-fetch-head"]
+    args += ["--prune"] if prune else []
+    args += ["--progress"] if echo else []
+    args += [remote, fetch_refspec(remote)]
+    return fetch_into(store, remote, args, echo, limits)
+
+
+def fetch_into(
+    store: Store, label: str, args: list[str], echo: Echo | None, limits: Limits
+) -> FetchReport:
+    """Run a ``git fetch`` into refs/remote-runs/<label>/ and check what changed."""
+    before = store.remote_run_refs().get(label, {})
+    result = run_git(store, args, echo=echo)
+    refused = [(m[0], m[1]) for m in _REJECTED.findall(result.stderr)]
+    if result.returncode != 0 and not refused:
+        raise transport_error(label, "fetch", result.stderr)
+    after = store.remote_run_refs().get(label, {})
+    report = FetchReport(label, refused=refused)
+    report.new = sorted(i for i in after if i not in before)
+    report.updated = sorted(i for i in after if i in before and before[i] != after[i])
+    report.removed = sorted(i for i in before if i not in after)
+    report.invalid = drop_invalid(store, label, [*report.new, *report.updated], after, limits)
+    bad = {ref.rpartition("/")[2] for ref, _ in report.invalid}
+    report.new = [i for i in report.new if i not in bad]
+    report.updated = [i for i in report.updated if i not in bad]
+    return report
+
+
+def drop_invalid(
+    store: Store, label: str, run_ids: list[str], refs: dict[str, str], limits: Limits
+) -> list[tuple[str, str]]:
+    """Validate fetched runs; delete the refs of invalid ones; return (ref, why) for each."""
+    invalid = []
+    drops: list[tuple[str, str, str | None]] = []
+    for run_id in run_ids:
+        name = f"{REMOTE_RUNS_PREFIX}{label}/{run_id}"
+        try:
+            load_untrusted_run(store, name, run_id, refs[run_id], limits)
+        except InvalidRunError as exc:
+            invalid.append((name, str(exc.message)))
+            drops.append((name, "", refs[run_id]))
+    store.update_refs(drops)
+    return invalid

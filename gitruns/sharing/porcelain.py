@@ -1,0 +1,40 @@
+"""Parse ``git push --porcelain``: one line per ref, ``<flag>\\t<from>:<to>\\t<summary>``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LINE = re.compile(r"^(?P<flag>[ +\-*!=])\t(?P<src>[^:\t]*):(?P<dst>[^\t]+)\t(?P<summary>.*)$")
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    flag: str  # " " fast-forward, "*" new, "=" up to date, "!" rejected, "-" deleted, "+" forced
+    src: str
+    dst: str
+    summary: str  # "[new reference]", "abc..def", "[rejected]", "[remote rejected]" ...
+    reason: str  # what git put in parentheses: "non-fast-forward", "pre-receive hook declined"
+
+    @property
+    def ok(self) -> bool:
+        return self.flag in " *=+-"
+
+    @property
+    def rejected_by_remote(self) -> bool:
+        """Refused by the host itself (hooks, hidden or protected refs), not by git's checks."""
+        return self.flag == "!" and self.summary.startswith("[remote rejected]")
+
+
+def parse_push(stdout: str) -> list[RefUpdate]:
+    updates = []
+    for line in stdout.splitlines():
+        match = _LINE.match(line)
+        if not match:
+            continue  # "To <url>", "Done"
+        summary = match["summary"]
+        reason = ""
+        if summary.endswith(")") and " (" in summary:
+            summary, _, reason = summary[:-1].partition(" (")
+        updates.append(RefUpdate(match["flag"], match["src"], match["dst"], summary, reason))
+    return updates

@@ -1,0 +1,168 @@
+"""``gitruns push``: send runs with the git CLI, never forced, one result per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gitruns.sharing.errors import (
+    HostRefusedError,
+    PushRejectedError,
+    RemoteError,
+    UnpublishedCodeError,
+)
+from gitruns.sharing.gitcli import Echo, run_git, transport_error
+from gitruns.sharing.porcelain import RefUpdate, parse_push
+from gitruns.sharing.remotes import PUSH_RUNS, require_remote
+from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
+
+ALLOW_CONFIG = "gitruns.allowUnpublishedCode"
+ANNOTATION_TRAILER = "Gitruns-Annotation:"
+_MAX_REFSPECS_PER_CALL = 2000  # keeps the command line far below ARG_MAX
+
+
+@dataclass
+class PushReport:
+    remote: str
+    updates: list[RefUpdate] = field(default_factory=list)
+
+    def run_id(self, update: RefUpdate) -> str:
+        return update.dst.removeprefix(RUNS_PREFIX)
+
+    @property
+    def pushed(self) -> list[RefUpdate]:
+        return [u for u in self.updates if u.flag in " *+"]
+
+    @property
+    def up_to_date(self) -> list[RefUpdate]:
+        return [u for u in self.updates if u.flag == "="]
+
+    @property
+    def rejected(self) -> list[RefUpdate]:
+        return [u for u in self.updates if u.flag == "!"]
+
+    def check(self) -> None:
+        """Raise HostRefusedError or PushRejectedError when some runs did not go through."""
+        refused = [u for u in self.rejected if u.rejected_by_remote]
+        if refused:
+            raise HostRefusedError(
+                f"remote '{self.remote}' refused {len(refused)} run(s) "
+                f"({refused[0].reason or 'no reason given'}): {_ids(self, refused)}",
+                "the host does not accept refs/runs/*: ask its admins to allow that "
+                "namespace (hooks, protected or hidden refs), push to another remote, "
+                "or carry runs with 'gitruns bundle create'",
+            )
+        if self.rejected:
+            ids = [self.run_id(u) for u in self.rejected]
+            raise PushRejectedError(
+                f"{len(ids)} run(s) changed on remote '{self.remote}' since you last fetched "
+                f"({self.rejected[0].reason}): {_ids(self, self.rejected)}",
+                f"run 'gitruns pull {self.remote}' to merge their annotations, then push again",
+                ids,
+            )
+
+
+def push_runs(
+    store: Store,
+    remote: str,
+    run_ids: list[str] | None = None,
+    *,
+    allow_unpublished_code: bool | None = None,
+    echo: Echo | None = None,
+    check: bool = True,
+) -> PushReport:
+    """Push ``run_ids`` (default: every local run) to ``remote``; never forced.
+
+    Refuses with UnpublishedCodeError when a run's code commit is on no branch of the
+    remote, unless ``allow_unpublished_code`` (or git config gitruns.allowUnpublishedCode).
+    """
+    require_remote(store, remote)
+    local = store.run_refs()
+    candidates = _candidates(store, remote, local, run_ids)
+    if allow_unpublished_code is None:
+        allow_unpublished_code = _config_true(store.config_value(ALLOW_CONFIG))
+    if not allow_unpublished_code:
+        check_published_code(store, remote, candidates)
+    if run_ids is None:
+        refspec_lists = [[PUSH_RUNS]] if local else []
+    else:
+        specs = [f"{RUNS_PREFIX}{i}:{RUNS_PREFIX}{i}" for i in run_ids]
+        step = _MAX_REFSPECS_PER_CALL
+        refspec_lists = [specs[n : n + step] for n in range(0, len(specs), step)]
+    report = PushReport(remote)
+    for refspecs in refspec_lists:
+        report.updates.extend(_push(store, remote, refspecs, echo))
+    _track(store, remote, local, report)
+    if check:
+        report.check()
+    return report
+
+
+def _candidates(
+    store: Store, remote: str, local: dict[str, str], run_ids: list[str] | None
+) -> dict[str, str]:
+    """The runs this push may send: those whose commit differs from the remote's copy."""
+    known = store.remote_run_refs().get(remote, {})
+    if run_ids is not None:
+        missing = [i for i in run_ids if i not in local]
+        if missing:
+            raise RemoteError(f"no local run {missing[0]}", "list runs with 'gitruns ls'")
+        return {i: local[i] for i in run_ids if known.get(i) != local[i]}
+    return {i: c for i, c in local.items() if known.get(i) != c}
+
+
+def check_published_code(store: Store, remote: str, runs: dict[str, str]) -> None:
+    """Raise UnpublishedCodeError naming the runs whose code commit the remote lacks.
+
+    "Published" means reachable from a remote-tracking branch of ``remote`` or from a run
+    already fetched from it, as known since the last fetch.
+    """
+    code = {run_id: store.code_parent(tip, ANNOTATION_TRAILER) for run_id, tip in runs.items()}
+    wanted = {c for c in code.values() if c}
+    if not wanted:
+        return
+    tips = set(store.refs_under(f"refs/remotes/{remote}/").values())
+    tips |= set(store.remote_run_refs().get(remote, {}).values())
+    unpublished = store.unreachable(wanted, tips)
+    if not unpublished:
+        return
+    ids = sorted(i for i, c in code.items() if c in unpublished)
+    shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    commits = ", ".join(sorted(c[:12] for c in unpublished)[:5])
+    raise UnpublishedCodeError(
+        f"{len(ids)} run(s) ran on code that is on no branch of '{remote}' (commits "
+        f"{commits}: unpushed commits or uncommitted changes); pushing them would publish "
+        f"that code: {shown}",
+        f"push the code first (git push {remote}), or allow it with "
+        f"--allow-unpublished-code (or git config {ALLOW_CONFIG} true)",
+        ids,
+    )
+
+
+def _push(store: Store, remote: str, refspecs: list[str], echo: Echo | None) -> list[RefUpdate]:
+    args = ["push", "--porcelain", *(["--progress"] if echo else []), remote, *refspecs]
+    result = run_git(store, args, echo=echo)
+    updates = parse_push(result.stdout)
+    if result.returncode != 0 and not updates:
+        raise transport_error(remote, "push", result.stderr)
+    return updates
+
+
+def _track(store: Store, remote: str, local: dict[str, str], report: PushReport) -> None:
+    """Record what the remote now holds in refs/remote-runs/<remote>/ (git does this
+    itself only when `gitruns remote setup` configured the fetch refspec)."""
+    known = store.remote_run_refs().get(remote, {})
+    updates = []
+    for update in report.updates:
+        run_id = report.run_id(update)
+        if update.ok and run_id in local and known.get(run_id) != local[run_id]:
+            updates.append((f"{REMOTE_RUNS_PREFIX}{remote}/{run_id}", local[run_id], None))
+    store.update_refs(updates)
+
+
+def _ids(report: PushReport, updates: list[RefUpdate]) -> str:
+    ids = [report.run_id(u) for u in updates]
+    return ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+
+
+def _config_true(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "yes", "on", "1")

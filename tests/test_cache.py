@@ -1,0 +1,209 @@
+"""The sqlite run cache stays consistent with the refs: fetches, deletions, edits,
+a deleted or corrupt cache file, another schema version, invalid runs, concurrency."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _query_helpers import write_invalid_run
+from conftest import git
+
+import gitruns
+from gitruns import cache
+from gitruns.annotate import rename, set_tags
+from gitruns.api import open_store
+
+
+def record(name: str, **params: Any) -> str:
+    with gitruns.start_run(name=name, params=params) as run:
+        run.log_metric("acc", float(params.get("acc", 0.5)))
+    return run.id
+
+
+def names(snapshot: cache.Snapshot, **kwargs: Any) -> list[str]:
+    return sorted(row.name for row in snapshot.runs(**kwargs))
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The refs the cache reads from git, in order."""
+    seen: list[str] = []
+    original = cache._read_row
+
+    def counting(store: Any, ref: str, *args: Any) -> cache.CachedRun:
+        seen.append(ref)
+        return original(store, ref, *args)
+
+    monkeypatch.setattr(cache, "_read_row", counting)
+    return seen
+
+
+def cache_file(repo: Path) -> Path:
+    return repo / ".git" / "gitruns" / "cache.sqlite"
+
+
+def test_sync_reads_each_run_once(repo: Path, reads: list[str]) -> None:
+    ids = [record(f"r{i}", lr=0.1 * i) for i in range(3)]
+    store = open_store()
+    assert names(cache.sync(store)) == ["r0", "r1", "r2"]
+    assert sorted(reads) == sorted(f"refs/runs/{i}" for i in ids)
+    assert cache_file(repo).exists()
+    reads.clear()
+    snapshot = cache.sync(store)
+    assert names(snapshot) == ["r0", "r1", "r2"] and reads == []
+    row = next(r for r in snapshot.rows if r.name == "r1")
+    assert row.params == {"lr": 0.1} and row.metrics["acc"] == [0.5, 0.5, 0.5, 1]
+    assert row.origin == "local" and row.user == "Test User" and row.status == "FINISHED"
+
+
+def test_deleted_ref_is_dropped(repo: Path) -> None:
+    keep, gone = record("keep"), record("gone")
+    store = open_store()
+    cache.sync(store)
+    git(repo, "update-ref", "-d", f"refs/runs/{gone}")
+    assert names(cache.sync(store)) == ["keep"]
+    with sqlite3.connect(cache_file(repo)) as db:
+        assert db.execute("SELECT run_id FROM runs").fetchall() == [(keep,)]
+
+
+def test_changed_ref_is_read_again(repo: Path, reads: list[str]) -> None:
+    run_id = record("before")
+    store = open_store()
+    cache.sync(store)
+    rename(store, run_id, "after")
+    set_tags(store, run_id, {"team": "vision"})
+    reads.clear()
+    snapshot = cache.sync(store)
+    assert reads == [f"refs/runs/{run_id}"]
+    assert snapshot.rows[0].name == "after" and snapshot.rows[0].tags == {"team": "vision"}
+
+
+def test_runs_arriving_by_git_fetch(repo: Path, tmp_path: Path) -> None:
+    mine = record("mine")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repo), str(other))
+    theirs = [record_in(other, f"theirs{i}") for i in range(2)]
+    store = open_store()
+    assert names(cache.sync(store)) == ["mine"]
+    git(repo, "fetch", "-q", str(other), "refs/runs/*:refs/runs/*")
+    assert names(cache.sync(store)) == ["mine", "theirs0", "theirs1"]
+    # The same runs fetched into a remote's namespace: shown once, the local copy wins.
+    git(repo, "push", "-q", str(other), f"refs/runs/{mine}:refs/runs/{mine}")
+    git(repo, "fetch", "-q", str(other), "refs/runs/*:refs/remote-runs/team/*")
+    snapshot = cache.sync(store)
+    assert names(snapshot) == ["mine", "theirs0", "theirs1"]
+    assert {r.origin for r in snapshot.runs()} == {"local"}
+    assert len(snapshot.runs(all_copies=True)) == 6
+    git(repo, "update-ref", "-d", f"refs/runs/{theirs[0]}")
+    by_name = {r.name: r.origin for r in cache.sync(store).runs()}
+    assert by_name == {"mine": "local", "theirs0": "team", "theirs1": "local"}
+
+
+def record_in(path: Path, name: str) -> str:
+    script = (
+        "import gitruns\n"
+        f"with gitruns.start_run(name={name!r}) as run: run.log_metric('acc', 0.7)\n"
+        "print(run.id)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=path, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def test_deleting_the_cache_is_safe(repo: Path) -> None:
+    record("a")
+    record("b")
+    store = open_store()
+    first = cache.sync(store)
+    cache.discard(cache_file(repo))
+    assert not cache_file(repo).exists()
+    second = cache.sync(store)
+    assert [r.row for r in second.rows] == [r.row for r in first.rows]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "scribbled"])
+def test_a_corrupt_cache_is_rebuilt(repo: Path, damage: str) -> None:
+    for i in range(20):
+        record(f"r{i}", note="x" * 500)
+    store = open_store()
+    cache.sync(store)
+    path = cache_file(repo)
+    data = bytearray(path.read_bytes())
+    if damage == "garbage":
+        path.write_bytes(b"this is not a database" * 100)
+    elif damage == "truncated":
+        path.write_bytes(bytes(data[:1500]))
+    else:
+        data[4096:] = b"\xff" * (len(data) - 4096)
+        path.write_bytes(bytes(data))
+    snapshot = cache.sync(store)
+    assert len(snapshot.rows) == 20 and snapshot.problems == []
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (20,)
+
+
+def test_another_schema_version_is_rebuilt(repo: Path) -> None:
+    record("a")
+    path = cache_file(repo)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE runs (ref TEXT, something_else TEXT)")
+        db.execute("CREATE TABLE old_stuff (x)")
+        db.execute("PRAGMA user_version = 99")
+    assert names(cache.sync(open_store())) == ["a"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (cache.CACHE_SCHEMA_VERSION,)
+        tables = db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        assert tables == [("runs",)]
+
+
+def test_invalid_runs_are_reported_skipped_and_not_read_again(
+    repo: Path, reads: list[str]
+) -> None:
+    record("good")
+    bad = "01900000-0000-7000-8000-000000000001"
+    write_invalid_run(repo, bad, b"id: [unclosed\n")
+    store = open_store()
+    snapshot = cache.sync(store)
+    assert names(snapshot) == ["good"]
+    [(ref, why)] = snapshot.problems
+    assert ref == f"refs/runs/{bad}" and "YAML" in why
+    reads.clear()
+    again = cache.sync(store)
+    assert reads == [] and again.problems == snapshot.problems
+
+
+def test_concurrent_processes_share_the_cache(repo: Path) -> None:
+    for i in range(12):
+        record(f"r{i}")
+    command = [sys.executable, "-m", "gitruns", "ls", "--format", "csv", "-c", "name"]
+    children = [
+        subprocess.Popen(command, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    results = [child.communicate() for child in children]
+    for child, (out, err) in zip(children, results, strict=True):
+        assert child.returncode == 0, err
+        assert err == ""
+        assert sorted(out.split()[1:]) == sorted(f"r{i}" for i in range(12))
+    with sqlite3.connect(cache_file(repo)) as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone() == (12,)
+
+
+def test_a_large_batch_is_read_by_worker_processes(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "PARALLEL_MIN_RUNS", 2)
+    for i in range(6):
+        record(f"r{i}")
+    write_invalid_run(repo, "01900000-0000-7000-8000-000000000002", b"{}\n")
+    snapshot = cache.sync(open_store())
+    assert names(snapshot) == [f"r{i}" for i in range(6)]
+    assert len(snapshot.problems) == 1

@@ -1,0 +1,245 @@
+"""Parameters from the command line, config files and Hydra's saved config."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gitruns.capture.params import (
+    find_hydra_config,
+    load_config_file,
+    parse_argv,
+    parse_value,
+    program_args,
+)
+from gitruns.errors import InvalidInputError
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["python", "train.py", "--lr", "1"], ["--lr", "1"]),
+        (["python3.11", "-u", "-W", "ignore", "train.py", "--lr", "1"], ["--lr", "1"]),
+        (["/venv/bin/python", "-m", "pkg.train", "--lr", "1"], ["--lr", "1"]),
+        (["python", "-mpkg", "--lr", "1"], ["--lr", "1"]),
+        (["python", "-c", "print(1)", "--lr", "1"], ["--lr", "1"]),
+        (["torchrun", "--nproc_per_node", "8", "train.py", "--lr", "1"], ["--lr", "1"]),
+        (["uv", "run", "python", "-O", "train.py", "--lr", "1"], ["--lr", "1"]),
+        (["bash", "-e", "run.sh", "--lr", "1"], ["--lr", "1"]),
+        (["bash", "-c", "echo --lr 1"], []),
+        (["./train", "--lr", "1"], ["--lr", "1"]),
+        ([], []),
+    ],
+)
+def test_program_args_skip_the_interpreter_and_script(argv: list[str], expected: list[str]) -> None:
+    assert program_args(argv) == expected
+
+
+def test_flags_in_every_form() -> None:
+    argv = [
+        "python", "train.py", "--lr", "0.01", "--epochs=3", "-x", "3", "--fp16",
+        "--no-cuda", "--name", "resnet", "--offset", "-1", "--verbose",
+    ]  # fmt: skip
+    assert parse_argv(argv) == {
+        "lr": 0.01, "epochs": 3, "x": 3, "fp16": True, "no-cuda": True, "name": "resnet",
+        "offset": -1, "verbose": True,
+    }  # fmt: skip
+
+
+def test_flag_names_are_kept_as_written() -> None:
+    assert parse_argv(["p", "--learning-rate", "1", "--batch_size", "2"]) == {
+        "learning-rate": 1,
+        "batch_size": 2,
+    }
+
+
+def test_repeated_flags_collect_a_list_and_only_the_next_word_is_a_value() -> None:
+    argv = ["p", "--tag", "a", "--tag", "b", "--layers", "1", "2", "3", "--tag", "c"]
+    assert parse_argv(argv) == {"tag": ["a", "b", "c"], "layers": 1}
+
+
+def test_hydra_overrides_nest_and_everything_after_double_dash_is_ignored() -> None:
+    argv = ["python", "app.py", "model.lr=1e-3", "+model.name=bert", "++seed=7", "db=mysql"]
+    argv += ["--", "--ignored", "1", "also=ignored"]
+    assert parse_argv(argv) == {"model": {"lr": 0.001, "name": "bert"}, "seed": 7, "db": "mysql"}
+
+
+def test_dotted_flags_nest_and_clashes_stay_flat() -> None:
+    argv = ["p", "--optim.lr", "0.1", "--optim.momentum=0.9", "--a", "1", "--a.b", "2"]
+    assert parse_argv(argv) == {"optim": {"lr": 0.1, "momentum": 0.9}, "a": 1, "a.b": 2}
+
+
+def test_secret_values_never_become_params() -> None:
+    argv = ["python", "t.py", "--api-key", "abc", "db.password=x", "--url", "https://u:pw@h/"]
+    assert parse_argv(argv) == {
+        "api-key": "[REDACTED]",
+        "db": {"password": "[REDACTED]"},
+        "url": "https://u:***@h/",
+    }
+
+
+def test_positional_words_are_ignored() -> None:
+    assert parse_argv(["python", "train.py", "data.csv", "--lr", "1", "out/"]) == {"lr": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("3", 3), ("-3", -3), ("0", 0), ("007", "007"), ("1.5", 1.5), ("1e-3", 0.001),
+        (".5", 0.5), ("1.", 1.0), ("true", True), ("False", False), ("null", None),
+        ("None", None), ("[1, 2]", [1, 2]), ("[]", []), ("[a,[1,2.5]]", ["a", [1, 2.5]]),
+        ("'3'", "3"), ('"true"', "true"), ("nan", "nan"), ("inf", "inf"), ("1_000", "1_000"),
+        ("0.1,0.01", "0.1,0.01"), ("hello world", "hello world"), ("", ""),
+        ("[REDACTED]", "[REDACTED]"),
+    ],
+)  # fmt: skip
+def test_values_are_typed(text: str, value: Any) -> None:
+    assert parse_value(text) == value
+    assert type(parse_value(text)) is type(value)
+
+
+_plain = st.text(st.sampled_from("abcxyz_/:"), min_size=1, max_size=10).filter(
+    lambda s: s.lower() not in ("true", "false", "null", "none")
+)
+_scalars = st.one_of(
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+    _plain,
+)
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ",".join(_format(item) for item in value) + "]"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+@given(st.one_of(_scalars, st.lists(_scalars, max_size=4)))
+def test_typed_values_round_trip_through_the_command_line(value: Any) -> None:
+    text = _format(value)
+    for args in (["--v", text], [f"--v={text}"], [f"v={text}"], ["-v", text]):
+        parsed = parse_argv(["python", "train.py", *args])
+        assert parsed == {"v": value}
+        assert type(parsed["v"]) is type(value)
+
+
+@given(
+    st.dictionaries(st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True), st.integers(), max_size=5)
+)
+def test_many_flags_round_trip(params: dict[str, int]) -> None:
+    argv = ["python", "train.py"]
+    for key, value in params.items():
+        argv += [f"--{key}", str(value)]
+    assert parse_argv(argv) == params
+
+
+CONFIG = {"model": {"name": "bert", "layers": [1, 2]}, "lr": 0.001, "fp16": True}
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("c.yaml", "model:\n  name: bert\n  layers: [1, 2]\nlr: 0.001\nfp16: true\n"),
+        ("c.yml", "model: {name: bert, layers: [1, 2]}\nlr: 1.0e-3\nfp16: yes\n"),
+        ("c.json", '{"model": {"name": "bert", "layers": [1, 2]}, "lr": 0.001, "fp16": true}'),
+        ("c.toml", 'lr = 0.001\nfp16 = true\n[model]\nname = "bert"\nlayers = [1, 2]\n'),
+    ],
+)
+def test_config_files_in_three_formats(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    assert load_config_file(path) == CONFIG
+
+
+def test_config_dates_and_non_string_keys_become_strings(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("when: 2024-01-02\n1: one\n")
+    assert load_config_file(path) == {"when": "2024-01-02", "1": "one"}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("bad.yaml", "a: [1, 2\n", "is not valid YAML"),
+        ("bad.json", "{'a': 1}", "is not valid JSON"),
+        ("bad.toml", "a = \n", "is not valid TOML"),
+        ("list.yaml", "- 1\n- 2\n", "not a mapping"),
+        ("empty.yaml", "", "not a mapping"),
+        ("unsafe.yaml", "a: !!python/object/apply:os.system ['true']\n", "is not valid YAML"),
+        ("binary.toml", "\udcff", "is not valid TOML"),
+    ],
+)
+def test_bad_config_files_raise_a_clear_error(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    with pytest.raises(InvalidInputError, match=message) as caught:
+        load_config_file(path)
+    assert str(path) in caught.value.message and caught.value.hint
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="cannot read config file"):
+        load_config_file(tmp_path / "nope.yaml")
+
+
+def _hydra_output(root: Path, run_dir: str, lr: float, mtime: float | None = None) -> Path:
+    config = root / run_dir / ".hydra" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f"optimizer:\n  lr: {lr}\nseed: 1\n")
+    (config.parent / "overrides.yaml").write_text("[]\n")
+    if mtime is not None:
+        os.utime(config, (mtime, mtime))
+    return config
+
+
+def test_hydra_config_written_during_the_run_is_found(tmp_path: Path) -> None:
+    started = time.time()
+    _hydra_output(tmp_path, "outputs/2020-01-01/00-00-00", 0.5, mtime=started - 3600)
+    config = _hydra_output(tmp_path, "outputs/2026-11-26/05-30-00", 0.1)
+    found = find_hydra_config(tmp_path, started)
+    assert found == (config, {"optimizer": {"lr": 0.1}, "seed": 1})
+
+
+def test_newest_hydra_config_wins_across_run_and_multirun(tmp_path: Path) -> None:
+    started = time.time() - 10
+    _hydra_output(tmp_path, "outputs/2026-11-26/05-30-00", 0.1, mtime=started + 1)
+    _hydra_output(tmp_path, "multirun/2026-11-26/05-30-00/0", 0.2, mtime=started + 2)
+    newest = _hydra_output(tmp_path, "multirun/2026-11-26/05-30-00/1", 0.3, mtime=started + 3)
+    assert find_hydra_config(tmp_path, started) == (newest, {"optimizer": {"lr": 0.3}, "seed": 1})
+
+
+def test_hydra_config_in_the_working_directory(tmp_path: Path) -> None:
+    config = _hydra_output(tmp_path, ".", 0.7)
+    assert find_hydra_config(tmp_path, time.time() - 5) == (
+        config,
+        {"optimizer": {"lr": 0.7}, "seed": 1},
+    )
+
+
+def test_no_hydra_config_or_only_old_ones(tmp_path: Path) -> None:
+    assert find_hydra_config(tmp_path, time.time()) is None
+    _hydra_output(tmp_path, "outputs/2020-01-01/00-00-00", 0.5, mtime=time.time() - 3600)
+    assert find_hydra_config(tmp_path, time.time() - 60) is None
+
+
+def test_a_broken_newest_hydra_config_falls_back_to_the_next(tmp_path: Path) -> None:
+    started = time.time() - 10
+    good = _hydra_output(tmp_path, "outputs/d/t1", 0.1, mtime=started + 1)
+    broken = _hydra_output(tmp_path, "outputs/d/t2", 0.2, mtime=started + 2)
+    broken.write_text("a: [\n")
+    os.utime(broken, (started + 2, started + 2))
+    assert find_hydra_config(tmp_path, started) == (good, {"optimizer": {"lr": 0.1}, "seed": 1})

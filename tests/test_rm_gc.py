@@ -1,0 +1,158 @@
+"""``gitruns rm``, ``restore`` and ``gc`` through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _compare_helpers import make_run
+from conftest import fsck, git, gitruns_cli
+
+import gitruns
+
+HOUR_AGO = time.time() - 2 * 3600
+
+
+def _refs(repo: Path, prefix: str) -> dict[str, str]:
+    lines = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", prefix).splitlines()
+    return dict(line.split() for line in lines)
+
+
+def _artifact_files(repo: Path) -> list[Path]:
+    return sorted(p for p in (repo / ".git/gitruns/artifacts/sha256").rglob("*") if p.is_file())
+
+
+def _age_artifacts(repo: Path) -> None:
+    for path in _artifact_files(repo):
+        os.utime(path, (HOUR_AGO, HOUR_AGO))
+
+
+def test_rm_refuses_without_tty_or_yes(repo: Path) -> None:
+    run_id = make_run("keep")
+    result = gitruns_cli(repo, "rm", "keep")
+    assert result.returncode == 1
+    assert "without confirmation" in result.stderr and "--yes" in result.stderr
+    assert f"refs/runs/{run_id}" in _refs(repo, "refs/runs/")
+
+
+def test_rm_asks_on_a_terminal(repo: Path) -> None:
+    run_id = make_run("doomed")
+    main, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gitruns", "rm", "doomed"],
+        cwd=repo,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    output = b""
+    while b"[y/N]" not in output:
+        output += os.read(main, 1024)
+    os.write(main, b"y\n")
+    assert process.wait(timeout=30) == 0
+    os.close(main)
+    assert b"doomed" in output
+    assert f"refs/gitruns-trash/{run_id}" in _refs(repo, "refs/gitruns-trash/")
+
+
+def test_rm_and_restore_round_trip(repo: Path) -> None:
+    run_id = make_run("victim", tags={"a": "1"})
+    gitruns.set_run_tags(run_id, {"b": "2"})
+    before = _refs(repo, "refs/runs/")[f"refs/runs/{run_id}"]
+    result = gitruns_cli(repo, "rm", "--yes", "victim")
+    assert result.returncode == 0, result.stderr
+    assert "gitruns restore" in result.stdout
+    assert _refs(repo, "refs/runs/") == {}
+    marker = _refs(repo, "refs/gitruns-trash/")[f"refs/gitruns-trash/{run_id}"]
+    assert git(repo, "rev-parse", f"{marker}^").strip() == before
+    assert "Gitruns-Annotation: deleted" in git(repo, "log", "-1", "--format=%B", marker)
+    assert gitruns_cli(repo, "show", "victim").returncode == 1
+    listing = gitruns_cli(repo, "restore", "--list").stdout
+    assert run_id in listing and "victim" in listing
+    restored = gitruns_cli(repo, "restore", run_id[-8:])
+    assert restored.returncode == 0, restored.stderr
+    assert _refs(repo, "refs/runs/") == {f"refs/runs/{run_id}": before}
+    assert _refs(repo, "refs/gitruns-trash/") == {}
+    assert gitruns.get_run(run_id).tags == {"a": "1", "b": "2"}
+    fsck(repo)
+
+
+def test_restore_unknown(repo: Path) -> None:
+    result = gitruns_cli(repo, "restore", "nothing")
+    assert result.returncode == 1 and "no deleted run matches" in result.stderr
+
+
+def test_gc_keeps_recent_trash_and_purges_old(repo: Path) -> None:
+    recent = make_run("recent")
+    assert gitruns_cli(repo, "rm", "-y", recent).returncode == 0
+    result = gitruns_cli(repo, "gc")
+    assert result.returncode == 0, result.stderr
+    assert f"refs/gitruns-trash/{recent}" in _refs(repo, "refs/gitruns-trash/")
+    git(repo, "config", "gitruns.trashDays", "0")
+    purged = gitruns_cli(repo, "gc")
+    assert f"purged deleted run recent ({recent})" in purged.stdout
+    assert _refs(repo, "refs/gitruns-trash/") == {}
+    fsck(repo)
+
+
+def test_gc_removes_only_unreferenced_artifacts(repo: Path) -> None:
+    kept = make_run("kept", artifacts={"shared.bin": b"shared"})
+    trashed = make_run("trashed", artifacts={"trashed.bin": b"trashed only"})
+    fetched = make_run("fetched", artifacts={"fetched.bin": b"fetched only"})
+    gone = make_run("gone", artifacts={"gone.bin": b"gone soon", "shared.bin": b"shared"})
+    git(repo, "update-ref", f"refs/remote-runs/origin/{fetched}", f"refs/runs/{fetched}")
+    for run_id in (gone, fetched):
+        assert gitruns_cli(repo, "rm", "-y", run_id).returncode == 0
+    git(repo, "config", "gitruns.trashDays", "0")
+    assert gitruns_cli(repo, "gc").returncode == 0  # purges gone and fetched from the trash
+    assert gitruns_cli(repo, "rm", "-y", trashed).returncode == 0  # recent: stays in trash
+    _age_artifacts(repo)
+    assert len(_artifact_files(repo)) == 4
+    dry = gitruns_cli(repo, "gc", "--dry-run", "--older-than", "30d")
+    assert "would remove 1 unreferenced artifact(s), 9 B" in dry.stdout
+    assert len(_artifact_files(repo)) == 4
+    result = gitruns_cli(repo, "gc", "--older-than", "30d")
+    assert result.returncode == 0, result.stderr
+    assert "removed 1 unreferenced artifact(s), 9 B" in result.stdout
+    names = {p.read_bytes() for p in _artifact_files(repo)}
+    assert names == {b"shared", b"trashed only", b"fetched only"}
+    assert gitruns.get_run(kept).artifacts[0]["path"] == "shared.bin"
+    fsck(repo)
+
+
+def test_gc_keeps_young_artifacts(repo: Path) -> None:
+    run_id = make_run("fresh", artifacts={"new.bin": b"brand new"})
+    assert gitruns_cli(repo, "rm", "-y", run_id).returncode == 0
+    result = gitruns_cli(repo, "gc", "--older-than", "0")
+    assert "removed 0 unreferenced artifact(s)" in result.stdout
+    assert len(_artifact_files(repo)) == 1
+
+
+def test_gc_staging_leftovers_and_packs_refs(repo: Path) -> None:
+    for index in range(3):
+        make_run(f"run-{index}")
+    staging = repo / ".git/gitruns/staging"
+    old, young = staging / ".new-old", staging / ".new-young"
+    for folder in (old, young):
+        folder.mkdir(parents=True)
+        (folder / "start.json").write_text("{}")
+    os.utime(old, (HOUR_AGO, HOUR_AGO))
+    result = gitruns_cli(repo, "gc", "--now")
+    assert result.returncode == 0, result.stderr
+    assert "removed 1 staging leftover(s)" in result.stdout
+    assert "git gc --prune=now" in result.stdout and "freed" in result.stdout
+    assert not old.exists() and young.exists()
+    assert not list((repo / ".git/refs/runs").glob("*"))
+    assert (repo / ".git/packed-refs").read_text().count("refs/runs/") == 3
+    assert len(gitruns.list_runs()) == 3
+    fsck(repo)
+
+
+def test_bad_age(repo: Path) -> None:
+    result = gitruns_cli(repo, "gc", "--older-than", "soon")
+    assert result.returncode == 1 and "is not an age" in result.stderr
