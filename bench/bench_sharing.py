@@ -19,6 +19,7 @@ Remotes are local paths, so transfer is as fast as it gets: overheads show most 
     python bench/bench_sharing.py              # full run, updates docs/benchmarks.md
     python bench/bench_sharing.py --quick      # 200 runs, 1k/10k refs: a smoke test
     python bench/bench_sharing.py --no-dvc --no-docs
+    python bench/bench_sharing.py --parts push   # re-measure push/fetch only
 
 Figures go to docs/benchmarks.md between the ``<!-- bench:sharing -->`` markers.
 """
@@ -26,6 +27,7 @@ Figures go to docs/benchmarks.md between the ``<!-- bench:sharing -->`` markers.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -41,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_VENV = ROOT / "bench" / ".work" / "venv"
 DOCS = ROOT / "docs" / "benchmarks.md"
+RESULTS = ROOT / "bench" / ".work" / "sharing-results.json"
 MARK_BEGIN, MARK_END = "<!-- bench:sharing -->", "<!-- /bench:sharing -->"
 TARGET_RATIO = 1.3
 MAKE_RUNS = """
@@ -52,16 +55,18 @@ for i in range(int(sys.argv[1])):
 """
 
 
-def sh(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def sh(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed in {cwd}: {result.stderr}")
     return result
 
 
-def timed(action: Callable[[], Any]) -> float:
+def timed(action: Callable[..., Any], *args: Any) -> float:
     start = time.perf_counter()
-    action()
+    action(*args)
     return time.perf_counter() - start
 
 
@@ -112,19 +117,19 @@ def one_round(work: Path, project: Path, empty: Path, index: int) -> dict[str, f
         sh(work, "git", "clone", "-q", str(remote), str(clone))
         clones[way] = clone
         if way == "gitruns":
-            times["push_gitruns"] = timed(lambda: gitruns(source, "push"))
-            times["fetch_gitruns"] = timed(lambda: gitruns(clone, "fetch"))
+            times["push_gitruns"] = timed(gitruns, source, "push")
+            times["fetch_gitruns"] = timed(gitruns, clone, "fetch")
         else:
             spec = "refs/runs/*:refs/runs/*"
-            times["push_git"] = timed(lambda: sh(source, "git", "push", "-q", "origin", spec))
+            times["push_git"] = timed(sh, source, "git", "push", "-q", "origin", spec)
             fetch = "refs/runs/*:refs/remote-runs/origin/*"
-            times["fetch_git"] = timed(lambda: sh(clone, "git", "fetch", "-q", "origin", fetch))
+            times["fetch_git"] = timed(sh, clone, "git", "fetch", "-q", "origin", fetch)
         sh(source, sys.executable, "-c", MAKE_RUNS, "10")
         if way == "gitruns":
-            times["incr_gitruns"] = timed(lambda: gitruns(source, "push"))
+            times["incr_gitruns"] = timed(gitruns, source, "push")
         else:
             spec = "refs/runs/*:refs/runs/*"
-            times["incr_git"] = timed(lambda: sh(source, "git", "push", "-q", "origin", spec))
+            times["incr_git"] = timed(sh, source, "git", "push", "-q", "origin", spec)
     return times
 
 
@@ -132,9 +137,7 @@ def bench_push_fetch(work: Path, runs: int, rounds: int) -> dict[str, float]:
     project, empty = make_project(work, runs)
     samples = [one_round(work, project, empty, i) for i in range(rounds)]
     result = {key: statistics.median(s[key] for s in samples) for key in samples[0]}
-    result["startup"] = statistics.median(
-        timed(lambda: gitruns(work, "--version")) for _ in range(5)
-    )
+    result["startup"] = statistics.median(timed(gitruns, work, "--version") for _ in range(5))
     return result
 
 
@@ -159,7 +162,7 @@ def bench_dvc(work: Path, experiments: int) -> dict[str, float] | None:
         (project / "params.yaml").write_text(f"lr: {0.001 * (i + 1)}\n")
         sh(project, str(dvc), "exp", "save", "-q", "--force", "-n", f"exp-{i}")
     save_s = time.perf_counter() - start
-    push_s = timed(lambda: sh(project, str(dvc), "exp", "push", "origin", "--all-commits"))
+    push_s = timed(sh, project, str(dvc), "exp", "push", "origin", "--all-commits")
     count = int(sh(remote, "git", "for-each-ref", "refs/exps").stdout.count("\n"))
     return {"experiments": experiments, "save_s": save_s, "push_s": push_s, "pushed": count}
 
@@ -194,28 +197,28 @@ def ref_cost(work: Path, refs: int) -> dict[str, float]:
     out: dict[str, float] = {"refs": refs}
     listing = sh(base, "git", "ls-remote", url).stdout
     out["ls_remote_bytes"] = len(listing.encode())
-    out["ls_remote_s"] = _median(lambda: sh(base, "git", "ls-remote", url))
+    out["ls_remote_s"] = _median(sh, base, "git", "ls-remote", url)
     for version in ("2", "0"):
         proto = f"protocol.version={version}"
         out[f"fetch_branches_v{version}_s"] = _median(
-            lambda: sh(dev, "git", "-c", proto, "fetch", "-q", "origin")
+            sh, dev, "git", "-c", proto, "fetch", "-q", "origin"
         )
         out[f"fetch_runs_v{version}_s"] = _median(
-            lambda: sh(runs, "git", "-c", proto, "fetch", "-q", "origin", spec)
+            sh, runs, "git", "-c", proto, "fetch", "-q", "origin", spec
         )
     head = sh(dev, "git", "rev-parse", "HEAD").stdout.strip()
     pushes = []
     for i in range(3):
         name = f"refs/runs/{uuid.UUID(int=10**9 + i)}"
         sh(dev, "git", "update-ref", name, head)
-        pushes.append(timed(lambda: sh(dev, "git", "push", "-q", "origin", f"{name}:{name}")))
+        pushes.append(timed(sh, dev, "git", "push", "-q", "origin", f"{name}:{name}"))
     out["push_one_s"] = statistics.median(pushes)
     shutil.rmtree(base, ignore_errors=True)
     return out
 
 
-def _median(action: Callable[[], Any], repeat: int = 3) -> float:
-    return statistics.median(timed(action) for _ in range(repeat))
+def _median(action: Callable[..., Any], *args: Any) -> float:
+    return statistics.median(timed(action, *args) for _ in range(3))
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -307,27 +310,41 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-dvc", action="store_true")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument(
+        "--parts",
+        default="push,dvc,refs",
+        help="what to measure now (push, dvc, refs); the others come from the last run's "
+        f"{RESULTS.relative_to(ROOT)}",
+    )
     args = parser.parse_args()
     args.runs = 200 if args.quick else 1000
     args.rounds = 1 if args.quick else 3
+    parts = set(args.parts.split(",")) - ({"dvc"} if args.no_dvc else set())
     ref_counts = [1000, 10_000] if args.quick else [1000, 10_000, 100_000]
+    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     work = Path(tempfile.mkdtemp(prefix="gitruns-bench-sharing-"))
     isolate(work / "home")
     try:
-        pf = bench_push_fetch(work, args.runs, args.rounds)
-        print({k: round(v, 3) for k, v in pf.items()}, flush=True)
-        dvc = None if args.no_dvc else bench_dvc(work, 100 if args.quick else 500)
-        print(dvc, flush=True)
-        costs = []
-        for count in ref_counts:
-            costs.append(ref_cost(work, count))
-            print(costs[-1], flush=True)
-        section = render(args, pf, dvc, costs)
-        print(section)
-        if not args.no_docs:
-            write_docs(section)
+        if "push" in parts:
+            saved["push"] = bench_push_fetch(work, args.runs, args.rounds)
+            print(saved["push"], flush=True)
+        if "dvc" in parts:
+            saved["dvc"] = bench_dvc(work, 20 if args.quick else 100)
+            print(saved["dvc"], flush=True)
+        if "refs" in parts:
+            saved["refs"] = []
+            for count in ref_counts:
+                saved["refs"].append(ref_cost(work, count))
+                print(saved["refs"][-1], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if not args.quick:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(saved, indent=1))
+    section = render(args, saved["push"], saved.get("dvc"), saved.get("refs", []))
+    print(section)
+    if not args.no_docs:
+        write_docs(section)
 
 
 if __name__ == "__main__":

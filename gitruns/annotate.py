@@ -170,9 +170,21 @@ def history(store: Store, run_id: str, tip: str) -> list[HistoryEntry]:
             entries.append(HistoryEntry(commit, "recorded", author, when, _recorded(store, commit)))
             break
         changes = _changes(store, run_id, parents[0], commit) or [message.splitlines()[0]]
+        changes += _settled_conflicts(message)
         entries.append(HistoryEntry(commit, kind, author, when, changes))
         commit = parents[0]
     return entries[::-1]
+
+
+def _settled_conflicts(message: str) -> list[str]:
+    """What a merge of two annotation histories settled (its ``Gitruns-Conflict`` trailers,
+    written by gitruns.sharing.pull)."""
+    prefix = "Gitruns-Conflict:"
+    return [
+        f"conflict {line[len(prefix) :].strip()}"
+        for line in message.splitlines()
+        if line.startswith(prefix)
+    ]
 
 
 def _recorded(store: Store, commit: str) -> list[str]:

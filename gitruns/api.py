@@ -14,10 +14,10 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitruns import layout
 from gitruns.artifacts import ArtifactStore
@@ -29,6 +29,9 @@ from gitruns.recovery import recover_orphans, staging_area
 from gitruns.run import ActiveRun
 from gitruns.storage import Store
 from gitruns.validation import check_name_key, check_tag_value, check_text, to_param_value
+
+if TYPE_CHECKING:
+    from gitruns.annotate import HistoryEntry
 
 ENV_RUN_ID = "GITRUNS_RUN_ID"
 ENV_RUN_DIR = "GITRUNS_RUN_DIR"
@@ -208,7 +211,9 @@ def end_run(status: str = "FINISHED") -> None:
         forget_run(run)
 
 
-def log_metric(key: str, value: float, step: int | None = None, timestamp: float | None = None) -> None:
+def log_metric(
+    key: str, value: float, step: int | None = None, timestamp: float | None = None
+) -> None:
     _require_active().log_metric(key, value, step, timestamp)
 
 
@@ -300,7 +305,7 @@ def rename_run(ref: str, name: str, *, repo: str | os.PathLike[str] | None = Non
     return _annotated(ref, repo, lambda store, run_id: annotate.rename(store, run_id, name))
 
 
-def run_history(ref: str, *, repo: str | os.PathLike[str] | None = None) -> list[Any]:
+def run_history(ref: str, *, repo: str | os.PathLike[str] | None = None) -> list[HistoryEntry]:
     """The run's audit trail, oldest first: ``annotate.HistoryEntry`` objects."""
     from gitruns import annotate
 
@@ -311,7 +316,9 @@ def run_history(ref: str, *, repo: str | os.PathLike[str] | None = None) -> list
     return list(annotate.history(store, run_id, tip))
 
 
-def _annotated(ref: str, repo: str | os.PathLike[str] | None, change: Any) -> Run:
+def _annotated(
+    ref: str, repo: str | os.PathLike[str] | None, change: Callable[[Store, str], object]
+) -> Run:
     store = open_store(repo)
     run_id = resolve_run_id(store, ref)
     change(store, run_id)

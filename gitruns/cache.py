@@ -24,11 +24,12 @@ from typing import Any
 
 from gitruns import layout
 from gitruns.errors import GitrunsError
+from gitruns.query.values import as_number, as_text
 from gitruns.records import Run, load_run
 from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 1
+CACHE_SCHEMA_VERSION = 2
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -54,14 +55,26 @@ _COLUMNS = [
     "metrics",
     "tags",
 ]
-_TABLE = """
-CREATE TABLE runs (
-    ref TEXT PRIMARY KEY, commit_id TEXT NOT NULL, run_id TEXT NOT NULL,
-    origin TEXT NOT NULL, error TEXT, name TEXT, status TEXT, user TEXT, email TEXT,
-    host TEXT, start_time TEXT, start_ts REAL, end_time TEXT, end_ts REAL, duration REAL,
-    branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT
-) WITHOUT ROWID
-"""
+# ``runs`` holds everything listing needs (params, metrics, tags as JSON); the two
+# key-value tables only index numbers and text so that a filter can skip most rows in SQL
+# (gitruns.query.sql). Values are typed as gitruns.query.values compares them.
+_TABLES = [
+    """CREATE TABLE runs (
+        ref TEXT PRIMARY KEY, commit_id TEXT NOT NULL, run_id TEXT NOT NULL,
+        origin TEXT NOT NULL, error TEXT, name TEXT, status TEXT, user TEXT, email TEXT,
+        host TEXT, start_time TEXT, start_ts REAL, end_time TEXT, end_ts REAL,
+        duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT
+    ) WITHOUT ROWID""",
+    """CREATE TABLE metric_values (
+        key TEXT, ref TEXT, last REAL, min REAL, max REAL, count INTEGER,
+        PRIMARY KEY (key, ref)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX metric_values_ref ON metric_values (ref)",
+    """CREATE TABLE param_values (
+        key TEXT, ref TEXT, num REAL, text TEXT, PRIMARY KEY (key, ref)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX param_values_ref ON param_values (ref)",
+]
 _ATTRIBUTE_COLUMNS = {
     "id": "run_id",
     "name": "name",
@@ -78,6 +91,7 @@ _ATTRIBUTE_COLUMNS = {
 }
 
 Problem = tuple[str, str]  # (ref, why it was skipped)
+Clause = tuple[str, list[Any]]  # SQL over the runs table, and its arguments
 
 
 def _column(index: int) -> Any:
@@ -169,47 +183,54 @@ def _preference(row: CachedRun) -> tuple[bool, str]:
 
 def current_refs(store: Store) -> dict[str, tuple[str, str, str]]:
     """Every run ref as ``{ref: (run id, origin, commit)}``."""
-    refs = {RUNS_PREFIX + i: (i, LOCAL, c) for i, c in store.run_refs().items()}
-    for remote, runs in store.remote_run_refs().items():
+    local, fetched = store.all_run_refs()
+    refs = {RUNS_PREFIX + i: (i, LOCAL, c) for i, c in local.items()}
+    for remote, runs in fetched.items():
         prefix = f"{REMOTE_RUNS_PREFIX}{remote}/"
         refs.update({prefix + i: (i, remote, c) for i, c in runs.items()})
     return refs
 
 
-def sync(store: Store) -> Snapshot:
-    """Bring the cache in line with the refs and return every run in it.
+def sync(store: Store, where: Clause | None = None) -> Snapshot:
+    """Bring the cache in line with the refs and return its runs: every one, or with
+    ``where`` (gitruns.query.sql.prefilter) those that may match, plus runs just read.
 
     A corrupt cache file is deleted and built again; when the file cannot be used at all
     (a read-only repository, a lock held too long) an in-memory cache stands in.
     """
     refs = current_refs(store)
     path = store.gitruns_dir / CACHE_FILE
-    try:
-        return _sync_with(store, refs, path)
-    except sqlite3.OperationalError:
-        pass  # locked or not writable: leave the file alone
-    except sqlite3.DatabaseError:
-        discard(path)
+    for attempt in range(2):
         try:
-            return _sync_with(store, refs, path)
+            return _sync_with(store, refs, path, where)
+        except (sqlite3.OperationalError, OSError):
+            break  # locked, or not writable: leave the file alone
         except sqlite3.DatabaseError:
-            pass
-    return _sync_with(store, refs, None)
+            if attempt == 0 and not _try_discard(path):
+                break
+    return _sync_with(store, refs, None, where)
 
 
-def _sync_with(store: Store, refs: dict[str, tuple[str, str, str]], path: Path | None) -> Snapshot:
+def _sync_with(
+    store: Store, refs: dict[str, tuple[str, str, str]], path: Path | None, where: Clause | None
+) -> Snapshot:
     db = _connect(path)
     try:
-        cached = dict(db.execute("SELECT ref, commit_id FROM runs").fetchall())
+        if where is None:
+            stored = _select(db, None)
+            cached = {ref: row.commit_id for ref, row in stored.items()}
+        else:
+            cached = dict(db.execute("SELECT ref, commit_id FROM runs").fetchall())
         stale = [ref for ref, (_, _, commit) in refs.items() if cached.get(ref) != commit]
         gone = [ref for ref in cached if ref not in refs]
         fresh = read_rows(store, {ref: refs[ref] for ref in stale})
         if fresh or gone:
             _write(db, fresh.values(), gone)
-        stored = _select(db) if len(fresh) < len(refs) else {}
+        if where is not None:
+            stored = _select(db, where)
     finally:
         db.close()
-    return _snapshot(store, refs, stored, fresh)
+    return _snapshot(store, refs, cached, stored, fresh)
 
 
 def read_rows(store: Store, refs: dict[str, tuple[str, str, str]]) -> dict[str, CachedRun]:
@@ -236,6 +257,14 @@ def _read_chunk(job: tuple[str, list[tuple[str, tuple[str, str, str]]]]) -> list
 
 def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _try_discard(path: Path) -> bool:
+    try:
+        discard(path)
+    except OSError:
+        return False
+    return True
 
 
 def discard(path: Path) -> None:
@@ -270,7 +299,8 @@ def _rebuild(db: sqlite3.Connection) -> None:
                 "SELECT name FROM sqlite_master WHERE type = 'table'"
             ).fetchall():
                 db.execute(f'DROP TABLE "{table}"')
-            db.execute(_TABLE)
+            for statement in _TABLES:
+                db.execute(statement)
             db.execute(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
@@ -281,14 +311,18 @@ def _rebuild(db: sqlite3.Connection) -> None:
 def _snapshot(
     store: Store,
     refs: dict[str, tuple[str, str, str]],
+    cached: dict[str, str],
     stored: dict[str, CachedRun],
     fresh: dict[str, CachedRun],
 ) -> Snapshot:
-    """Rows for exactly the refs listed, whatever a concurrent writer left in the file."""
+    """Rows for the refs listed (those the pre-filter kept), whatever a concurrent
+    writer left in the file."""
     valid: list[CachedRun] = []
     problems: list[Problem] = []
     for ref, (run_id, origin, commit) in sorted(refs.items()):
         row = fresh.get(ref) or stored.get(ref)
+        if row is None and cached.get(ref) == commit:
+            continue  # in the cache, and the pre-filter ruled it out
         if row is None or row.commit_id != commit:
             row = _read_row(store, ref, run_id, origin, commit)
         if row.error is None:
@@ -343,20 +377,38 @@ def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _select(db: sqlite3.Connection) -> dict[str, CachedRun]:
-    cursor = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs")
-    return {row[0]: CachedRun(row) for row in cursor}
+def _select(db: sqlite3.Connection, where: Clause | None) -> dict[str, CachedRun]:
+    """Rows passing the pre-filter ``where``, and every invalid row (to report it)."""
+    sql, args = f"SELECT {', '.join(_COLUMNS)} FROM runs", []
+    if where is not None:
+        sql, args = f"{sql} WHERE ({where[0]}) OR error IS NOT NULL", where[1]
+    return {row[0]: CachedRun(row) for row in db.execute(sql, args)}
 
 
 def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -> None:
     """Best effort: a cache that cannot be written (read-only, busy) only costs speed."""
-    placeholders = ", ".join("?" for _ in _COLUMNS)
+    rows = list(rows)
+    removed = [(ref,) for ref in gone] + [(row.ref,) for row in rows]
     try:
         db.execute("BEGIN IMMEDIATE")
-        db.executemany("DELETE FROM runs WHERE ref = ?", [(ref,) for ref in gone])
+        for table in ("runs", "metric_values", "param_values"):
+            db.executemany(f"DELETE FROM {table} WHERE ref = ?", removed)
         db.executemany(
-            f"INSERT OR REPLACE INTO runs ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
+            f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
             [row.row for row in rows],
+        )
+        valid = [row for row in rows if row.error is None]
+        db.executemany(
+            "INSERT INTO metric_values VALUES (?, ?, ?, ?, ?, ?)",
+            [(k, row.ref, *summary) for row in valid for k, summary in row.metrics.items()],
+        )
+        db.executemany(
+            "INSERT INTO param_values VALUES (?, ?, ?, ?)",
+            [
+                (k, row.ref, as_number(v), as_text(v))
+                for row in valid
+                for k, v in row.params.items()
+            ],
         )
         db.execute("COMMIT")
     except sqlite3.OperationalError:

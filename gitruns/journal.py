@@ -122,7 +122,7 @@ class JournalWriter:
             raise _ended()
         # Check the point before the key's file is opened: a refused point changes nothing.
         number = value if type(value) is float else to_metric_value(value, key)
-        if step is not None and (type(step) is not int or step < 0):  # type: ignore[operator]
+        if step is not None and (type(step) is not int or step < 0):
             step = to_step(step, key)
         stamp = None if timestamp is None else _to_ms(timestamp)
         stream = self._streams.get(key)
@@ -133,7 +133,7 @@ class JournalWriter:
             at_step = summary.last_step + 1 if step is None else step
             at_ms = time.time_ns() // 1_000_000 if stamp is None else stamp
             stream.buffer.append(f"{at_step},{at_ms},{number!r}\n")
-            summary.add(at_step, at_ms, number)  # type: ignore[arg-type]
+            summary.add(at_step, at_ms, number)
             if len(stream.buffer) >= MAX_BUFFERED_LINES:
                 self._write_stream(stream)
 

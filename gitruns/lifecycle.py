@@ -27,8 +27,10 @@ from gitruns.errors import (
     InvalidInputError,
     RunNotFoundError,
 )
+from gitruns.locks import LivenessLock
 from gitruns.records import MAX_META_BYTES
 from gitruns.recovery import recover_orphans, staging_area
+from gitruns.staging import OWNER_LOCK
 from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
 
 TRASH_PREFIX = "refs/gitruns-trash/"
@@ -50,18 +52,15 @@ class TrashedRun:
 
 def delete_run(store: Store, run_id: str) -> TrashedRun:
     """Move a run to the trash (restorable until ``gitruns gc`` purges it)."""
-    if store.ref_commit(TRASH_PREFIX + run_id) is not None:
-        raise GitrunsError(
-            f"run {run_id} is already in the trash from an earlier deletion",
-            "restore it first, or purge the trash with 'gitruns gc --older-than 0'",
-        )
     message = annotate.annotation_message("deleted", "moved to the trash")
     for attempt in range(50):
         old = store.run_commit(run_id)
         if old is None:
             raise RunNotFoundError(f"run {run_id} no longer exists", "run 'gitruns ls'")
         marker = store.commit_same_tree(old, message)
-        if store.move_ref(RUNS_PREFIX + run_id, old, TRASH_PREFIX + run_id, marker):
+        # A copy deleted earlier (the run came back by a fetch since) is replaced.
+        earlier = store.ref_commit(TRASH_PREFIX + run_id)
+        if store.move_ref(RUNS_PREFIX + run_id, old, TRASH_PREFIX + run_id, marker, earlier):
             return _trashed(store, run_id, marker)
         time.sleep(random.uniform(0.005, 0.05) * (1 + attempt / 5))
     raise ConcurrentUpdateError(f"run {run_id} kept changing while being deleted", "try again")
@@ -78,7 +77,8 @@ def trashed_runs(store: Store) -> list[TrashedRun]:
 
 def _trashed(store: Store, run_id: str, marker: str) -> TrashedRun:
     parents, author, _message, when = store.commit_info(marker)
-    return TrashedRun(run_id, _name(store, marker), marker, parents[0], when, author)
+    original = parents[0] if parents else marker  # a trash ref gitruns did not write
+    return TrashedRun(run_id, _name(store, marker), marker, original, when, author)
 
 
 def _name(store: Store, commit: str) -> str:
@@ -176,6 +176,7 @@ def collect_garbage(
 ) -> GcReport:
     """Purge old trash, pack refs, gc git, and drop unreferenced artifacts and staging."""
     report = GcReport(objects_before=_size(store.common_dir / "objects"))
+    _collect_staging(store, report, dry_run)  # before recovery, which also removes them
     if not dry_run:
         report.recovered = recover_orphans(store)
     cutoff = time.time() - trash_days(store, older_than_days) * 86400
@@ -184,7 +185,6 @@ def collect_garbage(
             dry_run or store.delete_named_ref(TRASH_PREFIX + trashed.id, trashed.marker)
         ):
             report.purged.append(trashed)
-    _collect_staging(store, report, dry_run)
     _collect_artifacts(store, report, dry_run)
     if not dry_run:
         store.git("pack-refs", "--all")
@@ -200,11 +200,19 @@ def _collect_staging(store: Store, report: GcReport, dry_run: bool) -> None:
     if not root.is_dir():
         return
     for entry in root.iterdir():
-        if entry.name.startswith(".new-") and _age(entry) > LEFTOVER_AGE_S:
+        if not entry.name.startswith(".new-") or _age(entry) <= LEFTOVER_AGE_S:
+            continue
+        lock = LivenessLock.acquire(entry / OWNER_LOCK, create=False)
+        if lock is None and (entry / OWNER_LOCK).exists():
+            continue  # its owner still lives
+        try:
             report.staging_removed += 1
             report.staging_bytes += _size(entry)
             if not dry_run:
                 shutil.rmtree(entry, ignore_errors=True)
+        finally:
+            if lock is not None:
+                lock.release()
 
 
 def _collect_artifacts(store: Store, report: GcReport, dry_run: bool) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from gitruns import layout
 from gitruns.artifacts import ArtifactStore, hash_file
-from gitruns.errors import InvalidInputError, ParamConflictError, RunStateError
+from gitruns.errors import InvalidInputError, ParamConflictError
 from gitruns.finalize import finalize
 from gitruns.journal import JournalWriter, MetricSummary
 from gitruns.locks import LivenessLock
@@ -92,13 +92,14 @@ class ActiveRun:
         plain = to_param_value(value, key)
         if key in self._params:
             if not same_param_value(self._params[key], plain):
+                old = self._params[key]
                 raise ParamConflictError(
-                    f"param '{key}' is already {self._params[key]!r}; cannot change it to {plain!r}",
+                    f"param '{key}' is already {old!r}; cannot change it to {plain!r}",
                     "params are fixed once logged: start a new run, or log a metric or tag instead",
                 )
             return
-        self._params[key] = plain
         self._writer.append_event("param", key=key, value=plain, source=source)
+        self._params[key] = plain
 
     def log_params(self, params: Mapping[str, Any], *, source: str = "api") -> None:
         for key, value in params.items():
@@ -111,8 +112,8 @@ class ActiveRun:
     def set_tag(self, key: str, value: Any) -> None:
         check_name_key(key, "tag key")
         text = check_tag_value(value, key)
-        self._tags[key] = text
         self._writer.append_event("tag", key=key, value=text)
+        self._tags[key] = text
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         for key, value in tags.items():
@@ -129,9 +130,9 @@ class ActiveRun:
     def note(self, text: str) -> None:
         """Append a free-text note to the run."""
         check_text(text, "a note")
-        self._notes.append(text)
         stamp = layout.iso_time(time.time())
         self._writer.append_event("note", text=text, author=self._author, time=stamp)
+        self._notes.append(text)
 
     @property
     def notes(self) -> list[str]:

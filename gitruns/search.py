@@ -10,6 +10,7 @@ from typing import Any
 from gitruns.cache import CachedRun, Problem, sync
 from gitruns.errors import GitrunsError, InvalidInputError
 from gitruns.query import Field, compile_filter, parse, parse_sort_key, sort_runs
+from gitruns.query.sql import prefilter
 from gitruns.records import Run, load_run
 from gitruns.storage import Store
 
@@ -35,11 +36,12 @@ def select_runs(
     commit: str | None = None,
 ) -> Selection:
     """The cached runs matching ``filter``, sorted by ``order_by`` (default newest first)."""
-    predicate = compile_filter(parse(filter) if filter and filter.strip() else None)
+    tree = parse(filter) if filter and filter.strip() else None
+    predicate = compile_filter(tree)
     keys = [parse_sort_key(key) for key in order_by or []]
     if max_results is not None and max_results < 0:
         raise InvalidInputError(f"max_results is {max_results}", "give 0 or more")
-    snapshot = sync(store)
+    snapshot = sync(store, prefilter(tree))
     rows = [row for row in snapshot.runs(all_copies=all_copies) if predicate(row)]
     if branch is not None:
         rows = _on_branch(store, rows, branch)
@@ -75,7 +77,9 @@ def _at_commit(store: Store, rows: list[CachedRun], commit: str) -> list[CachedR
         row
         for row in rows
         if row.code_commit is not None
-        and (row.code_commit == resolved or (len(wanted) >= 4 and row.code_commit.startswith(wanted)))
+        and (
+            row.code_commit == resolved or (len(wanted) >= 4 and row.code_commit.startswith(wanted))
+        )
     ]
 
 
@@ -84,8 +88,10 @@ class RunList(list[Run]):
 
     def to_pandas(self) -> Any:
         """One row per run: id, name, status, times, ``params.*``, ``metrics.*``, ``tags.*``."""
+        import importlib
+
         try:
-            import pandas
+            pandas = importlib.import_module("pandas")
         except ImportError as exc:
             raise GitrunsError(
                 "to_pandas() needs pandas, which is not installed", "pip install pandas"

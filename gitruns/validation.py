@@ -13,6 +13,7 @@ MAX_KEY_LENGTH = 250
 MAX_TAG_VALUE_LENGTH = 5000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _RESERVED_SEGMENTS = {"", ".", ".."}
+_INT_FLOAT_LIMIT = 2**1023  # ints below this convert to float without OverflowError
 
 
 def check_metric_key(key: object) -> str:
@@ -92,7 +93,7 @@ def to_metric_value(value: object, key: str) -> float:
     kind = type(value)
     if kind is float:
         return value  # type: ignore[return-value]
-    if kind is int:
+    if kind is int and -_INT_FLOAT_LIMIT < value < _INT_FLOAT_LIMIT:  # type: ignore[operator]
         return float(value)  # type: ignore[arg-type]
     if isinstance(value, bool | str | bytes) or not hasattr(value, "__float__"):
         raise InvalidInputError(
@@ -100,18 +101,19 @@ def to_metric_value(value: object, key: str) -> float:
             "log an int or float (numpy and torch scalars work too)",
         )
     try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
+        return float(value)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInputError(
-            f"metric '{key}' value {value!r} is not a number", "log an int or a float"
+            f"metric '{key}' value {str(value)[:40]} is not a number a float can hold",
+            "log an int or a float",
         ) from exc
 
 
 def to_step(step: object, key: str) -> int:
     """Check a step: a non-negative integer."""
-    if isinstance(step, bool) or not isinstance(step, int) and not hasattr(step, "__index__"):
+    if isinstance(step, bool) or (not isinstance(step, int) and not hasattr(step, "__index__")):
         raise InvalidInputError(f"metric '{key}' step {step!r} is not an integer", "pass step=N")
-    result = int(step)  # type: ignore[call-overload]
+    result = int(step)
     if result < 0:
         raise InvalidInputError(f"metric '{key}' step {result} is negative", "use steps >= 0")
     return result

@@ -14,16 +14,17 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gitruns.capture.gpu import FAKE_ENV, GpuSampler, gpu_inventory, load_nvml  # noqa: E402
-from gitruns.capture.system import SystemSampler  # noqa: E402
+from gitruns.capture.gpu import FAKE_ENV, GpuSampler, gpu_inventory, load_nvml
+from gitruns.capture.system import SystemSampler
 
 READINGS = ("utilization_percent", "memory_used_mb", "power_w", "temperature_c")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(f"FAIL: {message}", file=sys.stderr)
     sys.exit(1)
 

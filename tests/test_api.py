@@ -283,5 +283,6 @@ def test_logging_to_an_ended_run(repo: Path) -> None:
     ):
         with pytest.raises(RunStateError, match="already ended"):
             call()
+    assert run.params == {} and run.tags == {} and run.notes == []
     loaded = gitruns.get_run(run.id)
     assert loaded.metrics["m"]["count"] == 1 and loaded.params == {} and loaded.tags == {}

@@ -161,12 +161,10 @@ def test_another_schema_version_is_rebuilt(repo: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (cache.CACHE_SCHEMA_VERSION,)
         tables = db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
-        assert tables == [("runs",)]
+        assert sorted(tables) == [("metric_values",), ("param_values",), ("runs",)]
 
 
-def test_invalid_runs_are_reported_skipped_and_not_read_again(
-    repo: Path, reads: list[str]
-) -> None:
+def test_invalid_runs_are_reported_skipped_and_not_read_again(repo: Path, reads: list[str]) -> None:
     record("good")
     bad = "01900000-0000-7000-8000-000000000001"
     write_invalid_run(repo, bad, b"id: [unclosed\n")
@@ -185,7 +183,9 @@ def test_concurrent_processes_share_the_cache(repo: Path) -> None:
         record(f"r{i}")
     command = [sys.executable, "-m", "gitruns", "ls", "--format", "csv", "-c", "name"]
     children = [
-        subprocess.Popen(command, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            command, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(4)
     ]
     results = [child.communicate() for child in children]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from gitruns.capture.params import (
     program_args,
 )
 from gitruns.errors import InvalidInputError
+from gitruns.validation import check_name_key, to_param_value
 
 
 @pytest.mark.parametrize(
@@ -143,6 +145,20 @@ def test_many_flags_round_trip(params: dict[str, int]) -> None:
     for key, value in params.items():
         argv += [f"--{key}", str(value)]
     assert parse_argv(argv) == params
+
+
+@given(st.lists(st.text(max_size=20), max_size=10))
+def test_any_argv_parses_to_params_the_store_accepts(words: list[str]) -> None:
+    params = parse_argv(["python", "train.py", *words])
+    assert yaml.safe_load(yaml.safe_dump(params)) == params
+    for key, value in params.items():
+        check_name_key(key, "param key")
+        to_param_value(value, key)
+
+
+def test_undecodable_and_control_characters_do_not_break_parsing() -> None:
+    argv = ["python", "t.py", "--name", "caf\udce9", "--bad\x01key", "1", "--\x00", "--ok", "1"]
+    assert parse_argv(argv) == {"name": "caf?", "ok": 1}
 
 
 CONFIG = {"model": {"name": "bert", "layers": [1, 2]}, "lr": 0.001, "fp16": True}

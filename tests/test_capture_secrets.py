@@ -158,3 +158,12 @@ def test_a_planted_password_never_survives(secret: str) -> None:
     planted = "Zq" + secret
     for argv in (["x", "--password", planted], [f"--password={planted}"], [f"TOKEN={planted}"]):
         assert all(planted not in word for word in redact_argv(argv))
+
+
+def test_huge_arguments_are_redacted_in_linear_time() -> None:
+    # Regression: a scheme pattern that could start anywhere rescanned long words from every
+    # position (minutes for 200 kB). No time limit here: a regression shows as a slow suite.
+    words = ["a" * 100_000, "https://" + "a" * 100_000 + ":", "A" * 100_000, "a:" * 50_000]
+    assert redact_argv(words) == words
+    assert redact_text(" ".join(words)) == " ".join(words)
+    assert not is_secret_name("A" * 100_000)

@@ -70,7 +70,7 @@ def test_show_json(repo: Path) -> None:
     result = gitruns_cli(repo, "show", "baseline", "--format", "json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)  # strict JSON: NaN and inf as strings
-    assert SHOW_KEYS <= set(data)
+    assert set(data) >= SHOW_KEYS
     assert data["id"] == run_id and data["name"] == "baseline" and data["status"] == "FINISHED"
     assert data["params"] == {"lr": 0.01, "net": {"layers": 3}}
     assert data["tags"] == {"model": "mlp"}

@@ -16,7 +16,9 @@ import gitruns
 from gitruns.errors import GitrunsError
 
 
-def record(name: str, params: dict[str, Any], acc: float, tags: dict[str, str] | None = None) -> str:
+def record(
+    name: str, params: dict[str, Any], acc: float, tags: dict[str, str] | None = None
+) -> str:
     with gitruns.start_run(name=name, params=params, tags=tags) as run:
         run.log_metric("acc", acc / 2, step=0)
         run.log_metric("acc", acc, step=1)
@@ -43,13 +45,32 @@ def ls(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
 def test_default_table_shows_what_varies(repo: Path, runs: dict[str, str]) -> None:
     lines = ls(repo).splitlines()
     header = lines[0].split()
-    assert header == ["id", "name", "status", "start", "duration", "params.lr", "params.opt", "metrics.acc"]
+    assert header == [
+        "id",
+        "name",
+        "status",
+        "start",
+        "duration",
+        "params.lr",
+        "params.opt",
+        "metrics.acc",
+    ]
     assert [line.split()[1] for line in lines[2:]] == ["adam", "small-lr", "base"]
     assert lines[2].split()[0] == runs["adam"][-8:]
 
 
 def test_filter_sort_limit_and_columns(repo: Path, runs: dict[str, str]) -> None:
-    out = ls(repo, "-f", "metrics.acc > 0.9 and params.lr = 0.01", "-s", "-metrics.acc", "-c", "name,metrics.acc,metrics.acc.min,params.lr", "--format", "csv")
+    out = ls(
+        repo,
+        "-f",
+        "metrics.acc > 0.9 and params.lr = 0.01",
+        "-s",
+        "-metrics.acc",
+        "-c",
+        "name,metrics.acc,metrics.acc.min,params.lr",
+        "--format",
+        "csv",
+    )
     rows = list(csv.reader(io.StringIO(out)))
     assert rows == [
         ["name", "metrics.acc", "metrics.acc.min", "params.lr"],
@@ -58,14 +79,21 @@ def test_filter_sort_limit_and_columns(repo: Path, runs: dict[str, str]) -> None
     ]
     out = ls(repo, "--sort", "name", "--limit", "2", "--format", "csv", "-c", "name")
     assert out.split() == ["name", "adam", "base"]
-    assert ls(repo, "-f", 'params.opt is null and name like "%lr"', "--format", "csv", "-c", "name").split() == ["name", "small-lr"]
+    assert ls(
+        repo, "-f", 'params.opt is null and name like "%lr"', "--format", "csv", "-c", "name"
+    ).split() == ["name", "small-lr"]
 
 
 def test_json_formats(repo: Path, runs: dict[str, str]) -> None:
     full = json.loads(ls(repo, "--format", "json", "-f", "name = 'adam'"))
     assert [r["id"] for r in full] == [runs["adam"]]
-    assert full[0]["params"] == {"lr": 0.01, "epochs": 3, "opt": "adam"} and full[0]["origin"] == "local"
-    picked = json.loads(ls(repo, "--format", "json", "-c", "id,params.lr,start_time", "-s", "params.lr"))
+    assert (
+        full[0]["params"] == {"lr": 0.01, "epochs": 3, "opt": "adam"}
+        and full[0]["origin"] == "local"
+    )
+    picked = json.loads(
+        ls(repo, "--format", "json", "-c", "id,params.lr,start_time", "-s", "params.lr")
+    )
     assert [r["params.lr"] for r in picked] == [0.01, 0.01, 0.1]
     assert picked[0]["id"] in runs.values() and picked[0]["start_time"].endswith("Z")
 
@@ -116,19 +144,41 @@ def test_branch_and_commit(repo: Path, runs: dict[str, str]) -> None:
     assert names("--branch", "feature") == ["adam", "base", "on-feature", "small-lr"]
     assert names("--commit", "HEAD") == ["on-feature"]
     assert names("--commit", main_commit[:7]) == ["adam", "base", "small-lr"]
-    assert names("-f", f"commit = '{main_commit[:6]}' and branch = 'main'") == ["adam", "base", "small-lr"]
+    assert names("-f", f"commit = '{main_commit[:6]}' and branch = 'main'") == [
+        "adam",
+        "base",
+        "small-lr",
+    ]
     assert gitruns_cli(repo, "ls", "--branch", "nope").returncode == 1
 
 
-def test_fetched_runs_get_an_origin_column(repo: Path, runs: dict[str, str], tmp_path: Path) -> None:
+def test_fetched_runs_get_an_origin_column(
+    repo: Path, runs: dict[str, str], tmp_path: Path
+) -> None:
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(repo), str(other))
-    git(repo, "update-ref", f"refs/remote-runs/team/{runs['base']}", git(repo, "rev-parse", f"refs/runs/{runs['base']}").strip())
+    git(
+        repo,
+        "update-ref",
+        f"refs/remote-runs/team/{runs['base']}",
+        git(repo, "rev-parse", f"refs/runs/{runs['base']}").strip(),
+    )
     git(repo, "update-ref", "-d", f"refs/runs/{runs['adam']}")
-    git(repo, "fetch", "-q", str(repo), f"refs/runs/{runs['small-lr']}:refs/remote-runs/team/{runs['small-lr']}")
+    git(
+        repo,
+        "fetch",
+        "-q",
+        str(repo),
+        f"refs/runs/{runs['small-lr']}:refs/remote-runs/team/{runs['small-lr']}",
+    )
     rows = list(csv.DictReader(io.StringIO(ls(repo, "--format", "csv", "-c", "name,origin"))))
-    assert sorted((r["name"], r["origin"]) for r in rows) == [("base", "local"), ("small-lr", "local")]
-    every = list(csv.DictReader(io.StringIO(ls(repo, "--all", "--format", "csv", "-c", "name,origin"))))
+    assert sorted((r["name"], r["origin"]) for r in rows) == [
+        ("base", "local"),
+        ("small-lr", "local"),
+    ]
+    every = list(
+        csv.DictReader(io.StringIO(ls(repo, "--all", "--format", "csv", "-c", "name,origin")))
+    )
     assert len(every) == 4
     assert "origin" in ls(repo, "-f", "origin = 'team'", "--all").splitlines()[0].split()
 

@@ -39,7 +39,7 @@ def test_metrics_series_formats(repo: Path) -> None:
     assert [d["value"] for d in data] == [1.0, "NaN", "Infinity", 0.25]
     assert [d["step"] for d in data] == [0, 1, 2, 3]
     table = gitruns_cli(repo, "metrics", "r", "loss").stdout.splitlines()
-    assert table[0].split() == ["step", "time", "loss"] and table[-1].split()[-1] == "0.25"
+    assert table[0].split() == ["step", "time", "(UTC)", "loss"] and table[-1].split()[-1] == "0.25"
 
 
 def test_metrics_unknown_key(repo: Path) -> None:

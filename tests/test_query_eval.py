@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from _query_helpers import cached_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +15,6 @@ from gitruns.cache import CachedRun
 from gitruns.errors import InvalidInputError
 from gitruns.query import compile_filter, parse, parse_sort_key, sort_runs, to_text
 from gitruns.query.ast import And, Compare, Field, In, IsNull, Like, Node, Not, Or
-
-from _query_helpers import cached_row
 
 PARAM_KEYS = ["lr", "opt", "model.depth", "flag"]
 METRIC_KEYS = ["acc", "loss", "loss.min", "train/loss"]
@@ -31,7 +30,9 @@ def _oracle_typed(value: Any) -> tuple[str, Any]:
         return ("b", value)
     if isinstance(value, int | float):
         return ("n", float(value))
-    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", value):
+    if isinstance(value, str) and re.fullmatch(
+        r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*", value
+    ):
         return ("n", float(value))
     if isinstance(value, str):
         return ("s", value)
@@ -105,10 +106,16 @@ def oracle(run: dict[str, Any], node: Node) -> bool:
     if value is None:
         return False
     if isinstance(node, Like):
-        regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in node.pattern)
+        regex = "".join(
+            ".*" if c == "%" else "." if c == "_" else re.escape(c) for c in node.pattern
+        )
         flags = re.S | (re.I if node.ignore_case else 0)
         return bool(re.fullmatch(regex, _oracle_text(value), flags)) != node.negated
-    literal_of = (lambda v: _oracle_date(v)) if node.field.key in ("start_time", "end_time") and node.field.namespace == "attr" else (lambda v: v)
+    literal_of = (
+        (lambda v: _oracle_date(v))
+        if node.field.key in ("start_time", "end_time") and node.field.namespace == "attr"
+        else (lambda v: v)
+    )
     if isinstance(node, In):
         hit = any(_oracle_compare("=", value, literal_of(lit)) for lit in node.values)
         return hit != node.negated
@@ -122,9 +129,13 @@ def runs(draw: st.DrawFn, index: int) -> dict[str, Any]:
     metrics = {}
     for key in METRIC_KEYS:
         if draw(st.booleans()):
-            values = draw(st.lists(st.sampled_from([0.0, 0.5, 0.9, 1.0, -2.0]), min_size=1, max_size=3))
+            values = draw(
+                st.lists(st.sampled_from([0.0, 0.5, 0.9, 1.0, -2.0]), min_size=1, max_size=3)
+            )
             metrics[key] = [values[-1], min(values), max(values), len(values)]
-    tags = {k: draw(st.sampled_from(["a", "b", "A"])) for k in ("team", "x.y") if draw(st.booleans())}
+    tags = {
+        k: draw(st.sampled_from(["a", "b", "A"])) for k in ("team", "x.y") if draw(st.booleans())
+    }
     start = START + draw(st.integers(-3, 5)) * DAY
     return {
         "id": f"0000000{index}-0000-7000-8000-000000000000",
@@ -152,8 +163,10 @@ def to_row(run: dict[str, Any]) -> CachedRun:
 
 
 _fields = st.one_of(
-    st.sampled_from([Field("params", k) for k in PARAM_KEYS + ["missing"]]),
-    st.sampled_from([Field("metrics", k) for k in METRIC_KEYS + ["acc.max", "acc.count", "loss.min.min"]]),
+    st.sampled_from([Field("params", k) for k in [*PARAM_KEYS, "missing"]]),
+    st.sampled_from(
+        [Field("metrics", k) for k in [*METRIC_KEYS, "acc.max", "acc.count", "loss.min.min"]]
+    ),
     st.sampled_from([Field("metrics", k, a, True) for k in METRIC_KEYS for a in (None, "min")]),
     st.sampled_from([Field("tags", "team"), Field("tags", "x.y"), Field("attr", "name")]),
 )
@@ -162,21 +175,32 @@ _ops = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
 _leaves = st.one_of(
     st.builds(Compare, _fields, _ops, _literals),
     st.builds(In, _fields, st.lists(_literals, min_size=1, max_size=3).map(tuple), st.booleans()),
-    st.builds(Like, _fields, st.sampled_from(["%", "res%", "a_am", "%1", "x\\%y", "0.0%"]), st.booleans(), st.booleans()),
+    st.builds(
+        Like,
+        _fields,
+        st.sampled_from(["%", "res%", "a_am", "%1", "x\\%y", "0.0%"]),
+        st.booleans(),
+        st.booleans(),
+    ),
     st.builds(IsNull, _fields, st.booleans()),
     st.builds(Compare, st.just(Field("attr", "start_time")), _ops, st.sampled_from(DATES)),
 )
 filters = st.recursive(
     _leaves,
-    lambda inner: st.builds(And, inner, inner) | st.builds(Or, inner, inner) | st.builds(Not, inner),
+    lambda inner: (
+        st.builds(And, inner, inner) | st.builds(Or, inner, inner) | st.builds(Not, inner)
+    ),
     max_leaves=5,
 )
 
 
 @settings(max_examples=300)
-@given(st.lists(st.integers(), min_size=1, max_size=8).flatmap(
-    lambda xs: st.tuples(*[runs(i) for i in range(len(xs))])
-), filters)
+@given(
+    st.lists(st.integers(), min_size=1, max_size=8).flatmap(
+        lambda xs: st.tuples(*[runs(i) for i in range(len(xs))])
+    ),
+    filters,
+)
 def test_filter_matches_brute_force(generated: tuple[dict[str, Any], ...], tree: Node) -> None:
     predicate = compile_filter(parse(to_text(tree)))
     for run in generated:
@@ -191,7 +215,9 @@ def test_numbers_and_numeric_text_are_equal() -> None:
 
 def test_metric_suffix_is_an_aggregate_unless_the_run_has_that_metric() -> None:
     plain = to_row({**_base(0), "metrics": {"loss": [3.0, 1.0, 5.0, 4]}})
-    literal = to_row({**_base(1), "metrics": {"loss": [3.0, 1.0, 5.0, 4], "loss.min": [7.0, 7.0, 7.0, 1]}})
+    literal = to_row(
+        {**_base(1), "metrics": {"loss": [3.0, 1.0, 5.0, 4], "loss.min": [7.0, 7.0, 7.0, 1]}}
+    )
     check = compile_filter(parse("metrics.loss.min = 1"))
     assert check(plain) and not check(literal)
     assert compile_filter(parse("metrics.`loss`.min = 1"))(literal)
@@ -225,9 +251,12 @@ def test_a_bad_date_is_an_input_error() -> None:
 
 
 def test_sort_puts_missing_values_last_both_ways() -> None:
-    rows = [to_row({**_base(i), "metrics": m}) for i, m in enumerate(
-        [{"acc": [0.5, 0, 0, 1]}, {}, {"acc": [0.9, 0, 0, 1]}, {"acc": [math.nan, 0, 0, 1]}]
-    )]
+    rows = [
+        to_row({**_base(i), "metrics": m})
+        for i, m in enumerate(
+            [{"acc": [0.5, 0, 0, 1]}, {}, {"acc": [0.9, 0, 0, 1]}, {"acc": [math.nan, 0, 0, 1]}]
+        )
+    ]
     ascending = sort_runs(rows, [parse_sort_key("metrics.acc")])
     assert [r.run_id[7] for r in ascending] == ["0", "2", "3", "1"]
     descending = sort_runs(rows, [parse_sort_key("-metrics.acc")])
@@ -238,8 +267,13 @@ def test_sort_puts_missing_values_last_both_ways() -> None:
 def _base(index: int) -> dict[str, Any]:
     return {
         "id": f"0000000{index}-0000-7000-8000-000000000000",
-        "name": "n", "status": "FINISHED", "start_time": START, "duration": 1.0,
-        "params": {}, "metrics": {}, "tags": {},
+        "name": "n",
+        "status": "FINISHED",
+        "start_time": START,
+        "duration": 1.0,
+        "params": {},
+        "metrics": {},
+        "tags": {},
     }
 
 

@@ -133,7 +133,9 @@ _leaves = st.one_of(
 )
 trees: st.SearchStrategy[Node] = st.recursive(
     _leaves,
-    lambda inner: st.builds(And, inner, inner) | st.builds(Or, inner, inner) | st.builds(Not, inner),
+    lambda inner: (
+        st.builds(And, inner, inner) | st.builds(Or, inner, inner) | st.builds(Not, inner)
+    ),
     max_leaves=8,
 )
 

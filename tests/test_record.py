@@ -42,7 +42,7 @@ def test_output_is_shown_and_saved(repo: Path) -> None:
 
 def test_binary_output_is_kept_byte_for_byte(repo: Path) -> None:
     payload = bytes(range(256)) * 4
-    script = f"import sys; sys.stdout.buffer.write(bytes(range(256)) * 4)"
+    script = "import sys; sys.stdout.buffer.write(bytes(range(256)) * 4)"
     result = record(repo, "--no-system-metrics", "--", PY, "-c", script)
     assert result.stdout == payload
     assert run_file(repo, only_run(repo)["id"], "logs/stdout.txt") == payload

@@ -166,9 +166,7 @@ print(json.dumps(ids))
 
 def test_four_processes_writing_at_once(repo: Path, tmp_path: Path) -> None:
     go = tmp_path / "go"
-    children = [
-        start_child(repo, "import json\n" + WRITER, str(go), str(n)) for n in range(4)
-    ]
+    children = [start_child(repo, "import json\n" + WRITER, str(go), str(n)) for n in range(4)]
     time.sleep(0.5)
     go.touch()
     written: list[str] = []

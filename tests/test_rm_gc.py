@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import subprocess
 import sys
 import time
@@ -51,8 +52,15 @@ def test_rm_asks_on_a_terminal(repo: Path) -> None:
     )
     os.close(secondary)
     output = b""
-    while b"[y/N]" not in output:
-        output += os.read(main, 1024)
+    deadline = time.monotonic() + 60
+    while b"[y/N]" not in output and time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 1.0)
+        if ready:
+            try:
+                output += os.read(main, 1024)
+            except OSError:  # the child closed the terminal: it exited without asking
+                break
+    assert b"[y/N]" in output, output
     os.write(main, b"y\n")
     assert process.wait(timeout=30) == 0
     os.close(main)
@@ -156,3 +164,16 @@ def test_gc_staging_leftovers_and_packs_refs(repo: Path) -> None:
 def test_bad_age(repo: Path) -> None:
     result = gitruns_cli(repo, "gc", "--older-than", "soon")
     assert result.returncode == 1 and "is not an age" in result.stderr
+
+
+def test_rm_again_after_the_run_came_back(repo: Path) -> None:
+    run_id = make_run("twice")
+    original = _refs(repo, "refs/runs/")[f"refs/runs/{run_id}"]
+    assert gitruns_cli(repo, "rm", "-y", run_id).returncode == 0
+    git(repo, "update-ref", f"refs/runs/{run_id}", original)  # as a fetch would bring it back
+    assert gitruns_cli(repo, "restore", run_id).returncode == 1  # it exists: refused
+    assert gitruns_cli(repo, "rm", "-y", run_id).returncode == 0
+    assert len(_refs(repo, "refs/gitruns-trash/")) == 1
+    assert gitruns_cli(repo, "restore", "twice").returncode == 0
+    assert _refs(repo, "refs/runs/") == {f"refs/runs/{run_id}": original}
+    fsck(repo)

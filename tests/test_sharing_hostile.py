@@ -10,8 +10,10 @@ from _sharing_helpers import make_run, make_team, runs_of, store
 from conftest import fsck, git, gitruns_cli
 
 from gitruns import yamlio
+from gitruns.errors import InvalidRunError
 from gitruns.ids import new_run_id
-from gitruns.sharing import Limits, fetch_runs, pull_runs, push_runs
+from gitruns.records import load_run
+from gitruns.sharing import Limits, fetch_runs, load_untrusted_run, pull_runs, push_runs
 
 BILLION_LAUGHS = b"""a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
@@ -109,21 +111,32 @@ def hostile(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     return team.bob, tmp_path, {**cases, "good": good}
 
 
-def test_fetch_reports_and_skips_every_crafted_run(
-    hostile: tuple[Path, Path, dict[str, str]],
-) -> None:
+# Caught by fetch's tree check; the others (bad YAML or schema) when a run is read or merged.
+TREE_CASES = ("symlink", "dotdot", "dotgit", "submodule", "huge_yaml", "big_metric", "slash_path")
+METADATA_CASES = ("yaml_bomb", "bad_schema")
+
+
+def test_fetch_reports_and_skips_unsafe_trees(hostile: tuple[Path, Path, dict[str, str]]) -> None:
     bob, tmp_path, cases = hostile
     report = fetch_runs(store(bob), "origin", limits=Limits(max_metric_bytes=1000))
     invalid = dict(report.invalid)
-    good = cases.pop("good")
-    for case, run_id in cases.items():
-        ref = f"refs/remote-runs/origin/{run_id}"
-        assert ref in invalid, f"{case} was not refused"
+    for case in (*TREE_CASES, "bad_name"):
+        assert f"refs/remote-runs/origin/{cases[case]}" in invalid, f"{case} was not refused"
     assert "symlink" in invalid[f"refs/remote-runs/origin/{cases['symlink']}"]
     assert "submodule" in invalid[f"refs/remote-runs/origin/{cases['submodule']}"]
-    assert "alias" in invalid[f"refs/remote-runs/origin/{cases['yaml_bomb']}"]
-    assert report.new == [good]
-    assert list(runs_of(bob, "refs/remote-runs/origin/")) == [good]
+    assert "unsafe path" in invalid[f"refs/remote-runs/origin/{cases['slash_path']}"]
+    kept = set(runs_of(bob, "refs/remote-runs/origin/"))
+    assert kept == {cases["good"], *(cases[c] for c in METADATA_CASES)}
+    fetched = store(bob)
+    for case in METADATA_CASES:
+        run_id = cases[case]
+        ref = f"refs/remote-runs/origin/{run_id}"
+        with pytest.raises(InvalidRunError, match=ref):
+            load_untrusted_run(
+                fetched, ref, run_id, runs_of(bob, "refs/remote-runs/origin/")[run_id]
+            )
+        with pytest.raises(InvalidRunError):  # what `ls` and `show` read runs with
+            load_run(fetched, run_id, runs_of(bob, "refs/remote-runs/origin/")[run_id])
     assert not any(p.name in ("evil", "evil-link", "passwd") for p in tmp_path.rglob("*"))
 
 
@@ -132,6 +145,7 @@ def test_pull_brings_only_the_valid_run(hostile: tuple[Path, Path, dict[str, str
     result = gitruns_cli(bob, "pull")
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("skipped") == len(cases) - 2  # all but good and big_metric
+    assert "alias" in result.stderr  # the YAML bomb, refused by pull's metadata check
     assert "big.csv" not in result.stderr  # within the default metric limit
     assert cases["good"] in runs_of(bob)
     assert cases["symlink"] not in runs_of(bob)

@@ -58,6 +58,7 @@ def test_divergent_tags_notes_and_names_merge(
     assert parents[1] == runs_of(team.alice)[run_id]
     history = gitruns_cli(team.bob, "history", run_id)
     assert history.returncode == 0 and "merge" in history.stdout
+    assert 'conflict tags.model: kept "bert-base"' in history.stdout
     # The next push publishes the merge as a fast-forward; alice then fast-forwards too.
     push_runs(b, "origin")
     _fetched, again = pull_runs(a, "origin")
@@ -164,3 +165,15 @@ def test_tag_merge_is_the_same_from_both_sides(ours: dict, theirs: dict) -> None
     two, _ = merge_documents(base, b, a)
     assert one == two
     assert os.environ.get("GITRUNS_DEBUG") is None
+
+
+def test_pull_does_not_bring_back_a_run_deleted_here(tmp_path: Path) -> None:
+    team = make_team(tmp_path)
+    run_id = make_run(team.alice, "unwanted")
+    push_runs(store(team.alice), "origin")
+    pull_runs(store(team.bob), "origin")
+    deleted = gitruns_cli(team.bob, "rm", "--yes", run_id)
+    assert deleted.returncode == 0, deleted.stderr
+    _fetched, report = pull_runs(store(team.bob), "origin")
+    assert report.deleted_here == [run_id]
+    assert run_id not in runs_of(team.bob)

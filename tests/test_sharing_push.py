@@ -27,8 +27,8 @@ def test_push_fetch_pull_round_trip_through_the_cli(tmp_path: Path) -> None:
     assert pushed.returncode == 0, pushed.stderr
     assert sorted(pushed.stdout.split()[1::2]) == sorted(ids)
     assert runs_of(team.remote) == runs_of(team.alice)
-    # Known to be on the remote now, without a fetch.
-    assert runs_of(team.alice, "refs/remote-runs/origin/") == runs_of(team.alice)
+    # Push records nothing under refs/remote-runs/ (a fetch does): it costs a ref a run.
+    assert runs_of(team.alice, "refs/remote-runs/origin/") == {}
     again = gitruns_cli(team.alice, "push")
     assert "pushed 0 run(s)" in again.stderr
     fetched = gitruns_cli(team.bob, "fetch")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,9 @@ _scalars = (
 )
 _values = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 _param_keys = st.text(
@@ -434,7 +438,55 @@ def test_artifact_store_location_configurable(
 
 
 def test_missing_artifact_is_an_error(repo: Path) -> None:
-    with gitruns.start_run() as run:
-        with pytest.raises(gitruns.InvalidInputError):
-            run.log_artifact(repo / "nope.bin")
+    with gitruns.start_run() as run, pytest.raises(gitruns.InvalidInputError):
+        run.log_artifact(repo / "nope.bin")
     assert gitruns.get_run(run.id).artifacts == []
+
+
+# -- compatibility ---------------------------------------------------------------------------
+def _rewrite_run_yaml(repo: Path, run_id: str, edit: Any) -> None:
+    """Replace run.yaml in the run's commit with ``edit(document)``, using git plumbing."""
+    commit = git(repo, "rev-parse", ref_of(run_id)).strip()
+    document = yaml.safe_load(git(repo, "show", f"{commit}:run.yaml"))
+    edit(document)
+    index = repo / ".git" / "tmp-index"
+    env_index = {"GIT_INDEX_FILE": str(index)}
+
+    def plumb(*args: str, data: str | None = None) -> str:
+        return subprocess.run(
+            ["git", *args],
+            cwd=repo,
+            env={**os.environ, **env_index},
+            input=data,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    plumb("read-tree", commit)
+    blob = plumb("hash-object", "-w", "--stdin", data=yaml.safe_dump(document))
+    plumb("update-index", "--cacheinfo", f"100644,{blob},run.yaml")
+    tree = plumb("write-tree")
+    new = plumb("commit-tree", tree, "-p", commit, "-m", "edited")
+    plumb("update-ref", ref_of(run_id), new, commit)
+    index.unlink()
+
+
+def test_newer_schema_version_is_refused(repo: Path) -> None:
+    with gitruns.start_run(name="future") as future:
+        pass
+    with gitruns.start_run(name="present") as present:
+        pass
+    _rewrite_run_yaml(repo, future.id, lambda d: d.update(schema_version=2, new_field="x"))
+    with pytest.raises(gitruns.InvalidRunError, match="schema_version 2") as caught:
+        gitruns.get_run(future.id)
+    assert "upgrade gitruns" in caught.value.hint
+    assert [r.id for r in gitruns.list_runs()] == [present.id]
+    fsck(repo)
+
+
+def test_unknown_fields_are_ignored(repo: Path) -> None:
+    with gitruns.start_run(name="extra") as run:
+        pass
+    _rewrite_run_yaml(repo, run.id, lambda d: d.update(added_later={"a": 1}))
+    assert gitruns.get_run(run.id).name == "extra"

@@ -33,6 +33,7 @@ from typing import Any
 
 from gitruns.capture.secrets import REDACTED, redact_argv
 from gitruns.errors import InvalidInputError
+from gitruns.validation import check_name_key
 
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
@@ -171,7 +172,28 @@ def _flag_values(args: list[str]) -> list[tuple[str, Any]]:
                 pairs.append((name, True))
         elif override := _OVERRIDE.match(word):
             pairs.append((override["key"], parse_value(override["value"])))
-    return [(name, value) for name, value in pairs if name]
+    return [(name, _printable(value)) for name, value in pairs if _usable_name(name)]
+
+
+def _usable_name(name: str) -> bool:
+    """Names a param can have (the run store refuses the rest): a malformed argv word is
+    skipped rather than allowed to fail the whole recording."""
+    try:
+        for part in name.split("."):
+            if part:
+                check_name_key(part, "param key")
+    except InvalidInputError:
+        return False
+    return bool(name.strip(". "))
+
+
+def _printable(value: Any) -> Any:
+    """Strings as valid UTF-8 without NUL (argv may hold undecodable bytes)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    return value
 
 
 def _store(params: dict[str, Any], name: str, value: Any) -> None:

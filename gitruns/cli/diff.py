@@ -88,16 +88,10 @@ def compare_command(runs: tuple[str, ...], fmt: str, only_changed: bool) -> None
 
 def _load(*refs: str) -> tuple[Store, list[Run]]:
     from gitruns.api import open_store
-    from gitruns.records import load_run, resolve_run_id
+    from gitruns.cli._runs import load
 
     store = open_store()
-    runs = []
-    for ref in refs:
-        run_id = resolve_run_id(store, ref)
-        commit = store.run_commit(run_id)
-        assert commit is not None
-        runs.append(load_run(store, run_id, commit))
-    return store, runs
+    return store, [load(store, ref) for ref in refs]
 
 
 commands = [diff_command, compare_command]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
+
+if TYPE_CHECKING:
+    from gitruns.cache import CachedRun
+    from gitruns.query import Field
+    from gitruns.storage import Store
 
 FORMATS = ["table", "json", "csv", "markdown"]
 
@@ -81,7 +88,7 @@ def command(
     _print(store, selection.rows, columns, fmt, bool(filter_ or branch or commit), mentioned)
 
 
-def _mentioned_fields(filter_: str | None, sort: tuple[str, ...]) -> list:  # type: ignore[type-arg]
+def _mentioned_fields(filter_: str | None, sort: tuple[str, ...]) -> list[Field]:
     from gitruns.query import parse, parse_sort_key
     from gitruns.query.ast import fields_of
 
@@ -90,12 +97,12 @@ def _mentioned_fields(filter_: str | None, sort: tuple[str, ...]) -> list:  # ty
 
 
 def _print(
-    store: object,
-    rows: list,  # type: ignore[type-arg]
+    store: Store,
+    rows: list[CachedRun],
     columns: str | None,
     fmt: str,
     filtered: bool,
-    mentioned: list,  # type: ignore[type-arg]
+    mentioned: list[Field],
 ) -> None:
     import json
     import shutil
@@ -108,10 +115,18 @@ def _print(
         click.echo(json.dumps(_full_records(store, rows), indent=2))
         return
     if not rows and fmt == "table":
-        hint = "no runs match" if filtered else "no runs yet: record one with 'gitruns record -- python train.py'"
+        hint = (
+            "no runs match"
+            if filtered
+            else "no runs yet: record one with 'gitruns record -- python train.py'"
+        )
         click.echo(hint, err=True)
         return
-    fields = [parse_field(c) for c in split_columns(columns)] if columns else default_columns(rows, mentioned)
+    fields = (
+        [parse_field(c) for c in split_columns(columns)]
+        if columns
+        else default_columns(rows, mentioned)
+    )
     headers = [header(f, short=fmt in ("table", "markdown")) for f in fields]
     if fmt in ("json", "csv"):
         data = [[raw_cell(row, f) for f in fields] for row in rows]
@@ -131,14 +146,14 @@ def _print(
         click.echo(render.fit_table(headers, cells, width))
 
 
-def _full_records(store: object, rows: list) -> list:  # type: ignore[type-arg]
+def _full_records(store: Store, rows: list[CachedRun]) -> list[Any]:
     """``--format json``: every run in full, as ``gitruns show --format json`` has it."""
     from gitruns.layout import json_safe
     from gitruns.records import load_run
 
     records = []
     for row in rows:
-        record = load_run(store, row.run_id, row.commit_id).to_dict()  # type: ignore[arg-type]
+        record = load_run(store, row.run_id, row.commit_id).to_dict()
         record["origin"] = row.origin
         records.append(json_safe(record))
     return records
@@ -147,7 +162,9 @@ def _full_records(store: object, rows: list) -> list:  # type: ignore[type-arg]
 def split_columns(text: str) -> list[str]:
     """``a,b,params.`x,y``` -> ``["a", "b", "params.`x,y`"]`` (commas inside backquotes
     belong to the name)."""
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for char in text:
         if char == "`":
             quoted = not quoted

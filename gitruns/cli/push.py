@@ -23,6 +23,12 @@ def _echo() -> Any:
     return write
 
 
+def _resolve(store: Any, refs: tuple[str, ...]) -> list[str]:
+    from gitruns.records import resolve_run_id
+
+    return [resolve_run_id(store, r) for r in refs]
+
+
 @click.command("push")
 @click.argument("remote", default="origin")
 @click.argument("runs", nargs=-1)
@@ -47,12 +53,11 @@ def push_command(remote: str, runs: tuple[str, ...], allow_unpublished_code: boo
       gitruns push origin baseline 3f2a9c1d
       gitruns push --allow-unpublished-code
     """
-    from gitruns.api import open_store
-    from gitruns.records import resolve_run_id
-    from gitruns.sharing import push_runs
+    from gitruns.sharing.push import push_runs
+    from gitruns.storage import Store
 
-    store = open_store()
-    ids = [resolve_run_id(store, r) for r in runs] if runs else None
+    store = Store()  # not api.open_store: its imports would double the cost of a small push
+    ids = _resolve(store, runs) if runs else None
     report = push_runs(
         store,
         remote,
@@ -84,10 +89,10 @@ def fetch_command(remote: str) -> None:
       gitruns fetch
       gitruns fetch upstream
     """
-    from gitruns.api import open_store
-    from gitruns.sharing import fetch_runs
+    from gitruns.sharing.fetch import fetch_runs
+    from gitruns.storage import Store
 
-    report = fetch_runs(open_store(), remote, echo=_echo())
+    report = fetch_runs(Store(), remote, echo=_echo())
     _show_fetch(report)
 
 
@@ -104,10 +109,10 @@ def pull_command(remote: str) -> None:
       gitruns pull
       gitruns pull upstream && gitruns push upstream
     """
-    from gitruns.api import open_store
-    from gitruns.sharing import pull_runs
+    from gitruns.sharing.pull import pull_runs
+    from gitruns.storage import Store
 
-    fetched, integrated = pull_runs(open_store(), remote, echo=_echo())
+    fetched, integrated = pull_runs(Store(), remote, echo=_echo())
     _show_fetch(fetched)
     _show_integrate(integrated)
 
@@ -135,6 +140,8 @@ def _show_integrate(report: Any) -> None:
             click.echo(f"  conflict {conflict.describe()}")
     for ref, why in report.invalid:
         click.echo(f"skipped  {ref}: {why}", err=True)
+    for run_id in report.deleted_here:
+        click.echo(f"kept deleted {run_id} (in your trash; 'gitruns restore' brings it back)")
 
 
 commands = [push_command, fetch_command, pull_command]

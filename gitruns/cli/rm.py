@@ -22,16 +22,11 @@ def rm_command(runs: tuple[str, ...], yes: bool) -> None:
 
     from gitruns import lifecycle
     from gitruns.api import open_store
+    from gitruns.cli._runs import load
     from gitruns.errors import InvalidInputError
-    from gitruns.records import load_run, resolve_run_id
 
     store = open_store()
-    ids = list(dict.fromkeys(resolve_run_id(store, ref) for ref in runs))
-    found = []
-    for run_id in ids:
-        commit = store.run_commit(run_id)
-        assert commit is not None
-        found.append(load_run(store, run_id, commit))
+    found = list({run.id: run for run in (load(store, ref) for ref in runs)}.values())
     if not yes:
         if not sys.stdin.isatty():
             raise InvalidInputError(

@@ -28,14 +28,11 @@ def command(run: str, fmt: str) -> None:
     """
     from gitruns import render
     from gitruns.api import open_store
-    from gitruns.records import load_run, resolve_run_id
+    from gitruns.cli._runs import load
     from gitruns.render_show import run_page
 
     store = open_store()
-    run_id = resolve_run_id(store, run)
-    commit = store.run_commit(run_id)
-    assert commit is not None
-    found = load_run(store, run_id, commit)
+    found = load(store, run)
     if fmt == "json":
         click.echo(render.run_as_json(found))
     elif fmt == "yaml":

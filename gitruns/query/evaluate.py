@@ -100,7 +100,7 @@ def compile_filter(node: Node | None) -> Predicate:
 
 def _compare(node: Compare) -> Predicate:
     get, op = getter(node.field), node.op
-    literal = _literal(node.field, node.value)
+    literal = literal_for(node.field, node.value)
     if node.field == Field("attr", "commit") and op in ("=", "!="):
         matches = _commit_matcher([literal])
         want = op == "="
@@ -110,7 +110,7 @@ def _compare(node: Compare) -> Predicate:
 
 def _in(node: In) -> Predicate:
     get, negated = getter(node.field), node.negated
-    literals = [_literal(node.field, value) for value in node.values]
+    literals = [literal_for(node.field, value) for value in node.values]
     if node.field == Field("attr", "commit"):
         matches = _commit_matcher(literals)
     else:
@@ -130,7 +130,7 @@ def _like(node: Like) -> Predicate:
     return lambda row: (value := get(row)) is not None and match(v.as_text(value)) != negated
 
 
-def _literal(field: Field, value: Any) -> Any:
+def literal_for(field: Field, value: Any) -> Any:
     """Convert a literal to the field's kind: dates to epoch seconds, "5m" to seconds."""
     if field.namespace != "attr":
         return value

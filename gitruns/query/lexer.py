@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from gitruns.query.errors import QuerySyntaxError
 
-_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _FIRST_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SEGMENT = re.compile(r"[A-Za-z0-9_/\-]+")
 _OPERATORS = ("==", "!=", "<>", "<=", ">=", "=", "<", ">")
@@ -49,7 +49,7 @@ def tokenize(text: str) -> list[Token]:
             value, end = _string(text, pos)
             tokens.append(Token("string", pos, text[pos:end], value))
             pos = end
-        elif char.isdigit() or (char in "-." and _NUMBER.match(text, pos)):
+        elif char in "0123456789" or (char in "-." and _NUMBER.match(text, pos)):
             pos = _number(text, pos, tokens)
         elif char in "=!<>":
             op = next((o for o in _OPERATORS if text.startswith(o, pos)), None)

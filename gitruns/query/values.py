@@ -7,14 +7,13 @@ without that param or metric) satisfies no comparison, like SQL's NULL.
 from __future__ import annotations
 
 import json
-import math
 import operator
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-_NUMERIC_TEXT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+_NUMERIC_TEXT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*", re.ASCII)
 _DURATION_TEXT = re.compile(r"\s*(\d+\.?\d*|\.\d+)\s*(ms|s|m|min|h|d)?\s*")
 _DURATION_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _DURATION_UNITS["d"] = 86400.0
@@ -45,8 +44,6 @@ def as_text(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-        return repr(value)
     if isinstance(value, int | float):
         return repr(value)
     return json.dumps(value, sort_keys=True)

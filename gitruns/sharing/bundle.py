@@ -15,7 +15,7 @@ from pathlib import Path
 from gitruns.errors import GitrunsError
 from gitruns.sharing.fetch import FetchReport, fetch_into
 from gitruns.sharing.gitcli import Echo, run_git
-from gitruns.sharing.integrate import IntegrateReport, integrate
+from gitruns.sharing.pull import IntegrateReport, integrate
 from gitruns.sharing.validate import DEFAULT_LIMITS, Limits
 from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
 

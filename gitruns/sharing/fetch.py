@@ -1,5 +1,10 @@
 """``gitruns fetch``: bring a remote's runs into refs/remote-runs/<remote>/, never forced,
-then check every new or changed one (fetched runs are untrusted input)."""
+then check the tree of every new or changed one (fetched runs are untrusted input).
+
+The tree check (paths, links, submodules, sizes) is cheap and runs here; the metadata
+check (schema, safe YAML) runs where a run is read: ``records.load_run`` before it is
+shown, ``load_untrusted_run`` before ``pull`` merges it. A run failing either is skipped.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from dataclasses import dataclass, field
 
 from gitruns.errors import InvalidRunError
 from gitruns.sharing.gitcli import Echo, run_git, transport_error
+from gitruns.sharing.refs import list_refs, under
 from gitruns.sharing.remotes import fetch_refspec, require_remote
-from gitruns.sharing.validate import DEFAULT_LIMITS, Limits, load_untrusted_run
+from gitruns.sharing.validate import DEFAULT_LIMITS, Limits, check_run_ref
 from gitruns.storage import REMOTE_RUNS_PREFIX, Store
 
 _REJECTED = re.compile(r"^\s*!\s+\[rejected\]\s+\S+\s+->\s+(\S+)\s+\((.*)\)\s*$", re.MULTILINE)
@@ -49,12 +55,13 @@ def fetch_into(
     store: Store, label: str, args: list[str], echo: Echo | None, limits: Limits
 ) -> FetchReport:
     """Run a ``git fetch`` into refs/remote-runs/<label>/ and check what changed."""
-    before = store.remote_run_refs().get(label, {})
+    prefix = f"{REMOTE_RUNS_PREFIX}{label}/"
+    before = under(list_refs(store, prefix), prefix)
     result = run_git(store, args, echo=echo)
     refused = [(m[0], m[1]) for m in _REJECTED.findall(result.stderr)]
     if result.returncode != 0 and not refused:
         raise transport_error(label, "fetch", result.stderr)
-    after = store.remote_run_refs().get(label, {})
+    after = under(list_refs(store, prefix), prefix)
     report = FetchReport(label, refused=refused)
     report.new = sorted(i for i in after if i not in before)
     report.updated = sorted(i for i in after if i in before and before[i] != after[i])
@@ -69,13 +76,13 @@ def fetch_into(
 def drop_invalid(
     store: Store, label: str, run_ids: list[str], refs: dict[str, str], limits: Limits
 ) -> list[tuple[str, str]]:
-    """Validate fetched runs; delete the refs of invalid ones; return (ref, why) for each."""
+    """Check fetched runs' trees; drop the refs of unsafe ones; return (ref, why) for each."""
     invalid = []
     drops: list[tuple[str, str, str | None]] = []
     for run_id in run_ids:
         name = f"{REMOTE_RUNS_PREFIX}{label}/{run_id}"
         try:
-            load_untrusted_run(store, name, run_id, refs[run_id], limits)
+            check_run_ref(store, name, run_id, refs[run_id], limits)
         except InvalidRunError as exc:
             invalid.append((name, str(exc.message)))
             drops.append((name, "", refs[run_id]))

@@ -12,6 +12,7 @@ from gitruns.sharing.errors import (
 )
 from gitruns.sharing.gitcli import Echo, run_git, transport_error
 from gitruns.sharing.porcelain import RefUpdate, parse_push
+from gitruns.sharing.refs import list_refs, under
 from gitruns.sharing.remotes import PUSH_RUNS, require_remote
 from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
 
@@ -76,12 +77,17 @@ def push_runs(
     remote, unless ``allow_unpublished_code`` (or git config gitruns.allowUnpublishedCode).
     """
     require_remote(store, remote)
-    local = store.run_refs()
-    candidates = _candidates(store, remote, local, run_ids)
+    refs = list_refs(
+        store, RUNS_PREFIX, f"{REMOTE_RUNS_PREFIX}{remote}/", f"refs/remotes/{remote}/"
+    )
+    local = under(refs, RUNS_PREFIX)
+    known = under(refs, f"{REMOTE_RUNS_PREFIX}{remote}/")
+    candidates = _candidates(local, known, run_ids)
     if allow_unpublished_code is None:
         allow_unpublished_code = _config_true(store.config_value(ALLOW_CONFIG))
     if not allow_unpublished_code:
-        check_published_code(store, remote, candidates)
+        published = set(known.values()) | set(under(refs, f"refs/remotes/{remote}/").values())
+        check_published_code(store, remote, candidates, published)
     if run_ids is None:
         refspec_lists = [[PUSH_RUNS]] if local else []
     else:
@@ -91,17 +97,16 @@ def push_runs(
     report = PushReport(remote)
     for refspecs in refspec_lists:
         report.updates.extend(_push(store, remote, refspecs, echo))
-    _track(store, remote, local, report)
     if check:
         report.check()
     return report
 
 
 def _candidates(
-    store: Store, remote: str, local: dict[str, str], run_ids: list[str] | None
+    local: dict[str, str], known: dict[str, str], run_ids: list[str] | None
 ) -> dict[str, str]:
-    """The runs this push may send: those whose commit differs from the remote's copy."""
-    known = store.remote_run_refs().get(remote, {})
+    """The runs this push may send: those whose commit differs from the remote's copy
+    as last fetched (all of them when nothing was fetched)."""
     if run_ids is not None:
         missing = [i for i in run_ids if i not in local]
         if missing:
@@ -110,19 +115,19 @@ def _candidates(
     return {i: c for i, c in local.items() if known.get(i) != c}
 
 
-def check_published_code(store: Store, remote: str, runs: dict[str, str]) -> None:
+def check_published_code(
+    store: Store, remote: str, runs: dict[str, str], published: set[str]
+) -> None:
     """Raise UnpublishedCodeError naming the runs whose code commit the remote lacks.
 
-    "Published" means reachable from a remote-tracking branch of ``remote`` or from a run
-    already fetched from it, as known since the last fetch.
+    ``published`` are the tips known to be on the remote (its remote-tracking branches and
+    the runs fetched from it): a commit they reach is published.
     """
     code = {run_id: store.code_parent(tip, ANNOTATION_TRAILER) for run_id, tip in runs.items()}
     wanted = {c for c in code.values() if c}
     if not wanted:
         return
-    tips = set(store.refs_under(f"refs/remotes/{remote}/").values())
-    tips |= set(store.remote_run_refs().get(remote, {}).values())
-    unpublished = store.unreachable(wanted, tips)
+    unpublished = store.unreachable(wanted, published)
     if not unpublished:
         return
     ids = sorted(i for i, c in code.items() if c in unpublished)
@@ -139,24 +144,16 @@ def check_published_code(store: Store, remote: str, runs: dict[str, str]) -> Non
 
 
 def _push(store: Store, remote: str, refspecs: list[str], echo: Echo | None) -> list[RefUpdate]:
-    args = ["push", "--porcelain", *(["--progress"] if echo else []), remote, *refspecs]
+    """One ``git push``. It records nothing under refs/remote-runs/<r>/ (writing a loose
+    ref per pushed run costs as much as the push itself); ``gitruns fetch`` does, and git
+    does on its own once ``gitruns remote setup`` configured the fetch refspec."""
+    progress = ["--progress"] if echo else []
+    args = ["push", "--porcelain", *progress, remote, *refspecs]
     result = run_git(store, args, echo=echo)
     updates = parse_push(result.stdout)
     if result.returncode != 0 and not updates:
         raise transport_error(remote, "push", result.stderr)
     return updates
-
-
-def _track(store: Store, remote: str, local: dict[str, str], report: PushReport) -> None:
-    """Record what the remote now holds in refs/remote-runs/<remote>/ (git does this
-    itself only when `gitruns remote setup` configured the fetch refspec)."""
-    known = store.remote_run_refs().get(remote, {})
-    updates = []
-    for update in report.updates:
-        run_id = report.run_id(update)
-        if update.ok and run_id in local and known.get(run_id) != local[run_id]:
-            updates.append((f"{REMOTE_RUNS_PREFIX}{remote}/{run_id}", local[run_id], None))
-    store.update_refs(updates)
 
 
 def _ids(report: PushReport, updates: list[RefUpdate]) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gitruns import layout
 from gitruns.errors import GitrunsError, InvalidRunError
-from gitruns.records import MAX_METRIC_BYTES, Run, load_run
+from gitruns.records import MAX_META_BYTES, MAX_METRIC_BYTES, Run, load_run
 from gitruns.storage import Store
 
 _MODE_TREE = 0o040000
@@ -22,6 +23,7 @@ _MODE_NAMES = {0o120000: "a symlink", 0o160000: "a submodule"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 # .git, and names that some file systems treat as .git (NTFS short name, trailing dots).
 _GIT_NAMES = {".git", "git~1"}
+_META_FILES = {layout.RUN_FILE, layout.PARAMS_FILE, layout.SUMMARY_FILE, layout.ARTIFACTS_FILE}
 _RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -53,12 +55,18 @@ def check_tree(store: Store, commit: str, where: str, limits: Limits = DEFAULT_L
         if mode not in _MODE_BLOBS:
             kind = _MODE_NAMES.get(mode, f"an entry of mode {mode:o}")
             raise _invalid(where, f"holds {kind} at {path}")
-        cap = limits.max_metric_bytes if path.endswith(".csv") else limits.max_file_bytes
+        cap = _cap(path, limits)
         if size > cap:
             raise _invalid(where, f"holds {path} of {size} bytes, over the {cap} byte limit")
         total += size
         if total > limits.max_total_bytes:
             raise _invalid(where, f"is over {limits.max_total_bytes} bytes in all")
+
+
+def _cap(path: str, limits: Limits) -> int:
+    if path in _META_FILES:
+        return min(MAX_META_BYTES, limits.max_file_bytes)
+    return limits.max_metric_bytes if path.endswith(".csv") else limits.max_file_bytes
 
 
 def _check_path(raw_path: bytes, where: str, limits: Limits) -> str:
@@ -81,6 +89,15 @@ def _invalid(where: str, what: str) -> InvalidRunError:
     return InvalidRunError(f"{where} {what}", "it was skipped; ask its author to check the run")
 
 
+def check_run_ref(
+    store: Store, ref_name: str, run_id: str, commit: str, limits: Limits = DEFAULT_LIMITS
+) -> None:
+    """The cheap part: the ref names a run id, and the tree is safe (see ``check_tree``)."""
+    if not _RUN_ID.fullmatch(run_id):
+        raise _invalid(ref_name, "is not named by a run id")
+    check_tree(store, commit, ref_name, limits)
+
+
 def load_untrusted_run(
     store: Store, ref_name: str, run_id: str, commit: str, limits: Limits = DEFAULT_LIMITS
 ) -> Run:
@@ -88,9 +105,7 @@ def load_untrusted_run(
 
     Errors name ``ref_name`` (e.g. ``refs/remote-runs/origin/<id>``).
     """
-    if not _RUN_ID.fullmatch(run_id):
-        raise _invalid(ref_name, "is not named by a run id")
-    check_tree(store, commit, ref_name, limits)
+    check_run_ref(store, ref_name, run_id, commit, limits)
     try:
         return load_run(store, run_id, commit)
     except GitrunsError as exc:

@@ -11,9 +11,11 @@ from gitruns.records import MAX_META_BYTES
 from gitruns.sharing.fetch import FetchReport, fetch_runs
 from gitruns.sharing.gitcli import Echo
 from gitruns.sharing.merge import Conflict, Side, later, merge_documents
+from gitruns.sharing.refs import list_refs, under
 from gitruns.sharing.validate import DEFAULT_LIMITS, Limits, load_untrusted_run
-from gitruns.storage import REMOTE_RUNS_PREFIX, FileContent, Store
+from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, FileContent, Store
 
+TRASH_PREFIX = "refs/gitruns-trash/"  # gitruns.lifecycle's; not imported: it loads a lot
 MERGE_TRAILER = "Gitruns-Annotation: merge"
 CONFLICT_TRAILER = "Gitruns-Conflict"
 _ZERO = "0" * 40
@@ -25,17 +27,25 @@ class IntegrateReport:
     fast_forwarded: list[str] = field(default_factory=list)
     merged: dict[str, list[Conflict]] = field(default_factory=dict)
     local_ahead: list[str] = field(default_factory=list)
+    # Runs you deleted here (in the trash): pull does not bring them back.
+    deleted_here: list[str] = field(default_factory=list)
     invalid: list[tuple[str, str]] = field(default_factory=list)
 
 
 def integrate(store: Store, label: str, limits: Limits = DEFAULT_LIMITS) -> IntegrateReport:
     """Bring every valid run of refs/remote-runs/<label>/ into refs/runs/."""
     report = IntegrateReport()
-    local = store.run_refs()
+    prefix = f"{REMOTE_RUNS_PREFIX}{label}/"
+    refs = list_refs(store, RUNS_PREFIX, prefix, TRASH_PREFIX)
+    local = under(refs, RUNS_PREFIX)
+    trashed = under(refs, TRASH_PREFIX)
     simple: list[tuple[str, str, str | None]] = []
-    for run_id, theirs in sorted(store.remote_run_refs().get(label, {}).items()):
+    for run_id, theirs in sorted(under(refs, prefix).items()):
         ours = local.get(run_id)
         if ours == theirs:
+            continue
+        if ours is None and run_id in trashed:
+            report.deleted_here.append(run_id)
             continue
         if ours is not None and store.is_ancestor(theirs, ours):
             report.local_ahead.append(run_id)

@@ -1,0 +1,58 @@
+"""The SQL pre-filter keeps every row the Python predicate matches (it may keep more)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_query_eval import filters, oracle, runs, to_row
+
+from gitruns import cache
+from gitruns.query import compile_filter, parse
+from gitruns.query.ast import Node
+from gitruns.query.sql import prefilter
+
+generated_runs = st.lists(st.integers(), min_size=1, max_size=8).flatmap(
+    lambda xs: st.tuples(*[runs(i) for i in range(len(xs))])
+)
+
+
+@settings(max_examples=200)
+@given(generated_runs, filters)
+def test_prefilter_never_drops_a_match(generated: tuple[dict[str, Any], ...], tree: Node) -> None:
+    db = cache._connect(None)
+    cache._write(db, [to_row(run) for run in generated], [])
+    kept = cache._select(db, prefilter(tree))
+    predicate = compile_filter(tree)
+    for run in generated:
+        row = to_row(run)
+        if oracle(run, tree):
+            assert predicate(row) and row.ref in kept
+
+
+def test_prefilter_prunes() -> None:
+    db = cache._connect(None)
+    rows = [
+        to_row({**base(i), "params": {"lr": lr}, "metrics": {"acc": [acc, acc, acc, 1]}})
+        for i, (lr, acc) in enumerate([(0.01, 0.95), ("0.01", 0.5), (0.1, 0.99), ("adam", 1.0)])
+    ]
+    cache._write(db, rows, [])
+    tree = parse("metrics.acc > 0.9 and params.lr = 0.01 and start_time > '2020-01-01'")
+    kept = cache._select(db, prefilter(tree))
+    assert [r.run_id[7] for r in kept.values()] == ["0"]
+    assert prefilter(parse("params.lr != 1 or metrics.acc > 1")) is None
+    assert len(cache._select(db, prefilter(parse("params.lr < 0.05")))) == 3  # 'adam' as text
+
+
+def base(index: int) -> dict[str, Any]:
+    return {
+        "id": f"0000000{index}-0000-7000-8000-000000000000",
+        "name": "n",
+        "status": "FINISHED",
+        "start_time": 1_790_000_000.0,
+        "duration": 1.0,
+        "params": {},
+        "metrics": {},
+        "tags": {},
+    }
