@@ -116,6 +116,7 @@ mode, uri, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
 import mlflow
 from mlflow.tracking import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
+mlflow.set_tracking_uri(uri)  # the fluent search_runs below reads the global URI
 client = MlflowClient(tracking_uri=uri)
 if mode == "generate":
     exp = client.get_experiment_by_name("bench") or None
@@ -175,7 +176,7 @@ def mlflow_store(kind: str, n: int) -> str:
 def mlflow_worker(mode: str, uri: str, n: int, *extra: str) -> str:
     args = [str(bench_python()), "-c", MLFLOW_WORKER, str(ROOT / "bench"), mode, uri, str(n)]
     env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true", "GIT_PYTHON_REFRESH": "quiet"}
-    result = subprocess.run([*args, *extra], capture_output=True, text=True, env=env)
+    result = subprocess.run([*args, *extra], capture_output=True, text=True, env=env, cwd=WORK)
     if result.returncode:
         raise RuntimeError(f"mlflow {mode} failed:\n{result.stderr[-3000:]}")
     return result.stdout
@@ -239,7 +240,7 @@ def measure(n: int, repeat: int, mlflow: bool = True) -> dict[str, Any]:
             MLFLOW_FILTER,
         ]
         os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
-        total, result = timed(command, ROOT, repeat=max(1, repeat // 2))
+        total, result = timed(command, WORK, repeat=max(1, repeat // 2))
         data = json.loads(result.strip().splitlines()[-1])
         figures[f"mlflow_{kind}_process_s"] = total
         figures[f"mlflow_{kind}_process_cpu_s"] = LAST_CPU[0]

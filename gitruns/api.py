@@ -190,10 +190,12 @@ def active_run() -> ActiveRun | None:
 
 
 def _require_active() -> ActiveRun:
-    run = active_run()
-    if run is None:
-        raise RunStateError("no active run", "call gitruns.start_run() first")
-    return run
+    # No lock: reading the last item of a list is atomic, and this is on the hot path of
+    # every module-level log_metric call.
+    try:
+        return _active[-1]
+    except IndexError:
+        raise RunStateError("no active run", "call gitruns.start_run() first") from None
 
 
 def forget_run(run: ActiveRun) -> None:

@@ -160,25 +160,27 @@ class CachedRun:
 
 @dataclass
 class Snapshot:
-    """The runs as of this sync: every valid row, and the refs skipped as invalid."""
+    """The runs as of this sync: valid rows, the refs skipped as invalid, and for each run
+    id the ref of the copy to show (the local one, else the first remote's by name)."""
 
     rows: list[CachedRun]
     problems: list[Problem]
+    shown: set[str]
 
     def runs(self, *, all_copies: bool = False) -> list[CachedRun]:
-        """One row per run id (the local copy wins over fetched ones), or every copy."""
+        """One row per run id, or every copy (local and fetched from each remote)."""
         if all_copies:
             return list(self.rows)
-        chosen: dict[str, CachedRun] = {}
-        for row in self.rows:
-            held = chosen.get(row.run_id)
-            if held is None or _preference(row) < _preference(held):
-                chosen[row.run_id] = row
-        return list(chosen.values())
+        return [row for row in self.rows if row.ref in self.shown]
 
 
-def _preference(row: CachedRun) -> tuple[bool, str]:
-    return (row.origin != LOCAL, row.origin)
+def _shown_refs(refs: dict[str, tuple[str, str, str]]) -> set[str]:
+    chosen: dict[str, tuple[bool, str, str]] = {}
+    for ref, (run_id, origin, _) in refs.items():
+        rank = (origin != LOCAL, origin, ref)
+        if run_id not in chosen or rank < chosen[run_id]:
+            chosen[run_id] = rank
+    return {rank[2] for rank in chosen.values()}
 
 
 def current_refs(store: Store) -> dict[str, tuple[str, str, str]]:
@@ -329,7 +331,7 @@ def _snapshot(
             valid.append(row)
         else:
             problems.append((ref, row.error))
-    return Snapshot(valid, problems)
+    return Snapshot(valid, problems, _shown_refs(refs))
 
 
 def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> CachedRun:

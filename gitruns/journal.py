@@ -213,6 +213,11 @@ class _SharedFlusher:
                 )
                 self._thread.start()
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent's thread is gone and its lock may look held."""
+        self._lock = threading.Lock()
+        self._thread = None
+
     def discard(self, writer: JournalWriter) -> None:
         with self._lock:
             self._writers.discard(writer)
@@ -230,6 +235,8 @@ class _SharedFlusher:
 
 
 _FLUSHER = _SharedFlusher()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_FLUSHER.after_fork)
 
 
 def _ended() -> RunStateError:

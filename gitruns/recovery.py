@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
 from gitruns.finalize import finalize
 from gitruns.locks import LivenessLock
-from gitruns.staging import OWNER_LOCK, START_FILE, StagingArea, remove_run_dir, writer_is_alive
+from gitruns.staging import (
+    DONE_PREFIX,
+    OWNER_LOCK,
+    START_FILE,
+    StagingArea,
+    remove_run_dir,
+    writer_is_alive,
+)
 from gitruns.storage import Store
 
 
@@ -27,6 +35,8 @@ def recover_orphans(store: Store) -> list[str]:
     for run_dir in staging_area(store).run_dirs():
         lock = LivenessLock.acquire(run_dir / OWNER_LOCK, create=False)
         if lock is None:
+            if not (run_dir / OWNER_LOCK).exists() and store.run_commit(run_dir.name):
+                remove_run_dir(run_dir)  # half deleted after its run was written
             continue
         try:
             if not (run_dir / START_FILE).exists():
@@ -50,18 +60,22 @@ ABANDONED_START_SECONDS = 60.0
 
 
 def _remove_abandoned_starts(root: Path) -> None:
-    """Remove ``.new-<id>`` folders of processes killed while starting a run.
+    """Remove ``.new-<id>`` folders of processes killed while starting a run, and
+    ``.done-*`` folders of processes killed while deleting a finalised run's staging.
 
     Such a run was never announced (``start_run`` had not returned), so there is nothing
     to keep. Only old folders whose owner is gone are touched, so a start in progress,
     which takes its lock a moment after making the folder, is never disturbed.
     """
     try:
-        entries = [e for e in os.scandir(root) if e.name.startswith(".new-")]
+        entries = [e for e in os.scandir(root) if e.name.startswith((".new-", DONE_PREFIX))]
     except FileNotFoundError:
         return
     for entry in entries:
         folder = Path(entry.path)
+        if entry.name.startswith(DONE_PREFIX):  # its run was written: only deleting was left
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
         try:
             if time.time() - entry.stat().st_mtime < ABANDONED_START_SECONDS:
                 continue

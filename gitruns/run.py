@@ -194,6 +194,9 @@ class ActiveRun:
             fields: dict[str, Any] = {"status": status, "exit_code": exit_code}
             if error is not None:
                 fields["error"] = _describe(error)
+            # Every point reaches disk before the end event does: a run killed after its end
+            # event is finalised with that status, so it must already be complete.
+            self._writer.flush()
             if self._owner_lock is not None:
                 self._writer.append_event("end", **fields)
             elif error is not None:  # a joined process: its error explains the run's failure

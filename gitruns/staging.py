@@ -152,8 +152,22 @@ def write_json_atomic(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
+DONE_PREFIX = ".done-"
+
+
 def remove_run_dir(run_dir: Path) -> None:
-    shutil.rmtree(run_dir, ignore_errors=True)
+    """Remove a staging folder: first renamed out of sight in one step, then deleted.
+
+    A process killed halfway through deleting would otherwise leave a visible folder
+    without its ``owner.lock``, which recovery must treat as alive (a start in progress
+    looks the same for a moment). Hidden ``.done-*`` folders are always safe to delete.
+    """
+    hidden = run_dir.with_name(f"{DONE_PREFIX}{run_dir.name}-{os.getpid()}")
+    try:
+        run_dir.rename(hidden)
+    except OSError:
+        hidden = run_dir  # already gone, or renamed by another process: delete what is left
+    shutil.rmtree(hidden, ignore_errors=True)
 
 
 def last_logged_step(run_dir: Path, key: str) -> int:

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from _query_helpers import write_invalid_run
 from conftest import git
+from hypothesis import given
+from hypothesis import strategies as st
 
 import gitruns
-from gitruns import cache
+from gitruns import cache, schema, schema_fast
 from gitruns.annotate import rename, set_tags
 from gitruns.api import open_store
 
@@ -207,3 +209,54 @@ def test_a_large_batch_is_read_by_worker_processes(
     snapshot = cache.sync(open_store())
     assert names(snapshot) == [f"r{i}" for i in range(6)]
     assert len(snapshot.problems) == 1
+
+
+def test_the_local_copy_hides_fetched_ones_even_when_only_they_match(repo: Path) -> None:
+    from gitruns.search import select_runs
+
+    run_id = record("mine", acc=0.5)
+    store = open_store()
+    commit = git(repo, "rev-parse", f"refs/runs/{run_id}").strip()
+    git(repo, "update-ref", f"refs/remote-runs/team/{run_id}", commit)
+    set_tags(store, run_id, {"local": "yes"})  # the local copy moves on
+    assert [r.origin for r in select_runs(store, "tags.local is null").rows] == []
+    assert [r.origin for r in select_runs(store, "metrics.acc = 0.5").rows] == ["local"]
+    every = select_runs(store, "metrics.acc = 0.5", all_copies=True).rows
+    assert sorted(r.origin for r in every) == ["local", "team"]
+
+
+_json_like = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=3)
+    | st.dates()
+    | st.binary(max_size=2),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_summary_like = st.dictionaries(
+    st.text(max_size=3),
+    st.dictionaries(
+        st.sampled_from(["count", "last", "min", "max", "last_step", "last_timestamp", "x"]),
+        st.none() | st.booleans() | st.integers(-2, 5) | st.floats() | st.text(max_size=1),
+        max_size=7,
+    ),
+    max_size=3,
+)
+
+
+@given(st.sampled_from(["params", "summary"]), _json_like | _summary_like)
+def test_fast_schema_checks_accept_only_what_jsonschema_accepts(name: str, document: Any) -> None:
+    if schema_fast.accepts(name, document):
+        assert next(iter(schema._validator(name).iter_errors(document)), None) is None
+
+
+def test_fast_schema_checks_accept_real_runs(repo: Path) -> None:
+    run_id = record("r", lr=0.1, nested={"a": [1, "x", None, True]})
+    run = gitruns.get_run(run_id)
+    assert schema_fast.accepts("params", run.params)
+    assert schema_fast.accepts("summary", run.metrics)

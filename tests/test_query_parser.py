@@ -85,6 +85,7 @@ def test_sort_keys() -> None:
         ("params. = 1", 8, "expected a key"),
         ("params.a = 1 and", 17, "expected a field"),
         ("params.a ~ 1", 10, "unexpected '~'"),
+        ("params.a = null", 12, "with 'is null'"),
     ],
 )
 def test_errors_point_at_the_column(text: str, column: int, problem: str) -> None:

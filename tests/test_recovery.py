@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _store_helpers import run_refs, staging_dirs, start_child
+from _store_helpers import run_child, run_refs, staging_dirs, start_child
 from conftest import fsck, git, gitruns_cli
 
 import gitruns
@@ -125,7 +125,7 @@ def test_killed_mid_stream_never_finished_when_incomplete(repo: Path, delay: flo
     child.communicate()
     runs = gitruns.list_runs()
     # a kill while a run was being created leaves only a hidden, unannounced folder
-    assert len(runs) >= 3 and [d for d in staging_dirs(repo) if d[0] != "."] == []
+    assert len(runs) >= 3 and [d for d in staging_dirs(repo) if not d.startswith(".new-")] == []
     for run in runs:
         if run.status == "FINISHED":
             assert run.metrics["m"]["count"] == 40 and run.params == {"i": run.params["i"], "n": 40}
@@ -143,9 +143,22 @@ def test_abandoned_start_folders_are_removed_when_old(repo: Path) -> None:
         (folder / "owner.lock").write_text("")
         (folder / "start.json").write_text("{}")
     os.utime(old, (time.time() - 3600, time.time() - 3600))
+    (staging / ".done-01a21676-4263-70ac-a5bf-9e4ce5e1def8-123" / "w-1").mkdir(parents=True)
     open_store()
     assert staging_dirs(repo) == [".new-young"]  # a start may still be in progress
     assert run_refs(repo) == []
+
+
+def test_half_deleted_staging_of_a_written_run_is_removed(repo: Path) -> None:
+    """A kill while deleting a finalised run's staging folder leaves no garbage behind."""
+    with gitruns.start_run() as run:
+        run.log_metric("m", 1.0)
+    leftover = repo / ".git" / "gitruns" / "staging" / run.id / "w-1"
+    leftover.mkdir(parents=True)
+    (leftover / "events.jsonl").write_text("")  # owner.lock already deleted
+    open_store()
+    assert staging_dirs(repo) == []
+    assert gitruns.get_run(run.id).metrics["m"]["count"] == 1
 
 
 WRITER = """
@@ -182,3 +195,73 @@ def test_four_processes_writing_at_once(repo: Path, tmp_path: Path) -> None:
     assert staging_dirs(repo) == []
     fsck(repo)
     assert git(repo, "status", "--porcelain") == ""
+
+
+NESTED_VICTIM = """
+outer = gitruns.start_run(name="outer")
+inner = gitruns.start_run(name="inner", nested=True)
+for step in range(300):
+    outer.log_metric("a", float(step))
+    inner.log_metric("b", float(step))
+print("ready", outer.id, inner.id, flush=True)
+time.sleep(120)
+"""
+
+
+def test_kill_9_with_two_runs_in_one_process(repo: Path) -> None:
+    """One flusher thread serves every run of a process: both runs keep their points."""
+    child = start_child(repo, NESTED_VICTIM)
+    assert child.stdout is not None
+    _ready, outer_id, inner_id = child.stdout.readline().split()
+    time.sleep(1.5)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    child.communicate()
+    outer, inner = gitruns.get_run(outer_id), gitruns.get_run(inner_id)
+    assert outer.status == inner.status == "CRASHED"
+    assert outer.metrics["a"]["count"] == 300 and inner.metrics["b"]["count"] == 300
+    assert inner.parents == [outer_id]
+    fsck(repo)
+
+
+def test_forked_child_records_its_own_run(repo: Path) -> None:
+    result = run_child(
+        repo,
+        """
+        with gitruns.start_run(name="parent") as run:
+            run.log_metric("a", 1.0)
+            pid = os.fork()
+            if pid == 0:
+                gitruns.api._active.clear()  # the child's own run, not the parent's
+                with gitruns.start_run(name="child") as mine:
+                    mine.log_metric("c", 1.0)
+                os._exit(0)
+            os.waitpid(pid, 0)
+            run.log_metric("a", 2.0)
+        print(run.id)
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    parent = gitruns.get_run(result.stdout.strip())
+    assert parent.metrics["a"]["count"] == 2
+    assert gitruns.get_run("child").metrics["c"]["count"] == 1
+
+
+def test_killed_right_after_the_end_event_is_complete(repo: Path) -> None:
+    """Dying between the end event and the commit: the run keeps its status and every
+    point (points reach disk before the end event)."""
+    result = run_child(
+        repo,
+        """
+        import gitruns.journal
+        gitruns.journal.JournalWriter.close = lambda self: os._exit(9)  # die at close
+        run = gitruns.start_run(name="late-death")
+        for step in range(100):
+            run.log_metric("m", float(step))  # all still buffered in memory
+        print(run.id, flush=True)
+        gitruns.end_run()
+        """,
+    )
+    assert result.returncode == 9, result.stderr
+    loaded = gitruns.get_run(result.stdout.strip())
+    assert loaded.status == "FINISHED" and loaded.metrics["m"]["count"] == 100

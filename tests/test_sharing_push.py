@@ -128,6 +128,7 @@ def test_unpublished_code_is_refused_unless_allowed(tmp_path: Path) -> None:
     assert cli.returncode == 1 and "--allow-unpublished-code" in cli.stderr
     allowed = gitruns_cli(team.alice, "push", "--allow-unpublished-code")
     assert allowed.returncode == 0, allowed.stderr
+    assert "warning: 1 run(s) ran on code that is on no branch" in allowed.stderr
     assert list(runs_of(team.remote)) == [run_id]
 
 

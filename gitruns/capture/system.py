@@ -65,9 +65,11 @@ class ProcessTree:
         cpu = rss = 0.0
         seen: dict[int, psutil.Process] = {}
         for process in self._members():
-            known = self._known.get(process.pid, process)
+            previous = self._known.get(process.pid)
+            new = previous is None or previous != process  # != also catches a reused pid
+            known = process if new or previous is None else previous
             try:
-                cpu += self._cpu(known, new=process.pid not in self._known)
+                cpu += self._cpu(known, new=new)
                 rss += known.memory_info().rss
             except self._psutil.Error:
                 continue  # exited or forbidden mid-sample: skip it

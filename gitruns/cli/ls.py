@@ -105,7 +105,6 @@ def _print(
     mentioned: list[Field],
 ) -> None:
     import json
-    import shutil
 
     from gitruns import render
     from gitruns.query import parse_field
@@ -142,8 +141,18 @@ def _print(
     if fmt == "markdown":
         click.echo(render.table_markdown(headers, cells))
     else:
-        width = shutil.get_terminal_size((100, 24)).columns
-        click.echo(render.fit_table(headers, cells, width))
+        click.echo(render.fit_table(headers, cells, _width()))
+
+
+def _width() -> int:
+    """The terminal's width; piped output (no terminal, no COLUMNS) is not narrowed."""
+    import os
+    import shutil
+    import sys
+
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS"):
+        return 1_000_000
+    return shutil.get_terminal_size((100, 24)).columns
 
 
 def _full_records(store: Store, rows: list[CachedRun]) -> list[Any]:

@@ -66,6 +66,12 @@ def push_command(remote: str, runs: tuple[str, ...], allow_unpublished_code: boo
         echo=_echo(),
         check=False,
     )
+    if report.unpublished_code:
+        click.echo(
+            f"warning: {len(report.unpublished_code)} run(s) ran on code that is on no branch "
+            f"of '{remote}'; that code is now published with them",
+            err=True,
+        )
     for update in report.pushed:
         kind = "new" if update.flag == "*" else "updated"
         click.echo(f"{kind:8} {report.run_id(update)}")

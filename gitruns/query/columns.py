@@ -18,8 +18,9 @@ MAX_PARAMS, MAX_METRICS, MAX_TAGS = 6, 6, 3
 
 def default_columns(rows: Sequence[CachedRun], mentioned: Sequence[Field] = ()) -> list[Field]:
     """id, name, status, start, duration; origin when fetched runs are listed; the
-    params, metrics and tags the filter and sort keys mention; then those whose values
-    differ between the listed runs."""
+    params, metrics and tags the filter and sort keys mention; then the metrics, params
+    and tags whose values differ between the listed runs (a narrow terminal drops
+    columns from the right, so the more telling ones come first)."""
     columns = list(BASE_COLUMNS)
     if any(row.origin != LOCAL for row in rows):
         columns.append(Field("attr", "origin"))
@@ -27,8 +28,8 @@ def default_columns(rows: Sequence[CachedRun], mentioned: Sequence[Field] = ()) 
     shown = {(f.namespace, f.key) for f in columns if f.agg is None}
     metrics = [{k: s[0] for k, s in r.metrics.items()} for r in rows]
     for namespace, mappings, cap in (
-        ("params", [r.params for r in rows], MAX_PARAMS),
         ("metrics", metrics, MAX_METRICS),
+        ("params", [r.params for r in rows], MAX_PARAMS),
         ("tags", [r.tags for r in rows], MAX_TAGS),
     ):
         keys = [k for k in _varying(mappings) if (namespace, k) not in shown][:cap]

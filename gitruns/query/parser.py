@@ -167,6 +167,8 @@ class _Parser:
         if token.word() in ("true", "false"):
             self.advance()
             return token.word() == "true"
+        if token.word() == "null":
+            raise self.error("expected a value (test for a missing value with 'is null')")
         raise self.error("expected a value")
 
     def field(self) -> Field:

@@ -25,6 +25,8 @@ _MAX_REFSPECS_PER_CALL = 2000  # keeps the command line far below ARG_MAX
 class PushReport:
     remote: str
     updates: list[RefUpdate] = field(default_factory=list)
+    # Runs pushed although their code commit was on no branch of the remote (allowed).
+    unpublished_code: list[str] = field(default_factory=list)
 
     def run_id(self, update: RefUpdate) -> str:
         return update.dst.removeprefix(RUNS_PREFIX)
@@ -85,16 +87,21 @@ def push_runs(
     candidates = _candidates(local, known, run_ids)
     if allow_unpublished_code is None:
         allow_unpublished_code = _config_true(store.config_value(ALLOW_CONFIG))
-    if not allow_unpublished_code:
-        published = set(known.values()) | set(under(refs, f"refs/remotes/{remote}/").values())
+    published = set(known.values()) | set(under(refs, f"refs/remotes/{remote}/").values())
+    allowed: list[str] = []
+    try:
         check_published_code(store, remote, candidates, published)
+    except UnpublishedCodeError as exc:
+        if not allow_unpublished_code:
+            raise
+        allowed = exc.run_ids  # allowed, and reported so that the CLI can say so
     if run_ids is None:
         refspec_lists = [[PUSH_RUNS]] if local else []
     else:
         specs = [f"{RUNS_PREFIX}{i}:{RUNS_PREFIX}{i}" for i in run_ids]
         step = _MAX_REFSPECS_PER_CALL
         refspec_lists = [specs[n : n + step] for n in range(0, len(specs), step)]
-    report = PushReport(remote)
+    report = PushReport(remote, unpublished_code=allowed)
     for refspecs in refspec_lists:
         report.updates.extend(_push(store, remote, refspecs, echo))
     if check:
