@@ -1,4 +1,4 @@
-"""Fast acceptance checks for the two simplest run schemas (params, summary).
+"""Fast acceptance checks for the run schemas (run, params, summary).
 
 Validating every run with jsonschema is a third of the time it takes to build the run
 cache from scratch. These hand-written checks accept only documents that the JSON
@@ -8,7 +8,16 @@ which decides and writes the error message. tests/test_cache.py checks the agree
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# The patterns of schemas/run.schema.json, matched as jsonschema matches them (re.search).
+_RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED", "CRASHED")
+_RUN_REQUIRED: tuple[str, ...] = ("schema_version", "id", "name", "status", "start_time")
+_RUN_REQUIRED += ("end_time", "user", "host", "git", "tags", "notes", "parents")
 
 
 def accepts(name: str, document: Any) -> bool:
@@ -17,7 +26,102 @@ def accepts(name: str, document: Any) -> bool:
         return isinstance(document, dict) and _plain_mapping(document)
     if name == "summary":
         return isinstance(document, dict) and all(map(_summary, document.values()))
+    if name == "run":
+        return isinstance(document, dict) and _run(document)
     return False
+
+
+def _run(doc: dict[str, Any]) -> bool:
+    """run.schema.json, property by property (extra top-level keys are allowed there)."""
+    get = doc.get
+    return (
+        all(key in doc for key in _RUN_REQUIRED)
+        and _integer(doc["schema_version"])
+        and doc["schema_version"] >= 1
+        and _matches(_RUN_ID, doc["id"])
+        and isinstance(doc["name"], str)
+        and len(doc["name"]) <= 250
+        and doc["status"] in _STATUSES
+        and isinstance(doc["start_time"], str)
+        and _optional(doc["end_time"], str)
+        and (get("duration_s") is None or (_number(doc["duration_s"]) and doc["duration_s"] >= 0))
+        and (get("exit_code") is None or _integer(doc["exit_code"]))
+        and (get("error") is None or _error(doc["error"]))
+        and _user(doc["user"])
+        and isinstance(doc["host"], str)
+        and _git(doc["git"])
+        and _string_map(doc["tags"])
+        and isinstance(doc["notes"], list)
+        and all(map(_note, doc["notes"]))
+        and isinstance(doc["parents"], list)
+        and all(isinstance(p, str) for p in doc["parents"])
+        and (
+            "inputs" not in doc
+            or (isinstance(doc["inputs"], list) and all(map(_input, doc["inputs"])))
+        )
+        and ("param_sources" not in doc or _string_map(doc["param_sources"]))
+        and _optional(get("command"), dict)
+        and _optional(get("environment"), dict)
+    )
+
+
+def _optional(value: Any, kind: type) -> bool:
+    return value is None or isinstance(value, kind)
+
+
+def _matches(pattern: re.Pattern[str], value: Any) -> bool:
+    return isinstance(value, str) and pattern.search(value) is not None
+
+
+def _string_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _strings(value: dict[str, Any], *keys: str) -> bool:
+    return all(key not in value or isinstance(value[key], str) for key in keys)
+
+
+def _error(value: Any) -> bool:
+    return isinstance(value, dict) and _strings(value, "type", "message", "traceback")
+
+
+def _user(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("name"), str)
+        and isinstance(value.get("email"), str)
+        and _strings(value, "os_user")
+    )
+
+
+def _git(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and all(key in value for key in ("commit", "branch", "dirty"))
+        and (value["commit"] is None or _matches(_SHA1, value["commit"]))
+        and (value.get("snapshot") is None or _matches(_SHA1, value["snapshot"]))
+        and _optional(value["branch"], str)
+        and _optional(value.get("remote_url"), str)
+        and isinstance(value["dirty"], bool)
+    )
+
+
+def _note(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("text"), str)
+        and _strings(value, "author", "time")
+    )
+
+
+def _input(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("path"), str)
+        and (value.get("sha256") is None or _matches(_SHA256, value["sha256"]))
+        and (value.get("size") is None or (_integer(value["size"]) and value["size"] >= 0))
+        and _optional(value.get("uri"), str)
+    )
 
 
 def _plain(value: Any) -> bool:

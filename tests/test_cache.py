@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from _query_helpers import write_invalid_run
 from conftest import git
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gitruns
@@ -260,3 +260,106 @@ def test_fast_schema_checks_accept_real_runs(repo: Path) -> None:
     run = gitruns.get_run(run_id)
     assert schema_fast.accepts("params", run.params)
     assert schema_fast.accepts("summary", run.metrics)
+
+
+_RUN_FIELDS = [
+    ("schema_version",),
+    ("id",),
+    ("name",),
+    ("status",),
+    ("start_time",),
+    ("end_time",),
+    ("duration_s",),
+    ("exit_code",),
+    ("error",),
+    ("error", "type"),
+    ("user",),
+    ("user", "name"),
+    ("user", "os_user"),
+    ("host",),
+    ("git",),
+    ("git", "commit"),
+    ("git", "snapshot"),
+    ("git", "branch"),
+    ("git", "dirty"),
+    ("git", "remote_url"),
+    ("tags",),
+    ("tags", "k"),
+    ("notes",),
+    ("parents",),
+    ("inputs",),
+    ("param_sources",),
+    ("command",),
+    ("environment",),
+    ("extra",),
+]
+_odd_values = st.sampled_from(
+    [
+        None,
+        True,
+        0,
+        1,
+        -1,
+        1.0,
+        0.5,
+        "",
+        "x",
+        "a" * 40,
+        "a" * 40 + "\n",
+        "A" * 40,
+        "b" * 64,
+        "RUNNING",
+        "running",
+        "01900000-0000-7000-8000-000000000000",
+        "x" * 251,
+        [],
+        ["x"],
+        [1],
+        {},
+        {"text": "t"},
+        {"path": "p", "size": -1},
+        {"path": "p", "sha256": "c" * 64},
+        [{}],
+        [{"text": 1}],
+        [{"path": "p"}],
+        {"name": "n", "email": "e"},
+        {"a": 1},
+    ]
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.tuples(st.sampled_from(_RUN_FIELDS), _odd_values | st.just("<drop>")), max_size=3)
+)
+def test_fast_run_check_accepts_only_what_jsonschema_accepts(
+    valid_run_document: dict[str, Any], changes: list[tuple[tuple[str, ...], Any]]
+) -> None:
+    import copy
+
+    document = copy.deepcopy(valid_run_document)
+    for path, value in changes:
+        target = document
+        for key in path[:-1]:
+            target = target.get(key) if isinstance(target.get(key), dict) else {}
+        if value == "<drop>":
+            target.pop(path[-1], None)
+        else:
+            target[path[-1]] = value
+    if schema_fast.accepts("run", document):
+        assert next(iter(schema._validator("run").iter_errors(document)), None) is None
+
+
+@pytest.fixture
+def valid_run_document(tmp_path: Path) -> dict[str, Any]:
+    """A real run.yaml (with inputs and an error) as a dict."""
+    path = tmp_path / "doc"
+    path.mkdir()
+    git(path, "init", "-q")
+    (path / "data.txt").write_text("data")
+    with gitruns.start_run(name="doc", repo=path) as run:
+        run.log_input(path / "data.txt")
+    document = gitruns.get_run(run.id, repo=path).document
+    document["error"] = {"type": "ValueError", "message": "m"}
+    assert schema_fast.accepts("run", document)
+    return document

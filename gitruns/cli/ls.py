@@ -85,7 +85,14 @@ def command(
     for ref, why in selection.problems:
         click.echo(f"gitruns: warning: skipping {ref}: {why}", err=True)
     mentioned = _mentioned_fields(filter_, sort)
-    _print(store, selection.rows, columns, fmt, bool(filter_ or branch or commit), mentioned)
+    _print(
+        store,
+        selection.rows,
+        columns,
+        fmt,
+        bool(filter_ or branch or commit or limit == 0),
+        mentioned,
+    )
 
 
 def _mentioned_fields(filter_: str | None, sort: tuple[str, ...]) -> list[Field]:
