@@ -46,7 +46,9 @@ def make_repo(parent: Path, name: str) -> Path:
     return path
 
 
-def median_seconds(cmd: list[str], cwd: Path, repeat: int, env: dict[str, str] | None = None) -> float:
+def median_seconds(
+    cmd: list[str], cwd: Path, repeat: int, env: dict[str, str] | None = None
+) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -63,7 +65,9 @@ def dvc_overhead(parent: Path, repeat: int) -> tuple[float, float] | None:
     repo = make_repo(parent, "dvc")
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     subprocess.run([str(dvc), "init", "-q"], cwd=repo, check=True, env=env)
-    (repo / "dvc.yaml").write_text(f"stages:\n  train:\n    cmd: {PY} -c pass\n    deps: [train.py]\n")
+    (repo / "dvc.yaml").write_text(
+        f"stages:\n  train:\n    cmd: {PY} -c pass\n    deps: [train.py]\n"
+    )
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "dvc")
     plain = median_seconds([PY, "-c", "pass"], repo, repeat)
@@ -86,7 +90,9 @@ def recorder_peak_rss(repo: Path, seconds: float, megabytes: int) -> tuple[float
     )
     proc = subprocess.Popen(
         [*GITRUNS, "record", "--system-interval", "0.5", "--", PY, "-c", script],
-        cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     recorder = psutil.Process(proc.pid)
     samples: list[float] = []
@@ -125,7 +131,11 @@ def main() -> None:
         long = recorder_peak_rss(repo, 4 if args.quick else 12, 50 if args.quick else 200)
     rows = [
         ("plain `python -c pass`", f"{plain * 1000:.0f} ms", "1.00"),
-        ("`gitruns record -- python -c pass`", f"{recorded * 1000:.0f} ms", f"{recorded / plain:.2f}"),
+        (
+            "`gitruns record -- python -c pass`",
+            f"{recorded * 1000:.0f} ms",
+            f"{recorded / plain:.2f}",
+        ),
         ("same, `--no-system-metrics`", f"{quiet * 1000:.0f} ms", f"{quiet / plain:.2f}"),
     ]
     lines = [

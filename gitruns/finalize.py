@@ -62,7 +62,9 @@ def finalize(
         if parent_commit and parent_commit not in parents:
             parents.append(parent_commit)
     message = f"run {document['name']} ({staged.run_id}): {document['status']}\n"
-    commit = store.create_run_commit(files, parents, message, layout.parse_time(document["end_time"]))
+    commit = store.create_run_commit(
+        files, parents, message, layout.parse_time(document["end_time"])
+    )
     created = store.create_ref(staged.run_id, commit)
     remove_run_dir(run_dir)
     return commit if created else None
@@ -91,7 +93,9 @@ def replay(
         elif kind == "untag":
             document["tags"].pop(event["key"], None)
         elif kind == "note":
-            document["notes"].append({k: event[k] for k in ("text", "author", "time") if k in event})
+            document["notes"].append(
+                {k: event[k] for k in ("text", "author", "time") if k in event}
+            )
         elif kind == "artifact":
             artifacts[event["pointer"]["path"]] = event["pointer"]
         elif kind == "input":

@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 from gitruns import layout, yamlio
-from gitruns.ids import short_id
 from gitruns.records import Run
 
 
@@ -43,39 +42,6 @@ def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def runs_table(runs: list[Run], max_extra: int = 4) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows for ``gitruns ls``: id, name, status, start, duration, then the
-    params and metrics that differ between the listed runs (up to ``max_extra`` of each)."""
-    params = [flatten(run.params) for run in runs]
-    param_keys = _varying_keys(params)[:max_extra]
-    metric_keys = _varying_keys([{k: s["last"] for k, s in r.metrics.items()} for r in runs])
-    metric_keys = metric_keys[:max_extra]
-    headers = ["id", "name", "status", "start", "duration"]
-    headers += [f"params.{k}" for k in param_keys] + [f"metrics.{k}" for k in metric_keys]
-    rows = []
-    for run, flat in zip(runs, params, strict=True):
-        row = [
-            short_id(run.id),
-            run.name,
-            run.status,
-            run.start_time[:19].replace("T", " "),
-            format_duration(run.duration),
-        ]
-        row += [format_number(flat[k]) if k in flat else "" for k in param_keys]
-        row += [
-            format_number(run.metrics[k]["last"]) if k in run.metrics else "" for k in metric_keys
-        ]
-        rows.append(row)
-    return headers, rows
-
-
-def _varying_keys(mappings: list[dict[str, Any]]) -> list[str]:
-    keys = sorted({k for m in mappings for k in m})
-    if len(mappings) < 2:
-        return keys
-    return [k for k in keys if len({repr(m.get(k)) for m in mappings}) > 1]
-
-
 def run_as_json(run: Run) -> str:
     return json.dumps(layout.json_safe(run.to_dict()), indent=2, sort_keys=True)
 
@@ -84,59 +50,6 @@ def run_as_yaml(run: Run) -> str:
     return yamlio.dump(run.to_dict()).decode("utf-8")
 
 
-def run_as_text(run: Run) -> str:
-    """A readable page about one run."""
-    data = run.to_dict()
-    git = data["git"]
-    lines = [
-        f"run {run.id}",
-        f"name:     {run.name}",
-        f"status:   {run.status}"
-        + (f" (exit code {data['exit_code']})" if data["exit_code"] is not None else ""),
-        f"user:     {data['user']['name']} <{data['user']['email']}> on {data['host']}",
-        f"start:    {data['start_time']}",
-        f"end:      {data['end_time'] or '-'}  ({format_duration(data['duration_s'])})",
-        f"code:     {git['commit'] or '(no commit)'}"
-        + (f" on {git['branch']}" if git.get("branch") else "")
-        + (" + uncommitted changes" if git.get("dirty") else ""),
-    ]
-    if data["error"]:
-        lines.append(f"error:    {data['error']['type']}: {data['error']['message']}")
-    if data["parents"]:
-        lines.append(f"parents:  {', '.join(data['parents'])}")
-    lines += _section("params", {k: format_number(v) for k, v in flatten(data["params"]).items()})
-    lines += _section("tags", data["tags"])
-    if run.metrics:
-        lines.append("")
-        lines.append("metrics:")
-        width = max(len(k) for k in run.metrics)
-        for key, s in sorted(run.metrics.items()):
-            lines.append(
-                f"  {key:<{width}}  last {format_number(s['last'])}  min {format_number(s['min'])}"
-                f"  max {format_number(s['max'])}  ({s['count']} points, last step {s['last_step']})"
-            )
-    if data["artifacts"]:
-        lines.append("")
-        lines.append("artifacts:")
-        for art in data["artifacts"]:
-            lines.append(f"  {art['path']}  {art['size']} bytes  sha256:{art['sha256'][:12]}")
-    if data["notes"]:
-        lines.append("")
-        lines.append("notes:")
-        for note in data["notes"]:
-            lines.append(f"  [{note.get('time', '')} {note.get('author', '')}]")
-            lines += [f"    {line}" for line in note["text"].splitlines()]
-    return "\n".join(lines) + "\n"
-
-
-def _section(title: str, mapping: dict[str, Any]) -> list[str]:
-    if not mapping:
-        return []
-    width = max(len(k) for k in mapping)
-    return ["", f"{title}:"] + [f"  {k:<{width}}  {v}" for k, v in sorted(mapping.items())]
-
-
-# -- tables of runs (gitruns ls): fit a terminal, or CSV and markdown ---------------------
 MAX_CELL = 40
 
 

@@ -20,7 +20,12 @@ from typing import TypeVar
 
 import pygit2
 
-from gitruns.errors import ConcurrentUpdateError, GitrunsError, RepositoryError
+from gitruns.errors import (
+    ConcurrentUpdateError,
+    GitrunsError,
+    InvalidRunError,
+    RepositoryError,
+)
 
 RUNS_PREFIX = "refs/runs/"
 # Runs fetched from a remote land in refs/remote-runs/<remote>/<run-id>: never under
@@ -113,7 +118,7 @@ class Store:
             tree_id,
             [head.id],
         )
-        diff = repo.diff(head.tree, repo.get(tree_id))
+        diff = head.tree.diff_to_tree(self._object(tree_id).peel(pygit2.Tree))
         patch = (diff.patch or "").encode("utf-8", errors="surrogateescape")
         return CodeState(str(snapshot), str(head.id), branch, remote_url, True, patch)
 
@@ -130,7 +135,7 @@ class Store:
                     index.remove(path)
                 continue
             oid = self.repo.create_blob_fromworkdir(path)
-            index.add(pygit2.IndexEntry(path, oid, _file_mode(info)))
+            index.add(pygit2.IndexEntry(path, oid, pygit2.enums.FileMode(_file_mode(info))))
         return index.write_tree(self.repo)
 
     def _branch_name(self) -> str | None:
@@ -193,17 +198,21 @@ class Store:
     ) -> str:
         tree = self.write_tree(files)
         sig = self._signature(when)
-        oid = self.repo.create_commit(None, sig, sig, message, tree, [pygit2.Oid(hex=p) for p in parents])
+        oid = self.repo.create_commit(
+            None, sig, sig, message, tree, [pygit2.Oid(hex=p) for p in parents]
+        )
         return str(oid)
 
     def create_ref(self, run_id: str, commit: str) -> bool:
         """Point ``refs/runs/<id>`` at ``commit``; False when the ref already exists."""
         name = RUNS_PREFIX + run_id
+
         def create() -> bool:
             if name in self.repo.references:
                 return False
             self.repo.references.create(name, pygit2.Oid(hex=commit), force=False)
             return True
+
         return _retry_locked(create)
 
     def update_ref(self, run_id: str, new: str, old: str) -> bool:
@@ -226,7 +235,9 @@ class Store:
         return result.returncode == 0
 
     def commit_on_top(
-        self, run_id: str, change: Callable[[str], tuple[Mapping[str, FileContent | None], str] | None]
+        self,
+        run_id: str,
+        change: Callable[[str], tuple[Mapping[str, FileContent | None], str] | None],
     ) -> str | None:
         """Add a commit on top of a run's ref, retrying until the compare-and-swap holds.
 
@@ -253,16 +264,16 @@ class Store:
 
     def _tree_with(self, commit: str, files: Mapping[str, FileContent | None]) -> pygit2.Oid:
         """The commit's tree with ``files`` replaced, added, or (given None) removed."""
-        tree = self.repo.get(commit).peel(pygit2.Tree)
+        tree = self._tree(commit)
         merged: dict[str, FileContent | pygit2.Oid | None] = dict(self._blob_ids(tree, ""))
         merged.update(files)
         return self.write_tree({p: c for p, c in merged.items() if c is not None})
 
     def _blob_ids(self, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, pygit2.Oid]]:
         for entry in tree:
-            path = f"{prefix}/{entry.name}" if prefix else entry.name
+            path = f"{prefix}/{entry.name}" if prefix else str(entry.name)
             if entry.filemode == pygit2.GIT_FILEMODE_TREE:
-                yield from self._blob_ids(self.repo.get(entry.id), path)
+                yield from self._blob_ids(self._tree(entry.id), path)
             else:
                 yield path, entry.id
 
@@ -275,7 +286,7 @@ class Store:
             if name.startswith(RUNS_PREFIX):
                 target = ref.target
                 if isinstance(target, pygit2.Oid):
-                    refs[name[len(RUNS_PREFIX):]] = str(target)
+                    refs[name[len(RUNS_PREFIX) :]] = str(target)
         return refs
 
     def remote_run_refs(self) -> dict[str, dict[str, str]]:
@@ -299,7 +310,7 @@ class Store:
 
     def read_file(self, commit: str, path: str, max_bytes: int) -> bytes | None:
         """A file of a commit's tree, or None when it is absent; refuse oversized blobs."""
-        tree = self.repo.get(commit).peel(pygit2.Tree)
+        tree = self._tree(commit)
         try:
             entry = tree[path]
         except KeyError:
@@ -308,40 +319,59 @@ class Store:
             pygit2.GIT_FILEMODE_BLOB,
             pygit2.GIT_FILEMODE_BLOB_EXECUTABLE,
         ):
-            raise GitrunsError(f"{path} in commit {commit[:12]} is not a regular file", "")
+            raise InvalidRunError(
+                f"{path} in commit {commit[:12]} is not a regular file", "remove or repair the run"
+            )
         _kind, size = self.repo.odb.read_header(entry.id)
         if size > max_bytes:
-            raise GitrunsError(
+            raise InvalidRunError(
                 f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
                 "the run is not valid; remove or repair it",
             )
-        data: bytes = self.repo.get(entry.id).data
-        return data
+        return self._blob_data(entry.id)
 
     def iter_files(self, commit: str, folder: str = "") -> Iterator[tuple[str, bytes]]:
         """Every regular file below ``folder`` of a commit's tree."""
-        tree = self.repo.get(commit).peel(pygit2.Tree)
+        tree = self._tree(commit)
         if folder:
             try:
-                tree = self.repo.get(tree[folder].id)
+                tree = self._tree(tree[folder].id)
             except KeyError:
                 return
         yield from self._walk(tree, folder)
 
     def _walk(self, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, bytes]]:
         for entry in tree:
-            path = f"{prefix}/{entry.name}" if prefix else entry.name
+            path = f"{prefix}/{entry.name}" if prefix else str(entry.name)
             if entry.filemode == pygit2.GIT_FILEMODE_TREE:
-                yield from self._walk(self.repo.get(entry.id), path)
+                yield from self._walk(self._tree(entry.id), path)
             elif entry.filemode in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
-                yield path, self.repo.get(entry.id).data
+                yield path, self._blob_data(entry.id)
+
+    def _object(self, oid: str | pygit2.Oid) -> pygit2.Object:
+        obj = self.repo.get(oid)
+        if obj is None:
+            raise InvalidRunError(
+                f"git object {oid} is missing", "the repository is incomplete: run 'git fsck'"
+            )
+        return obj
+
+    def _tree(self, oid: str | pygit2.Oid) -> pygit2.Tree:
+        tree = self._object(oid).peel(pygit2.Tree)
+        assert isinstance(tree, pygit2.Tree)
+        return tree
+
+    def _blob_data(self, oid: str | pygit2.Oid) -> bytes:
+        blob = self._object(oid)
+        if not isinstance(blob, pygit2.Blob):
+            raise InvalidRunError(f"git object {oid} is not a file", "remove or repair the run")
+        return blob.data
 
     def commit_info(self, commit: str) -> tuple[list[str], str, str, float]:
         """Parents, author "name <email>", message and time of a commit."""
-        obj = self.repo.get(commit).peel(pygit2.Commit)
+        obj = self._object(commit).peel(pygit2.Commit)
         author = f"{obj.author.name} <{obj.author.email}>"
         return [str(p) for p in obj.parent_ids], author, obj.message, float(obj.commit_time)
-
 
     # -- any ref, and the git CLI (annotations, trash, gc) ---------------------------------
     def refs_under(self, prefix: str) -> dict[str, str]:
@@ -586,7 +616,9 @@ def _unsupported_repository(gitdir: str, exc: Exception) -> RepositoryError:
             f"{gitdir} stores refs in reftable format, which gitruns (through libgit2) cannot read",
             "use the default 'files' ref storage (git refs migrate --ref-format=files)",
         )
-    return RepositoryError(f"cannot open the repository at {gitdir}: {text}", "check it with 'git status'")
+    return RepositoryError(
+        f"cannot open the repository at {gitdir}: {text}", "check it with 'git status'"
+    )
 
 
 def _config_get(config: pygit2.Config, key: str) -> str | None:

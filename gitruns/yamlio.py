@@ -48,9 +48,11 @@ def load(raw: bytes, where: str) -> Any:
             "the run is not valid; remove or repair it",
         )
     try:
-        data = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader
+        data = yaml.load(raw, Loader=_Loader)
     except yaml.YAMLError as exc:
-        raise InvalidRunError(f"{where} is not valid YAML ({exc})", "repair or remove the run")
+        raise InvalidRunError(
+            f"{where} is not valid YAML ({exc})", "repair or remove the run"
+        ) from None
     _check_plain_tree(data, where)
     return data
 
@@ -82,7 +84,7 @@ def parse_scalar(text: str) -> Any:
     """A command-line value typed as YAML would: ``0.01`` float, ``true`` bool, ``[1, 2]``
     list, anything unparsable or date-like stays the string it was."""
     try:
-        value = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        value = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError:
         return text
     if value is None and text.strip() not in ("null", "~", "None", "none"):

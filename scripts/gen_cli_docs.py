@@ -1,6 +1,6 @@
 """Write docs/cli.md from the commands' own --help texts (a test checks it is current).
 
-    python scripts/gen_cli_docs.py
+python scripts/gen_cli_docs.py
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click
 def render() -> str:
     parts = [HEADER]
     for path, command in walk(cli, ["gitruns"]):
-        parts.append(f"\n## `{' '.join(path)}`\n\n```text\n{help_text(command, path).rstrip()}\n```\n")
+        parts.append(
+            f"\n## `{' '.join(path)}`\n\n```text\n{help_text(command, path).rstrip()}\n```\n"
+        )
     return "".join(parts)
 
 

@@ -17,7 +17,9 @@ GIT_IDENTITY = {"user.name": "Test User", "user.email": "test@example.com"}
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Scrub GIT_*/GITRUNS_* variables; point HOME, git and libgit2 at an empty config."""
     home = tmp_path_factory.mktemp("home")
     for name in list(os.environ):
@@ -31,7 +33,10 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
         "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
     )
     levels = pygit2.enums.ConfigLevel
-    saved = {level: pygit2.settings.search_path[level] for level in (levels.GLOBAL, levels.XDG, levels.SYSTEM)}
+    saved = {
+        level: pygit2.settings.search_path[level]
+        for level in (levels.GLOBAL, levels.XDG, levels.SYSTEM)
+    }
     pygit2.settings.search_path[levels.GLOBAL] = str(home)
     pygit2.settings.search_path[levels.XDG] = str(home / ".config")
     pygit2.settings.search_path[levels.SYSTEM] = str(home / "nosystem")
@@ -63,7 +68,9 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def gitruns_cli(cwd: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def gitruns_cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``gitruns`` command in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "gitruns", *args],

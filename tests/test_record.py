@@ -71,7 +71,12 @@ def test_sigint_is_forwarded_and_the_run_is_killed(repo: Path) -> None:
             sys.exit(130)
         """
     )
-    proc = subprocess.Popen([*GITRUNS, "record", "--no-system-metrics", "--", PY, "-c", script], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*GITRUNS, "record", "--no-system-metrics", "--", PY, "-c", script],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"ready\n"
     proc.send_signal(signal.SIGINT)
@@ -85,7 +90,12 @@ def test_sigint_is_forwarded_and_the_run_is_killed(repo: Path) -> None:
 
 def test_sigterm_is_forwarded(repo: Path) -> None:
     script = "import time; print('ready', flush=True); time.sleep(30)"
-    proc = subprocess.Popen([*GITRUNS, "record", "--no-system-metrics", "--", PY, "-c", script], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*GITRUNS, "record", "--no-system-metrics", "--", PY, "-c", script],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"ready\n"
     proc.send_signal(signal.SIGTERM)
@@ -131,7 +141,10 @@ def test_child_exception_is_recorded(repo: Path) -> None:
 
 
 def test_shell_script_logs_with_the_cli(repo: Path) -> None:
-    script = "gitruns log-metric loss 1.0 && gitruns log-metric loss 0.5 && gitruns log-param opt adam && gitruns set-tag kind shell"
+    script = (
+        "gitruns log-metric loss 1.0 && gitruns log-metric loss 0.5"
+        " && gitruns log-param opt adam && gitruns set-tag kind shell"
+    )
     bin_dir = Path(sys.executable).parent
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     result = record(repo, "--no-system-metrics", "--", "sh", "-c", script, env=env)
@@ -145,7 +158,9 @@ def test_shell_script_logs_with_the_cli(repo: Path) -> None:
 
 
 def test_log_metric_outside_a_recorded_run_is_a_clear_error(repo: Path) -> None:
-    result = subprocess.run([*GITRUNS, "log-metric", "loss", "1"], cwd=repo, capture_output=True, text=True)
+    result = subprocess.run(
+        [*GITRUNS, "log-metric", "loss", "1"], cwd=repo, capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert result.stderr.startswith("gitruns: error: not inside a recorded run;")
     assert "Traceback" not in result.stderr
@@ -156,9 +171,24 @@ def test_params_from_argv_param_flags_and_config_files(repo: Path) -> None:
     (repo / "extra.json").write_text('{"batch": 32}')
     (repo / "more.toml").write_text('dropout = 0.1\n[data]\nname = "mnist"\n')
     result = record(
-        repo, "--no-system-metrics", "--param", "seed=7", "--config", "conf.yaml",
-        "--config", "extra.json", "--config", "more.toml",
-        "--", PY, "-c", "pass", "--lr", "0.01", "--epochs=3", "--verbose",
+        repo,
+        "--no-system-metrics",
+        "--param",
+        "seed=7",
+        "--config",
+        "conf.yaml",
+        "--config",
+        "extra.json",
+        "--config",
+        "more.toml",
+        "--",
+        PY,
+        "-c",
+        "pass",
+        "--lr",
+        "0.01",
+        "--epochs=3",
+        "--verbose",
     )
     assert result.returncode == 0, result.stderr
     run = only_run(repo)
@@ -194,17 +224,35 @@ def test_hydra_saved_config_becomes_params(repo: Path) -> None:
 
 
 def test_planted_secrets_never_reach_git(repo: Path) -> None:
-    env = {"MY_SERVICE_TOKEN": "tok-planted-env-0123456789", "WANDB_API_KEY": "planted-wandb-9876543210", "CUDA_VISIBLE_DEVICES": "0"}
+    env = {
+        "MY_SERVICE_TOKEN": "tok-planted-env-0123456789",
+        "WANDB_API_KEY": "planted-wandb-9876543210",
+        "CUDA_VISIBLE_DEVICES": "0",
+    }
     result = record(
-        repo, "--no-system-metrics", "--", PY, "-c", "pass",
-        "--api-key", "planted-argv-secret-abcdef", "--password=planted-pw-123456",
-        "--db", "https://user:planted-url-pass-777@db.example.com/x",
+        repo,
+        "--no-system-metrics",
+        "--",
+        PY,
+        "-c",
+        "pass",
+        "--api-key",
+        "planted-argv-secret-abcdef",
+        "--password=planted-pw-123456",
+        "--db",
+        "https://user:planted-url-pass-777@db.example.com/x",
         env=env,
     )
     assert result.returncode == 0, result.stderr
     run = only_run(repo)
     blob = all_object_bytes(repo)
-    for secret in ("tok-planted-env-0123456789", "planted-wandb-9876543210", "planted-argv-secret-abcdef", "planted-pw-123456", "planted-url-pass-777"):
+    for secret in (
+        "tok-planted-env-0123456789",
+        "planted-wandb-9876543210",
+        "planted-argv-secret-abcdef",
+        "planted-pw-123456",
+        "planted-url-pass-777",
+    ):
         assert secret.encode() not in blob, secret
     assert "[REDACTED]" in json.dumps(run["command"])
     variables = run_file(repo, run["id"], "env/variables.yaml").decode()
@@ -217,7 +265,9 @@ def test_provenance_and_environment_are_captured(repo: Path) -> None:
     run = only_run(repo)
     assert run["command"]["argv"][1:] == ["-c", "pass"]
     assert run["command"]["cwd"] == str(repo)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
     assert run["git"]["commit"] == head
     assert run["git"]["branch"] == "main"
     packages = run_file(repo, run["id"], "env/packages.txt").decode()
@@ -240,12 +290,35 @@ def test_system_metrics_are_sampled(repo: Path) -> None:
 
 def test_fake_nvml_values_are_recorded(repo: Path, tmp_path: Path) -> None:
     fake = tmp_path / "gpus.json"
-    fake.write_text(json.dumps({
-        "driver_version": "550.54.15", "cuda_version": 12040,
-        "gpus": [{"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-fake-0", "memory_total": 85899345920,
-                  "memory_used": 1073741824, "utilization_gpu": 87, "power_mw": 312000, "temperature_c": 61}],
-    }))
-    result = record(repo, "--system-interval", "0.3", "--", PY, "-c", "import time; time.sleep(1)", env={"GITRUNS_FAKE_NVML": str(fake)})
+    fake.write_text(
+        json.dumps(
+            {
+                "driver_version": "550.54.15",
+                "cuda_version": 12040,
+                "gpus": [
+                    {
+                        "name": "NVIDIA H100 80GB HBM3",
+                        "uuid": "GPU-fake-0",
+                        "memory_total": 85899345920,
+                        "memory_used": 1073741824,
+                        "utilization_gpu": 87,
+                        "power_mw": 312000,
+                        "temperature_c": 61,
+                    }
+                ],
+            }
+        )
+    )
+    result = record(
+        repo,
+        "--system-interval",
+        "0.3",
+        "--",
+        PY,
+        "-c",
+        "import time; time.sleep(1)",
+        env={"GITRUNS_FAKE_NVML": str(fake)},
+    )
     assert result.returncode == 0, result.stderr
     run = only_run(repo)
     metrics = run["metrics"]
@@ -257,8 +330,22 @@ def test_fake_nvml_values_are_recorded(repo: Path, tmp_path: Path) -> None:
 
 def test_artifacts_and_inputs(repo: Path) -> None:
     (repo / "data.csv").write_text("x,y\n1,2\n")
-    script = "import pathlib; pathlib.Path('out').mkdir(); pathlib.Path('out/model.bin').write_bytes(b'w' * 100)"
-    result = record(repo, "--no-system-metrics", "--artifact", "out/*.bin", "--input", "data.csv", "--", PY, "-c", script)
+    script = (
+        "import pathlib; pathlib.Path('out').mkdir(); "
+        "pathlib.Path('out/model.bin').write_bytes(b'w' * 100)"
+    )
+    result = record(
+        repo,
+        "--no-system-metrics",
+        "--artifact",
+        "out/*.bin",
+        "--input",
+        "data.csv",
+        "--",
+        PY,
+        "-c",
+        script,
+    )
     assert result.returncode == 0, result.stderr
     run = only_run(repo)
     assert [a["path"] for a in run["artifacts"]] == ["out/model.bin"]
@@ -270,8 +357,12 @@ def test_artifacts_and_inputs(repo: Path) -> None:
 def test_unknown_command_is_a_clear_error_and_records_nothing(repo: Path) -> None:
     result = record(repo, "--", "no-such-command-xyz")
     assert result.returncode == 1
-    assert result.stderr.decode().startswith("gitruns: error: command not found: no-such-command-xyz;")
-    listing = subprocess.run([*GITRUNS, "ls", "--format", "json"], cwd=repo, capture_output=True, text=True, check=True)
+    assert result.stderr.decode().startswith(
+        "gitruns: error: command not found: no-such-command-xyz;"
+    )
+    listing = subprocess.run(
+        [*GITRUNS, "ls", "--format", "json"], cwd=repo, capture_output=True, text=True, check=True
+    )
     assert json.loads(listing.stdout) == []
 
 
@@ -288,7 +379,12 @@ def test_kill_9_of_the_recorder_leaves_a_recoverable_crashed_run(repo: Path) -> 
             time.sleep(0.05)
         """
     )
-    proc = subprocess.Popen([*GITRUNS, "record", "--system-interval", "0.2", "--", PY, "-c", script], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*GITRUNS, "record", "--system-interval", "0.2", "--", PY, "-c", script],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     while b"step 20" not in proc.stdout.readline():
         pass
@@ -314,12 +410,31 @@ def test_kill_9_of_the_recorder_leaves_a_recoverable_crashed_run(repo: Path) -> 
 
 def test_example_training_script_recorded_end_to_end(repo: Path) -> None:
     example = Path(__file__).resolve().parents[1] / "examples" / "train.py"
-    result = record(repo, "--artifact", "out/*.json", "--system-interval", "1", "--", PY, str(example), "--epochs", "15", "--lr", "0.5")
+    result = record(
+        repo,
+        "--artifact",
+        "out/*.json",
+        "--system-interval",
+        "1",
+        "--",
+        PY,
+        str(example),
+        "--epochs",
+        "15",
+        "--lr",
+        "0.5",
+    )
     assert result.returncode == 0, result.stderr
     run = only_run(repo)
     assert run["status"] == "FINISHED"
     assert run["params"]["epochs"] == 15
-    history = subprocess.run([*GITRUNS, "show", run["id"], "--format", "json"], cwd=repo, capture_output=True, text=True, check=True)
+    history = subprocess.run(
+        [*GITRUNS, "show", run["id"], "--format", "json"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(history.stdout)["metrics"]["train/loss"]["count"] == 15
     losses = run_file(repo, run["id"], "metrics/train/loss.csv").decode().splitlines()[1:]
     first, last = float(losses[0].split(",")[2]), float(losses[-1].split(",")[2])

@@ -21,7 +21,12 @@ def _attached() -> object:
 @click.command("log-metric")
 @click.argument("key")
 @click.argument("value")
-@click.option("--step", type=click.IntRange(min=0), default=None, help="Step (default: the key's last step + 1).")
+@click.option(
+    "--step",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Step (default: the key's last step + 1).",
+)
 def log_metric(key: str, value: str, step: int | None) -> None:
     """Log VALUE of metric KEY to the run being recorded.
 
@@ -38,7 +43,9 @@ def log_metric(key: str, value: str, step: int | None) -> None:
     try:
         number = float(value)
     except ValueError:
-        raise InvalidInputError(f"metric '{key}' value {value!r} is not a number", "pass a number") from None
+        raise InvalidInputError(
+            f"metric '{key}' value {value!r} is not a number", "pass a number"
+        ) from None
     try:
         if step is None:
             step = last_logged_step(run.run_dir, key) + 1

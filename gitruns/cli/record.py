@@ -24,16 +24,65 @@ def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
 )
 @click.option("--name", "-n", default=None, help="Run name (default: a generated one).")
 @click.option("--tag", "-t", "tags", multiple=True, metavar="K=V", help="Set a tag (repeatable).")
-@click.option("--param", "-p", "params", multiple=True, metavar="K=V", help="Log a param; values keep their YAML type (repeatable).")
-@click.option("--config", "configs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Log a YAML, JSON or TOML config file's keys as params (repeatable).")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="K=V",
+    help="Log a param; values keep their YAML type (repeatable).",
+)
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Log a YAML, JSON or TOML config file's keys as params (repeatable).",
+)
 @click.option("--note", "notes", multiple=True, metavar="TEXT", help="Add a note (repeatable).")
-@click.option("--parent", "parents", multiple=True, metavar="RUN", help="A run this one builds on (repeatable).")
-@click.option("--input", "inputs", multiple=True, metavar="PATH", help="Record an input file with its sha256 (repeatable).")
-@click.option("--artifact", "artifacts", multiple=True, metavar="GLOB", help="Store files matching GLOB at the end as artifacts (repeatable; ** recurses).")
-@click.option("--system-interval", type=click.FloatRange(min=0.1), default=10.0, show_default=True, metavar="SECONDS", help="Seconds between system-metric samples.")
-@click.option("--no-system-metrics", is_flag=True, help="Do not sample CPU, memory, I/O and GPU use.")
-@click.option("--no-argv-params", is_flag=True, help="Do not parse the command's own flags into params.")
-@click.option("--max-output", type=click.IntRange(min=1024), default=2 * 1024 * 1024, show_default=True, metavar="BYTES", help="Bytes of stdout (and of stderr) kept; head and tail survive, the middle is cut with a marker.")
+@click.option(
+    "--parent",
+    "parents",
+    multiple=True,
+    metavar="RUN",
+    help="A run this one builds on (repeatable).",
+)
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    help="Record an input file with its sha256 (repeatable).",
+)
+@click.option(
+    "--artifact",
+    "artifacts",
+    multiple=True,
+    metavar="GLOB",
+    help="Store files matching GLOB at the end as artifacts (repeatable; ** recurses).",
+)
+@click.option(
+    "--system-interval",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between system-metric samples.",
+)
+@click.option(
+    "--no-system-metrics", is_flag=True, help="Do not sample CPU, memory, I/O and GPU use."
+)
+@click.option(
+    "--no-argv-params", is_flag=True, help="Do not parse the command's own flags into params."
+)
+@click.option(
+    "--max-output",
+    type=click.IntRange(min=1024),
+    default=2 * 1024 * 1024,
+    show_default=True,
+    metavar="BYTES",
+    help="Bytes of stdout (and of stderr) kept; head and tail survive, the middle is cut.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def command(
     name: str | None,
