@@ -24,7 +24,7 @@ from gitruns.artifacts import ArtifactStore
 from gitruns.errors import RunStateError
 from gitruns.ids import new_run_id
 from gitruns.names import random_name
-from gitruns.records import Run, load_run, resolve_run_id
+from gitruns.records import Run, find_run, find_run_id, load_run
 from gitruns.recovery import recover_orphans, staging_area
 from gitruns.run import ActiveRun
 from gitruns.storage import Store
@@ -126,7 +126,7 @@ def create_run(
     """Stage a new run owned by this process (not made the active run)."""
     run_id = new_run_id()
     run_name = check_name_key(name, "run name") if name is not None else random_name(run_id)
-    parent_ids = [resolve_run_id(store, p) for p in parents]
+    parent_ids = [find_run_id(store, p) for p in parents]
     if outer is not None:
         parent_ids.append(outer.id)
     identity = store.identity()
@@ -253,11 +253,7 @@ def note(text: str) -> None:
 
 def get_run(ref: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
     """A recorded run by full id, unique prefix or suffix of an id, or name."""
-    store = open_store(repo)
-    run_id = resolve_run_id(store, ref)
-    commit = store.run_commit(run_id)
-    assert commit is not None
-    return load_run(store, run_id, commit)
+    return find_run(open_store(repo), ref)
 
 
 def list_runs(*, repo: str | os.PathLike[str] | None = None) -> list[Run]:
@@ -312,7 +308,7 @@ def run_history(ref: str, *, repo: str | os.PathLike[str] | None = None) -> list
     from gitruns import annotate
 
     store = open_store(repo)
-    run_id = resolve_run_id(store, ref)
+    run_id = find_run_id(store, ref)
     tip = store.run_commit(run_id)
     assert tip is not None
     return list(annotate.history(store, run_id, tip))
@@ -322,11 +318,9 @@ def _annotated(
     ref: str, repo: str | os.PathLike[str] | None, change: Callable[[Store, str], object]
 ) -> Run:
     store = open_store(repo)
-    run_id = resolve_run_id(store, ref)
+    run_id = find_run_id(store, ref)
     change(store, run_id)
-    commit = store.run_commit(run_id)
-    assert commit is not None
-    return load_run(store, run_id, commit)
+    return find_run(store, run_id)
 
 
 def _install_exit_hooks() -> None:

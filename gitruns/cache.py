@@ -335,9 +335,18 @@ def _snapshot(
 
 
 def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> CachedRun:
-    """Read and validate one run; an invalid one becomes a row holding only its error."""
+    """Read and validate one run; an invalid one becomes a row holding only its error.
+
+    Fetched runs also get the tree checks for untrusted input (paths, symlinks,
+    submodules, sizes), whether they came by ``gitruns fetch`` or plain ``git fetch``.
+    """
     try:
-        run = load_run(store, run_id, commit)
+        if origin == LOCAL:
+            run = load_run(store, run_id, commit)
+        else:
+            from gitruns.sharing.validate import load_untrusted_run
+
+            run = load_untrusted_run(store, ref, run_id, commit)
     except GitrunsError as exc:
         message = exc.message.replace(f"refs/runs/{run_id} ", "").replace("\n", " ")
         return CachedRun((ref, commit, run_id, origin, message, *[None] * 15))

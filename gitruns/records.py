@@ -183,3 +183,25 @@ def resolve_run_id(store: Store, ref: str, names: dict[str, str] | None = None) 
     if by_name:
         return by_name[-1]  # ids sort by time: the newest run of that name
     raise RunNotFoundError(f"no run matches '{ref}'", "list runs with 'gitruns ls'")
+
+
+def find_run_id(store: Store, ref: str) -> str:
+    """``resolve_run_id`` with names looked up in the query cache, so naming a run by name
+    stays fast with 10,000 runs instead of reading every run."""
+    try:
+        return resolve_run_id(store, ref, names={})
+    except RunNotFoundError:
+        pass
+    from gitruns import cache
+
+    names = {row.run_id: row.name for row in cache.sync(store).runs()}
+    return resolve_run_id(store, ref, names=names)
+
+
+def find_run(store: Store, ref: str) -> Run:
+    """The run a user's reference names (see ``find_run_id``), read and validated."""
+    run_id = find_run_id(store, ref)
+    commit = store.run_commit(run_id)
+    if commit is None:
+        raise RunNotFoundError(f"run {run_id} was deleted just now", "list runs with 'gitruns ls'")
+    return load_run(store, run_id, commit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -165,6 +166,21 @@ def test_plain_git_fetch_of_crafted_runs_is_checked_on_pull(
     _fetched, report = pull_runs(store(bob), "origin")
     assert report.added == [cases["good"]] or cases["good"] in report.added
     assert len(report.invalid) >= len(cases) - 2
+
+
+def test_ls_after_plain_git_fetch_checks_fetched_trees(
+    hostile: tuple[Path, Path, dict[str, str]],
+) -> None:
+    bob, _tmp, cases = hostile
+    gitruns_cli(bob, "remote", "setup")
+    git(bob, "fetch", "-q")  # no gitruns fetch: only `ls` sees these runs
+    listing = gitruns_cli(bob, "ls", "--format", "json")
+    assert listing.returncode == 0, listing.stderr
+    shown = {run["id"] for run in json.loads(listing.stdout)}
+    assert cases["good"] in shown
+    for case in ("symlink", "dotgit", "submodule", "slash_path", "yaml_bomb", "bad_schema"):
+        assert cases[case] not in shown, case
+        assert f"refs/remote-runs/origin/{cases[case]}" in listing.stderr, case
 
 
 def test_valid_runs_pass_fsck(tmp_path: Path) -> None:

@@ -28,11 +28,11 @@ def create(file: str, runs: tuple[str, ...]) -> None:
       gitruns bundle create best.bundle baseline 3f2a9c1d
     """
     from gitruns.api import open_store
-    from gitruns.records import resolve_run_id
+    from gitruns.records import find_run_id
     from gitruns.sharing import create_bundle
 
     store = open_store()
-    ids = [resolve_run_id(store, r) for r in runs] if runs else None
+    ids = [find_run_id(store, r) for r in runs] if runs else None
     count = create_bundle(store, file, ids)
     click.echo(f"wrote {count} run(s) to {file}")
 

@@ -88,7 +88,7 @@ def compare_command(runs: tuple[str, ...], fmt: str, only_changed: bool) -> None
 
 def _load(*refs: str) -> tuple[Store, list[Run]]:
     from gitruns.api import open_store
-    from gitruns.cli._runs import load
+    from gitruns.records import find_run as load
 
     store = open_store()
     return store, [load(store, ref) for ref in refs]

@@ -35,7 +35,7 @@ def metrics_command(run: str, key: str | None, fmt: str) -> None:
 
     from gitruns import layout
     from gitruns.api import open_store
-    from gitruns.cli._runs import load
+    from gitruns.records import find_run as load
 
     found = load(open_store(), run)
     if key is None:
@@ -146,8 +146,8 @@ def plot_command(
     import sys
 
     from gitruns.api import open_store
-    from gitruns.cli._runs import load
     from gitruns.plot import Series, chart
+    from gitruns.records import find_run as load
 
     store = open_store()
     series = []

@@ -24,9 +24,9 @@ def _echo() -> Any:
 
 
 def _resolve(store: Any, refs: tuple[str, ...]) -> list[str]:
-    from gitruns.records import resolve_run_id
+    from gitruns.records import find_run_id
 
-    return [resolve_run_id(store, r) for r in refs]
+    return [find_run_id(store, r) for r in refs]
 
 
 @click.command("push")

@@ -22,8 +22,8 @@ def rm_command(runs: tuple[str, ...], yes: bool) -> None:
 
     from gitruns import lifecycle
     from gitruns.api import open_store
-    from gitruns.cli._runs import load
     from gitruns.errors import InvalidInputError
+    from gitruns.records import find_run as load
 
     store = open_store()
     found = list({run.id: run for run in (load(store, ref) for ref in runs)}.values())

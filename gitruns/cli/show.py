@@ -28,7 +28,7 @@ def command(run: str, fmt: str) -> None:
     """
     from gitruns import render
     from gitruns.api import open_store
-    from gitruns.cli._runs import load
+    from gitruns.records import find_run as load
     from gitruns.render_show import run_page
 
     store = open_store()
