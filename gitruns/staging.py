@@ -58,7 +58,8 @@ class StagingArea:
         hidden.mkdir(parents=True)
         lock = LivenessLock.acquire(hidden / OWNER_LOCK, create=True)
         assert lock is not None  # nobody else knows this new folder yet
-        write_json_atomic(hidden / START_FILE, start)
+        # no temporary file needed: nobody reads the folder before the rename below
+        (hidden / START_FILE).write_text(json.dumps(start, allow_nan=True, sort_keys=True))
         run_dir = self.root / run_id
         hidden.rename(run_dir)
         lock.path = run_dir / OWNER_LOCK

@@ -32,6 +32,7 @@ RUNS_PREFIX = "refs/runs/"
 # refs/runs/ (a forced, pruning fetch there could delete unpushed local runs) and never
 # under refs/remotes/ (which would flood `git branch -r`).
 REMOTE_RUNS_PREFIX = "refs/remote-runs/"
+SMALL_FILE_BYTES = 1 << 20
 _T = TypeVar("_T")
 
 # A file of the run tree is either its bytes or a file on disk to stream into a blob.
@@ -182,12 +183,18 @@ class Store:
             elif isinstance(content, pygit2.Oid):
                 builder.insert(name, content, pygit2.GIT_FILEMODE_BLOB)
             elif isinstance(content, Path):
-                oid = self.repo.create_blob_fromdisk(str(content))
+                oid = self._blob_from_file(content)
                 builder.insert(name, oid, pygit2.GIT_FILEMODE_BLOB)
             else:
                 oid = self.repo.create_blob(content)  # type: ignore[arg-type]
                 builder.insert(name, oid, pygit2.GIT_FILEMODE_BLOB)
         return builder.write()
+
+    def _blob_from_file(self, path: Path) -> pygit2.Oid:
+        # Small files are cheaper read whole; large ones stream (memory stays flat).
+        if path.stat().st_size <= SMALL_FILE_BYTES:
+            return self.repo.create_blob(path.read_bytes())
+        return self.repo.create_blob_fromdisk(str(path))
 
     def create_run_commit(
         self,

@@ -10,8 +10,16 @@ from pathlib import Path
 
 import pygit2
 import pytest
+from hypothesis import settings
 
 import gitruns.api
+
+# Shared, loaded machines: no per-example deadline. In CI, derandomised so that a run is
+# reproducible and a submission never fails on a different random draw than the last one.
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
 
 GIT_IDENTITY = {"user.name": "Test User", "user.email": "test@example.com"}
 

@@ -30,12 +30,16 @@ _scalars = (
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(st.characters(blacklist_characters="\x00"), max_size=30)  # NUL is refused
+    # NUL and lone surrogates (not encodable as UTF-8) are refused
+    | st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=30)
 )
 _values = st.recursive(
     _scalars,
     lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(st.characters(blacklist_categories=("Cs",)), max_size=10), inner, max_size=4
+        )
     ),
     max_leaves=12,
 )
