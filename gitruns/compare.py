@@ -8,9 +8,11 @@ return plain data; render_diff.py turns it into text, markdown or JSON.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitruns import layout
 from gitruns.envinfo import EnvSummary, read_env, version_key
 from gitruns.errors import GitrunsError
 from gitruns.records import Run
@@ -165,7 +167,9 @@ def diff_runs(store: Store, a: Run, b: Run) -> RunDiff:
         b=b,
         run=_pairs(run_fields(a), run_fields(b), Change, ordered=False),
         params=_pairs(flatten(a.params), flatten(b.params), Change),
-        metrics=_pairs(last_values(a), last_values(b), MetricChange),
+        metrics=_pairs(
+            last_values(a), last_values(b), MetricChange, sort_key=layout.metric_sort_key
+        ),
         tags=_pairs(a.tags, b.tags, Change),
         environment=_pairs(env_fields(env_a), env_fields(env_b), Change),
         packages=_package_changes(env_a, env_b),
@@ -205,11 +209,15 @@ def env_fields(env: EnvSummary) -> dict[str, Any]:
 
 
 def _pairs(
-    a: dict[str, Any], b: dict[str, Any], kind: type[Any], ordered: bool = True
+    a: dict[str, Any],
+    b: dict[str, Any],
+    kind: type[Any],
+    ordered: bool = True,
+    sort_key: Callable[[str], Any] | None = None,
 ) -> list[Any]:
     keys = list(dict.fromkeys([*a, *b]))
     if ordered:
-        keys.sort()
+        keys.sort(key=sort_key)
     return [kind(k, a.get(k, MISSING), b.get(k, MISSING)) for k in keys]
 
 
@@ -279,7 +287,7 @@ def compare_runs(runs: list[Run]) -> list[CompareRow]:
     for section, mappings in sources:
         keys = list(dict.fromkeys(k for m in mappings for k in m))
         if section != "run":
-            keys.sort()
+            keys.sort(key=layout.metric_sort_key if section == "metrics" else None)
         rows += [CompareRow(section, k, [m.get(k, MISSING) for m in mappings]) for k in keys]
     return rows
 

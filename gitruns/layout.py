@@ -62,3 +62,8 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     return value
+
+
+def metric_sort_key(key: str) -> tuple[bool, str]:
+    """Display order of metric keys: the job's own metrics, then ``system/...`` ones."""
+    return key.startswith("system/"), key

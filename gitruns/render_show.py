@@ -97,7 +97,7 @@ def _params(data: dict[str, Any]) -> list[str]:
 def _metrics(run: Run) -> list[str]:
     if not run.metrics:
         return []
-    keys = sorted(run.metrics)
+    keys = sorted(run.metrics, key=layout.metric_sort_key)
     width = max(len(k) for k in keys)
     rows = []
     for key in keys:

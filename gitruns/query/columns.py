@@ -19,14 +19,15 @@ MAX_PARAMS, MAX_METRICS, MAX_TAGS = 6, 6, 3
 def default_columns(rows: Sequence[CachedRun], mentioned: Sequence[Field] = ()) -> list[Field]:
     """id, name, status, start, duration; origin when fetched runs are listed; the
     params, metrics and tags the filter and sort keys mention; then the metrics, params
-    and tags whose values differ between the listed runs (a narrow terminal drops
-    columns from the right, so the more telling ones come first)."""
+    and tags whose values differ between the listed runs, system metrics aside (a narrow
+    terminal drops columns from the right, so the more telling ones come first)."""
     columns = list(BASE_COLUMNS)
     if any(row.origin != LOCAL for row in rows):
         columns.append(Field("attr", "origin"))
     columns += [f for f in mentioned if f.namespace != "attr" and f not in columns]
     shown = {(f.namespace, f.key) for f in columns if f.agg is None}
-    metrics = [{k: s[0] for k, s in r.metrics.items()} for r in rows]
+    # system/* metrics (CPU, memory, GPU use) differ in every run: not worth a default column
+    metrics = [{k: s[0] for k, s in r.metrics.items() if not k.startswith("system/")} for r in rows]
     for namespace, mappings, cap in (
         ("metrics", metrics, MAX_METRICS),
         ("params", [r.params for r in rows], MAX_PARAMS),
