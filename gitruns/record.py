@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
-from gitruns import schema, yamlio
+from gitruns import yamlio
 from gitruns.api import ENV_NAME_FIXED, ENV_REPO, ENV_RUN_DIR, ENV_RUN_ID, create_run
 from gitruns.capped_log import CappedLog
 from gitruns.child_output import OutputPump
@@ -75,13 +75,16 @@ def record(
     """Run ``options.command`` to completion as a recorded run and return how it went."""
     executable = _check_command(options.command)
     started = time.time()
+    capture = EnvironmentCapture(options.command)  # from now on, beside everything else
     config_params = _load_configs(options.configs)
     active = create_run(options.name, options.parents, store)
+    capture.write_into(active)
     on_start(active.id, active.name)
     recorder = _Recorder(active, options, executable, stdout, stderr)
     try:
         recorder.log_known_params(config_params)
         status, exit_code = recorder.run_child()
+        capture.wait()
         recorder.collect_after(started)
         recorder.active.end(status, exit_code=exit_code)
     except BaseException as error:
@@ -92,6 +95,50 @@ def record(
     run = load_run(store, active.id, commit) if commit else None
     name = run.name if run is not None else active.name
     return RecordResult(run, active.id, name, status, exit_code, time.time() - started)
+
+
+class EnvironmentCapture:
+    """Platform, packages and allow-listed variables, captured on a thread that starts
+    before the run does and writes its files into the staging folder as soon as both
+    are ready, so that a recorder killed later still leaves them behind."""
+
+    def __init__(self, command: list[str]) -> None:
+        self._command = command
+        self._target: ActiveRun | None = None
+        self._target_ready = threading.Event()
+        self._thread = threading.Thread(target=self._capture, name="gitruns-env", daemon=True)
+        self._thread.start()
+
+    def write_into(self, active: ActiveRun) -> None:
+        self._target = active
+        self._target_ready.set()
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def _capture(self) -> None:
+        from gitruns.capture import environment
+        from gitruns.capture.secrets import redact_env
+
+        python = _python_of(self._command)
+        try:
+            platform_info = environment.platform_info(python)
+        except Exception as exc:  # capture must never break a run
+            platform_info = {"error": f"{type(exc).__name__}: {exc}"}
+        try:
+            packages = environment.installed_packages(python)
+        except Exception as exc:
+            packages = f"# could not list packages: {type(exc).__name__}: {exc}\n"
+        variables = redact_env(os.environ)
+        self._target_ready.wait()
+        active = self._target
+        assert active is not None
+        env_dir = active.run_dir / EXTRA_FILES_DIR / "env"
+        env_dir.mkdir(parents=True, exist_ok=True)
+        _write(env_dir / "platform.yaml", yamlio.dump(platform_info))
+        _write(env_dir / "variables.yaml", yamlio.dump(variables))
+        _write(env_dir / "packages.txt", packages.encode("utf-8"))
+        active.set_fields(environment=_environment_summary(platform_info))
 
 
 class _Recorder:
@@ -161,9 +208,6 @@ class _Recorder:
         env[ENV_REPO] = str(store.workdir or store.git_dir)
         if self.options.name:
             env[ENV_NAME_FIXED] = "1"
-        capture = threading.Thread(target=self._capture_environment, daemon=True)
-        capture.start()
-        threading.Thread(target=schema.prepare, daemon=True).start()  # overlap with the child
         previous = {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
         for sig in FORWARDED_SIGNALS:
             signal.signal(sig, self._on_signal)
@@ -186,7 +230,6 @@ class _Recorder:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        capture.join()
         return self._outcome(returncode)
 
     def _outcome(self, returncode: int) -> tuple[str, int]:
@@ -223,27 +266,6 @@ class _Recorder:
         sampler = SystemSampler(pid, self.options.system_interval, run.log_metric)
         sampler.start()
         return sampler
-
-    def _capture_environment(self) -> None:
-        """Platform, packages and allow-listed variables, written while the child runs."""
-        from gitruns.capture import environment
-        from gitruns.capture.secrets import redact_env
-
-        env_dir = self.files_dir / "env"
-        env_dir.mkdir(parents=True, exist_ok=True)
-        python = _python_of(self.options.command)
-        try:
-            platform_info = environment.platform_info(python)
-        except Exception as exc:  # capture must never break a run
-            platform_info = {"error": f"{type(exc).__name__}: {exc}"}
-        _write(env_dir / "platform.yaml", yamlio.dump(platform_info))
-        _write(env_dir / "variables.yaml", yamlio.dump(redact_env(os.environ)))
-        self.active.set_fields(environment=_environment_summary(platform_info))
-        try:
-            packages = environment.installed_packages(python)
-        except Exception as exc:
-            packages = f"# could not list packages: {type(exc).__name__}: {exc}\n"
-        _write(env_dir / "packages.txt", packages.encode("utf-8"))
 
     # -- after ---------------------------------------------------------------------------------
     def collect_after(self, started: float) -> None:

@@ -34,10 +34,3 @@ def validate(name: str, document: Any, where: str) -> None:
             f"{where} does not match the {name} schema at {location}: {error.message[:200]}",
             "repair or remove the run",
         )
-
-
-def prepare() -> None:
-    """Import jsonschema and build every validator now (e.g. in a thread while a recorded
-    child runs), so that validation at the end costs nothing extra."""
-    for name in SCHEMA_NAMES:
-        _validator(name)

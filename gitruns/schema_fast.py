@@ -1,4 +1,4 @@
-"""Fast acceptance checks for the run schemas (run, params, summary).
+"""Fast acceptance checks for the run schemas (run, params, summary, artifacts).
 
 Validating every run with jsonschema is a third of the time it takes to build the run
 cache from scratch. These hand-written checks accept only documents that the JSON
@@ -28,6 +28,8 @@ def accepts(name: str, document: Any) -> bool:
         return isinstance(document, dict) and all(map(_summary, document.values()))
     if name == "run":
         return isinstance(document, dict) and _run(document)
+    if name == "artifacts":
+        return isinstance(document, list) and all(map(_artifact, document))
     return False
 
 
@@ -111,6 +113,19 @@ def _note(value: Any) -> bool:
         isinstance(value, dict)
         and isinstance(value.get("text"), str)
         and _strings(value, "author", "time")
+    )
+
+
+def _artifact(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("path"), str)
+        and value["path"] != ""
+        and _matches(_SHA256, value.get("sha256"))
+        and _integer(value.get("size"))
+        and value["size"] >= 0
+        and isinstance(value.get("uri"), str)
+        and _optional(value.get("media_type"), str)
     )
 
 

@@ -249,7 +249,23 @@ _summary_like = st.dictionaries(
 )
 
 
-@given(st.sampled_from(["params", "summary"]), _json_like | _summary_like)
+_artifacts_like = st.lists(
+    st.dictionaries(
+        st.sampled_from(["path", "sha256", "size", "uri", "media_type", "x"]),
+        st.none()
+        | st.integers(-1, 5)
+        | st.booleans()
+        | st.sampled_from(["", "a.pt", "0" * 64, "0" * 63, "g" * 64, "gitruns-store:x"]),
+        max_size=6,
+    ),
+    max_size=3,
+)
+
+
+@given(
+    st.sampled_from(["params", "summary", "artifacts"]),
+    _json_like | _summary_like | _artifacts_like,
+)
 def test_fast_schema_checks_accept_only_what_jsonschema_accepts(name: str, document: Any) -> None:
     if schema_fast.accepts(name, document):
         assert next(iter(schema._validator(name).iter_errors(document)), None) is None
@@ -257,6 +273,10 @@ def test_fast_schema_checks_accept_only_what_jsonschema_accepts(name: str, docum
 
 def test_fast_schema_checks_accept_real_runs(repo: Path) -> None:
     run_id = record("r", lr=0.1, nested={"a": [1, "x", None, True]})
+    (repo / "model.pt").write_bytes(b"weights")
+    with gitruns.start_run(name="with-artifact") as with_artifact:
+        with_artifact.log_artifact(repo / "model.pt")
+    assert schema_fast.accepts("artifacts", gitruns.get_run(with_artifact.id).artifacts)
     run = gitruns.get_run(run_id)
     assert schema_fast.accepts("params", run.params)
     assert schema_fast.accepts("summary", run.metrics)
