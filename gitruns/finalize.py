@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,19 @@ PATCH_STAGED = "uncommitted.patch"
 
 
 def finalize(
-    store: Store, run_dir: Path, *, status: str | None = None, now: float | None = None
+    store: Store,
+    run_dir: Path,
+    *,
+    status: str | None = None,
+    now: float | None = None,
+    owner_summaries: Mapping[str, MetricSummary] | None = None,
 ) -> str | None:
     """Write the staged run as a commit and its ref; return the commit id.
 
     ``status`` overrides the status; without it, the run's own ``end`` event decides, and a
     run with no ``end`` event is CRASHED. None is returned when the run already existed.
     """
-    staged = read_staged_run(run_dir)
+    staged = read_staged_run(run_dir, owner_summaries)
     if store.run_commit(staged.run_id) is not None:
         remove_run_dir(run_dir)
         return None

@@ -1,14 +1,15 @@
 """The append-only journal one process writes while a run is in progress.
 
-Each writing process (the run's owner, and any child process that joins the run) has its
-own folder under the run's staging folder, so no two processes ever append to one file:
+Each writing process has its own files, so no two processes ever append to one file. The
+run's owner writes in the run's staging folder itself; each process that joins the run
+(a script under ``gitruns record``, a ``gitruns log-metric``) in a folder of its own:
 
-    w-<pid>-<random>/
-        writer.lock     held while the process lives
+    <run folder>/ or <run folder>/w-<time>-<pid>-<random>/
+        writer.lock     (joined writers) held while the process lives
         events.jsonl    params, tags, notes, artifacts, the end status; written at each call
         keys.jsonl      metric key -> file number, written before the key's first point
         m<N>.csv        ``step,timestamp,value`` lines of one metric key
-        summary.json    per-key summaries, written when the writer closes cleanly
+        summary.json    (joined writers) per-key summaries, written when closing cleanly
 
 Metric points are buffered in memory and appended at least every ``FLUSH_SECONDS`` by one
 background thread shared by every writer of the process (and at once when a buffer grows
@@ -35,6 +36,9 @@ from gitruns.validation import check_metric_key, to_metric_value, to_step
 FLUSH_SECONDS = 0.5
 MAX_BUFFERED_LINES = 20_000
 CSV_HEADER = b"step,timestamp,value\n"
+EVENTS_FILE = "events.jsonl"
+KEYS_FILE = "keys.jsonl"
+SUMMARY_FILE = "summary.json"
 
 
 class MetricSummary:
@@ -89,17 +93,27 @@ class _KeyStream:
 
 
 class JournalWriter:
-    """Appends one process's part of a run to its own folder."""
+    """Appends one process's part of a run to its own files.
 
-    def __init__(self, run_dir: Path) -> None:
-        # time first, so that sorting writer folders by name sorts them by creation
-        self.dir = run_dir / f"w-{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(3)}"
-        self.dir.mkdir()
-        lock = LivenessLock.acquire(self.dir / "writer.lock", create=True)
-        assert lock is not None  # a fresh folder of our own
-        self._lock_file = lock
-        self._events_fd = _open_append(self.dir / "events.jsonl")
-        self._keys_fd = _open_append(self.dir / "keys.jsonl")
+    The run's owner writes straight into the run's folder (its ``owner.lock`` already says
+    whether it lives, and its summaries go to finalisation in memory); a process that joins
+    the run gets a ``w-...`` folder with its own ``writer.lock`` and leaves ``summary.json``
+    behind. Files are created on first use, so a run without metrics has no metric files.
+    """
+
+    def __init__(self, run_dir: Path, *, owner: bool) -> None:
+        self._lock_file: LivenessLock | None = None
+        if owner:
+            self.dir = run_dir
+        else:
+            # time first, so that sorting writer folders by name sorts them by creation
+            name = f"w-{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(3)}"
+            self.dir = run_dir / name
+            self.dir.mkdir()
+            self._lock_file = LivenessLock.acquire(self.dir / "writer.lock", create=True)
+            assert self._lock_file is not None  # a fresh folder of our own
+        self._events_fd: int | None = None
+        self._keys_fd: int | None = None
         self._streams: dict[str, _KeyStream] = {}
         self._mutex = threading.Lock()
         self._closed = False  # no more logging
@@ -112,6 +126,8 @@ class JournalWriter:
             raise _ended()
         record = {**fields, "event": kind, "ts": time.time()}
         line = json.dumps(record, allow_nan=True, separators=(",", ":")) + "\n"
+        if self._events_fd is None:
+            self._events_fd = _open_append(self.dir / EVENTS_FILE)
         os.write(self._events_fd, line.encode("utf-8"))
 
     # -- metrics: the hot path ----------------------------------------------------------
@@ -150,6 +166,8 @@ class JournalWriter:
             fd = _open_append(path)
             os.write(fd, CSV_HEADER)
             line = json.dumps({"n": number, "key": key}) + "\n"
+            if self._keys_fd is None:
+                self._keys_fd = _open_append(self.dir / KEYS_FILE)
             os.write(self._keys_fd, line.encode("utf-8"))
             stream = _KeyStream(fd)
             self._streams[key] = stream
@@ -176,23 +194,24 @@ class JournalWriter:
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
-        """Flush, write the summaries, and let go of the files and the lock."""
+        """Flush, leave the summaries (a joined writer), let go of the files and the lock."""
         if self._closed:
             return
         self._closed = True
         _FLUSHER.discard(self)
         self.flush()
         with self._mutex:  # the shared flusher may be flushing this writer right now
-            summaries = {key: s.summary.to_dict() for key, s in self._streams.items()}
-            tmp = self.dir / "summary.json.tmp"
-            tmp.write_text(json.dumps(summaries, allow_nan=True))
-            tmp.replace(self.dir / "summary.json")
-            for stream in self._streams.values():
-                os.close(stream.fd)
-            os.close(self._events_fd)
-            os.close(self._keys_fd)
+            if self._lock_file is not None:
+                summaries = {key: s.summary.to_dict() for key, s in self._streams.items()}
+                tmp = self.dir / (SUMMARY_FILE + ".tmp")
+                tmp.write_text(json.dumps(summaries, allow_nan=True))
+                tmp.replace(self.dir / SUMMARY_FILE)
+            for fd in [s.fd for s in self._streams.values()] + [self._events_fd, self._keys_fd]:
+                if fd is not None:
+                    os.close(fd)
             self._released = True
-        self._lock_file.release()
+        if self._lock_file is not None:
+            self._lock_file.release()
 
 
 class _SharedFlusher:

@@ -27,10 +27,11 @@ from gitruns.errors import (
     InvalidInputError,
     RunNotFoundError,
 )
+from gitruns.journal import EVENTS_FILE
 from gitruns.locks import LivenessLock
 from gitruns.records import MAX_META_BYTES
 from gitruns.recovery import recover_orphans, staging_area
-from gitruns.staging import OWNER_LOCK
+from gitruns.staging import OWNER_LOCK, writer_dirs
 from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
 
 TRASH_PREFIX = "refs/gitruns-trash/"
@@ -257,7 +258,9 @@ def _referenced_digests(store: Store) -> set[str]:
         raw = store.read_file(commit, layout.ARTIFACTS_FILE, MAX_META_BYTES * 16) or b""
         digests.update(d.decode() for d in _SHA256.findall(raw))
     for run_dir in staging_area(store).run_dirs():
-        for journal in run_dir.glob("w-*/events.jsonl"):
+        for journal in [
+            w / EVENTS_FILE for w in writer_dirs(run_dir) if (w / EVENTS_FILE).exists()
+        ]:
             digests.update(d.decode() for d in _SHA256.findall(journal.read_bytes()))
     return digests
 

@@ -51,7 +51,7 @@ class ActiveRun:
         self._owner_lock = owner_lock
         self._artifacts = artifact_store
         self._author = author
-        self._writer = JournalWriter(run_dir)
+        self._writer = JournalWriter(run_dir, owner=owner_lock is not None)
         self._params: dict[str, Any] = {}
         self._tags: dict[str, str] = {}
         self._notes: list[str] = []
@@ -206,7 +206,9 @@ class ActiveRun:
             if self._owner_lock is None:
                 return
             try:
-                self.commit = finalize(self.store, self.run_dir)
+                self.commit = finalize(
+                    self.store, self.run_dir, owner_summaries=self._writer.summaries()
+                )
             finally:
                 self._owner_lock.release()
 

@@ -11,12 +11,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitruns.journal import CSV_HEADER, MetricSummary
+from gitruns.journal import (
+    CSV_HEADER,
+    EVENTS_FILE,
+    KEYS_FILE,
+    SUMMARY_FILE,
+    MetricSummary,
+)
 from gitruns.locks import LivenessLock
 
 OWNER_LOCK = "owner.lock"
@@ -83,15 +89,29 @@ def writer_is_alive(writer_dir: Path) -> bool:
     return False
 
 
-def read_staged_run(run_dir: Path) -> StagedRun:
-    """Read a staging folder; a trailing half-written line in any file is dropped."""
+def writer_dirs(run_dir: Path) -> list[Path]:
+    """The owner's journal (the run folder itself), then each joined writer's, oldest first."""
+    return [run_dir, *sorted(p for p in run_dir.iterdir() if p.name.startswith("w-"))]
+
+
+def read_staged_run(
+    run_dir: Path, owner_summaries: Mapping[str, MetricSummary] | None = None
+) -> StagedRun:
+    """Read a staging folder; a trailing half-written line in any file is dropped.
+
+    ``owner_summaries`` are the live owner's in-memory summaries (a crashed owner left
+    none: its series are then summarised by reading them).
+    """
     start = json.loads((run_dir / START_FILE).read_text())
     events: list[dict[str, Any]] = []
     metrics: dict[str, StagedMetric] = {}
-    for writer_dir in sorted(p for p in run_dir.iterdir() if p.name.startswith("w-")):
-        events.extend(_read_json_lines(writer_dir / "events.jsonl"))
-        summaries = _read_summaries(writer_dir / "summary.json")
-        for entry in _read_json_lines(writer_dir / "keys.jsonl"):
+    for writer_dir in writer_dirs(run_dir):
+        events.extend(_read_json_lines(writer_dir / EVENTS_FILE))
+        if writer_dir == run_dir:
+            summaries = {k: v.to_dict() for k, v in (owner_summaries or {}).items()}
+        else:
+            summaries = _read_summaries(writer_dir / SUMMARY_FILE)
+        for entry in _read_json_lines(writer_dir / KEYS_FILE):
             path = writer_dir / f"m{entry['n']}.csv"
             if not path.exists():
                 continue
@@ -174,8 +194,8 @@ def remove_run_dir(run_dir: Path) -> None:
 def last_logged_step(run_dir: Path, key: str) -> int:
     """The highest step of ``key`` any writer of the run has flushed; -1 when none."""
     last = -1
-    for writer_dir in run_dir.glob("w-*"):
-        for entry in _read_json_lines(writer_dir / "keys.jsonl"):
+    for writer_dir in writer_dirs(run_dir):
+        for entry in _read_json_lines(writer_dir / KEYS_FILE):
             if entry.get("key") != key:
                 continue
             path = writer_dir / f"m{entry['n']}.csv"
