@@ -516,10 +516,11 @@ def why_small_runs_cost(results: dict[str, Any]) -> str:
     """The measured cost of creating files, which bounds how fast a small run can be."""
     fs = results["fs"]
     disk = fs["disk"]
-    files_ms = 17 * disk["file_ms"] + 3 * disk["mkdir_ms"]
+    files_ms = 15 * disk["file_ms"] + 1 * disk["mkdir_ms"]
     text = (
-        "Where a small run's time goes: it creates about 20 files and folders (11 in its"
-        " staging folder, removed at the end; about 8 loose git objects and a ref lock file)."
+        "Where a small run's time goes: it creates about 16 files and folders (a staging"
+        " folder with 6 files, removed at the end; about 8 loose git objects and a ref lock"
+        " file)."
         f" On this machine's disk creating a small file took {disk['file_ms']:.2f} ms and a"
         f" folder {disk['mkdir_ms']:.2f} ms, just before and after that measurement"
     )

@@ -89,6 +89,7 @@ def record(
         recorder.active.end(status, exit_code=exit_code)
     except BaseException as error:
         if active.status == "RUNNING":
+            capture.wait(timeout=5.0)  # do not finalise while it still writes into the run
             active.end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED", error=error)
         raise
     commit = store.run_commit(active.id)
@@ -113,8 +114,8 @@ class EnvironmentCapture:
         self._target = active
         self._target_ready.set()
 
-    def wait(self) -> None:
-        self._thread.join()
+    def wait(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
 
     def _capture(self) -> None:
         from gitruns.capture import environment
