@@ -170,9 +170,10 @@ class _Recorder:
         from gitruns.capture.secrets import redact_argv
 
         options, run = self.options, self.active
+        argv = redact_argv(options.command)  # secrets never reach params or run.yaml
         by_source: list[tuple[str, dict[str, Any]]] = [("cli", options.params)]
         if options.parse_argv:
-            by_source.append(("argv", argv_params.parse_argv(redact_argv(options.command))))
+            by_source.append(("argv", argv_params.parse_argv(argv)))
         by_source += config_params
         self._log_by_precedence(by_source)
         run.set_tags(options.tags)
@@ -180,7 +181,6 @@ class _Recorder:
             run.note(text)
         for path in options.inputs:
             run.log_input(path)
-        argv = redact_argv(options.command)
         run.set_fields(
             command={
                 "argv": argv,
