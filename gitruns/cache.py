@@ -371,21 +371,10 @@ def _run_values(run: Run) -> list[Any]:
         doc.get("duration_s"),
         git.get("branch"),
         git.get("commit"),
-        json.dumps(flatten(run.params), sort_keys=True),
+        json.dumps(layout.flatten(run.params), sort_keys=True),
         json.dumps(metrics, sort_keys=True),
         json.dumps(run.tags, sort_keys=True),
     ]
-
-
-def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"model": {"layers": 12}}`` -> ``{"model.layers": 12}`` (lists stay values)."""
-    flat: dict[str, Any] = {}
-    for key, value in mapping.items():
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _select(db: sqlite3.Connection, where: Clause | None) -> dict[str, CachedRun]:

@@ -15,8 +15,9 @@ from typing import Any
 from gitruns import layout
 from gitruns.envinfo import EnvSummary, read_env, version_key
 from gitruns.errors import GitrunsError
+from gitruns.layout import flatten
 from gitruns.records import Run
-from gitruns.render import flatten, format_duration
+from gitruns.render import format_duration
 from gitruns.storage import Store
 from gitruns.validation import same_param_value
 

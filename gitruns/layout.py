@@ -67,3 +67,15 @@ def json_safe(value: Any) -> Any:
 def metric_sort_key(key: str) -> tuple[bool, str]:
     """Display order of metric keys: the job's own metrics, then ``system/...`` ones."""
     return key.startswith("system/"), key
+
+
+def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params as dotted keys: ``{"model": {"layers": 12}}`` -> ``{"model.layers": 12}``
+    (lists stay values; an empty mapping stays a value)."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -9,9 +9,10 @@ from typing import Any
 from gitruns import layout
 from gitruns.envinfo import EnvSummary, read_env
 from gitruns.errors import GitrunsError
+from gitruns.layout import flatten
 from gitruns.plot import sparkline
 from gitruns.records import MAX_METRIC_BYTES, Run, load_run
-from gitruns.render import flatten, format_duration, format_number
+from gitruns.render import format_duration, format_number
 from gitruns.storage import Store
 
 SPARK_WIDTH = 20

@@ -100,7 +100,7 @@ class RunList(list[Run]):
 
 
 def _flat_record(run: Run) -> dict[str, Any]:
-    from gitruns.cache import flatten
+    from gitruns.layout import flatten
 
     record: dict[str, Any] = {
         "id": run.id,
