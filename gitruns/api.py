@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitruns import layout
 from gitruns.artifacts import ArtifactStore
-from gitruns.errors import RunStateError
+from gitruns.errors import GitrunsError, RunStateError
 from gitruns.ids import new_run_id
 from gitruns.names import random_name
 from gitruns.records import Run, find_run, find_run_id, load_run
@@ -335,11 +335,7 @@ def _install_exit_hooks() -> None:
         kind: type[BaseException], error: BaseException, tb: TracebackType | None
     ) -> None:
         status = "KILLED" if issubclass(kind, KeyboardInterrupt) else "FAILED"
-        for run in reversed(list(_active)):
-            try:
-                run.end(status, error=error)
-            finally:
-                forget_run(run)
+        _end_all(status, error)
         previous_hook(kind, error, tb)
 
     sys.excepthook = excepthook
@@ -347,9 +343,17 @@ def _install_exit_hooks() -> None:
 
 
 def _end_all_at_exit() -> None:
+    _end_all("FINISHED", None)
+
+
+def _end_all(status: str, error: BaseException | None) -> None:
+    """End every active run on the way out. A run that cannot be written now (a full disk)
+    stays staged: the next gitruns command finalises it with everything on disk."""
     for run in reversed(list(_active)):
         try:
-            run.end("FINISHED")
+            run.end(status, error=error)
+        except (GitrunsError, OSError):
+            pass
         finally:
             forget_run(run)
 

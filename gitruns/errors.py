@@ -57,3 +57,7 @@ class InvalidRunError(GitrunsError):
 
 class ConcurrentUpdateError(GitrunsError):
     """A ref kept changing under us and the retries ran out."""
+
+
+class StorageWriteError(GitrunsError):
+    """The disk refused a write (full, quota, read-only); nothing already written is lost."""

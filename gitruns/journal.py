@@ -29,7 +29,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from gitruns.errors import InvalidInputError, RunStateError
+from gitruns.errors import InvalidInputError, RunStateError, StorageWriteError
 from gitruns.locks import LivenessLock
 from gitruns.validation import check_metric_key, to_metric_value, to_step
 
@@ -126,9 +126,12 @@ class JournalWriter:
             raise _ended()
         record = {**fields, "event": kind, "ts": time.time()}
         line = json.dumps(record, allow_nan=True, separators=(",", ":")) + "\n"
-        if self._events_fd is None:
-            self._events_fd = _open_append(self.dir / EVENTS_FILE)
-        os.write(self._events_fd, line.encode("utf-8"))
+        try:
+            if self._events_fd is None:
+                self._events_fd = _open_append(self.dir / EVENTS_FILE)
+            os.write(self._events_fd, line.encode("utf-8"))
+        except OSError as exc:
+            raise _write_failed(self.dir, exc) from exc
 
     # -- metrics: the hot path ----------------------------------------------------------
     def log_metric(
@@ -163,12 +166,19 @@ class JournalWriter:
                 return self._streams[key]
             number = len(self._streams)
             path = self.dir / f"m{number}.csv"
-            fd = _open_append(path)
-            os.write(fd, CSV_HEADER)
-            line = json.dumps({"n": number, "key": key}) + "\n"
-            if self._keys_fd is None:
-                self._keys_fd = _open_append(self.dir / KEYS_FILE)
-            os.write(self._keys_fd, line.encode("utf-8"))
+            fd = -1
+            try:
+                fd = _open_append(path)
+                os.write(fd, CSV_HEADER)
+                line = json.dumps({"n": number, "key": key}) + "\n"
+                if self._keys_fd is None:
+                    self._keys_fd = _open_append(self.dir / KEYS_FILE)
+                os.write(self._keys_fd, line.encode("utf-8"))
+            except OSError as exc:  # e.g. a full disk: leave no half-made file behind
+                if fd >= 0:
+                    os.close(fd)
+                path.unlink(missing_ok=True)
+                raise _write_failed(self.dir, exc) from exc
             stream = _KeyStream(fd)
             self._streams[key] = stream
             if len(self._streams) == 1:
@@ -188,9 +198,14 @@ class JournalWriter:
         data = "".join(stream.buffer).encode("ascii")
         stream.buffer.clear()
         view = memoryview(data)
-        while view:
-            written = os.write(stream.fd, view)
-            view = view[written:]
+        try:
+            while view:
+                view = view[os.write(stream.fd, view) :]
+        except OSError as exc:
+            # Keep what did not reach the disk; a later flush continues exactly where this
+            # one stopped (recovery drops a half-written last line if none ever does).
+            stream.buffer.append(bytes(view).decode("ascii"))
+            raise _write_failed(self.dir, exc) from exc
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
@@ -249,13 +264,22 @@ class _SharedFlusher:
             for writer in writers:
                 try:
                     writer.flush()
-                except OSError:
-                    continue  # a full disk: keep buffering; the writer's own close will raise
+                except (OSError, StorageWriteError):
+                    continue  # a full disk: keep buffering; the writer's own calls will raise
 
 
 _FLUSHER = _SharedFlusher()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_FLUSHER.after_fork)
+
+
+def _write_failed(folder: Path, error: OSError) -> StorageWriteError:
+    return StorageWriteError(
+        f"cannot write the run's journal in {folder}: {error.strerror or error}",
+        "free disk space and carry on: points not yet written stay in memory and are written"
+        " when space returns; if the process ends first, the next gitruns command keeps"
+        " everything already on disk (the run becomes CRASHED)",
+    )
 
 
 def _ended() -> RunStateError:

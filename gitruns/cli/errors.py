@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -13,6 +14,7 @@ import click
 from gitruns.errors import GitrunsError
 
 EXIT_ERROR = 1
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 EXIT_INTERRUPTED = 130
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -47,7 +49,19 @@ def run_guarded(action: Callable[[], Any]) -> Any:
     except Exception as exc:
         if debug_enabled():
             traceback.print_exc()
+        if _is_disk_error(exc):  # raised by the OS or by libgit2, which only gives text
+            fail(
+                f"cannot write to disk: {exc}",
+                "free disk space: runs already recorded are safe, and a run that was in"
+                " progress is finalised with everything on disk by the next gitruns command",
+            )
         fail(
             f"unexpected {type(exc).__name__}: {exc}",
             "rerun with --debug for the traceback and report it",
         )
+
+
+def _is_disk_error(error: Exception) -> bool:
+    if isinstance(error, OSError) and error.errno in _DISK_ERRORS:
+        return True
+    return "No space left on device" in str(error) or "Disk quota exceeded" in str(error)
