@@ -17,6 +17,7 @@ from gitruns.errors import (
     RepositoryError,
     RunNotFoundError,
     RunStateError,
+    StorageWriteError,
 )
 
 __version__ = "0.1.0"
@@ -103,6 +104,7 @@ __all__ = [
     "RunList",
     "RunNotFoundError",
     "RunStateError",
+    "StorageWriteError",
     "__version__",
     "active_run",
     "add_run_note",
