@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 import click
 
+if TYPE_CHECKING:
+    from gitruns.run import ActiveRun
 
-def _attached() -> object:
+
+@contextmanager
+def _joined_run() -> Iterator[ActiveRun]:
+    """The run ``gitruns record`` is recording, joined for one call (its own journal)."""
     from gitruns.api import attach_to_recorded_run
     from gitruns.errors import RunStateError
 
@@ -15,7 +24,10 @@ def _attached() -> object:
             "not inside a recorded run",
             "use this inside a command run by 'gitruns record -- ...'",
         )
-    return run
+    try:
+        yield run
+    finally:
+        run.end()
 
 
 @click.command("log-metric")
@@ -35,23 +47,18 @@ def log_metric(key: str, value: str, step: int | None) -> None:
       gitruns log-metric loss 0.42 --step 3
     """
     from gitruns.errors import InvalidInputError
-    from gitruns.run import ActiveRun
     from gitruns.staging import last_logged_step
 
-    run = _attached()
-    assert isinstance(run, ActiveRun)
     try:
         number = float(value)
     except ValueError:
         raise InvalidInputError(
             f"metric '{key}' value {value!r} is not a number", "pass a number"
         ) from None
-    try:
+    with _joined_run() as run:
         if step is None:
             step = last_logged_step(run.run_dir, key) + 1
         run.log_metric(key, number, step=step)
-    finally:
-        run.end()
 
 
 @click.command("log-param")
@@ -64,15 +71,10 @@ def log_param(key: str, value: str) -> None:
     Example:
       gitruns log-param optimizer adam
     """
-    from gitruns.run import ActiveRun
     from gitruns.yamlio import parse_scalar
 
-    run = _attached()
-    assert isinstance(run, ActiveRun)
-    try:
+    with _joined_run() as run:
         run.log_param(key, parse_scalar(value), source="cli")
-    finally:
-        run.end()
 
 
 @click.command("set-tag")
@@ -85,14 +87,8 @@ def set_tag(key: str, value: str) -> None:
     Example:
       gitruns set-tag stage pretrain
     """
-    from gitruns.run import ActiveRun
-
-    run = _attached()
-    assert isinstance(run, ActiveRun)
-    try:
+    with _joined_run() as run:
         run.set_tag(key, value)
-    finally:
-        run.end()
 
 
 commands = [log_metric, log_param, set_tag]
