@@ -89,16 +89,3 @@ def _remove_abandoned_starts(root: Path) -> None:
         finally:
             if lock is not None:
                 lock.release()
-
-
-def live_run_ids(store: Store) -> list[str]:
-    """Runs staged right now whose owner is still alive."""
-    alive = []
-    for run_dir in staging_area(store).run_dirs():
-        lock = LivenessLock.acquire(Path(run_dir) / OWNER_LOCK, create=False)
-        if lock is None:
-            if (run_dir / OWNER_LOCK).exists():
-                alive.append(run_dir.name)
-        else:
-            lock.release()
-    return alive

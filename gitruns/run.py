@@ -14,7 +14,7 @@ from gitruns import layout
 from gitruns.artifacts import ArtifactStore, hash_file
 from gitruns.errors import InvalidInputError, ParamConflictError
 from gitruns.finalize import finalize
-from gitruns.journal import JournalWriter, MetricSummary
+from gitruns.journal import JournalWriter
 from gitruns.locks import LivenessLock
 from gitruns.storage import Store
 from gitruns.validation import (
@@ -81,9 +81,6 @@ class ActiveRun:
     def metrics(self) -> dict[str, dict[str, Any]]:
         """Summary (last, min, max, count, last_step) of each metric this process logged."""
         return {k: s.to_dict() for k, s in sorted(self._writer.summaries().items())}
-
-    def metric_summary(self, key: str) -> MetricSummary | None:
-        return self._writer.summaries().get(key)
 
     # -- params, tags, notes -------------------------------------------------------------------
     def log_param(self, key: str, value: Any, *, source: str = "api") -> None:

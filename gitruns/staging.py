@@ -167,12 +167,6 @@ def truncate_partial_line(path: Path) -> None:
             handle.write(CSV_HEADER)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, allow_nan=True, sort_keys=True))
-    tmp.replace(path)
-
-
 DONE_PREFIX = ".done-"
 
 

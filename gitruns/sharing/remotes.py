@@ -88,12 +88,6 @@ def undo_setup(store: Store, remote: str) -> SetupChange:
     return SetupChange([], removed)
 
 
-def is_set_up(store: Store, remote: str) -> bool:
-    return PUSH_RUNS in _values(store, f"remote.{remote}.push") and fetch_refspec(
-        remote
-    ) in _values(store, f"remote.{remote}.fetch")
-
-
 def _values(store: Store, key: str) -> list[str]:
     result = run_git(store, ["config", "--local", "--get-all", key])
     return result.stdout.splitlines() if result.returncode == 0 else []

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from gitruns import layout
 from gitruns.errors import GitrunsError, InvalidRunError
+from gitruns.ids import is_run_id
 from gitruns.records import MAX_META_BYTES, MAX_METRIC_BYTES, Run, load_run
 from gitruns.storage import Store
 
@@ -24,7 +25,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 # .git, and names that some file systems treat as .git (NTFS short name, trailing dots).
 _GIT_NAMES = {".git", "git~1"}
 _META_FILES = {layout.RUN_FILE, layout.PARAMS_FILE, layout.SUMMARY_FILE, layout.ARTIFACTS_FILE}
-_RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def check_run_ref(
     store: Store, ref_name: str, run_id: str, commit: str, limits: Limits = DEFAULT_LIMITS
 ) -> None:
     """The cheap part: the ref names a run id, and the tree is safe (see ``check_tree``)."""
-    if not _RUN_ID.fullmatch(run_id):
+    if not is_run_id(run_id):
         raise _invalid(ref_name, "is not named by a run id")
     check_tree(store, commit, ref_name, limits)
 
