@@ -211,12 +211,18 @@ class Store:
         return str(oid)
 
     def create_ref(self, run_id: str, commit: str) -> bool:
-        """Point ``refs/runs/<id>`` at ``commit``; False when the ref already exists."""
+        """Point ``refs/runs/<id>`` at ``commit``; False when the ref already exists.
+
+        Only the holder of the run's owner lock creates its ref (the owner, or recovery
+        once the owner died), so a lock file for a ref that does not exist yet was left by
+        a process killed while creating it, and is removed rather than waited on.
+        """
         name = RUNS_PREFIX + run_id
 
         def create() -> bool:
             if name in self.repo.references:
                 return False
+            (self.common_dir / (name + ".lock")).unlink(missing_ok=True)
             self.repo.references.create(name, pygit2.Oid(hex=commit), force=False)
             return True
 

@@ -64,6 +64,25 @@ def test_kill_9_becomes_crashed_with_everything_flushed(repo: Path) -> None:
     fsck(repo)
 
 
+def test_killed_while_creating_its_ref_leaves_no_stuck_lock(repo: Path) -> None:
+    """A process killed inside ref creation leaves refs/runs/<id>.lock behind: recovery,
+    which holds the dead owner's lock, knows nobody else writes that ref and clears it."""
+    child = start_child(repo, VICTIM)
+    assert child.stdout is not None
+    run_id = child.stdout.readline().split()[1]
+    lock = repo / ".git" / "refs" / "runs" / f"{run_id}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("0" * 40 + "\n")  # what a kill between lock and rename leaves
+    time.sleep(1.5)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    child.communicate()
+    assert gitruns.get_run(run_id).status == "CRASHED"
+    assert not lock.exists()
+    assert staging_dirs(repo) == []
+    fsck(repo)
+
+
 def test_crashed_run_seen_by_get_run(repo: Path) -> None:
     run_id = kill_when_ready(start_child(repo, VICTIM))
     assert gitruns.get_run("victim").id == run_id
