@@ -24,7 +24,7 @@ from gitruns.artifacts import ArtifactStore
 from gitruns.errors import GitrunsError, RunStateError
 from gitruns.ids import new_run_id
 from gitruns.names import random_name
-from gitruns.records import Run, find_run, find_run_id, load_run
+from gitruns.records import Run, find_run, find_run_id
 from gitruns.recovery import recover_orphans, staging_area
 from gitruns.run import ActiveRun
 from gitruns.storage import Store
@@ -257,17 +257,11 @@ def get_run(ref: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
 
 
 def list_runs(*, repo: str | os.PathLike[str] | None = None) -> list[Run]:
-    """Every valid recorded run, newest first (invalid runs are skipped)."""
-    from gitruns.errors import InvalidRunError
+    """Every valid run, newest first: local runs, and fetched runs that no local run of
+    the same id shadows (invalid runs are skipped). ``search_runs()`` with no filter."""
+    from gitruns.search import search_runs
 
-    store = open_store(repo)
-    runs = []
-    for run_id, commit in sorted(store.run_refs().items(), reverse=True):
-        try:
-            runs.append(load_run(store, run_id, commit))
-        except InvalidRunError:
-            continue
-    return runs
+    return list(search_runs(repo=repo))
 
 
 # -- annotations of recorded runs (each a commit on top of the run's ref; see annotate.py) --

@@ -10,8 +10,6 @@ from typing import Any
 from gitruns import schema_fast
 from gitruns.errors import InvalidRunError
 
-SCHEMA_NAMES = ("run", "params", "summary", "artifacts")
-
 
 @cache
 def _validator(name: str) -> Any:

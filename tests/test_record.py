@@ -59,6 +59,19 @@ def test_huge_output_keeps_head_and_tail_with_a_marker(repo: Path) -> None:
     assert len(saved) < 21000
 
 
+def _recording_until_ready(repo: Path, script: str) -> subprocess.Popen[bytes]:
+    """``gitruns record -- python -c script``, once the script has printed "ready"."""
+    proc = subprocess.Popen(
+        [*GITRUNS, "record", "--no-system-metrics", "--", PY, "-c", script],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"ready\n"
+    return proc
+
+
 def test_sigint_is_forwarded_and_the_run_is_killed(repo: Path) -> None:
     script = textwrap.dedent(
         """
@@ -71,14 +84,7 @@ def test_sigint_is_forwarded_and_the_run_is_killed(repo: Path) -> None:
             sys.exit(130)
         """
     )
-    proc = subprocess.Popen(
-        [*GITRUNS, "record", "--no-system-metrics", "--", PY, "-c", script],
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == b"ready\n"
+    proc = _recording_until_ready(repo, script)
     proc.send_signal(signal.SIGINT)
     out, _err = proc.communicate(timeout=30)
     assert proc.returncode == 130
@@ -90,14 +96,7 @@ def test_sigint_is_forwarded_and_the_run_is_killed(repo: Path) -> None:
 
 def test_sigterm_is_forwarded(repo: Path) -> None:
     script = "import time; print('ready', flush=True); time.sleep(30)"
-    proc = subprocess.Popen(
-        [*GITRUNS, "record", "--no-system-metrics", "--", PY, "-c", script],
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == b"ready\n"
+    proc = _recording_until_ready(repo, script)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
     assert proc.returncode == 128 + signal.SIGTERM
