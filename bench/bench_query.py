@@ -85,7 +85,7 @@ def gitruns_repo(n: int) -> Path:
     os.environ.setdefault("GIT_AUTHOR_NAME", "Bench")
     os.environ.setdefault("GIT_AUTHOR_EMAIL", "bench@example.com")
     import gitruns
-    from gitruns.api import open_store
+    from gitruns.recording.repository import open_store
 
     have = len(open_store(repo).run_refs())
     started = time.perf_counter()
@@ -227,7 +227,8 @@ def measure(n: int, repeat: int, mlflow: bool = True) -> dict[str, Any]:
     figures["show_cpu_s"] = LAST_CPU[0]
     figures["python_startup_s"], _ = timed([sys.executable, "-c", "pass"], repo, repeat=repeat)
     in_process = (
-        "import time; from gitruns.api import open_store; from gitruns.search import select_runs;"
+        "import time; from gitruns.recording.repository import open_store;"
+        " from gitruns.query.search import select_runs;"
         "s = open_store(); t = time.perf_counter();"
         f"n = len(select_runs(s, {FILTER!r}).rows); print(time.perf_counter() - t, n)"
     )

@@ -183,7 +183,7 @@ def worker_gitruns_recover(count: int) -> dict[str, Any]:
     child.send_signal(signal.SIGKILL)
     child.wait()
     import gitruns
-    from gitruns.api import open_store
+    from gitruns.recording.repository import open_store
 
     before = _rss_kib("VmRSS")
     exact = _reset_peak_rss()

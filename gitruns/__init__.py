@@ -66,9 +66,9 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
-    from gitruns.records import Run
-    from gitruns.run import ActiveRun
-    from gitruns.search import RunList, search_runs
+    from gitruns.query.search import RunList, search_runs
+    from gitruns.recording.active import ActiveRun
+    from gitruns.runs.model import Run
 
 
 def __getattr__(name: str) -> Any:
@@ -77,15 +77,15 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     if name in ("search_runs", "RunList"):
-        from gitruns import search
+        from gitruns.query import search
 
         return getattr(search, name)
     if name == "Run":
-        from gitruns.records import Run
+        from gitruns.runs.model import Run
 
         return Run
     if name == "ActiveRun":
-        from gitruns.run import ActiveRun
+        from gitruns.recording.active import ActiveRun
 
         return ActiveRun
     raise AttributeError(f"module 'gitruns' has no attribute {name!r}")

@@ -9,49 +9,23 @@ Shaped like MLflow's fluent API so that moving over is a search-and-replace::
 
 from __future__ import annotations
 
-import atexit
 import os
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from gitruns import layout
-from gitruns.artifacts import ArtifactStore
-from gitruns.errors import GitrunsError, RunStateError
-from gitruns.ids import new_run_id
-from gitruns.names import random_name
-from gitruns.records import Run, find_run, find_run_id
-from gitruns.recovery import recover_orphans, staging_area
-from gitruns.run import ActiveRun
+from gitruns.format.validation import check_name_key, check_tag_value, check_text, to_param_value
+from gitruns.query.resolve import find_run, find_run_id
+from gitruns.recording import stack
+from gitruns.recording.active import ActiveRun
+from gitruns.recording.repository import open_store
+from gitruns.recording.stack import active_run
+from gitruns.recording.start import ENV_NAME_FIXED, attach_to_recorded_run, create_run
+from gitruns.runs.model import Run
 from gitruns.storage import Store
-from gitruns.validation import check_name_key, check_tag_value, check_text, to_param_value
 
 if TYPE_CHECKING:
-    from gitruns.annotate import HistoryEntry
-
-ENV_RUN_ID = "GITRUNS_RUN_ID"
-ENV_RUN_DIR = "GITRUNS_RUN_DIR"
-ENV_REPO = "GITRUNS_REPO"
-ENV_NAME_FIXED = "GITRUNS_RUN_NAME_FIXED"
-
-_active: list[ActiveRun] = []
-_active_lock = threading.Lock()
-_hooks_installed = False
-
-
-def open_store(repo: str | os.PathLike[str] | None = None, *, recover: bool = True) -> Store:
-    """Open the repository at ``repo`` (default: the current directory or GITRUNS_REPO).
-
-    Finalises runs whose process died, so every caller sees them as CRASHED.
-    """
-    store = Store(repo if repo is not None else os.environ.get(ENV_REPO))
-    if recover:
-        recover_orphans(store)
-    return store
+    from gitruns.runs.annotate import HistoryEntry
 
 
 def start_run(
@@ -75,14 +49,9 @@ def start_run(
         repo: a path inside the git repository; default the current directory.
         nested: allow starting while another run is active (it becomes a parent).
     """
-    with _active_lock:
-        if _active and not nested:
-            raise RunStateError(
-                f"run {_active[-1].id} is already active",
-                "end it first, or pass nested=True",
-            )
+    stack.check_can_start(nested)
     _check_start_arguments(name, params, tags, notes)
-    outer = _active[-1] if _active else None
+    outer = active_run()
     run = attach_to_recorded_run(repo) or create_run(name, parents, open_store(repo), outer)
     if name and not run.is_owner and not os.environ.get(ENV_NAME_FIXED):
         run.set_name(name)  # the script names the run, unless `record --name` already did
@@ -92,9 +61,7 @@ def start_run(
         run.set_tags(tags)
     if notes:
         run.note(notes)
-    with _active_lock:
-        _active.append(run)
-    _install_exit_hooks()
+    stack.push(run)
     return run
 
 
@@ -117,138 +84,51 @@ def _check_start_arguments(
         check_text(notes, "a note")
 
 
-def create_run(
-    name: str | None,
-    parents: Iterable[str],
-    store: Store,
-    outer: ActiveRun | None = None,
-) -> ActiveRun:
-    """Stage a new run owned by this process (not made the active run)."""
-    run_id = new_run_id()
-    run_name = check_name_key(name, "run name") if name is not None else random_name(run_id)
-    parent_ids = [find_run_id(store, p) for p in parents]
-    if outer is not None:
-        parent_ids.append(outer.id)
-    identity = store.identity()
-    code = store.code_state(run_id)
-    document: dict[str, Any] = {
-        "schema_version": layout.SCHEMA_VERSION,
-        "id": run_id,
-        "name": run_name,
-        "status": "RUNNING",
-        "start_time": layout.iso_time(time.time()),
-        "end_time": None,
-        "user": {"name": identity.name, "email": identity.email, "os_user": identity.os_user},
-        "host": identity.host,
-        "git": {
-            "commit": code.head,
-            "snapshot": code.commit if code.dirty else None,
-            "branch": code.branch,
-            "remote_url": code.remote_url,
-            "dirty": code.dirty,
-        },
-        "tags": {},
-        "notes": [],
-        "parents": parent_ids,
-    }
-    start = {"run": document, "code_commit": code.commit, "pid": os.getpid()}
-    run_dir, lock = staging_area(store).create(run_id, start)
-    if code.patch:
-        (run_dir / "uncommitted.patch").write_bytes(code.patch)
-    author = f"{identity.name} <{identity.email}>"
-    return ActiveRun(store, run_id, run_name, run_dir, lock, artifact_store(store), author)
-
-
-def attach_to_recorded_run(repo: str | os.PathLike[str] | None = None) -> ActiveRun | None:
-    """Join the run ``gitruns record`` is recording, when this process runs under it."""
-    run_id, run_dir = os.environ.get(ENV_RUN_ID), os.environ.get(ENV_RUN_DIR)
-    if not run_id or not run_dir or not Path(run_dir).is_dir():
-        return None
-    with _active_lock:
-        if any(r.id == run_id for r in _active):
-            return None
-    store = Store(repo if repo is not None else run_dir)
-    identity = store.identity()
-    author = f"{identity.name} <{identity.email}>"
-    return ActiveRun(store, run_id, "", Path(run_dir), None, artifact_store(store), author)
-
-
-def artifact_store(store: Store) -> ArtifactStore:
-    configured = os.environ.get("GITRUNS_ARTIFACT_STORE")
-    if not configured:
-        try:
-            configured = store.repo.config["gitruns.artifactstore"]
-        except KeyError:
-            configured = None
-    return ArtifactStore(Path(configured) if configured else store.gitruns_dir / "artifacts")
-
-
-def active_run() -> ActiveRun | None:
-    """The innermost active run of this process, or None."""
-    with _active_lock:
-        return _active[-1] if _active else None
-
-
-def _require_active() -> ActiveRun:
-    # No lock: reading the last item of a list is atomic, and this is on the hot path of
-    # every module-level log_metric call.
-    try:
-        return _active[-1]
-    except IndexError:
-        raise RunStateError("no active run", "call gitruns.start_run() first") from None
-
-
-def forget_run(run: ActiveRun) -> None:
-    with _active_lock:
-        if run in _active:
-            _active.remove(run)
-
-
 def end_run(status: str = "FINISHED") -> None:
     """End the active run (FINISHED, FAILED or KILLED)."""
-    run = _require_active()
+    run = stack.require_active()
     try:
         run.end(status)
     finally:
-        forget_run(run)
+        stack.forget_run(run)
 
 
 def log_metric(
     key: str, value: float, step: int | None = None, timestamp: float | None = None
 ) -> None:
-    _require_active().log_metric(key, value, step, timestamp)
+    stack.require_active().log_metric(key, value, step, timestamp)
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
-    _require_active().log_metrics(metrics, step)
+    stack.require_active().log_metrics(metrics, step)
 
 
 def log_param(key: str, value: Any) -> None:
-    _require_active().log_param(key, value)
+    stack.require_active().log_param(key, value)
 
 
 def log_params(params: Mapping[str, Any]) -> None:
-    _require_active().log_params(params)
+    stack.require_active().log_params(params)
 
 
 def set_tag(key: str, value: Any) -> None:
-    _require_active().set_tag(key, value)
+    stack.require_active().set_tag(key, value)
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
-    _require_active().set_tags(tags)
+    stack.require_active().set_tags(tags)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _require_active().log_artifact(Path(local_path), artifact_path)
+    stack.require_active().log_artifact(Path(local_path), artifact_path)
 
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _require_active().log_artifacts(Path(local_dir), artifact_path)
+    stack.require_active().log_artifacts(Path(local_dir), artifact_path)
 
 
 def note(text: str) -> None:
-    _require_active().note(text)
+    stack.require_active().note(text)
 
 
 def get_run(ref: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
@@ -259,7 +139,7 @@ def get_run(ref: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
 def list_runs(*, repo: str | os.PathLike[str] | None = None) -> list[Run]:
     """Every valid run, newest first: local runs, and fetched runs that no local run of
     the same id shadows (invalid runs are skipped). ``search_runs()`` with no filter."""
-    from gitruns.search import search_runs
+    from gitruns.query.search import search_runs
 
     return list(search_runs(repo=repo))
 
@@ -269,7 +149,7 @@ def set_run_tags(
     ref: str, tags: Mapping[str, Any], *, repo: str | os.PathLike[str] | None = None
 ) -> Run:
     """Set tags on a recorded run (an audited commit on its ref); return the run."""
-    from gitruns import annotate
+    from gitruns.runs import annotate
 
     return _annotated(ref, repo, lambda store, run_id: annotate.set_tags(store, run_id, tags))
 
@@ -278,28 +158,28 @@ def delete_run_tags(
     ref: str, keys: Iterable[str], *, repo: str | os.PathLike[str] | None = None
 ) -> Run:
     """Delete tags of a recorded run; return the run."""
-    from gitruns import annotate
+    from gitruns.runs import annotate
 
     return _annotated(ref, repo, lambda store, run_id: annotate.delete_tags(store, run_id, keys))
 
 
 def add_run_note(ref: str, text: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
     """Append a note (text, author, time) to a recorded run; return the run."""
-    from gitruns import annotate
+    from gitruns.runs import annotate
 
     return _annotated(ref, repo, lambda store, run_id: annotate.add_note(store, run_id, text))
 
 
 def rename_run(ref: str, name: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
     """Give a recorded run a new name; return the run."""
-    from gitruns import annotate
+    from gitruns.runs import annotate
 
     return _annotated(ref, repo, lambda store, run_id: annotate.rename(store, run_id, name))
 
 
 def run_history(ref: str, *, repo: str | os.PathLike[str] | None = None) -> list[HistoryEntry]:
-    """The run's audit trail, oldest first: ``annotate.HistoryEntry`` objects."""
-    from gitruns import annotate
+    """The run's audit trail, oldest first: ``runs.annotate.HistoryEntry`` objects."""
+    from gitruns.runs import annotate
 
     store = open_store(repo)
     run_id = find_run_id(store, ref)
@@ -315,41 +195,6 @@ def _annotated(
     run_id = find_run_id(store, ref)
     change(store, run_id)
     return find_run(store, run_id)
-
-
-def _install_exit_hooks() -> None:
-    """End runs the program forgot to end: FINISHED at exit, FAILED on an uncaught error."""
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    previous_hook = sys.excepthook
-
-    def excepthook(
-        kind: type[BaseException], error: BaseException, tb: TracebackType | None
-    ) -> None:
-        status = "KILLED" if issubclass(kind, KeyboardInterrupt) else "FAILED"
-        _end_all(status, error)
-        previous_hook(kind, error, tb)
-
-    sys.excepthook = excepthook
-    atexit.register(_end_all_at_exit)
-
-
-def _end_all_at_exit() -> None:
-    _end_all("FINISHED", None)
-
-
-def _end_all(status: str, error: BaseException | None) -> None:
-    """End every active run on the way out. A run that cannot be written now (a full disk)
-    stays staged: the next gitruns command finalises it with everything on disk."""
-    for run in reversed(list(_active)):
-        try:
-            run.end(status, error=error)
-        except (GitrunsError, OSError):
-            pass
-        finally:
-            forget_run(run)
 
 
 __all__ = [

@@ -26,12 +26,8 @@ from gitruns.errors import (
     InvalidRunError,
     RepositoryError,
 )
+from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 
-RUNS_PREFIX = "refs/runs/"
-# Runs fetched from a remote land in refs/remote-runs/<remote>/<run-id>: never under
-# refs/runs/ (a forced, pruning fetch there could delete unpushed local runs) and never
-# under refs/remotes/ (which would flood `git branch -r`).
-REMOTE_RUNS_PREFIX = "refs/remote-runs/"
 SMALL_FILE_BYTES = 1 << 20
 _T = TypeVar("_T")
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 import gitruns
-from gitruns import layout, yamlio
+from gitruns.format import layout, yamlio
 from gitruns.storage import Store
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -48,7 +48,7 @@ def make_run(
         (outside / file_name).write_bytes(content)
         run.log_input(f"../files/{file_name}")
     run.end(status)
-    gitruns.api.forget_run(run)
+    gitruns.recording.stack.forget_run(run)
     return run.id
 
 

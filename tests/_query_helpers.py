@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gitruns.cache import CachedRun
+from gitruns.query.cache import CachedRun
 
 COMMIT_A = "a" * 40
 

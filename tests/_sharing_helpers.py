@@ -20,7 +20,7 @@ from typing import Any
 from conftest import git
 
 import gitruns
-from gitruns.api import open_store
+from gitruns.recording.repository import open_store
 from gitruns.storage import Store
 
 

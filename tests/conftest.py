@@ -12,7 +12,7 @@ import pygit2
 import pytest
 from hypothesis import settings
 
-import gitruns.api
+import gitruns.recording.stack
 
 # Shared, loaded machines: no per-example deadline. In CI, derandomised so that a run is
 # reproducible and a submission never fails on a different random draw than the last one.
@@ -51,8 +51,8 @@ def isolated_environment(
     yield home
     for level, value in saved.items():
         pygit2.settings.search_path[level] = value
-    for run in list(gitruns.api._active):
-        gitruns.api.forget_run(run)
+    for run in list(gitruns.recording.stack._active):
+        gitruns.recording.stack.forget_run(run)
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:

@@ -12,8 +12,8 @@ import pytest
 from conftest import fsck, git, gitruns_cli
 
 import gitruns
-from gitruns.annotate import TRAILER, annotation_kind, annotation_message
 from gitruns.errors import InvalidInputError
+from gitruns.runs.annotate import TRAILER, annotation_kind, annotation_message
 
 
 def _make_run(name: str = "base") -> str:

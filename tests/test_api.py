@@ -146,7 +146,7 @@ def test_invalid_end_status(repo: Path) -> None:
     with pytest.raises(gitruns.InvalidInputError):
         run.end("DONE")
     run.end()
-    gitruns.api.forget_run(run)
+    gitruns.recording.stack.forget_run(run)
     assert gitruns.get_run(run.id).status == "FINISHED"
 
 

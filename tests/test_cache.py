@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gitruns
-from gitruns import cache, schema, schema_fast
-from gitruns.annotate import rename, set_tags
-from gitruns.api import open_store
+from gitruns.format import schema, schema_fast
+from gitruns.query import cache
+from gitruns.recording.repository import open_store
+from gitruns.runs.annotate import rename, set_tags
 
 
 def record(name: str, **params: Any) -> str:
@@ -212,7 +213,7 @@ def test_a_large_batch_is_read_by_worker_processes(
 
 
 def test_the_local_copy_hides_fetched_ones_even_when_only_they_match(repo: Path) -> None:
-    from gitruns.search import select_runs
+    from gitruns.query.search import select_runs
 
     run_id = record("mine", acc=0.5)
     store = open_store()

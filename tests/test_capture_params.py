@@ -20,7 +20,7 @@ from gitruns.capture.params import (
     program_args,
 )
 from gitruns.errors import InvalidInputError
-from gitruns.validation import check_name_key, to_param_value
+from gitruns.format.validation import check_name_key, to_param_value
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import pytest
 from _compare_helpers import ID_A, ID_B, ID_C, build_pair, check_golden, make_run, mask
 from conftest import fsck, gitruns_cli
 
-from gitruns.compare import MISSING, MetricChange, PackageChange
-from gitruns.envinfo import parse_packages, version_key
+from gitruns.runs.compare import MISSING, MetricChange, PackageChange
+from gitruns.runs.envinfo import parse_packages, version_key
 
 
 @pytest.fixture

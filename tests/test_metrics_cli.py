@@ -11,7 +11,7 @@ from pathlib import Path
 from _compare_helpers import make_run
 from conftest import gitruns_cli
 
-from gitruns.plot import Series, chart
+from gitruns.display.plot import Series, chart
 
 
 def test_metrics_lists_keys_with_summaries(repo: Path) -> None:

@@ -11,10 +11,10 @@ from _query_helpers import cached_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitruns.cache import CachedRun
 from gitruns.errors import InvalidInputError
 from gitruns.query import compile_filter, parse, parse_sort_key, sort_runs, to_text
 from gitruns.query.ast import And, Compare, Field, In, IsNull, Like, Node, Not, Or
+from gitruns.query.cache import CachedRun
 
 PARAM_KEYS = ["lr", "opt", "model.depth", "flag"]
 METRIC_KEYS = ["acc", "loss", "loss.min", "train/loss"]

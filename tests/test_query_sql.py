@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_query_eval import filters, oracle, runs, to_row
 
-from gitruns import cache
-from gitruns.query import compile_filter, parse
+from gitruns.query import cache, compile_filter, parse
 from gitruns.query.ast import Node
 from gitruns.query.sql import prefilter
 

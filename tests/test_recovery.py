@@ -14,7 +14,7 @@ from _store_helpers import run_child, run_refs, staging_dirs, start_child
 from conftest import fsck, git, gitruns_cli
 
 import gitruns
-from gitruns.api import open_store
+from gitruns.recording.repository import open_store
 
 VICTIM = """
 run = gitruns.start_run(name="victim", params={"lr": 0.1}, tags={"model": "mlp"})
@@ -251,7 +251,7 @@ def test_forked_child_records_its_own_run(repo: Path) -> None:
             run.log_metric("a", 1.0)
             pid = os.fork()
             if pid == 0:
-                gitruns.api._active.clear()  # the child's own run, not the parent's
+                gitruns.recording.stack._active.clear()  # the child's own run, not the parent's
                 with gitruns.start_run(name="child") as mine:
                     mine.log_metric("c", 1.0)
                 os._exit(0)
@@ -272,8 +272,8 @@ def test_killed_right_after_the_end_event_is_complete(repo: Path) -> None:
     result = run_child(
         repo,
         """
-        import gitruns.journal
-        gitruns.journal.JournalWriter.close = lambda self: os._exit(9)  # die at close
+        import gitruns.recording.journal
+        gitruns.recording.journal.JournalWriter.close = lambda self: os._exit(9)  # die at close
         run = gitruns.start_run(name="late-death")
         for step in range(100):
             run.log_metric("m", float(step))  # all still buffered in memory

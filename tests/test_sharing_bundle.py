@@ -7,7 +7,7 @@ from pathlib import Path
 from _sharing_helpers import make_run, make_team, runs_of, store
 from conftest import fsck, git, gitruns_cli
 
-from gitruns import annotate
+from gitruns.runs import annotate
 from gitruns.sharing import create_bundle, load_bundle
 
 

@@ -10,11 +10,12 @@ import pytest
 from _sharing_helpers import make_run, make_team, runs_of, store
 from conftest import fsck, git, gitruns_cli
 
-from gitruns import yamlio
 from gitruns.errors import InvalidRunError
-from gitruns.ids import new_run_id
-from gitruns.records import load_run
-from gitruns.sharing import Limits, fetch_runs, load_untrusted_run, pull_runs, push_runs
+from gitruns.format import yamlio
+from gitruns.format.ids import new_run_id
+from gitruns.runs.model import load_run
+from gitruns.runs.untrusted import Limits, load_untrusted_run
+from gitruns.sharing import fetch_runs, pull_runs, push_runs
 
 BILLION_LAUGHS = b"""a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]

@@ -13,7 +13,7 @@ from conftest import fsck, git, gitruns_cli
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitruns import annotate
+from gitruns.runs import annotate
 from gitruns.sharing import pull_runs, push_runs
 from gitruns.sharing.merge import Side, merge_documents, merge_notes
 

@@ -8,7 +8,7 @@ import pytest
 from _sharing_helpers import make_run, make_team, runs_of, store
 from conftest import fsck, git, gitruns_cli
 
-from gitruns import annotate
+from gitruns.runs import annotate
 from gitruns.sharing import (
     HostRefusedError,
     PushRejectedError,

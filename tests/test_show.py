@@ -11,7 +11,7 @@ from _compare_helpers import ID_A, ID_B, build_pair, check_golden, make_run, mas
 from conftest import gitruns_cli
 
 import gitruns
-from gitruns.plot import downsample, sparkline
+from gitruns.display.plot import downsample, sparkline
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gitruns
-from gitruns import layout
+from gitruns.format import layout
 
 FAST = settings(
     max_examples=25,

@@ -11,13 +11,13 @@ from _store_helpers import repo_state, run_refs, staging_dirs
 from conftest import fsck, git
 
 import gitruns
-from gitruns.api import open_store
 from gitruns.errors import (
     GitrunsError,
     InvalidInputError,
     ParamConflictError,
     RepositoryError,
 )
+from gitruns.recording.repository import open_store
 
 
 def listing(path: Path) -> list[str]:

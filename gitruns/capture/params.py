@@ -33,7 +33,7 @@ from typing import Any
 
 from gitruns.capture.secrets import REDACTED, redact_argv
 from gitruns.errors import InvalidInputError
-from gitruns.validation import check_name_key
+from gitruns.format.validation import check_name_key
 
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
 

@@ -27,8 +27,8 @@ def create(file: str, runs: tuple[str, ...]) -> None:
       gitruns bundle create runs.bundle
       gitruns bundle create best.bundle baseline 3f2a9c1d
     """
-    from gitruns.api import open_store
-    from gitruns.records import find_run_id
+    from gitruns.query.resolve import find_run_id
+    from gitruns.recording.repository import open_store
     from gitruns.sharing import create_bundle
 
     store = open_store()
@@ -47,8 +47,8 @@ def load(file: str) -> None:
     Examples:
       gitruns bundle load runs.bundle
     """
-    from gitruns.api import open_store
-    from gitruns.cli.push import _show_integrate
+    from gitruns.cli.push_fetch_pull import _show_integrate
+    from gitruns.recording.repository import open_store
     from gitruns.sharing import load_bundle
 
     report = load_bundle(open_store(), file)

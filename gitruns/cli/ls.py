@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from gitruns.cache import CachedRun
     from gitruns.query import Field
+    from gitruns.query.cache import CachedRun
     from gitruns.storage import Store
 
 FORMATS = ["table", "json", "csv", "markdown"]
@@ -69,8 +69,8 @@ def command(
       gitruns ls -f 'params.model.name like "resnet%"' -c id,name,params.lr,metrics.loss.min
       gitruns ls --branch main --format markdown
     """
-    from gitruns.api import open_store
-    from gitruns.search import select_runs
+    from gitruns.query.search import select_runs
+    from gitruns.recording.repository import open_store
 
     store = open_store()
     selection = select_runs(
@@ -113,9 +113,9 @@ def _print(
 ) -> None:
     import json
 
-    from gitruns import render
+    from gitruns.display import text
+    from gitruns.display.columns import default_columns, display_cell, header, raw_cell
     from gitruns.query import parse_field
-    from gitruns.query.columns import default_columns, display_cell, header, raw_cell
 
     if fmt == "json" and columns is None:
         click.echo(json.dumps(_full_records(store, rows), indent=2))
@@ -137,18 +137,18 @@ def _print(
     if fmt in ("json", "csv"):
         data = [[raw_cell(row, f) for f in fields] for row in rows]
         if fmt == "json":
-            from gitruns.layout import json_safe
+            from gitruns.format.layout import json_safe
 
             records = [dict(zip(headers, values, strict=True)) for values in data]
             click.echo(json.dumps(json_safe(records), indent=2))
         else:
-            click.echo(render.table_csv(headers, data), nl=False)
+            click.echo(text.table_csv(headers, data), nl=False)
         return
     cells = [[display_cell(row, f) for f in fields] for row in rows]
     if fmt == "markdown":
-        click.echo(render.table_markdown(headers, cells))
+        click.echo(text.table_markdown(headers, cells))
     else:
-        click.echo(render.fit_table(headers, cells, _width()))
+        click.echo(text.fit_table(headers, cells, _width()))
 
 
 def _width() -> int:
@@ -164,8 +164,8 @@ def _width() -> int:
 
 def _full_records(store: Store, rows: list[CachedRun]) -> list[Any]:
     """``--format json``: every run in full, as ``gitruns show --format json`` has it."""
-    from gitruns.layout import json_safe
-    from gitruns.records import load_run
+    from gitruns.format.layout import json_safe
+    from gitruns.runs.model import load_run
 
     records = []
     for row in rows:

@@ -111,9 +111,9 @@ def command(
       gitruns record -n baseline -t model=mlp --artifact 'out/*.pt' -- python train.py
       gitruns record --config conf.yaml -- ./train.sh
     """
-    from gitruns.api import open_store
-    from gitruns.record import RecordOptions, record, result_summary
-    from gitruns.yamlio import parse_scalar
+    from gitruns.format.yamlio import parse_scalar
+    from gitruns.recorder.recorder import RecordOptions, record, result_summary
+    from gitruns.recording.repository import open_store
 
     options = RecordOptions(
         command=list(command),

@@ -34,7 +34,7 @@ def setup(remote: str, undo: bool) -> None:
       gitruns remote setup upstream
       gitruns remote setup --undo
     """
-    from gitruns.api import open_store
+    from gitruns.recording.repository import open_store
     from gitruns.sharing import setup_remote, undo_setup
 
     store = open_store()

@@ -26,16 +26,16 @@ def command(run: str, fmt: str) -> None:
       gitruns show 3f2a9c1d --format json
       gitruns show baseline --format yaml > baseline.yaml
     """
-    from gitruns import render
-    from gitruns.api import open_store
-    from gitruns.records import find_run as load
-    from gitruns.render_show import run_page
+    from gitruns.display import text
+    from gitruns.display.show import run_page
+    from gitruns.query.resolve import find_run as load
+    from gitruns.recording.repository import open_store
 
     store = open_store()
     found = load(store, run)
     if fmt == "json":
-        click.echo(render.run_as_json(found))
+        click.echo(text.run_as_json(found))
     elif fmt == "yaml":
-        click.echo(render.run_as_yaml(found), nl=False)
+        click.echo(text.run_as_yaml(found), nl=False)
     else:
         click.echo(run_page(found, store), nl=False)

@@ -23,7 +23,7 @@ Predicate = Callable[["Row"], bool]
 
 
 class Row(Protocol):
-    """What a filter needs of a run (gitruns.cache.CachedRun is one)."""
+    """What a filter needs of a run (gitruns.query.cache.CachedRun is one)."""
 
     @property
     def params(self) -> Mapping[str, Any]: ...  # flattened: "model.layers" -> 12

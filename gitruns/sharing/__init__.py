@@ -1,5 +1,5 @@
 """Sharing runs over any git remote: setup, push, fetch, pull (with annotation merges),
-bundles, and the checks that fetched runs get before they are shown or merged.
+and bundles. The checks that fetched runs get are in ``gitruns.runs.untrusted``.
 
 Transport is always the git CLI (the user's ssh config, agent, credential helpers and
 proxies apply); nothing here forces a ref. See docs/sharing.md.
@@ -29,9 +29,6 @@ _WHERE = {
     "push_runs": "push",
     "setup_remote": "remotes",
     "undo_setup": "remotes",
-    "Limits": "validate",
-    "check_tree": "validate",
-    "load_untrusted_run": "validate",
 }
 
 if TYPE_CHECKING:
@@ -47,7 +44,6 @@ if TYPE_CHECKING:
     from gitruns.sharing.pull import IntegrateReport, integrate, pull_runs
     from gitruns.sharing.push import PushReport, push_runs
     from gitruns.sharing.remotes import setup_remote, undo_setup
-    from gitruns.sharing.validate import Limits, check_tree, load_untrusted_run
 
 
 def __getattr__(name: str) -> Any:
@@ -62,17 +58,14 @@ __all__ = [
     "FetchReport",
     "HostRefusedError",
     "IntegrateReport",
-    "Limits",
     "PushRejectedError",
     "PushReport",
     "RemoteError",
     "UnpublishedCodeError",
-    "check_tree",
     "create_bundle",
     "fetch_runs",
     "integrate",
     "load_bundle",
-    "load_untrusted_run",
     "pull_runs",
     "push_runs",
     "setup_remote",

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitruns.errors import GitrunsError
+from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
+from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits
 from gitruns.sharing.fetch import FetchReport, fetch_into
 from gitruns.sharing.gitcli import Echo, run_git
 from gitruns.sharing.pull import IntegrateReport, integrate
-from gitruns.sharing.validate import DEFAULT_LIMITS, Limits
-from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
+from gitruns.storage import Store
 
 BUNDLE_LABEL = "bundle"
 

@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass, field
 
 from gitruns.errors import InvalidRunError
+from gitruns.format.layout import REMOTE_RUNS_PREFIX
+from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits, check_run_ref
 from gitruns.sharing.gitcli import Echo, run_git, transport_error
 from gitruns.sharing.refs import list_refs, under
 from gitruns.sharing.remotes import fetch_refspec, require_remote
-from gitruns.sharing.validate import DEFAULT_LIMITS, Limits, check_run_ref
-from gitruns.storage import REMOTE_RUNS_PREFIX, Store
+from gitruns.storage import Store
 
 _REJECTED = re.compile(r"^\s*!\s+\[rejected\]\s+\S+\s+->\s+(\S+)\s+\((.*)\)\s*$", re.MULTILINE)
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gitruns import layout, schema, yamlio
 from gitruns.errors import GitrunsError, InvalidRunError
-from gitruns.records import MAX_META_BYTES
+from gitruns.format import layout, schema, yamlio
+from gitruns.format.layout import MAX_META_BYTES, REMOTE_RUNS_PREFIX, RUNS_PREFIX, TRASH_PREFIX
+from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits, load_untrusted_run
 from gitruns.sharing.fetch import FetchReport, fetch_runs
 from gitruns.sharing.gitcli import Echo
 from gitruns.sharing.merge import Conflict, Side, later, merge_documents
 from gitruns.sharing.refs import list_refs, under
-from gitruns.sharing.validate import DEFAULT_LIMITS, Limits, load_untrusted_run
-from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, FileContent, Store
+from gitruns.storage import FileContent, Store
 
-TRASH_PREFIX = "refs/gitruns-trash/"  # gitruns.lifecycle's; not imported: it loads a lot
 MERGE_TRAILER = "Gitruns-Annotation: merge"
 CONFLICT_TRAILER = "Gitruns-Conflict"
 _ZERO = "0" * 40

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.sharing.errors import (
     HostRefusedError,
     PushRejectedError,
@@ -14,7 +15,7 @@ from gitruns.sharing.gitcli import Echo, run_git, transport_error
 from gitruns.sharing.porcelain import RefUpdate, parse_push
 from gitruns.sharing.refs import list_refs, under
 from gitruns.sharing.remotes import PUSH_RUNS, require_remote
-from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
+from gitruns.storage import Store
 
 ALLOW_CONFIG = "gitruns.allowUnpublishedCode"
 ANNOTATION_TRAILER = "Gitruns-Annotation:"

@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.sharing.errors import RemoteError
 from gitruns.sharing.gitcli import run_git
-from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
+from gitruns.storage import Store
 
 PUSH_RUNS = f"{RUNS_PREFIX}*:{RUNS_PREFIX}*"
 ADDED_HEAD_KEY = "gitruns.{remote}.addedHead"

@@ -1,0 +1,153 @@
+"""``gitruns push``, ``fetch``, ``pull``: share runs through any git remote."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+_REMOTE_HELP = "The git remote (default: origin)."
+
+
+def _echo() -> Any:
+    """Where git's progress goes: our stderr when it is a terminal, else nowhere."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return None
+
+    def write(chunk: bytes) -> None:
+        sys.stderr.buffer.write(chunk)
+        sys.stderr.buffer.flush()
+
+    return write
+
+
+def _resolve(store: Any, refs: tuple[str, ...]) -> list[str]:
+    from gitruns.query.resolve import find_run_id
+
+    return [find_run_id(store, r) for r in refs]
+
+
+@click.command("push")
+@click.argument("remote", default="origin")
+@click.argument("runs", nargs=-1)
+@click.option(
+    "--allow-unpublished-code",
+    is_flag=True,
+    default=None,
+    help="Push even runs whose code commit is on no branch of the remote "
+    "(or git config gitruns.allowUnpublishedCode true).",
+)
+def push_command(remote: str, runs: tuple[str, ...], allow_unpublished_code: bool | None) -> None:
+    """Push runs to REMOTE (default: every local run; git skips those already there).
+
+    Never forced: a run that changed on the remote too is rejected; run 'gitruns pull'
+    then push again. A run's code commit travels with it: when that commit is on no
+    branch of the remote (unpushed commits, or uncommitted changes of a dirty run),
+    gitruns refuses unless --allow-unpublished-code.
+
+    \b
+    Examples:
+      gitruns push
+      gitruns push origin baseline 3f2a9c1d
+      gitruns push --allow-unpublished-code
+    """
+    from gitruns.sharing.push import push_runs
+    from gitruns.storage import Store
+
+    store = Store()  # not api.open_store: its imports would double the cost of a small push
+    ids = _resolve(store, runs) if runs else None
+    report = push_runs(
+        store,
+        remote,
+        ids,
+        allow_unpublished_code=allow_unpublished_code or None,
+        echo=_echo(),
+        check=False,
+    )
+    if report.unpublished_code:
+        click.echo(
+            f"warning: {len(report.unpublished_code)} run(s) ran on code that is on no branch "
+            f"of '{remote}'; that code is now published with them",
+            err=True,
+        )
+    for update in report.pushed:
+        kind = "new" if update.flag == "*" else "updated"
+        click.echo(f"{kind:8} {report.run_id(update)}")
+    click.echo(
+        f"pushed {len(report.pushed)} run(s) to {remote}; {len(report.up_to_date)} already there",
+        err=True,
+    )
+    report.check()
+
+
+@click.command("fetch")
+@click.argument("remote", default="origin")
+def fetch_command(remote: str) -> None:
+    """Fetch REMOTE's runs into refs/remote-runs/REMOTE/ (shown by 'gitruns ls').
+
+    Never forced, and only that namespace is pruned. Every new or changed run is checked
+    (schema, sizes, safe paths); an invalid one is reported and skipped.
+
+    \b
+    Examples:
+      gitruns fetch
+      gitruns fetch upstream
+    """
+    from gitruns.sharing.fetch import fetch_runs
+    from gitruns.storage import Store
+
+    report = fetch_runs(Store(), remote, echo=_echo())
+    _show_fetch(report)
+
+
+@click.command("pull")
+@click.argument("remote", default="origin")
+def pull_command(remote: str) -> None:
+    """Fetch REMOTE's runs and make them local runs: new runs are copied, runs changed
+    there are fast-forwarded, and runs annotated on both sides are merged (tags per key,
+    notes from both, conflicts settled by the later change and shown by 'gitruns
+    history'). Push afterwards to publish the merges.
+
+    \b
+    Examples:
+      gitruns pull
+      gitruns pull upstream && gitruns push upstream
+    """
+    from gitruns.sharing.pull import pull_runs
+    from gitruns.storage import Store
+
+    fetched, integrated = pull_runs(Store(), remote, echo=_echo())
+    _show_fetch(fetched)
+    _show_integrate(integrated)
+
+
+def _show_fetch(report: Any) -> None:
+    click.echo(
+        f"fetched from {report.remote}: {len(report.new)} new, {len(report.updated)} "
+        f"updated, {len(report.removed)} gone",
+        err=True,
+    )
+    for ref, why in report.refused:
+        click.echo(f"refused  {ref}: rewritten on the remote ({why}); kept our copy", err=True)
+    for ref, why in report.invalid:
+        click.echo(f"skipped  {ref}: {why}", err=True)
+
+
+def _show_integrate(report: Any) -> None:
+    for run_id in report.added:
+        click.echo(f"new      {run_id}")
+    for run_id in report.fast_forwarded:
+        click.echo(f"updated  {run_id}")
+    for run_id, conflicts in report.merged.items():
+        click.echo(f"merged   {run_id}")
+        for conflict in conflicts:
+            click.echo(f"  conflict {conflict.describe()}")
+    for ref, why in report.invalid:
+        click.echo(f"skipped  {ref}: {why}", err=True)
+    for run_id in report.deleted_here:
+        click.echo(f"kept deleted {run_id} (in your trash; 'gitruns restore' brings it back)")
+
+
+commands = [push_command, fetch_command, pull_command]

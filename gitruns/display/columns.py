@@ -1,0 +1,83 @@
+"""Columns of ``gitruns ls``: which to show by default, and the value of each cell."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gitruns.format.ids import short_id
+from gitruns.format.text import format_duration, format_number
+from gitruns.query.ast import Field
+from gitruns.query.cache import LOCAL, CachedRun
+from gitruns.query.evaluate import getter
+
+BASE_COLUMNS = [Field("attr", k) for k in ("id", "name", "status", "start_time", "duration")]
+HEADERS = {"start_time": "start", "end_time": "end"}
+MAX_PARAMS, MAX_METRICS, MAX_TAGS = 6, 6, 3
+
+
+def default_columns(rows: Sequence[CachedRun], mentioned: Sequence[Field] = ()) -> list[Field]:
+    """id, name, status, start, duration; origin when fetched runs are listed; the
+    params, metrics and tags the filter and sort keys mention; then the metrics, params
+    and tags whose values differ between the listed runs, system metrics aside (a narrow
+    terminal drops columns from the right, so the more telling ones come first)."""
+    columns = list(BASE_COLUMNS)
+    if any(row.origin != LOCAL for row in rows):
+        columns.append(Field("attr", "origin"))
+    columns += [f for f in mentioned if f.namespace != "attr" and f not in columns]
+    shown = {(f.namespace, f.key) for f in columns if f.agg is None}
+    # system/* metrics (CPU, memory, GPU use) differ in every run: not worth a default column
+    metrics = [{k: s[0] for k, s in r.metrics.items() if not k.startswith("system/")} for r in rows]
+    for namespace, mappings, cap in (
+        ("metrics", metrics, MAX_METRICS),
+        ("params", [r.params for r in rows], MAX_PARAMS),
+        ("tags", [r.tags for r in rows], MAX_TAGS),
+    ):
+        keys = [k for k in _varying(mappings) if (namespace, k) not in shown][:cap]
+        columns += [Field(namespace, k, exact=namespace == "metrics") for k in keys]
+    return columns
+
+
+def _varying(mappings: list[dict[str, Any]]) -> list[str]:
+    """Keys whose value is not the same in every mapping (all keys for a single run)."""
+    keys = sorted({k for m in mappings for k in m})
+    if len(mappings) < 2:
+        return keys
+    missing = object()
+    return [k for k in keys if len({repr(m.get(k, missing)) for m in mappings}) > 1]
+
+
+def header(field: Field, short: bool = True) -> str:
+    """The column's title: ``start`` in tables, the field name itself in JSON and CSV."""
+    if field.namespace == "attr":
+        return HEADERS.get(field.key, field.key) if short else field.key
+    if field.namespace == "metrics" and field.exact and field.agg is None:
+        return f"metrics.{field.key}"  # default columns: the plain name reads better
+    return field.to_text()
+
+
+def display_cell(row: CachedRun, field: Field) -> str:
+    """The cell as a table shows it: short id, time to the second, 1m30s, 6 digits."""
+    if field.namespace == "attr":
+        if field.key == "id":
+            return short_id(row.run_id)
+        if field.key in ("start_time", "end_time"):
+            text = row.start_time if field.key == "start_time" else row.end_time
+            return text[:19].replace("T", " ") if text else ""
+        if field.key == "duration":
+            return format_duration(row.duration) if row.duration is not None else ""
+    value = getter(field)(row)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return format_number(value)
+
+
+def raw_cell(row: CachedRun, field: Field) -> Any:
+    """The cell as data (JSON, CSV): full id, ISO times, numbers as numbers."""
+    if field == Field("attr", "start_time"):
+        return row.start_time
+    if field == Field("attr", "end_time"):
+        return row.end_time
+    return getter(field)(row)

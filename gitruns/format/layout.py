@@ -1,0 +1,93 @@
+"""The files of a run commit's tree: names, and the bytes of each (the storage contract).
+
+See docs/storage-format.md. Everything here is pure: no git, no filesystem.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA_VERSION = 1
+RUN_FILE = "run.yaml"
+PARAMS_FILE = "params.yaml"
+SUMMARY_FILE = "summary.yaml"
+ARTIFACTS_FILE = "artifacts.yaml"
+PATCH_FILE = "code/uncommitted.patch"
+METRICS_DIR = "metrics"
+STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED", "CRASHED")
+FINAL_STATUSES = STATUSES[1:]
+
+# Refs. A run lives at refs/runs/<id>. Runs fetched from a remote land in
+# refs/remote-runs/<remote>/<id>: never under refs/runs/ (a forced, pruning fetch there could
+# delete unpushed local runs) and never under refs/remotes/ (which would flood `git branch -r`).
+# A deleted run waits in refs/gitruns-trash/<id> until gc purges it.
+RUNS_PREFIX = "refs/runs/"
+REMOTE_RUNS_PREFIX = "refs/remote-runs/"
+TRASH_PREFIX = "refs/gitruns-trash/"
+
+# Size limits of what a run's files may hold (enforced on read; fetched runs are untrusted).
+MAX_META_BYTES = 4 * 1024 * 1024
+MAX_METRIC_BYTES = 512 * 1024 * 1024
+
+
+def metric_path(key: str) -> str:
+    """``train/loss`` -> ``metrics/train/loss.csv`` (the .csv suffix keeps ``a`` and
+    ``a/b`` from clashing as a file and a folder)."""
+    return f"{METRICS_DIR}/{key}.csv"
+
+
+def metric_key(path: str) -> str | None:
+    if path.startswith(METRICS_DIR + "/") and path.endswith(".csv"):
+        return path[len(METRICS_DIR) + 1 : -4]
+    return None
+
+
+def iso_time(seconds: float) -> str:
+    """UTC ISO 8601 with milliseconds, e.g. ``2026-11-26T05:28:56.123Z``."""
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def parse_metric_csv(raw: bytes) -> list[tuple[int, int, float]]:
+    """``step,timestamp,value`` rows; NaN and infinities parse back as floats."""
+    rows = []
+    lines = raw.decode("ascii").splitlines()
+    for line in lines[1:]:
+        if line:
+            step, stamp, value = line.split(",")
+            rows.append((int(step), int(stamp), float(value)))
+    return rows
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities as the strings "NaN", "Infinity", "-Infinity" for strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def metric_sort_key(key: str) -> tuple[bool, str]:
+    """Display order of metric keys: the job's own metrics, then ``system/...`` ones."""
+    return key.startswith("system/"), key
+
+
+def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params as dotted keys: ``{"model": {"layers": 12}}`` -> ``{"model.layers": 12}``
+    (lists stay values; an empty mapping stays a value)."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -1,0 +1,417 @@
+"""The run cache: one sqlite row per run ref, so that listing never has to read git.
+
+Refs are the source of truth. Every query first syncs the cache with them: refs whose
+commit changed (or that are new) are re-read and validated, rows whose ref is gone are
+dropped, so runs that arrive by plain ``git fetch`` or vanish by ``git update-ref -d``
+are seen without hooks. The file is ``<git common dir>/gitruns/cache.sqlite``; deleting
+it is always safe, a corrupt one is deleted and rebuilt, and one of another schema
+version is rebuilt inside a transaction. Concurrent gitruns processes share it through
+WAL mode and a busy timeout; each writes what it read, keyed by (ref, commit), so
+writers agree.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sqlite3
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitruns.errors import GitrunsError
+from gitruns.format import layout
+from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
+from gitruns.query.values import as_number, as_text
+from gitruns.runs.model import Run, load_run
+from gitruns.storage import Store
+
+CACHE_FILE = "cache.sqlite"
+CACHE_SCHEMA_VERSION = 2
+LOCAL = "local"
+PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
+MAX_WORKERS = 8
+_COLUMNS = [
+    "ref",
+    "commit_id",
+    "run_id",
+    "origin",
+    "error",
+    "name",
+    "status",
+    "user",
+    "email",
+    "host",
+    "start_time",
+    "start_ts",
+    "end_time",
+    "end_ts",
+    "duration",
+    "branch",
+    "code_commit",
+    "params",
+    "metrics",
+    "tags",
+]
+# ``runs`` holds everything listing needs (params, metrics, tags as JSON); the two
+# key-value tables only index numbers and text so that a filter can skip most rows in SQL
+# (gitruns.query.sql). Values are typed as gitruns.query.values compares them.
+_TABLES = [
+    """CREATE TABLE runs (
+        ref TEXT PRIMARY KEY, commit_id TEXT NOT NULL, run_id TEXT NOT NULL,
+        origin TEXT NOT NULL, error TEXT, name TEXT, status TEXT, user TEXT, email TEXT,
+        host TEXT, start_time TEXT, start_ts REAL, end_time TEXT, end_ts REAL,
+        duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT
+    ) WITHOUT ROWID""",
+    """CREATE TABLE metric_values (
+        key TEXT, ref TEXT, last REAL, min REAL, max REAL, count INTEGER,
+        PRIMARY KEY (key, ref)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX metric_values_ref ON metric_values (ref)",
+    """CREATE TABLE param_values (
+        key TEXT, ref TEXT, num REAL, text TEXT, PRIMARY KEY (key, ref)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX param_values_ref ON param_values (ref)",
+]
+_ATTRIBUTE_COLUMNS = {
+    "id": "run_id",
+    "name": "name",
+    "status": "status",
+    "user": "user",
+    "email": "email",
+    "host": "host",
+    "branch": "branch",
+    "commit": "code_commit",
+    "start_time": "start_ts",
+    "end_time": "end_ts",
+    "duration": "duration",
+    "origin": "origin",
+}
+
+Problem = tuple[str, str]  # (ref, why it was skipped)
+Clause = tuple[str, list[Any]]  # SQL over the runs table, and its arguments
+
+
+def _column(index: int) -> Any:
+    return property(lambda self: self.row[index])
+
+
+class CachedRun:
+    """One run as the cache holds it (a row of the ``runs`` table).
+
+    Built for 10,000 rows at a time: it wraps the row tuple, and params, metrics and tags
+    are decoded from JSON on first use only.
+    """
+
+    __slots__ = ("_metrics", "_params", "_tags", "row")
+
+    def __init__(self, row: tuple[Any, ...]) -> None:
+        self.row = row
+        self._params: dict[str, Any] | None = None
+        self._metrics: dict[str, list[float]] | None = None
+        self._tags: dict[str, str] | None = None
+
+    ref = _column(0)
+    commit_id = _column(1)
+    run_id = _column(2)
+    origin = _column(3)
+    error = _column(4)
+    name = _column(5)
+    status = _column(6)
+    user = _column(7)
+    email = _column(8)
+    host = _column(9)
+    start_time = _column(10)
+    start_ts = _column(11)
+    end_time = _column(12)
+    end_ts = _column(13)
+    duration = _column(14)
+    branch = _column(15)
+    code_commit = _column(16)
+    params_json = _column(17)
+    metrics_json = _column(18)
+    tags_json = _column(19)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Flattened: ``{"model.layers": 12}``."""
+        if self._params is None:
+            self._params = json.loads(self.params_json)
+        return self._params
+
+    @property
+    def metrics(self) -> dict[str, list[float]]:
+        """Metric key -> [last, min, max, count]."""
+        if self._metrics is None:
+            self._metrics = json.loads(self.metrics_json)
+        return self._metrics
+
+    @property
+    def tags(self) -> dict[str, str]:
+        if self._tags is None:
+            self._tags = json.loads(self.tags_json)
+        return self._tags
+
+    def attribute(self, name: str) -> Any:
+        return getattr(self, _ATTRIBUTE_COLUMNS[name])
+
+
+@dataclass
+class Snapshot:
+    """The runs as of this sync: valid rows, the refs skipped as invalid, and for each run
+    id the ref of the copy to show (the local one, else the first remote's by name)."""
+
+    rows: list[CachedRun]
+    problems: list[Problem]
+    shown: set[str]
+
+    def runs(self, *, all_copies: bool = False) -> list[CachedRun]:
+        """One row per run id, or every copy (local and fetched from each remote)."""
+        if all_copies:
+            return list(self.rows)
+        return [row for row in self.rows if row.ref in self.shown]
+
+
+def _shown_refs(refs: dict[str, tuple[str, str, str]]) -> set[str]:
+    chosen: dict[str, tuple[bool, str, str]] = {}
+    for ref, (run_id, origin, _) in refs.items():
+        rank = (origin != LOCAL, origin, ref)
+        if run_id not in chosen or rank < chosen[run_id]:
+            chosen[run_id] = rank
+    return {rank[2] for rank in chosen.values()}
+
+
+def current_refs(store: Store) -> dict[str, tuple[str, str, str]]:
+    """Every run ref as ``{ref: (run id, origin, commit)}``."""
+    local, fetched = store.all_run_refs()
+    refs = {RUNS_PREFIX + i: (i, LOCAL, c) for i, c in local.items()}
+    for remote, runs in fetched.items():
+        prefix = f"{REMOTE_RUNS_PREFIX}{remote}/"
+        refs.update({prefix + i: (i, remote, c) for i, c in runs.items()})
+    return refs
+
+
+def sync(store: Store, where: Clause | None = None) -> Snapshot:
+    """Bring the cache in line with the refs and return its runs: every one, or with
+    ``where`` (gitruns.query.sql.prefilter) those that may match, plus runs just read.
+
+    A corrupt cache file is deleted and built again; when the file cannot be used at all
+    (a read-only repository, a lock held too long) an in-memory cache stands in.
+    """
+    refs = current_refs(store)
+    path = store.gitruns_dir / CACHE_FILE
+    for attempt in range(2):
+        try:
+            return _sync_with(store, refs, path, where)
+        except (sqlite3.OperationalError, OSError):
+            break  # locked, or not writable: leave the file alone
+        except sqlite3.DatabaseError:
+            if attempt == 0 and not _try_discard(path):
+                break
+    return _sync_with(store, refs, None, where)
+
+
+def _sync_with(
+    store: Store, refs: dict[str, tuple[str, str, str]], path: Path | None, where: Clause | None
+) -> Snapshot:
+    db = _connect(path)
+    try:
+        if where is None:
+            stored = _select(db, None)
+            cached = {ref: row.commit_id for ref, row in stored.items()}
+        else:
+            cached = dict(db.execute("SELECT ref, commit_id FROM runs").fetchall())
+        stale = [ref for ref, (_, _, commit) in refs.items() if cached.get(ref) != commit]
+        gone = [ref for ref in cached if ref not in refs]
+        fresh = read_rows(store, {ref: refs[ref] for ref in stale})
+        if fresh or gone:
+            _write(db, fresh.values(), gone)
+        if where is not None:
+            stored = _select(db, where)
+    finally:
+        db.close()
+    return _snapshot(store, refs, cached, stored, fresh)
+
+
+def read_rows(store: Store, refs: dict[str, tuple[str, str, str]]) -> dict[str, CachedRun]:
+    """Read the runs of ``refs`` from git: the slow part of a sync (YAML and schema
+    validation, about 1-2 ms a run), so a big batch is spread over worker processes."""
+    items = sorted(refs.items())
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    if len(items) < PARALLEL_MIN_RUNS or workers < 2 or not _can_fork():
+        return {ref: _read_row(store, ref, *info) for ref, info in items}
+    size = max(50, len(items) // (workers * 4))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    jobs = [(str(store.git_dir), chunk) for chunk in chunks]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return {row[0]: CachedRun(row) for part in pool.map(_read_chunk, jobs) for row in part}
+
+
+def _read_chunk(job: tuple[str, list[tuple[str, tuple[str, str, str]]]]) -> list[tuple[Any, ...]]:
+    """In a worker process: open the repository afresh and read some runs."""
+    git_dir, items = job
+    store = Store(git_dir)
+    return [_read_row(store, ref, *info).row for ref, info in items]
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _try_discard(path: Path) -> bool:
+    try:
+        discard(path)
+    except OSError:
+        return False
+    return True
+
+
+def discard(path: Path) -> None:
+    """Delete the cache file and its WAL companions (always safe: refs hold the truth)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _connect(path: Path | None) -> sqlite3.Connection:
+    """Open the cache (or an in-memory one for None), creating or rebuilding its table."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path or ":memory:", timeout=30.0, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
+            _rebuild(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _rebuild(db: sqlite3.Connection) -> None:
+    """Create the table, or drop one of another schema version, in one transaction so
+    that a concurrent process sees either the old cache or the new one."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
+            for (table,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            ).fetchall():
+                db.execute(f'DROP TABLE "{table}"')
+            for statement in _TABLES:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _snapshot(
+    store: Store,
+    refs: dict[str, tuple[str, str, str]],
+    cached: dict[str, str],
+    stored: dict[str, CachedRun],
+    fresh: dict[str, CachedRun],
+) -> Snapshot:
+    """Rows for the refs listed (those the pre-filter kept), whatever a concurrent
+    writer left in the file."""
+    valid: list[CachedRun] = []
+    problems: list[Problem] = []
+    for ref, (run_id, origin, commit) in sorted(refs.items()):
+        row = fresh.get(ref) or stored.get(ref)
+        if row is None and cached.get(ref) == commit:
+            continue  # in the cache, and the pre-filter ruled it out
+        if row is None or row.commit_id != commit:
+            row = _read_row(store, ref, run_id, origin, commit)
+        if row.error is None:
+            valid.append(row)
+        else:
+            problems.append((ref, row.error))
+    return Snapshot(valid, problems, _shown_refs(refs))
+
+
+def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> CachedRun:
+    """Read and validate one run; an invalid one becomes a row holding only its error.
+
+    Fetched runs also get the tree checks for untrusted input (paths, symlinks,
+    submodules, sizes), whether they came by ``gitruns fetch`` or plain ``git fetch``.
+    """
+    try:
+        if origin == LOCAL:
+            run = load_run(store, run_id, commit)
+        else:
+            from gitruns.runs.untrusted import load_untrusted_run
+
+            run = load_untrusted_run(store, ref, run_id, commit)
+    except GitrunsError as exc:
+        message = exc.message.replace(f"refs/runs/{run_id} ", "").replace("\n", " ")
+        return CachedRun((ref, commit, run_id, origin, message, *[None] * 15))
+    return CachedRun((ref, commit, run_id, origin, None, *_run_values(run)))
+
+
+def _run_values(run: Run) -> list[Any]:
+    doc = run.document
+    git = doc["git"]
+    end = doc.get("end_time")
+    metrics = {k: [s["last"], s["min"], s["max"], s["count"]] for k, s in run.metrics.items()}
+    return [
+        run.name,
+        run.status,
+        doc["user"].get("name"),
+        doc["user"].get("email"),
+        doc.get("host"),
+        doc["start_time"],
+        layout.parse_time(doc["start_time"]),
+        end,
+        layout.parse_time(end) if end else None,
+        doc.get("duration_s"),
+        git.get("branch"),
+        git.get("commit"),
+        json.dumps(layout.flatten(run.params), sort_keys=True),
+        json.dumps(metrics, sort_keys=True),
+        json.dumps(run.tags, sort_keys=True),
+    ]
+
+
+def _select(db: sqlite3.Connection, where: Clause | None) -> dict[str, CachedRun]:
+    """Rows passing the pre-filter ``where``, and every invalid row (to report it)."""
+    sql, args = f"SELECT {', '.join(_COLUMNS)} FROM runs", []
+    if where is not None:
+        sql, args = f"{sql} WHERE ({where[0]}) OR error IS NOT NULL", where[1]
+    return {row[0]: CachedRun(row) for row in db.execute(sql, args)}
+
+
+def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -> None:
+    """Best effort: a cache that cannot be written (read-only, busy) only costs speed."""
+    rows = list(rows)
+    removed = [(ref,) for ref in gone] + [(row.ref,) for row in rows]
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        for table in ("runs", "metric_values", "param_values"):
+            db.executemany(f"DELETE FROM {table} WHERE ref = ?", removed)
+        db.executemany(
+            f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+            [row.row for row in rows],
+        )
+        valid = [row for row in rows if row.error is None]
+        db.executemany(
+            "INSERT INTO metric_values VALUES (?, ?, ?, ?, ?, ?)",
+            [(k, row.ref, *summary) for row in valid for k, summary in row.metrics.items()],
+        )
+        db.executemany(
+            "INSERT INTO param_values VALUES (?, ?, ?, ?)",
+            [
+                (k, row.ref, as_number(v), as_text(v))
+                for row in valid
+                for k, v in row.params.items()
+            ],
+        )
+        db.execute("COMMIT")
+    except sqlite3.OperationalError:
+        if db.in_transaction:
+            db.execute("ROLLBACK")

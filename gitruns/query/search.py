@@ -1,0 +1,145 @@
+"""Find runs: filter, sort and limit the cached runs (``gitruns ls``, ``search_runs``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitruns.errors import GitrunsError, InvalidInputError
+from gitruns.query import Field, compile_filter, parse, parse_sort_key, sort_runs
+from gitruns.query.cache import CachedRun, Problem, sync
+from gitruns.query.sql import prefilter
+from gitruns.runs.model import Run, load_run
+from gitruns.storage import Store
+
+DEFAULT_ORDER = (Field("attr", "start_time"), Field("attr", "id"))
+
+
+@dataclass
+class Selection:
+    """Runs that matched, in order, and the refs skipped because they are invalid."""
+
+    rows: list[CachedRun]
+    problems: list[Problem] = field(default_factory=list)
+
+
+def select_runs(
+    store: Store,
+    filter: str | None = None,
+    order_by: Sequence[str] | None = None,
+    max_results: int | None = None,
+    *,
+    all_copies: bool = False,
+    branch: str | None = None,
+    commit: str | None = None,
+) -> Selection:
+    """The cached runs matching ``filter``, sorted by ``order_by`` (default newest first)."""
+    tree = parse(filter) if filter and filter.strip() else None
+    predicate = compile_filter(tree)
+    keys = [parse_sort_key(key) for key in order_by or []]
+    if max_results is not None and max_results < 0:
+        raise InvalidInputError(f"max_results is {max_results}", "give 0 or more")
+    snapshot = sync(store, prefilter(tree))
+    rows = [row for row in snapshot.runs(all_copies=all_copies) if predicate(row)]
+    if branch is not None:
+        rows = _on_branch(store, rows, branch)
+    if commit is not None:
+        rows = _at_commit(store, rows, commit)
+    rows = sort_runs(rows, keys or [(key, True) for key in DEFAULT_ORDER])
+    return Selection(rows[:max_results] if max_results is not None else rows, snapshot.problems)
+
+
+def _on_branch(store: Store, rows: list[CachedRun], branch: str) -> list[CachedRun]:
+    """Runs whose code commit is the tip of ``branch`` or one of its ancestors."""
+    tip = store.resolve_commit(branch)
+    if tip is None:
+        raise GitrunsError(f"no branch or commit '{branch}'", "list branches with 'git branch'")
+    verdicts: dict[str, bool] = {}
+    kept = []
+    for row in rows:
+        code = row.code_commit
+        if code is None:
+            continue
+        if code not in verdicts:
+            verdicts[code] = store.is_ancestor(code, tip)
+        if verdicts[code]:
+            kept.append(row)
+    return kept
+
+
+def _at_commit(store: Store, rows: list[CachedRun], commit: str) -> list[CachedRun]:
+    """Runs whose code commit starts with ``commit`` or is what it names (``HEAD~2``)."""
+    wanted = commit.strip().lower()
+    resolved = store.resolve_commit(commit)
+    return [
+        row
+        for row in rows
+        if row.code_commit is not None
+        and (
+            row.code_commit == resolved or (len(wanted) >= 4 and row.code_commit.startswith(wanted))
+        )
+    ]
+
+
+class RunList(list[Run]):
+    """A list of runs; ``to_pandas()`` gives a DataFrame when pandas is installed."""
+
+    def to_pandas(self) -> Any:
+        """One row per run: id, name, status, times, ``params.*``, ``metrics.*``, ``tags.*``."""
+        import importlib
+
+        try:
+            pandas = importlib.import_module("pandas")
+        except ImportError as exc:
+            raise GitrunsError(
+                "to_pandas() needs pandas, which is not installed", "pip install pandas"
+            ) from exc
+        return pandas.DataFrame([_flat_record(run) for run in self])
+
+
+def _flat_record(run: Run) -> dict[str, Any]:
+    from gitruns.format.layout import flatten
+
+    record: dict[str, Any] = {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "duration": run.duration,
+        "commit": run.git.get("commit"),
+        "branch": run.git.get("branch"),
+    }
+    record.update({f"params.{k}": v for k, v in flatten(run.params).items()})
+    record.update({f"metrics.{k}": s["last"] for k, s in run.metrics.items()})
+    record.update({f"tags.{k}": v for k, v in run.tags.items()})
+    return record
+
+
+def search_runs(
+    filter: str | None = None,
+    order_by: list[str] | None = None,
+    max_results: int | None = None,
+    *,
+    repo: str | os.PathLike[str] | None = None,
+) -> RunList:
+    """Runs matching a filter, like MLflow's ``search_runs``.
+
+    Args:
+        filter: an expression such as ``metrics.acc > 0.9 and params.lr = 0.01``
+            (docs/querying.md); None matches every run.
+        order_by: sort keys such as ``["-metrics.acc", "start_time"]`` (``-`` or a trailing
+            ``DESC`` for descending); default newest first.
+        max_results: at most this many runs.
+        repo: a path inside the repository; default the current directory.
+
+    Invalid runs are skipped. Fetched runs (``refs/remote-runs/...``) are included when
+    no local run has the same id.
+    """
+    from gitruns.recording.repository import open_store
+
+    store = open_store(repo)
+    selection = select_runs(store, filter, order_by, max_results)
+    return RunList(load_run(store, row.run_id, row.commit_id) for row in selection.rows)

@@ -1,0 +1,372 @@
+"""``record``: run any command as a child and capture everything about it as a run.
+
+The recorder owns the run; the child joins it through environment variables, so
+``gitruns.start_run()`` or ``gitruns log-metric`` inside the child write to the same run.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, BinaryIO
+
+from gitruns.errors import InvalidInputError
+from gitruns.format import yamlio
+from gitruns.recorder.child_output import OutputPump
+from gitruns.recording.active import ActiveRun
+from gitruns.recording.capped_log import CappedLog
+from gitruns.recording.finalize import EXTRA_FILES_DIR
+from gitruns.recording.repository import ENV_REPO
+from gitruns.recording.start import ENV_NAME_FIXED, ENV_RUN_DIR, ENV_RUN_ID, create_run
+from gitruns.runs.model import Run, load_run
+from gitruns.storage import Store
+
+# Which params win when a key comes from several places: what the user typed for gitruns
+# beats the program's own flags, which beat a Hydra config, which beats config files.
+SOURCE_PRECEDENCE = ("cli", "argv", "hydra", "config")
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass
+class RecordOptions:
+    command: list[str]
+    name: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    configs: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    parents: list[str] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
+    system_interval: float | None = 10.0  # None: no system metrics
+    parse_argv: bool = True
+    max_output_bytes: int = 2 * 1024 * 1024  # per stream: half head, half tail
+    kill_grace: float = 10.0  # seconds a signalled child gets before SIGKILL
+
+
+@dataclass
+class RecordResult:
+    run: Run | None
+    run_id: str
+    name: str
+    status: str
+    exit_code: int
+    duration: float
+
+
+def record(
+    options: RecordOptions,
+    *,
+    store: Store,
+    stdout: BinaryIO,
+    stderr: BinaryIO,
+    on_start: Callable[[str, str], None] = lambda run_id, name: None,
+) -> RecordResult:
+    """Run ``options.command`` to completion as a recorded run and return how it went."""
+    executable = _check_command(options.command)
+    started = time.time()
+    capture = EnvironmentCapture(options.command)  # from now on, beside everything else
+    config_params = _load_configs(options.configs)
+    active = create_run(options.name, options.parents, store)
+    capture.write_into(active)
+    on_start(active.id, active.name)
+    recorder = _Recorder(active, options, executable, stdout, stderr)
+    try:
+        recorder.log_known_params(config_params)
+        status, exit_code = recorder.run_child()
+        capture.wait()
+        recorder.collect_after(started)
+        recorder.active.end(status, exit_code=exit_code)
+    except BaseException as error:
+        if active.status == "RUNNING":
+            capture.wait(timeout=5.0)  # do not finalise while it still writes into the run
+            active.end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED", error=error)
+        raise
+    commit = store.run_commit(active.id)
+    run = load_run(store, active.id, commit) if commit else None
+    name = run.name if run is not None else active.name
+    return RecordResult(run, active.id, name, status, exit_code, time.time() - started)
+
+
+class EnvironmentCapture:
+    """Platform, packages and allow-listed variables, captured on a thread that starts
+    before the run does and writes its files into the staging folder as soon as both
+    are ready, so that a recorder killed later still leaves them behind."""
+
+    def __init__(self, command: list[str]) -> None:
+        self._command = command
+        self._target: ActiveRun | None = None
+        self._target_ready = threading.Event()
+        self._thread = threading.Thread(target=self._capture, name="gitruns-env", daemon=True)
+        self._thread.start()
+
+    def write_into(self, active: ActiveRun) -> None:
+        self._target = active
+        self._target_ready.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _capture(self) -> None:
+        from gitruns.capture import environment
+        from gitruns.capture.secrets import redact_env
+
+        python = _python_of(self._command)
+        try:
+            platform_info = environment.platform_info(python)
+        except Exception as exc:  # capture must never break a run
+            platform_info = {"error": f"{type(exc).__name__}: {exc}"}
+        try:
+            packages = environment.installed_packages(python)
+        except Exception as exc:
+            packages = f"# could not list packages: {type(exc).__name__}: {exc}\n"
+        variables = redact_env(os.environ)
+        self._target_ready.wait()
+        active = self._target
+        assert active is not None
+        env_dir = active.run_dir / EXTRA_FILES_DIR / "env"
+        env_dir.mkdir(parents=True, exist_ok=True)
+        _write(env_dir / "platform.yaml", yamlio.dump(platform_info))
+        _write(env_dir / "variables.yaml", yamlio.dump(variables))
+        _write(env_dir / "packages.txt", packages.encode("utf-8"))
+        active.set_fields(environment=_environment_summary(platform_info))
+
+
+class _Recorder:
+    def __init__(
+        self,
+        active: ActiveRun,
+        options: RecordOptions,
+        executable: str,
+        stdout: BinaryIO,
+        stderr: BinaryIO,
+    ) -> None:
+        self.active = active
+        self.options = options
+        self.executable = executable
+        self.files_dir = active.run_dir / EXTRA_FILES_DIR
+        half = max(options.max_output_bytes // 2, 1)
+        logs = self.files_dir / "logs"
+        self.pumps = [
+            OutputPump(stdout, CappedLog(logs / "stdout.txt", half, half)),
+            OutputPump(stderr, CappedLog(logs / "stderr.txt", half, half)),
+        ]
+        self.signalled: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    # -- before --------------------------------------------------------------------------------
+    def log_known_params(self, config_params: list[tuple[str, dict[str, Any]]]) -> None:
+        from gitruns.capture import params as argv_params
+        from gitruns.capture.secrets import redact_argv
+
+        options, run = self.options, self.active
+        argv = redact_argv(options.command)  # secrets never reach params or run.yaml
+        by_source: list[tuple[str, dict[str, Any]]] = [("cli", options.params)]
+        if options.parse_argv:
+            by_source.append(("argv", argv_params.parse_argv(argv)))
+        by_source += config_params
+        self._log_by_precedence(by_source)
+        run.set_tags(options.tags)
+        for text in options.notes:
+            run.note(text)
+        for path in options.inputs:
+            run.log_input(path)
+        run.set_fields(
+            command={
+                "argv": argv,
+                "line": shlex.join(argv),
+                "cwd": os.getcwd(),
+                "entry_point": _entry_point(options.command),
+                "executable": self.executable,
+            }
+        )
+
+    def _log_by_precedence(self, by_source: list[tuple[str, dict[str, Any]]]) -> None:
+        logged = set(self.active.params)
+        ranked = sorted(by_source, key=lambda item: SOURCE_PRECEDENCE.index(item[0].split(":")[0]))
+        for source, values in ranked:
+            for key, value in values.items():
+                if key not in logged:
+                    self.active.log_param(key, value, source=source)
+                    logged.add(key)
+
+    # -- during --------------------------------------------------------------------------------
+    def run_child(self) -> tuple[str, int]:
+        env = dict(os.environ)
+        env[ENV_RUN_ID] = self.active.id
+        env[ENV_RUN_DIR] = str(self.active.run_dir)
+        store = self.active.store
+        env[ENV_REPO] = str(store.workdir or store.git_dir)
+        if self.options.name:
+            env[ENV_NAME_FIXED] = "1"
+        previous = {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
+        for sig in FORWARDED_SIGNALS:
+            signal.signal(sig, self._on_signal)
+        try:
+            self.process = subprocess.Popen(
+                self.options.command,
+                executable=self.executable,
+                stdout=self.pumps[0].child_fd,
+                stderr=self.pumps[1].child_fd,
+                env=env,
+            )
+            for pump in self.pumps:
+                pump.start()
+            sampler = self._start_sampler(self.process.pid)
+            returncode = self.process.wait()
+            if sampler is not None:
+                sampler.stop()
+            for pump in self.pumps:
+                pump.finish()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self._outcome(returncode)
+
+    def _outcome(self, returncode: int) -> tuple[str, int]:
+        exit_code = returncode if returncode >= 0 else 128 - returncode
+        if self.signalled is not None or returncode in (-signal.SIGINT, -signal.SIGTERM):
+            return "KILLED", exit_code
+        return ("FINISHED" if returncode == 0 else "FAILED"), exit_code
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        """Forward to the child and give it ``kill_grace`` seconds before SIGKILL.
+
+        A Ctrl-C typed at the terminal already reached the child (same process group),
+        so SIGINT is forwarded only when it did not come from our terminal, or on the
+        second Ctrl-C.
+        """
+        process = self.process
+        first = self.signalled is None
+        self.signalled = signum
+        if process is None or process.poll() is not None:
+            return
+        if signum != signal.SIGINT or not first or not _terminal_in_foreground():
+            process.send_signal(signum)
+        if first:
+            timer = threading.Timer(self.options.kill_grace, _kill_if_alive, [process])
+            timer.daemon = True
+            timer.start()
+
+    def _start_sampler(self, pid: int) -> Any:
+        if self.options.system_interval is None:
+            return None
+        from gitruns.capture.system import SystemSampler
+
+        run = self.active
+        sampler = SystemSampler(pid, self.options.system_interval, run.log_metric)
+        sampler.start()
+        return sampler
+
+    # -- after ---------------------------------------------------------------------------------
+    def collect_after(self, started: float) -> None:
+        from gitruns.capture.params import find_hydra_config
+
+        found = find_hydra_config(Path.cwd(), started)
+        if found is not None:
+            path, values = found
+            self._log_by_precedence([(f"hydra:{path}", values)])
+        for pattern in self.options.artifacts:
+            matches = sorted(glob.glob(pattern, recursive=True))
+            for match in matches:
+                if os.path.isfile(match):
+                    parent = Path(match).parent.as_posix()
+                    self.active.log_artifact(match, None if parent in ("", ".") else parent)
+
+
+def _check_command(command: list[str]) -> str:
+    if not command:
+        raise InvalidInputError("no command to record", "usage: gitruns record -- python train.py")
+    found = shutil.which(command[0])
+    if found is None:
+        raise InvalidInputError(
+            f"command not found: {command[0]}", "check the spelling, or give its full path"
+        )
+    return found
+
+
+def _load_configs(paths: list[Path]) -> list[tuple[str, dict[str, Any]]]:
+    from gitruns.capture.params import load_config_file
+
+    return [(f"config:{path}", load_config_file(path)) for path in paths]
+
+
+def _entry_point(command: list[str]) -> str:
+    """The script or module a command runs: ``python train.py`` -> ``train.py``."""
+    if Path(command[0]).name.startswith("python"):
+        args = command[1:]
+        for index, arg in enumerate(args):
+            if arg == "-m" and index + 1 < len(args):
+                return f"-m {args[index + 1]}"
+            if arg == "-c":
+                return "-c"
+            if not arg.startswith("-"):
+                return arg
+    return command[0]
+
+
+def _python_of(command: list[str]) -> str:
+    """The interpreter whose packages matter: the command's own Python (also through a
+    ``#!`` line), else the one gitruns runs in."""
+    from gitruns.capture.environment import child_interpreter
+
+    return child_interpreter(command) or sys.executable
+
+
+def _environment_summary(info: Mapping[str, Any]) -> dict[str, Any]:
+    python = info.get("python", {})
+    system = info.get("os", {})
+    gpus = info.get("gpus", []) or []
+    return {
+        "python": python.get("version") if isinstance(python, dict) else python,
+        "os": f"{system.get('system', '')} {system.get('release', '')}".strip()
+        if isinstance(system, dict)
+        else system,
+        "gpus": [g.get("name") for g in gpus if isinstance(g, dict)],
+    }
+
+
+def _terminal_in_foreground() -> bool:
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
+
+
+def _kill_if_alive(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def result_summary(result: RecordResult, max_metrics: int = 4) -> str:
+    """``run brisk-otter-3f2a (…3f2a9c1d) FINISHED in 12.3s, exit 0: loss=0.12``."""
+    text = (
+        f"run {result.name} ({result.run_id[-8:]}) {result.status} in "
+        f"{result.duration:.1f}s, exit {result.exit_code}"
+    )
+    if result.run is not None:
+        user_metrics = [k for k in sorted(result.run.metrics) if not k.startswith("system/")]
+        shown = [f"{k}={result.run.metrics[k]['last']:.4g}" for k in user_metrics[:max_metrics]]
+        if shown:
+            text += ": " + ", ".join(shown)
+    return text
+
+
+__all__ = ["RecordOptions", "RecordResult", "record", "result_summary"]

@@ -1,0 +1,180 @@
+"""Turn a staging folder into the run's commit on ``refs/runs/<id>``.
+
+Used both when a run ends normally and when gitruns finds a run whose process died (the
+run then becomes CRASHED with everything it had staged). Writing is idempotent: if the
+ref already exists, an earlier finalisation won and only the staging folder is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gitruns.format import layout, schema, yamlio
+from gitruns.recording.capped_log import TAIL_SUFFIXES, assemble
+from gitruns.recording.journal import MetricSummary
+from gitruns.recording.staging import StagedMetric, StagedRun, read_staged_run, remove_run_dir
+from gitruns.storage import FileContent, Store
+
+EXTRA_FILES_DIR = "files"  # staged files copied into the tree as they are (logs/, env/ ...)
+PATCH_STAGED = "uncommitted.patch"
+
+
+def finalize(
+    store: Store,
+    run_dir: Path,
+    *,
+    status: str | None = None,
+    now: float | None = None,
+    owner_summaries: Mapping[str, MetricSummary] | None = None,
+) -> str | None:
+    """Write the staged run as a commit and its ref; return the commit id.
+
+    ``status`` overrides the status; without it, the run's own ``end`` event decides, and a
+    run with no ``end`` event is CRASHED. None is returned when the run already existed.
+    """
+    staged = read_staged_run(run_dir, owner_summaries)
+    if store.run_commit(staged.run_id) is not None:
+        remove_run_dir(run_dir)
+        return None
+    document, params, artifacts = replay(staged, status, time.time() if now is None else now)
+    files: dict[str, FileContent] = {}
+    summaries: dict[str, Any] = {}
+    for key, metric in sorted(staged.metrics.items()):
+        content, summary = _metric_content(metric, run_dir)
+        if summary.count:
+            files[layout.metric_path(key)] = content
+            summaries[key] = summary.to_dict()
+    for name, doc in (
+        ("run", document),
+        ("params", params),
+        ("summary", summaries),
+        ("artifacts", artifacts),
+    ):
+        schema.validate(name, doc, f"run {staged.run_id} {name}")
+    files[layout.RUN_FILE] = yamlio.dump(document)
+    files[layout.PARAMS_FILE] = yamlio.dump(params)
+    files[layout.SUMMARY_FILE] = yamlio.dump(summaries)
+    files[layout.ARTIFACTS_FILE] = yamlio.dump(artifacts)
+    if (run_dir / PATCH_STAGED).exists():
+        files[layout.PATCH_FILE] = run_dir / PATCH_STAGED
+    files.update(_extra_files(run_dir / EXTRA_FILES_DIR))
+    parents = [c for c in [staged.start.get("code_commit")] if c]
+    for parent_id in document["parents"]:
+        parent_commit = store.run_commit(parent_id)
+        if parent_commit and parent_commit not in parents:
+            parents.append(parent_commit)
+    message = f"run {document['name']} ({staged.run_id}): {document['status']}\n"
+    commit = store.create_run_commit(
+        files, parents, message, layout.parse_time(document["end_time"])
+    )
+    created = store.create_ref(staged.run_id, commit)
+    remove_run_dir(run_dir)
+    return commit if created else None
+
+
+def replay(
+    staged: StagedRun, status: str | None, now: float
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """Apply the journal's events, in time order, to the start document."""
+    document: dict[str, Any] = dict(staged.start["run"])
+    document["tags"] = dict(document.get("tags", {}))
+    document["notes"] = list(document.get("notes", []))
+    document["parents"] = list(document.get("parents", []))
+    document["inputs"] = list(document.get("inputs", []))
+    sources: dict[str, str] = dict(document.get("param_sources", {}))
+    params: dict[str, Any] = {}
+    artifacts: dict[str, dict[str, Any]] = {}
+    end: dict[str, Any] = {}
+    for event in staged.events:
+        kind = event.get("event")
+        if kind == "param":
+            params[event["key"]] = event["value"]
+            sources[event["key"]] = event.get("source", "api")
+        elif kind == "tag":
+            document["tags"][event["key"]] = event["value"]
+        elif kind == "untag":
+            document["tags"].pop(event["key"], None)
+        elif kind == "note":
+            document["notes"].append(
+                {k: event[k] for k in ("text", "author", "time") if k in event}
+            )
+        elif kind == "artifact":
+            artifacts[event["pointer"]["path"]] = event["pointer"]
+        elif kind == "input":
+            document["inputs"].append(event["input"])
+        elif kind == "parent" and event["run_id"] not in document["parents"]:
+            document["parents"].append(event["run_id"])
+        elif kind == "name":
+            document["name"] = event["name"]
+        elif kind == "fields":
+            document.update(event["fields"])
+        elif kind == "end":
+            end = event
+    final_status = status or end.get("status") or "CRASHED"
+    end_seconds = end.get("ts", now) if final_status != "CRASHED" else _last_activity(staged, now)
+    document["status"] = final_status
+    document["end_time"] = layout.iso_time(end_seconds)
+    start_seconds = layout.parse_time(document["start_time"])
+    document["duration_s"] = round(max(end_seconds - start_seconds, 0.0), 3)
+    document["exit_code"] = end.get("exit_code", document.get("exit_code"))
+    document["error"] = end.get("error", document.get("error"))
+    if sources:
+        document["param_sources"] = {k: sources[k] for k in sorted(sources) if k in params}
+    return document, params, [artifacts[p] for p in sorted(artifacts)]
+
+
+def _last_activity(staged: StagedRun, now: float) -> float:
+    """A crashed run ended when its journal last changed, not when we noticed."""
+    newest = 0.0
+    for metric in staged.metrics.values():
+        for path in metric.files:
+            newest = max(newest, path.stat().st_mtime)
+    if staged.events:
+        newest = max(newest, float(staged.events[-1].get("ts", 0.0)))
+    start = layout.parse_time(staged.start["run"]["start_time"])
+    return max(min(newest or now, now), start)
+
+
+def _metric_content(metric: StagedMetric, run_dir: Path) -> tuple[FileContent, MetricSummary]:
+    if len(metric.files) == 1 and metric.summaries[0] is not None:
+        return metric.files[0], metric.summaries[0]
+    if len(metric.files) == 1:
+        return metric.files[0], summarize_file(metric.files[0])
+    merged = run_dir / f"merged-{abs(hash(metric.key))}.csv"
+    with merged.open("wb") as out:
+        for index, path in enumerate(metric.files):
+            with path.open("rb") as handle:
+                if index:
+                    handle.readline()  # each file has its own header
+                while chunk := handle.read(1 << 20):
+                    out.write(chunk)
+    return merged, summarize_file(merged)
+
+
+def summarize_file(path: Path) -> MetricSummary:
+    """Summary of a metric CSV, streamed line by line so memory stays flat."""
+    summary = MetricSummary()
+    with path.open("rb") as handle:
+        handle.readline()
+        for line in handle:
+            step, stamp, value = line.split(b",")
+            summary.add(int(step), int(stamp), float(value))
+    return summary
+
+
+def _extra_files(folder: Path) -> dict[str, FileContent]:
+    if not folder.is_dir():
+        return {}
+    for suffix in TAIL_SUFFIXES:  # logs of a recorder that died: join head and tail
+        for segment in list(folder.rglob("*" + suffix)):
+            assemble(segment.with_name(segment.name[: -len(suffix)]))
+    found: dict[str, FileContent] = {}
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            full = Path(root) / name
+            found[full.relative_to(folder).as_posix()] = full
+    return found

@@ -1,0 +1,302 @@
+"""The append-only journal one process writes while a run is in progress.
+
+Each writing process has its own files, so no two processes ever append to one file. The
+run's owner writes in the run's staging folder itself; each process that joins the run
+(a script under ``gitruns record``, a ``gitruns log-metric``) in a folder of its own:
+
+    <run folder>/ or <run folder>/w-<time>-<pid>-<random>/
+        writer.lock     (joined writers) held while the process lives
+        events.jsonl    params, tags, notes, artifacts, the end status; written at each call
+        keys.jsonl      metric key -> file number, written before the key's first point
+        m<N>.csv        ``step,timestamp,value`` lines of one metric key
+        summary.json    (joined writers) per-key summaries, written when closing cleanly
+
+Metric points are buffered in memory and appended at least every ``FLUSH_SECONDS`` by one
+background thread shared by every writer of the process (and at once when a buffer grows
+large, so memory stays flat). A ``kill -9`` loses at most the last fraction of a second of
+points, never earlier ones. One shared thread, not one a run: starting and joining a thread
+cost more than everything else a small run does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+from gitruns.errors import InvalidInputError, RunStateError, StorageWriteError
+from gitruns.format.validation import check_metric_key, to_metric_value, to_step
+from gitruns.recording.locks import LivenessLock
+
+FLUSH_SECONDS = 0.5
+MAX_BUFFERED_LINES = 20_000
+CSV_HEADER = b"step,timestamp,value\n"
+EVENTS_FILE = "events.jsonl"
+KEYS_FILE = "keys.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+class MetricSummary:
+    """Running summary of one metric key; NaN never becomes min or max."""
+
+    __slots__ = ("count", "last", "last_step", "last_timestamp", "max", "min")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last = float("nan")
+        self.min = float("nan")
+        self.max = float("nan")
+        self.last_step = -1
+        self.last_timestamp = 0
+
+    def add(self, step: int, timestamp: int, value: float) -> None:
+        self.count += 1
+        self.last = value
+        self.last_step = step
+        self.last_timestamp = timestamp
+        if value == value:  # not NaN
+            if not (value >= self.min):  # also true while min is still NaN
+                self.min = value
+            if not (value <= self.max):
+                self.max = value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "last": self.last,
+            "min": self.min,
+            "max": self.max,
+            "last_step": self.last_step,
+            "last_timestamp": self.last_timestamp,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetricSummary:
+        summary = cls()
+        for name in cls.__slots__:
+            setattr(summary, name, data[name])
+        return summary
+
+
+class _KeyStream:
+    __slots__ = ("buffer", "fd", "summary")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer: list[str] = []
+        self.summary = MetricSummary()
+
+
+class JournalWriter:
+    """Appends one process's part of a run to its own files.
+
+    The run's owner writes straight into the run's folder (its ``owner.lock`` already says
+    whether it lives, and its summaries go to finalisation in memory); a process that joins
+    the run gets a ``w-...`` folder with its own ``writer.lock`` and leaves ``summary.json``
+    behind. Files are created on first use, so a run without metrics has no metric files.
+    """
+
+    def __init__(self, run_dir: Path, *, owner: bool) -> None:
+        self._lock_file: LivenessLock | None = None
+        if owner:
+            self.dir = run_dir
+        else:
+            # time first, so that sorting writer folders by name sorts them by creation
+            name = f"w-{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(3)}"
+            self.dir = run_dir / name
+            self.dir.mkdir()
+            self._lock_file = LivenessLock.acquire(self.dir / "writer.lock", create=True)
+            assert self._lock_file is not None  # a fresh folder of our own
+        self._events_fd: int | None = None
+        self._keys_fd: int | None = None
+        self._streams: dict[str, _KeyStream] = {}
+        self._mutex = threading.Lock()
+        self._closed = False  # no more logging
+        self._released = False  # files closed (guarded by _mutex: the flusher checks it)
+
+    # -- events -----------------------------------------------------------------------
+    def append_event(self, kind: str, **fields: Any) -> None:
+        """Write one event line at once (events are rare; each is durable on return)."""
+        if self._closed:
+            raise _ended()
+        record = {**fields, "event": kind, "ts": time.time()}
+        line = json.dumps(record, allow_nan=True, separators=(",", ":")) + "\n"
+        try:
+            if self._events_fd is None:
+                self._events_fd = _open_append(self.dir / EVENTS_FILE)
+            os.write(self._events_fd, line.encode("utf-8"))
+        except OSError as exc:
+            raise _write_failed(self.dir, exc) from exc
+
+    # -- metrics: the hot path ----------------------------------------------------------
+    def log_metric(
+        self, key: str, value: object, step: object = None, timestamp: object = None
+    ) -> None:
+        if self._closed:
+            raise _ended()
+        # Check the point before the key's file is opened: a refused point changes nothing.
+        number = value if type(value) is float else to_metric_value(value, key)
+        if step is not None and (type(step) is not int or step < 0):
+            step = to_step(step, key)
+        stamp = None if timestamp is None else _to_ms(timestamp)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._open_stream(key)
+        with self._mutex:
+            summary = stream.summary
+            at_step = summary.last_step + 1 if step is None else step
+            at_ms = time.time_ns() // 1_000_000 if stamp is None else stamp
+            stream.buffer.append(f"{at_step},{at_ms},{number!r}\n")
+            summary.add(at_step, at_ms, number)
+            if len(stream.buffer) >= MAX_BUFFERED_LINES:
+                self._write_stream(stream)
+
+    def summaries(self) -> dict[str, MetricSummary]:
+        return {key: stream.summary for key, stream in self._streams.items()}
+
+    def _open_stream(self, key: str) -> _KeyStream:
+        check_metric_key(key)
+        with self._mutex:
+            if key in self._streams:
+                return self._streams[key]
+            number = len(self._streams)
+            path = self.dir / f"m{number}.csv"
+            fd = -1
+            try:
+                fd = _open_append(path)
+                os.write(fd, CSV_HEADER)
+                line = json.dumps({"n": number, "key": key}) + "\n"
+                if self._keys_fd is None:
+                    self._keys_fd = _open_append(self.dir / KEYS_FILE)
+                os.write(self._keys_fd, line.encode("utf-8"))
+            except OSError as exc:  # e.g. a full disk: leave no half-made file behind
+                if fd >= 0:
+                    os.close(fd)
+                path.unlink(missing_ok=True)
+                raise _write_failed(self.dir, exc) from exc
+            stream = _KeyStream(fd)
+            self._streams[key] = stream
+            if len(self._streams) == 1:
+                _FLUSHER.add(self)
+            return stream
+
+    def flush(self) -> None:
+        """Append every buffered point to its file."""
+        with self._mutex:
+            if self._released:
+                return
+            for stream in self._streams.values():
+                if stream.buffer:
+                    self._write_stream(stream)
+
+    def _write_stream(self, stream: _KeyStream) -> None:
+        data = "".join(stream.buffer).encode("ascii")
+        stream.buffer.clear()
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(stream.fd, view) :]
+        except OSError as exc:
+            # Keep what did not reach the disk; a later flush continues exactly where this
+            # one stopped (recovery drops a half-written last line if none ever does).
+            stream.buffer.append(bytes(view).decode("ascii"))
+            raise _write_failed(self.dir, exc) from exc
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Flush, leave the summaries (a joined writer), let go of the files and the lock."""
+        if self._closed:
+            return
+        self._closed = True
+        _FLUSHER.discard(self)
+        self.flush()
+        with self._mutex:  # the shared flusher may be flushing this writer right now
+            if self._lock_file is not None:
+                summaries = {key: s.summary.to_dict() for key, s in self._streams.items()}
+                tmp = self.dir / (SUMMARY_FILE + ".tmp")
+                tmp.write_text(json.dumps(summaries, allow_nan=True))
+                tmp.replace(self.dir / SUMMARY_FILE)
+            for fd in [s.fd for s in self._streams.values()] + [self._events_fd, self._keys_fd]:
+                if fd is not None:
+                    os.close(fd)
+            self._released = True
+        if self._lock_file is not None:
+            self._lock_file.release()
+
+
+class _SharedFlusher:
+    """One daemon thread that flushes every open writer of the process periodically."""
+
+    def __init__(self) -> None:
+        self._writers: weakref.WeakSet[JournalWriter] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, writer: JournalWriter) -> None:
+        with self._lock:
+            self._writers.add(writer)
+            # after a fork the parent's thread does not exist here: start our own
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="gitruns-flush", daemon=True
+                )
+                self._thread.start()
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's thread is gone and its lock may look held."""
+        self._lock = threading.Lock()
+        self._thread = None
+
+    def discard(self, writer: JournalWriter) -> None:
+        with self._lock:
+            self._writers.discard(writer)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            with self._lock:
+                writers = list(self._writers)
+            for writer in writers:
+                try:
+                    writer.flush()
+                except (OSError, StorageWriteError):
+                    continue  # a full disk: keep buffering; the writer's own calls will raise
+
+
+_FLUSHER = _SharedFlusher()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_FLUSHER.after_fork)
+
+
+def _write_failed(folder: Path, error: OSError) -> StorageWriteError:
+    return StorageWriteError(
+        f"cannot write the run's journal in {folder}: {error.strerror or error}",
+        "free disk space and carry on: points not yet written stay in memory and are written"
+        " when space returns; if the process ends first, the next gitruns command keeps"
+        " everything already on disk (the run becomes CRASHED)",
+    )
+
+
+def _ended() -> RunStateError:
+    return RunStateError("the run has already ended", "start a new run with gitruns.start_run()")
+
+
+def _open_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+
+def _to_ms(timestamp: object) -> int:
+    """Accept seconds (float, like time.time()) or milliseconds (int, like MLflow)."""
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        raise InvalidInputError(
+            f"timestamp {timestamp!r} is not a number",
+            "pass seconds as a float (time.time()) or milliseconds as an int",
+        )
+    if isinstance(timestamp, float):
+        return int(timestamp * 1000)
+    return timestamp

@@ -1,0 +1,207 @@
+"""Runs in progress, staged under ``<git common dir>/gitruns/staging/<run-id>/``.
+
+The owner process holds ``owner.lock`` for the life of the run; ``start.json`` holds what
+was known when the run began; each writing process has a journal folder (see journal.py).
+Reading a staging folder back gives everything needed to write the run's commit, whether
+the run ended normally or its process died.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitruns.recording.journal import (
+    CSV_HEADER,
+    EVENTS_FILE,
+    KEYS_FILE,
+    SUMMARY_FILE,
+    MetricSummary,
+)
+from gitruns.recording.locks import LivenessLock
+
+OWNER_LOCK = "owner.lock"
+START_FILE = "start.json"
+
+
+@dataclass
+class StagedMetric:
+    """All files holding one metric key, and their summary when it is known."""
+
+    key: str
+    files: list[Path] = field(default_factory=list)
+    summaries: list[MetricSummary | None] = field(default_factory=list)
+
+
+@dataclass
+class StagedRun:
+    """Everything a staging folder holds, read back in order."""
+
+    run_id: str
+    start: dict[str, Any]
+    events: list[dict[str, Any]]
+    metrics: dict[str, StagedMetric]
+
+
+class StagingArea:
+    """The folder of all runs in progress in one repository."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def create(self, run_id: str, start: dict[str, Any]) -> tuple[Path, LivenessLock]:
+        """Make the run's folder, take its owner lock, and write its start document.
+
+        The folder is prepared under a hidden name and renamed into place, so a recovery
+        scan never sees a run folder whose lock is not yet held.
+        """
+        hidden = self.root / f".new-{run_id}"
+        hidden.mkdir(parents=True)
+        lock = LivenessLock.acquire(hidden / OWNER_LOCK, create=True)
+        assert lock is not None  # nobody else knows this new folder yet
+        # no temporary file needed: nobody reads the folder before the rename below
+        (hidden / START_FILE).write_text(json.dumps(start, allow_nan=True, sort_keys=True))
+        run_dir = self.root / run_id
+        hidden.rename(run_dir)
+        lock.path = run_dir / OWNER_LOCK
+        return run_dir, lock
+
+    def run_dirs(self) -> Iterator[Path]:
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if entry.is_dir() and not entry.name.startswith("."):
+                yield Path(entry.path)
+
+
+def writer_is_alive(writer_dir: Path) -> bool:
+    lock = LivenessLock.acquire(writer_dir / "writer.lock", create=False)
+    if lock is None:
+        return (writer_dir / "writer.lock").exists()
+    lock.release()
+    return False
+
+
+def writer_dirs(run_dir: Path) -> list[Path]:
+    """The owner's journal (the run folder itself), then each joined writer's, oldest first."""
+    return [run_dir, *sorted(p for p in run_dir.iterdir() if p.name.startswith("w-"))]
+
+
+def read_staged_run(
+    run_dir: Path, owner_summaries: Mapping[str, MetricSummary] | None = None
+) -> StagedRun:
+    """Read a staging folder; a trailing half-written line in any file is dropped.
+
+    ``owner_summaries`` are the live owner's in-memory summaries (a crashed owner left
+    none: its series are then summarised by reading them).
+    """
+    start = json.loads((run_dir / START_FILE).read_text())
+    events: list[dict[str, Any]] = []
+    metrics: dict[str, StagedMetric] = {}
+    for writer_dir in writer_dirs(run_dir):
+        events.extend(_read_json_lines(writer_dir / EVENTS_FILE))
+        if writer_dir == run_dir:
+            summaries = {k: v.to_dict() for k, v in (owner_summaries or {}).items()}
+        else:
+            summaries = _read_summaries(writer_dir / SUMMARY_FILE)
+        for entry in _read_json_lines(writer_dir / KEYS_FILE):
+            path = writer_dir / f"m{entry['n']}.csv"
+            if not path.exists():
+                continue
+            truncate_partial_line(path)
+            staged = metrics.setdefault(entry["key"], StagedMetric(entry["key"]))
+            staged.files.append(path)
+            known = summaries.get(entry["key"])
+            staged.summaries.append(MetricSummary.from_dict(known) if known else None)
+    events.sort(key=lambda e: e.get("ts", 0.0))
+    return StagedRun(run_id=run_dir.name, start=start, events=events, metrics=metrics)
+
+
+def _read_json_lines(path: Path) -> list[dict[str, Any]]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in raw.split(b"\n"):
+        if not line:
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue  # the half-written last line of a killed process
+    return records
+
+
+def _read_summaries(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def truncate_partial_line(path: Path) -> None:
+    """Cut a file back to its last complete line (what a kill mid-write leaves)."""
+    size = path.stat().st_size
+    if size == 0:
+        path.write_bytes(CSV_HEADER)
+        return
+    with path.open("rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return
+        position = max(size - 65536, 0)
+        handle.seek(position)
+        tail = handle.read()
+        cut = tail.rfind(b"\n")
+        handle.truncate(position + cut + 1 if cut >= 0 else 0)
+        if cut < 0 and position == 0:
+            handle.write(CSV_HEADER)
+
+
+DONE_PREFIX = ".done-"
+
+
+def remove_run_dir(run_dir: Path) -> None:
+    """Remove a staging folder: first renamed out of sight in one step, then deleted.
+
+    A process killed halfway through deleting would otherwise leave a visible folder
+    without its ``owner.lock``, which recovery must treat as alive (a start in progress
+    looks the same for a moment). Hidden ``.done-*`` folders are always safe to delete.
+    """
+    hidden = run_dir.with_name(f"{DONE_PREFIX}{run_dir.name}-{os.getpid()}")
+    try:
+        run_dir.rename(hidden)
+    except OSError:
+        hidden = run_dir  # already gone, or renamed by another process: delete what is left
+    shutil.rmtree(hidden, ignore_errors=True)
+
+
+def last_logged_step(run_dir: Path, key: str) -> int:
+    """The highest step of ``key`` any writer of the run has flushed; -1 when none."""
+    last = -1
+    for writer_dir in writer_dirs(run_dir):
+        for entry in _read_json_lines(writer_dir / KEYS_FILE):
+            if entry.get("key") != key:
+                continue
+            path = writer_dir / f"m{entry['n']}.csv"
+            try:
+                with path.open("rb") as handle:
+                    handle.seek(max(path.stat().st_size - 256, 0))
+                    lines = handle.read().split(b"\n")
+            except FileNotFoundError:
+                continue
+            for line in reversed(lines):
+                head = line.split(b",", 1)[0]
+                if head.isdigit():
+                    last = max(last, int(head))
+                    break
+    return last

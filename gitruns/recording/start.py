@@ -1,0 +1,91 @@
+"""Starting a run, or joining the one ``gitruns record`` is recording.
+
+``record`` hands the run to its child through the ``GITRUNS_*`` variables named here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from gitruns.format import layout
+from gitruns.format.ids import new_run_id
+from gitruns.format.validation import check_name_key
+from gitruns.query.resolve import find_run_id
+from gitruns.recording import stack
+from gitruns.recording.active import ActiveRun
+from gitruns.recording.artifacts import artifact_store
+from gitruns.recording.names import random_name
+from gitruns.recording.recovery import staging_area
+from gitruns.recording.repository import ENV_REPO
+from gitruns.storage import Store
+
+ENV_RUN_ID = "GITRUNS_RUN_ID"
+ENV_RUN_DIR = "GITRUNS_RUN_DIR"
+ENV_NAME_FIXED = "GITRUNS_RUN_NAME_FIXED"
+__all__ = [
+    "ENV_NAME_FIXED",
+    "ENV_REPO",
+    "ENV_RUN_DIR",
+    "ENV_RUN_ID",
+    "attach_to_recorded_run",
+    "create_run",
+]
+
+
+def create_run(
+    name: str | None,
+    parents: Iterable[str],
+    store: Store,
+    outer: ActiveRun | None = None,
+) -> ActiveRun:
+    """Stage a new run owned by this process (not made the active run)."""
+    run_id = new_run_id()
+    run_name = check_name_key(name, "run name") if name is not None else random_name(run_id)
+    parent_ids = [find_run_id(store, p) for p in parents]
+    if outer is not None:
+        parent_ids.append(outer.id)
+    identity = store.identity()
+    code = store.code_state(run_id)
+    document: dict[str, Any] = {
+        "schema_version": layout.SCHEMA_VERSION,
+        "id": run_id,
+        "name": run_name,
+        "status": "RUNNING",
+        "start_time": layout.iso_time(time.time()),
+        "end_time": None,
+        "user": {"name": identity.name, "email": identity.email, "os_user": identity.os_user},
+        "host": identity.host,
+        "git": {
+            "commit": code.head,
+            "snapshot": code.commit if code.dirty else None,
+            "branch": code.branch,
+            "remote_url": code.remote_url,
+            "dirty": code.dirty,
+        },
+        "tags": {},
+        "notes": [],
+        "parents": parent_ids,
+    }
+    start = {"run": document, "code_commit": code.commit, "pid": os.getpid()}
+    run_dir, lock = staging_area(store).create(run_id, start)
+    if code.patch:
+        (run_dir / "uncommitted.patch").write_bytes(code.patch)
+    author = f"{identity.name} <{identity.email}>"
+    return ActiveRun(store, run_id, run_name, run_dir, lock, artifact_store(store), author)
+
+
+def attach_to_recorded_run(repo: str | os.PathLike[str] | None = None) -> ActiveRun | None:
+    """Join the run ``gitruns record`` is recording, when this process runs under it."""
+    run_id, run_dir = os.environ.get(ENV_RUN_ID), os.environ.get(ENV_RUN_DIR)
+    if not run_id or not run_dir or not Path(run_dir).is_dir():
+        return None
+    if stack.is_active(run_id):
+        return None
+    store = Store(repo if repo is not None else run_dir)
+    identity = store.identity()
+    author = f"{identity.name} <{identity.email}>"
+    return ActiveRun(store, run_id, "", Path(run_dir), None, artifact_store(store), author)

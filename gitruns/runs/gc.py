@@ -1,0 +1,158 @@
+"""``gitruns gc``: purge old trash, pack refs, run ``git gc``, and remove artifacts and staging
+leftovers that no run references."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitruns.format import layout
+from gitruns.format.layout import MAX_META_BYTES, REMOTE_RUNS_PREFIX, RUNS_PREFIX, TRASH_PREFIX
+from gitruns.recording.artifacts import artifact_store
+from gitruns.recording.journal import EVENTS_FILE
+from gitruns.recording.locks import LivenessLock
+from gitruns.recording.recovery import recover_orphans, staging_area
+from gitruns.recording.staging import OWNER_LOCK, writer_dirs
+from gitruns.runs.trash import TrashedRun, trash_days, trashed_runs
+from gitruns.storage import Store
+
+LEFTOVER_AGE_S = 3600.0  # staging or artifact files younger than this may still be in use
+_SHA256 = re.compile(rb"[0-9a-f]{64}")
+
+
+@dataclass
+class GcReport:
+    recovered: list[str] = field(default_factory=list)  # crashed runs finalised first
+    purged: list[TrashedRun] = field(default_factory=list)
+    artifacts_removed: int = 0
+    artifact_bytes: int = 0
+    artifacts_skipped: str | None = None  # why the artifact store was left alone
+    staging_removed: int = 0
+    staging_bytes: int = 0
+    objects_before: int = 0
+    objects_after: int = 0
+    git_gc: str = ""
+
+    @property
+    def freed(self) -> int:
+        git_freed = max(self.objects_before - self.objects_after, 0)
+        return git_freed + self.artifact_bytes + self.staging_bytes
+
+
+def collect_garbage(
+    store: Store,
+    *,
+    older_than_days: float | None = None,
+    now: bool = False,
+    dry_run: bool = False,
+) -> GcReport:
+    """Purge old trash, pack refs, gc git, and drop unreferenced artifacts and staging."""
+    report = GcReport(objects_before=_size(store.common_dir / "objects"))
+    _collect_staging(store, report, dry_run)  # before recovery, which also removes them
+    if not dry_run:
+        report.recovered = recover_orphans(store)
+    cutoff = time.time() - trash_days(store, older_than_days) * 86400
+    for trashed in trashed_runs(store):
+        if trashed.deleted_at <= cutoff and (
+            dry_run or store.delete_named_ref(TRASH_PREFIX + trashed.id, trashed.marker)
+        ):
+            report.purged.append(trashed)
+    _collect_artifacts(store, report, dry_run)
+    if not dry_run:
+        store.git("pack-refs", "--all")
+        store.git(*(["gc", "--quiet", "--prune=now"] if now else ["gc", "--auto", "--quiet"]))
+        report.git_gc = "git gc --prune=now" if now else "git gc --auto"
+    report.objects_after = _size(store.common_dir / "objects")
+    return report
+
+
+def _collect_staging(store: Store, report: GcReport, dry_run: bool) -> None:
+    """Folders a run never finished creating (``.new-*``, its process died first)."""
+    root = staging_area(store).root
+    if not root.is_dir():
+        return
+    for entry in root.iterdir():
+        if not entry.name.startswith(".new-") or _age(entry) <= LEFTOVER_AGE_S:
+            continue
+        lock = LivenessLock.acquire(entry / OWNER_LOCK, create=False)
+        if lock is None and (entry / OWNER_LOCK).exists():
+            continue  # its owner still lives
+        try:
+            report.staging_removed += 1
+            report.staging_bytes += _size(entry)
+            if not dry_run:
+                shutil.rmtree(entry, ignore_errors=True)
+        finally:
+            if lock is not None:
+                lock.release()
+
+
+def _collect_artifacts(store: Store, report: GcReport, dry_run: bool) -> None:
+    artifacts = artifact_store(store)
+    if artifacts.root.resolve() != (store.gitruns_dir / "artifacts").resolve():
+        report.artifacts_skipped = (
+            f"{artifacts.root} is a configured store that other repositories may share"
+        )
+        return
+    referenced = _referenced_digests(store)
+    for path in _artifact_files(artifacts.root):
+        digest = path.parent.name + path.name if path.parent.parent.name == "sha256" else None
+        if digest in referenced or _age(path) <= LEFTOVER_AGE_S:
+            continue
+        report.artifacts_removed += 1
+        report.artifact_bytes += path.stat().st_size
+        if not dry_run:
+            path.unlink(missing_ok=True)
+
+
+def _artifact_files(root: Path) -> list[Path]:
+    found = []
+    for folder in (root / "sha256", root / "tmp"):
+        if folder.is_dir():
+            found += [p for p in folder.rglob("*") if p.is_file()]
+    return found
+
+
+def _referenced_digests(store: Store) -> set[str]:
+    """sha256 digests named by any run (local, trashed, fetched) or run in progress.
+
+    The raw bytes are searched rather than parsed: a run that fails validation still
+    keeps its artifacts, so gc never deletes what a repaired run would need.
+    """
+    tips = set(store.refs_under(RUNS_PREFIX).values())
+    tips |= set(store.refs_under(TRASH_PREFIX).values())
+    tips |= set(store.refs_under(REMOTE_RUNS_PREFIX).values())
+    digests: set[str] = set()
+    for commit in tips:
+        raw = store.read_file(commit, layout.ARTIFACTS_FILE, MAX_META_BYTES * 16) or b""
+        digests.update(d.decode() for d in _SHA256.findall(raw))
+    for run_dir in staging_area(store).run_dirs():
+        for journal in [
+            w / EVENTS_FILE for w in writer_dirs(run_dir) if (w / EVENTS_FILE).exists()
+        ]:
+            digests.update(d.decode() for d in _SHA256.findall(journal.read_bytes()))
+    return digests
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(root) / name).stat().st_size
+            except FileNotFoundError:
+                continue
+    return total

@@ -1,0 +1,149 @@
+"""``Run``: a recorded run read back from its ref, validated as untrusted input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitruns.errors import InvalidRunError, RunNotFoundError
+from gitruns.format import layout, schema, yamlio
+from gitruns.format.layout import MAX_META_BYTES, MAX_METRIC_BYTES
+from gitruns.storage import Store
+
+
+@dataclass
+class MetricPoint:
+    step: int
+    timestamp: int  # milliseconds since the epoch
+    value: float
+
+
+@dataclass
+class Run:
+    """One recorded run, as stored on ``refs/runs/<id>``."""
+
+    id: str
+    commit: str
+    document: dict[str, Any]
+    params: dict[str, Any]
+    metrics: dict[str, dict[str, Any]]  # key -> summary (last, min, max, count, last_step)
+    artifacts: list[dict[str, Any]]
+    _store: Store = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.document["name"])
+
+    @property
+    def status(self) -> str:
+        return str(self.document["status"])
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.document.get("tags", {}))
+
+    @property
+    def notes(self) -> list[dict[str, Any]]:
+        return list(self.document.get("notes", []))
+
+    @property
+    def git(self) -> dict[str, Any]:
+        return dict(self.document["git"])
+
+    @property
+    def user(self) -> dict[str, Any]:
+        return dict(self.document["user"])
+
+    @property
+    def start_time(self) -> str:
+        return str(self.document["start_time"])
+
+    @property
+    def end_time(self) -> str | None:
+        return self.document.get("end_time")
+
+    @property
+    def duration(self) -> float | None:
+        return self.document.get("duration_s")
+
+    @property
+    def parents(self) -> list[str]:
+        return list(self.document.get("parents", []))
+
+    def metric_history(self, key: str) -> list[MetricPoint]:
+        """Every point of metric ``key`` in logged order."""
+        raw = self._store.read_file(self.commit, layout.metric_path(key), MAX_METRIC_BYTES)
+        if raw is None:
+            raise RunNotFoundError(
+                f"run {self.id} has no metric '{key}'",
+                f"its metrics are: {', '.join(sorted(self.metrics)) or 'none'}",
+            )
+        try:
+            return [MetricPoint(*row) for row in layout.parse_metric_csv(raw)]
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRunError(
+                f"metrics/{key}.csv of run {self.id} is malformed ({exc})", "repair or remove it"
+            ) from exc
+
+    def file(self, path: str, max_bytes: int = MAX_META_BYTES) -> bytes | None:
+        """Any file of the run's tree (``logs/stdout.txt``, ``code/uncommitted.patch`` ...)."""
+        return self._store.read_file(self.commit, path, max_bytes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run as plain data (the shape of ``gitruns show --format json``)."""
+        doc = self.document
+        return {
+            "id": self.id,
+            "commit": self.commit,
+            "name": self.name,
+            "status": self.status,
+            "start_time": doc["start_time"],
+            "end_time": doc.get("end_time"),
+            "duration_s": doc.get("duration_s"),
+            "exit_code": doc.get("exit_code"),
+            "error": doc.get("error"),
+            "user": doc["user"],
+            "host": doc.get("host"),
+            "params": self.params,
+            "param_sources": doc.get("param_sources", {}),
+            "tags": self.tags,
+            "notes": self.notes,
+            "metrics": self.metrics,
+            "git": doc["git"],
+            "artifacts": self.artifacts,
+            "parents": self.parents,
+            "inputs": doc.get("inputs", []),
+            "command": doc.get("command"),
+            "environment": doc.get("environment"),
+            "schema_version": doc["schema_version"],
+        }
+
+
+def load_run(store: Store, run_id: str, commit: str) -> Run:
+    """Read and validate a run's metadata files (not its metric series)."""
+    where = f"refs/runs/{run_id}"
+    document = _load_yaml(store, commit, layout.RUN_FILE, where, required=True)
+    schema.validate("run", document, f"{where} run.yaml")
+    if document["id"] != run_id:
+        raise InvalidRunError(f"{where} holds run id {document['id']}", "the ref was renamed")
+    if document["schema_version"] > layout.SCHEMA_VERSION:
+        raise InvalidRunError(
+            f"{where} has schema_version {document['schema_version']}, newer than this gitruns",
+            "upgrade gitruns",
+        )
+    params = _load_yaml(store, commit, layout.PARAMS_FILE, where) or {}
+    summary = _load_yaml(store, commit, layout.SUMMARY_FILE, where) or {}
+    artifacts = _load_yaml(store, commit, layout.ARTIFACTS_FILE, where) or []
+    schema.validate("params", params, f"{where} params.yaml")
+    schema.validate("summary", summary, f"{where} summary.yaml")
+    schema.validate("artifacts", artifacts, f"{where} artifacts.yaml")
+    return Run(run_id, commit, document, params, summary, artifacts, store)
+
+
+def _load_yaml(store: Store, commit: str, path: str, where: str, required: bool = False) -> Any:
+    raw = store.read_file(commit, path, MAX_META_BYTES)
+    if raw is None:
+        if required:
+            raise InvalidRunError(f"{where} has no {path}", "it is not a gitruns run")
+        return None
+    return yamlio.load(raw, f"{where} {path}")
