@@ -19,8 +19,7 @@ from gitruns.errors import (
     RunStateError,
     StorageWriteError,
 )
-
-__version__ = "0.1.0"
+from gitruns.version import __version__
 
 _API_NAMES = {
     "active_run",

@@ -52,7 +52,10 @@ def start_run(
     stack.check_can_start(nested)
     _check_start_arguments(name, params, tags, notes)
     outer = active_run()
-    run = attach_to_recorded_run(repo) or create_run(name, parents, open_store(repo), outer)
+    run = attach_to_recorded_run(repo)
+    if run is None:
+        store = open_store(repo)
+        run = create_run(name, [find_run_id(store, p) for p in parents], store, outer)
     if name and not run.is_owner and not os.environ.get(ENV_NAME_FIXED):
         run.set_name(name)  # the script names the run, unless `record --name` already did
     if params:

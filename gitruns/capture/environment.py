@@ -144,8 +144,8 @@ def platform_info(python: str | None = None) -> dict[str, Any]:
     """Plain data about the machine and the interpreter ``python`` (see module docstring)."""
     import psutil
 
-    from gitruns import __version__
     from gitruns.capture.gpu import gpu_inventory
+    from gitruns.version import __version__
 
     uname = platform.uname()
     return {

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 
 from gitruns.errors import InvalidInputError
 from gitruns.format import yamlio
+from gitruns.query.resolve import find_run_id
 from gitruns.recorder.child_output import OutputPump
 from gitruns.recording.active import ActiveRun
 from gitruns.recording.capped_log import CappedLog
@@ -78,7 +79,7 @@ def record(
     started = time.time()
     capture = EnvironmentCapture(options.command)  # from now on, beside everything else
     config_params = _load_configs(options.configs)
-    active = create_run(options.name, options.parents, store)
+    active = create_run(options.name, [find_run_id(store, p) for p in options.parents], store)
     capture.write_into(active)
     on_start(active.id, active.name)
     recorder = _Recorder(active, options, executable, stdout, stderr)

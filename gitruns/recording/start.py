@@ -14,7 +14,6 @@ from typing import Any
 from gitruns.format import layout
 from gitruns.format.ids import new_run_id
 from gitruns.format.validation import check_name_key
-from gitruns.query.resolve import find_run_id
 from gitruns.recording import stack
 from gitruns.recording.active import ActiveRun
 from gitruns.recording.artifacts import artifact_store
@@ -38,14 +37,17 @@ __all__ = [
 
 def create_run(
     name: str | None,
-    parents: Iterable[str],
+    parent_ids: Iterable[str],
     store: Store,
     outer: ActiveRun | None = None,
 ) -> ActiveRun:
-    """Stage a new run owned by this process (not made the active run)."""
+    """Stage a new run owned by this process (not made the active run).
+
+    ``parent_ids`` are run ids (resolve what a user typed with ``query.resolve`` first).
+    """
     run_id = new_run_id()
     run_name = check_name_key(name, "run name") if name is not None else random_name(run_id)
-    parent_ids = [find_run_id(store, p) for p in parents]
+    parent_ids = list(parent_ids)
     if outer is not None:
         parent_ids.append(outer.id)
     identity = store.identity()
