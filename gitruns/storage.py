@@ -226,22 +226,10 @@ class Store:
 
     def update_ref(self, run_id: str, new: str, old: str) -> bool:
         """Compare-and-swap the run's ref from ``old`` to ``new``; False if it moved."""
-        result = subprocess.run(
-            ["git", "update-ref", RUNS_PREFIX + run_id, new, old],
-            cwd=self.git_dir,
-            capture_output=True,
-            env=_git_env(),
-        )
-        return result.returncode == 0
+        return self.update_refs([(RUNS_PREFIX + run_id, new, old)])
 
     def delete_ref(self, run_id: str, old: str) -> bool:
-        result = subprocess.run(
-            ["git", "update-ref", "-d", RUNS_PREFIX + run_id, old],
-            cwd=self.git_dir,
-            capture_output=True,
-            env=_git_env(),
-        )
-        return result.returncode == 0
+        return self.update_refs([(RUNS_PREFIX + run_id, "", old)])
 
     def commit_on_top(
         self,
@@ -253,7 +241,8 @@ class Store:
         ``change(old_commit)`` returns the files that replace or join the old tree and a
         message, or None for "nothing to do".
         """
-        for attempt in range(50):
+
+        def attempt() -> str | Lost | None:
             old = self.run_commit(run_id)
             if old is None:
                 raise GitrunsError(f"run {run_id} no longer exists", "run 'gitruns ls'")
@@ -264,12 +253,9 @@ class Store:
             tree = self._tree_with(old, files)
             sig = self._signature(time.time())
             new = str(self.repo.create_commit(None, sig, sig, message, tree, [pygit2.Oid(hex=old)]))
-            if self.update_ref(run_id, new, old):
-                return new
-            time.sleep(random.uniform(0.005, 0.05) * (1 + attempt / 5))
-        raise ConcurrentUpdateError(
-            f"run {run_id} kept changing while it was being updated", "try again"
-        )
+            return new if self.update_ref(run_id, new, old) else LOST
+
+        return compare_and_swap(attempt, f"run {run_id} kept changing while it was being updated")
 
     def _tree_with(self, commit: str, files: Mapping[str, FileContent | None]) -> pygit2.Oid:
         """The commit's tree with ``files`` replaced, added, or (given None) removed."""
@@ -289,26 +275,11 @@ class Store:
     # -- reading runs --------------------------------------------------------------------
     def run_refs(self) -> dict[str, str]:
         """Every ``refs/runs/<id>`` as ``{id: commit}``."""
-        refs: dict[str, str] = {}
-        for ref in self.repo.references.iterator():
-            name = ref.name
-            if name.startswith(RUNS_PREFIX):
-                target = ref.target
-                if isinstance(target, pygit2.Oid):
-                    refs[name[len(RUNS_PREFIX) :]] = str(target)
-        return refs
+        return _strip_prefix(self.refs_under(RUNS_PREFIX), RUNS_PREFIX)
 
     def remote_run_refs(self) -> dict[str, dict[str, str]]:
         """Fetched runs as ``{remote: {id: commit}}``."""
-        found: dict[str, dict[str, str]] = {}
-        for ref in self.repo.references.iterator():
-            name = ref.name
-            if name.startswith(REMOTE_RUNS_PREFIX):
-                remote, _, run_id = name[len(REMOTE_RUNS_PREFIX) :].rpartition("/")
-                target = ref.target
-                if remote and isinstance(target, pygit2.Oid):
-                    found.setdefault(remote, {})[run_id] = str(target)
-        return found
+        return _by_remote(self.refs_under(REMOTE_RUNS_PREFIX))
 
     def run_commit(self, run_id: str) -> str | None:
         try:
@@ -383,12 +354,14 @@ class Store:
         return [str(p) for p in obj.parent_ids], author, obj.message, float(obj.commit_time)
 
     # -- any ref, and the git CLI (annotations, trash, gc) ---------------------------------
-    def refs_under(self, prefix: str) -> dict[str, str]:
-        """Every ref whose full name starts with ``prefix``, as ``{name: commit}``."""
+    def refs_under(self, *prefixes: str) -> dict[str, str]:
+        """Every ref whose full name starts with one of ``prefixes``, as ``{name: commit}``,
+        in one pass (each pass reads every loose ref file: with 10,000 unpacked runs that is
+        most of a query). The one ref listing of gitruns."""
         found: dict[str, str] = {}
         for ref in self.repo.references.iterator():
             target = ref.target
-            if ref.name.startswith(prefix) and isinstance(target, pygit2.Oid):
+            if ref.name.startswith(prefixes) and isinstance(target, pygit2.Oid):
                 found[ref.name] = str(target)
         return found
 
@@ -416,24 +389,11 @@ class Store:
         else:
             create = f"create {new_name} {new_commit}"
         commands = f"{create}\ndelete {old_name} {old_commit}\n"
-        result = subprocess.run(
-            ["git", "update-ref", "--stdin"],
-            cwd=self.git_dir,
-            input=commands.encode(),
-            capture_output=True,
-            env=_git_env(),
-        )
-        return result.returncode == 0
+        return self._git_cli("update-ref", "--stdin", stdin=commands.encode()).returncode == 0
 
     def delete_named_ref(self, name: str, old_commit: str) -> bool:
         """Delete ``name`` if it still points at ``old_commit``."""
-        result = subprocess.run(
-            ["git", "update-ref", "-d", name, old_commit],
-            cwd=self.git_dir,
-            capture_output=True,
-            env=_git_env(),
-        )
-        return result.returncode == 0
+        return self.update_refs([(name, "", old_commit)])
 
     def commit_same_tree(self, parent: str, message: str) -> str:
         """A commit on top of ``parent`` with the same tree (a marker such as a deletion)."""
@@ -451,16 +411,27 @@ class Store:
 
     def git(self, *args: str) -> str:
         """Run the git CLI on this repository and return its stdout; GitrunsError on failure."""
-        result = subprocess.run(
+        return self._git_checked(*args).decode("utf-8", errors="replace")
+
+    def _git_cli(
+        self, *args: str, stdin: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """The one way gitruns runs the git CLI on this repository (user config isolated as
+        ``_git_env`` says; the caller reads the exit status)."""
+        return subprocess.run(
             ["git", f"--git-dir={self.git_dir}", *args],
             cwd=self.git_dir,
+            input=stdin,
             capture_output=True,
             env=_git_env(),
         )
+
+    def _git_checked(self, *args: str, stdin: bytes | None = None) -> bytes:
+        result = self._git_cli(*args, stdin=stdin)
         if result.returncode != 0:
             error = result.stderr.decode("utf-8", errors="replace").strip()
             raise GitrunsError(f"git {args[0]} failed: {error}", "check the repository with git")
-        return result.stdout.decode("utf-8", errors="replace")
+        return result.stdout
 
     # -- sharing: merge bases, tree checks, merges, reachability ---------------------------
     def merge_base(self, a: str, b: str) -> str | None:
@@ -527,17 +498,8 @@ class Store:
         if not commits:
             return set()
         lines = [*sorted(commits), *(f"^{tip}" for tip in sorted(tips))]
-        result = subprocess.run(
-            ["git", "rev-list", "--stdin"],
-            cwd=self.git_dir,
-            input=("\n".join(lines) + "\n").encode(),
-            capture_output=True,
-            env=_git_env(),
-        )
-        if result.returncode != 0:
-            error = result.stderr.decode("utf-8", errors="replace").strip()
-            raise GitrunsError(f"git rev-list failed: {error}", "check the repository with git")
-        return commits & set(result.stdout.decode().split())
+        listed = self._git_checked("rev-list", "--stdin", stdin=("\n".join(lines) + "\n").encode())
+        return commits & set(listed.decode().split())
 
     def file_ids(self, commit: str) -> dict[str, str]:
         """Every file of a commit's tree as ``{path: blob id}``."""
@@ -558,14 +520,8 @@ class Store:
                 lines.append(f"update {name} {new} {old or ''}".rstrip())
             else:
                 lines.append(f"delete {name} {old or ''}".rstrip())
-        result = subprocess.run(
-            ["git", "update-ref", "--stdin"],
-            cwd=self.git_dir,
-            input=("\n".join(lines) + "\n").encode(),
-            capture_output=True,
-            env=_git_env(),
-        )
-        return result.returncode == 0
+        commands = ("\n".join(lines) + "\n").encode()
+        return self._git_cli("update-ref", "--stdin", stdin=commands).returncode == 0
 
     def resolve_commit(self, revision: str) -> str | None:
         """The commit a branch, tag, id prefix or expression (``HEAD~2``) names, or None."""
@@ -576,21 +532,42 @@ class Store:
             return None
 
     def all_run_refs(self) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-        """``run_refs()`` and ``remote_run_refs()`` in one pass over the refs (each pass
-        reads every loose ref file: with 10,000 unpacked runs that is most of a query)."""
-        local: dict[str, str] = {}
-        remote: dict[str, dict[str, str]] = {}
-        for ref in self.repo.references.iterator():
-            name, target = ref.name, ref.target
-            if not isinstance(target, pygit2.Oid):
-                continue
-            if name.startswith(RUNS_PREFIX):
-                local[name[len(RUNS_PREFIX) :]] = str(target)
-            elif name.startswith(REMOTE_RUNS_PREFIX):
-                origin, _, run_id = name[len(REMOTE_RUNS_PREFIX) :].rpartition("/")
-                if origin:
-                    remote.setdefault(origin, {})[run_id] = str(target)
-        return local, remote
+        """``run_refs()`` and ``remote_run_refs()`` in one pass over the refs."""
+        refs = self.refs_under(RUNS_PREFIX, REMOTE_RUNS_PREFIX)
+        return _strip_prefix(refs, RUNS_PREFIX), _by_remote(refs)
+
+
+class Lost:
+    """What an attempt of ``compare_and_swap`` returns when a ref moved under it."""
+
+
+LOST = Lost()
+
+
+def compare_and_swap(attempt: Callable[[], _T | Lost], what: str) -> _T:
+    """Run ``attempt`` until its compare-and-swap ref update holds, backing off with jitter
+    between tries; ConcurrentUpdateError (saying ``what``) after 50 lost races. The one retry
+    loop for every audited change of a run's ref (annotations, deletion, restore)."""
+    for n in range(50):
+        result = attempt()
+        if not isinstance(result, Lost):
+            return result
+        time.sleep(random.uniform(0.005, 0.05) * (1 + n / 5))
+    raise ConcurrentUpdateError(what, "try again")
+
+
+def _strip_prefix(refs: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {name[len(prefix) :]: commit for name, commit in refs.items() if name.startswith(prefix)}
+
+
+def _by_remote(refs: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``refs/remote-runs/<remote>/<id>`` refs as ``{remote: {id: commit}}``."""
+    found: dict[str, dict[str, str]] = {}
+    for name, commit in _strip_prefix(refs, REMOTE_RUNS_PREFIX).items():
+        remote, _, run_id = name.rpartition("/")
+        if remote:
+            found.setdefault(remote, {})[run_id] = commit
+    return found
 
 
 def _retry_locked(action: Callable[[], _T]) -> _T:

@@ -28,10 +28,11 @@ GIT_IDENTITY = {"user.name": "Test User", "user.email": "test@example.com"}
 def isolated_environment(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
-    """Scrub GIT_*/GITRUNS_* variables; point HOME, git and libgit2 at an empty config."""
+    """Scrub GIT_*/GITRUNS_* variables and COLUMNS (pytest-xdist sets it: output widths must
+    not depend on how the suite runs); point HOME, git and libgit2 at an empty config."""
     home = tmp_path_factory.mktemp("home")
     for name in list(os.environ):
-        if name.startswith(("GIT_", "GITRUNS_")):
+        if name.startswith(("GIT_", "GITRUNS_")) or name in ("COLUMNS", "LINES"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))

@@ -65,11 +65,11 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
             return
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "gitruns")
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module.split(".")[0] == "gitruns":
-                for alias in node.names:
-                    full = f"{node.module}.{alias.name}"
-                    found.add(full if full in modules else node.module)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gitruns"):
+            module = node.module or ""
+            for alias in node.names:
+                full = f"{module}.{alias.name}"
+                found.add(full if full in modules else module)
         for child in ast.iter_child_nodes(node):
             visit(child)
 

@@ -8,6 +8,7 @@ from _sharing_helpers import make_run, make_team, runs_of, store
 from conftest import fsck, git, gitruns_cli
 
 from gitruns.runs import annotate
+from gitruns.runs.model import read_run_document
 from gitruns.sharing import create_bundle, load_bundle
 
 
@@ -37,7 +38,7 @@ def test_bundle_of_named_runs_merges_divergent_annotations(tmp_path: Path) -> No
     create_bundle(store(team.alice), tmp_path / "two.bundle", [run_id])
     report = load_bundle(store(team.bob), tmp_path / "two.bundle")
     assert list(report.integrated.merged) == [run_id]
-    document = annotate.read_run_document(store(team.bob), run_id, runs_of(team.bob)[run_id])
+    document = read_run_document(store(team.bob), run_id, runs_of(team.bob)[run_id])
     assert sorted(n["text"] for n in document["notes"]) == ["from alice", "from bob"]
     assert other not in runs_of(team.bob)
 

@@ -14,12 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gitruns.runs import annotate
+from gitruns.runs.model import read_run_document
 from gitruns.sharing import pull_runs, push_runs
 from gitruns.sharing.merge import Side, merge_documents, merge_notes
 
 
 def _document(repo: Path, run_id: str) -> dict:  # type: ignore[type-arg]
-    return annotate.read_run_document(store(repo), run_id, runs_of(repo)[run_id])
+    return read_run_document(store(repo), run_id, runs_of(repo)[run_id])
 
 
 def test_divergent_tags_notes_and_names_merge(

@@ -9,6 +9,7 @@ from _sharing_helpers import make_run, make_team, runs_of, store
 from conftest import fsck, git, gitruns_cli
 
 from gitruns.runs import annotate
+from gitruns.runs.model import read_run_document
 from gitruns.sharing import (
     HostRefusedError,
     PushRejectedError,
@@ -110,7 +111,7 @@ def test_non_fast_forward_says_pull_then_push(tmp_path: Path) -> None:
     assert cli.returncode == 1 and "then push again" in cli.stderr
     pull_runs(store(team.bob), "origin")
     push_runs(store(team.bob), "origin")
-    tags = annotate.read_run_document(store(team.bob), run_id, runs_of(team.remote)[run_id])
+    tags = read_run_document(store(team.bob), run_id, runs_of(team.remote)[run_id])
     assert tags["tags"] == {"by": "alice", "seen": "bob"}
     fsck(team.remote)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from gitruns.errors import InvalidInputError, InvalidRunError
 from gitruns.format import layout, schema, yamlio
-from gitruns.format.layout import MAX_META_BYTES
 from gitruns.format.validation import check_name_key, check_tag_value
+from gitruns.runs.model import read_run_document, read_run_yaml
 from gitruns.storage import Store
 
 TRAILER = "Gitruns-Annotation"
@@ -126,18 +126,6 @@ def _annotate(
     return store.commit_on_top(run_id, change)
 
 
-def read_run_document(store: Store, run_id: str, commit: str) -> dict[str, Any]:
-    """``run.yaml`` of one commit, validated."""
-    where = f"run {run_id} at {commit[:12]}"
-    raw = store.read_file(commit, layout.RUN_FILE, MAX_META_BYTES)
-    if raw is None:
-        raise InvalidRunError(f"{where} has no {layout.RUN_FILE}", "it is not a gitruns run")
-    document = yamlio.load(raw, f"{where} {layout.RUN_FILE}")
-    schema.validate("run", document, f"{where} {layout.RUN_FILE}")
-    assert isinstance(document, dict)
-    return document
-
-
 # -- history ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class HistoryEntry:
@@ -189,10 +177,9 @@ def _settled_conflicts(message: str) -> list[str]:
 
 def _recorded(store: Store, commit: str) -> list[str]:
     try:
-        raw = store.read_file(commit, layout.RUN_FILE, MAX_META_BYTES)
-        document = yamlio.load(raw or b"{}", "run.yaml")
+        document = read_run_yaml(store, commit) or {}
         return [f"recorded as {document['name']} ({document['status']})"]
-    except (InvalidRunError, KeyError, TypeError):
+    except (InvalidRunError, KeyError):
         return ["recorded"]
 
 

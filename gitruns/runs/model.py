@@ -119,11 +119,27 @@ class Run:
         }
 
 
+def read_run_yaml(store: Store, commit: str) -> dict[str, Any] | None:
+    """``run.yaml`` of a commit as safe, bounded YAML, not validated: None when the commit
+    has none or it holds no mapping. For labels of commits that may not be runs at all."""
+    document = _load_yaml(store, commit, layout.RUN_FILE, f"run.yaml of {commit[:12]}")
+    return document if isinstance(document, dict) else None
+
+
+def read_run_document(store: Store, run_id: str, commit: str, where: str = "") -> dict[str, Any]:
+    """``run.yaml`` of one commit of a run, validated against the run schema. The one reader
+    of run.yaml."""
+    where = where or f"run {run_id} at {commit[:12]}"
+    document = _load_yaml(store, commit, layout.RUN_FILE, where, required=True)
+    schema.validate("run", document, f"{where} run.yaml")
+    assert isinstance(document, dict)
+    return document
+
+
 def load_run(store: Store, run_id: str, commit: str) -> Run:
     """Read and validate a run's metadata files (not its metric series)."""
     where = f"refs/runs/{run_id}"
-    document = _load_yaml(store, commit, layout.RUN_FILE, where, required=True)
-    schema.validate("run", document, f"{where} run.yaml")
+    document = read_run_document(store, run_id, commit, where)
     if document["id"] != run_id:
         raise InvalidRunError(f"{where} holds run id {document['id']}", "the ref was renamed")
     if document["schema_version"] > layout.SCHEMA_VERSION:

@@ -11,9 +11,7 @@ run references.
 
 from __future__ import annotations
 
-import random
 import re
-import time
 from dataclasses import dataclass
 
 from gitruns.errors import (
@@ -23,10 +21,10 @@ from gitruns.errors import (
     InvalidInputError,
     RunNotFoundError,
 )
-from gitruns.format import layout, yamlio
-from gitruns.format.layout import MAX_META_BYTES, RUNS_PREFIX, TRASH_PREFIX
+from gitruns.format.layout import RUNS_PREFIX, TRASH_PREFIX
 from gitruns.runs import annotate
-from gitruns.storage import Store
+from gitruns.runs.model import read_run_yaml
+from gitruns.storage import LOST, Lost, Store, compare_and_swap
 
 DEFAULT_TRASH_DAYS = 30.0
 CONFIG_TRASH_DAYS = "gitruns.trashDays"
@@ -47,7 +45,8 @@ class TrashedRun:
 def delete_run(store: Store, run_id: str) -> TrashedRun:
     """Move a run to the trash (restorable until ``gitruns gc`` purges it)."""
     message = annotate.annotation_message("deleted", "moved to the trash")
-    for attempt in range(50):
+
+    def attempt() -> TrashedRun | Lost:
         old = store.run_commit(run_id)
         if old is None:
             raise RunNotFoundError(f"run {run_id} no longer exists", "run 'gitruns ls'")
@@ -56,8 +55,9 @@ def delete_run(store: Store, run_id: str) -> TrashedRun:
         earlier = store.ref_commit(TRASH_PREFIX + run_id)
         if store.move_ref(RUNS_PREFIX + run_id, old, TRASH_PREFIX + run_id, marker, earlier):
             return _trashed(store, run_id, marker)
-        time.sleep(random.uniform(0.005, 0.05) * (1 + attempt / 5))
-    raise ConcurrentUpdateError(f"run {run_id} kept changing while being deleted", "try again")
+        return LOST
+
+    return compare_and_swap(attempt, f"run {run_id} kept changing while being deleted")
 
 
 def trashed_runs(store: Store) -> list[TrashedRun]:
@@ -77,9 +77,7 @@ def _trashed(store: Store, run_id: str, marker: str) -> TrashedRun:
 
 def _name(store: Store, commit: str) -> str:
     try:
-        raw = store.read_file(commit, layout.RUN_FILE, MAX_META_BYTES)
-        document = yamlio.load(raw or b"{}", "run.yaml")
-        return str(document.get("name", "?")) if isinstance(document, dict) else "?"
+        return str((read_run_yaml(store, commit) or {}).get("name", "?"))
     except GitrunsError:
         return "?"
 

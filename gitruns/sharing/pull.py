@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout, schema, yamlio
-from gitruns.format.layout import MAX_META_BYTES, REMOTE_RUNS_PREFIX, RUNS_PREFIX, TRASH_PREFIX
+from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX, TRASH_PREFIX
+from gitruns.runs.model import read_run_yaml
 from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits, load_untrusted_run
 from gitruns.sharing.fetch import FetchReport, fetch_runs
 from gitruns.sharing.gitcli import Echo
@@ -133,11 +134,7 @@ def _side(store: Store, commit: str) -> Side:
 
 
 def _document(store: Store, commit: str) -> dict[str, object] | None:
-    raw = store.read_file(commit, layout.RUN_FILE, MAX_META_BYTES)
-    if raw is None:
-        return None
-    document = yamlio.load(raw, f"run.yaml of {commit[:12]}")
-    return document if isinstance(document, dict) else None
+    return read_run_yaml(store, commit)
 
 
 def merge_message(run_id: str, label: str, conflicts: list[Conflict]) -> str:
