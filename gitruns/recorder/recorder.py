@@ -22,13 +22,13 @@ from types import FrameType
 from typing import Any, BinaryIO
 
 from gitruns.errors import InvalidInputError
-from gitruns.format import yamlio
+from gitruns.format import layout, yamlio
 from gitruns.query.resolve import find_run_id
 from gitruns.recorder.child_output import OutputPump
 from gitruns.recording.active import ActiveRun
 from gitruns.recording.capped_log import CappedLog
-from gitruns.recording.finalize import EXTRA_FILES_DIR
 from gitruns.recording.repository import ENV_REPO
+from gitruns.recording.staging_files import EXTRA_FILES_DIR
 from gitruns.recording.start import ENV_NAME_FIXED, ENV_RUN_DIR, ENV_RUN_ID, create_run
 from gitruns.runs.model import Run, load_run
 from gitruns.storage import Store
@@ -136,11 +136,11 @@ class EnvironmentCapture:
         self._target_ready.wait()
         active = self._target
         assert active is not None
-        env_dir = active.run_dir / EXTRA_FILES_DIR / "env"
+        env_dir = active.run_dir / EXTRA_FILES_DIR / layout.ENV_DIR
         env_dir.mkdir(parents=True, exist_ok=True)
-        _write(env_dir / "platform.yaml", yamlio.dump(platform_info))
-        _write(env_dir / "variables.yaml", yamlio.dump(variables))
-        _write(env_dir / "packages.txt", packages.encode("utf-8"))
+        _write(active.run_dir / EXTRA_FILES_DIR / layout.PLATFORM_FILE, yamlio.dump(platform_info))
+        _write(active.run_dir / EXTRA_FILES_DIR / layout.VARIABLES_FILE, yamlio.dump(variables))
+        _write(active.run_dir / EXTRA_FILES_DIR / layout.PACKAGES_FILE, packages.encode("utf-8"))
         active.set_fields(environment=_environment_summary(platform_info))
 
 
@@ -158,10 +158,9 @@ class _Recorder:
         self.executable = executable
         self.files_dir = active.run_dir / EXTRA_FILES_DIR
         half = max(options.max_output_bytes // 2, 1)
-        logs = self.files_dir / "logs"
         self.pumps = [
-            OutputPump(stdout, CappedLog(logs / "stdout.txt", half, half)),
-            OutputPump(stderr, CappedLog(logs / "stderr.txt", half, half)),
+            OutputPump(stdout, CappedLog(self.files_dir / layout.STDOUT_FILE, half, half)),
+            OutputPump(stderr, CappedLog(self.files_dir / layout.STDERR_FILE, half, half)),
         ]
         self.signalled: int | None = None
         self.process: subprocess.Popen[bytes] | None = None

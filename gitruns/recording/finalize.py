@@ -17,10 +17,8 @@ from gitruns.format import layout, schema, yamlio
 from gitruns.recording.capped_log import TAIL_SUFFIXES, assemble
 from gitruns.recording.journal import MetricSummary
 from gitruns.recording.staging import StagedMetric, StagedRun, read_staged_run, remove_run_dir
+from gitruns.recording.staging_files import EXTRA_FILES_DIR, PATCH_STAGED
 from gitruns.storage import FileContent, Store
-
-EXTRA_FILES_DIR = "files"  # staged files copied into the tree as they are (logs/, env/ ...)
-PATCH_STAGED = "uncommitted.patch"
 
 
 def finalize(

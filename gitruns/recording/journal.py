@@ -32,13 +32,17 @@ from typing import Any
 from gitruns.errors import InvalidInputError, RunStateError, StorageWriteError
 from gitruns.format.validation import check_metric_key, to_metric_value, to_step
 from gitruns.recording.locks import LivenessLock
+from gitruns.recording.staging_files import (
+    EVENTS_FILE,
+    KEYS_FILE,
+    SUMMARY_FILE,
+    WRITER_LOCK,
+    WRITER_PREFIX,
+)
 
 FLUSH_SECONDS = 0.5
 MAX_BUFFERED_LINES = 20_000
 CSV_HEADER = b"step,timestamp,value\n"
-EVENTS_FILE = "events.jsonl"
-KEYS_FILE = "keys.jsonl"
-SUMMARY_FILE = "summary.json"
 
 
 class MetricSummary:
@@ -107,10 +111,10 @@ class JournalWriter:
             self.dir = run_dir
         else:
             # time first, so that sorting writer folders by name sorts them by creation
-            name = f"w-{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(3)}"
+            name = f"{WRITER_PREFIX}{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(3)}"
             self.dir = run_dir / name
             self.dir.mkdir()
-            self._lock_file = LivenessLock.acquire(self.dir / "writer.lock", create=True)
+            self._lock_file = LivenessLock.acquire(self.dir / WRITER_LOCK, create=True)
             assert self._lock_file is not None  # a fresh folder of our own
         self._events_fd: int | None = None
         self._keys_fd: int | None = None

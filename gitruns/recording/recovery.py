@@ -10,12 +10,16 @@ from pathlib import Path
 from gitruns.recording.finalize import finalize
 from gitruns.recording.locks import LivenessLock
 from gitruns.recording.staging import (
-    DONE_PREFIX,
-    OWNER_LOCK,
-    START_FILE,
     StagingArea,
     remove_run_dir,
     writer_is_alive,
+)
+from gitruns.recording.staging_files import (
+    DONE_PREFIX,
+    NEW_PREFIX,
+    OWNER_LOCK,
+    START_FILE,
+    WRITER_PREFIX,
 )
 from gitruns.storage import Store
 
@@ -42,7 +46,7 @@ def recover_orphans(store: Store) -> list[str]:
             if not (run_dir / START_FILE).exists():
                 remove_run_dir(run_dir)  # died before the run was announced: nothing to keep
                 continue
-            if any(writer_is_alive(w) for w in run_dir.glob("w-*")):
+            if any(writer_is_alive(w) for w in run_dir.glob(WRITER_PREFIX + "*")):
                 continue
             try:
                 if finalize(store, run_dir) is not None:
@@ -68,7 +72,7 @@ def _remove_abandoned_starts(root: Path) -> None:
     which takes its lock a moment after making the folder, is never disturbed.
     """
     try:
-        entries = [e for e in os.scandir(root) if e.name.startswith((".new-", DONE_PREFIX))]
+        entries = [e for e in os.scandir(root) if e.name.startswith((NEW_PREFIX, DONE_PREFIX))]
     except FileNotFoundError:
         return
     for entry in entries:

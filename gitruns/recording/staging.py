@@ -16,17 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitruns.recording.journal import (
-    CSV_HEADER,
+from gitruns.recording.journal import CSV_HEADER, MetricSummary
+from gitruns.recording.locks import LivenessLock
+from gitruns.recording.staging_files import (
+    DONE_PREFIX,
     EVENTS_FILE,
     KEYS_FILE,
+    NEW_PREFIX,
+    OWNER_LOCK,
+    START_FILE,
     SUMMARY_FILE,
-    MetricSummary,
+    WRITER_LOCK,
+    WRITER_PREFIX,
 )
-from gitruns.recording.locks import LivenessLock
-
-OWNER_LOCK = "owner.lock"
-START_FILE = "start.json"
 
 
 @dataclass
@@ -60,7 +62,7 @@ class StagingArea:
         The folder is prepared under a hidden name and renamed into place, so a recovery
         scan never sees a run folder whose lock is not yet held.
         """
-        hidden = self.root / f".new-{run_id}"
+        hidden = self.root / f"{NEW_PREFIX}{run_id}"
         hidden.mkdir(parents=True)
         lock = LivenessLock.acquire(hidden / OWNER_LOCK, create=True)
         assert lock is not None  # nobody else knows this new folder yet
@@ -82,16 +84,16 @@ class StagingArea:
 
 
 def writer_is_alive(writer_dir: Path) -> bool:
-    lock = LivenessLock.acquire(writer_dir / "writer.lock", create=False)
+    lock = LivenessLock.acquire(writer_dir / WRITER_LOCK, create=False)
     if lock is None:
-        return (writer_dir / "writer.lock").exists()
+        return (writer_dir / WRITER_LOCK).exists()
     lock.release()
     return False
 
 
 def writer_dirs(run_dir: Path) -> list[Path]:
     """The owner's journal (the run folder itself), then each joined writer's, oldest first."""
-    return [run_dir, *sorted(p for p in run_dir.iterdir() if p.name.startswith("w-"))]
+    return [run_dir, *sorted(p for p in run_dir.iterdir() if p.name.startswith(WRITER_PREFIX))]
 
 
 def read_staged_run(
@@ -165,9 +167,6 @@ def truncate_partial_line(path: Path) -> None:
         handle.truncate(position + cut + 1 if cut >= 0 else 0)
         if cut < 0 and position == 0:
             handle.write(CSV_HEADER)
-
-
-DONE_PREFIX = ".done-"
 
 
 def remove_run_dir(run_dir: Path) -> None:

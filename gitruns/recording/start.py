@@ -20,6 +20,7 @@ from gitruns.recording.artifacts import artifact_store
 from gitruns.recording.names import random_name
 from gitruns.recording.recovery import staging_area
 from gitruns.recording.repository import ENV_REPO
+from gitruns.recording.staging_files import PATCH_STAGED
 from gitruns.storage import Store
 
 ENV_RUN_ID = "GITRUNS_RUN_ID"
@@ -75,7 +76,7 @@ def create_run(
     start = {"run": document, "code_commit": code.commit, "pid": os.getpid()}
     run_dir, lock = staging_area(store).create(run_id, start)
     if code.patch:
-        (run_dir / "uncommitted.patch").write_bytes(code.patch)
+        (run_dir / PATCH_STAGED).write_bytes(code.patch)
     author = f"{identity.name} <{identity.email}>"
     return ActiveRun(store, run_id, run_name, run_dir, lock, artifact_store(store), author)
 

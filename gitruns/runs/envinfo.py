@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitruns.errors import InvalidRunError
-from gitruns.format import yamlio
+from gitruns.format import layout, yamlio
 from gitruns.runs.model import Run
 
-PLATFORM_FILE = "env/platform.yaml"
-PACKAGES_FILE = "env/packages.txt"
 _NAME_SEPARATORS = re.compile(r"[-_.]+")
 
 
@@ -54,7 +52,7 @@ def read_env(run: Run) -> EnvSummary:
         memory=_memory(platform),
         gpus=_gpus(platform),
     )
-    raw = run.file(PACKAGES_FILE)
+    raw = run.file(layout.PACKAGES_FILE)
     if raw is not None:
         summary.has_packages_file = True
         summary.packages = parse_packages(raw.decode("utf-8", errors="replace"))
@@ -63,8 +61,8 @@ def read_env(run: Run) -> EnvSummary:
 
 def _platform(run: Run) -> dict[str, Any]:
     try:
-        raw = run.file(PLATFORM_FILE)
-        data = yamlio.load(raw, f"run {run.id} {PLATFORM_FILE}") if raw else None
+        raw = run.file(layout.PLATFORM_FILE)
+        data = yamlio.load(raw, f"run {run.id} {layout.PLATFORM_FILE}") if raw else None
     except InvalidRunError:
         data = None
     if not isinstance(data, dict):

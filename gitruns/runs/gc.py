@@ -13,10 +13,10 @@ from pathlib import Path
 from gitruns.format import layout
 from gitruns.format.layout import MAX_META_BYTES, REMOTE_RUNS_PREFIX, RUNS_PREFIX, TRASH_PREFIX
 from gitruns.recording.artifacts import artifact_store
-from gitruns.recording.journal import EVENTS_FILE
 from gitruns.recording.locks import LivenessLock
 from gitruns.recording.recovery import recover_orphans, staging_area
-from gitruns.recording.staging import OWNER_LOCK, writer_dirs
+from gitruns.recording.staging import writer_dirs
+from gitruns.recording.staging_files import EVENTS_FILE, NEW_PREFIX, OWNER_LOCK
 from gitruns.runs.trash import TrashedRun, trash_days, trashed_runs
 from gitruns.storage import Store
 
@@ -76,7 +76,7 @@ def _collect_staging(store: Store, report: GcReport, dry_run: bool) -> None:
     if not root.is_dir():
         return
     for entry in root.iterdir():
-        if not entry.name.startswith(".new-") or _age(entry) <= LEFTOVER_AGE_S:
+        if not entry.name.startswith(NEW_PREFIX) or _age(entry) <= LEFTOVER_AGE_S:
             continue
         lock = LivenessLock.acquire(entry / OWNER_LOCK, create=False)
         if lock is None and (entry / OWNER_LOCK).exists():

@@ -1,0 +1,29 @@
+"""The name of every file and folder in the staging area: the one table of them.
+
+<git common dir>/gitruns/staging/
+    .new-<id>/              a run being created (renamed to <id>/ once its lock is held)
+    .done-<id>-<pid>/       a finalised run's folder on its way out
+    <id>/
+        owner.lock          held by the owner process for the life of the run
+        start.json          what was known when the run began
+        events.jsonl        the owner's journal: params, tags, notes, artifacts, end
+        keys.jsonl          metric key -> CSV file of this writer
+        m<N>.csv            metric points, already in their final CSV form
+        summary.json        metric summaries a joined writer leaves when it ends
+        uncommitted.patch   the diff of a dirty working tree
+        files/              copied into the run's tree as they are (logs/, env/ ...)
+        w-<time>-<pid>-<rand>/  one journal folder per joined writing process
+            writer.lock     held while that process lives
+"""
+
+NEW_PREFIX = ".new-"
+DONE_PREFIX = ".done-"
+WRITER_PREFIX = "w-"
+OWNER_LOCK = "owner.lock"
+WRITER_LOCK = "writer.lock"
+START_FILE = "start.json"
+EVENTS_FILE = "events.jsonl"
+KEYS_FILE = "keys.jsonl"
+SUMMARY_FILE = "summary.json"
+PATCH_STAGED = "uncommitted.patch"
+EXTRA_FILES_DIR = "files"
