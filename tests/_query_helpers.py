@@ -50,6 +50,7 @@ def cached_row(
             json.dumps(params or {}),
             json.dumps(metrics or {}),
             json.dumps(tags or {}),
+            json.dumps({"id": run_id, "name": name}),
         )
     )
 

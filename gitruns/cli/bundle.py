@@ -61,3 +61,6 @@ def load(file: str) -> None:
         f"{len(done.merged)} merged run(s)",
         err=True,
     )
+
+
+commands = [command]

@@ -2,32 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
 import click
-
-if TYPE_CHECKING:
-    from gitruns.recording.active import ActiveRun
-
-
-@contextmanager
-def _joined_run() -> Iterator[ActiveRun]:
-    """The run ``gitruns record`` is recording, joined for one call (its own journal)."""
-    from gitruns.errors import RunStateError
-    from gitruns.recording.start import attach_to_recorded_run
-
-    run = attach_to_recorded_run()
-    if run is None:
-        raise RunStateError(
-            "not inside a recorded run",
-            "use this inside a command run by 'gitruns record -- ...'",
-        )
-    try:
-        yield run
-    finally:
-        run.end()
 
 
 @click.command("log-metric")
@@ -47,7 +22,7 @@ def log_metric(key: str, value: str, step: int | None) -> None:
       gitruns log-metric loss 0.42 --step 3
     """
     from gitruns.errors import InvalidInputError
-    from gitruns.recording.staging import last_logged_step
+    from gitruns.recording.start import joined_recorded_run
 
     try:
         number = float(value)
@@ -55,10 +30,8 @@ def log_metric(key: str, value: str, step: int | None) -> None:
         raise InvalidInputError(
             f"metric '{key}' value {value!r} is not a number", "pass a number"
         ) from None
-    with _joined_run() as run:
-        if step is None:
-            step = last_logged_step(run.run_dir, key) + 1
-        run.log_metric(key, number, step=step)
+    with joined_recorded_run() as run:
+        run.log_metric(key, number, step=run.next_step(key) if step is None else step)
 
 
 @click.command("log-param")
@@ -72,8 +45,9 @@ def log_param(key: str, value: str) -> None:
       gitruns log-param optimizer adam
     """
     from gitruns.format.yamlio import parse_scalar
+    from gitruns.recording.start import joined_recorded_run
 
-    with _joined_run() as run:
+    with joined_recorded_run() as run:
         run.log_param(key, parse_scalar(value), source="cli")
 
 
@@ -87,7 +61,9 @@ def set_tag(key: str, value: str) -> None:
     Example:
       gitruns set-tag stage pretrain
     """
-    with _joined_run() as run:
+    from gitruns.recording.start import joined_recorded_run
+
+    with joined_recorded_run() as run:
         run.set_tag(key, value)
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
     from gitruns.query import Field
     from gitruns.query.cache import CachedRun
-    from gitruns.storage import Store
 
 FORMATS = ["table", "json", "csv", "markdown"]
 
@@ -72,9 +71,8 @@ def command(
     from gitruns.query.search import select_runs
     from gitruns.recording.repository import open_store
 
-    store = open_store()
     selection = select_runs(
-        store,
+        open_store(),
         filter_,
         list(sort),
         limit,
@@ -84,27 +82,11 @@ def command(
     )
     for ref, why in selection.problems:
         click.echo(f"gitruns: warning: skipping {ref}: {why}", err=True)
-    mentioned = _mentioned_fields(filter_, sort)
-    _print(
-        store,
-        selection.rows,
-        columns,
-        fmt,
-        bool(filter_ or branch or commit or limit == 0),
-        mentioned,
-    )
-
-
-def _mentioned_fields(filter_: str | None, sort: tuple[str, ...]) -> list[Field]:
-    from gitruns.query import parse, parse_sort_key
-    from gitruns.query.ast import fields_of
-
-    fields = [parse_sort_key(key)[0] for key in sort]
-    return fields + (fields_of(parse(filter_)) if filter_ and filter_.strip() else [])
+    filtered = bool(filter_ or branch or commit or limit == 0)
+    _print(selection.rows, columns, fmt, filtered, selection.mentioned)
 
 
 def _print(
-    store: Store,
     rows: list[CachedRun],
     columns: str | None,
     fmt: str,
@@ -117,8 +99,8 @@ def _print(
     from gitruns.display.columns import default_columns, display_cell, header, raw_cell
     from gitruns.query import parse_field
 
-    if fmt == "json" and columns is None:
-        click.echo(json.dumps(_full_records(store, rows), indent=2))
+    if fmt == "json" and columns is None:  # every run in full, as `show --format json` has it
+        click.echo(json.dumps([row.record() for row in rows], indent=2))
         return
     if not rows and fmt == "table":
         hint = (
@@ -162,19 +144,6 @@ def _width() -> int:
     return shutil.get_terminal_size((100, 24)).columns
 
 
-def _full_records(store: Store, rows: list[CachedRun]) -> list[Any]:
-    """``--format json``: every run in full, as ``gitruns show --format json`` has it."""
-    from gitruns.format.layout import json_safe
-    from gitruns.runs.model import load_run
-
-    records = []
-    for row in rows:
-        record = load_run(store, row.run_id, row.commit_id).to_dict()
-        record["origin"] = row.origin
-        records.append(json_safe(record))
-    return records
-
-
 def split_columns(text: str) -> list[str]:
     """``a,b,params.`x,y``` -> ``["a", "b", "params.`x,y`"]`` (commas inside backquotes
     belong to the name)."""
@@ -191,3 +160,6 @@ def split_columns(text: str) -> list[str]:
             current.append(char)
     parts.append("".join(current).strip())
     return [p for p in parts if p]
+
+
+commands = [command]

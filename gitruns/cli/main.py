@@ -44,23 +44,40 @@ def cli(debug: bool, repo: str | None) -> None:
 
 
 def _register() -> None:
-    """Add every module of gitruns.cli that defines ``command`` (or ``commands``).
+    """Add every command, in the order ``gitruns --help`` lists them.
 
     Command modules import only click at load time; their work is imported when they run,
     so that ``gitruns --help`` and ``gitruns record`` start fast.
     """
-    import importlib
-    import pkgutil
+    from gitruns.cli import (
+        bundle,
+        diff_compare,
+        log_metric_param_tag,
+        ls,
+        metrics_plot,
+        push_fetch_pull,
+        record,
+        remote,
+        rm_restore_gc,
+        show,
+        tag_note_rename_history,
+    )
 
-    import gitruns.cli as package
-
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name in ("main", "errors") or info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"gitruns.cli.{info.name}")
-        for command in [getattr(module, "command", None), *getattr(module, "commands", [])]:
-            if isinstance(command, click.Command):
-                cli.add_command(command)
+    for module in (
+        record,
+        log_metric_param_tag,
+        ls,
+        show,
+        diff_compare,
+        metrics_plot,
+        tag_note_rename_history,
+        rm_restore_gc,
+        remote,
+        push_fetch_pull,
+        bundle,
+    ):
+        for command in module.commands:
+            cli.add_command(command)
 
 
 _register()

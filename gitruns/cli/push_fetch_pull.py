@@ -53,10 +53,10 @@ def push_command(remote: str, runs: tuple[str, ...], allow_unpublished_code: boo
       gitruns push origin baseline 3f2a9c1d
       gitruns push --allow-unpublished-code
     """
+    from gitruns.recording.repository import open_store
     from gitruns.sharing.push import push_runs
-    from gitruns.storage import Store
 
-    store = Store()  # not api.open_store: its imports would double the cost of a small push
+    store = open_store()
     ids = _resolve(store, runs) if runs else None
     report = push_runs(
         store,
@@ -95,10 +95,10 @@ def fetch_command(remote: str) -> None:
       gitruns fetch
       gitruns fetch upstream
     """
+    from gitruns.recording.repository import open_store
     from gitruns.sharing.fetch import fetch_runs
-    from gitruns.storage import Store
 
-    report = fetch_runs(Store(), remote, echo=_echo())
+    report = fetch_runs(open_store(), remote, echo=_echo())
     _show_fetch(report)
 
 
@@ -115,10 +115,10 @@ def pull_command(remote: str) -> None:
       gitruns pull
       gitruns pull upstream && gitruns push upstream
     """
+    from gitruns.recording.repository import open_store
     from gitruns.sharing.pull import pull_runs
-    from gitruns.storage import Store
 
-    fetched, integrated = pull_runs(Store(), remote, echo=_echo())
+    fetched, integrated = pull_runs(open_store(), remote, echo=_echo())
     _show_fetch(fetched)
     _show_integrate(integrated)
 

@@ -139,3 +139,6 @@ def command(
     )
     click.echo(f"gitruns: {result_summary(result)}", err=True)
     sys.exit(result.exit_code)
+
+
+commands = [command]

@@ -47,3 +47,6 @@ def setup(remote: str, undo: bool) -> None:
         click.echo(f"remote '{remote}' is {state} for runs; nothing changed")
     elif not undo:
         click.echo(f"plain 'git push' and 'git fetch' now carry runs to and from '{remote}'")
+
+
+commands = [command]

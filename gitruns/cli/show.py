@@ -39,3 +39,6 @@ def command(run: str, fmt: str) -> None:
         click.echo(text.run_as_yaml(found), nl=False)
     else:
         click.echo(run_page(found, store), nl=False)
+
+
+commands = [command]

@@ -30,7 +30,7 @@ from gitruns.runs.model import Run, load_run
 from gitruns.storage import Store
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 2
+CACHE_SCHEMA_VERSION = 3
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -55,8 +55,10 @@ _COLUMNS = [
     "params",
     "metrics",
     "tags",
+    "record",
 ]
-# ``runs`` holds everything listing needs (params, metrics, tags as JSON); the two
+# ``runs`` holds everything listing needs (params, metrics, tags as JSON, and the whole run
+# as ``gitruns show --format json`` has it, in ``record``); the two
 # key-value tables only index numbers and text so that a filter can skip most rows in SQL
 # (gitruns.query.sql). Values are typed as gitruns.query.values compares them.
 _TABLES = [
@@ -64,7 +66,8 @@ _TABLES = [
         ref TEXT PRIMARY KEY, commit_id TEXT NOT NULL, run_id TEXT NOT NULL,
         origin TEXT NOT NULL, error TEXT, name TEXT, status TEXT, user TEXT, email TEXT,
         host TEXT, start_time TEXT, start_ts REAL, end_time TEXT, end_ts REAL,
-        duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT
+        duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT,
+        record TEXT
     ) WITHOUT ROWID""",
     """CREATE TABLE metric_values (
         key TEXT, ref TEXT, last REAL, min REAL, max REAL, count INTEGER,
@@ -134,6 +137,7 @@ class CachedRun:
     params_json = _column(17)
     metrics_json = _column(18)
     tags_json = _column(19)
+    record_json = _column(20)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -154,6 +158,12 @@ class CachedRun:
         if self._tags is None:
             self._tags = json.loads(self.tags_json)
         return self._tags
+
+    def record(self) -> dict[str, Any]:
+        """The whole run as plain data (``Run.to_dict()``, JSON-safe) plus its ``origin``."""
+        record: dict[str, Any] = json.loads(self.record_json)
+        record["origin"] = self.origin
+        return record
 
     def attribute(self, name: str) -> Any:
         return getattr(self, _ATTRIBUTE_COLUMNS[name])
@@ -350,7 +360,7 @@ def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> 
             run = load_untrusted_run(store, ref, run_id, commit)
     except GitrunsError as exc:
         message = exc.message.replace(f"refs/runs/{run_id} ", "").replace("\n", " ")
-        return CachedRun((ref, commit, run_id, origin, message, *[None] * 15))
+        return CachedRun((ref, commit, run_id, origin, message, *[None] * (len(_COLUMNS) - 5)))
     return CachedRun((ref, commit, run_id, origin, None, *_run_values(run)))
 
 
@@ -375,6 +385,7 @@ def _run_values(run: Run) -> list[Any]:
         json.dumps(layout.flatten(run.params), sort_keys=True),
         json.dumps(metrics, sort_keys=True),
         json.dumps(run.tags, sort_keys=True),
+        json.dumps(layout.json_safe(run.to_dict())),
     ]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from gitruns.errors import GitrunsError, InvalidInputError
 from gitruns.query import Field, compile_filter, parse, parse_sort_key, sort_runs
+from gitruns.query.ast import fields_of
 from gitruns.query.cache import CachedRun, Problem, sync
 from gitruns.query.sql import prefilter
 from gitruns.runs.model import Run, load_run
@@ -19,10 +20,12 @@ DEFAULT_ORDER = (Field("attr", "start_time"), Field("attr", "id"))
 
 @dataclass
 class Selection:
-    """Runs that matched, in order, and the refs skipped because they are invalid."""
+    """Runs that matched, in order, the refs skipped because they are invalid, and the fields
+    the filter and sort keys name (a listing shows those columns)."""
 
     rows: list[CachedRun]
     problems: list[Problem] = field(default_factory=list)
+    mentioned: list[Field] = field(default_factory=list)
 
 
 def select_runs(
@@ -48,7 +51,9 @@ def select_runs(
     if commit is not None:
         rows = _at_commit(store, rows, commit)
     rows = sort_runs(rows, keys or [(key, True) for key in DEFAULT_ORDER])
-    return Selection(rows[:max_results] if max_results is not None else rows, snapshot.problems)
+    mentioned = [key for key, _ in keys] + (fields_of(tree) if tree is not None else [])
+    rows = rows[:max_results] if max_results is not None else rows
+    return Selection(rows, snapshot.problems, mentioned)
 
 
 def _on_branch(store: Store, rows: list[CachedRun], branch: str) -> list[CachedRun]:

@@ -77,6 +77,13 @@ class ActiveRun:
         for key, value in metrics.items():
             self._writer.log_metric(key, value, step, timestamp)
 
+    def next_step(self, key: str) -> int:
+        """The step after the last one any process logged for ``key`` in this run (0 for a
+        new key); a process logging one point at a time continues the series."""
+        from gitruns.recording.staging import last_logged_step
+
+        return last_logged_step(self.run_dir, key) + 1
+
     @property
     def metrics(self) -> dict[str, dict[str, Any]]:
         """Summary (last, min, max, count, last_step) of each metric this process logged."""

@@ -18,6 +18,7 @@ from gitruns.recording.staging_files import (
     DONE_PREFIX,
     NEW_PREFIX,
     OWNER_LOCK,
+    STAGING_DIR,
     START_FILE,
     WRITER_PREFIX,
 )
@@ -25,7 +26,7 @@ from gitruns.storage import Store
 
 
 def staging_area(store: Store) -> StagingArea:
-    return StagingArea(store.gitruns_dir / "staging")
+    return StagingArea(store.gitruns_dir / STAGING_DIR)
 
 
 def recover_orphans(store: Store) -> list[str]:

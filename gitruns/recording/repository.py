@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from gitruns.recording.recovery import recover_orphans
+from gitruns.recording.staging_files import STAGING_DIR
 from gitruns.storage import Store
 
 ENV_REPO = "GITRUNS_REPO"
@@ -16,6 +16,18 @@ def open_store(repo: str | os.PathLike[str] | None = None, *, recover: bool = Tr
     Finalises runs whose process died, so every caller sees them as CRASHED.
     """
     store = Store(repo if repo is not None else os.environ.get(ENV_REPO))
-    if recover:
+    if recover and _anything_staged(store):
+        # Imported here: recovery loads the finaliser, which a push or a listing with
+        # nothing staged (the usual case) never needs.
+        from gitruns.recording.recovery import recover_orphans
+
         recover_orphans(store)
     return store
+
+
+def _anything_staged(store: Store) -> bool:
+    try:
+        with os.scandir(store.gitruns_dir / STAGING_DIR) as entries:
+            return next(entries, None) is not None
+    except (FileNotFoundError, NotADirectoryError):
+        return False

@@ -16,6 +16,7 @@
             writer.lock     held while that process lives
 """
 
+STAGING_DIR = "staging"  # under <git common dir>/gitruns/
 NEW_PREFIX = ".new-"
 DONE_PREFIX = ".done-"
 WRITER_PREFIX = "w-"

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from gitruns.errors import RunStateError
 from gitruns.format import layout
 from gitruns.format.ids import new_run_id
 from gitruns.format.validation import check_name_key
@@ -92,3 +94,19 @@ def attach_to_recorded_run(repo: str | os.PathLike[str] | None = None) -> Active
     identity = store.identity()
     author = f"{identity.name} <{identity.email}>"
     return ActiveRun(store, run_id, "", Path(run_dir), None, artifact_store(store), author)
+
+
+@contextmanager
+def joined_recorded_run() -> Iterator[ActiveRun]:
+    """The run ``gitruns record`` is recording, joined for one short write (its own journal,
+    ended on the way out): what ``gitruns log-metric`` and its siblings write through."""
+    run = attach_to_recorded_run()
+    if run is None:
+        raise RunStateError(
+            "not inside a recorded run",
+            "use this inside a command run by 'gitruns record -- ...'",
+        )
+    try:
+        yield run
+    finally:
+        run.end()
