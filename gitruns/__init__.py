@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from gitruns.errors import (
@@ -21,31 +22,35 @@ from gitruns.errors import (
 )
 from gitruns.version import __version__
 
-_API_NAMES = {
-    "active_run",
-    "add_run_note",
-    "delete_run_tags",
-    "rename_run",
-    "run_history",
-    "set_run_tags",
-    "end_run",
-    "get_run",
-    "list_runs",
-    "log_artifact",
-    "log_artifacts",
-    "log_metric",
-    "log_metrics",
-    "log_param",
-    "log_params",
-    "note",
-    "set_tag",
-    "set_tags",
-    "start_run",
+# The lazily loaded part of the public API: each name and the module it lives in.
+_PUBLIC = {
+    "add_run_note": "gitruns.api",
+    "delete_run_tags": "gitruns.api",
+    "end_run": "gitruns.api",
+    "get_run": "gitruns.api",
+    "list_runs": "gitruns.api",
+    "log_artifact": "gitruns.api",
+    "log_artifacts": "gitruns.api",
+    "log_metric": "gitruns.api",
+    "log_metrics": "gitruns.api",
+    "log_param": "gitruns.api",
+    "log_params": "gitruns.api",
+    "note": "gitruns.api",
+    "rename_run": "gitruns.api",
+    "run_history": "gitruns.api",
+    "set_run_tags": "gitruns.api",
+    "set_tag": "gitruns.api",
+    "set_tags": "gitruns.api",
+    "start_run": "gitruns.api",
+    "RunList": "gitruns.query.search",
+    "search_runs": "gitruns.query.search",
+    "ActiveRun": "gitruns.recording.active",
+    "active_run": "gitruns.recording.stack",
+    "Run": "gitruns.runs.model",
 }
 
 if TYPE_CHECKING:
     from gitruns.api import (
-        active_run,
         add_run_note,
         delete_run_tags,
         end_run,
@@ -67,29 +72,18 @@ if TYPE_CHECKING:
     )
     from gitruns.query.search import RunList, search_runs
     from gitruns.recording.active import ActiveRun
+    from gitruns.recording.stack import active_run
     from gitruns.runs.model import Run
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API_NAMES:
-        from gitruns import api
-
-        return getattr(api, name)
-    if name in ("search_runs", "RunList"):
-        from gitruns.query import search
-
-        return getattr(search, name)
-    if name == "Run":
-        from gitruns.runs.model import Run
-
-        return Run
-    if name == "ActiveRun":
-        from gitruns.recording.active import ActiveRun
-
-        return ActiveRun
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'gitruns' has no attribute {name!r}")
 
 
+# The exported names (a literal, for type checkers and linters): the errors, the version and
+# every name of _PUBLIC. tests/test_public_api.py keeps the three in step.
 __all__ = [
     "ActiveRun",
     "AmbiguousRunError",

@@ -198,27 +198,3 @@ def _annotated(
     run_id = find_run_id(store, ref)
     change(store, run_id)
     return find_run(store, run_id)
-
-
-__all__ = [
-    "active_run",
-    "add_run_note",
-    "delete_run_tags",
-    "end_run",
-    "get_run",
-    "list_runs",
-    "log_artifact",
-    "log_artifacts",
-    "log_metric",
-    "log_metrics",
-    "log_param",
-    "log_params",
-    "note",
-    "open_store",
-    "rename_run",
-    "run_history",
-    "set_run_tags",
-    "set_tag",
-    "set_tags",
-    "start_run",
-]
