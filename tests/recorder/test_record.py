@@ -408,7 +408,7 @@ def test_kill_9_of_the_recorder_leaves_a_recoverable_crashed_run(repo: Path) -> 
 
 
 def test_example_training_script_recorded_end_to_end(repo: Path) -> None:
-    example = Path(__file__).resolve().parents[1] / "examples" / "train.py"
+    example = Path(__file__).resolve().parents[2] / "examples" / "train.py"
     result = record(
         repo,
         "--artifact",
