@@ -37,9 +37,13 @@ ENV_RUN_ID = "GITRUNS_RUN_ID"
 ENV_RUN_DIR = "GITRUNS_RUN_DIR"
 ENV_REPO = "GITRUNS_REPO"
 ENV_NAME_FIXED = "GITRUNS_RUN_NAME_FIXED"
+# Created in a recorded run's staging folder by the first start_run() that joins it: every
+# later start_run(), in any process of the recorded command, starts a child run instead.
+JOIN_CLAIM_FILE = "joined-by-start-run"
 
 _active: list[ActiveRun] = []
 _active_lock = threading.Lock()
+_autostart_lock = threading.Lock()
 _hooks_installed = False
 
 
@@ -66,6 +70,10 @@ def start_run(
 ) -> ActiveRun:
     """Start a run (or, inside ``gitruns record``, join the run being recorded).
 
+    Under ``gitruns record``, the first ``start_run()`` of the recorded command joins the
+    recorded run; later ones (after it ended, or nested) start child runs of it, as the
+    same script would start separate runs without ``record``.
+
     Args:
         name: a human name; a readable one is generated when omitted.
         params: parameters to log at once.
@@ -83,7 +91,12 @@ def start_run(
             )
     _check_start_arguments(name, params, tags, notes)
     outer = _active[-1] if _active else None
-    run = attach_to_recorded_run(repo) or create_run(name, parents, open_store(repo), outer)
+    run = _join_recorded_run_once(repo) if outer is None else None
+    if run is None:
+        run = create_run(name, parents, open_store(repo), outer)
+        recorded = os.environ.get(ENV_RUN_ID) if outer is None else None
+        if recorded and Path(os.environ.get(ENV_RUN_DIR, "")).is_dir():
+            run.add_parent(recorded)  # a child run of the run being recorded
     if name and not run.is_owner and not os.environ.get(ENV_NAME_FIXED):
         run.set_name(name)  # the script names the run, unless `record --name` already did
     if params:
@@ -96,6 +109,20 @@ def start_run(
         _active.append(run)
     _install_exit_hooks()
     return run
+
+
+def _join_recorded_run_once(repo: str | os.PathLike[str] | None) -> ActiveRun | None:
+    """Join the run being recorded, if no start_run() of the recorded command has yet."""
+    run_dir = os.environ.get(ENV_RUN_DIR)
+    if not run_dir or not os.environ.get(ENV_RUN_ID) or not Path(run_dir).is_dir():
+        return None
+    try:
+        claim = os.open(Path(run_dir) / JOIN_CLAIM_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except OSError:
+        return None  # claimed already (or the run is ending): start a child run
+    os.write(claim, str(os.getpid()).encode())
+    os.close(claim)
+    return attach_to_recorded_run(repo)
 
 
 def _check_start_arguments(
@@ -198,6 +225,16 @@ def _require_active() -> ActiveRun:
         raise RunStateError("no active run", "call gitruns.start_run() first") from None
 
 
+def _active_or_start() -> ActiveRun:
+    """The active run; with none, start one (MLflow's behaviour), which under ``gitruns
+    record`` joins the recorded run. It ends when the program exits."""
+    try:
+        return _active[-1]
+    except IndexError:
+        with _autostart_lock:  # two threads logging at once start one run, not two
+            return _active[-1] if _active else start_run()
+
+
 def forget_run(run: ActiveRun) -> None:
     with _active_lock:
         if run in _active:
@@ -213,42 +250,43 @@ def end_run(status: str = "FINISHED") -> None:
         forget_run(run)
 
 
+# Module-level logging acts on the active run, starting one when there is none.
 def log_metric(
     key: str, value: float, step: int | None = None, timestamp: float | None = None
 ) -> None:
-    _require_active().log_metric(key, value, step, timestamp)
+    _active_or_start().log_metric(key, value, step, timestamp)
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
-    _require_active().log_metrics(metrics, step)
+    _active_or_start().log_metrics(metrics, step)
 
 
 def log_param(key: str, value: Any) -> None:
-    _require_active().log_param(key, value)
+    _active_or_start().log_param(key, value)
 
 
 def log_params(params: Mapping[str, Any]) -> None:
-    _require_active().log_params(params)
+    _active_or_start().log_params(params)
 
 
 def set_tag(key: str, value: Any) -> None:
-    _require_active().set_tag(key, value)
+    _active_or_start().set_tag(key, value)
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
-    _require_active().set_tags(tags)
+    _active_or_start().set_tags(tags)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _require_active().log_artifact(Path(local_path), artifact_path)
+    _active_or_start().log_artifact(Path(local_path), artifact_path)
 
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _require_active().log_artifacts(Path(local_dir), artifact_path)
+    _active_or_start().log_artifacts(Path(local_dir), artifact_path)
 
 
 def note(text: str) -> None:
-    _require_active().note(text)
+    _active_or_start().note(text)
 
 
 def get_run(ref: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
