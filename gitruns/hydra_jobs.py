@@ -57,6 +57,7 @@ def hydra_fields(record: Mapping[str, Any]) -> dict[str, Any]:
         "mode": record.get("mode"),
         "choices": record.get("choices") or {},
         "overrides": record.get("overrides") or [],
+        "hydra_overrides": record.get("hydra_overrides") or [],
         "output_dir": record.get("output_dir"),
         "job": record.get("job") or {},
     }

@@ -332,11 +332,15 @@ def _job_record(config: Any, multirun: bool) -> dict[str, Any]:
     mode_name = getattr(mode, "name", None) or ("MULTIRUN" if multirun else "RUN")
     choices = _select(config, "hydra.runtime.choices")
     overrides = _select(config, "hydra.overrides.task")
+    own_overrides = _select(config, "hydra.overrides.hydra")
     return {
         "mode": str(mode_name),
         "config": {str(key): _container(config, key) for key in config if key != "hydra"},
         "choices": plain(OmegaConf.to_container(choices)) if choices is not None else {},
         "overrides": plain(OmegaConf.to_container(overrides)) if overrides is not None else [],
+        "hydra_overrides": (
+            plain(OmegaConf.to_container(own_overrides)) if own_overrides is not None else []
+        ),
         "output_dir": plain(_select(config, "hydra.runtime.output_dir")),
         "job": {
             "name": plain(_select(config, "hydra.job.name")),
