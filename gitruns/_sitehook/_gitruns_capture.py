@@ -16,8 +16,10 @@ import json
 import os
 import sys
 import time
-import traceback
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; the program may not need it
+if TYPE_CHECKING:
+    from typing import Any
 
 # Parsers called from these packages are theirs, not the program's (Hydra parses its own
 # command line; launchers parse theirs before starting the real program).
@@ -395,6 +397,8 @@ def _job_ended(capture_dir: str, state: dict[str, Any], config: Any, job_return:
     record["status"] = str(status)
     record["ended"] = time.time()
     if isinstance(error, BaseException):
+        import traceback
+
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         record["error"] = {
             "type": type(error).__name__,

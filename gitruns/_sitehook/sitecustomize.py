@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is not imported: it costs milliseconds at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _CAPTURE_DIR_VAR = "GITRUNS_CAPTURE_DIR"
@@ -111,15 +114,18 @@ def _capture_module() -> Any:
     loaded = sys.modules.get("_gitruns_capture")
     if loaded is not None:
         return loaded
-    import importlib.util
+    # importlib.machinery only names loaders already in memory (importlib.util would
+    # import more); the module is cached in __pycache__ like any other.
+    from importlib.machinery import ModuleSpec, SourceFileLoader
 
-    spec = importlib.util.spec_from_file_location(
-        "_gitruns_capture", os.path.join(_HERE, "_gitruns_capture.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
+    path = os.path.join(_HERE, "_gitruns_capture.py")
+    loader = SourceFileLoader("_gitruns_capture", path)
+    module = type(sys)("_gitruns_capture")
+    module.__file__ = path
+    module.__loader__ = loader
+    module.__spec__ = ModuleSpec("_gitruns_capture", loader, origin=path)
     sys.modules["_gitruns_capture"] = module
-    spec.loader.exec_module(module)
+    loader.exec_module(module)
     return module
 
 
