@@ -10,6 +10,7 @@ Shaped like MLflow's fluent API so that moving over is a search-and-replace::
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,12 @@ from gitruns.recording import stack
 from gitruns.recording.active import ActiveRun
 from gitruns.recording.repository import open_store
 from gitruns.recording.stack import active_run
-from gitruns.recording.start import ENV_NAME_FIXED, attach_to_recorded_run, create_run
+from gitruns.recording.start import (
+    ENV_NAME_FIXED,
+    create_run,
+    join_recorded_run_once,
+    recorded_run_id,
+)
 from gitruns.runs.model import Run
 from gitruns.storage import Store
 
@@ -40,6 +46,10 @@ def start_run(
 ) -> ActiveRun:
     """Start a run (or, inside ``gitruns record``, join the run being recorded).
 
+    Under ``gitruns record``, the first ``start_run()`` of the recorded command joins the
+    recorded run; later ones (after it ended, or nested) start child runs of it, as the
+    same script would start separate runs without ``record``.
+
     Args:
         name: a human name; a readable one is generated when omitted.
         params: parameters to log at once.
@@ -52,10 +62,13 @@ def start_run(
     stack.check_can_start(nested)
     _check_start_arguments(name, params, tags, notes)
     outer = active_run()
-    run = attach_to_recorded_run(repo)
+    run = join_recorded_run_once(repo) if outer is None else None
     if run is None:
         store = open_store(repo)
         run = create_run(name, [find_run_id(store, p) for p in parents], store, outer)
+        recorded = recorded_run_id() if outer is None else None
+        if recorded:
+            run.add_parent(recorded)  # a child run of the run being recorded
     if name and not run.is_owner and not os.environ.get(ENV_NAME_FIXED):
         run.set_name(name)  # the script names the run, unless `record --name` already did
     if params:
@@ -96,42 +109,56 @@ def end_run(status: str = "FINISHED") -> None:
         stack.forget_run(run)
 
 
+_autostart_lock = threading.Lock()
+
+
+def _active_or_start() -> ActiveRun:
+    """The active run; with none, start one (MLflow's behaviour), which under ``gitruns
+    record`` joins the recorded run. It ends when the program exits."""
+    run = active_run()
+    if run is not None:
+        return run
+    with _autostart_lock:  # two threads logging at once start one run, not two
+        return active_run() or start_run()
+
+
+# Module-level logging acts on the active run, starting one when there is none.
 def log_metric(
     key: str, value: float, step: int | None = None, timestamp: float | None = None
 ) -> None:
-    stack.require_active().log_metric(key, value, step, timestamp)
+    _active_or_start().log_metric(key, value, step, timestamp)
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
-    stack.require_active().log_metrics(metrics, step)
+    _active_or_start().log_metrics(metrics, step)
 
 
 def log_param(key: str, value: Any) -> None:
-    stack.require_active().log_param(key, value)
+    _active_or_start().log_param(key, value)
 
 
 def log_params(params: Mapping[str, Any]) -> None:
-    stack.require_active().log_params(params)
+    _active_or_start().log_params(params)
 
 
 def set_tag(key: str, value: Any) -> None:
-    stack.require_active().set_tag(key, value)
+    _active_or_start().set_tag(key, value)
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
-    stack.require_active().set_tags(tags)
+    _active_or_start().set_tags(tags)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    stack.require_active().log_artifact(Path(local_path), artifact_path)
+    _active_or_start().log_artifact(Path(local_path), artifact_path)
 
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    stack.require_active().log_artifacts(Path(local_dir), artifact_path)
+    _active_or_start().log_artifacts(Path(local_dir), artifact_path)
 
 
 def note(text: str) -> None:
-    stack.require_active().note(text)
+    _active_or_start().note(text)
 
 
 def get_run(ref: str, *, repo: str | os.PathLike[str] | None = None) -> Run:

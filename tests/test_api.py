@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,13 +112,28 @@ def test_end_run_with_status(repo: Path) -> None:
         lambda: gitruns.log_artifact("train.py"),
         lambda: gitruns.log_artifacts("."),
         lambda: gitruns.note("x"),
-        lambda: gitruns.end_run(),
     ],
 )
-def test_module_functions_need_an_active_run(repo: Path, call: object) -> None:
+def test_module_functions_start_a_run_when_none_is_active(repo: Path, call: object) -> None:
+    call()  # type: ignore[operator]
+    started = gitruns.active_run()
+    assert started is not None
+    gitruns.end_run()
+    assert run_refs(repo) == [f"refs/runs/{started.id}"] and staging_dirs(repo) == []
+
+
+def test_end_run_needs_an_active_run(repo: Path) -> None:
     with pytest.raises(RunStateError, match="no active run"):
-        call()  # type: ignore[operator]
-    assert run_refs(repo) == [] and staging_dirs(repo) == []
+        gitruns.end_run()
+
+
+def test_a_run_started_by_logging_ends_with_the_program(repo: Path) -> None:
+    script = "import gitruns; gitruns.log_metric('x', 1.0); gitruns.log_param('p', 2)"
+    done = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    (only,) = gitruns.list_runs()
+    assert only.status == "FINISHED"
+    assert only.params == {"p": 2} and only.metrics["x"]["last"] == 1.0
 
 
 def test_second_start_needs_nested(repo: Path) -> None:

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gitruns.query",),
     ("gitruns.sharing",),
     ("gitruns.display",),
-    ("gitruns.recorder",),
+    ("gitruns.recorder", "gitruns._sitehook"),
     ("gitruns.api", "gitruns"),
     ("gitruns.cli", "gitruns.__main__"),
 ]

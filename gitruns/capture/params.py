@@ -1,5 +1,4 @@
-"""Parameters from outside the program: its own command-line flags, config files, and the
-config a Hydra app saved.
+"""Parameters from outside the program: its own command-line flags, and config files.
 
 Rules for the command line (:func:`parse_argv`), chosen to guess as little as possible:
 
@@ -13,7 +12,8 @@ Rules for the command line (:func:`parse_argv`), chosen to guess as little as po
 - Only the next word is a flag's value: ``--layers 1 2 3`` gives ``layers: 1`` (2 and 3 are
   positional). A repeated flag gives a list of its values.
 - ``key=value`` words (Hydra overrides; ``+key``/``++key`` too) are params; dots nest them:
-  ``model.lr=0.1`` -> ``{model: {lr: 0.1}}``, as do dotted flags. Other positional words
+  ``model.lr=0.1`` -> ``{model: {lr: 0.1}}``, as do dotted flags. Hydra's own settings
+  (``hydra.run.dir=...``, ``hydra/launcher=...``) are not params. Other positional words
   and everything after ``--`` are ignored.
 - Values are typed: ints, floats, ``true``/``false``, ``null``/``none``, ``[a, b]`` lists
   (of typed items); anything else, and a value in quotes, is a string.
@@ -172,7 +172,11 @@ def _flag_values(args: list[str]) -> list[tuple[str, Any]]:
                 pairs.append((name, True))
         elif override := _OVERRIDE.match(word):
             pairs.append((override["key"], parse_value(override["value"])))
-    return [(name, _printable(value)) for name, value in pairs if _usable_name(name)]
+    return [
+        (name, _printable(value))
+        for name, value in pairs
+        if _usable_name(name) and not name.startswith(("hydra.", "hydra/"))
+    ]
 
 
 def _usable_name(name: str) -> bool:
@@ -275,36 +279,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value
-
-
-# Where Hydra writes its saved config: hydra.run.dir (default outputs/DATE/TIME, or the
-# working directory itself with hydra.run.dir=.) and hydra.sweep.dir/subdir for multirun.
-_HYDRA_PATTERNS = (
-    ".hydra/config.yaml",
-    "outputs/*/.hydra/config.yaml",
-    "outputs/*/*/.hydra/config.yaml",
-    "multirun/*/*/*/.hydra/config.yaml",
-    "multirun/*/*/.hydra/config.yaml",
-)
-# File times come from a coarse kernel clock and can trail time.time() by a tick.
-_MTIME_SLACK_S = 0.1
-
-
-def find_hydra_config(cwd: Path, since: float) -> tuple[Path, dict[str, Any]] | None:
-    """The newest ``.hydra/config.yaml`` under ``cwd`` written at or after ``since`` (a
-    ``time.time()`` value), with its contents; None when a Hydra app wrote none."""
-    found: list[tuple[float, Path]] = []
-    for pattern in _HYDRA_PATTERNS:
-        for path in cwd.glob(pattern):
-            try:
-                mtime = path.stat().st_mtime
-            except OSError:
-                continue
-            if mtime >= since - _MTIME_SLACK_S:
-                found.append((mtime, path))
-    for _, path in sorted(found, reverse=True):
-        try:
-            return path, load_config_file(path)
-        except InvalidInputError:
-            continue  # half-written or foreign: try the next newest
-    return None

@@ -76,6 +76,12 @@ def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
     "--no-argv-params", is_flag=True, help="Do not parse the command's own flags into params."
 )
 @click.option(
+    "--no-arg-capture",
+    is_flag=True,
+    help="Do not have a Python command report the arguments it parsed (argparse, click, "
+    "Hydra); read its argv instead.",
+)
+@click.option(
     "--max-output",
     type=click.IntRange(min=1024),
     default=2 * 1024 * 1024,
@@ -96,20 +102,23 @@ def command(
     system_interval: float,
     no_system_metrics: bool,
     no_argv_params: bool,
+    no_arg_capture: bool,
     max_output: int,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND and record everything about it as a run.
 
-    Output is shown live and saved; the exit code is the command's own. The command's
-    flags (--lr 0.01) become params; inside it, gitruns.start_run() and
-    `gitruns log-metric` add to this same run.
+    Output is shown live and saved; the exit code is the command's own. A Python
+    command's parsed arguments (argparse, click) and Hydra config become params, exactly
+    as the program saw them; other commands' flags (--lr 0.01) are read from argv. Inside
+    it, the first gitruns.start_run() and `gitruns log-metric` add to this same run.
 
     \b
     Examples:
       gitruns record -- python train.py --lr 0.01 --epochs 10
       gitruns record -n baseline -t model=mlp --artifact 'out/*.pt' -- python train.py
       gitruns record --config conf.yaml -- ./train.sh
+      gitruns record -- python my_app.py --multirun db=mysql,postgresql
     """
     from gitruns.format.yamlio import parse_scalar
     from gitruns.recorder.recorder import RecordOptions, record, result_summary
@@ -127,6 +136,7 @@ def command(
         artifacts=list(artifacts),
         system_interval=None if no_system_metrics else system_interval,
         parse_argv=not no_argv_params,
+        capture_args=not no_arg_capture,
         max_output_bytes=max_output,
     )
 
@@ -137,6 +147,8 @@ def command(
     result = record(
         options, store=store, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, on_start=announce
     )
+    for warning in result.warnings:
+        click.echo(f"gitruns: warning: {warning}", err=True)
     click.echo(f"gitruns: {result_summary(result)}", err=True)
     sys.exit(result.exit_code)
 

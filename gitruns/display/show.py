@@ -25,6 +25,7 @@ def run_page(run: Run, store: Store) -> str:
     lines = _identity(run, data)
     lines += _code(data["git"])
     lines += _params(data)
+    lines += _hydra(data.get("hydra"))
     lines += _metrics(run)
     lines += _mapping("tags", data["tags"])
     lines += _notes(data["notes"])
@@ -89,9 +90,36 @@ def _params(data: dict[str, Any]) -> list[str]:
     width = max(len(k) for k in flat)
     lines = ["", "params"]
     for key, value in sorted(flat.items()):
-        source = sources.get(key.split(".")[0])
+        source = _leaf_source(key, sources)
         suffix = f"  ({source})" if source and source != "api" else ""
         lines.append(f"  {key:<{width}}  {format_number(value)}{suffix}")
+    return lines
+
+
+def _leaf_source(path: str, sources: dict[str, str]) -> str | None:
+    """A leaf's source is that of its longest listed prefix (``db`` or ``db.user``)."""
+    while path:
+        if path in sources:
+            return sources[path]
+        path = path.rpartition(".")[0]
+    return None
+
+
+def _hydra(hydra: Any) -> list[str]:
+    """How Hydra ran the job: the options chosen for its config groups, and overrides."""
+    if not isinstance(hydra, dict):
+        return []
+    lines = ["", f"hydra     {hydra.get('mode') or ''}".rstrip()]
+    choices = hydra.get("choices") or {}
+    chosen = [f"{k}={v}" for k, v in sorted(choices.items()) if not str(k).startswith("hydra/")]
+    if chosen:
+        lines.append(f"  choices    {' '.join(chosen)}")
+    if hydra.get("overrides"):
+        lines.append(f"  overrides  {' '.join(str(o) for o in hydra['overrides'])}")
+    if hydra.get("output_dir"):
+        lines.append(f"  output     {hydra['output_dir']}")
+    if hydra.get("jobs"):
+        lines.append(f"  jobs       {len(hydra['jobs'])} child runs")
     return lines
 
 

@@ -64,6 +64,7 @@ def _run(doc: dict[str, Any]) -> bool:
         and ("param_sources" not in doc or _string_map(doc["param_sources"]))
         and _optional(get("command"), dict)
         and _optional(get("environment"), dict)
+        and _optional(get("hydra"), dict)
     )
 
 

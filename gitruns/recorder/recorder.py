@@ -21,10 +21,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
-from gitruns.errors import InvalidInputError
+from gitruns.errors import GitrunsError, InvalidInputError
 from gitruns.format import layout, yamlio
 from gitruns.query.resolve import find_run_id
 from gitruns.recorder.child_output import OutputPump
+from gitruns.recorder.child_reports import hook_environment
+from gitruns.recorder.params import RecordedParams
 from gitruns.recording.active import ActiveRun
 from gitruns.recording.capped_log import CappedLog
 from gitruns.recording.repository import ENV_REPO
@@ -33,9 +35,6 @@ from gitruns.recording.start import ENV_NAME_FIXED, ENV_RUN_DIR, ENV_RUN_ID, cre
 from gitruns.runs.model import Run, load_run
 from gitruns.storage import Store
 
-# Which params win when a key comes from several places: what the user typed for gitruns
-# beats the program's own flags, which beat a Hydra config, which beats config files.
-SOURCE_PRECEDENCE = ("cli", "argv", "hydra", "config")
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -52,6 +51,7 @@ class RecordOptions:
     artifacts: list[str] = field(default_factory=list)
     system_interval: float | None = 10.0  # None: no system metrics
     parse_argv: bool = True
+    capture_args: bool = True  # a Python child reports what it parsed (gitruns/_sitehook)
     max_output_bytes: int = 2 * 1024 * 1024  # per stream: half head, half tail
     kill_grace: float = 10.0  # seconds a signalled child gets before SIGKILL
 
@@ -64,6 +64,7 @@ class RecordResult:
     status: str
     exit_code: int
     duration: float
+    warnings: list[str] = field(default_factory=list)
 
 
 def record(
@@ -97,7 +98,8 @@ def record(
     commit = store.run_commit(active.id)
     run = load_run(store, active.id, commit) if commit else None
     name = run.name if run is not None else active.name
-    return RecordResult(run, active.id, name, status, exit_code, time.time() - started)
+    duration = time.time() - started
+    return RecordResult(run, active.id, name, status, exit_code, duration, recorder.warnings)
 
 
 class EnvironmentCapture:
@@ -164,6 +166,10 @@ class _Recorder:
         ]
         self.signalled: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.hooked = options.capture_args and _python_of_command(options.command)
+        self.params = RecordedParams(active, options.params)
+        self.start_sources: list[tuple[str, dict[str, Any]]] = []
+        self.warnings: list[str] = []
 
     # -- before --------------------------------------------------------------------------------
     def log_known_params(self, config_params: list[tuple[str, dict[str, Any]]]) -> None:
@@ -172,11 +178,12 @@ class _Recorder:
 
         options, run = self.options, self.active
         argv = redact_argv(options.command)  # secrets never reach params or run.yaml
-        by_source: list[tuple[str, dict[str, Any]]] = [("cli", options.params)]
-        if options.parse_argv:
-            by_source.append(("argv", argv_params.parse_argv(argv)))
-        by_source += config_params
-        self._log_by_precedence(by_source)
+        # A Python child reports the arguments it parsed; its argv is read only if it
+        # reports none (see collect_after).
+        if options.parse_argv and not self.hooked:
+            self.start_sources.append(("argv", argv_params.parse_argv(argv)))
+        self.start_sources += config_params
+        self.params.log(self.start_sources)
         run.set_tags(options.tags)
         for text in options.notes:
             run.note(text)
@@ -192,15 +199,6 @@ class _Recorder:
             }
         )
 
-    def _log_by_precedence(self, by_source: list[tuple[str, dict[str, Any]]]) -> None:
-        logged = set(self.active.params)
-        ranked = sorted(by_source, key=lambda item: SOURCE_PRECEDENCE.index(item[0].split(":")[0]))
-        for source, values in ranked:
-            for key, value in values.items():
-                if key not in logged:
-                    self.active.log_param(key, value, source=source)
-                    logged.add(key)
-
     # -- during --------------------------------------------------------------------------------
     def run_child(self) -> tuple[str, int]:
         env = dict(os.environ)
@@ -210,6 +208,8 @@ class _Recorder:
         env[ENV_REPO] = str(store.workdir or store.git_dir)
         if self.options.name:
             env[ENV_NAME_FIXED] = "1"
+        if self.hooked:
+            env = hook_environment(self.active.run_dir, env)
         previous = {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
         for sig in FORWARDED_SIGNALS:
             signal.signal(sig, self._on_signal)
@@ -271,18 +271,60 @@ class _Recorder:
 
     # -- after ---------------------------------------------------------------------------------
     def collect_after(self, started: float) -> None:
-        from gitruns.capture.params import find_hydra_config
-
-        found = find_hydra_config(Path.cwd(), started)
-        if found is not None:
-            path, values = found
-            self._log_by_precedence([(f"hydra:{path}", values)])
+        if self.hooked:
+            self._collect_child_reports()
+        self.warnings += self.params.warnings
         for pattern in self.options.artifacts:
             matches = sorted(glob.glob(pattern, recursive=True))
             for match in matches:
                 if os.path.isfile(match):
                     parent = Path(match).parent.as_posix()
                     self.active.log_artifact(match, None if parent in ("", ".") else parent)
+
+    def _collect_child_reports(self) -> None:
+        """Params from what the child parsed (or its argv, when it reported nothing) and
+        Hydra's composed config; a run for each job of a Hydra multirun."""
+        from gitruns.capture import params as argv_params
+        from gitruns.capture.secrets import redact_argv
+        from gitruns.recorder.child_reports import read_reports
+        from gitruns.recording.hydra_jobs import hydra_fields, job_params, write_job_runs
+
+        reports = read_reports(self.active.run_dir)
+        self.warnings += [f"argument capture: {error}" for error in reports.errors]
+        sources: list[tuple[str, dict[str, Any]]] = []
+        if reports.argparse is not None:
+            sources.append(("argparse", reports.argparse))
+        if reports.click is not None:
+            sources.append(("click", reports.click))
+        if not reports.parsed_arguments and self.options.parse_argv:
+            sources.append(("argv", argv_params.parse_argv(redact_argv(self.options.command))))
+        if reports.hydra_run is not None:
+            sources.append(("hydra", job_params(reports.hydra_run)))
+            self.active.set_fields(hydra=hydra_fields(reports.hydra_run))
+        self.params.log(sources + self.start_sources)
+        if reports.hydra_jobs:
+            try:
+                jobs, warnings = write_job_runs(self.active.store, self.active, reports.hydra_jobs)
+            except (GitrunsError, OSError) as exc:  # the sweep run itself is still written
+                self.warnings.append(f"runs of the Hydra jobs not written: {exc}")
+                return
+            self.warnings += warnings
+            sweep = reports.hydra_sweep or {}
+            self.active.set_fields(
+                hydra={
+                    "mode": "MULTIRUN",
+                    "overrides": sweep.get("overrides") or [],
+                    "sweep_dir": sweep.get("sweep_dir"),
+                    "jobs": jobs,
+                }
+            )
+
+
+def _python_of_command(command: list[str]) -> bool:
+    """Is the command a Python program (so the child-side hook can run in it)?"""
+    from gitruns.capture.environment import child_interpreter
+
+    return child_interpreter(command) is not None
 
 
 def _check_command(command: list[str]) -> str:

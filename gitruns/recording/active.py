@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitruns.errors import InvalidInputError, ParamConflictError
 from gitruns.format import layout
@@ -24,6 +24,9 @@ from gitruns.recording.finalize import finalize
 from gitruns.recording.journal import JournalWriter
 from gitruns.recording.locks import LivenessLock
 from gitruns.storage import Store
+
+if TYPE_CHECKING:
+    from gitruns.recording.staged_params import StagedParams
 
 
 class ActiveRun:
@@ -56,6 +59,7 @@ class ActiveRun:
         self._tags: dict[str, str] = {}
         self._notes: list[str] = []
         self._artifact_paths: list[str] = []
+        self._run_params: StagedParams | None = None  # joined writers: what others logged
         self._end_lock = threading.Lock()
         self.commit: str | None = None
 
@@ -90,20 +94,53 @@ class ActiveRun:
         return {k: s.to_dict() for k, s in sorted(self._writer.summaries().items())}
 
     # -- params, tags, notes -------------------------------------------------------------------
-    def log_param(self, key: str, value: Any, *, source: str = "api") -> None:
-        """Record a parameter; logging it again with a different value is an error."""
+    def log_param(
+        self,
+        key: str,
+        value: Any,
+        *,
+        source: str = "api",
+        leaf_sources: Mapping[str, str] | None = None,
+        replace: bool = False,
+    ) -> None:
+        """Record a parameter; logging it again with a different value is an error.
+
+        In a process that joined a run (a script under ``gitruns record``), a value that
+        ``record -p``, another process or this one already fixed counts the same way.
+        ``leaf_sources`` (dotted path -> source) and ``replace`` serve ``record``, which
+        merges its sources per leaf and refines what it logged before.
+        """
         check_name_key(key, "param key")
         plain = to_param_value(value, key)
-        if key in self._params:
+        if key in self._params and not replace:
             if not same_param_value(self._params[key], plain):
-                old = self._params[key]
-                raise ParamConflictError(
-                    f"param '{key}' is already {old!r}; cannot change it to {plain!r}",
-                    "params are fixed once logged: start a new run, or log a metric or tag instead",
-                )
+                raise _conflict(key, self._params[key], plain)
             return
-        self._writer.append_event("param", key=key, value=plain, source=source)
+        if not self.is_owner and not replace:
+            self._check_run_wide(key, plain)
+        fields: dict[str, Any] = {"key": key, "value": plain, "source": source}
+        if leaf_sources:
+            fields["sources"] = dict(leaf_sources)
+        self._writer.append_event("param", **fields)
         self._params[key] = plain
+
+    def _check_run_wide(self, key: str, plain: Any) -> None:
+        """Refuse a value that contradicts what a hard source (``-p``, the API, ``gitruns
+        log-param``) fixed for this run in another journal; soft ones (argv, config files,
+        Hydra) are defaults that the program's own value replaces."""
+        from gitruns.capture.param_merge import hard_paths, value_at
+        from gitruns.recording.staged_params import StagedParams
+
+        if self._run_params is None:
+            self._run_params = StagedParams(self.run_dir)
+        logged = self._run_params.refresh().get(key)
+        if logged is None or logged.writer == self._writer.dir:
+            return
+        for path in hard_paths(key, logged.source, logged.leaf_sources):
+            fixed, old = value_at(logged.value, path)
+            found, new = value_at(plain, path)
+            if fixed and not (found and same_param_value(old, new)):
+                raise _conflict(key, logged.value, plain)
 
     def log_params(self, params: Mapping[str, Any], *, source: str = "api") -> None:
         for key, value in params.items():
@@ -185,8 +222,12 @@ class ActiveRun:
         *,
         exit_code: int | None = None,
         error: BaseException | None = None,
+        ended_at: float | None = None,
     ) -> None:
-        """End the run: FINISHED, FAILED or KILLED. The owner writes the run's commit."""
+        """End the run: FINISHED, FAILED or KILLED. The owner writes the run's commit.
+
+        ``ended_at`` (a ``time.time()`` value) is for runs written after the fact.
+        """
         if status not in layout.FINAL_STATUSES:
             raise InvalidInputError(
                 f"status {status!r} is not one of {', '.join(layout.FINAL_STATUSES)}",
@@ -198,6 +239,8 @@ class ActiveRun:
             fields: dict[str, Any] = {"status": status, "exit_code": exit_code}
             if error is not None:
                 fields["error"] = _describe(error)
+            if ended_at is not None:
+                fields["at"] = ended_at
             # Every point reaches disk before the end event does: a run killed after its end
             # event is finalised with that status, so it must already be complete.
             self._writer.flush()
@@ -242,6 +285,13 @@ class ActiveRun:
 
     def __repr__(self) -> str:
         return f"<ActiveRun id={self.id} name={self.name!r} status={self.status}>"
+
+
+def _conflict(key: str, old: Any, new: Any) -> ParamConflictError:
+    return ParamConflictError(
+        f"param '{key}' is already {old!r}; cannot change it to {new!r}",
+        "params are fixed once logged: start a new run, or log a metric or tag instead",
+    )
 
 
 def _describe(error: BaseException) -> dict[str, str]:

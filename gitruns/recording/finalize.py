@@ -83,7 +83,11 @@ def replay(
     document["notes"] = list(document.get("notes", []))
     document["parents"] = list(document.get("parents", []))
     document["inputs"] = list(document.get("inputs", []))
-    sources: dict[str, str] = dict(document.get("param_sources", {}))
+    # per param key, its sources: {key: source}, or one entry per dotted path (see
+    # capture/param_merge.py) when its leaves came from different places
+    sources: dict[str, dict[str, str]] = {
+        key: {key: source} for key, source in document.get("param_sources", {}).items()
+    }
     params: dict[str, Any] = {}
     artifacts: dict[str, dict[str, Any]] = {}
     end: dict[str, Any] = {}
@@ -91,7 +95,12 @@ def replay(
         kind = event.get("event")
         if kind == "param":
             params[event["key"]] = event["value"]
-            sources[event["key"]] = event.get("source", "api")
+            leaf_sources = event.get("sources")
+            sources[event["key"]] = (
+                dict(leaf_sources)
+                if isinstance(leaf_sources, dict)
+                else {event["key"]: event.get("source", "api")}
+            )
         elif kind == "tag":
             document["tags"][event["key"]] = event["value"]
         elif kind == "untag":
@@ -113,7 +122,11 @@ def replay(
         elif kind == "end":
             end = event
     final_status = status or end.get("status") or "CRASHED"
-    end_seconds = end.get("ts", now) if final_status != "CRASHED" else _last_activity(staged, now)
+    end_seconds = (
+        end.get("at", end.get("ts", now))
+        if final_status != "CRASHED"
+        else _last_activity(staged, now)
+    )
     document["status"] = final_status
     document["end_time"] = layout.iso_time(end_seconds)
     start_seconds = layout.parse_time(document["start_time"])
@@ -121,7 +134,12 @@ def replay(
     document["exit_code"] = end.get("exit_code", document.get("exit_code"))
     document["error"] = end.get("error", document.get("error"))
     if sources:
-        document["param_sources"] = {k: sources[k] for k in sorted(sources) if k in params}
+        document["param_sources"] = {
+            path: origin
+            for key in sorted(sources)
+            if key in params
+            for path, origin in sorted(sources[key].items())
+        }
     return document, params, [artifacts[p] for p in sorted(artifacts)]
 
 

@@ -28,3 +28,6 @@ KEYS_FILE = "keys.jsonl"
 SUMMARY_FILE = "summary.json"
 PATCH_STAGED = "uncommitted.patch"
 EXTRA_FILES_DIR = "files"
+# Created by the first start_run() that joins a recorded run: every later start_run(), in any
+# process of the recorded command, starts a child run instead.
+JOIN_CLAIM_FILE = "joined-by-start-run"

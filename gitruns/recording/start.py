@@ -22,7 +22,7 @@ from gitruns.recording.artifacts import artifact_store
 from gitruns.recording.names import random_name
 from gitruns.recording.recovery import staging_area
 from gitruns.recording.repository import ENV_REPO
-from gitruns.recording.staging_files import PATCH_STAGED
+from gitruns.recording.staging_files import JOIN_CLAIM_FILE, PATCH_STAGED
 from gitruns.storage import Store
 
 ENV_RUN_ID = "GITRUNS_RUN_ID"
@@ -81,6 +81,26 @@ def create_run(
         (run_dir / PATCH_STAGED).write_bytes(code.patch)
     author = f"{identity.name} <{identity.email}>"
     return ActiveRun(store, run_id, run_name, run_dir, lock, artifact_store(store), author)
+
+
+def join_recorded_run_once(repo: str | os.PathLike[str] | None = None) -> ActiveRun | None:
+    """Join the run being recorded, if no start_run() of the recorded command has yet."""
+    run_dir = os.environ.get(ENV_RUN_DIR)
+    if not run_dir or not os.environ.get(ENV_RUN_ID) or not Path(run_dir).is_dir():
+        return None
+    try:
+        claim = os.open(Path(run_dir) / JOIN_CLAIM_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except OSError:
+        return None  # claimed already (or the run is ending): start a child run
+    os.write(claim, str(os.getpid()).encode())
+    os.close(claim)
+    return attach_to_recorded_run(repo)
+
+
+def recorded_run_id() -> str | None:
+    """The id of the run ``gitruns record`` is recording, when this process runs under it."""
+    run_id = os.environ.get(ENV_RUN_ID)
+    return run_id if run_id and Path(os.environ.get(ENV_RUN_DIR, "")).is_dir() else None
 
 
 def attach_to_recorded_run(repo: str | os.PathLike[str] | None = None) -> ActiveRun | None:

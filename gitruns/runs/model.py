@@ -115,6 +115,7 @@ class Run:
             "inputs": doc.get("inputs", []),
             "command": doc.get("command"),
             "environment": doc.get("environment"),
+            "hydra": doc.get("hydra"),
             "schema_version": doc["schema_version"],
         }
 

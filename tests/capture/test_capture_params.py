@@ -1,9 +1,7 @@
-"""Parameters from the command line, config files and Hydra's saved config."""
+"""Parameters from the command line and config files."""
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gitruns.capture.params import (
-    find_hydra_config,
     load_config_file,
     parse_argv,
     parse_value,
@@ -210,52 +207,3 @@ def test_bad_config_files_raise_a_clear_error(
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="cannot read config file"):
         load_config_file(tmp_path / "nope.yaml")
-
-
-def _hydra_output(root: Path, run_dir: str, lr: float, mtime: float | None = None) -> Path:
-    config = root / run_dir / ".hydra" / "config.yaml"
-    config.parent.mkdir(parents=True)
-    config.write_text(f"optimizer:\n  lr: {lr}\nseed: 1\n")
-    (config.parent / "overrides.yaml").write_text("[]\n")
-    if mtime is not None:
-        os.utime(config, (mtime, mtime))
-    return config
-
-
-def test_hydra_config_written_during_the_run_is_found(tmp_path: Path) -> None:
-    started = time.time()
-    _hydra_output(tmp_path, "outputs/2020-01-01/00-00-00", 0.5, mtime=started - 3600)
-    config = _hydra_output(tmp_path, "outputs/2026-11-26/05-30-00", 0.1)
-    found = find_hydra_config(tmp_path, started)
-    assert found == (config, {"optimizer": {"lr": 0.1}, "seed": 1})
-
-
-def test_newest_hydra_config_wins_across_run_and_multirun(tmp_path: Path) -> None:
-    started = time.time() - 10
-    _hydra_output(tmp_path, "outputs/2026-11-26/05-30-00", 0.1, mtime=started + 1)
-    _hydra_output(tmp_path, "multirun/2026-11-26/05-30-00/0", 0.2, mtime=started + 2)
-    newest = _hydra_output(tmp_path, "multirun/2026-11-26/05-30-00/1", 0.3, mtime=started + 3)
-    assert find_hydra_config(tmp_path, started) == (newest, {"optimizer": {"lr": 0.3}, "seed": 1})
-
-
-def test_hydra_config_in_the_working_directory(tmp_path: Path) -> None:
-    config = _hydra_output(tmp_path, ".", 0.7)
-    assert find_hydra_config(tmp_path, time.time() - 5) == (
-        config,
-        {"optimizer": {"lr": 0.7}, "seed": 1},
-    )
-
-
-def test_no_hydra_config_or_only_old_ones(tmp_path: Path) -> None:
-    assert find_hydra_config(tmp_path, time.time()) is None
-    _hydra_output(tmp_path, "outputs/2020-01-01/00-00-00", 0.5, mtime=time.time() - 3600)
-    assert find_hydra_config(tmp_path, time.time() - 60) is None
-
-
-def test_a_broken_newest_hydra_config_falls_back_to_the_next(tmp_path: Path) -> None:
-    started = time.time() - 10
-    good = _hydra_output(tmp_path, "outputs/d/t1", 0.1, mtime=started + 1)
-    broken = _hydra_output(tmp_path, "outputs/d/t2", 0.2, mtime=started + 2)
-    broken.write_text("a: [\n")
-    os.utime(broken, (started + 2, started + 2))
-    assert find_hydra_config(tmp_path, started) == (good, {"optimizer": {"lr": 0.1}, "seed": 1})

@@ -312,6 +312,7 @@ _RUN_FIELDS = [
     ("param_sources",),
     ("command",),
     ("environment",),
+    ("hydra",),
     ("extra",),
 ]
 _odd_values = st.sampled_from(

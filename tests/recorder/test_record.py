@@ -205,23 +205,6 @@ def test_params_from_argv_param_flags_and_config_files(repo: Path) -> None:
     assert sources["optimizer"] == "config:conf.yaml"
 
 
-def test_hydra_saved_config_becomes_params(repo: Path) -> None:
-    script = textwrap.dedent(
-        """
-        import pathlib
-        out = pathlib.Path("outputs/2026-11-26/10-00-00/.hydra")
-        out.mkdir(parents=True)
-        (out / "config.yaml").write_text("model:\\n  width: 128\\ntrainer:\\n  max_epochs: 4\\n")
-        """
-    )
-    result = record(repo, "--no-system-metrics", "--", PY, "-c", script)
-    assert result.returncode == 0, result.stderr
-    run = only_run(repo)
-    assert run["params"]["model"] == {"width": 128}
-    assert run["params"]["trainer"] == {"max_epochs": 4}
-    assert run["param_sources"]["model"].startswith("hydra:")
-
-
 def test_planted_secrets_never_reach_git(repo: Path) -> None:
     env = {
         "MY_SERVICE_TOKEN": "tok-planted-env-0123456789",
