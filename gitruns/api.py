@@ -252,7 +252,9 @@ def note(text: str) -> None:
 
 
 def get_run(ref: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
-    """A recorded run by full id, unique prefix or suffix of an id, or name."""
+    """A run by full id, unique prefix or suffix of an id, or name: a local run, a run
+    fetched from a remote (no pull needed), or a run in progress (``status`` RUNNING,
+    metrics so far)."""
     return find_run(open_store(repo), ref)
 
 
@@ -301,18 +303,27 @@ def run_history(ref: str, *, repo: str | os.PathLike[str] | None = None) -> list
     """The run's audit trail, oldest first: ``annotate.HistoryEntry`` objects."""
     from gitruns import annotate
 
+    from gitruns.locate import locate
+
     store = open_store(repo)
-    run_id = find_run_id(store, ref)
-    tip = store.run_commit(run_id)
-    assert tip is not None
-    return list(annotate.history(store, run_id, tip))
+    location = locate(store, ref)
+    if location.commit is None:
+        raise RunStateError(
+            f"run {location.run_id} is still in progress: it has no history yet",
+            "look again once it ends",
+        )
+    return list(annotate.history(store, location.run_id, location.commit))
 
 
 def _annotated(
     ref: str, repo: str | os.PathLike[str] | None, change: Callable[[Store, str], object]
 ) -> Run:
+    """Annotate the run ``ref`` names; a fetched run becomes a local run first, so that
+    the next plain ``git push`` publishes the annotation."""
+    from gitruns.locate import adopt, locate
+
     store = open_store(repo)
-    run_id = find_run_id(store, ref)
+    run_id = adopt(store, locate(store, ref))
     change(store, run_id)
     return find_run(store, run_id)
 

@@ -42,7 +42,13 @@ SUMMARY_FILE = "summary.json"
 
 
 class MetricSummary:
-    """Running summary of one metric key; NaN never becomes min or max."""
+    """Running summary of one metric key; NaN never becomes min or max.
+
+    ``last`` is the value at the highest step, ties going to the latest timestamp (then
+    to the point logged last), as MLflow's "latest" metric: a series logged out of order,
+    or a resumed run that logs an earlier step again, still reports its final value.
+    ``last_step`` and ``last_timestamp`` belong to that point.
+    """
 
     __slots__ = ("count", "last", "last_step", "last_timestamp", "max", "min")
 
@@ -56,9 +62,10 @@ class MetricSummary:
 
     def add(self, step: int, timestamp: int, value: float) -> None:
         self.count += 1
-        self.last = value
-        self.last_step = step
-        self.last_timestamp = timestamp
+        if step > self.last_step or (step == self.last_step and timestamp >= self.last_timestamp):
+            self.last = value
+            self.last_step = step
+            self.last_timestamp = timestamp
         if value == value:  # not NaN
             if not (value >= self.min):  # also true while min is still NaN
                 self.min = value

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitruns import layout, schema, yamlio
-from gitruns.errors import AmbiguousRunError, InvalidRunError, RunNotFoundError
+from gitruns.errors import InvalidRunError, RunNotFoundError
 from gitruns.storage import Store
 
 MAX_META_BYTES = 4 * 1024 * 1024
@@ -31,6 +31,12 @@ class Run:
     metrics: dict[str, dict[str, Any]]  # key -> summary (last, min, max, count, last_step)
     artifacts: list[dict[str, Any]]
     _store: Store = field(repr=False)
+    origin: str = "local"  # or the remote a fetched run (refs/remote-runs/<remote>/) came from
+
+    @property
+    def live(self) -> bool:
+        """True for a run still in progress (read from its staging folder)."""
+        return False
 
     @property
     def name(self) -> str:
@@ -96,7 +102,8 @@ class Run:
         doc = self.document
         return {
             "id": self.id,
-            "commit": self.commit,
+            "commit": self.commit or None,  # None: a run in progress has no commit yet
+            "origin": self.origin,
             "name": self.name,
             "status": self.status,
             "start_time": doc["start_time"],
@@ -151,57 +158,17 @@ def _load_yaml(store: Store, commit: str, path: str, where: str, required: bool 
     return yamlio.load(raw, f"{where} {path}")
 
 
-def resolve_run_id(store: Store, ref: str, names: dict[str, str] | None = None) -> str:
-    """Turn a run reference into a run id.
-
-    Accepted, in this order: a full id; a unique prefix of an id, or a unique suffix of at
-    least 4 hex digits (``ls`` shows the last 8); a run name, meaning the newest run with
-    that name. ``names`` maps run id -> name when the caller already has it (a cache).
-    """
-    refs = store.run_refs()
-    text = ref.strip().removeprefix("refs/runs/")
-    if not text:
-        raise RunNotFoundError("an empty run reference", "give a run id or name")
-    if text in refs:
-        return text
-    lowered = text.lower()
-    by_id = sorted(
-        i for i in refs if i.startswith(lowered) or (len(lowered) >= 4 and i.endswith(lowered))
-    )
-    if len(by_id) > 1:
-        raise AmbiguousRunError(text, by_id)
-    if by_id:
-        return by_id[0]
-    if names is None:
-        names = {}
-        for run_id, commit in refs.items():
-            try:
-                names[run_id] = load_run(store, run_id, commit).name
-            except InvalidRunError:
-                continue
-    by_name = sorted(i for i, n in names.items() if n == text and i in refs)
-    if by_name:
-        return by_name[-1]  # ids sort by time: the newest run of that name
-    raise RunNotFoundError(f"no run matches '{ref}'", "list runs with 'gitruns ls'")
-
-
 def find_run_id(store: Store, ref: str) -> str:
-    """``resolve_run_id`` with names looked up in the query cache, so naming a run by name
-    stays fast with 10,000 runs instead of reading every run."""
-    try:
-        return resolve_run_id(store, ref, names={})
-    except RunNotFoundError:
-        pass
-    from gitruns import cache
+    """The id of the run a user's reference names: local, fetched or in progress
+    (see ``gitruns.locate``)."""
+    from gitruns.locate import locate
 
-    names = {row.run_id: row.name for row in cache.sync(store).runs()}
-    return resolve_run_id(store, ref, names=names)
+    return locate(store, ref).run_id
 
 
 def find_run(store: Store, ref: str) -> Run:
-    """The run a user's reference names (see ``find_run_id``), read and validated."""
-    run_id = find_run_id(store, ref)
-    commit = store.run_commit(run_id)
-    if commit is None:
-        raise RunNotFoundError(f"run {run_id} was deleted just now", "list runs with 'gitruns ls'")
-    return load_run(store, run_id, commit)
+    """The run a user's reference names, read and validated: a local run, a fetched one
+    (``refs/remote-runs/<remote>/<id>``, checked as untrusted input) or a run in progress."""
+    from gitruns.locate import load_located, locate
+
+    return load_located(store, locate(store, ref))

@@ -1,0 +1,219 @@
+"""Runs in progress, read from their staging folders while they are being written.
+
+A reader never takes a lock a writer waits for, never writes, and never truncates: it
+reads what the writers have appended so far and ignores a half-written last line. The
+only lock touched is a non-blocking attempt on ``owner.lock`` (and joined writers'
+``writer.lock``) to tell a live run from one whose process died, which fails at once
+while the owner lives. So ``ls``, ``show``, ``metrics``, ``plot`` and ``get_run()`` can
+look at a run as often as they like without slowing it down.
+
+A run that ends while being read is gone from staging a moment later: callers that
+catch ``FileNotFoundError`` find it again, on its ref.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitruns import layout, schema
+from gitruns.capped_log import TAIL_SUFFIXES
+from gitruns.errors import RunNotFoundError
+from gitruns.finalize import EXTRA_FILES_DIR, PATCH_STAGED, replay
+from gitruns.journal import CSV_HEADER, EVENTS_FILE, KEYS_FILE, MetricSummary
+from gitruns.locks import LivenessLock
+from gitruns.records import MetricPoint, Run
+from gitruns.staging import OWNER_LOCK, START_FILE, StagedRun, writer_dirs, writer_is_alive
+from gitruns.storage import Store
+
+LIVE_REF_PREFIX = "staging/"  # the "ref" of a live run in listings: it has no git ref yet
+LOG_GAP_MARKER = b"\n[... gitruns: the run is still going; the middle of its output may be cut ...]\n"
+
+
+def staging_root(store: Store) -> Path:
+    return store.gitruns_dir / "staging"
+
+
+def live_run_dirs(store: Store) -> dict[str, Path]:
+    """``{run id: staging folder}`` of every run in progress (its owner, or a process that
+    joined it, still lives) that has no ref yet."""
+    root = staging_root(store)
+    try:
+        entries = [e for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")]
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for entry in entries:
+        folder = Path(entry.path)
+        if (folder / START_FILE).exists() and is_alive(folder):
+            found[entry.name] = folder
+    return found
+
+
+def is_alive(run_dir: Path) -> bool:
+    """True while the run's owner, or a process that joined the run, lives."""
+    lock = LivenessLock.acquire(run_dir / OWNER_LOCK, create=False)
+    if lock is None:
+        return (run_dir / OWNER_LOCK).exists()
+    lock.release()
+    try:
+        return any(writer_is_alive(w) for w in run_dir.glob("w-*"))
+    except FileNotFoundError:
+        return False
+
+
+@dataclass
+class LiveRun(Run):
+    """A run in progress: status RUNNING, its metrics and files read from staging."""
+
+    run_dir: Path = field(default=Path(), repr=False)
+    metric_files: dict[str, list[Path]] = field(default_factory=dict, repr=False)
+    pid: int | None = None
+
+    @property
+    def live(self) -> bool:
+        return True
+
+    def metric_history(self, key: str) -> list[MetricPoint]:
+        files = self.metric_files.get(key)
+        if not files:
+            raise RunNotFoundError(
+                f"run {self.id} has no metric '{key}' yet",
+                f"its metrics so far are: {', '.join(sorted(self.metrics)) or 'none'}",
+            )
+        return [MetricPoint(*row) for row in _points(files)]
+
+    def file(self, path: str, max_bytes: int = 0) -> bytes | None:
+        """A file of the run as it will be in its tree, as far as it is written now."""
+        key = layout.metric_key(path)
+        if key is not None:
+            files = self.metric_files.get(key)
+            if not files:
+                return None
+            lines = [f"{s},{t},{v!r}\n" for s, t, v in _points(files)]
+            return CSV_HEADER + "".join(lines).encode("ascii")
+        if path == layout.PATCH_FILE:
+            return _read(self.run_dir / PATCH_STAGED)
+        staged = self.run_dir / EXTRA_FILES_DIR / path
+        if path.startswith("logs/"):
+            return read_live_log(staged)
+        return _read(staged)
+
+
+def read_live_run(store: Store, run_dir: Path, now: float | None = None) -> LiveRun:
+    """The run as its staging folder holds it now (FileNotFoundError once it is gone)."""
+    start = json.loads((run_dir / START_FILE).read_text())
+    events: list[dict[str, Any]] = []
+    metric_files: dict[str, list[Path]] = {}
+    for writer_dir in writer_dirs(run_dir):
+        events.extend(_json_lines(writer_dir / EVENTS_FILE))
+        for entry in _json_lines(writer_dir / KEYS_FILE):
+            path = writer_dir / f"m{entry.get('n')}.csv"
+            if isinstance(entry.get("key"), str) and path.exists():
+                metric_files.setdefault(entry["key"], []).append(path)
+    events.sort(key=lambda e: e.get("ts", 0.0))
+    ended = any(e.get("event") == "end" for e in events)
+    moment = time.time() if now is None else now
+    staged = StagedRun(run_dir.name, start, events, {})
+    document, params, artifacts = replay(staged, None if ended else "RUNNING", moment)
+    if not ended:
+        document["end_time"] = None
+    schema.validate("run", document, f"run {run_dir.name} in progress")
+    summaries = {key: summarize(files).to_dict() for key, files in sorted(metric_files.items())}
+    summaries = {key: s for key, s in summaries.items() if s["count"]}
+    return LiveRun(
+        id=run_dir.name,
+        commit="",
+        document=document,
+        params=params,
+        metrics=summaries,
+        artifacts=artifacts,
+        _store=store,
+        run_dir=run_dir,
+        metric_files=metric_files,
+        pid=start.get("pid") if isinstance(start.get("pid"), int) else None,
+    )
+
+
+def live_name(run_dir: Path) -> str | None:
+    """The run's current name, reading only its start document and events (cheap)."""
+    try:
+        start = json.loads((run_dir / START_FILE).read_text())
+        name = start["run"]["name"]
+        events = [e for w in writer_dirs(run_dir) for e in _json_lines(w / EVENTS_FILE)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    renames = sorted((e.get("ts", 0.0), e["name"]) for e in events if e.get("event") == "name")
+    return str(renames[-1][1] if renames else name)
+
+
+def summarize(files: list[Path]) -> MetricSummary:
+    summary = MetricSummary()
+    for step, stamp, value in _points(files):
+        summary.add(step, stamp, value)
+    return summary
+
+
+def _points(files: list[Path]) -> Iterator[tuple[int, int, float]]:
+    """Complete ``step,timestamp,value`` lines of the files, in order; a line still being
+    written (no newline yet) is left for the next read."""
+    for path in files:
+        raw = _read(path) or b""
+        end = raw.rfind(b"\n")
+        for line in raw[: end + 1].split(b"\n")[1:]:
+            parts = line.split(b",")
+            if len(parts) != 3:
+                continue
+            try:
+                yield int(parts[0]), int(parts[1]), float(parts[2])
+            except ValueError:
+                continue
+
+
+def read_live_log(path: Path) -> bytes | None:
+    """A capped log as written so far: its head, then its tail segments (oldest first)."""
+    head = _read(path)
+    if head is None:
+        return None
+    segments = [path.with_name(path.name + s) for s in TAIL_SUFFIXES]
+    newest = newest_segment(path)
+    if newest is None:
+        return head
+    tail = b"".join(_read(s) or b"" for s in (segments[newest ^ 1], segments[newest]))
+    return head + LOG_GAP_MARKER + tail
+
+
+def newest_segment(path: Path) -> int | None:
+    """Which tail segment of a capped log is being written (None: still in the head)."""
+    raw = _read(path.with_name(path.name + ".newest"))
+    if raw is None:
+        return None
+    text = raw.decode("ascii", errors="replace").strip()
+    return int(text) & 1 if text.isdigit() else 0
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    raw = _read(path) or b""
+    records = []
+    for line in raw.split(b"\n"):
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # the line being written right now
+        if isinstance(record, dict):
+            records.append(record)
+    return records
