@@ -302,7 +302,6 @@ def rename_run(ref: str, name: str, *, repo: str | os.PathLike[str] | None = Non
 def run_history(ref: str, *, repo: str | os.PathLike[str] | None = None) -> list[HistoryEntry]:
     """The run's audit trail, oldest first: ``annotate.HistoryEntry`` objects."""
     from gitruns import annotate
-
     from gitruns.locate import locate
 
     store = open_store(repo)

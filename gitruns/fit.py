@@ -67,20 +67,28 @@ def fit_lines(text: str, width: int) -> str:
 
 
 def column_widths(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], width: int, gap: int = 2, indent: int = 0
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    width: int,
+    gap: int = 2,
+    indent: int = 0,
+    protect: Sequence[int] = (),
 ) -> list[int]:
     """Widths for a table no wider than ``width``: the widest column gives way first,
-    one column at a time, down to ``MIN_COLUMN`` (a table that cannot fit even then is
-    cut line by line by the caller)."""
+    one column at a time, down to ``MIN_COLUMN``; ``protect``ed columns (the names of
+    the rows) only once the others cannot give more. A table that cannot fit even then
+    is cut line by line by the caller."""
     widths = [
         max([display_width(h), *(display_width(r[i]) for r in rows if i < len(r))])
         for i, h in enumerate(headers)
     ]
     budget = width - indent - gap * (len(widths) - 1)
     while sum(widths) > budget:
-        widest = max(range(len(widths)), key=lambda i: widths[i])
-        if widths[widest] <= MIN_COLUMN:
+        open_ = [i for i in range(len(widths)) if widths[i] > MIN_COLUMN]
+        if not open_:
             break
+        preferred = [i for i in open_ if i not in protect] or open_
+        widest = max(preferred, key=lambda i: widths[i])
         widths[widest] -= 1
     return widths
 
@@ -94,10 +102,14 @@ def render_table(
     rule: bool = True,
     indent: int = 0,
     gap: int = 2,
+    protect: Sequence[int] = (),
+    subheader: Sequence[str] | None = None,
 ) -> list[str]:
-    """A plain table in ``width`` columns: header, a rule of dashes, rows; cells cut with
-    '…' where a column had to give way. ``right`` marks right-aligned (numeric) columns."""
-    widths = column_widths(headers, rows, width, gap, indent)
+    """A plain table in ``width`` columns: header (and ``subheader``), a rule of dashes,
+    rows; cells cut with '…' where a column had to give way. ``right`` marks
+    right-aligned (numeric) columns; ``protect``ed columns give way last."""
+    sized = [*rows, subheader] if subheader is not None else rows
+    widths = column_widths(headers, sized, width, gap, indent, protect)
     align = [i < len(right) and right[i] for i in range(len(widths))]
     lead, sep = " " * indent, " " * gap
 
@@ -106,6 +118,8 @@ def render_table(
         return cut((lead + sep.join(parts)).rstrip(), width)
 
     lines = [line(headers)]
+    if subheader is not None:
+        lines.append(line(subheader))
     if rule:
         lines.append(cut(lead + sep.join("-" * w for w in widths), width))
     lines += [line(row) for row in rows]

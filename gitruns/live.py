@@ -32,7 +32,9 @@ from gitruns.staging import OWNER_LOCK, START_FILE, StagedRun, writer_dirs, writ
 from gitruns.storage import Store
 
 LIVE_REF_PREFIX = "staging/"  # the "ref" of a live run in listings: it has no git ref yet
-LOG_GAP_MARKER = b"\n[... gitruns: the run is still going; the middle of its output may be cut ...]\n"
+LOG_GAP_MARKER = (
+    b"\n[... gitruns: the run is still going; the middle of its output may be cut ...]\n"
+)
 
 
 def staging_root(store: Store) -> Path:

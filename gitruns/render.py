@@ -49,7 +49,10 @@ def fit_table(headers: list[str], rows: list[list[str]], width: int, keep: int =
     from gitruns.fit import display_width, render_table
 
     cells = [[_cut(c, MAX_CELL) for c in row] for row in rows]
-    natural = [max([display_width(h), *(display_width(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    natural = [
+        max([display_width(h), *(display_width(r[i]) for r in cells)])
+        for i, h in enumerate(headers)
+    ]
     floors = [min(n, SOFT_WIDTH) for n in natural]
     count = len(headers)
     while count > keep and sum(floors[:count]) + 2 * (count - 1) > width:

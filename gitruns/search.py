@@ -157,7 +157,6 @@ def search_runs(
     no local run has the same id; runs in progress are included with status RUNNING.
     """
     from gitruns.api import open_store
-
     from gitruns.locate import load_row
 
     store = open_store(repo)

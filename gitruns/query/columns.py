@@ -77,7 +77,8 @@ def display_cell(row: CachedRun, field: Field, *, one_year: bool = False) -> str
             text = row.start_time if field.key == "start_time" else row.end_time
             if not text:
                 return ""
-            return text[5:16].replace("T", " ") if one_year else text[:16].replace("T", " ")
+            shown = str(text)[5:16] if one_year else str(text)[:16]
+            return shown.replace("T", " ")
         if field.key == "duration":
             return format_duration(row.duration) if row.duration is not None else ""
     value = getter(field)(row)
