@@ -64,7 +64,7 @@ def _identity(run: Run, data: dict[str, Any]) -> list[str]:
         f"status    {status}",
     ]
     if run.origin != "local":
-        lines.append(f"origin    {run.origin} (fetched: refs/remote-runs/{run.origin}/{run.id})")
+        lines.append(f"origin    {run.origin} (fetched; annotating it makes it a local run)")
     lines += [
         f"user      {who} on {data['host']}",
         f"start     {data['start_time']}",

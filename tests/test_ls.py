@@ -51,9 +51,9 @@ def test_default_table_shows_what_varies(repo: Path, runs: dict[str, str]) -> No
         "status",
         "start",
         "duration",
-        "metrics.acc",
         "params.lr",
         "params.opt",
+        "metrics.acc",
     ]
     assert [line.split()[1] for line in lines[2:]] == ["adam", "small-lr", "base"]
     assert lines[2].split()[0] == runs["adam"][-8:]

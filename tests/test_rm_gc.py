@@ -81,7 +81,7 @@ def test_rm_and_restore_round_trip(repo: Path) -> None:
     assert "Gitruns-Annotation: deleted" in git(repo, "log", "-1", "--format=%B", marker)
     assert gitruns_cli(repo, "show", "victim").returncode == 1
     listing = gitruns_cli(repo, "restore", "--list").stdout
-    assert run_id in listing and "victim" in listing
+    assert run_id[-8:] in listing and "victim" in listing
     restored = gitruns_cli(repo, "restore", run_id[-8:])
     assert restored.returncode == 0, restored.stderr
     assert _refs(repo, "refs/runs/") == {f"refs/runs/{run_id}": before}
