@@ -86,8 +86,14 @@ class LogFollower:
             return final[self.head_offset :]
         if not self.anchor:
             return final
-        at = final.rfind(self.anchor)
-        return final[at + len(self.anchor) :] if at >= 0 else b""
+        # The finished log keeps the last part of the output: find where our last bytes
+        # are in it (a shorter anchor when the kept tail is smaller than ours).
+        for size in (ANCHOR_BYTES, 1024, 256, 64):
+            anchor = self.anchor[-size:]
+            at = final.rfind(anchor)
+            if at >= 0:
+                return final[at + len(anchor) :]
+        return b""
 
     def _segment_path(self, index: int) -> Path:
         return self.path.with_name(self.path.name + TAIL_SUFFIXES[index])
