@@ -16,6 +16,8 @@ from collections.abc import Sequence
 ELLIPSIS = "…"
 DEFAULT_WIDTH = 80
 MIN_COLUMN = 4
+SOFT_COLUMN = 12
+SOFT_PROTECTED = 24
 
 
 def terminal_width() -> int:
@@ -74,22 +76,26 @@ def column_widths(
     indent: int = 0,
     protect: Sequence[int] = (),
 ) -> list[int]:
-    """Widths for a table no wider than ``width``: the widest column gives way first,
-    one column at a time, down to ``MIN_COLUMN``; ``protect``ed columns (the names of
-    the rows) only once the others cannot give more. A table that cannot fit even then
-    is cut line by line by the caller."""
+    """Widths for a table no wider than ``width``. Columns give way widest first, in
+    three rounds: the others down to ``SOFT_COLUMN``, then the ``protect``ed ones (the
+    names of the rows) down to ``SOFT_PROTECTED``, then any column down to
+    ``MIN_COLUMN``. A table that cannot fit even then is cut line by line by the caller."""
     widths = [
         max([display_width(h), *(display_width(r[i]) for r in rows if i < len(r))])
         for i, h in enumerate(headers)
     ]
     budget = width - indent - gap * (len(widths) - 1)
-    while sum(widths) > budget:
-        open_ = [i for i in range(len(widths)) if widths[i] > MIN_COLUMN]
-        if not open_:
-            break
-        preferred = [i for i in open_ if i not in protect] or open_
-        widest = max(preferred, key=lambda i: widths[i])
-        widths[widest] -= 1
+    others = [i for i in range(len(widths)) if i not in protect]
+    for columns, floor in (
+        (others, SOFT_COLUMN),
+        (list(protect), SOFT_PROTECTED),
+        (list(range(len(widths))), MIN_COLUMN),
+    ):
+        while sum(widths) > budget:
+            open_ = [i for i in columns if i < len(widths) and widths[i] > floor]
+            if not open_:
+                break
+            widths[max(open_, key=lambda i: widths[i])] -= 1
     return widths
 
 

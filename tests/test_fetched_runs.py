@@ -17,6 +17,8 @@ from conftest import fsck, git, gitruns_cli
 import gitruns
 from gitruns.errors import AmbiguousRunError
 
+pytestmark = pytest.mark.slow
+
 
 def _published(tmp_path: Path) -> tuple[Team, str, str]:
     """Alice records two runs and pushes them with plain git; Bob sets up and fetches."""
