@@ -127,7 +127,13 @@ def _print(
 
     from gitruns import render
     from gitruns.query import parse_field
-    from gitruns.query.columns import default_columns, display_cell, header, raw_cell
+    from gitruns.query.columns import (
+        default_columns,
+        display_cell,
+        header,
+        raw_cell,
+        table_headers,
+    )
 
     if fmt == "json" and columns is None:
         click.echo(json.dumps(_full_records(store, rows), indent=2))
@@ -142,6 +148,8 @@ def _print(
         else default_columns(rows, mentioned)
     )
     headers = [header(f, short=fmt in ("table", "markdown")) for f in fields]
+    if fmt == "table":
+        headers = table_headers(fields)
     if fmt in ("json", "csv"):
         data = [[raw_cell(row, f) for f in fields] for row in rows]
         if fmt == "json":

@@ -67,6 +67,24 @@ def header(field: Field, short: bool = True) -> str:
     return field.to_text()
 
 
+def table_headers(fields: Sequence[Field]) -> list[str]:
+    """Titles for the terminal table, where width is scarce: ``lr`` rather than
+    ``params.lr``, unless two columns would then read the same (a param and a metric of
+    one name keep their prefixes). CSV, JSON and markdown keep the full field names."""
+    full = [header(f) for f in fields]
+    bare = [_bare(f, title) for f, title in zip(fields, full, strict=True)]
+    return [
+        b if bare.count(b) == 1 and b not in HEADERS.values() else t
+        for b, t in zip(bare, full, strict=True)
+    ]
+
+
+def _bare(field: Field, title: str) -> str:
+    if field.namespace == "attr":
+        return title
+    return title.split(".", 1)[1]
+
+
 def display_cell(row: CachedRun, field: Field, *, one_year: bool = False) -> str:
     """The cell as a table shows it: short id, time to the minute (``11-18 12:06`` when
     ``one_year``: every listed run started in the same year), 1m30s, 6 digits."""
