@@ -91,8 +91,7 @@ def test_a_run_in_progress_is_listed_shown_and_read(
     assert [(r["id"], r["status"], r["commit"]) for r in listed] == [(run_id, "RUNNING", None)]
     assert gitruns_cli(repo, "ls", "-f", 'status = "FINISHED"').stdout == ""
     first = int(str(_wait("a first point", lambda: _points(repo, run_id))))
-    more = _wait("the series to grow", lambda: _points(repo, run_id) > first and _points(repo, run_id))
-    assert int(str(more)) > first
+    _wait("the series to grow", lambda: _points(repo, run_id) > first)
     shown = gitruns_cli(repo, "show", run_id)
     assert shown.returncode == 0, shown.stderr
     assert "status    RUNNING (in progress, pid" in shown.stdout
