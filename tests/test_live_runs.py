@@ -103,6 +103,8 @@ def test_a_run_in_progress_is_listed_shown_and_read(
     assert [p.step for p in run.metric_history("loss")][:2] == [0, 1]
     assert gitruns.get_run("live-one").id == run_id  # by name too
     assert "step 0\n" in gitruns_cli(repo, "logs", run_id).stdout
+    tagged = gitruns_cli(repo, "tag", run_id, "verdict=early")
+    assert tagged.returncode == 1 and "still in progress" in tagged.stderr
     follow = subprocess.Popen(
         [*GITRUNS, "logs", run_id, "--follow"], cwd=repo, stdout=subprocess.PIPE
     )
