@@ -25,7 +25,7 @@ from gitruns import layout, schema
 from gitruns.capped_log import TAIL_SUFFIXES
 from gitruns.errors import RunNotFoundError
 from gitruns.finalize import EXTRA_FILES_DIR, PATCH_STAGED, replay
-from gitruns.journal import CSV_HEADER, EVENTS_FILE, KEYS_FILE, MetricSummary
+from gitruns.journal import CSV_HEADER, EVENTS_FILE, KEYS_FILE, LIVE_FILE, MetricSummary
 from gitruns.locks import LivenessLock
 from gitruns.records import MetricPoint, Run
 from gitruns.staging import OWNER_LOCK, START_FILE, StagedRun, writer_dirs, writer_is_alive
@@ -97,8 +97,7 @@ class LiveRun(Run):
             files = self.metric_files.get(key)
             if not files:
                 return None
-            lines = [f"{s},{t},{v!r}\n" for s, t, v in _points(files)]
-            return CSV_HEADER + "".join(lines).encode("ascii")
+            return CSV_HEADER + b"".join(_complete_lines(p, len(CSV_HEADER)) for p in files)
         if path == layout.PATCH_FILE:
             return _read(self.run_dir / PATCH_STAGED)
         staged = self.run_dir / EXTRA_FILES_DIR / path
@@ -126,7 +125,11 @@ def read_live_run(store: Store, run_dir: Path, now: float | None = None) -> Live
     if not ended:
         document["end_time"] = None
     schema.validate("run", document, f"run {run_dir.name} in progress")
-    summaries = {key: summarize(files).to_dict() for key, files in sorted(metric_files.items())}
+    published: dict[Path, dict[str, Any]] = {}
+    summaries = {
+        key: summarize(key, files, published).to_dict()
+        for key, files in sorted(metric_files.items())
+    }
     summaries = {key: s for key, s in summaries.items() if s["count"]}
     return LiveRun(
         id=run_dir.name,
@@ -154,27 +157,91 @@ def live_name(run_dir: Path) -> str | None:
     return str(renames[-1][1] if renames else name)
 
 
-def summarize(files: list[Path]) -> MetricSummary:
-    summary = MetricSummary()
-    for step, stamp, value in _points(files):
-        summary.add(step, stamp, value)
-    return summary
+def summarize(
+    key: str, files: list[Path], published: dict[Path, dict[str, Any]] | None = None
+) -> MetricSummary:
+    """The summary of metric ``key`` over its files: from each writer's ``live.json``
+    (the summary of its file's first bytes, left by its periodic flush) plus the points
+    written since, so a read costs the points of the last half second, not the series."""
+    cache: dict[Path, dict[str, Any]] = {} if published is None else published
+    total = MetricSummary()
+    for path in files:
+        if path.parent not in cache:
+            cache[path.parent] = _live_summaries(path.parent)
+        part, offset = _published_part(cache[path.parent].get(key), path)
+        for step, stamp, value in _parse(_complete_lines(path, offset)):
+            part.add(step, stamp, value)
+        _merge_into(total, part)
+    return total
+
+
+def _live_summaries(writer_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((writer_dir / LIVE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _published_part(entry: Any, path: Path) -> tuple[MetricSummary, int]:
+    """A writer's published summary of the file ``path`` and the bytes it covers, or a
+    fresh summary from the header on when none is usable."""
+    if isinstance(entry, dict):
+        try:
+            covered = int(entry["bytes"])
+            if len(CSV_HEADER) <= covered <= path.stat().st_size:
+                return MetricSummary.from_dict(entry), covered
+        except (KeyError, TypeError, ValueError, OSError):
+            pass
+    return MetricSummary(), len(CSV_HEADER)
+
+
+def _merge_into(total: MetricSummary, part: MetricSummary) -> None:
+    """Fold one file's summary into the key's (several writers may log one key)."""
+    if not part.count:
+        return
+    if (part.last_step, part.last_timestamp) >= (total.last_step, total.last_timestamp):
+        total.last, total.last_step, total.last_timestamp = (
+            part.last,
+            part.last_step,
+            part.last_timestamp,
+        )
+    for value in (part.min, part.max):
+        if value == value:  # not NaN
+            if not (value >= total.min):
+                total.min = value
+            if not (value <= total.max):
+                total.max = value
+    total.count += part.count
+
+
+def _complete_lines(path: Path, offset: int) -> bytes:
+    """The bytes of ``path`` from ``offset`` up to its last newline: a line still being
+    written is left for the next read."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            raw = handle.read()
+    except FileNotFoundError:
+        return b""
+    return raw[: raw.rfind(b"\n") + 1]
+
+
+def _parse(body: bytes) -> Iterator[tuple[int, int, float]]:
+    for line in body.split(b"\n"):
+        parts = line.split(b",")
+        if len(parts) != 3:
+            continue
+        try:
+            yield int(parts[0]), int(parts[1]), float(parts[2])
+        except ValueError:
+            continue
 
 
 def _points(files: list[Path]) -> Iterator[tuple[int, int, float]]:
-    """Complete ``step,timestamp,value`` lines of the files, in order; a line still being
-    written (no newline yet) is left for the next read."""
+    """Complete ``step,timestamp,value`` lines of the files, in order."""
     for path in files:
-        raw = _read(path) or b""
-        end = raw.rfind(b"\n")
-        for line in raw[: end + 1].split(b"\n")[1:]:
-            parts = line.split(b",")
-            if len(parts) != 3:
-                continue
-            try:
-                yield int(parts[0]), int(parts[1]), float(parts[2])
-            except ValueError:
-                continue
+        yield from _parse(_complete_lines(path, len(CSV_HEADER)))
 
 
 def read_live_log(path: Path) -> bytes | None:

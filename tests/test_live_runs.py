@@ -191,3 +191,36 @@ def test_log_follower_reads_a_capped_log_across_rotations(tmp_path: Path) -> Non
     assert follower.rest(path.read_bytes()) == b"late 1\nlate 2\n"
     assert last_lines(written, 2) == b"line 058\nline 059\n"
     assert last_lines(b"a\nb", 1) == b"b" and last_lines(b"a\n", 5) == b"a\n"
+
+
+def test_live_summaries_read_only_what_was_written_since(repo: Path) -> None:
+    """A reader starts from the writer's published summaries (live.json) and parses only
+    the points after them; the result equals the finished run's summary."""
+    import math
+
+    from gitruns.live import read_live_run
+
+    run = gitruns.start_run("published")
+    for step, value in [(0, 5.0), (3, float("nan")), (1, -2.0), (3, 7.0)]:
+        run.log_metric("loss", value, step=step)
+    run.log_metric("acc", 0.5, step=0)
+    run._writer.flush(publish=True)
+    assert (run.run_dir / "live.json").exists()
+    run.log_metric("loss", 9.0, step=2)  # after the published part, a lower step
+    run.log_metric("acc", float("nan"), step=4)
+    run._writer.flush()  # on disk, not published
+    size = (run.run_dir / "m0.csv").stat().st_size
+    with (run.run_dir / "m0.csv").open("ab") as handle:
+        handle.write(b"9,17000")  # a line still being written: not read
+    live = read_live_run(run.store, run.run_dir).metrics
+    (run.run_dir / "live.json").unlink()
+    again = read_live_run(run.store, run.run_dir).metrics  # from scratch: the same
+    assert json.dumps(again, sort_keys=True) == json.dumps(live, sort_keys=True)
+    assert live["loss"]["count"] == 5 and live["loss"]["last"] == 7.0
+    assert (live["loss"]["min"], live["loss"]["max"]) == (-2.0, 9.0)
+    assert live["acc"]["last_step"] == 4 and math.isnan(live["acc"]["last"])
+    os.truncate(run.run_dir / "m0.csv", size)  # as it was: the writer's own file
+    run.end()
+    gitruns.api.forget_run(run)
+    final = gitruns.get_run(run.id).metrics  # the finished run's summary: the same
+    assert json.dumps(final, sort_keys=True) == json.dumps(live, sort_keys=True)
