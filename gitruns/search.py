@@ -44,7 +44,7 @@ def select_runs(
     live = live_rows(store)  # before the refs: a run that ends meanwhile is then in both
     snapshot = sync(store, prefilter(tree))
     listed = snapshot.runs(all_copies=all_copies)
-    recorded = {row.run_id for row in listed}
+    recorded = {ref.rpartition("/")[2] for ref in snapshot.shown}  # every ref, pre-filter or not
     listed += [row for row in live if row.run_id not in recorded]
     rows = [row for row in listed if predicate(row)]
     if branch is not None:
