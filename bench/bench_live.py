@@ -173,6 +173,11 @@ def main() -> None:
         "|---|---|---|",
         *rows,
         "",
+        "A read parses the points written since the writer last published its summaries,"
+        " up to half a second's worth: about 100,000 for this writer, which logs as fast as"
+        " it can; a training loop logging hundreds of points a second costs a reader a few"
+        " milliseconds (next table).",
+        "",
         "One read of a run in progress (`read_live_run`: start document, events, metric"
         " summaries), by the number of points logged: as readers do it, from the summaries"
         " the writer's periodic flush published (`live.json`) plus the 1,000 points written"
