@@ -9,6 +9,8 @@ import click
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from gitruns.storage import Store
+
 
 @click.command("metrics")
 @click.argument("run")
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
 )
 def metrics_command(run: str, key: str | None, fmt: str) -> None:
     """Print the full series of metric KEY of RUN (step, time, value). Without KEY, list
-    the run's metrics with their summaries.
+    the run's metrics with their summaries (last is the value at the highest step), the
+    job's own first, then system/... ones. A run in progress shows its points so far.
 
     \b
     Examples:
@@ -50,10 +53,11 @@ def metrics_command(run: str, key: str | None, fmt: str) -> None:
         lines = (f"{p.step},{p.timestamp},{p.value!r}" for p in points)
         _write_lines(["step,timestamp,value"], lines)
         return
+    from gitruns.display.fit import cut, terminal_width
     from gitruns.format.text import format_number
 
     step_width = max([len("step"), *(len(str(p.step)) for p in points[-1:])])
-    header = f"{'step':>{step_width}}  {'time (UTC)':<24}  {key}"
+    header = cut(f"{'step':>{step_width}}  {'time (UTC)':<24}  {key}", terminal_width())
     rows = (
         f"{p.step:>{step_width}}  {layout.iso_time(p.timestamp / 1000):<24}  "
         f"{format_number(p.value)}"
@@ -84,23 +88,23 @@ def _summaries(metrics: dict[str, dict[str, object]], fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(layout.json_safe(metrics), indent=2, sort_keys=True))
         return
+    ordered = sorted(metrics.items(), key=lambda item: layout.metric_sort_key(item[0]))
     if fmt == "csv":
         click.echo("key," + ",".join(fields))
-        for key, summary in sorted(metrics.items()):
+        for key, summary in ordered:
             click.echo(f"{key}," + ",".join(repr(summary.get(f)) for f in fields))
         return
-    from tabulate import tabulate
 
+    from gitruns.display.fit import render_table, terminal_width
     from gitruns.format.text import format_number
 
-    rows = [
-        [key, *(format_number(summary.get(f)) for f in fields)]
-        for key, summary in sorted(metrics.items())
-    ]
+    rows = [[key, *(format_number(summary.get(f)) for f in fields)] for key, summary in ordered]
     if not rows:
         click.echo("this run has no metrics", err=True)
         return
-    click.echo(tabulate(rows, headers=["key", *fields], tablefmt="simple", disable_numparse=True))
+    right = [False, *([True] * len(fields))]
+    for line in render_table(["key", *fields], rows, terminal_width(), right=right):
+        click.echo(line)
 
 
 @click.command("plot")
@@ -125,6 +129,19 @@ def _summaries(metrics: dict[str, dict[str, object]], fmt: str) -> None:
     help="braille: fine lines told apart by colour; ascii: one marker per run. auto: braille "
     "with colours on a terminal, ascii otherwise.",
 )
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Redraw as runs in progress log new points, until they end (on a terminal; "
+    "piped, only the final plot is written).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between redraws with --follow.",
+)
 def plot_command(
     key: str,
     runs: tuple[str, ...],
@@ -133,45 +150,94 @@ def plot_command(
     width: int | None,
     height: int,
     style: str,
+    follow: bool,
+    interval: float,
 ) -> None:
     """Draw metric KEY of one or more RUNS in the terminal, with a legend and the y range.
+    Runs without KEY are named on stderr; the others are drawn. Runs in progress are
+    drawn as far as they got; --follow redraws them until they end.
 
     \b
     Examples:
       gitruns plot loss baseline tuned
       gitruns plot val/acc lr-0.1 lr-0.01 lr-0.001 --log-y
+      gitruns plot loss 3f2a9c1d --follow
       gitruns plot loss baseline --style ascii --width 60 > loss.txt
     """
-    import shutil
     import sys
+    import time
 
-    from gitruns.display.plot import Series, chart
-    from gitruns.query.resolve import find_run as load
+    from gitruns.display.fit import terminal_width
+    from gitruns.query.locate import locate
     from gitruns.recording.repository import open_store
 
     store = open_store()
-    series = []
-    for ref in runs:
-        found = load(store, ref)
-        points = found.metric_history(key)
-        start = points[0].timestamp if points else 0
-        xs = [p.step if x_axis == "step" else (p.timestamp - start) / 1000 for p in points]
-        label = f"{found.name} ({found.id[-8:]})"
-        series.append(Series(label, [(x, p.value) for x, p in zip(xs, points, strict=True)]))
+    ids = list(dict.fromkeys(locate(store, ref).run_id for ref in runs))
     tty = sys.stdout.isatty()
     braille = style == "braille" or (style == "auto" and tty)
-    columns = width or shutil.get_terminal_size((80, 24)).columns
+    options = _PlotOptions(key, log_y, x_axis, width or terminal_width(), height, braille, tty)
+    while True:
+        text, missing, live = _frame(store, ids, options)
+        if not (follow and live):
+            break
+        if tty:
+            click.echo(CLEAR_SCREEN + text, nl=False)
+        time.sleep(interval)
+    click.echo((CLEAR_SCREEN if follow and tty else "") + text, nl=False)
+    for label in missing:
+        click.echo(f"note: {label} has no metric '{key}'", err=True)
+
+
+CLEAR_SCREEN = "\x1b[H\x1b[2J"
+
+
+class _PlotOptions:
+    def __init__(
+        self, key: str, log_y: bool, x_axis: str, width: int, height: int, braille: bool, tty: bool
+    ) -> None:
+        self.key, self.log_y, self.x_axis = key, log_y, x_axis
+        self.width, self.height, self.braille, self.tty = width, height, braille, tty
+
+
+def _frame(store: Store, ids: list[str], options: _PlotOptions) -> tuple[str, list[str], bool]:
+    """One drawing of the runs that have the key: the text, the runs that lack it, and
+    whether any run is still in progress. No run having the key is an error, unless one
+    is in progress (its first point may be yet to come)."""
+    from gitruns.display.plot import Series, chart
+    from gitruns.errors import RunNotFoundError
+    from gitruns.query.locate import load_located, locate
+
+    key = options.key
+    series, missing, live = [], [], False
+    for run_id in ids:
+        found = load_located(store, locate(store, run_id))
+        live = live or found.live
+        label = f"{found.name} ({found.id[-8:]})"
+        if key not in found.metrics:
+            missing.append(label)
+            continue
+        points = found.metric_history(key)
+        start = points[0].timestamp if points else 0
+        xs = [p.step if options.x_axis == "step" else (p.timestamp - start) / 1000 for p in points]
+        series.append(Series(label, [(x, p.value) for x, p in zip(xs, points, strict=True)]))
+    if not series and not live:
+        raise RunNotFoundError(
+            f"none of the runs has metric '{key}'",
+            "list a run's metrics with 'gitruns metrics RUN'",
+        )
+    title = f"{key}{' (log scale)' if options.log_y else ''}\n"
+    if not series:
+        return f"{title}(waiting for the first point of {key})\n", missing, live
     text = chart(
         series,
-        width=columns,
-        height=height,
-        log_y=log_y,
-        braille=braille,
-        colour=tty and braille,
-        x_label="seconds" if x_axis == "time" else "step",
+        width=options.width,
+        height=options.height,
+        log_y=options.log_y,
+        braille=options.braille,
+        colour=options.tty and options.braille,
+        x_label="seconds" if options.x_axis == "time" else "step",
     )
-    click.echo(f"{key}{' (log scale)' if log_y else ''}")
-    click.echo(text, nl=False)
+    return title + text, missing, live
 
 
 commands = [metrics_command, plot_command]

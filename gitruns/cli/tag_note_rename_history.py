@@ -88,7 +88,8 @@ def rename_command(run: str, name: str) -> None:
 )
 def history_command(run: str, fmt: str) -> None:
     """Show who changed RUN, what and when: its recording, then every tag, note and
-    rename, oldest first.
+    rename, oldest first. A merge made by 'gitruns pull' shows what it brought in
+    (compared with the run as it was here before the merge).
 
     \b
     Examples:
@@ -98,17 +99,19 @@ def history_command(run: str, fmt: str) -> None:
     import json
 
     from gitruns import api
+    from gitruns.display.fit import cut, terminal_width
     from gitruns.format import layout
 
     entries = api.run_history(run)
     if fmt == "json":
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return
+    width = terminal_width()
     for entry in entries:
-        when = layout.iso_time(entry.time)[:19].replace("T", " ")
-        click.echo(f"{when}  {entry.author}  {entry.kind}  {entry.commit[:12]}")
+        when = layout.iso_time(entry.time)[:16].replace("T", " ")
+        click.echo(cut(f"{when}  {entry.kind}  {entry.commit[:12]}  {entry.author}", width))
         for change in entry.changes:
-            click.echo(f"    {change}")
+            click.echo(cut(f"    {change}", width))
 
 
 commands = [tag_command, note_command, rename_command, history_command]

@@ -18,38 +18,33 @@ def run_as_yaml(run: Run) -> str:
 
 
 MAX_CELL = 40
+SOFT_WIDTH = 16  # a wide column gives way down to this before any column is dropped
 
 
 def fit_table(headers: list[str], rows: list[list[str]], width: int, keep: int = 2) -> str:
-    """A plain-text table no wider than ``width``: long cells are cut with '…', then
-    columns are dropped from the right (never the first ``keep``)."""
+    """A plain-text table no wider than ``width``: as many columns as fit once wide ones
+    are cut to ``SOFT_WIDTH`` (columns are dropped from the right, never the first
+    ``keep``), then the widest columns give way with '…' until the table fits."""
+    from gitruns.display.fit import display_width, render_table
+
     cells = [[_cut(c, MAX_CELL) for c in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    natural = [
+        max([display_width(h), *(display_width(r[i]) for r in cells)])
+        for i, h in enumerate(headers)
+    ]
+    floors = [min(n, SOFT_WIDTH) for n in natural]
     count = len(headers)
-    while count > keep and sum(widths[:count]) + 2 * (count - 1) > width:
+    while count > keep and sum(floors[:count]) + 2 * (count - 1) > width:
         count -= 1
-    overflow = sum(widths[:count]) + 2 * (count - 1) - width
-    if overflow > 0 and count > 1:  # still too wide: narrow the widest kept column
-        widest = max(range(count), key=lambda i: widths[i])
-        widths[widest] = max(4, widths[widest] - overflow)
     numeric = [all(_is_number(r[i]) for r in cells if r[i]) for i in range(count)]
-    lines = [_table_line(headers[:count], widths, numeric)]
-    lines.append("  ".join("-" * widths[i] for i in range(count)))
-    lines += [_table_line(r[:count], widths, numeric) for r in cells]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _table_line(cells: list[str], widths: list[int], numeric: list[bool]) -> str:
-    parts = []
-    for i, cell in enumerate(cells):
-        text = _cut(cell, widths[i])
-        parts.append(text.rjust(widths[i]) if numeric[i] else text.ljust(widths[i]))
-    return "  ".join(parts)
+    kept = [r[:count] for r in cells]
+    return "\n".join(render_table(headers[:count], kept, width, right=numeric))
 
 
 def _cut(text: str, width: int) -> str:
-    text = text.replace("\n", " ")
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+    from gitruns.display.fit import cut
+
+    return cut(text.replace("\n", " "), width)
 
 
 def _is_number(text: str) -> bool:

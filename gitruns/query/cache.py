@@ -364,6 +364,11 @@ def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> 
     return CachedRun((ref, commit, run_id, origin, None, *_run_values(run)))
 
 
+def row_for(run: Run, ref: str, origin: str) -> CachedRun:
+    """A row for a run that is not cached (a run in progress has no ref to key it by)."""
+    return CachedRun((ref, run.commit, run.id, origin, None, *_run_values(run)))
+
+
 def _run_values(run: Run) -> list[Any]:
     doc = run.document
     git = doc["git"]

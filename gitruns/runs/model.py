@@ -29,6 +29,12 @@ class Run:
     metrics: dict[str, dict[str, Any]]  # key -> summary (last, min, max, count, last_step)
     artifacts: list[dict[str, Any]]
     _store: Store = field(repr=False)
+    origin: str = "local"  # or the remote a fetched run (refs/remote-runs/<remote>/) came from
+
+    @property
+    def live(self) -> bool:
+        """True for a run still in progress (read from its staging folder)."""
+        return False
 
     @property
     def name(self) -> str:
@@ -94,7 +100,8 @@ class Run:
         doc = self.document
         return {
             "id": self.id,
-            "commit": self.commit,
+            "commit": self.commit or None,  # None: a run in progress has no commit yet
+            "origin": self.origin,
             "name": self.name,
             "status": self.status,
             "start_time": doc["start_time"],

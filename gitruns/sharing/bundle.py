@@ -59,6 +59,11 @@ def load_bundle(
     if not source.is_file():
         raise GitrunsError(f"no bundle file at {source}", "give the path of a 'gitruns bundle'")
     verify = run_git(store, ["bundle", "verify", "-q", str(source)])
+    if verify.returncode != 0 and not _is_bundle(source):
+        raise GitrunsError(
+            f"{source} is not a git bundle",
+            "give a file made by 'gitruns bundle create' (or git bundle create)",
+        )
     if verify.returncode != 0:
         raise GitrunsError(
             f"{source} cannot be loaded here: {verify.stderr.strip()}",
@@ -74,6 +79,19 @@ def load_bundle(
     finally:
         _clear_transit(store)
     return LoadReport(fetched, integrated)
+
+
+BUNDLE_SIGNATURES = (b"# v2 git bundle\n", b"# v3 git bundle\n")
+
+
+def _is_bundle(path: Path) -> bool:
+    """A git bundle starts with its signature line (git's bundle-format.txt)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(32)
+    except OSError:
+        return False
+    return head.startswith(BUNDLE_SIGNATURES)
 
 
 def _clear_transit(store: Store) -> None:
