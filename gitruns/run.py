@@ -179,12 +179,22 @@ class ActiveRun:
         exit_code: int | None = None,
         error: BaseException | None = None,
     ) -> None:
-        """End the run: FINISHED, FAILED or KILLED. The owner writes the run's commit."""
+        """End the run: FINISHED, FAILED or KILLED. The owner writes the run's commit.
+
+        The run stops being this process's active run, so ``start_run()`` works again."""
         if status not in layout.FINAL_STATUSES:
             raise InvalidInputError(
                 f"status {status!r} is not one of {', '.join(layout.FINAL_STATUSES)}",
                 "end the run as FINISHED, FAILED or KILLED",
             )
+        from gitruns import api
+
+        try:
+            self._end(status, exit_code, error)
+        finally:
+            api.forget_run(self)
+
+    def _end(self, status: str, exit_code: int | None, error: BaseException | None) -> None:
         with self._end_lock:
             if self.status != "RUNNING":
                 return
