@@ -32,9 +32,10 @@ def test_a_flat_chain_of_a_thousand_terms_parses_and_evaluates(word: str) -> Non
     prefilter(tree)  # the SQL pre-filter walks the tree too
 
     class Row:
-        params = {f"p{i}": i for i in range(FLAT_TERMS)}
-        metrics: dict[str, list[float]] = {}
-        tags: dict[str, str] = {}
+        def __init__(self) -> None:
+            self.params = {f"p{i}": i for i in range(FLAT_TERMS)}
+            self.metrics: dict[str, list[float]] = {}
+            self.tags: dict[str, str] = {}
 
         def attribute(self, name: str) -> None:
             return None
