@@ -26,12 +26,10 @@ from gitruns.errors import (
     InvalidRunError,
     RepositoryError,
 )
+from gitruns.runrefs import LOCAL, parse_run_ref
+from gitruns.runrefs import REMOTE_RUNS_PREFIX as REMOTE_RUNS_PREFIX
+from gitruns.runrefs import RUNS_PREFIX as RUNS_PREFIX
 
-RUNS_PREFIX = "refs/runs/"
-# Runs fetched from a remote land in refs/remote-runs/<remote>/<run-id>: never under
-# refs/runs/ (a forced, pruning fetch there could delete unpushed local runs) and never
-# under refs/remotes/ (which would flood `git branch -r`).
-REMOTE_RUNS_PREFIX = "refs/remote-runs/"
 SMALL_FILE_BYTES = 1 << 20
 _T = TypeVar("_T")
 
@@ -292,27 +290,13 @@ class Store:
 
     # -- reading runs --------------------------------------------------------------------
     def run_refs(self) -> dict[str, str]:
-        """Every ``refs/runs/<id>`` as ``{id: commit}``."""
-        refs: dict[str, str] = {}
-        for ref in self.repo.references.iterator():
-            name = ref.name
-            if name.startswith(RUNS_PREFIX):
-                target = ref.target
-                if isinstance(target, pygit2.Oid):
-                    refs[name[len(RUNS_PREFIX) :]] = str(target)
-        return refs
+        """Every ``refs/runs/<id>`` as ``{id: commit}`` (only refs named exactly so: see
+        gitruns.runrefs)."""
+        return self.all_run_refs()[0]
 
     def remote_run_refs(self) -> dict[str, dict[str, str]]:
         """Fetched runs as ``{remote: {id: commit}}``."""
-        found: dict[str, dict[str, str]] = {}
-        for ref in self.repo.references.iterator():
-            name = ref.name
-            if name.startswith(REMOTE_RUNS_PREFIX):
-                remote, _, run_id = name[len(REMOTE_RUNS_PREFIX) :].rpartition("/")
-                target = ref.target
-                if remote and isinstance(target, pygit2.Oid):
-                    found.setdefault(remote, {})[run_id] = str(target)
-        return found
+        return self.all_run_refs()[1]
 
     def run_commit(self, run_id: str) -> str | None:
         try:
@@ -579,22 +563,29 @@ class Store:
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
             return None
 
-    def all_run_refs(self) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-        """``run_refs()`` and ``remote_run_refs()`` in one pass over the refs (each pass
-        reads every loose ref file: with 10,000 unpacked runs that is most of a query)."""
+    def all_run_refs(
+        self,
+    ) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]]:
+        """``run_refs()``, ``remote_run_refs()`` and the refs under their prefixes that are
+        not run refs (``{name: commit}``), in one pass over the refs (each pass reads every
+        loose ref file: with 10,000 unpacked runs that is most of a query)."""
         local: dict[str, str] = {}
         remote: dict[str, dict[str, str]] = {}
+        odd: dict[str, str] = {}
         for ref in self.repo.references.iterator():
             name, target = ref.name, ref.target
-            if not isinstance(target, pygit2.Oid):
+            if not name.startswith((RUNS_PREFIX, REMOTE_RUNS_PREFIX)):
                 continue
-            if name.startswith(RUNS_PREFIX):
-                local[name[len(RUNS_PREFIX) :]] = str(target)
-            elif name.startswith(REMOTE_RUNS_PREFIX):
-                origin, _, run_id = name[len(REMOTE_RUNS_PREFIX) :].rpartition("/")
-                if origin:
-                    remote.setdefault(origin, {})[run_id] = str(target)
-        return local, remote
+            if not isinstance(target, pygit2.Oid):
+                continue  # a symbolic ref: nothing a run would be
+            parsed = parse_run_ref(name)
+            if parsed is None:
+                odd[name] = str(target)
+            elif parsed[0] == LOCAL:
+                local[parsed[1]] = str(target)
+            else:
+                remote.setdefault(parsed[0], {})[parsed[1]] = str(target)
+        return local, remote, odd
 
 
 def _retry_locked(action: Callable[[], _T]) -> _T:

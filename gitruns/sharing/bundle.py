@@ -16,6 +16,7 @@ from gitruns.errors import GitrunsError
 from gitruns.sharing.fetch import FetchReport, fetch_into
 from gitruns.sharing.gitcli import Echo, run_git
 from gitruns.sharing.pull import IntegrateReport, integrate
+from gitruns.sharing.refs import list_refs
 from gitruns.sharing.validate import DEFAULT_LIMITS, Limits
 from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
 
@@ -76,6 +77,7 @@ def load_bundle(
 
 
 def _clear_transit(store: Store) -> None:
-    refs = store.remote_run_refs().get(BUNDLE_LABEL, {})
-    name = f"{REMOTE_RUNS_PREFIX}{BUNDLE_LABEL}/"
-    store.update_refs([(name + i, "", c) for i, c in refs.items()])
+    """Delete every ref under the transit prefix, run refs or not (a bundle may carry
+    ``refs/runs/evil/<id>``, which lands at ``.../bundle/evil/<id>``)."""
+    refs = list_refs(store, f"{REMOTE_RUNS_PREFIX}{BUNDLE_LABEL}/")
+    store.update_refs([(name, "", c) for name, c in refs.items()])

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from gitruns import layout
 from gitruns.errors import GitrunsError, InvalidRunError
-from gitruns.ids import is_run_id
 from gitruns.records import MAX_META_BYTES, MAX_METRIC_BYTES, Run, load_run
+from gitruns.runrefs import NOT_A_RUN, parse_run_ref
 from gitruns.storage import Store
 
 _MODE_TREE = 0o040000
@@ -92,9 +92,11 @@ def _invalid(where: str, what: str) -> InvalidRunError:
 def check_run_ref(
     store: Store, ref_name: str, run_id: str, commit: str, limits: Limits = DEFAULT_LIMITS
 ) -> None:
-    """The cheap part: the ref names a run id, and the tree is safe (see ``check_tree``)."""
-    if not is_run_id(run_id):
-        raise _invalid(ref_name, "is not named by a run id")
+    """The cheap part: the ref is a run ref of ``run_id`` (gitruns.runrefs, the same check
+    as listing's), and the tree is safe (see ``check_tree``)."""
+    parsed = parse_run_ref(ref_name)
+    if parsed is None or parsed[1] != run_id:
+        raise _invalid(ref_name, NOT_A_RUN)
     check_tree(store, commit, ref_name, limits)
 
 
