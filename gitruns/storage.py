@@ -501,14 +501,19 @@ class Store:
         return str(self.repo.create_commit(None, sig, sig, message, tree, parents))
 
     def code_parent(self, tip: str, trailer: str) -> str | None:
-        """The code commit under a run: follow first parents past commits whose message
-        holds ``trailer`` (annotations, merges) to the run commit; its first parent."""
+        """The code commit under a run: the first parent of its run commit (``run_root``)."""
+        commit = self.repo[self.run_root(tip, trailer)].peel(pygit2.Commit)
+        return str(commit.parent_ids[0]) if commit.parent_ids else None
+
+    def run_root(self, tip: str, trailer: str) -> str:
+        """The commit that recorded a run: follow first parents from ``tip`` past commits
+        whose message holds ``trailer`` (annotations, merges)."""
         commit = self.repo[tip].peel(pygit2.Commit)
         for _ in range(100_000):
             if trailer not in commit.message or not commit.parent_ids:
                 break
             commit = self.repo[commit.parent_ids[0]].peel(pygit2.Commit)
-        return str(commit.parent_ids[0]) if commit.parent_ids else None
+        return str(commit.id)
 
     def unreachable(self, commits: set[str], tips: set[str]) -> set[str]:
         """Those of ``commits`` that no commit of ``tips`` reaches (git rev-list --not)."""

@@ -48,7 +48,7 @@ def load(file: str) -> None:
       gitruns bundle load runs.bundle
     """
     from gitruns.api import open_store
-    from gitruns.cli.push import _show_integrate
+    from gitruns.cli.push import _show_integrate, refuse_unrelated
     from gitruns.sharing import load_bundle
 
     report = load_bundle(open_store(), file)
@@ -61,3 +61,4 @@ def load(file: str) -> None:
         f"{len(done.merged)} merged run(s)",
         err=True,
     )
+    refuse_unrelated(done, file)

@@ -121,6 +121,7 @@ def pull_command(remote: str) -> None:
     fetched, integrated = pull_runs(Store(), remote, echo=_echo())
     _show_fetch(fetched)
     _show_integrate(integrated)
+    refuse_unrelated(integrated, remote)
 
 
 def _show_fetch(report: Any) -> None:
@@ -148,6 +149,24 @@ def _show_integrate(report: Any) -> None:
         click.echo(f"skipped  {ref}: {why}", err=True)
     for run_id in report.deleted_here:
         click.echo(f"kept deleted {run_id} (in your trash; 'gitruns restore' brings it back)")
+    for run_id, ref in report.unrelated:
+        click.echo(f"refused  {run_id}: unrelated history, not merged; theirs is {ref}", err=True)
+
+
+def refuse_unrelated(report: Any, source: str) -> None:
+    """Exit 1 (after everything else was reported) when a run was refused for having a
+    local run's id without its history: someone must decide which run is the real one."""
+    if not report.unrelated:
+        return
+    from gitruns.errors import GitrunsError
+
+    ids = ", ".join(run_id for run_id, _ in report.unrelated)
+    raise GitrunsError(
+        f"{len(report.unrelated)} run(s) from {source} have the id of a local run but an "
+        f"unrelated history, so they were not merged: {ids}",
+        "your runs are unchanged; compare both copies with 'gitruns ls --all' and ask "
+        "whoever wrote the other one (a run id is not proof of identity)",
+    )
 
 
 commands = [push_command, fetch_command, pull_command]

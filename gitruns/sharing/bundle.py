@@ -68,16 +68,21 @@ def load_bundle(
     _clear_transit(store)
     refspec = f"{RUNS_PREFIX}*:{REMOTE_RUNS_PREFIX}{BUNDLE_LABEL}/*"
     args = ["fetch", "--no-tags", "--no-write-fetch-head", str(source), refspec]
+    integrated = None
     try:
         fetched = fetch_into(store, BUNDLE_LABEL, args, echo, limits)
         integrated = integrate(store, BUNDLE_LABEL, limits)
     finally:
-        _clear_transit(store)
+        # A run refused for unrelated history stays visible (origin "bundle") until the
+        # next load; the bundle file still holds it.
+        _clear_transit(
+            store, keep={ref for _, ref in integrated.unrelated} if integrated else set()
+        )
     return LoadReport(fetched, integrated)
 
 
-def _clear_transit(store: Store) -> None:
-    """Delete every ref under the transit prefix, run refs or not (a bundle may carry
-    ``refs/runs/evil/<id>``, which lands at ``.../bundle/evil/<id>``)."""
+def _clear_transit(store: Store, keep: set[str] | None = None) -> None:
+    """Delete every ref under the transit prefix but ``keep``, run refs or not (a bundle
+    may carry ``refs/runs/evil/<id>``, which lands at ``.../bundle/evil/<id>``)."""
     refs = list_refs(store, f"{REMOTE_RUNS_PREFIX}{BUNDLE_LABEL}/")
-    store.update_refs([(name, "", c) for name, c in refs.items()])
+    store.update_refs([(name, "", c) for name, c in refs.items() if name not in (keep or ())])

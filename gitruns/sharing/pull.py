@@ -16,6 +16,7 @@ from gitruns.sharing.validate import DEFAULT_LIMITS, Limits, load_untrusted_run
 from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, FileContent, Store
 
 TRASH_PREFIX = "refs/gitruns-trash/"  # gitruns.lifecycle's; not imported: it loads a lot
+ANNOTATION_TRAILER = "Gitruns-Annotation:"  # annotations and merges (annotate.TRAILER)
 MERGE_TRAILER = "Gitruns-Annotation: merge"
 CONFLICT_TRAILER = "Gitruns-Conflict"
 _ZERO = "0" * 40
@@ -30,6 +31,9 @@ class IntegrateReport:
     # Runs you deleted here (in the trash): pull does not bring them back.
     deleted_here: list[str] = field(default_factory=list)
     invalid: list[tuple[str, str]] = field(default_factory=list)
+    # Runs with a local run's id but none of its history: (run id, fetched ref). Neither
+    # merged nor copied; the fetched copy stays under its ref for people to look at.
+    unrelated: list[tuple[str, str]] = field(default_factory=list)
 
 
 def integrate(store: Store, label: str, limits: Limits = DEFAULT_LIMITS) -> IntegrateReport:
@@ -58,10 +62,19 @@ def integrate(store: Store, label: str, limits: Limits = DEFAULT_LIMITS) -> Inte
             continue
         if ours is None or store.is_ancestor(ours, theirs):
             simple.append((run_id, theirs, ours))
+        elif not shares_history(store, ours, theirs):
+            report.unrelated.append((run_id, name))
         else:
             report.merged[run_id] = merge_run(store, run_id, theirs, label)
     _apply_simple(store, simple, report)
     return report
+
+
+def shares_history(store: Store, ours: str, theirs: str) -> bool:
+    """True when ``theirs`` grew from the commit that recorded our run: a run's identity
+    is its history, not its id (anyone can write a run.yaml with any id, and any commit
+    date). Only such a copy is merged; annotations on it are someone's edits of our run."""
+    return store.is_ancestor(store.run_root(ours, ANNOTATION_TRAILER), theirs)
 
 
 def _apply_simple(
