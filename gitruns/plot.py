@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gitruns.safetext import printable
+
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 MARKERS = "*o+x#@%&"
 _COLOURS = (34, 31, 32, 33, 35, 36, 94, 91)
@@ -213,5 +215,6 @@ def _legend(series: Sequence[Series], braille: bool, colour: bool, log_y: bool) 
         last = f"last {finite[-1]:.6g}" if finite else "no finite values"
         if log_y and not any(y > 0 for y in finite):
             last += ", none > 0 (not drawn on a log scale)"
-        lines.append(f"  {_paint(mark, index) if colour else mark} {one.label}  ({last})")
+        label = printable(one.label)  # a run's name: untrusted text, drawn beside our colours
+        lines.append(f"  {_paint(mark, index) if colour else mark} {label}  ({last})")
     return lines

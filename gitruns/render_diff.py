@@ -10,7 +10,8 @@ from gitruns import layout
 from gitruns.compare import MISSING, Change, CodeChange, CompareRow, MetricChange, RunDiff
 from gitruns.ids import short_id
 from gitruns.records import Run
-from gitruns.render import format_duration, format_number
+from gitruns.render import format_duration, format_number, tabulated
+from gitruns.safetext import printable
 
 ABSENT = "—"
 _MARKS = {"added": "+", "removed": "-", "changed": "~", "upgraded": "~", "downgraded": "~"}
@@ -79,18 +80,16 @@ def _shown(diff: RunDiff, only_changed: bool) -> dict[str, list[Change]]:
 
 # -- text ----------------------------------------------------------------------------------------
 def diff_text(diff: RunDiff, only_changed: bool = True) -> str:
-    from tabulate import tabulate
-
     lines = [_header_line("a", diff.a), _header_line("b", diff.b)]
     for name, changes in _shown(diff, only_changed).items():
         headers, rows = _rows(name, changes, marks=True)
         headers[2:4] = [label(diff.a), label(diff.b)]
-        table = tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
+        table = tabulated(rows, headers, "plain")
         lines += ["", name] + ["  " + line.rstrip() for line in table.splitlines()]
     lines += _code_text(diff.code, only_changed)
     if len(lines) == 2:
         lines += ["", "no differences (use --all to see every field)"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def _header_line(side: str, run: Run) -> str:
@@ -127,8 +126,6 @@ def _md(text: str) -> str:
 
 
 def diff_markdown(diff: RunDiff, only_changed: bool = True) -> str:
-    from tabulate import tabulate
-
     lines = [
         f"### gitruns diff: `{_md(label(diff.a))}` → `{_md(label(diff.b))}`",
         "",
@@ -142,12 +139,12 @@ def diff_markdown(diff: RunDiff, only_changed: bool = True) -> str:
         singular = name[:-1] if name.endswith("s") else "field"
         headers[0:3] = [singular, _md(label(diff.a)), _md(label(diff.b))]
         cells = [[_md(cell) for cell in row] for row in rows]
-        table = tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)
+        table = tabulated(cells, headers, "github")
         lines += ["", f"#### {_TITLES[name]}", "", table]
     lines += _code_markdown(diff.code, only_changed)
     if len(lines) == 4:
         lines += ["", "No differences."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line, keep="\n") for line in lines) + "\n"
 
 
 def _code_markdown(code: CodeChange, only_changed: bool) -> list[str]:
@@ -182,8 +179,6 @@ def diff_json(diff: RunDiff, only_changed: bool = True) -> str:
 def compare_table(
     runs: list[Run], rows: list[CompareRow], only_changed: bool, markdown: bool
 ) -> str:
-    from tabulate import tabulate
-
     kept = [r for r in rows if r.changed or not only_changed]
     if not kept:
         return "no differences (use --all to see every field)\n"
@@ -193,7 +188,7 @@ def compare_table(
         cells = [[_md(c) for c in row] for row in cells]
         headers = ["field", *(_md(h) for h in headers[1:])]
     style = "github" if markdown else "simple"
-    return tabulate(cells, headers=headers, tablefmt=style, disable_numparse=True) + "\n"
+    return tabulated(cells, headers, style) + "\n"
 
 
 def compare_json(runs: list[Run], rows: list[CompareRow], only_changed: bool) -> str:

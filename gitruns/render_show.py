@@ -13,6 +13,7 @@ from gitruns.layout import flatten
 from gitruns.plot import sparkline
 from gitruns.records import MAX_METRIC_BYTES, Run, load_run
 from gitruns.render import format_duration, format_number
+from gitruns.safetext import printable
 from gitruns.storage import Store
 
 SPARK_WIDTH = 20
@@ -31,7 +32,7 @@ def run_page(run: Run, store: Store) -> str:
     lines += _environment(read_env(run))
     lines += _artifacts(data["artifacts"])
     lines += _lineage(store, data)
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def _identity(run: Run, data: dict[str, Any]) -> list[str]:

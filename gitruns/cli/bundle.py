@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from gitruns.safetext import printable
+
 
 @click.group("bundle")
 def command() -> None:
@@ -54,7 +56,7 @@ def load(file: str) -> None:
     report = load_bundle(open_store(), file)
     _show_integrate(report.integrated)
     for ref, why in report.fetched.invalid:
-        click.echo(f"skipped  {ref}: {why}", err=True)
+        click.echo(printable(f"skipped  {ref}: {why}"), err=True)
     done = report.integrated
     click.echo(
         f"loaded {len(done.added)} new, {len(done.fast_forwarded)} updated, "

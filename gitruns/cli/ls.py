@@ -82,8 +82,10 @@ def command(
         branch=branch,
         commit=commit,
     )
+    from gitruns.safetext import printable
+
     for ref, why in selection.problems:
-        click.echo(f"gitruns: warning: skipping {ref}: {why}", err=True)
+        click.echo(printable(f"gitruns: warning: skipping {ref}: {why}"), err=True)
     mentioned = _mentioned_fields(filter_, sort)
     _print(
         store,

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gitruns.safetext import printable
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -53,7 +55,7 @@ def metrics_command(run: str, key: str | None, fmt: str) -> None:
     from gitruns.render import format_number
 
     step_width = max([len("step"), *(len(str(p.step)) for p in points[-1:])])
-    header = f"{'step':>{step_width}}  {'time (UTC)':<24}  {key}"
+    header = f"{'step':>{step_width}}  {'time (UTC)':<24}  {printable(key)}"
     rows = (
         f"{p.step:>{step_width}}  {layout.iso_time(p.timestamp / 1000):<24}  "
         f"{format_number(p.value)}"
@@ -87,11 +89,9 @@ def _summaries(metrics: dict[str, dict[str, object]], fmt: str) -> None:
     if fmt == "csv":
         click.echo("key," + ",".join(fields))
         for key, summary in sorted(metrics.items()):
-            click.echo(f"{key}," + ",".join(repr(summary.get(f)) for f in fields))
+            click.echo(printable(key) + "," + ",".join(repr(summary.get(f)) for f in fields))
         return
-    from tabulate import tabulate
-
-    from gitruns.render import format_number
+    from gitruns.render import format_number, tabulated
 
     rows = [
         [key, *(format_number(summary.get(f)) for f in fields)]
@@ -100,7 +100,7 @@ def _summaries(metrics: dict[str, dict[str, object]], fmt: str) -> None:
     if not rows:
         click.echo("this run has no metrics", err=True)
         return
-    click.echo(tabulate(rows, headers=["key", *fields], tablefmt="simple", disable_numparse=True))
+    click.echo(tabulated(rows, ["key", *fields], "simple"))
 
 
 @click.command("plot")
@@ -170,7 +170,7 @@ def plot_command(
         colour=tty and braille,
         x_label="seconds" if x_axis == "time" else "step",
     )
-    click.echo(f"{key}{' (log scale)' if log_y else ''}")
+    click.echo(printable(f"{key}{' (log scale)' if log_y else ''}"))
     click.echo(text, nl=False)
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from gitruns.safetext import printable
+
 _REMOTE_HELP = "The git remote (default: origin)."
 
 
@@ -131,9 +133,11 @@ def _show_fetch(report: Any) -> None:
         err=True,
     )
     for ref, why in report.refused:
-        click.echo(f"refused  {ref}: rewritten on the remote ({why}); kept our copy", err=True)
+        click.echo(
+            printable(f"refused  {ref}: rewritten on the remote ({why}); kept our copy"), err=True
+        )
     for ref, why in report.invalid:
-        click.echo(f"skipped  {ref}: {why}", err=True)
+        click.echo(printable(f"skipped  {ref}: {why}"), err=True)
 
 
 def _show_integrate(report: Any) -> None:
@@ -144,9 +148,9 @@ def _show_integrate(report: Any) -> None:
     for run_id, conflicts in report.merged.items():
         click.echo(f"merged   {run_id}")
         for conflict in conflicts:
-            click.echo(f"  conflict {conflict.describe()}")
+            click.echo(printable(f"  conflict {conflict.describe()}"))
     for ref, why in report.invalid:
-        click.echo(f"skipped  {ref}: {why}", err=True)
+        click.echo(printable(f"skipped  {ref}: {why}"), err=True)
     for run_id in report.deleted_here:
         click.echo(f"kept deleted {run_id} (in your trash; 'gitruns restore' brings it back)")
     for run_id, ref in report.unrelated:

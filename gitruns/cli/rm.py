@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from gitruns.safetext import printable
+
 
 @click.command("rm")
 @click.argument("runs", nargs=-1, required=True)
@@ -34,14 +36,16 @@ def rm_command(runs: tuple[str, ...], yes: bool) -> None:
                 "pass --yes to delete without asking",
             )
         for run in found:
-            click.echo(f"  {run.id}  {run.name}  {run.status}  {run.start_time}")
+            click.echo(printable(f"  {run.id}  {run.name}  {run.status}  {run.start_time}"))
         click.confirm(f"Delete {len(found)} run(s)?", abort=True)
     days = lifecycle.trash_days(store)
     for run in found:
         lifecycle.delete_run(store, run.id)
         click.echo(
-            f"deleted {run.name} ({run.id}); 'gitruns restore {run.id[-8:]}' "
-            f"brings it back for {days:g} days"
+            printable(
+                f"deleted {run.name} ({run.id}); 'gitruns restore {run.id[-8:]}' "
+                f"brings it back for {days:g} days"
+            )
         )
 
 
@@ -70,12 +74,15 @@ def restore_command(runs: tuple[str, ...], list_trash: bool) -> None:
             purge = layout.iso_time(t.deleted_at + days * 86400)[:10]
             deleted = layout.iso_time(t.deleted_at)[:19].replace("T", " ")
             click.echo(
-                f"{t.id}  {t.name}  deleted {deleted} by {t.deleted_by}; purged by gc after {purge}"
+                printable(
+                    f"{t.id}  {t.name}  deleted {deleted} by {t.deleted_by}; "
+                    f"purged by gc after {purge}"
+                )
             )
         return
     for ref in runs:
         restored = lifecycle.restore_run(store, ref)
-        click.echo(f"restored {restored.name} ({restored.id})")
+        click.echo(printable(f"restored {restored.name} ({restored.id})"))
 
 
 @click.command("gc")
@@ -120,7 +127,10 @@ def _print_report(report: object, dry_run: bool) -> None:
         click.echo(f"finalised crashed run {run_id}")
     for trashed in report.purged:
         click.echo(
-            f"{'would purge' if dry_run else 'purged'} deleted run {trashed.name} ({trashed.id})"
+            printable(
+                f"{'would purge' if dry_run else 'purged'} deleted run "
+                f"{trashed.name} ({trashed.id})"
+            )
         )
     click.echo(
         f"{would} {report.artifacts_removed} unreferenced artifact(s), "
