@@ -11,9 +11,10 @@ from gitruns.envinfo import EnvSummary, read_env
 from gitruns.errors import GitrunsError
 from gitruns.layout import flatten
 from gitruns.plot import sparkline
-from gitruns.records import MAX_METRIC_BYTES, Run, load_run
+from gitruns.records import Run, load_run
 from gitruns.render import format_duration, format_number
 from gitruns.safetext import printable
+from gitruns.sampling import EvenSample
 from gitruns.storage import Store
 
 SPARK_WIDTH = 20
@@ -121,21 +122,18 @@ def _metrics(run: Run) -> list[str]:
 
 
 def sampled_sparkline(run: Run, key: str) -> str:
-    """A sparkline from at most a few hundred evenly spaced points of the series (parsing
-    only those lines keeps ``show`` fast for a metric with millions of points)."""
+    """A sparkline from a few hundred evenly spaced lines of the series, streamed: memory
+    stays flat, and parsing only the kept lines keeps ``show`` fast for millions of points."""
+    sample: EvenSample[bytes] = EvenSample(_SAMPLE)
     try:
-        raw = run.file(layout.metric_path(key), MAX_METRIC_BYTES)
+        for lines in layout.iter_line_batches(run.metric_chunks(key), skip_header=True):
+            sample.extend(lines)
     except GitrunsError:
         return ""
-    if raw is None:
-        return ""
-    lines = raw.split(b"\n")[1:]
-    if lines and not lines[-1]:
-        lines.pop()
-    if len(lines) > _SAMPLE:
-        lines = [lines[i * len(lines) // _SAMPLE] for i in range(_SAMPLE)]
     values = []
-    for line in lines:
+    for line in sample.items:
+        if not line:
+            continue
         try:
             values.append(float(line.rsplit(b",", 1)[1]))
         except (IndexError, ValueError):

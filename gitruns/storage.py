@@ -31,6 +31,8 @@ from gitruns.runrefs import REMOTE_RUNS_PREFIX as REMOTE_RUNS_PREFIX
 from gitruns.runrefs import RUNS_PREFIX as RUNS_PREFIX
 
 SMALL_FILE_BYTES = 1 << 20
+STREAM_MIN_BYTES = 4 << 20  # blobs bigger than this are streamed by `git cat-file`
+STREAM_CHUNK_BYTES = 256 << 10
 _T = TypeVar("_T")
 
 # A file of the run tree is either its bytes or a file on disk to stream into a blob.
@@ -326,6 +328,57 @@ class Store:
                 "the run is not valid; remove or repair it",
             )
         return self._blob_data(entry.id)
+
+    def stream_file(self, commit: str, path: str, max_bytes: int) -> Iterator[bytes] | None:
+        """A file of a commit's tree as chunks of bytes, or None when it is absent.
+
+        Memory stays flat however big the file: a blob over ``STREAM_MIN_BYTES`` is read
+        from ``git cat-file blob`` in chunks (libgit2 only reads whole objects); smaller
+        ones are read whole, which is faster. Oversized blobs are refused like ``read_file``.
+        """
+        tree = self._tree(commit)
+        try:
+            entry = tree[path]
+        except KeyError:
+            return None
+        if entry.filemode not in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
+            raise InvalidRunError(
+                f"{path} in commit {commit[:12]} is not a regular file", "remove or repair the run"
+            )
+        _kind, size = self.repo.odb.read_header(entry.id)
+        if size > max_bytes:
+            raise InvalidRunError(
+                f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
+                "the run is not valid; remove or repair it",
+            )
+        if size <= STREAM_MIN_BYTES:
+            data = self._blob_data(entry.id)
+            step = STREAM_CHUNK_BYTES
+            return (data[i : i + step] for i in range(0, max(len(data), 1), step))
+        return self._cat_file(str(entry.id))
+
+    def _cat_file(self, blob: str) -> Iterator[bytes]:
+        process = subprocess.Popen(
+            ["git", "cat-file", "blob", blob],
+            cwd=self.git_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_git_env(),
+        )
+        assert process.stdout is not None and process.stderr is not None
+        try:
+            while chunk := process.stdout.read(STREAM_CHUNK_BYTES):
+                yield chunk
+            error = process.stderr.read().decode("utf-8", errors="replace").strip()
+            if process.wait() != 0:
+                raise InvalidRunError(f"cannot read blob {blob}: {error}", "run 'git fsck'")
+        finally:  # also when the reader stops early (a generator closed half way)
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            process.stdout.close()
+            process.stderr.close()
 
     def iter_files(self, commit: str, folder: str = "") -> Iterator[tuple[str, bytes]]:
         """Every regular file below ``folder`` of a commit's tree."""

@@ -33,6 +33,7 @@ def metrics_command(run: str, key: str | None, fmt: str) -> None:
       gitruns metrics baseline loss
       gitruns metrics baseline val/acc --format csv > acc.csv
     """
+    import itertools
     import json
 
     from gitruns import layout
@@ -43,28 +44,47 @@ def metrics_command(run: str, key: str | None, fmt: str) -> None:
     if key is None:
         _summaries(found.metrics, fmt)
         return
-    points = found.metric_history(key)
+    # Streamed from git to the output: memory stays flat for a series of any length.
+    rows = found.metric_rows(key)
     if fmt == "json":
-        data = [{"step": p.step, "timestamp": p.timestamp, "value": p.value} for p in points]
-        click.echo(json.dumps(layout.json_safe(data), indent=1))
+        items = (
+            f' {{\n  "step": {s},\n  "timestamp": {t},\n  "value": '
+            f"{json.dumps(layout.json_safe(v))}\n }}"
+            for s, t, v in rows
+        )
+        first = next(items, None)
+        if first is None:
+            click.echo("[]")
+        else:
+            _write_lines(["["], _json_items(itertools.chain([first], items)), "]")
         return
     if fmt == "csv":
-        lines = (f"{p.step},{p.timestamp},{p.value!r}" for p in points)
-        _write_lines(["step,timestamp,value"], lines)
+        _write_lines(["step,timestamp,value"], (f"{s},{t},{v!r}" for s, t, v in rows))
         return
     from gitruns.render import format_number
 
-    step_width = max([len("step"), *(len(str(p.step)) for p in points[-1:])])
+    last_step = found.metrics.get(key, {}).get("last_step", 0)
+    step_width = max(len("step"), len(str(last_step)))
     header = f"{'step':>{step_width}}  {'time (UTC)':<24}  {printable(key)}"
-    rows = (
-        f"{p.step:>{step_width}}  {layout.iso_time(p.timestamp / 1000):<24}  "
-        f"{format_number(p.value)}"
-        for p in points
+    lines = (
+        f"{s:>{step_width}}  {layout.iso_time(t / 1000):<24}  {format_number(v)}"
+        for s, t, v in rows
     )
-    _write_lines([header, "-" * len(header)], rows)
+    _write_lines([header, "-" * len(header)], lines)
 
 
-def _write_lines(head: list[str], lines: Iterator[str]) -> None:
+def _json_items(items: Iterator[str]) -> Iterator[str]:
+    """Items of a JSON list, each but the last followed by a comma (as json.dumps does)."""
+    previous = None
+    for item in items:
+        if previous is not None:
+            yield previous + ","
+        previous = item
+    if previous is not None:
+        yield previous
+
+
+def _write_lines(head: list[str], lines: Iterator[str], tail: str | None = None) -> None:
     """Write many lines in large chunks (a million points print in about a second)."""
     click.echo("\n".join(head))
     chunk: list[str] = []
@@ -75,6 +95,8 @@ def _write_lines(head: list[str], lines: Iterator[str]) -> None:
             chunk = []
     if chunk:
         click.echo("\n".join(chunk))
+    if tail is not None:
+        click.echo(tail)
 
 
 def _summaries(metrics: dict[str, dict[str, object]], fmt: str) -> None:
@@ -146,18 +168,15 @@ def plot_command(
     import sys
 
     from gitruns.api import open_store
-    from gitruns.plot import Series, chart
+    from gitruns.plot import chart, series_from
     from gitruns.records import find_run as load
 
     store = open_store()
     series = []
     for ref in runs:
         found = load(store, ref)
-        points = found.metric_history(key)
-        start = points[0].timestamp if points else 0
-        xs = [p.step if x_axis == "step" else (p.timestamp - start) / 1000 for p in points]
         label = f"{found.name} ({found.id[-8:]})"
-        series.append(Series(label, [(x, p.value) for x, p in zip(xs, points, strict=True)]))
+        series.append(series_from(label, found.metric_rows(key), x_axis))
     tty = sys.stdout.isatty()
     braille = style == "braille" or (style == "auto" and tty)
     columns = width or shutil.get_terminal_size((80, 24)).columns
