@@ -110,7 +110,9 @@ def pull_command(remote: str) -> None:
     """Fetch REMOTE's runs and make them local runs: new runs are copied, runs changed
     there are fast-forwarded, and runs annotated on both sides are merged (tags per key,
     notes from both, conflicts settled by the later change and shown by 'gitruns
-    history'). Push afterwards to publish the merges.
+    history'). Push afterwards to publish the merges. A run with a local run's id but
+    an unrelated history is never merged: it is reported, kept under
+    refs/remote-runs/REMOTE/, and pull exits 1.
 
     \b
     Examples:
