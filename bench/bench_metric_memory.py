@@ -32,6 +32,8 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("`metrics RUN loss --format json`", ["metrics", "RUN", "loss", "--format", "json"]),
     ("`plot loss RUN`", ["plot", "loss", "RUN", "--width", "80"]),
 ]
+# After `git gc` the blob is packed and read through `git cat-file` instead.
+PACKED_COMMANDS = [COMMANDS[0], COMMANDS[2], COMMANDS[4]]
 MARK_BEGIN, MARK_END = "<!-- bench:metric-memory -->", "<!-- /bench:metric-memory -->"
 
 
@@ -60,6 +62,16 @@ def make_repo(points: int) -> Path:
     print(f"recorded {points:,} points in {time.perf_counter() - started:.1f} s", flush=True)
     (repo / ".git" / "bench-done").write_text("ok\n")
     return repo
+
+
+def packed_copy(repo: Path) -> Path:
+    """A copy of ``repo`` whose objects ``git gc`` packed (cached next to it)."""
+    copy = repo.with_name(repo.name + "-packed")
+    if not (copy / ".git" / "bench-done").exists():
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(repo, copy)
+        git(copy, "gc", "-q")
+    return copy
 
 
 def _env() -> dict[str, str]:
@@ -98,7 +110,7 @@ def measure(sizes: list[int]) -> str:
             rows[label].append(f"{mib:,.0f} MiB, {seconds:.1f} s")
             print(f"{points:>10,}  {label:<40} {mib:8.0f} MiB  {seconds:6.1f} s", flush=True)
     head = "| command | " + " | ".join(
-        f"{p:,} points ({csv_sizes[p] / 2**20:,.0f} MiB CSV)" for p in sizes
+        f"{p:,} points ({csv_sizes[p] / 2**20:,.1f} MiB CSV)" for p in sizes
     )
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -110,6 +122,13 @@ def measure(sizes: list[int]) -> str:
         "|---|" + "---|" * len(sizes),
     ]
     lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows.items()]
+    packed = packed_copy(make_repo(sizes[-1]))
+    lines += ["", f"The {sizes[-1]:,}-point run after `git gc` (blob packed):", ""]
+    lines += ["| command | peak RSS, time |", "|---|---|"]
+    for label, args in PACKED_COMMANDS:
+        mib, seconds = peak(packed, [a.replace("RUN", "long") for a in args])
+        lines.append(f"| {label} | {mib:,.0f} MiB, {seconds:.1f} s |")
+        print(f"packed {label:<40} {mib:8.0f} MiB  {seconds:6.1f} s", flush=True)
     return "\n".join(lines)
 
 

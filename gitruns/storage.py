@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import pygit2
 
@@ -26,6 +26,7 @@ from gitruns.errors import (
     InvalidRunError,
     RepositoryError,
 )
+from gitruns.loose_objects import LooseObjectError, stream_loose_blob
 from gitruns.runrefs import LOCAL, parse_run_ref
 from gitruns.runrefs import REMOTE_RUNS_PREFIX as REMOTE_RUNS_PREFIX
 from gitruns.runrefs import RUNS_PREFIX as RUNS_PREFIX
@@ -332,9 +333,11 @@ class Store:
     def stream_file(self, commit: str, path: str, max_bytes: int) -> Iterator[bytes] | None:
         """A file of a commit's tree as chunks of bytes, or None when it is absent.
 
-        Memory stays flat however big the file: a blob over ``STREAM_MIN_BYTES`` is read
-        from ``git cat-file blob`` in chunks (libgit2 only reads whole objects); smaller
-        ones are read whole, which is faster. Oversized blobs are refused like ``read_file``.
+        Memory stays flat however big the file: a blob over ``STREAM_MIN_BYTES`` is
+        inflated a chunk at a time from its loose object file, or read from ``git cat-file
+        blob`` with small pack windows when it is packed (libgit2 only reads whole objects);
+        smaller ones are read whole, which is faster. Oversized blobs are refused like
+        ``read_file``.
         """
         tree = self._tree(commit)
         try:
@@ -355,11 +358,28 @@ class Store:
             data = self._blob_data(entry.id)
             step = STREAM_CHUNK_BYTES
             return (data[i : i + step] for i in range(0, max(len(data), 1), step))
-        return self._cat_file(str(entry.id))
+        return self._big_blob(str(entry.id), size)
+
+    def _big_blob(self, blob: str, size: int) -> Iterator[bytes]:
+        try:
+            loose = open(self.common_dir / "objects" / blob[:2] / blob[2:], "rb")  # noqa: SIM115
+        except OSError:  # packed (or in an alternate object store)
+            return self._cat_file(blob)
+        return self._checked_loose(blob, loose, size)
+
+    def _checked_loose(self, blob: str, file: BinaryIO, size: int) -> Iterator[bytes]:
+        try:
+            yield from stream_loose_blob(file, size, STREAM_CHUNK_BYTES)
+        except LooseObjectError as exc:
+            message = f"git object {blob} is corrupt ({exc})"
+            raise InvalidRunError(message, "run 'git fsck'") from exc
 
     def _cat_file(self, blob: str) -> Iterator[bytes]:
+        # Small pack windows: git maps a pack 1 GiB at a time by default, and every page
+        # read stays resident until the window is dropped.
+        windows = ["-c", "core.packedGitWindowSize=1m", "-c", "core.packedGitLimit=16m"]
         process = subprocess.Popen(
-            ["git", "cat-file", "blob", blob],
+            ["git", *windows, "cat-file", "blob", blob],
             cwd=self.git_dir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -7,15 +7,17 @@ from __future__ import annotations
 import json
 import math
 import tracemalloc
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import gitruns_cli
+from conftest import git, gitruns_cli
 
 import gitruns
 from gitruns import layout
 from gitruns.api import open_store
+from gitruns.loose_objects import LooseObjectError, stream_loose_blob
 from gitruns.plot import series_from
 from gitruns.records import Run, find_run
 from gitruns.render_show import sampled_sparkline
@@ -118,3 +120,38 @@ def test_bucket_means_merge_neighbours_and_skip_nan() -> None:
     assert means.points() == [(0.5, 0.5), (2.5, 2.5), (4.0, math.nan)] or (
         means.points()[:2] == [(0.5, 0.5), (2.5, 2.5)] and math.isnan(means.points()[2][1])
     )
+
+
+def test_loose_blobs_stream_and_corrupt_ones_are_refused(tmp_path: Path) -> None:
+    content = b"step,timestamp,value\n" + b"".join(b"%d,%d,0.5\n" % (i, i) for i in range(50_000))
+    path = tmp_path / "loose"
+    path.write_bytes(zlib.compress(b"blob %d\0" % len(content) + content))
+    chunks = list(stream_loose_blob(path.open("rb"), len(content), 4096))
+    assert b"".join(chunks) == content and max(len(c) for c in chunks) <= 4096
+    for header, body in (
+        (b"blob %d\0" % (len(content) - 1), content),  # longer than it says
+        (b"blob %d\0" % (len(content) + 1), content),  # shorter
+        (b"tree %d\0" % len(content), content),
+        (b"blob 1000000", b""),  # no end of header
+    ):
+        path.write_bytes(zlib.compress(header + body))
+        with pytest.raises(LooseObjectError):
+            b"".join(stream_loose_blob(path.open("rb"), len(content), 4096))
+    path.write_bytes(b"not zlib at all")
+    with pytest.raises(LooseObjectError):
+        list(stream_loose_blob(path.open("rb"), 10, 4096))
+    # A "zip bomb": 100 MiB of zeros in 100 KiB; chunks stay bounded all the same.
+    bomb = zlib.compress(b"blob %d\0" % (100 << 20) + bytes(100 << 20), 9)
+    path.write_bytes(bomb)
+    assert max(len(c) for c in stream_loose_blob(path.open("rb"), 100 << 20, 65536)) <= 65536
+
+
+@pytest.mark.slow
+def test_packed_and_loose_big_blobs_read_the_same(long_run: Run, repo: Path) -> None:
+    loose = b"".join(long_run.metric_chunks("loss"))
+    git(repo, "gc", "-q")  # packs the blob: now read through git cat-file
+    store = open_store(repo)
+    blob = git(repo, "rev-parse", f"{long_run.commit}:metrics/loss.csv").strip()
+    assert not (store.common_dir / "objects" / blob[:2] / blob[2:]).exists()
+    packed = b"".join(find_run(store, long_run.id).metric_chunks("loss"))
+    assert packed == loose and len(loose) > STREAM_MIN_BYTES
