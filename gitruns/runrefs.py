@@ -15,6 +15,9 @@ from __future__ import annotations
 from gitruns.ids import is_run_id
 
 RUNS_PREFIX = "refs/runs/"
+# Runs fetched from a remote land in refs/remote-runs/<remote>/<run-id>: never under
+# refs/runs/ (a forced, pruning fetch there could delete unpushed local runs) and never
+# under refs/remotes/ (which would flood `git branch -r`).
 REMOTE_RUNS_PREFIX = "refs/remote-runs/"
 LOCAL = "local"
 

@@ -32,7 +32,7 @@ from gitruns.runrefs import REMOTE_RUNS_PREFIX as REMOTE_RUNS_PREFIX
 from gitruns.runrefs import RUNS_PREFIX as RUNS_PREFIX
 
 SMALL_FILE_BYTES = 1 << 20
-STREAM_MIN_BYTES = 4 << 20  # blobs bigger than this are streamed by `git cat-file`
+STREAM_MIN_BYTES = 4 << 20  # blobs bigger than this are streamed, never read whole
 STREAM_CHUNK_BYTES = 256 << 10
 _T = TypeVar("_T")
 
