@@ -94,6 +94,22 @@ def test_a_bundle_with_unrelated_history_is_refused(
     assert runs_of(bob)[victim] == ours
 
 
+def test_a_forged_merge_holding_our_run_as_second_parent_is_refused(
+    hijack: tuple[Path, Path, str, str],
+) -> None:
+    """A commit whose second parent is our run's tip would fast-forward our ref onto an
+    impostor's history; its first-parent line shows whose run it is."""
+    bob, remote, victim, ours = hijack
+    impostor = runs_of(remote)[victim]
+    git(bob, "push", "-q", "origin", f"refs/runs/{victim}:refs/heads/stolen")  # remote has ours
+    tree = plumb(remote, "rev-parse", f"{impostor}^{{tree}}")
+    forged = commit_tree(remote, tree, [impostor, ours], "tag: x\n\nGitruns-Annotation: merge")
+    plumb(remote, "update-ref", f"refs/runs/{victim}", forged)
+    result = gitruns_cli(bob, "pull")
+    assert result.returncode == 1 and "unrelated" in result.stderr
+    assert runs_of(bob)[victim] == ours
+
+
 def test_shared_history_still_merges(tmp_path: Path) -> None:
     """The legitimate case: both sides annotated the same run."""
     team = make_team(tmp_path)

@@ -60,21 +60,23 @@ def integrate(store: Store, label: str, limits: Limits = DEFAULT_LIMITS) -> Inte
         except InvalidRunError as exc:
             report.invalid.append((name, exc.message))
             continue
-        if ours is None or store.is_ancestor(ours, theirs):
-            simple.append((run_id, theirs, ours))
-        elif not shares_history(store, ours, theirs):
+        if ours is not None and not same_run(store, ours, theirs):
             report.unrelated.append((run_id, name))
+        elif ours is None or store.is_ancestor(ours, theirs):
+            simple.append((run_id, theirs, ours))
         else:
             report.merged[run_id] = merge_run(store, run_id, theirs, label)
     _apply_simple(store, simple, report)
     return report
 
 
-def shares_history(store: Store, ours: str, theirs: str) -> bool:
-    """True when ``theirs`` grew from the commit that recorded our run: a run's identity
-    is its history, not its id (anyone can write a run.yaml with any id, and any commit
-    date). Only such a copy is merged; annotations on it are someone's edits of our run."""
-    return store.is_ancestor(store.run_root(ours, ANNOTATION_TRAILER), theirs)
+def same_run(store: Store, ours: str, theirs: str) -> bool:
+    """True when both tips lead, along their annotations' first parents, to the one commit
+    that recorded the run: a run's identity is its history, not its id (anyone can write
+    a run.yaml with any id and any commit date, or a commit whose other parent is our run).
+    Only such a copy is fast-forwarded or merged; its annotations are edits of our run."""
+    root = store.run_root(ours, ANNOTATION_TRAILER)
+    return store.run_root(theirs, ANNOTATION_TRAILER) == root
 
 
 def _apply_simple(
