@@ -375,11 +375,13 @@ class Store:
             raise InvalidRunError(message, "run 'git fsck'") from exc
 
     def _cat_file(self, blob: str) -> Iterator[bytes]:
-        # Small pack windows: git maps a pack 1 GiB at a time by default, and every page
-        # read stays resident until the window is dropped.
-        windows = ["-c", "core.packedGitWindowSize=1m", "-c", "core.packedGitLimit=16m"]
+        # git streams a packed blob only past core.bigFileThreshold (512 MiB by default;
+        # below it, it inflates the whole blob in memory), and maps packs 1 GiB at a time,
+        # every page read staying resident: 435 MiB for a 450 MB blob, 20 MiB with these.
+        options = ["-c", "core.bigFileThreshold=1m", "-c", "core.packedGitWindowSize=1m"]
+        options += ["-c", "core.packedGitLimit=16m"]
         process = subprocess.Popen(
-            ["git", *windows, "cat-file", "blob", blob],
+            ["git", *options, "cat-file", "blob", blob],
             cwd=self.git_dir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
