@@ -122,7 +122,8 @@ def measure(sizes: list[int]) -> str:
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}. Peak RSS of the whole command (gitruns and the git "
-        f"process it streams from), and wall time with output to /dev/null. "
+        f"process it streams from), and wall time with output to /dev/null (on a shared "
+        f"machine: times are indicative, memory is not affected). "
         f"`gitruns --version` alone: {floor:.0f} MiB.",
         "",
         head + " |",
