@@ -94,8 +94,10 @@ def command(
         branch=branch,
         commit=commit,
     )
+    from gitruns.display.safe_text import printable
+
     for ref, why in selection.problems:
-        click.echo(f"gitruns: warning: skipping {ref}: {why}", err=True)
+        click.echo(printable(f"gitruns: warning: skipping {ref}: {why}"), err=True)
     if ids_only:
         for row in selection.rows:
             click.echo(row.run_id)

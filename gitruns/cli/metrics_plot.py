@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gitruns.display.safe_text import printable
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -34,6 +36,7 @@ def metrics_command(run: str, key: str | None, fmt: str) -> None:
       gitruns metrics baseline loss
       gitruns metrics baseline val/acc --format csv > acc.csv
     """
+    import itertools
     import json
 
     from gitruns.format import layout
@@ -44,29 +47,48 @@ def metrics_command(run: str, key: str | None, fmt: str) -> None:
     if key is None:
         _summaries(found.metrics, fmt)
         return
-    points = found.metric_history(key)
+    # Streamed from git to the output: memory stays flat for a series of any length.
+    rows = found.metric_rows(key)
     if fmt == "json":
-        data = [{"step": p.step, "timestamp": p.timestamp, "value": p.value} for p in points]
-        click.echo(json.dumps(layout.json_safe(data), indent=1))
+        items = (
+            f' {{\n  "step": {s},\n  "timestamp": {t},\n  "value": '
+            f"{json.dumps(layout.json_safe(v))}\n }}"
+            for s, t, v in rows
+        )
+        first = next(items, None)
+        if first is None:
+            click.echo("[]")
+        else:
+            _write_lines(["["], _json_items(itertools.chain([first], items)), "]")
         return
     if fmt == "csv":
-        lines = (f"{p.step},{p.timestamp},{p.value!r}" for p in points)
-        _write_lines(["step,timestamp,value"], lines)
+        _write_lines(["step,timestamp,value"], (f"{s},{t},{v!r}" for s, t, v in rows))
         return
     from gitruns.display.fit import cut, terminal_width
     from gitruns.format.text import format_number
 
-    step_width = max([len("step"), *(len(str(p.step)) for p in points[-1:])])
-    header = cut(f"{'step':>{step_width}}  {'time (UTC)':<24}  {key}", terminal_width())
-    rows = (
-        f"{p.step:>{step_width}}  {layout.iso_time(p.timestamp / 1000):<24}  "
-        f"{format_number(p.value)}"
-        for p in points
+    last_step = found.metrics.get(key, {}).get("last_step", 0)
+    step_width = max(len("step"), len(str(last_step)))
+    header = cut(f"{'step':>{step_width}}  {'time (UTC)':<24}  {printable(key)}", terminal_width())
+    lines = (
+        f"{s:>{step_width}}  {layout.iso_time(t / 1000):<24}  {format_number(v)}"
+        for s, t, v in rows
     )
-    _write_lines([header, "-" * len(header)], rows)
+    _write_lines([header, "-" * len(header)], lines)
 
 
-def _write_lines(head: list[str], lines: Iterator[str]) -> None:
+def _json_items(items: Iterator[str]) -> Iterator[str]:
+    """Items of a JSON list, each but the last followed by a comma (as json.dumps does)."""
+    previous = None
+    for item in items:
+        if previous is not None:
+            yield previous + ","
+        previous = item
+    if previous is not None:
+        yield previous
+
+
+def _write_lines(head: list[str], lines: Iterator[str], tail: str | None = None) -> None:
     """Write many lines in large chunks (a million points print in about a second)."""
     click.echo("\n".join(head))
     chunk: list[str] = []
@@ -77,6 +99,8 @@ def _write_lines(head: list[str], lines: Iterator[str]) -> None:
             chunk = []
     if chunk:
         click.echo("\n".join(chunk))
+    if tail is not None:
+        click.echo(tail)
 
 
 def _summaries(metrics: dict[str, dict[str, object]], fmt: str) -> None:
@@ -92,7 +116,7 @@ def _summaries(metrics: dict[str, dict[str, object]], fmt: str) -> None:
     if fmt == "csv":
         click.echo("key," + ",".join(fields))
         for key, summary in ordered:
-            click.echo(f"{key}," + ",".join(repr(summary.get(f)) for f in fields))
+            click.echo(printable(key) + "," + ",".join(repr(summary.get(f)) for f in fields))
         return
 
     from gitruns.display.fit import render_table, terminal_width
@@ -203,7 +227,7 @@ def _frame(store: Store, ids: list[str], options: _PlotOptions) -> tuple[str, li
     """One drawing of the runs that have the key: the text, the runs that lack it, and
     whether any run is still in progress. No run having the key is an error, unless one
     is in progress (its first point may be yet to come)."""
-    from gitruns.display.plot import Series, chart
+    from gitruns.display.plot import chart, series_from
     from gitruns.errors import RunNotFoundError
     from gitruns.query.locate import load_located, locate
 
@@ -216,16 +240,14 @@ def _frame(store: Store, ids: list[str], options: _PlotOptions) -> tuple[str, li
         if key not in found.metrics:
             missing.append(label)
             continue
-        points = found.metric_history(key)
-        start = points[0].timestamp if points else 0
-        xs = [p.step if options.x_axis == "step" else (p.timestamp - start) / 1000 for p in points]
-        series.append(Series(label, [(x, p.value) for x, p in zip(xs, points, strict=True)]))
+        # Streamed and bucketed: memory stays flat for a series of any length.
+        series.append(series_from(label, found.metric_rows(key), options.x_axis))
     if not series and not live:
         raise RunNotFoundError(
             f"none of the runs has metric '{key}'",
             "list a run's metrics with 'gitruns metrics RUN'",
         )
-    title = f"{key}{' (log scale)' if options.log_y else ''}\n"
+    title = printable(f"{key}{' (log scale)' if options.log_y else ''}") + "\n"
     if not series:
         return f"{title}(waiting for the first point of {key})\n", missing, live
     text = chart(

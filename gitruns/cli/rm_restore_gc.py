@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gitruns.display.safe_text import printable
+
 if TYPE_CHECKING:
     from gitruns.storage import Store
 
@@ -62,8 +64,10 @@ def rm_command(runs: tuple[str, ...], filter_: str | None, yes: bool) -> None:
     for run_id, (name, _status, _start) in found.items():
         trash.delete_run(store, run_id)
         click.echo(
-            f"deleted {name} ({run_id}); 'gitruns restore {run_id[-8:]}' "
-            f"brings it back for {days:g} days"
+            printable(
+                f"deleted {name} ({run_id}); 'gitruns restore {run_id[-8:]}' "
+                f"brings it back for {days:g} days"
+            )
         )
 
 
@@ -102,9 +106,14 @@ def _filtered_runs(store: Store, filter_: str, named: set[str]) -> dict[str, _Li
         if row.run_id in named:
             continue
         if row.status == "RUNNING":
-            click.echo(f"skipping {row.run_id} ({row.name}): still in progress", err=True)
+            click.echo(
+                printable(f"skipping {row.run_id} ({row.name}): still in progress"), err=True
+            )
         elif row.origin != "local":
-            click.echo(f"skipping {row.run_id} ({row.name}): fetched from {row.origin}", err=True)
+            click.echo(
+                printable(f"skipping {row.run_id} ({row.name}): fetched from {row.origin}"),
+                err=True,
+            )
         else:
             found[row.run_id] = (row.name, row.status, row.start_time)
     return found
@@ -115,7 +124,9 @@ def _list_for_confirmation(found: dict[str, _Listed]) -> None:
 
     shown, width = 20, terminal_width()
     for run_id, (name, status, start) in list(found.items())[:shown]:
-        click.echo(cut(f"  {run_id[-8:]}  {name}  {status}  started {start[:16]}", width))
+        click.echo(
+            cut(printable(f"  {run_id[-8:]}  {name}  {status}  started {start[:16]}"), width)
+        )
     if len(found) > shown:
         click.echo(f"  ... and {len(found) - shown} more")
 
@@ -144,7 +155,7 @@ def restore_command(runs: tuple[str, ...], list_trash: bool) -> None:
         return
     for ref in runs:
         restored = trash.restore_run(store, ref)
-        click.echo(f"restored {restored.name} ({restored.id})")
+        click.echo(printable(f"restored {restored.name} ({restored.id})"))
 
 
 def _list_trash(store: Store) -> None:
@@ -216,7 +227,10 @@ def _print_report(report: object, dry_run: bool) -> None:
         click.echo(f"finalised crashed run {run_id}")
     for trashed in report.purged:
         click.echo(
-            f"{'would purge' if dry_run else 'purged'} deleted run {trashed.name} ({trashed.id})"
+            printable(
+                f"{'would purge' if dry_run else 'purged'} deleted run "
+                f"{trashed.name} ({trashed.id})"
+            )
         )
     click.echo(
         f"{would} {report.artifacts_removed} unreferenced artifact(s), "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from gitruns.display.safe_text import printable
+
 
 @click.command("tag")
 @click.argument("run")
@@ -23,7 +25,7 @@ def tag_command(run: str, pairs: tuple[str, ...], delete: bool) -> None:
 
     if delete:
         found = api.delete_run_tags(run, pairs)
-        click.echo(f"{found.name}: tags now {_tags_text(found.tags)}")
+        click.echo(printable(f"{found.name}: tags now {_tags_text(found.tags)}"))
         return
     tags: dict[str, str] = {}
     for pair in pairs:
@@ -32,7 +34,7 @@ def tag_command(run: str, pairs: tuple[str, ...], delete: bool) -> None:
             raise InvalidInputError(f"'{pair}' is not KEY=VALUE", "write tags as key=value")
         tags[key] = value
     found = api.set_run_tags(run, tags)
-    click.echo(f"{found.name}: tags now {_tags_text(found.tags)}")
+    click.echo(printable(f"{found.name}: tags now {_tags_text(found.tags)}"))
 
 
 def _tags_text(tags: dict[str, str]) -> str:
@@ -57,7 +59,7 @@ def note_command(run: str, text: tuple[str, ...]) -> None:
 
     body = sys.stdin.read() if text == ("-",) else " ".join(text)
     found = api.add_run_note(run, body)
-    click.echo(f"{found.name}: {len(found.notes)} note(s)")
+    click.echo(printable(f"{found.name}: {len(found.notes)} note(s)"))
 
 
 @click.command("rename")
@@ -73,7 +75,7 @@ def rename_command(run: str, name: str) -> None:
     from gitruns import api
 
     found = api.rename_run(run, name)
-    click.echo(f"{found.id}: now named {found.name}")
+    click.echo(printable(f"{found.id}: now named {found.name}"))
 
 
 @click.command("history")
@@ -109,9 +111,11 @@ def history_command(run: str, fmt: str) -> None:
     width = terminal_width()
     for entry in entries:
         when = layout.iso_time(entry.time)[:16].replace("T", " ")
-        click.echo(cut(f"{when}  {entry.kind}  {entry.commit[:12]}  {entry.author}", width))
+        click.echo(
+            cut(printable(f"{when}  {entry.kind}  {entry.commit[:12]}  {entry.author}"), width)
+        )
         for change in entry.changes:
-            click.echo(cut(f"    {change}", width))
+            click.echo(cut(printable(f"    {change}"), width))
 
 
 commands = [tag_command, note_command, rename_command, history_command]

@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 from gitruns.display.fit import fit_lines, render_table
+from gitruns.display.safe_text import printable
+from gitruns.display.text import tabulated
 from gitruns.format import layout
 from gitruns.format.ids import short_id
 from gitruns.format.text import format_duration, format_number
@@ -93,7 +95,7 @@ def diff_text(diff: RunDiff, only_changed: bool = True, width: int = UNLIMITED) 
     lines += _code_text(diff.code, only_changed)
     if len(lines) == 2:
         lines += ["", "no differences (use --all to see every field)"]
-    return fit_lines("\n".join(lines) + "\n", width)
+    return fit_lines("\n".join(printable(line) for line in lines) + "\n", width)
 
 
 def _header_line(side: str, run: Run) -> str:
@@ -131,8 +133,6 @@ def _md(text: str) -> str:
 
 
 def diff_markdown(diff: RunDiff, only_changed: bool = True) -> str:
-    from tabulate import tabulate
-
     lines = [
         f"### gitruns diff: `{_md(label(diff.a))}` → `{_md(label(diff.b))}`",
         "",
@@ -146,12 +146,12 @@ def diff_markdown(diff: RunDiff, only_changed: bool = True) -> str:
         singular = name[:-1] if name.endswith("s") else "field"
         headers[0:3] = [singular, _md(label(diff.a)), _md(label(diff.b))]
         cells = [[_md(cell) for cell in row] for row in rows]
-        table = tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)
+        table = tabulated(cells, headers, "github")
         lines += ["", f"#### {_TITLES[name]}", "", table]
     lines += _code_markdown(diff.code, only_changed)
     if len(lines) == 4:
         lines += ["", "No differences."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line, keep="\n") for line in lines) + "\n"
 
 
 def _code_markdown(code: CodeChange, only_changed: bool) -> list[str]:
@@ -197,11 +197,9 @@ def compare_table(
     headers = ["", *(label(run) for run in runs)]
     cells = [[f"{r.section}.{r.key}", *(value_text(v, r.key) for v in r.values)] for r in kept]
     if markdown:
-        from tabulate import tabulate
-
         cells = [[_md(c) for c in row] for row in cells]
         headers = ["field", *(_md(h) for h in headers[1:])]
-        return tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True) + "\n"
+        return tabulated(cells, headers, "github") + "\n"
     names = ["", *(run.name for run in runs)]
     ids = ["", *(short_id(run.id) for run in runs)]
     table = render_table(names, cells, width, protect=(0,), subheader=ids)

@@ -13,6 +13,8 @@ import shutil
 import unicodedata
 from collections.abc import Sequence
 
+from gitruns.display.safe_text import printable
+
 ELLIPSIS = "…"
 DEFAULT_WIDTH = 80
 MIN_COLUMN = 4
@@ -113,7 +115,12 @@ def render_table(
 ) -> list[str]:
     """A plain table in ``width`` columns: header (and ``subheader``), a rule of dashes,
     rows; cells cut with '…' where a column had to give way. ``right`` marks
-    right-aligned (numeric) columns; ``protect``ed columns give way last."""
+    right-aligned (numeric) columns; ``protect``ed columns give way last. Control
+    characters in any cell are shown as escapes (run data may come from a hostile remote)."""
+    headers = [printable(h) for h in headers]
+    rows = [[printable(c) for c in row] for row in rows]
+    if subheader is not None:
+        subheader = [printable(c) for c in subheader]
     sized = [*rows, subheader] if subheader is not None else rows
     widths = column_widths(headers, sized, width, gap, indent, protect)
     align = [i < len(right) and right[i] for i in range(len(widths))]

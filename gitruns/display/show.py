@@ -8,10 +8,12 @@ from typing import Any
 
 from gitruns.display.fit import display_width, fit_lines, pad
 from gitruns.display.plot import sparkline
+from gitruns.display.safe_text import printable
+from gitruns.display.sampling import EvenSample
 from gitruns.errors import GitrunsError
 from gitruns.format import layout
 from gitruns.format.ids import short_id
-from gitruns.format.layout import MAX_METRIC_BYTES, flatten
+from gitruns.format.layout import flatten
 from gitruns.format.text import format_duration, format_number
 from gitruns.runs.envinfo import EnvSummary, read_env
 from gitruns.runs.model import Run
@@ -43,7 +45,7 @@ def run_page(run: Run, store: Store, width: int | None = None) -> str:
     lines += _environment(read_env(run))
     lines += _artifacts(data["artifacts"])
     lines += _lineage(store, data)
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(printable(line) for line in lines) + "\n"
     return fit_lines(text, width) if width is not None else text
 
 
@@ -199,22 +201,18 @@ def _metrics(run: Run, keys: list[str], title: str, width: int | None) -> list[s
 
 
 def sampled_sparkline(run: Run, key: str, width: int = SPARK_WIDTH) -> str:
-    """A sparkline from at most a few hundred evenly spaced points of the series (parsing
-    only those lines keeps ``show`` fast for a metric with millions of points)."""
+    """A sparkline from a few hundred evenly spaced lines of the series, streamed: memory
+    stays flat, and parsing only the kept lines keeps ``show`` fast for millions of points."""
+    sample: EvenSample[bytes] = EvenSample(width * 8)
     try:
-        raw = run.file(layout.metric_path(key), MAX_METRIC_BYTES)
+        for lines in layout.iter_line_batches(run.metric_chunks(key), skip_header=True):
+            sample.extend(lines)
     except GitrunsError:
         return ""
-    if raw is None:
-        return ""
-    lines = raw.split(b"\n")[1:]
-    if lines and not lines[-1]:
-        lines.pop()
-    sample = width * 8
-    if len(lines) > sample:
-        lines = [lines[i * len(lines) // sample] for i in range(sample)]
     values = []
-    for line in lines:
+    for line in sample.items:
+        if not line:
+            continue
         try:
             values.append(float(line.rsplit(b",", 1)[1]))
         except (IndexError, ValueError):

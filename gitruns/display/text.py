@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gitruns.display.safe_text import is_printable, printable
 from gitruns.format import layout, yamlio
 from gitruns.runs.model import Run
 
@@ -14,7 +15,10 @@ def run_as_json(run: Run) -> str:
 
 
 def run_as_yaml(run: Run) -> str:
-    return yamlio.dump(run.to_dict()).decode("utf-8")
+    """YAML, with non-ASCII characters as escapes when the run holds a character that
+    ``printable`` would escape (YAML writes bidi overrides and NEL as they are)."""
+    text = yamlio.dump(run.to_dict()).decode("utf-8")
+    return text if is_printable(text.replace("\n", "")) else yamlio.dump_ascii(run.to_dict())
 
 
 MAX_CELL = 40
@@ -27,7 +31,8 @@ def fit_table(headers: list[str], rows: list[list[str]], width: int, keep: int =
     ``keep``), then the widest columns give way with '…' until the table fits."""
     from gitruns.display.fit import display_width, render_table
 
-    cells = [[_cut(c, MAX_CELL) for c in row] for row in rows]
+    headers = [printable(h) for h in headers]
+    cells = [[_cut(printable(c), MAX_CELL) for c in row] for row in rows]
     natural = [
         max([display_width(h), *(display_width(r[i]) for r in cells)])
         for i, h in enumerate(headers)
@@ -61,15 +66,30 @@ def table_csv(headers: list[str], rows: list[list[Any]]) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows([["" if c is None else c for c in row] for row in rows])
+    writer.writerow([printable(h) for h in headers])
+    writer.writerows([[_csv_cell(c) for c in row] for row in rows])
     return out.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return printable(value) if isinstance(value, str) else value
 
 
 def table_markdown(headers: list[str], rows: list[list[str]]) -> str:
     """A GitHub-flavoured markdown table (pipes in cells escaped)."""
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+        return "| " + " | ".join(printable(c).replace("|", "\\|") for c in cells) + " |"
 
     return "\n".join([line(headers), "|" + "---|" * len(headers), *(line(r) for r in rows)])
+
+
+def tabulated(rows: list[list[Any]], headers: list[str], style: str) -> str:
+    """``tabulate`` (no number parsing) of cells and headers made printable."""
+    from tabulate import tabulate
+
+    safe_rows = [[printable(c) for c in row] for row in rows]
+    safe_headers = [printable(h) for h in headers]
+    return str(tabulate(safe_rows, headers=safe_headers, tablefmt=style, disable_numparse=True))

@@ -58,7 +58,7 @@ def all_locations(store: Store) -> dict[str, Location]:
     of the first remote (by name) that has it."""
     from gitruns.runs.live import live_run_dirs
 
-    local, fetched = store.all_run_refs()
+    local, fetched, _not_runs = store.all_run_refs()
     found = {i: Location(i, LOCAL, RUNS_PREFIX + i, c) for i, c in local.items()}
     for run_id, folder in live_run_dirs(store).items():
         found.setdefault(run_id, Location(run_id, LOCAL, run_dir=folder))

@@ -50,6 +50,10 @@ _ATTRIBUTE_ALIASES = {
     "git_commit": "commit",
 }
 _OPERATOR_ALIASES = {"==": "=", "<>": "!="}
+# Parentheses and ``not`` nest by recursion (here and wherever a tree is walked): a cap
+# keeps a crafted filter from exhausting Python's stack. Flat chains of ``and``/``or``
+# are not nesting: they become balanced trees, so 100,000 terms are only 17 deep.
+MAX_NESTING = 100
 KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null", "true", "false"}
 
 
@@ -74,6 +78,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.index = 0
+        self.depth = 0
 
     @property
     def token(self) -> Token:
@@ -98,28 +103,37 @@ class _Parser:
             raise self.error(f"unexpected '{self.token.text}' after a complete expression")
 
     def expression(self) -> Node:
-        node = self.conjunction()
+        terms = [self.conjunction()]
         while self.accept("or"):
-            node = Or(node, self.conjunction())
-        return node
+            terms.append(self.conjunction())
+        return _balanced(Or, terms)
 
     def conjunction(self) -> Node:
-        node = self.unary()
+        terms = [self.unary()]
         while self.accept("and"):
-            node = And(node, self.unary())
-        return node
+            terms.append(self.unary())
+        return _balanced(And, terms)
 
     def unary(self) -> Node:
+        if self.token.kind == "lparen" or self.token.word() == "not":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.error(f"parentheses and 'not' nested deeper than {MAX_NESTING}")
+            try:
+                return self._nested()
+            finally:
+                self.depth -= 1
+        return self.predicate()
+
+    def _nested(self) -> Node:
         if self.accept("not"):
             return Not(self.unary())
-        if self.token.kind == "lparen":
-            self.advance()
-            node = self.expression()
-            if self.token.kind != "rparen":
-                raise self.error("expected ')'")
-            self.advance()
-            return node
-        return self.predicate()
+        self.advance()
+        node = self.expression()
+        if self.token.kind != "rparen":
+            raise self.error("expected ')'")
+        self.advance()
+        return node
 
     def predicate(self) -> Node:
         field = self.field()
@@ -177,6 +191,15 @@ class _Parser:
             raise self.error("expected a field")
         self.advance()
         return _field(token, self)
+
+
+def _balanced(kind: type[And] | type[Or], terms: list[Node]) -> Node:
+    """``a and b and c and d`` as ``(a and b) and (c and d)``: the same meaning (both
+    operators are associative), at a depth of log2 of the number of terms."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = (len(terms) + 1) // 2
+    return kind(_balanced(kind, terms[:middle]), _balanced(kind, terms[middle:]))
 
 
 def _field(token: Token, parser: _Parser) -> Field:

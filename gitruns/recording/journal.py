@@ -23,6 +23,7 @@ cost more than everything else a small run does.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import threading
@@ -335,5 +336,9 @@ def _to_ms(timestamp: object) -> int:
             "pass seconds as a float (time.time()) or milliseconds as an int",
         )
     if isinstance(timestamp, float):
+        if not math.isfinite(timestamp):  # int() of them raises a bare ValueError/OverflowError
+            raise InvalidInputError(
+                f"timestamp {timestamp!r} is not a time", "pass a finite number of seconds"
+            )
         return int(timestamp * 1000)
     return timestamp

@@ -37,7 +37,7 @@ from gitruns.recording.staging_files import (
     PATCH_STAGED,
     START_FILE,
 )
-from gitruns.runs.model import MetricPoint, Run
+from gitruns.runs.model import Run
 from gitruns.storage import Store
 
 LIVE_REF_PREFIX = "staging/"  # the "ref" of a live run in listings: it has no git ref yet
@@ -90,14 +90,24 @@ class LiveRun(Run):
     def live(self) -> bool:
         return True
 
-    def metric_history(self, key: str) -> list[MetricPoint]:
+    def metric_rows(self, key: str) -> Iterator[tuple[int, int, float]]:
+        return _points(self._files(key))
+
+    def metric_chunks(self, key: str) -> Iterator[bytes]:
+        """The complete lines written so far, as one CSV (header first)."""
+        files = self._files(key)
+        yield CSV_HEADER
+        for path in files:
+            yield _complete_lines(path, len(CSV_HEADER))
+
+    def _files(self, key: str) -> list[Path]:
         files = self.metric_files.get(key)
         if not files:
             raise RunNotFoundError(
                 f"run {self.id} has no metric '{key}' yet",
                 f"its metrics so far are: {', '.join(sorted(self.metrics)) or 'none'}",
             )
-        return [MetricPoint(*row) for row in _points(files)]
+        return files
 
     def file(self, path: str, max_bytes: int = 0) -> bytes | None:
         """A file of the run as it will be in its tree, as far as it is written now."""

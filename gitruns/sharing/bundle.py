@@ -18,6 +18,7 @@ from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits
 from gitruns.sharing.fetch import FetchReport, fetch_into
 from gitruns.sharing.gitcli import Echo, run_git
 from gitruns.sharing.pull import IntegrateReport, integrate
+from gitruns.sharing.refs import list_refs
 from gitruns.storage import Store
 
 BUNDLE_LABEL = "bundle"
@@ -73,11 +74,16 @@ def load_bundle(
     _clear_transit(store)
     refspec = f"{RUNS_PREFIX}*:{REMOTE_RUNS_PREFIX}{BUNDLE_LABEL}/*"
     args = ["fetch", "--no-tags", "--no-write-fetch-head", str(source), refspec]
+    integrated = None
     try:
         fetched = fetch_into(store, BUNDLE_LABEL, args, echo, limits)
         integrated = integrate(store, BUNDLE_LABEL, limits)
     finally:
-        _clear_transit(store)
+        # A run refused for unrelated history stays visible (origin "bundle") until the
+        # next load; the bundle file still holds it.
+        _clear_transit(
+            store, keep={ref for _, ref in integrated.unrelated} if integrated else set()
+        )
     return LoadReport(fetched, integrated)
 
 
@@ -94,7 +100,8 @@ def _is_bundle(path: Path) -> bool:
     return head.startswith(BUNDLE_SIGNATURES)
 
 
-def _clear_transit(store: Store) -> None:
-    refs = store.remote_run_refs().get(BUNDLE_LABEL, {})
-    name = f"{REMOTE_RUNS_PREFIX}{BUNDLE_LABEL}/"
-    store.update_refs([(name + i, "", c) for i, c in refs.items()])
+def _clear_transit(store: Store, keep: set[str] | None = None) -> None:
+    """Delete every ref under the transit prefix but ``keep``, run refs or not (a bundle
+    may carry ``refs/runs/evil/<id>``, which lands at ``.../bundle/evil/<id>``)."""
+    refs = list_refs(store, f"{REMOTE_RUNS_PREFIX}{BUNDLE_LABEL}/")
+    store.update_refs([(name, "", c) for name, c in refs.items() if name not in (keep or ())])
