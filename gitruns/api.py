@@ -63,6 +63,7 @@ def start_run(
     parents: Iterable[str] = (),
     repo: str | os.PathLike[str] | None = None,
     nested: bool = False,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start a run (or, inside ``gitruns record``, join the run being recorded).
 
@@ -74,6 +75,9 @@ def start_run(
         parents: runs this one builds on (fine-tunes, resumes); ids, prefixes or names.
         repo: a path inside the git repository; default the current directory.
         nested: allow starting while another run is active (it becomes a parent).
+        log_system_metrics: sample CPU, memory, I/O and GPUs of this process and its
+            children, and record resource totals (default: GITRUNS_SYSTEM_METRICS=1).
+            Under ``gitruns record`` the recorder does this already.
     """
     with _active_lock:
         if _active and not nested:
@@ -92,6 +96,11 @@ def start_run(
         run.set_tags(tags)
     if notes:
         run.note(notes)
+    if run.is_owner:
+        from gitruns.monitor import start_monitor, wanted
+
+        if wanted(log_system_metrics):
+            start_monitor(run)
     with _active_lock:
         _active.append(run)
     _install_exit_hooks()

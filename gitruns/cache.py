@@ -26,10 +26,11 @@ from gitruns import layout
 from gitruns.errors import GitrunsError
 from gitruns.query.values import as_number, as_text
 from gitruns.records import Run, load_run
+from gitruns.resources_view import flat_resources
 from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 2
+CACHE_SCHEMA_VERSION = 3  # 3: the resources column
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -54,6 +55,7 @@ _COLUMNS = [
     "params",
     "metrics",
     "tags",
+    "resources",
 ]
 # ``runs`` holds everything listing needs (params, metrics, tags as JSON); the two
 # key-value tables only index numbers and text so that a filter can skip most rows in SQL
@@ -63,7 +65,8 @@ _TABLES = [
         ref TEXT PRIMARY KEY, commit_id TEXT NOT NULL, run_id TEXT NOT NULL,
         origin TEXT NOT NULL, error TEXT, name TEXT, status TEXT, user TEXT, email TEXT,
         host TEXT, start_time TEXT, start_ts REAL, end_time TEXT, end_ts REAL,
-        duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT
+        duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT,
+        resources TEXT
     ) WITHOUT ROWID""",
     """CREATE TABLE metric_values (
         key TEXT, ref TEXT, last REAL, min REAL, max REAL, count INTEGER,
@@ -105,13 +108,14 @@ class CachedRun:
     are decoded from JSON on first use only.
     """
 
-    __slots__ = ("_metrics", "_params", "_tags", "row")
+    __slots__ = ("_metrics", "_params", "_resources", "_tags", "row")
 
     def __init__(self, row: tuple[Any, ...]) -> None:
         self.row = row
         self._params: dict[str, Any] | None = None
         self._metrics: dict[str, list[float]] | None = None
         self._tags: dict[str, str] | None = None
+        self._resources: dict[str, Any] | None = None
 
     ref = _column(0)
     commit_id = _column(1)
@@ -133,6 +137,7 @@ class CachedRun:
     params_json = _column(17)
     metrics_json = _column(18)
     tags_json = _column(19)
+    resources_json = _column(20)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -153,6 +158,13 @@ class CachedRun:
         if self._tags is None:
             self._tags = json.loads(self.tags_json)
         return self._tags
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        """Flattened resource totals: ``{"gpu_hours": 0.5, "gpus.0.peak_memory_mb": 2048}``."""
+        if self._resources is None:
+            self._resources = json.loads(self.resources_json or "{}")
+        return self._resources
 
     def attribute(self, name: str) -> Any:
         return getattr(self, _ATTRIBUTE_COLUMNS[name])
@@ -349,7 +361,7 @@ def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> 
             run = load_untrusted_run(store, ref, run_id, commit)
     except GitrunsError as exc:
         message = exc.message.replace(f"refs/runs/{run_id} ", "").replace("\n", " ")
-        return CachedRun((ref, commit, run_id, origin, message, *[None] * 15))
+        return CachedRun((ref, commit, run_id, origin, message, *[None] * 16))
     return CachedRun((ref, commit, run_id, origin, None, *_run_values(run)))
 
 
@@ -374,6 +386,7 @@ def _run_values(run: Run) -> list[Any]:
         json.dumps(layout.flatten(run.params), sort_keys=True),
         json.dumps(metrics, sort_keys=True),
         json.dumps(run.tags, sort_keys=True),
+        json.dumps(flat_resources(doc.get("resources")), sort_keys=True),
     ]
 
 

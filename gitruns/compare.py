@@ -18,6 +18,7 @@ from gitruns.errors import GitrunsError
 from gitruns.layout import flatten
 from gitruns.records import Run
 from gitruns.render import format_duration
+from gitruns.resources_view import headline
 from gitruns.storage import Store
 from gitruns.validation import same_param_value
 
@@ -136,12 +137,14 @@ class RunDiff:
     environment: list[Change]
     packages: list[PackageChange]
     code: CodeChange
+    resources: list[MetricChange] = field(default_factory=list)
 
     def sections(self) -> dict[str, list[Any]]:
         return {
             "run": self.run,
             "params": self.params,
             "metrics": self.metrics,
+            "resources": self.resources,
             "tags": self.tags,
             "environment": self.environment,
             "packages": self.packages,
@@ -175,6 +178,12 @@ def diff_runs(store: Store, a: Run, b: Run) -> RunDiff:
         environment=_pairs(env_fields(env_a), env_fields(env_b), Change),
         packages=_package_changes(env_a, env_b),
         code=code_change(store, code_commit(a), code_commit(b)),
+        resources=_pairs(
+            headline(a.document.get("resources")),
+            headline(b.document.get("resources")),
+            MetricChange,
+            ordered=False,
+        ),
     )
 
 
@@ -279,6 +288,7 @@ def compare_runs(runs: list[Run]) -> list[CompareRow]:
         ("run", [run_fields(r) for r in runs]),
         ("params", [flatten(r.params) for r in runs]),
         ("metrics", [last_values(r) for r in runs]),
+        ("resources", [headline(r.document.get("resources")) for r in runs]),
         ("tags", [r.tags for r in runs]),
         ("environment", [env_fields(e) for e in envs]),
         ("code", [_short_commit(r) for r in runs]),
@@ -287,7 +297,7 @@ def compare_runs(runs: list[Run]) -> list[CompareRow]:
         sources.append(("packages", [e.packages for e in envs]))
     for section, mappings in sources:
         keys = list(dict.fromkeys(k for m in mappings for k in m))
-        if section != "run":
+        if section not in ("run", "resources"):
             keys.sort(key=layout.metric_sort_key if section == "metrics" else None)
         rows += [CompareRow(section, k, [m.get(k, MISSING) for m in mappings]) for k in keys]
     return rows

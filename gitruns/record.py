@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 from gitruns import yamlio
 from gitruns.api import ENV_NAME_FIXED, ENV_REPO, ENV_RUN_DIR, ENV_RUN_ID, create_run
 from gitruns.capped_log import CappedLog
+from gitruns.capture.resources import ResourceMeter, Usage, wait_with_usage
 from gitruns.child_output import OutputPump
 from gitruns.errors import InvalidInputError
 from gitruns.finalize import EXTRA_FILES_DIR
@@ -84,6 +85,7 @@ def record(
     try:
         recorder.log_known_params(config_params)
         status, exit_code = recorder.run_child()
+        recorder.log_resources()
         capture.wait()
         recorder.collect_after(started)
         recorder.active.end(status, exit_code=exit_code)
@@ -163,6 +165,8 @@ class _Recorder:
         ]
         self.signalled: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.meter: ResourceMeter | None = None
+        self.usage: Usage | None = None
 
     # -- before --------------------------------------------------------------------------------
     def log_known_params(self, config_params: list[tuple[str, dict[str, Any]]]) -> None:
@@ -222,8 +226,9 @@ class _Recorder:
             )
             for pump in self.pumps:
                 pump.start()
+            self.meter = ResourceMeter(self.process.pid, self.options.system_interval)
             sampler = self._start_sampler(self.process.pid)
-            returncode = self.process.wait()
+            returncode, self.usage = wait_with_usage(self.process)
             if sampler is not None:
                 sampler.stop()
             for pump in self.pumps:
@@ -264,9 +269,21 @@ class _Recorder:
         from gitruns.capture.system import SystemSampler
 
         run = self.active
-        sampler = SystemSampler(pid, self.options.system_interval, run.log_metric)
+        sampler = SystemSampler(pid, self.options.system_interval, run.log_metric, self.meter)
         sampler.start()
         return sampler
+
+    def log_resources(self) -> None:
+        """The run's resource totals (docs/resources.md), with a cost where rates are set."""
+        if self.meter is None:
+            return
+        from gitruns.costs import configured_rates, estimate
+
+        totals = self.meter.totals(self.usage)
+        cost = estimate(totals, configured_rates(self.active.store))
+        if cost is not None:
+            totals["cost"] = cost
+        self.active.set_fields(resources=totals)
 
     # -- after ---------------------------------------------------------------------------------
     def collect_after(self, started: float) -> None:

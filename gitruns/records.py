@@ -117,6 +117,7 @@ class Run:
             "inputs": doc.get("inputs", []),
             "command": doc.get("command"),
             "environment": doc.get("environment"),
+            "resources": doc.get("resources"),
             "schema_version": doc["schema_version"],
         }
 

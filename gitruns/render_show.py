@@ -13,6 +13,7 @@ from gitruns.layout import flatten
 from gitruns.plot import sparkline
 from gitruns.records import MAX_METRIC_BYTES, Run, load_run
 from gitruns.render import format_duration, format_number
+from gitruns.resources_view import resource_lines
 from gitruns.storage import Store
 
 SPARK_WIDTH = 20
@@ -29,6 +30,7 @@ def run_page(run: Run, store: Store) -> str:
     lines += _mapping("tags", data["tags"])
     lines += _notes(data["notes"])
     lines += _environment(read_env(run))
+    lines += resource_lines(data.get("resources"))
     lines += _artifacts(data["artifacts"])
     lines += _lineage(store, data)
     return "\n".join(lines) + "\n"

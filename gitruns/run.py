@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -57,6 +58,7 @@ class ActiveRun:
         self._notes: list[str] = []
         self._artifact_paths: list[str] = []
         self._end_lock = threading.Lock()
+        self._end_hooks: list[Callable[[], None]] = []
         self.commit: str | None = None
 
     @property
@@ -172,6 +174,11 @@ class ActiveRun:
         self._writer.append_event("fields", fields=fields)
 
     # -- ending --------------------------------------------------------------------------------
+    def add_end_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` when the run ends, before its last points are flushed (a sampler
+        takes its last sample there). A hook that fails does not stop the run ending."""
+        self._end_hooks.append(hook)
+
     def end(
         self,
         status: str = "FINISHED",
@@ -188,6 +195,9 @@ class ActiveRun:
         with self._end_lock:
             if self.status != "RUNNING":
                 return
+            for hook in self._end_hooks:
+                with contextlib.suppress(Exception):  # ending the run matters more
+                    hook()
             fields: dict[str, Any] = {"status": status, "exit_code": exit_code}
             if error is not None:
                 fields["error"] = _describe(error)
