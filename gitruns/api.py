@@ -248,12 +248,16 @@ def set_tags(tags: Mapping[str, Any]) -> None:
     _require_active().set_tags(tags)
 
 
-def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _require_active().log_artifact(Path(local_path), artifact_path)
+def log_artifact(
+    local_path: str | os.PathLike[str], artifact_path: str | None = None, *, step: int | None = None
+) -> None:
+    _require_active().log_artifact(Path(local_path), artifact_path, step=step)
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _require_active().log_artifacts(Path(local_dir), artifact_path)
+def log_artifacts(
+    local_dir: str | os.PathLike[str], artifact_path: str | None = None, *, step: int | None = None
+) -> None:
+    _require_active().log_artifacts(Path(local_dir), artifact_path, step=step)
 
 
 def note(text: str) -> None:

@@ -91,7 +91,8 @@ class PackageChange(Change):
         base = super().kind
         if base != "changed":
             return base
-        old, new = version_key(self.a), version_key(self.b)
+        # conda pins are "version=build": a new build of the same version is just "changed"
+        old, new = version_key(self.a.split("=")[0]), version_key(self.b.split("=")[0])
         return "upgraded" if new > old else "downgraded" if new < old else "changed"
 
 
@@ -138,6 +139,7 @@ class RunDiff:
     packages: list[PackageChange]
     code: CodeChange
     resources: list[MetricChange] = field(default_factory=list)
+    conda: list[PackageChange] = field(default_factory=list)
 
     def sections(self) -> dict[str, list[Any]]:
         return {
@@ -148,6 +150,7 @@ class RunDiff:
             "tags": self.tags,
             "environment": self.environment,
             "packages": self.packages,
+            "conda": self.conda,
         }
 
     def to_dict(self, only_changed: bool = True) -> dict[str, Any]:
@@ -184,6 +187,7 @@ def diff_runs(store: Store, a: Run, b: Run) -> RunDiff:
             MetricChange,
             ordered=False,
         ),
+        conda=_conda_changes(env_a, env_b),
     )
 
 
@@ -214,6 +218,8 @@ def env_fields(env: EnvSummary) -> dict[str, Any]:
         "cpu": env.cpu,
         "gpus": ", ".join(env.gpus) if env.gpus else None,
         "packages": len(env.packages) if env.has_packages_file else None,
+        "conda": env.conda,
+        "conda_packages": len(env.conda_packages) if env.has_conda_file else None,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -235,6 +241,12 @@ def _package_changes(a: EnvSummary, b: EnvSummary) -> list[PackageChange]:
     if not (a.has_packages_file and b.has_packages_file):
         return []  # one run recorded no packages: "everything added" would only be noise
     return _pairs(a.packages, b.packages, PackageChange)
+
+
+def _conda_changes(a: EnvSummary, b: EnvSummary) -> list[PackageChange]:
+    if not (a.has_conda_file and b.has_conda_file):
+        return []
+    return _pairs(a.conda_packages, b.conda_packages, PackageChange)
 
 
 def code_commit(run: Run) -> str | None:
@@ -295,6 +307,8 @@ def compare_runs(runs: list[Run]) -> list[CompareRow]:
     ]
     if all(e.has_packages_file for e in envs):
         sources.append(("packages", [e.packages for e in envs]))
+    if all(e.has_conda_file for e in envs):
+        sources.append(("conda", [e.conda_packages for e in envs]))
     for section, mappings in sources:
         keys = list(dict.fromkeys(k for m in mappings for k in m))
         if section not in ("run", "resources"):

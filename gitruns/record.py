@@ -132,6 +132,7 @@ class EnvironmentCapture:
             packages = environment.installed_packages(python)
         except Exception as exc:
             packages = f"# could not list packages: {type(exc).__name__}: {exc}\n"
+        conda_files, conda = _conda_capture(python, packages)
         variables = redact_env(os.environ)
         self._target_ready.wait()
         active = self._target
@@ -141,7 +142,12 @@ class EnvironmentCapture:
         _write(env_dir / "platform.yaml", yamlio.dump(platform_info))
         _write(env_dir / "variables.yaml", yamlio.dump(variables))
         _write(env_dir / "packages.txt", packages.encode("utf-8"))
-        active.set_fields(environment=_environment_summary(platform_info))
+        for path, data in conda_files.items():  # env/conda.yaml, env/environment.yml
+            _write(env_dir.parent / path, data)
+        summary = _environment_summary(platform_info)
+        if conda:
+            summary["conda"] = conda
+        active.set_fields(environment=summary)
 
 
 class _Recorder:
@@ -298,7 +304,8 @@ class _Recorder:
             for match in matches:
                 if os.path.isfile(match):
                     parent = Path(match).parent.as_posix()
-                    self.active.log_artifact(match, None if parent in ("", ".") else parent)
+                    folder = None if parent in ("", ".") else parent
+                    self.active.log_artifact(match, folder, at_mtime=True)
 
 
 def _check_command(command: list[str]) -> str:
@@ -338,6 +345,17 @@ def _python_of(command: list[str]) -> str:
     from gitruns.capture.environment import child_interpreter
 
     return child_interpreter(command) or sys.executable
+
+
+def _conda_capture(python: str, packages: str) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The conda environment's files (docs/environment-capture.md), if ``python`` is in one."""
+    from gitruns.capture.conda import CONDA_FILE, capture_files
+
+    try:
+        return capture_files(python, packages)
+    except Exception as exc:  # capture must never break a run
+        error = {"error": f"{type(exc).__name__}: {exc}"}
+        return {CONDA_FILE: yamlio.dump(error)}, {}
 
 
 def _environment_summary(info: Mapping[str, Any]) -> dict[str, Any]:

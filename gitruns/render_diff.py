@@ -22,6 +22,7 @@ _TITLES = {
     "tags": "Tags",
     "environment": "Environment",
     "packages": "Packages",
+    "conda": "Conda packages",
     "code": "Code",
 }
 
@@ -57,14 +58,14 @@ def _rows(section: str, changes: list[Any], marks: bool) -> tuple[list[str], lis
         row = [change.key, value_text(change.a, change.key), value_text(change.b, change.key)]
         if section in ("metrics", "resources"):
             row += list(_delta_text(change))
-        if section == "packages":
+        if section in ("packages", "conda"):
             row.append(change.kind)
         if marks:
             row.insert(0, _MARKS.get(change.kind, " "))
         rows.append(row)
     if section in ("metrics", "resources"):
         headers += ["delta", "change"]
-    if section == "packages":
+    if section in ("packages", "conda"):
         headers.append("")
     return (["", *headers] if marks else headers), rows
 

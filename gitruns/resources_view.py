@@ -80,6 +80,11 @@ def size_text(size: float) -> str:
     return f"{value:.1f} TiB"  # pragma: no cover - the loop always returns
 
 
+def seconds_text(seconds: float) -> str:
+    """``0.045s``, ``12.3s``, ``2m05s``, ``1h02m``."""
+    return f"{seconds:.3g}s" if seconds < 60 else format_duration(seconds)
+
+
 def resource_lines(resources: Any) -> list[str]:
     """The ``resources`` section of ``gitruns show`` (empty for runs without totals)."""
     if not isinstance(resources, dict) or not resources:
@@ -88,14 +93,14 @@ def resource_lines(resources: Any) -> list[str]:
     rows: list[tuple[str, str]] = []
     wall = _number(r, "wall_s")
     if wall is not None:
-        rows.append(("wall", format_duration(wall)))
+        rows.append(("wall", seconds_text(wall)))
     cpu, hours = _number(r, "cpu_s"), _number(r, "cpu_hours")
     if cpu is not None and hours is not None:
         user, system = _number(r, "cpu_user_s"), _number(r, "cpu_system_s")
         split = ""
         if user is not None and system is not None:
-            split = f": user {user:.1f}s, system {system:.1f}s"
-        rows.append(("cpu", f"{hours:.4g} CPU-hours ({cpu:.1f}s{split})"))
+            split = f" (user {seconds_text(user)}, system {seconds_text(system)})"
+        rows.append(("cpu", f"{seconds_text(cpu)} = {hours:.3g} CPU-hours{split}"))
     peak = _number(r, "peak_rss_mb")
     if peak is not None:
         rows.append(("memory", f"peak RSS {size_text(peak * 1024 * 1024)}"))
@@ -135,23 +140,27 @@ def _gpu_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         summary += f", {energy:.4g} Wh"
     rows = [("gpus", summary)]
     for gpu in gpus:
-        rows.append((f"gpu {gpu.get('index')}", _gpu_text(gpu)))
+        name = str(gpu.get("name") or "GPU")
+        rows.append((f"gpu {gpu.get('index')}", name if gpu.get("used") else f"{name} (not used)"))
+        detail = _gpu_detail(gpu)
+        if detail:
+            rows.append(("", detail))
     return rows
 
 
-def _gpu_text(gpu: dict[str, Any]) -> str:
-    name = str(gpu.get("name") or "GPU")
-    parts = [name if gpu.get("used") else f"{name} (not used)"]
+def _gpu_detail(gpu: dict[str, Any]) -> str:
+    """``util 100% peak, 80% mean; memory 39.1 GiB peak; 10.5 Wh``."""
+    parts = []
     peak, mean = _number(gpu, "peak_utilization_percent"), _number(gpu, "mean_utilization_percent")
     if peak is not None:
-        parts.append(f"util {peak:.0f}% peak" + (f" {mean:.0f}% mean" if mean is not None else ""))
+        parts.append(f"util {peak:.0f}% peak" + (f", {mean:.0f}% mean" if mean is not None else ""))
     memory = _number(gpu, "peak_memory_mb")
     if memory is not None:
         parts.append(f"memory {size_text(memory * 1024 * 1024)} peak")
     energy = _number(gpu, "energy_wh")
     if energy is not None:
         parts.append(f"{energy:.4g} Wh")
-    return ", ".join(parts)
+    return "; ".join(parts)
 
 
 def _cost_text(cost: Any) -> str | None:

@@ -143,14 +143,31 @@ class ActiveRun:
         self._writer.append_event("name", name=name)
 
     # -- artifacts and lineage -----------------------------------------------------------------
-    def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
-        """Copy a file (or a folder's files) into the artifact store and point to it."""
-        for pointer in self._artifacts.log(Path(local_path), artifact_path):
+    def log_artifact(
+        self,
+        local_path: str | Path,
+        artifact_path: str | None = None,
+        *,
+        step: int | None = None,
+        at_mtime: bool = False,
+    ) -> None:
+        """Copy a file (or a folder's files) into the artifact store and point to it.
+
+        The pointer records when it was logged (with ``at_mtime``, the file's modification
+        time instead) and ``step``, or the step its name states (``step=500``,
+        ``checkpoint-500/``), so that checkpoints read as a timeline.
+        """
+        pointers = self._artifacts.log(
+            Path(local_path), artifact_path, step=step, at_mtime=at_mtime
+        )
+        for pointer in pointers:
             self._artifact_paths.append(pointer.path)
             self._writer.append_event("artifact", pointer=pointer.to_dict())
 
-    def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
-        self.log_artifact(local_dir, artifact_path)
+    def log_artifacts(
+        self, local_dir: str | Path, artifact_path: str | None = None, *, step: int | None = None
+    ) -> None:
+        self.log_artifact(local_dir, artifact_path, step=step)
 
     @property
     def artifacts(self) -> list[str]:

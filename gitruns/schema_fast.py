@@ -193,6 +193,8 @@ def _artifact(value: Any) -> bool:
         and value["size"] >= 0
         and isinstance(value.get("uri"), str)
         and _optional(value.get("media_type"), str)
+        and _optional(value.get("time"), str)
+        and (value.get("step") is None or (_integer(value["step"]) and value["step"] >= 0))
     )
 
 
