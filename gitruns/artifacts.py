@@ -126,7 +126,7 @@ class ArtifactStore:
             f"{URI_SCHEME}:sha256/{sha}",
             media_type,
             layout.iso_time(when),
-            step if step is not None else step_in_name(name),
+            step if step is not None else _known_step(name, source),
         )
 
 
@@ -137,6 +137,14 @@ _STEP_IN_NAME = re.compile(
     r"|(?<![^/])checkpoint-(\d+)(?=/|$)",
     re.IGNORECASE,
 )
+
+
+def _known_step(name: str, source: Path) -> int | None:
+    """The step the artifact's name states, else its local folder's (``checkpoint-500/``)."""
+    found = step_in_name(name)
+    if found is None:
+        found = step_in_name(f"{source.parent.name}/{source.name}")
+    return found
 
 
 def step_in_name(name: str) -> int | None:

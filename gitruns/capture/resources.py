@@ -177,7 +177,7 @@ class ResourceMeter:
         self._tree_start = _tree_times(self.pid) if self.measures_self else {}
         self._samples = 0
         self._tree_rss_peak = 0.0
-        self._members: dict[int, CpuTimes] = {}
+        self._members: dict[int, CpuTimes] = {}  # every process seen in the tree
         self._gpus: dict[int, _GpuStats] = {}
         self._listing_failed = False  # some GPU could not list its processes
         self._foreign_pids = False  # NVML listed pids that do not exist here (a container)
@@ -200,7 +200,9 @@ class ResourceMeter:
         alive = "system/rss_mb" in values  # the tree was sampled: the run is still going
         if alive and tree is not None:
             self._tree_rss_peak = max(self._tree_rss_peak, values["system/rss_mb"])
-            self._members = dict(tree.member_times)
+            # Kept across samples: a process the command leaves behind is reparented as
+            # the command exits, and the last samples no longer see it in the tree.
+            self._members.update(tree.member_times)
         for stats in self._gpus.values():
             stats.add_readings(values, alive)
         if gpus is None or not self._gpus:
@@ -211,8 +213,8 @@ class ResourceMeter:
                 stats.energy_last_mj = value
                 if stats.energy_first_mj is None:
                     stats.energy_first_mj = value
-        if alive:
-            self._observe_processes(gpus, set(self._members) | {self.pid})
+        if alive and tree is not None:
+            self._observe_processes(gpus, set(tree.member_times) | {self.pid})
 
     def _observe_processes(self, gpus: GpuSampler, pids: set[int]) -> None:
         import psutil
@@ -396,7 +398,8 @@ def _tree_delta(
 
 
 def _still_alive(members: Mapping[int, CpuTimes], root: int) -> list[CpuTimes]:
-    """The CPU times now of the tree's last members (root aside) that are still running."""
+    """The CPU times now of the processes ever seen in the tree (root aside) that are still
+    running: nobody has waited for them, so the kernel's count for the root lacks them."""
     import psutil
 
     from gitruns.capture.system import cpu_times_of
@@ -408,7 +411,7 @@ def _still_alive(members: Mapping[int, CpuTimes], root: int) -> list[CpuTimes]:
         try:
             times = cpu_times_of(psutil.Process(pid))
         except psutil.Error:
-            continue  # gone, and waited for by its parent in the tree (counted in wait4)
+            continue  # gone: waited for within the tree (counted by wait4), or lost
         if abs(times[0] - created) < 0.01:
             alive.append(times)
     return alive
