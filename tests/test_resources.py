@@ -470,3 +470,49 @@ def test_configured_rates_come_from_git_config(repo: Path) -> None:
     rates = costs.configured_rates(gitruns.api.open_store())
     assert rates.gpu_hour == 2.5 and rates.for_gpu("NVIDIA H200") == 4.1
     assert rates.for_gpu("Tesla T4") == 2.5 and rates.cpu_hour is None
+
+
+# -- queries -----------------------------------------------------------------------------------
+def _run_with(name: str, resources: dict[str, Any] | None, acc: float) -> str:
+    with gitruns.start_run(name=name) as run:
+        run.log_metric("acc", acc)
+        if resources is not None:
+            run.set_fields(resources=resources)
+    return run.id
+
+
+def test_filter_and_sort_by_resource_totals(repo: Path) -> None:
+    gpu = {"index": 0, "used": True, "name": "NVIDIA H200", "hours": 0.5}
+    _run_with(
+        "big", {"gpu_hours": 2.0, "cpu_s": 10.0, "gpus": [{**gpu, "peak_memory_mb": 70000.0}]}, 0.9
+    )
+    _run_with(
+        "small", {"gpu_hours": 0.5, "cpu_s": 99.0, "gpus": [{**gpu, "peak_memory_mb": 900.0}]}, 0.8
+    )
+    _run_with("cpu-only", {"gpu_hours": 0.0, "cpu_s": 50.0, "cost": {"total": 1.25}}, 0.7)
+    _run_with("before-totals", None, 0.6)  # a run recorded before resource totals
+
+    def names(*args: str) -> list[str]:
+        result = gitruns_cli(repo, "ls", "--format", "json", *args)
+        assert result.returncode == 0, result.stderr
+        return [row["name"] for row in json.loads(result.stdout)]
+
+    assert names("-s", "-resources.gpu_hours") == ["big", "small", "cpu-only", "before-totals"]
+    assert names("-s", "resources.cpu_s") == ["big", "cpu-only", "small", "before-totals"]
+    assert names("-f", "resources.gpu_hours > 0.1 and metrics.acc > 0.85") == ["big"]
+    assert names("-f", "resources.gpus.0.peak_memory_mb >= 1000") == ["big"]
+    assert names("-f", "resources.cost.total = 1.25") == ["cpu-only"]
+    assert names("-f", "resources.gpu_hours is null") == ["before-totals"]
+    table = gitruns_cli(repo, "ls", "-s", "-resources.gpu_hours", "-c", "name,resources.gpu_hours")
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["name", "resources.gpu_hours"]
+    assert lines[2].split() == ["big", "2"] and lines[-1].split() == ["before-totals"]
+    bad = gitruns_cli(repo, "ls", "-f", "resourcez.gpu_hours > 1")
+    assert bad.returncode == 1 and "resources.<total>" in bad.stderr
+
+
+def test_a_run_with_invalid_totals_is_refused_when_written(repo: Path) -> None:
+    from gitruns.errors import InvalidRunError
+
+    with pytest.raises(InvalidRunError, match="resources"):
+        _run_with("negative", {"cpu_s": -1.0}, 0.5)
