@@ -42,10 +42,13 @@ class ResourceMonitor:
         from gitruns.costs import configured_rates, estimate
 
         self.sampler.stop()
-        totals = self.meter.totals()
-        cost = estimate(totals, configured_rates(self.run.store))
-        if cost is not None:
-            totals["cost"] = cost
+        try:
+            totals = self.meter.totals()
+            cost = estimate(totals, configured_rates(self.run.store))
+            if cost is not None:
+                totals["cost"] = cost
+        except Exception as exc:  # measuring must never break a run
+            totals = {"error": f"{type(exc).__name__}: {exc}"}
         self.run.set_fields(resources=totals)
 
 

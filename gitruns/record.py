@@ -285,10 +285,13 @@ class _Recorder:
             return
         from gitruns.costs import configured_rates, estimate
 
-        totals = self.meter.totals(self.usage)
-        cost = estimate(totals, configured_rates(self.active.store))
-        if cost is not None:
-            totals["cost"] = cost
+        try:
+            totals = self.meter.totals(self.usage)
+            cost = estimate(totals, configured_rates(self.active.store))
+            if cost is not None:
+                totals["cost"] = cost
+        except Exception as exc:  # measuring must never break a run
+            totals = {"error": f"{type(exc).__name__}: {exc}"}
         self.active.set_fields(resources=totals)
 
     # -- after ---------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def _resources(value: Any) -> bool:
             ok = _non_negative(item)
         elif key == "sample_interval_s":
             ok = item is None or _non_negative(item)
-        elif key == "gpu_attribution":
+        elif key in ("gpu_attribution", "error"):
             ok = isinstance(item, str)
         elif key == "gpus":
             ok = isinstance(item, list) and all(map(_gpu_totals, item))
