@@ -325,3 +325,26 @@ def test_env_of_an_api_run_without_packages(repo: Path) -> None:
         pass
     result = gitruns_cli(repo, "env", run.id, "--format", "pip")
     assert result.returncode == 1 and "recorded no package list" in result.stderr
+
+
+def test_diff_shows_conda_package_changes(repo: Path, conda_env: Path) -> None:
+    python = str(conda_env / "bin" / "python")
+    assert record(repo, "-n", "before", "--", python, "-c", "pass").returncode == 0
+    meta = conda_env / "conda-meta"
+    old = json.loads((meta / "numpy-1.26.4-py311h64a7726_0.json").read_text())
+    (meta / "numpy-1.26.4-py311h64a7726_0.json").unlink()
+    new = {**old, "version": "2.0.0", "build": "py311h1461c94_0"}
+    (meta / "numpy-2.0.0-py311h1461c94_0.json").write_text(json.dumps(new))
+    rebuilt = {**old, "build": "py311h64a7726_1", "name": "openssl", "version": "3.0.13"}
+    for path in meta.glob("openssl-*.json"):
+        path.unlink()
+    (meta / "openssl-3.0.13-py311h64a7726_1.json").write_text(json.dumps(rebuilt))
+    assert record(repo, "-n", "after", "--", python, "-c", "pass").returncode == 0
+    data = json.loads(gitruns_cli(repo, "diff", "before", "after", "--format", "json").stdout)
+    changes = {c["key"]: (c["a"], c["b"], c["change"]) for c in data["conda"]}
+    assert changes == {
+        "numpy": ("1.26.4=py311h64a7726_0", "2.0.0=py311h1461c94_0", "upgraded"),
+        "openssl": ("3.0.13=h7f8727e_0", "3.0.13=py311h64a7726_1", "changed"),  # a new build
+    }
+    text = gitruns_cli(repo, "diff", "before", "after").stdout
+    assert "\nconda\n" in text and "upgraded" in text
