@@ -50,8 +50,11 @@ def _register() -> None:
     so that ``gitruns --help`` and ``gitruns record`` start fast.
     """
     from gitruns.cli import (
+        artifacts,
         bundle,
+        config,
         diff_compare,
+        env,
         log_metric_param_tag,
         logs,
         ls,
@@ -72,11 +75,14 @@ def _register() -> None:
         logs,
         diff_compare,
         metrics_plot,
+        env,
+        artifacts,
         tag_note_rename_history,
         rm_restore_gc,
         remote,
         push_fetch_pull,
         bundle,
+        config,
     ):
         for command in module.commands:
             cli.add_command(command)
