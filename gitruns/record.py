@@ -175,6 +175,7 @@ class _Recorder:
         if options.parse_argv:
             by_source.append(("argv", argv_params.parse_argv(argv)))
         by_source += config_params
+        _remember_secrets(run, options.command, argv, by_source)
         self._log_by_precedence(by_source)
         run.set_tags(options.tags)
         for text in options.notes:
@@ -282,6 +283,20 @@ class _Recorder:
                 if os.path.isfile(match):
                     parent = Path(match).parent.as_posix()
                     self.active.log_artifact(match, None if parent in ("", ".") else parent)
+
+
+def _remember_secrets(
+    run: ActiveRun, command: list[str], argv: list[str], by_source: list[tuple[str, Any]]
+) -> None:
+    """What the output must be scrubbed of: secret env values, argv secrets, and secrets of
+    every param source (also those that lose to a higher-precedence one)."""
+    from gitruns.capture import scrub
+    from gitruns.capture.secrets import redact_params
+
+    found = scrub.env_secret_values(os.environ) + scrub.learn(command, argv)
+    for _source, values in by_source:
+        found += scrub.learn(values, redact_params(values))
+    scrub.remember(run.run_dir, found)
 
 
 def _check_command(command: list[str]) -> str:

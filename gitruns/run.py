@@ -84,9 +84,12 @@ class ActiveRun:
 
     # -- params, tags, notes -------------------------------------------------------------------
     def log_param(self, key: str, value: Any, *, source: str = "api") -> None:
-        """Record a parameter; logging it again with a different value is an error."""
+        """Record a parameter; logging it again with a different value is an error.
+
+        Values under secret-looking keys (``password``, ``api_key``, ``db.token`` ...) are
+        stored as ``[REDACTED]``, and the captured output is scrubbed of them (scrub.py)."""
         check_name_key(key, "param key")
-        plain = to_param_value(value, key)
+        plain = _redacted(self._writer.dir, key, to_param_value(value, key))
         if key in self._params:
             if not same_param_value(self._params[key], plain):
                 old = self._params[key]
@@ -235,6 +238,17 @@ class ActiveRun:
 
     def __repr__(self) -> str:
         return f"<ActiveRun id={self.id} name={self.name!r} status={self.status}>"
+
+
+def _redacted(folder: Path, key: str, value: Any) -> Any:
+    """``value`` with its secrets redacted; the secrets are remembered for scrubbing."""
+    from gitruns.capture import scrub
+    from gitruns.capture.secrets import redact_param
+
+    safe = redact_param(key, value)
+    if safe != value:
+        scrub.remember(folder, scrub.learn(value, safe))
+    return safe
 
 
 def _describe(error: BaseException) -> dict[str, str]:

@@ -650,11 +650,23 @@ def _os_user() -> str:
 
 
 def _strip_credentials(url: str) -> str:
-    """Drop a password embedded in an https URL before it is recorded."""
-    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = url.split("://", 1)
-        userinfo, host = rest.split("@", 1)
-        return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}" if ":" in userinfo else url
+    """Drop credentials embedded in a remote URL before it is recorded.
+
+    An http(s) URL loses its whole user part: hosts take a token as the user name
+    (``https://ghp_...@github.com/o/r.git``) as readily as a password. Other schemes
+    (``ssh://git@host``) keep the user name and lose only a password.
+    """
+    if "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    userinfo, host = authority.rsplit("@", 1)
+    if scheme.lower() in ("http", "https", "ftp", "ftps"):
+        return f"{scheme}://{host}{slash}{path}"
+    if ":" in userinfo:
+        return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}{slash}{path}"
     return url
 
 
