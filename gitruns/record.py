@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -30,6 +31,7 @@ from gitruns.finalize import EXTRA_FILES_DIR
 from gitruns.records import Run, load_run
 from gitruns.run import ActiveRun
 from gitruns.storage import Store
+from gitruns.written_files import split_by_time
 
 # Which params win when a key comes from several places: what the user typed for gitruns
 # beats the program's own flags, which beat a Hydra config, which beats config files.
@@ -52,6 +54,8 @@ class RecordOptions:
     parse_argv: bool = True
     max_output_bytes: int = 2 * 1024 * 1024  # per stream: half head, half tail
     kill_grace: float = 10.0  # seconds a signalled child gets before SIGKILL
+    metric_regexes: list[str] = field(default_factory=list)  # printed lines -> metrics
+    import_metrics: bool = True  # TensorBoard events and metrics.csv written by the run
 
 
 @dataclass
@@ -62,6 +66,7 @@ class RecordResult:
     status: str
     exit_code: int
     duration: float
+    warnings: list[str] = field(default_factory=list)  # the CLI shows them; nothing failed
 
 
 def record(
@@ -73,14 +78,17 @@ def record(
     on_start: Callable[[str, str], None] = lambda run_id, name: None,
 ) -> RecordResult:
     """Run ``options.command`` to completion as a recorded run and return how it went."""
+    from gitruns.capture.metric_regex import compile_patterns
+
     executable = _check_command(options.command)
+    patterns = compile_patterns(options.metric_regexes)
     started = time.time()
     capture = EnvironmentCapture(options.command)  # from now on, beside everything else
     config_params = _load_configs(options.configs)
     active = create_run(options.name, options.parents, store)
     capture.write_into(active)
     on_start(active.id, active.name)
-    recorder = _Recorder(active, options, executable, stdout, stderr)
+    recorder = _Recorder(active, options, executable, stdout, stderr, patterns)
     try:
         recorder.log_known_params(config_params)
         status, exit_code = recorder.run_child()
@@ -95,7 +103,8 @@ def record(
     commit = store.run_commit(active.id)
     run = load_run(store, active.id, commit) if commit else None
     name = run.name if run is not None else active.name
-    return RecordResult(run, active.id, name, status, exit_code, time.time() - started)
+    duration = time.time() - started
+    return RecordResult(run, active.id, name, status, exit_code, duration, recorder.warnings)
 
 
 class EnvironmentCapture:
@@ -150,16 +159,27 @@ class _Recorder:
         executable: str,
         stdout: BinaryIO,
         stderr: BinaryIO,
+        patterns: list[re.Pattern[str]],
     ) -> None:
+        from gitruns.capture.metric_regex import LineMetrics
+
         self.active = active
         self.options = options
         self.executable = executable
         self.files_dir = active.run_dir / EXTRA_FILES_DIR
+        self.warnings: list[str] = []
         half = max(options.max_output_bytes // 2, 1)
         logs = self.files_dir / "logs"
+        self.line_metrics = [LineMetrics(patterns, self._log_printed) for _ in range(2)]
         self.pumps = [
-            OutputPump(stdout, CappedLog(logs / "stdout.txt", half, half)),
-            OutputPump(stderr, CappedLog(logs / "stderr.txt", half, half)),
+            OutputPump(
+                sink,
+                CappedLog(logs / name, half, half),
+                matcher.feed if patterns else None,
+            )
+            for sink, name, matcher in zip(
+                (stdout, stderr), ("stdout.txt", "stderr.txt"), self.line_metrics, strict=True
+            )
         ]
         self.signalled: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -229,6 +249,8 @@ class _Recorder:
                 sampler.stop()
             for pump in self.pumps:
                 pump.finish()
+            for matcher in self.line_metrics:
+                matcher.close()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -278,11 +300,36 @@ class _Recorder:
             path, values = found
             self._log_by_precedence([(f"hydra:{path}", values)])
         for pattern in self.options.artifacts:
-            matches = sorted(glob.glob(pattern, recursive=True))
-            for match in matches:
-                if os.path.isfile(match):
-                    parent = Path(match).parent.as_posix()
-                    self.active.log_artifact(match, None if parent in ("", ".") else parent)
+            matches = [m for m in sorted(glob.glob(pattern, recursive=True)) if os.path.isfile(m)]
+            fresh, stale = split_by_time(matches, started)
+            for match in fresh:
+                parent = Path(match).parent.as_posix()
+                self.active.log_artifact(match, None if parent in ("", ".") else parent)
+            if stale:
+                self.warnings.append(_stale_artifacts_warning(pattern, stale))
+        self._record_metric_sources(started)
+
+    def _log_printed(self, key: str, value: float, step: int | None) -> None:
+        self.active.log_metric(key, value, step)
+
+    def _record_metric_sources(self, started: float) -> None:
+        """Import metric files the run wrote; say where every such metric came from."""
+        from gitruns.capture.metric_files import import_metrics
+
+        sources: dict[str, str] = {}
+        for matcher in self.line_metrics:
+            sources.update({k: f"regex:{p}" for k, p in matcher.matched.items()})
+        if self.options.import_metrics:
+            report = import_metrics(
+                Path.cwd(), started, self._log_imported, _logged_keys(self.active)
+            )
+            sources.update(report.sources)
+            self.warnings += report.warnings
+        if sources:
+            self.active.set_fields(metric_sources=dict(sorted(sources.items())))
+
+    def _log_imported(self, key: str, value: float, step: int, stamp: float) -> None:
+        self.active.log_metric(key, value, step, stamp)
 
 
 def _remember_secrets(
@@ -297,6 +344,35 @@ def _remember_secrets(
     for _source, values in by_source:
         found += scrub.learn(values, redact_params(values))
     scrub.remember(run.run_dir, found)
+
+
+def _stale_artifacts_warning(pattern: str, stale: list[str], shown: int = 5) -> str:
+    names = ", ".join(stale[:shown]) + (f" and {len(stale) - shown} more" if len(stale) > shown else "")
+    return (
+        f"--artifact {pattern!r}: left out {len(stale)} file(s) not written by this run "
+        f"(unchanged since before it started): {names}"
+    )
+
+
+def _logged_keys(run: ActiveRun) -> set[str]:
+    """Metric keys that any process of the run has logged so far."""
+    import json
+
+    from gitruns.journal import KEYS_FILE
+    from gitruns.staging import writer_dirs
+
+    keys = set(run.metrics)
+    for folder in writer_dirs(run.run_dir):
+        try:
+            lines = (folder / KEYS_FILE).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                keys.add(json.loads(line)["key"])
+            except (ValueError, KeyError, TypeError):
+                continue
+    return keys
 
 
 def _check_command(command: list[str]) -> str:

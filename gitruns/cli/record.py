@@ -76,6 +76,19 @@ def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
     "--no-argv-params", is_flag=True, help="Do not parse the command's own flags into params."
 )
 @click.option(
+    "--metric-regex",
+    "metric_regexes",
+    multiple=True,
+    metavar="REGEX",
+    help="Log printed lines' values as metrics: each named group is a key, a group named"
+    " step the step (repeatable).",
+)
+@click.option(
+    "--no-import-metrics",
+    is_flag=True,
+    help="Do not import TensorBoard event files and metrics.csv files the command wrote.",
+)
+@click.option(
     "--max-output",
     type=click.IntRange(min=1024),
     default=2 * 1024 * 1024,
@@ -96,6 +109,8 @@ def command(
     system_interval: float,
     no_system_metrics: bool,
     no_argv_params: bool,
+    metric_regexes: tuple[str, ...],
+    no_import_metrics: bool,
     max_output: int,
     command: tuple[str, ...],
 ) -> None:
@@ -103,13 +118,16 @@ def command(
 
     Output is shown live and saved; the exit code is the command's own. The command's
     flags (--lr 0.01) become params; inside it, gitruns.start_run() and
-    `gitruns log-metric` add to this same run.
+    `gitruns log-metric` add to this same run. TensorBoard event files and
+    metrics.csv files it writes are imported as metrics at the end; only files
+    it wrote become --artifact artifacts.
 
     \b
     Examples:
       gitruns record -- python train.py --lr 0.01 --epochs 10
       gitruns record -n baseline -t model=mlp --artifact 'out/*.pt' -- python train.py
       gitruns record --config conf.yaml -- ./train.sh
+      gitruns record --metric-regex 'valid loss (?P<val_loss>[0-9.]+)' -- python main.py
     """
     from gitruns.api import open_store
     from gitruns.record import RecordOptions, record, result_summary
@@ -128,6 +146,8 @@ def command(
         system_interval=None if no_system_metrics else system_interval,
         parse_argv=not no_argv_params,
         max_output_bytes=max_output,
+        metric_regexes=list(metric_regexes),
+        import_metrics=not no_import_metrics,
     )
 
     def announce(run_id: str, run_name: str) -> None:
@@ -137,5 +157,7 @@ def command(
     result = record(
         options, store=store, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, on_start=announce
     )
+    for warning in result.warnings:
+        click.echo(f"gitruns: warning: {warning}", err=True)
     click.echo(f"gitruns: {result_summary(result)}", err=True)
     sys.exit(result.exit_code)
