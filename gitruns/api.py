@@ -63,6 +63,7 @@ def start_run(
     parents: Iterable[str] = (),
     repo: str | os.PathLike[str] | None = None,
     nested: bool = False,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start a run (or, inside ``gitruns record``, join the run being recorded).
 
@@ -74,6 +75,9 @@ def start_run(
         parents: runs this one builds on (fine-tunes, resumes); ids, prefixes or names.
         repo: a path inside the git repository; default the current directory.
         nested: allow starting while another run is active (it becomes a parent).
+        log_system_metrics: sample CPU, memory, I/O and GPU use of this process while the
+            run lasts (default: the ``GITRUNS_SYSTEM_METRICS`` variable, else off). Under
+            ``gitruns record`` the recorder samples instead.
     """
     with _active_lock:
         if _active and not nested:
@@ -83,7 +87,13 @@ def start_run(
             )
     _check_start_arguments(name, params, tags, notes)
     outer = _active[-1] if _active else None
-    run = attach_to_recorded_run(repo) or create_run(name, parents, open_store(repo), outer)
+    run = attach_to_recorded_run(repo)
+    if run is None:
+        from gitruns import provenance
+
+        store = open_store(repo)
+        run = create_run(name, parents, store, outer, include_untracked=provenance.entry_scripts())
+        provenance.capture(run, log_system_metrics)
     if name and not run.is_owner and not os.environ.get(ENV_NAME_FIXED):
         run.set_name(name)  # the script names the run, unless `record --name` already did
     if params:
@@ -122,15 +132,18 @@ def create_run(
     parents: Iterable[str],
     store: Store,
     outer: ActiveRun | None = None,
+    *,
+    include_untracked: Iterable[Path] = (),
 ) -> ActiveRun:
-    """Stage a new run owned by this process (not made the active run)."""
+    """Stage a new run owned by this process (not made the active run). Untracked files
+    in ``include_untracked`` (the entry-point script) go into the code snapshot."""
     run_id = new_run_id()
     run_name = check_name_key(name, "run name") if name is not None else random_name(run_id)
     parent_ids = [find_run_id(store, p) for p in parents]
     if outer is not None:
         parent_ids.append(outer.id)
     identity = store.identity()
-    code = store.code_state(run_id)
+    code = store.code_state(run_id, include_untracked)
     document: dict[str, Any] = {
         "schema_version": layout.SCHEMA_VERSION,
         "id": run_id,

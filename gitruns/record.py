@@ -85,7 +85,7 @@ def record(
     started = time.time()
     capture = EnvironmentCapture(options.command)  # from now on, beside everything else
     config_params = _load_configs(options.configs)
-    active = create_run(options.name, options.parents, store)
+    active = create_run(options.name, options.parents, store, include_untracked=_scripts(options))
     capture.write_into(active)
     on_start(active.id, active.name)
     recorder = _Recorder(active, options, executable, stdout, stderr, patterns)
@@ -373,6 +373,12 @@ def _logged_keys(run: ActiveRun) -> set[str]:
             except (ValueError, KeyError, TypeError):
                 continue
     return keys
+
+
+def _scripts(options: RecordOptions) -> list[Path]:
+    from gitruns.provenance import scripts_of_command
+
+    return scripts_of_command(options.command)
 
 
 def _check_command(command: list[str]) -> str:

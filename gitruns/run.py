@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -57,6 +57,7 @@ class ActiveRun:
         self._notes: list[str] = []
         self._artifact_paths: list[str] = []
         self._end_lock = threading.Lock()
+        self._end_hooks: list[Callable[[], None]] = []
         self.commit: str | None = None
 
     @property
@@ -175,6 +176,11 @@ class ActiveRun:
         self._writer.append_event("fields", fields=fields)
 
     # -- ending --------------------------------------------------------------------------------
+    def on_end(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` as the run ends, before its last points are written (a sampler's
+        stop, a capture thread's join). A hook that raises is ignored."""
+        self._end_hooks.append(hook)
+
     def end(
         self,
         status: str = "FINISHED",
@@ -191,6 +197,11 @@ class ActiveRun:
         with self._end_lock:
             if self.status != "RUNNING":
                 return
+            for hook in self._end_hooks:
+                try:
+                    hook()
+                except Exception:  # provenance must never keep a run from ending
+                    continue
             fields: dict[str, Any] = {"status": status, "exit_code": exit_code}
             if error is not None:
                 fields["error"] = _describe(error)

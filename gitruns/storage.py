@@ -13,7 +13,7 @@ import socket
 import stat
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -33,6 +33,7 @@ RUNS_PREFIX = "refs/runs/"
 # under refs/remotes/ (which would flood `git branch -r`).
 REMOTE_RUNS_PREFIX = "refs/remote-runs/"
 SMALL_FILE_BYTES = 1 << 20
+MAX_UNTRACKED_BYTES = 10 << 20  # an untracked entry-point script put in the code snapshot
 _T = TypeVar("_T")
 
 # A file of the run tree is either its bytes or a file on disk to stream into a blob.
@@ -89,11 +90,13 @@ class Store:
         host = socket.gethostname()
         return Identity(name or os_user, email or f"{os_user}@{host}", os_user, host)
 
-    def code_state(self, run_id: str) -> CodeState:
+    def code_state(self, run_id: str, include_untracked: Iterable[Path] = ()) -> CodeState:
         """HEAD, branch, remote and dirty state; a snapshot commit when the tree is dirty.
 
         The snapshot is made like ``git stash create``: from a private copy of the index,
-        so HEAD, the index file and the worktree are never touched.
+        so HEAD, the index file and the worktree are never touched. Untracked files are
+        left out, except those of ``include_untracked`` (the script that runs) that git
+        does not ignore.
         """
         repo = self.repo
         if repo.head_is_unborn:
@@ -108,6 +111,7 @@ class Store:
             for path, flags in repo.status(untracked_files="no").items()
             if not flags & pygit2.enums.FileStatus.IGNORED
         }
+        changes.update(self._untracked(include_untracked))
         if not changes:
             return CodeState(str(head.id), str(head.id), branch, remote_url, False, None)
         tree_id = self._snapshot_tree(changes)
@@ -122,6 +126,25 @@ class Store:
         diff = head.tree.diff_to_tree(self._object(tree_id).peel(pygit2.Tree))
         patch = (diff.patch or "").encode("utf-8", errors="surrogateescape")
         return CodeState(str(snapshot), str(head.id), branch, remote_url, True, patch)
+
+    def _untracked(self, paths: Iterable[Path]) -> dict[str, int]:
+        """Those of ``paths`` that are untracked, unignored regular files in the worktree,
+        as worktree-relative paths (at most ``MAX_UNTRACKED_BYTES`` each)."""
+        assert self.workdir is not None
+        root = self.workdir.resolve()
+        found: dict[str, int] = {}
+        for path in paths:
+            try:
+                full = Path(path).resolve()
+                relative = full.relative_to(root).as_posix()
+                if not full.is_file() or full.stat().st_size > MAX_UNTRACKED_BYTES:
+                    continue
+                flags = self.repo.status_file(relative)
+            except (OSError, ValueError, KeyError, pygit2.GitError):
+                continue
+            if flags & pygit2.enums.FileStatus.WT_NEW:
+                found[relative] = flags
+        return found
 
     def _snapshot_tree(self, changes: Mapping[str, int]) -> pygit2.Oid:
         index = pygit2.Index(str(self.git_dir / "index"))
