@@ -111,10 +111,12 @@ def _metrics(run: Run) -> list[str]:
         f"  {'max':>{widths[2]}}  points"
     )
     lines = ["", "metrics", header.rstrip()]
+    sources = run.document.get("metric_sources") or {}  # imported: tensorboard, csv, regex
     for key, spark, last, low, high, count in rows:
+        source = str(sources.get(key, "")).split(":")[0]
         lines.append(
             f"  {key:<{width}}  {spark:<{SPARK_WIDTH}}  {last:>{widths[0]}}  {low:>{widths[1]}}"
-            f"  {high:>{widths[2]}}  {count}"
+            f"  {high:>{widths[2]}}  {count}" + (f"  ({source})" if source else "")
         )
     return lines
 

@@ -78,6 +78,10 @@ def pin_run(
         host="gpu-box",
     )
     document["parents"] = [(id_map or {}).get(p, p) for p in document["parents"]]
+    # What the API captured about this machine and test process varies: drop it.
+    document.pop("command", None)
+    document.pop("environment", None)
+    tree = {path: data for path, data in tree.items() if not path.startswith("env/")}
     tree[layout.RUN_FILE] = yamlio.dump(document)
     tree.update(files or {})
     parents, _author, message, _when = store.commit_info(old)
