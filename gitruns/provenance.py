@@ -58,6 +58,7 @@ class _EnvironmentTarget:
         self.run = run
         self._lock = threading.Lock()
         self._done = False
+
     def write(self, snapshot: _Snapshot) -> None:
         from gitruns.finalize import EXTRA_FILES_DIR
 

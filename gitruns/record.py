@@ -347,7 +347,9 @@ def _remember_secrets(
 
 
 def _stale_artifacts_warning(pattern: str, stale: list[str], shown: int = 5) -> str:
-    names = ", ".join(stale[:shown]) + (f" and {len(stale) - shown} more" if len(stale) > shown else "")
+    names = ", ".join(stale[:shown]) + (
+        f" and {len(stale) - shown} more" if len(stale) > shown else ""
+    )
     return (
         f"--artifact {pattern!r}: left out {len(stale)} file(s) not written by this run "
         f"(unchanged since before it started): {names}"

@@ -79,7 +79,10 @@ def test_an_untracked_entry_point_script_is_in_the_code_snapshot(repo: Path) -> 
     assert run["git"]["dirty"] is True
     snapshot = run["git"]["snapshot"]
     assert git(repo, "show", f"{snapshot}:new_experiment.py") == SCRIPT
-    assert git(repo, "ls-tree", "--name-only", snapshot).split() == ["new_experiment.py", "train.py"]
+    assert git(repo, "ls-tree", "--name-only", snapshot).split() == [
+        "new_experiment.py",
+        "train.py",
+    ]
     patch = run_file(repo, run["id"], "code/uncommitted.patch").decode()
     assert "+++ b/new_experiment.py" in patch
     assert git(repo, "status", "--porcelain") == "?? new_experiment.py\n?? scratch.txt\n"

@@ -155,7 +155,10 @@ def test_remembered_values_are_private_and_read_back(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "recorded"),
     [
-        ("https://ghp_abcdefghijklmnopqrstuvwxyz0123@github.com/o/r.git", "https://github.com/o/r.git"),
+        (
+            "https://ghp_abcdefghijklmnopqrstuvwxyz0123@github.com/o/r.git",
+            "https://github.com/o/r.git",
+        ),
         ("https://user:pass@host/r.git", "https://host/r.git"),
         ("http://tok@host:8080/r", "http://host:8080/r"),
         ("ssh://git:pw@host/r.git", "ssh://git@host/r.git"),

@@ -48,7 +48,9 @@ def test_scalars_written_by_tensorboardx_read_back(tmp_path: Path) -> None:
     assert all(abs(p.wall_time - time.time()) < 60 for p in points)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     series=st.lists(
         st.tuples(
@@ -59,7 +61,9 @@ def test_scalars_written_by_tensorboardx_read_back(tmp_path: Path) -> None:
         max_size=30,
     )
 )
-def test_any_float32_series_round_trips(tmp_path_factory: pytest.TempPathFactory, series: list[tuple[int, float]]) -> None:
+def test_any_float32_series_round_trips(
+    tmp_path_factory: pytest.TempPathFactory, series: list[tuple[int, float]]
+) -> None:
     folder = tmp_path_factory.mktemp("tb")
     writer = tbx.SummaryWriter(str(folder))
     for step, value in series:

@@ -207,7 +207,8 @@ print("logger:", type(trainer.logger).__name__)
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("args", "logger", "source"), [((), "TensorBoardLogger", "tensorboard"), (("csv",), "CSVLogger", "csv")]
+    ("args", "logger", "source"),
+    [((), "TensorBoardLogger", "tensorboard"), (("csv",), "CSVLogger", "csv")],
 )
 def test_a_lightning_job_with_its_logger_records_its_metrics(
     repo: Path, args: tuple[str, ...], logger: str, source: str

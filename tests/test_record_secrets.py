@@ -191,6 +191,9 @@ def test_a_password_in_a_hydra_config_is_redacted_and_scrubbed(repo: Path) -> No
     run_objects = git(repo, "rev-list", "--objects", f"refs/runs/{run['id']}", "--not", "HEAD")
     for line in run_objects.split():
         if len(line) == 40:
-            assert secret.encode() not in subprocess.run(
-                ["git", "cat-file", "-p", line], cwd=repo, capture_output=True, check=True
-            ).stdout
+            assert (
+                secret.encode()
+                not in subprocess.run(
+                    ["git", "cat-file", "-p", line], cwd=repo, capture_output=True, check=True
+                ).stdout
+            )
