@@ -169,3 +169,30 @@ def test_remembered_values_are_private_and_read_back(tmp_path: Path) -> None:
 )
 def test_remote_urls_lose_their_credentials(url: str, recorded: str) -> None:
     assert _strip_credentials(url) == recorded
+
+
+_PIECES = st.sampled_from(
+    [
+        "\n",
+        " ",
+        "loss 0.5",
+        "https://u:pw@h/x",
+        "?token=abc&page=2",
+        "Authorization: Bearer t0k3n",
+        "bearer abcdefgh",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ghp_" + "a1B2" * 9,
+        "sk-" + "Ab3" * 8,
+        "&",
+        ";",
+        "hf_" + "q" * 30,
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig",
+        "://",
+        "é\r",
+    ]
+)
+
+
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_bulk_redaction_of_a_log_equals_redacting_it_whole(text: str) -> None:
+    assert scrub.redact_bulk(text) == redact_value(text)

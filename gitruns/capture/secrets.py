@@ -122,13 +122,25 @@ def is_secret_name(name: str) -> bool:
 def redact_value(value: str) -> str:
     """Mask URL passwords, secret query parameters, ``Authorization``/``Bearer``
     credentials and known token formats inside ``value``."""
-    value = _AUTH_HEADER.sub(_keep_head, value)
-    value = _BEARER.sub(_keep_head, value)
+    return redact_tokens(redact_urls(redact_auth(value)))
+
+
+def redact_auth(value: str) -> str:
+    """``Authorization: Bearer X`` and ``Bearer X``: the credential goes."""
+    return _BEARER.sub(_keep_head, _AUTH_HEADER.sub(_keep_head, value))
+
+
+def redact_urls(value: str) -> str:
+    """URL passwords and secret query parameters."""
     value = _URL_PASSWORD.sub(lambda m: m["head"] + URL_PASSWORD_MASK, value)
-    value = _QUERY_PARAM.sub(
+    return _QUERY_PARAM.sub(
         lambda m: m["head"] + REDACTED if is_secret_name(m["name"]) and m["value"] else m[0],
         value,
     )
+
+
+def redact_tokens(value: str) -> str:
+    """Strings in a known token format."""
     return _TOKEN_PATTERNS.sub(REDACTED, value)
 
 
