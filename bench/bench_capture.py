@@ -208,7 +208,9 @@ def report(results: dict[str, Any], command: str) -> str:
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; medians; measured "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on a shared machine.",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on a shared machine "
+        f"(load average {os.getloadavg()[0]:.1f} at the end: times are several times an idle "
+        "machine's; compare the rows with each other).",
         "",
         f"Reading {POINTS:,} scalar points (two tags, written by tensorboardX, "
         f"{results['event_bytes'] / 2**20:.1f} MiB):",
