@@ -31,7 +31,7 @@ from gitruns.finalize import EXTRA_FILES_DIR
 from gitruns.records import Run, load_run
 from gitruns.run import ActiveRun
 from gitruns.storage import Store
-from gitruns.written_files import split_by_time
+from gitruns.written_files import split_by_time, stale_files_warning
 
 # Which params win when a key comes from several places: what the user typed for gitruns
 # beats the program's own flags, which beat a Hydra config, which beats config files.
@@ -187,6 +187,7 @@ class _Recorder:
     # -- before --------------------------------------------------------------------------------
     def log_known_params(self, config_params: list[tuple[str, dict[str, Any]]]) -> None:
         from gitruns.capture import params as argv_params
+        from gitruns.capture.scrub import remember_recorded_secrets
         from gitruns.capture.secrets import redact_argv
 
         options, run = self.options, self.active
@@ -195,7 +196,7 @@ class _Recorder:
         if options.parse_argv:
             by_source.append(("argv", argv_params.parse_argv(argv)))
         by_source += config_params
-        _remember_secrets(run, options.command, argv, by_source)
+        remember_recorded_secrets(run.run_dir, options.command, argv, by_source)
         self._log_by_precedence(by_source)
         run.set_tags(options.tags)
         for text in options.notes:
@@ -306,7 +307,7 @@ class _Recorder:
                 parent = Path(match).parent.as_posix()
                 self.active.log_artifact(match, None if parent in ("", ".") else parent)
             if stale:
-                self.warnings.append(_stale_artifacts_warning(pattern, stale))
+                self.warnings.append(stale_files_warning(f"--artifact {pattern!r}", stale))
         self._record_metric_sources(started)
 
     def _log_printed(self, key: str, value: float, step: int | None) -> None:
@@ -314,14 +315,14 @@ class _Recorder:
 
     def _record_metric_sources(self, started: float) -> None:
         """Import metric files the run wrote; say where every such metric came from."""
-        from gitruns.capture.metric_files import import_metrics
+        from gitruns.capture.metric_files import import_metrics, logged_keys
 
         sources: dict[str, str] = {}
         for matcher in self.line_metrics:
             sources.update({k: f"regex:{p}" for k, p in matcher.matched.items()})
         if self.options.import_metrics:
             report = import_metrics(
-                Path.cwd(), started, self._log_imported, _logged_keys(self.active)
+                Path.cwd(), started, self._log_imported, logged_keys(self.active)
             )
             sources.update(report.sources)
             self.warnings += report.warnings
@@ -330,51 +331,6 @@ class _Recorder:
 
     def _log_imported(self, key: str, value: float, step: int, stamp: float) -> None:
         self.active.log_metric(key, value, step, stamp)
-
-
-def _remember_secrets(
-    run: ActiveRun, command: list[str], argv: list[str], by_source: list[tuple[str, Any]]
-) -> None:
-    """What the output must be scrubbed of: secret env values, argv secrets, and secrets of
-    every param source (also those that lose to a higher-precedence one)."""
-    from gitruns.capture import scrub
-    from gitruns.capture.secrets import redact_params
-
-    found = scrub.env_secret_values(os.environ) + scrub.learn(command, argv)
-    for _source, values in by_source:
-        found += scrub.learn(values, redact_params(values))
-    scrub.remember(run.run_dir, found)
-
-
-def _stale_artifacts_warning(pattern: str, stale: list[str], shown: int = 5) -> str:
-    names = ", ".join(stale[:shown]) + (
-        f" and {len(stale) - shown} more" if len(stale) > shown else ""
-    )
-    return (
-        f"--artifact {pattern!r}: left out {len(stale)} file(s) not written by this run "
-        f"(unchanged since before it started): {names}"
-    )
-
-
-def _logged_keys(run: ActiveRun) -> set[str]:
-    """Metric keys that any process of the run has logged so far."""
-    import json
-
-    from gitruns.journal import KEYS_FILE
-    from gitruns.staging import writer_dirs
-
-    keys = set(run.metrics)
-    for folder in writer_dirs(run.run_dir):
-        try:
-            lines = (folder / KEYS_FILE).read_text(encoding="utf-8").splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            try:
-                keys.add(json.loads(line)["key"])
-            except (ValueError, KeyError, TypeError):
-                continue
-    return keys
 
 
 def _scripts(options: RecordOptions) -> list[Path]:

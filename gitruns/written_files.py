@@ -68,3 +68,12 @@ def find_written(root: Path, wanted: Callable[[str], bool], since: float) -> lis
             here / name for name in files if wanted(name) and written_since(here / name, since)
         ]
     return sorted(found)
+
+
+def stale_files_warning(what: str, stale: list[str], shown: int = 5) -> str:
+    """``--artifact 'out/*': left out 2 file(s) not written by this run (...): a, b``."""
+    more = f" and {len(stale) - shown} more" if len(stale) > shown else ""
+    return (
+        f"{what}: left out {len(stale)} file(s) not written by this run "
+        f"(unchanged since before it started): {', '.join(stale[:shown])}{more}"
+    )

@@ -22,6 +22,7 @@ written during the run (written_files.py) is read and its series logged into the
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ from pathlib import Path
 
 from gitruns.capture.tfevents import read_scalars
 from gitruns.errors import InvalidInputError
+from gitruns.journal import KEYS_FILE
+from gitruns.run import ActiveRun
+from gitruns.staging import writer_dirs
 from gitruns.validation import check_metric_key
 from gitruns.written_files import find_written
 
@@ -75,6 +79,22 @@ def import_metrics(root: Path, since: float, emit: Emit, taken: Iterable[str]) -
         report.points += len(one.points)
         report.sources[key] = f"{one.kind}:{_shown(one.path, root)}"
     return report
+
+
+def logged_keys(run: ActiveRun) -> set[str]:
+    """Metric keys that any process of the run has logged so far (its journals' key lists)."""
+    keys = set(run.metrics)
+    for folder in writer_dirs(run.run_dir):
+        try:
+            lines = (folder / KEYS_FILE).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                keys.add(json.loads(line)["key"])
+            except (ValueError, KeyError, TypeError):
+                continue
+    return keys
 
 
 def read_metric_file(path: Path) -> list[Series]:

@@ -116,6 +116,20 @@ def remember(folder: Path, values: Iterable[str]) -> None:
         os.close(fd)
 
 
+def remember_recorded_secrets(
+    folder: Path, command: list[str], argv: list[str], by_source: list[tuple[str, Any]]
+) -> None:
+    """What ``record`` must scrub the output of: secret env values, argv secrets (``argv``
+    is ``command`` redacted), and the secrets of every param source, also those that lose
+    to a higher-precedence one."""
+    from gitruns.capture.secrets import redact_params
+
+    found = env_secret_values(os.environ) + learn(command, argv)
+    for _source, values in by_source:
+        found += learn(values, redact_params(values))
+    remember(folder, found)
+
+
 def known_values(folders: Iterable[Path]) -> list[str]:
     """Every value remembered in any of ``folders`` (a half-written last line is skipped)."""
     values: set[str] = set()
