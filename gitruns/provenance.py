@@ -101,29 +101,36 @@ class _Snapshot:
         target.write(self)
 
     def _capture(self) -> None:
+        try:
+            self._read()
+        except BaseException as exc:  # capture must never break a run, nor leave it waiting
+            self.platform_yaml = f"error: '{type(exc).__name__}: {exc}'\n".encode()
+        finally:
+            with self._lock:
+                self.ready.set()
+                waiting, self._waiting = self._waiting, []
+            for target in waiting:
+                try:
+                    target.write(self)
+                except Exception:  # the run ended meanwhile, or its disk is full
+                    continue
+
+    def _read(self) -> None:
         from gitruns import yamlio
         from gitruns.capture import environment
         from gitruns.record import _environment_summary
 
         try:
             platform = environment.platform_info(sys.executable)
-        except Exception as exc:  # capture must never break a run
+        except Exception as exc:
             platform = {"error": f"{type(exc).__name__}: {exc}"}
         try:
             packages = environment.installed_packages(sys.executable)
         except Exception as exc:
             packages = f"# could not list packages: {type(exc).__name__}: {exc}\n"
-        self.platform_yaml = yamlio.dump(platform)
         self.packages = packages.encode("utf-8")
         self.summary = _environment_summary(platform)
-        with self._lock:
-            self.ready.set()
-            waiting, self._waiting = self._waiting, []
-        for target in waiting:
-            try:
-                target.write(self)
-            except Exception:  # the run ended meanwhile, or its disk is full
-                continue
+        self.platform_yaml = yamlio.dump(platform)
 
 
 _last_variables: tuple[tuple[tuple[str, str], ...], bytes] | None = None
@@ -155,6 +162,17 @@ def _process_snapshot() -> _Snapshot:
         if _snapshot is None:
             _snapshot = _Snapshot()
         return _snapshot
+
+
+def _forget_after_fork() -> None:
+    """A forked child has none of its parent's threads: it takes its own snapshot."""
+    global _snapshot, _snapshot_lock
+    _snapshot = None
+    _snapshot_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def command_fields(argv: list[str]) -> dict[str, Any]:
