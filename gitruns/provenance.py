@@ -25,6 +25,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from gitruns import yamlio
+from gitruns.capture.secrets import redact_env
+from gitruns.finalize import EXTRA_FILES_DIR
 from gitruns.run import ActiveRun
 
 ENV_SYSTEM_METRICS = "GITRUNS_SYSTEM_METRICS"
@@ -60,18 +63,16 @@ class _EnvironmentTarget:
         self._done = False
 
     def write(self, snapshot: _Snapshot) -> None:
-        from gitruns.finalize import EXTRA_FILES_DIR
-
         with self._lock:
             if self._done:
                 return
-            self._done = True
             env_dir = self.run.run_dir / EXTRA_FILES_DIR / "env"
             env_dir.mkdir(parents=True, exist_ok=True)
             (env_dir / "platform.yaml").write_bytes(snapshot.platform_yaml)
             (env_dir / "packages.txt").write_bytes(snapshot.packages)
             (env_dir / "variables.yaml").write_bytes(_variables_yaml())
             self.run.set_fields(environment=snapshot.summary)
+            self._done = True
 
     def finish(self, timeout: float) -> None:
         snapshot = _process_snapshot()
@@ -91,6 +92,12 @@ class _Snapshot:
         self.summary: dict[str, Any] = {}
         self._waiting: list[_EnvironmentTarget] = []
         self._lock = threading.Lock()
+        # Imported here, in the caller's thread: two threads importing the same modules at
+        # once can make Python's import lock raise a deadlock error in one of them.
+        from gitruns.capture import environment
+        from gitruns.record import _environment_summary
+
+        self._modules = (environment, _environment_summary)
         threading.Thread(target=self._capture, name="gitruns-env", daemon=True).start()
 
     def deliver_to(self, target: _EnvironmentTarget) -> None:
@@ -116,10 +123,7 @@ class _Snapshot:
                     continue
 
     def _read(self) -> None:
-        from gitruns import yamlio
-        from gitruns.capture import environment
-        from gitruns.record import _environment_summary
-
+        environment, _environment_summary = self._modules
         try:
             platform = environment.platform_info(sys.executable)
         except Exception as exc:
@@ -140,9 +144,6 @@ def _variables_yaml() -> bytes:
     """``env/variables.yaml`` for the environment as it is now (a program may change it
     between runs), redacted; the same environment is not redacted twice."""
     global _last_variables
-    from gitruns import yamlio
-    from gitruns.capture.secrets import redact_env
-
     current = tuple(sorted(os.environ.items()))
     cached = _last_variables
     if cached is not None and cached[0] == current:
