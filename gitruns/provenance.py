@@ -64,7 +64,7 @@ class _EnvironmentTarget:
 
     def write(self, snapshot: _Snapshot) -> None:
         with self._lock:
-            if self._done:
+            if self._done or not snapshot.available:
                 return
             env_dir = self.run.run_dir / EXTRA_FILES_DIR / "env"
             env_dir.mkdir(parents=True, exist_ok=True)
@@ -85,8 +85,9 @@ class _EnvironmentTarget:
 class _Snapshot:
     """Platform facts and packages of this interpreter, captured once on a thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, capture: bool = True) -> None:
         self.ready = threading.Event()
+        self.available = capture
         self.platform_yaml = b""
         self.packages = b""
         self.summary: dict[str, Any] = {}
@@ -98,7 +99,10 @@ class _Snapshot:
         from gitruns.record import _environment_summary
 
         self._modules = (environment, _environment_summary)
-        threading.Thread(target=self._capture, name="gitruns-env", daemon=True).start()
+        if capture:
+            threading.Thread(target=self._capture, name="gitruns-env", daemon=True).start()
+        else:
+            self.ready.set()
 
     def deliver_to(self, target: _EnvironmentTarget) -> None:
         with self._lock:
@@ -166,10 +170,13 @@ def _process_snapshot() -> _Snapshot:
 
 
 def _forget_after_fork() -> None:
-    """A forked child has none of its parent's threads: it takes its own snapshot."""
+    """A forked child keeps a snapshot its parent finished. One still being taken cannot
+    finish here (the thread taking it is not copied, and may have held import locks that
+    a new thread would wait on for ever): the child's runs then have no env/ files."""
     global _snapshot, _snapshot_lock
-    _snapshot = None
     _snapshot_lock = threading.Lock()
+    if _snapshot is not None and not _snapshot.ready.is_set():
+        _snapshot = _Snapshot(capture=False)
 
 
 if hasattr(os, "register_at_fork"):
