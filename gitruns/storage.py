@@ -25,6 +25,7 @@ from gitruns.errors import (
     GitrunsError,
     InvalidRunError,
     RepositoryError,
+    StorageWriteError,
 )
 
 RUNS_PREFIX = "refs/runs/"
@@ -226,11 +227,21 @@ class Store:
         message: str,
         when: float,
     ) -> str:
-        tree = self.write_tree(files)
-        sig = self._signature(when)
-        oid = self.repo.create_commit(
-            None, sig, sig, message, tree, [pygit2.Oid(hex=p) for p in parents]
-        )
+        try:
+            tree = self.write_tree(files)
+            sig = self._signature(when)
+            oid = self.repo.create_commit(
+                None, sig, sig, message, tree, [pygit2.Oid(hex=p) for p in parents]
+            )
+        except pygit2.GitError as exc:
+            # libgit2 reports a full disk with whatever message it held last ("reference
+            # ... not found"): any failure to write objects is a write error, and the run
+            # stays staged for the next gitruns command to finalise.
+            raise StorageWriteError(
+                f"cannot write the run's objects into {self.common_dir / 'objects'} ({exc})",
+                "free disk space (or fix the permissions); the run stays staged and the next"
+                " gitruns command finalises it with everything on disk",
+            ) from exc
         return str(oid)
 
     def create_ref(self, run_id: str, commit: str) -> bool:
