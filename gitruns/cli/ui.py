@@ -19,8 +19,8 @@ FORMATS = ["html", "markdown", "json"]  # gitruns.ui.report.FORMATS (not importe
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to listen on. Anything but a loopback address exposes every run to the "
-    "network: it must be given explicitly, and a warning is printed.",
+    help="Address to listen on. Only this option can make the dashboard listen beyond "
+    "this machine (e.g. 0.0.0.0), and it then prints a warning: there is no login.",
 )
 @click.option("--no-browser", is_flag=True, help="Do not open a browser.")
 @click.option(
@@ -28,10 +28,7 @@ FORMATS = ["html", "markdown", "json"]  # gitruns.ui.report.FORMATS (not importe
     is_flag=True,
     help="Allow tagging, noting and renaming runs from the page (read-only otherwise).",
 )
-@click.pass_context
-def ui_command(
-    ctx: click.Context, port: int, host: str, no_browser: bool, allow_edit: bool
-) -> None:
+def ui_command(port: int, host: str, no_browser: bool, allow_edit: bool) -> None:
     """Serve a dashboard of this repository's runs at http://127.0.0.1:8765/.
 
     The runs table takes the filter language of 'gitruns ls' (errors shown inline), sorts
@@ -48,28 +45,21 @@ def ui_command(
       gitruns ui --allow-edit
       gitruns ui --host 0.0.0.0 --port 8080     # on the network: read the warning
     """
-    from click.core import ParameterSource
-
     from gitruns.api import open_store
-    from gitruns.errors import GitrunsError
     from gitruns.ui.security import is_loopback
 
-    if not is_loopback(host):
-        if ctx.get_parameter_source("host") != ParameterSource.COMMANDLINE:
-            raise GitrunsError(
-                f"refusing to listen on non-loopback address {host}",
-                "pass --host on the command line to expose the dashboard",
-            )
-        exposed = "read every run" + (" and change tags, notes and names" if allow_edit else "")
-        click.echo(
-            f"gitruns: warning: listening on {host}: anyone who can reach this machine on "
-            f"port {port} can {exposed}; there is no login",
-            err=True,
-        )
     _check_installed()
     store = open_store()
     root = store.workdir or store.git_dir
     from gitruns.ui.server import bind, serve
+
+    if not is_loopback(host):  # only ever from an explicit --host: the default is loopback
+        exposed = "read every run" + (" and change tags, notes and names" if allow_edit else "")
+        click.echo(
+            f"gitruns: warning: listening on {host}: anyone who can reach this machine on "
+            f"port {port or '(any free port)'} can {exposed}; there is no login",
+            err=True,
+        )
 
     sock = bind(host, port)
 
@@ -86,11 +76,16 @@ def ui_command(
 
 
 def _check_installed() -> None:
-    import importlib.util
+    import importlib
 
     from gitruns.errors import GitrunsError
 
-    missing = [m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None]
+    missing = []
+    for module in ("starlette", "uvicorn"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
     if missing:
         verb = "is" if len(missing) == 1 else "are"
         raise GitrunsError(

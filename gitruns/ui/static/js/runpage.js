@@ -6,7 +6,7 @@ import { h, clear, fmtBytes, fmtDuration, fmtTime, fmtValue, kvTable, section, s
 import { viewControls } from "./charts.js";
 import { ChartGrid } from "./metricgrid.js";
 
-const POLL_MS = 2000;
+const RUN_POLL_MS = 2000;
 
 export function paramSource(sources, key) {
   if (!sources) return "";
@@ -72,7 +72,7 @@ export class RunPage {
   }
 
   schedulePoll() {
-    if (this.source.live && this.run.status === "RUNNING") this.timer = setTimeout(() => this.poll(), POLL_MS);
+    if (this.source.live && this.run.status === "RUNNING") this.timer = setTimeout(() => this.poll(), RUN_POLL_MS);
   }
 
   async poll() {

@@ -7,7 +7,7 @@ import { h, clear, fmtDuration, fmtTime, fmtValue, shortId, statusBadge, debounc
 import { refOf } from "./source.js";
 
 const ROW_HEIGHT = 30;
-const POLL_MS = 2000;
+const TABLE_POLL_MS = 2000;
 const AGG_INDEX = { last: 0, min: 1, max: 2, count: 3 };
 const WIDTHS = { id: 90, name: 200, status: 96, start_time: 170, end_time: 170, duration: 84, commit: 110 };
 
@@ -93,7 +93,7 @@ export class RunsTable {
     this.requestId = 0;
     this.build();
     this.load();
-    this.timer = setInterval(() => this.poll(), POLL_MS);
+    this.timer = setInterval(() => this.poll(), TABLE_POLL_MS);
   }
 
   destroy() {
