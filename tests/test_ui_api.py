@@ -20,22 +20,32 @@ def test_runs_table_data_filter_sort_and_columns(repo: Path) -> None:
     ids = make_sweep(repo, count=3, steps=20)
     with ui_server(repo) as server:
         data = request(server.url + "api/runs").json()
-        assert [r["id"] for r in data["runs"]] == ids[::-1]  # newest first, as gitruns ls
-        texts = [c["text"] for c in data["columns"]]
-        assert texts[:5] == ["id", "name", "status", "start_time", "duration"]
-        assert "params.lr" in texts and "metrics.loss" in texts
-        available = {c["text"] for c in data["available"]}
-        assert {"params.model.layers", "tags.team", "metrics.system/cpu_percent"} <= available
-        row = data["runs"][0]
-        assert row["params"]["model.layers"] == 6 and row["tags"]["sweep"] == "lr"
-        assert row["metrics"]["loss"][3] == 20  # [last, min, max, count]
+        runs = data["runs"]  # columns of values, one entry a run
+        assert runs["id"] == ids[::-1]  # newest first, as gitruns ls
+        assert runs["name"] == ["sweep-2", "sweep-1", "sweep-0"]
+        assert runs["params"][0]["model.layers"] == 6 and runs["tags"][0]["sweep"] == "lr"
+        assert runs["metrics"][0]["loss"][3] == 20  # [last, min, max, count]
+        assert set(runs["origin"]) == {"local"} and runs["status"] == ["FINISHED"] * 3
+        assert data["columns"] == [] and data["mentioned"] == [] and data["problems"] == []
 
         query = urllib.parse.urlencode(
             [("filter", "params.lr > 0.2"), ("sort", "params.lr"), ("columns", "name,params.lr")]
         )
         narrowed = request(f"{server.url}api/runs?{query}").json()
-        assert [r["params"]["lr"] for r in narrowed["runs"]] == [0.3, 1.0]
+        assert [p["lr"] for p in narrowed["runs"]["params"]] == [0.3, 1.0]
         assert [c["text"] for c in narrowed["columns"]] == ["name", "params.lr"]
+        assert [c["text"] for c in narrowed["mentioned"]] == ["params.lr", "params.lr"]
+
+
+def test_nan_in_a_summary_is_sent_as_strict_json(repo: Path) -> None:
+    with gitruns.start_run("nan", params={"x": 1}) as run:
+        run.log_metric("loss", float("nan"))
+        run.log_metric("acc", float("inf"))
+    with ui_server(repo) as server:
+        reply = request(server.url + "api/runs")
+        assert b"NaN" in reply.body  # as a string: JSON.parse would refuse a bare NaN
+        metrics = reply.json()["runs"]["metrics"][0]
+        assert metrics["loss"][0] == "NaN" and metrics["acc"][0] == "Infinity"
 
 
 def test_a_bad_filter_returns_the_caret_error(repo: Path) -> None:
@@ -151,11 +161,10 @@ def test_fetched_runs_are_listed_with_their_origin(tmp_path: Path) -> None:
     own = make_run(team.bob, "bobs")
     with ui_server(team.bob) as server:
         runs = request(f"{server.url}api/runs").json()["runs"]
-        assert {(r["name"], r["origin"]) for r in runs} == {
+        assert set(zip(runs["name"], runs["origin"], strict=True)) == {
             ("from-alice", "origin"),
             ("bobs", "local"),
         }
-        assert "origin" in [c["text"] for c in request(f"{server.url}api/runs").json()["columns"]]
         fetched = request(f"{server.url}api/runs/{shared}?origin=origin").json()
         assert fetched["origin"] == "origin" and fetched["name"] == "from-alice"
         assert request(f"{server.url}api/runs/{shared}").json()["origin"] == "origin"
@@ -184,7 +193,7 @@ def test_a_crashed_run_shows_as_crashed(repo: Path) -> None:
     subprocess.run([sys.executable, "-c", script], cwd=repo, check=False, timeout=60)
     with ui_server(repo) as server:
         deadline = time.monotonic() + 10
-        runs: list[dict[str, object]] = []
-        while time.monotonic() < deadline and not runs:
+        runs: dict[str, list[object]] = {"id": []}
+        while time.monotonic() < deadline and not runs["id"]:
             runs = request(f"{server.url}api/runs").json()["runs"]
-        assert [(r["name"], r["status"]) for r in runs] == [("doomed", "CRASHED")]
+        assert (runs["name"], runs["status"]) == (["doomed"], ["CRASHED"])

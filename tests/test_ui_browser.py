@@ -75,6 +75,9 @@ def test_table_lists_filters_sorts_groups_and_shows_errors(repo: Path, page: Any
         wait_rows(page, 3)
         assert rows(page) == ids[::-1]
         assert page.inner_text("#run-count") == "3 runs"
+        shown = page.eval_on_selector_all(".head-cell", "ns => ns.map(n => n.dataset.col)")
+        listed = gitruns_cli(repo, "ls", "--format", "csv").stdout.splitlines()[0].split(",")
+        assert shown == listed  # the default columns of gitruns ls
         screenshot(page, "table")
 
         page.fill("#filter", "params.lr > 0.2")
@@ -223,9 +226,9 @@ def _wait_for_running_run(url: str, job: subprocess.Popen[bytes]) -> str | None:
     query = urllib.parse.urlencode({"filter": 'status = "RUNNING"'})
     deadline = time.monotonic() + 8
     while time.monotonic() < deadline and job.poll() is None:
-        running = request(f"{url}api/runs?{query}").json()["runs"]
+        running = request(f"{url}api/runs?{query}").json()["runs"]["id"]
         if running:
-            return str(running[0]["id"])
+            return str(running[0])
         time.sleep(0.2)
     return None
 

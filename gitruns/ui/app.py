@@ -152,10 +152,9 @@ class _Handlers:
                 int(limit) if limit and limit.isdigit() else None,
                 all_copies=query.get("all") == "1",
             )
-            return JSON(data)
+            return Response(data, media_type="application/json")
 
-        what = "filter"
-        return _guarded(what, action)
+        return _guarded("filter", action)
 
     def version(self, request: Request) -> Response:
         return _guarded(

@@ -15,15 +15,14 @@ from gitruns.cache import CachedRun, current_refs
 from gitruns.errors import GitrunsError
 from gitruns.layout import json_safe
 from gitruns.query import Field, parse, parse_field, parse_sort_key
-from gitruns.query.ast import AGGREGATES, ATTRIBUTES, fields_of
-from gitruns.query.columns import default_columns, header
+from gitruns.query.ast import AGGREGATES, fields_of
+from gitruns.query.columns import header
 from gitruns.query.errors import QuerySyntaxError
 from gitruns.recovery import staging_area
 from gitruns.search import select_runs
 from gitruns.storage import Store
 
 MAX_COLUMNS = 200
-_NOT_COLUMNS = {"email"}  # filterable, but the user column already says who
 
 
 def column(field: Field) -> dict[str, Any]:
@@ -53,44 +52,47 @@ def parse_columns(texts: Sequence[str]) -> list[Field]:
     return [parse_field(text) for text in texts[:MAX_COLUMNS] if text.strip()]
 
 
-def row_dict(row: CachedRun) -> dict[str, Any]:
-    """One run as the table holds it: attributes, flattened params, metric summaries
-    ``[last, min, max, count]`` and tags."""
-    metrics: Any = row.metrics
-    if "NaN" in row.metrics_json or "Infinity" in row.metrics_json:
-        metrics = json_safe(metrics)
-    params: Any = row.params
-    if "NaN" in row.params_json or "Infinity" in row.params_json:
-        params = json_safe(params)
-    return {
-        "id": row.run_id,
-        "ref": row.ref,
-        "origin": row.origin,
-        "name": row.name,
-        "status": row.status,
-        "user": row.user,
-        "email": row.email,
-        "host": row.host,
-        "start_time": row.start_time,
-        "end_time": row.end_time,
-        "duration": row.duration,
-        "branch": row.branch,
-        "commit": row.code_commit,
-        "params": params,
-        "metrics": metrics,
-        "tags": row.tags,
-    }
+# (JSON name, CachedRun attribute) of each scalar field a row sends
+_SCALARS = (
+    ("id", "run_id"),
+    ("origin", "origin"),
+    ("name", "name"),
+    ("status", "status"),
+    ("user", "user"),
+    ("host", "host"),
+    ("start_time", "start_time"),
+    ("end_time", "end_time"),
+    ("duration", "duration"),
+    ("branch", "branch"),
+    ("commit", "code_commit"),
+)
+_MAPPINGS = (("params", "params_json"), ("metrics", "metrics_json"), ("tags", "tags_json"))
 
 
-def available_columns(rows: Sequence[CachedRun]) -> list[dict[str, Any]]:
-    """Every column the listed runs can fill: attributes, then each param, metric, tag."""
-    fields = [Field("attr", name) for name in ATTRIBUTES if name not in _NOT_COLUMNS]
-    for namespace in ("params", "metrics", "tags"):
-        keys: set[str] = set()
-        for row in rows:
-            keys.update(getattr(row, namespace))
-        fields += [Field(namespace, k, exact=namespace == "metrics") for k in sorted(keys)]
-    return [column(f) for f in fields]
+def runs_json(rows: Sequence[CachedRun]) -> str:
+    """The rows as JSON columns (``{"id": [...], "params": [{...}, ...], ...}``): params
+    (flattened), metric summaries ``[last, min, max, count]`` and tags go out as the cache
+    holds them, spliced as text, so 10,000 runs cost no JSON decoding on the server."""
+    parts = [
+        f'"{name}":{_strict_dumps([getattr(r, attr) for r in rows])}' for name, attr in _SCALARS
+    ]
+    for name, attr in _MAPPINGS:
+        parts.append(f'"{name}":[' + ",".join(_strict(getattr(r, attr)) for r in rows) + "]")
+    return "{" + ",".join(parts) + "}"
+
+
+def _strict(text: str) -> str:
+    """Cached JSON with NaN or infinities (Python's JSON extension) made strict."""
+    if "NaN" in text or "Infinity" in text:
+        return dumps(json_safe(json.loads(text)))
+    return text
+
+
+def _strict_dumps(values: list[Any]) -> str:
+    try:
+        return dumps(values)
+    except ValueError:
+        return dumps(json_safe(values))
 
 
 def list_runs(
@@ -100,24 +102,23 @@ def list_runs(
     columns: Sequence[str] = (),
     limit: int | None = None,
     all_copies: bool = False,
-) -> dict[str, Any]:
-    """The table's data: runs (newest first unless ``sort``), the columns to show (those
-    asked for, else ``gitruns ls``'s defaults), every column available, and the refs
-    skipped as invalid. A bad filter, sort key or column raises ``QuerySyntaxError``."""
+) -> str:
+    """The table's data as JSON text: the runs (newest first unless ``sort``), the columns
+    asked for (none: the page picks ``gitruns ls``'s defaults), the fields the filter and
+    sort keys mention, and the refs skipped as invalid. A bad filter, sort key or column
+    raises ``QuerySyntaxError``."""
     chosen = parse_columns(columns)
     selection = select_runs(store, filter, list(sort), limit, all_copies=all_copies)
-    rows = selection.rows
     mentioned = [parse_sort_key(key)[0] for key in sort]
     if filter and filter.strip():
         mentioned += fields_of(parse(filter))
-    shown = chosen or default_columns(rows, mentioned)
-    return {
-        "runs": [row_dict(row) for row in rows],
-        "columns": [column(f) for f in shown],
-        "available": available_columns(rows),
+    rest = {
+        "columns": [column(f) for f in chosen],
+        "mentioned": [column(f) for f in mentioned],
         "problems": [{"ref": ref, "why": why} for ref, why in selection.problems],
         "version": version(store),
     }
+    return '{"runs":' + runs_json(selection.rows) + "," + dumps(rest)[1:]
 
 
 def version(store: Store) -> str:

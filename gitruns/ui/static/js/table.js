@@ -7,6 +7,12 @@ import { h, clear, fmtDuration, fmtTime, fmtValue, shortId, statusBadge, debounc
 import { refOf } from "./source.js";
 
 const ROW_HEIGHT = 30;
+const ATTRIBUTES = ["id", "name", "status", "user", "host", "branch", "commit", "start_time", "end_time", "duration", "origin"];
+const BASE_COLUMNS = ["id", "name", "status", "start_time", "duration"];
+const HEADERS = { start_time: "start", end_time: "end" };
+const CAPS = { metrics: 6, params: 6, tags: 3 };
+const PLAIN = /^[A-Za-z0-9_\/-]+$/;
+const SCALARS = ["id", "origin", "name", "status", "user", "host", "start_time", "end_time", "duration", "branch", "commit", "params", "metrics", "tags"];
 const TABLE_POLL_MS = 2000;
 const AGG_INDEX = { last: 0, min: 1, max: 2, count: 3 };
 const WIDTHS = { id: 90, name: 200, status: 96, start_time: 170, end_time: 170, duration: 84, commit: 110 };
@@ -25,6 +31,71 @@ export function cellValue(row, col) {
   const agg = cut > 0 ? col.key.slice(cut + 1) : null;
   if (agg in AGG_INDEX && metrics[col.key.slice(0, cut)]) return metrics[col.key.slice(0, cut)][AGG_INDEX[agg]];
   return undefined;
+}
+
+// The server sends columns of values (cheap to encode for 10,000 runs); rows are rebuilt here.
+export function rowsOf(columns) {
+  const n = columns.id.length;
+  const rows = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = {};
+    for (const name of SCALARS) row[name] = columns[name][i];
+    rows[i] = row;
+  }
+  return rows;
+}
+
+// A column's name in the filter language (gitruns.query.ast.Field.to_text).
+function fieldText(ns, key) {
+  if (ns === "attr") return key;
+  const parts = key.split(".");
+  const plain = parts.every((p) => PLAIN.test(p)) && !(ns === "metrics" && parts[parts.length - 1] in AGG_INDEX);
+  return plain ? `${ns}.${key}` : `${ns}.\`${key.replace(/`/g, "``")}\``;
+}
+
+function columnOf(ns, key) {
+  const text = fieldText(ns, key);
+  const label = ns === "attr" ? HEADERS[key] || key : text;
+  return { text, label, ns, key, agg: null, exact: ns === "metrics" };
+}
+
+function keysOf(rows, ns) {
+  const keys = new Set();
+  for (const row of rows) for (const key in row[ns]) keys.add(key);
+  return [...keys].sort();
+}
+
+// Keys whose value is not the same in every run (all keys for a single run): as gitruns ls.
+function varying(rows, ns, value) {
+  const keys = keysOf(rows, ns);
+  if (rows.length < 2) return keys;
+  return keys.filter((key) => {
+    const first = key in rows[0][ns] ? JSON.stringify(value(rows[0][ns][key])) : undefined;
+    return rows.some((row) => (key in row[ns] ? JSON.stringify(value(row[ns][key])) : undefined) !== first);
+  });
+}
+
+// gitruns ls's default columns (gitruns.query.columns.default_columns), computed here from
+// the rows the page already has.
+export function defaultColumns(rows, mentioned) {
+  const columns = BASE_COLUMNS.map((key) => columnOf("attr", key));
+  if (rows.some((row) => row.origin !== "local")) columns.push(columnOf("attr", "origin"));
+  for (const col of mentioned) if (col.ns !== "attr" && !columns.some((c) => c.text === col.text)) columns.push(col);
+  const shown = new Set(columns.filter((c) => !c.agg).map((c) => `${c.ns}\u0000${c.key}`));
+  const last = (summary) => summary[0];
+  const same = (v) => v;
+  for (const ns of ["metrics", "params", "tags"]) {
+    let keys = varying(rows, ns, ns === "metrics" ? last : same);
+    if (ns === "metrics") keys = keys.filter((k) => !k.startsWith("system/"));
+    keys = keys.filter((k) => !shown.has(`${ns}\u0000${k}`)).slice(0, CAPS[ns]);
+    columns.push(...keys.map((k) => columnOf(ns, k)));
+  }
+  return columns;
+}
+
+export function availableColumns(rows) {
+  return [...ATTRIBUTES.map((key) => columnOf("attr", key)),
+    ...["params", "metrics", "tags"].flatMap((ns) => keysOf(rows, ns).map((k) => columnOf(ns, k)))];
 }
 
 function cellNode(row, col) {
@@ -151,6 +222,9 @@ export class RunsTable {
       if (id !== this.requestId) return;
       clear(this.errorSlot);
       this.filterInput.classList.remove("invalid");
+      data.runs = rowsOf(data.runs);
+      data.available = availableColumns(data.runs);
+      if (!data.columns.length) data.columns = defaultColumns(data.runs, data.mentioned);
       this.data = data;
       this.layout();
       this.root.dataset.loadMs = String(Math.round(performance.now() - started));
