@@ -19,7 +19,7 @@ def test_parse_columns_matches_the_reference_parser() -> None:
     steps, times, values = parse_columns(raw)
     expected = parse_metric_csv(raw)
     assert steps == [r[0] for r in expected]
-    assert times == [r[1] for r in expected]
+    assert [int(t) for t in times] == [r[1] for r in expected]
     assert [repr(v) for v in values] == [repr(r[2]) for r in expected]
 
 

@@ -191,12 +191,3 @@ export function viewControls(view, onChange) {
     h("label", {}, logBox, " log scale"),
     h("span", { class: "hint", text: "drag to zoom, double-click to reset" }));
 }
-
-// Charts that load when they scroll into view (a run may have hundreds of metrics).
-export function whenVisible(node, load) {
-  if (!("IntersectionObserver" in window)) { load(); return; }
-  const observer = new IntersectionObserver((entries) => {
-    if (entries.some((e) => e.isIntersecting)) { observer.disconnect(); load(); }
-  }, { rootMargin: "300px" });
-  observer.observe(node);
-}

@@ -3,9 +3,9 @@
 // line is {label, color, series, startMs} (see charts.js).
 
 import { h, clear } from "./dom.js";
-import { LineChart, whenVisible } from "./charts.js";
+import { LineChart } from "./charts.js";
 
-const BATCH = 12;
+const BATCH = 6;
 
 export class ChartGrid {
   constructor(container, keys, view, fetchLines) {
@@ -17,6 +17,15 @@ export class ChartGrid {
     this.wanted = new Set();
     this.scheduled = false;
     this.keys = [];
+    // one observer for the whole grid: the charts that come into view together are
+    // fetched together
+    this.observer = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) continue;
+        this.observer.unobserve(entry.target);
+        this.want(entry.target.dataset.key);
+      }
+    }, { rootMargin: "200px" }) : null;
     clear(container);
     this.grid = h("div", { class: "chart-grid" });
     container.append(this.grid);
@@ -29,7 +38,7 @@ export class ChartGrid {
       this.keys.push(key);
       const box = h("div", { class: "chart", "data-key": key }, h("div", { class: "chart-loading", text: key }));
       this.grid.append(box);
-      whenVisible(box, () => this.want(key));
+      if (this.observer) this.observer.observe(box); else this.want(key);
     }
   }
 
@@ -37,14 +46,19 @@ export class ChartGrid {
     this.wanted.add(key);
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(() => this.loadWanted());
+    setTimeout(() => this.loadWanted(), 0);
   }
 
+  // Batches of a few series, two requests at a time: the first charts are drawn while the
+  // server reads the next ones.
   async loadWanted() {
     this.scheduled = false;
     const keys = [...this.wanted].filter((k) => !this.lines.has(k));
     this.wanted.clear();
-    for (let i = 0; i < keys.length; i += BATCH) await this.load(keys.slice(i, i + BATCH));
+    const batches = [];
+    for (let i = 0; i < keys.length; i += BATCH) batches.push(keys.slice(i, i + BATCH));
+    const worker = async () => { while (batches.length) await this.load(batches.shift()); };
+    await Promise.all([worker(), worker()]);
   }
 
   async load(keys, refresh = false) {

@@ -69,9 +69,15 @@ function keysOf(rows, ns) {
 function varying(rows, ns, value) {
   const keys = keysOf(rows, ns);
   if (rows.length < 2) return keys;
+  const MISSING = {};
+  const sig = (map, key) => {
+    if (!(key in map)) return MISSING;
+    const v = value(map[key]);
+    return v !== null && typeof v === "object" ? JSON.stringify(v) : v;
+  };
   return keys.filter((key) => {
-    const first = key in rows[0][ns] ? JSON.stringify(value(rows[0][ns][key])) : undefined;
-    return rows.some((row) => (key in row[ns] ? JSON.stringify(value(row[ns][key])) : undefined) !== first);
+    const first = sig(rows[0][ns], key);
+    return rows.some((row) => sig(row[ns], key) !== first);
   });
 }
 
