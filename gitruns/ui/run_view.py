@@ -58,13 +58,24 @@ def run_detail(store: Store, run: Run, origin: str) -> dict[str, Any]:
     data: dict[str, Any] = layout.json_safe(run.to_dict())
     data["origin"] = origin
     data["env"] = read_env(run).to_dict()
-    files = store.file_ids(run.commit)
-    data["has_patch"] = layout.PATCH_FILE in files
-    data["logs"] = [s for s in LOG_STREAMS if f"logs/{s}.txt" in files]
-    data["history"] = _history(store, run)
+    files = store.file_ids(run.commit) if run.commit else None
+    data["has_patch"] = _has_file(run, files, layout.PATCH_FILE)
+    data["logs"] = [s for s in LOG_STREAMS if _has_file(run, files, f"logs/{s}.txt")]
+    data["history"] = _history(store, run) if run.commit else []
     data["lineage"] = lineage(store, run)
     data["artifacts"] = [_artifact(store, a) for a in run.artifacts]
     return data
+
+
+def _has_file(run: Run, files: dict[str, str] | None, path: str) -> bool:
+    """Whether the run has the file: from its commit's tree, or for a run in progress
+    (no commit yet) by asking the library for it."""
+    if files is not None:
+        return path in files
+    try:
+        return run.file(path, MAX_LOG_BYTES) is not None
+    except GitrunsError:
+        return False
 
 
 def _history(store: Store, run: Run) -> list[dict[str, Any]]:
