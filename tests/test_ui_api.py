@@ -26,7 +26,9 @@ def test_runs_table_data_filter_sort_and_columns(repo: Path) -> None:
         assert runs["params"][0]["model.layers"] == 6 and runs["tags"][0]["sweep"] == "lr"
         assert runs["metrics"][0]["loss"][3] == 20  # [last, min, max, count]
         assert set(runs["origin"]) == {"local"} and runs["status"] == ["FINISHED"] * 3
-        assert data["columns"] == [] and data["mentioned"] == [] and data["problems"] == []
+        assert data["problems"] == []
+        listed = gitruns_cli(repo, "ls", "--format", "csv").stdout.splitlines()[0].split(",")
+        assert [c["text"] for c in data["columns"]] == listed  # gitruns ls's defaults
 
         query = urllib.parse.urlencode(
             [("filter", "params.lr > 0.2"), ("sort", "params.lr"), ("columns", "name,params.lr")]
@@ -34,7 +36,6 @@ def test_runs_table_data_filter_sort_and_columns(repo: Path) -> None:
         narrowed = request(f"{server.url}api/runs?{query}").json()
         assert [p["lr"] for p in narrowed["runs"]["params"]] == [0.3, 1.0]
         assert [c["text"] for c in narrowed["columns"]] == ["name", "params.lr"]
-        assert [c["text"] for c in narrowed["mentioned"]] == ["params.lr", "params.lr"]
 
 
 def test_nan_in_a_summary_is_sent_as_strict_json(repo: Path) -> None:

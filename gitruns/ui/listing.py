@@ -16,7 +16,7 @@ from gitruns.errors import GitrunsError
 from gitruns.layout import json_safe
 from gitruns.query import Field, parse, parse_field, parse_sort_key
 from gitruns.query.ast import AGGREGATES, fields_of
-from gitruns.query.columns import header
+from gitruns.query.columns import default_columns, header
 from gitruns.query.errors import QuerySyntaxError
 from gitruns.recovery import staging_area
 from gitruns.search import select_runs
@@ -104,17 +104,17 @@ def list_runs(
     all_copies: bool = False,
 ) -> str:
     """The table's data as JSON text: the runs (newest first unless ``sort``), the columns
-    asked for (none: the page picks ``gitruns ls``'s defaults), the fields the filter and
-    sort keys mention, and the refs skipped as invalid. A bad filter, sort key or column
-    raises ``QuerySyntaxError``."""
+    asked for, else ``gitruns ls``'s defaults (``query.columns.default_columns``: one rule
+    for both), and the refs skipped as invalid. A bad filter, sort key or column raises
+    ``QuerySyntaxError``."""
     chosen = parse_columns(columns)
     selection = select_runs(store, filter, list(sort), limit, all_copies=all_copies)
     mentioned = [parse_sort_key(key)[0] for key in sort]
     if filter and filter.strip():
         mentioned += fields_of(parse(filter))
+    shown = chosen or default_columns(selection.rows, mentioned)
     rest = {
-        "columns": [column(f) for f in chosen],
-        "mentioned": [column(f) for f in mentioned],
+        "columns": [column(f) for f in shown],
         "problems": [{"ref": ref, "why": why} for ref, why in selection.problems],
         "version": version(store),
     }

@@ -8,9 +8,7 @@ import { refOf } from "./source.js";
 
 const ROW_HEIGHT = 30;
 const ATTRIBUTES = ["id", "name", "status", "user", "host", "branch", "commit", "start_time", "end_time", "duration", "origin"];
-const BASE_COLUMNS = ["id", "name", "status", "start_time", "duration"];
 const HEADERS = { start_time: "start", end_time: "end" };
-const CAPS = { metrics: 6, params: 6, tags: 3 };
 const PLAIN = /^[A-Za-z0-9_\/-]+$/;
 const SCALARS = ["id", "origin", "name", "status", "user", "host", "start_time", "end_time", "duration", "branch", "commit", "params", "metrics", "tags"];
 const TABLE_POLL_MS = 2000;
@@ -63,40 +61,6 @@ function keysOf(rows, ns) {
   const keys = new Set();
   for (const row of rows) for (const key in row[ns]) keys.add(key);
   return [...keys].sort();
-}
-
-// Keys whose value is not the same in every run (all keys for a single run): as gitruns ls.
-function varying(rows, ns, value) {
-  const keys = keysOf(rows, ns);
-  if (rows.length < 2) return keys;
-  const MISSING = {};
-  const sig = (map, key) => {
-    if (!(key in map)) return MISSING;
-    const v = value(map[key]);
-    return v !== null && typeof v === "object" ? JSON.stringify(v) : v;
-  };
-  return keys.filter((key) => {
-    const first = sig(rows[0][ns], key);
-    return rows.some((row) => sig(row[ns], key) !== first);
-  });
-}
-
-// gitruns ls's default columns (gitruns.query.columns.default_columns), computed here from
-// the rows the page already has.
-export function defaultColumns(rows, mentioned) {
-  const columns = BASE_COLUMNS.map((key) => columnOf("attr", key));
-  if (rows.some((row) => row.origin !== "local")) columns.push(columnOf("attr", "origin"));
-  for (const col of mentioned) if (col.ns !== "attr" && !columns.some((c) => c.text === col.text)) columns.push(col);
-  const shown = new Set(columns.filter((c) => !c.agg).map((c) => `${c.ns}\u0000${c.key}`));
-  const last = (summary) => summary[0];
-  const same = (v) => v;
-  for (const ns of ["metrics", "params", "tags"]) {
-    let keys = varying(rows, ns, ns === "metrics" ? last : same);
-    if (ns === "metrics") keys = keys.filter((k) => !k.startsWith("system/"));
-    keys = keys.filter((k) => !shown.has(`${ns}\u0000${k}`)).slice(0, CAPS[ns]);
-    columns.push(...keys.map((k) => columnOf(ns, k)));
-  }
-  return columns;
 }
 
 export function availableColumns(rows) {
@@ -230,7 +194,6 @@ export class RunsTable {
       this.filterInput.classList.remove("invalid");
       data.runs = rowsOf(data.runs);
       data.available = availableColumns(data.runs);
-      if (!data.columns.length) data.columns = defaultColumns(data.runs, data.mentioned);
       this.data = data;
       this.layout();
       this.root.dataset.loadMs = String(Math.round(performance.now() - started));
