@@ -54,6 +54,12 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, f"the page raised: {errors}"
 
 
+LOADED_IMAGE = """() => {
+  const image = document.querySelector("#artifacts img");
+  return image && image.complete && image.naturalWidth > 0;
+}"""
+
+
 def rows(page: Any) -> list[str]:
     return page.eval_on_selector_all(".grid-row[data-id]", "nodes => nodes.map(n => n.dataset.id)")
 
@@ -148,7 +154,7 @@ def test_run_page_draws_its_charts(repo: Path, page: Any, tmp_path: Path) -> Non
         page.wait_for_selector(".chart[data-key='long'] canvas")
         points = int(page.get_attribute(".chart[data-key='long']", "data-points") or 0)
         assert 0 < points <= 1002  # 20,000 points, downsampled on the server
-        page.wait_for_selector("#artifacts img")
+        page.wait_for_function(LOADED_IMAGE)
         natural = page.eval_on_selector("#artifacts img", "img => img.naturalWidth")
         assert natural == 8  # the image artifact is shown
 
@@ -333,6 +339,6 @@ def test_another_origin_cannot_use_the_api(repo: Path, page: Any, tmp_path: Path
             attacker.shutdown()
             attacker.server_close()
         page.goto(f"{server.url}run/{run_id}")  # the dashboard's own page may show it
-        page.wait_for_selector("#artifacts img")
+        page.wait_for_function(LOADED_IMAGE)
         assert page.eval_on_selector("#artifacts img", "img => img.naturalWidth") == 8
     assert git(repo, "rev-parse", f"refs/runs/{run_id}").strip() == before  # no note added

@@ -78,13 +78,17 @@ export class RunPage {
   async poll() {
     try {
       const run = await this.source.run(this.id, this.origin);
-      const wasRunning = this.run.status === "RUNNING";
+      const [ownBefore, systemBefore] = this.metricKeys();
       this.run = run;
-      this.renderHeader();
       const [own, system] = this.metricKeys();
-      await this.grid.refresh(own);
-      if (this.systemGrid) await this.systemGrid.refresh(system);
-      if (wasRunning && run.status !== "RUNNING") this.render();
+      const firstMetrics = (!ownBefore.length && own.length) || (!systemBefore.length && system.length);
+      if (run.status !== "RUNNING" || firstMetrics) {
+        this.render();  // it ended, or logged its first metrics: draw the page anew
+      } else {
+        this.renderHeader();
+        await this.grid.refresh(own);
+        if (this.systemGrid) await this.systemGrid.refresh(system);
+      }
     } catch (error) { /* keep what is shown; try again */ }
     this.schedulePoll();
   }
