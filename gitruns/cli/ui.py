@@ -73,6 +73,7 @@ def ui_command(port: int, host: str, no_browser: bool, allow_edit: bool) -> None
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
     serve(str(root), sock, host, allow_edit, ready)
+    click.echo("gitruns ui: stopped", err=True)  # Ctrl-C is how a server is meant to end
 
 
 def _check_installed() -> None:
