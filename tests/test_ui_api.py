@@ -31,7 +31,12 @@ def test_runs_table_data_filter_sort_and_columns(repo: Path) -> None:
         assert [c["text"] for c in data["columns"]] == listed  # gitruns ls's defaults
 
         query = urllib.parse.urlencode(
-            [("filter", "params.lr > 0.2"), ("sort", "params.lr"), ("columns", "name,params.lr")]
+            [
+                ("filter", "params.lr > 0.2"),
+                ("sort", "params.lr"),
+                ("column", "name"),
+                ("column", "params.lr"),
+            ]
         )
         narrowed = request(f"{server.url}api/runs?{query}").json()
         assert [p["lr"] for p in narrowed["runs"]["params"]] == [0.3, 1.0]
@@ -60,7 +65,7 @@ def test_a_bad_filter_returns_the_caret_error(repo: Path) -> None:
         assert "^" in error["message"] and error["problem"]
         cli = gitruns_cli(repo, "ls", "-f", "metrics.acc >> 0.9")
         assert error["message"] in cli.stderr  # the same message as gitruns ls
-        bad_column = request(f"{server.url}api/runs?columns=params.")
+        bad_column = request(f"{server.url}api/runs?column=params.")
         assert bad_column.status == 400 and bad_column.json()["error"]["column"]
 
 

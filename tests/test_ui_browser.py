@@ -60,6 +60,11 @@ LOADED_IMAGE = """() => {
 }"""
 
 
+# a text node reading "null" right under the page's sections: a value that was not skipped
+STRAY_NULL = """() => [...document.querySelectorAll("#app, #app > *, #app section")]
+  .some(n => [...n.childNodes].some(c => c.nodeType === 3 && c.textContent.trim() === "null"))"""
+
+
 def rows(page: Any) -> list[str]:
     return page.eval_on_selector_all(".grid-row[data-id]", "nodes => nodes.map(n => n.dataset.id)")
 
@@ -179,6 +184,7 @@ def test_compare_overlays_two_runs(repo: Path, page: Any) -> None:
         assert "lr" in differs and "sweep" not in differs
         assert page.query_selector("#compare-table td.differs")
         assert int(page.get_attribute("#parallel", "data-axes") or 0) >= 3
+        assert not page.evaluate(STRAY_NULL)
         screenshot(page, "compare", full_page=True)
 
 
@@ -294,6 +300,7 @@ def test_the_report_opens_from_disk_and_draws(repo: Path, page: Any, tmp_path: P
     assert pixels(page, f"{chart} canvas", SECOND_COLOUR) > 100
     assert page.query_selector("#compare-table")
     assert all(url.startswith("file:") for url in requested), requested  # no network at all
+    assert not page.evaluate(STRAY_NULL)
     screenshot(page, "report", full_page=True)
     page.click("details.report-run summary")  # one run's own page, inside the report
     page.locator("details.report-run[open] .chart").first.scroll_into_view_if_needed()

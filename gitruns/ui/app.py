@@ -135,11 +135,7 @@ class _Handlers:
 
     def runs(self, request: Request) -> Response:
         query = request.query_params
-        columns = [c for c in query.get("columns", "").split(",") if c.strip()]
-        if query.get("columns") and "`" in query["columns"]:
-            from gitruns.cli.ls import split_columns
-
-            columns = split_columns(query["columns"])
+        columns = query.getlist("column")  # one parameter a column: names may hold commas
         limit = query.get("limit")
 
         def action() -> Response:

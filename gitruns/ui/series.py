@@ -45,10 +45,10 @@ class Series:
         }
 
 
-def parse_columns(raw: bytes) -> tuple[list[int], list[bytes], list[float]]:
+def parse_columns(raw: bytes) -> tuple[list[bytes], list[bytes], list[float]]:
     """``step,timestamp,value`` CSV as three columns (C-speed splitting: no per-line loop).
 
-    Timestamps stay text: only the few a chart keeps are converted (``int``)."""
+    Steps and timestamps stay text: only the few a chart keeps are converted (``int``)."""
     body = raw[raw.find(b"\n") + 1 :] if raw.startswith(b"step") else raw
     if b"\n\n" in body or b"\r" in body:
         body = b"\n".join(line.strip() for line in body.splitlines() if line.strip())
@@ -57,7 +57,7 @@ def parse_columns(raw: bytes) -> tuple[list[int], list[bytes], list[float]]:
         tokens.pop()
     if len(tokens) % 3:
         raise ValueError("a row does not have three fields")
-    return list(map(int, tokens[0::3])), tokens[1::3], list(map(float, tokens[2::3]))
+    return tokens[0::3], tokens[1::3], list(map(float, tokens[2::3]))
 
 
 def read_series(
@@ -66,13 +66,15 @@ def read_series(
     points: int = DEFAULT_POINTS,
     step_range: tuple[float | None, float | None] = (None, None),
 ) -> Series:
-    """Metric ``key`` of ``run``, at most about ``points`` points, in step order.
+    """Metric ``key`` of ``run``, at most about ``points`` points, in logged order (the
+    page sorts by x; runs log steps in order but need not).
 
     ``step_range`` keeps only steps within (low, high), for a chart zoomed into a part of a
-    long series.
+    long series; the series is then put in step order first.
     """
-    raw = run.file(layout.metric_path(key), MAX_METRIC_BYTES)
+    steps: list[Any]
     times: list[Any]
+    raw = run.file(layout.metric_path(key), MAX_METRIC_BYTES)
     if raw is None:  # no CSV in the tree: a live run read through the library
         history = run.metric_history(key)
         steps = [p.step for p in history]
@@ -86,21 +88,29 @@ def read_series(
                 f"metrics/{key}.csv of run {run.id} is malformed ({exc})", "repair or remove it"
             ) from exc
     total = len(values)
-    steps, times, values = _in_step_order(steps, times, values)
-    steps, times, values = _in_range(steps, times, values, step_range)
-    keep = pick_indices(values, max(2, min(points, MAX_POINTS)))
-    if keep is not None:
-        steps = [steps[i] for i in keep]
-        times = [times[i] for i in keep]
-        values = [values[i] for i in keep]
+    try:
+        if step_range != (None, None):
+            steps = [int(s) for s in steps]
+            steps, times, values = _in_step_order(steps, times, values)
+            steps, times, values = _in_range(steps, times, values, step_range)
+        keep = pick_indices(values, max(2, min(points, MAX_POINTS)))
+        if keep is not None:
+            steps = [steps[i] for i in keep]
+            times = [times[i] for i in keep]
+            values = [values[i] for i in keep]
+        kept_steps, kept_times = [int(s) for s in steps], [int(t) for t in times]
+    except ValueError as exc:
+        raise InvalidRunError(
+            f"metrics/{key}.csv of run {run.id} is malformed ({exc})", "repair or remove it"
+        ) from exc
     shown: list[float | None] = [v if math.isfinite(v) else None for v in values]
-    return Series(key, steps, [int(t) for t in times], shown, total)
+    return Series(key, kept_steps, kept_times, shown, total)
 
 
 def _in_step_order(
     steps: list[int], times: list[Any], values: list[float]
 ) -> tuple[list[int], list[Any], list[float]]:
-    """Charts need ascending x; a run that logged steps out of order is sorted (stably)."""
+    """Steps ascending (stably), as a range cut needs."""
     if all(a <= b for a, b in itertools.pairwise(steps)):
         return steps, times, values
     order = sorted(range(len(steps)), key=steps.__getitem__)

@@ -1,7 +1,7 @@
 // Compare runs: their curves overlaid, a table of every param/metric/tag that highlights
 // what differs, and a parallel-coordinates view of the sweep (params -> a chosen metric).
 
-import { h, clear, colorOf, fmtValue, section, statusBadge, runLink, errorBox } from "./dom.js";
+import { h, append, clear, colorOf, fmtValue, section, statusBadge, runLink, errorBox } from "./dom.js";
 import { viewControls } from "./charts.js";
 import { ChartGrid } from "./metricgrid.js";
 import { drawParallel, varyingParams } from "./parcoords.js";
@@ -20,7 +20,9 @@ export class ComparePage {
     this.load();
   }
 
-  destroy() {}
+  destroy() {
+    if (this.grid) this.grid.destroy();
+  }
 
   async load() {
     try {
@@ -55,11 +57,11 @@ export class ComparePage {
       keys.map((k) => h("option", { value: k, selected: k === this.metric }, k)));
     const table = h("div", {});
     const only = h("input", { type: "checkbox", checked: this.onlyChanged, onchange: () => { this.onlyChanged = only.checked; this.saveParam("all_rows", only.checked ? "" : "1"); this.renderTable(table); } });
-    clear(this.root).append(
+    append(clear(this.root), [
       h("h1", { text: `Compare ${runs.length} runs` }), legend,
       section("curves", "Metrics, overlaid", controls, chartsBody),
       varyingParams(runs).length ? section("sweep", "Parallel coordinates", h("label", {}, "metric ", metricSelect), parallel) : null,
-      section("differences", "Side by side", h("label", {}, only, " only what differs"), table));
+      section("differences", "Side by side", h("label", {}, only, " only what differs"), table)]);
     this.grid = new ChartGrid(chartsBody, keys, this.view, fetchLines);
     this.renderTable(table);
     if (varyingParams(runs).length) requestAnimationFrame(() => drawParallel(parallel, runs, this.metric));

@@ -105,4 +105,11 @@ export class ChartGrid {
   redraw() {
     for (const chart of this.charts.values()) chart.setView(this.view);
   }
+
+  // Leaving the page: charts share a cursor-sync group, which must not keep old ones.
+  destroy() {
+    if (this.observer) this.observer.disconnect();
+    for (const chart of this.charts.values()) chart.destroy();
+    this.charts.clear();
+  }
 }

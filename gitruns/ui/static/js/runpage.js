@@ -58,6 +58,8 @@ export class RunPage {
 
   destroy() {
     clearTimeout(this.timer);
+    this.destroyed = true;
+    for (const grid of [this.grid, this.systemGrid]) if (grid && grid.destroy) grid.destroy();
   }
 
   async load() {
@@ -72,7 +74,7 @@ export class RunPage {
   }
 
   schedulePoll() {
-    if (this.source.live && this.run.status === "RUNNING") this.timer = setTimeout(() => this.poll(), RUN_POLL_MS);
+    if (!this.destroyed && this.source.live && this.run.status === "RUNNING") this.timer = setTimeout(() => this.poll(), RUN_POLL_MS);
   }
 
   async poll() {
@@ -99,7 +101,8 @@ export class RunPage {
   }
 
   render() {
-    const run = this.run;
+    for (const grid of [this.grid, this.systemGrid]) if (grid && grid.destroy) grid.destroy();
+    this.grid = this.systemGrid = null;
     this.headerSlot = h("div", { class: "run-header" });
     const [own, system] = this.metricKeys();
     const nav = [["overview", "Overview"], ["metrics", "Metrics"], ["system", "System"], ["logs", "Logs"],
@@ -118,10 +121,10 @@ export class RunPage {
       this.lineageSection(),
     ].filter(Boolean);
     const present = new Set(sections.map((s) => s.id));
-    clear(this.root).append(
-      this.headerSlot,
-      this.options.embedded ? null : h("nav", { class: "page-nav" }, nav.filter(([id]) => present.has(id)).map(([id, label]) => h("a", { href: `#${id}`, text: label }))),
-      ...sections);
+    const links = nav.filter(([id]) => present.has(id)).map(([id, label]) => h("a", { href: `#${id}`, text: label }));
+    clear(this.root).append(this.headerSlot);
+    if (!this.options.embedded) this.root.append(h("nav", { class: "page-nav" }, links));
+    this.root.append(...sections);
     this.renderHeader();
   }
 

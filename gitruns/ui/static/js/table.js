@@ -187,7 +187,7 @@ export class RunsTable {
     try {
       const data = await this.source.runs({
         filter: this.state.filter, sort: this.state.sort,
-        columns: this.state.cols.join(","), all: this.state.all ? "1" : "",
+        column: this.state.cols, all: this.state.all ? "1" : "",
       });
       if (id !== this.requestId) return;
       clear(this.errorSlot);
