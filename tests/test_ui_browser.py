@@ -115,7 +115,7 @@ def test_table_lists_filters_sorts_groups_and_shows_errors(repo: Path, page: Any
         page.click(".head-cell[data-col='params.lr']")  # ascending
         page.wait_for_function("() => location.search.includes('sort=params.lr')")
         page.wait_for_function(
-            "id => document.querySelector('.grid-row[data-id]').dataset.id === id", arg=ids[1]
+            "id => document.querySelector('.grid-row[data-id]')?.dataset.id === id", arg=ids[1]
         )
 
         page.select_option("#group", "tags.team")
@@ -174,7 +174,7 @@ def test_compare_overlays_two_runs(repo: Path, page: Any) -> None:
         page.click("#compare")
         page.wait_for_url("**/compare?run=*")
         chart = ".chart[data-key='loss']"
-        page.wait_for_function(f"() => document.querySelector(\"{chart}\").dataset.series === '2'")
+        page.wait_for_function(f"() => document.querySelector(\"{chart}\")?.dataset.series === '2'")
         canvas = f"{chart} canvas"
         assert pixels(page, canvas, FIRST_COLOUR) > 100, "the first run's curve is missing"
         assert pixels(page, canvas, SECOND_COLOUR) > 100, "the second run's curve is missing"
@@ -218,7 +218,7 @@ def test_a_running_runs_chart_grows_while_the_job_logs(repo: Path, page: Any) ->
             page.wait_for_selector(".chart[data-key='loss'] canvas")
             first = int(page.get_attribute(".chart[data-key='loss']", "data-points") or 0)
             page.wait_for_function(
-                "n => +document.querySelector(\".chart[data-key='loss']\").dataset.points > n + 5",
+                "n => +document.querySelector(\".chart[data-key='loss']\")?.dataset.points > n + 5",
                 arg=first,
                 timeout=15_000,
             )
@@ -226,7 +226,7 @@ def test_a_running_runs_chart_grows_while_the_job_logs(repo: Path, page: Any) ->
             screenshot(page, "live")
             job.wait(timeout=60)
             page.wait_for_function(
-                "() => document.querySelector('#app').dataset.status === 'FINISHED'",
+                "() => document.querySelector('#app')?.dataset.status === 'FINISHED'",
                 timeout=15_000,
             )
         finally:
