@@ -150,7 +150,8 @@ def report_command(
         sys.stdout.write(text)
         return
     _write_atomic(output, text)
-    click.echo(f"gitruns: wrote {output} ({len(selected)} runs, {chosen})", err=True)
+    count = f"{len(selected)} run{'' if len(selected) == 1 else 's'}"
+    click.echo(f"gitruns: wrote {output} ({count}, {chosen})", err=True)
 
 
 def _write_atomic(path: str, text: str) -> None:
