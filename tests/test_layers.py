@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gitruns.sharing",),
     ("gitruns.display",),
     ("gitruns.recorder", "gitruns._sitehook"),
+    ("gitruns.ui",),
     ("gitruns.api", "gitruns"),
     ("gitruns.cli", "gitruns.__main__"),
 ]

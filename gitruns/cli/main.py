@@ -65,6 +65,7 @@ def _register() -> None:
         rm_restore_gc,
         show,
         tag_note_rename_history,
+        ui,
     )
 
     for module in (
@@ -83,6 +84,7 @@ def _register() -> None:
         push_fetch_pull,
         bundle,
         config,
+        ui,
     ):
         for command in module.commands:
             cli.add_command(command)
