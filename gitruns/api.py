@@ -152,6 +152,8 @@ def create_run(
         "parents": parent_ids,
     }
     start = {"run": document, "code_commit": code.commit, "pid": os.getpid()}
+    if code.keep:
+        start["code_keep"] = code.keep  # released once the run's ref exists
     run_dir, lock = staging_area(store).create(run_id, start)
     if code.patch:
         (run_dir / "uncommitted.patch").write_bytes(code.patch)

@@ -38,6 +38,8 @@ def finalize(
     """
     staged = read_staged_run(run_dir, owner_summaries)
     if store.run_commit(staged.run_id) is not None:
+        if staged.start.get("code_keep"):
+            store.release_keep(staged.start["code_keep"])
         remove_run_dir(run_dir)
         return None
     document, params, artifacts = replay(staged, status, time.time() if now is None else now)
@@ -72,6 +74,8 @@ def finalize(
         files, parents, message, layout.parse_time(document["end_time"])
     )
     created = store.create_ref(staged.run_id, commit)
+    if staged.start.get("code_keep"):  # the snapshot is reachable from the run now
+        store.release_keep(staged.start["code_keep"])
     remove_run_dir(run_dir)
     return commit if created else None
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitruns import annotate, layout, yamlio
+from gitruns import annotate, layout, packs, yamlio
 from gitruns.errors import (
     AmbiguousRunError,
     ConcurrentUpdateError,
@@ -196,7 +196,9 @@ def collect_garbage(
 
 
 def _collect_staging(store: Store, report: GcReport, dry_run: bool) -> None:
-    """Folders a run never finished creating (``.new-*``, its process died first)."""
+    """Folders a run never finished creating (``.new-*``, its process died first), and
+    what a process killed while writing objects left: temporary packs and keep files."""
+    _collect_write_leftovers(store, report, dry_run)
     root = staging_area(store).root
     if not root.is_dir():
         return
@@ -214,6 +216,34 @@ def _collect_staging(store: Store, report: GcReport, dry_run: bool) -> None:
         finally:
             if lock is not None:
                 lock.release()
+
+
+def _collect_write_leftovers(store: Store, report: GcReport, dry_run: bool) -> None:
+    """Keep files protect a pack for the moment between writing it and moving a ref, or
+    (a dirty tree's snapshot) while its run is staged: one older than LEFTOVER_AGE_S whose
+    run is not staged any more was left by a killed process. Its pack stays; gc then
+    treats it like any other."""
+    root = staging_area(store).root
+    staged = {p.removeprefix(".new-") for p in os.listdir(root)} if root.is_dir() else set()
+    for keep, reason in packs.gitruns_keeps(store.objects_dir):
+        words = reason.split()
+        if _age(keep) <= LEFTOVER_AGE_S or (len(words) > 2 and words[2] in staged):
+            continue
+        report.staging_removed += 1
+        if not dry_run:
+            keep.unlink(missing_ok=True)
+    tmp = store.gitruns_dir / "tmp"
+    for entry in list(tmp.iterdir()) if tmp.is_dir() else []:
+        if _age(entry) <= LEFTOVER_AGE_S:
+            continue
+        report.staging_removed += 1
+        report.staging_bytes += _size(entry)
+        if dry_run:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _collect_artifacts(store: Store, report: GcReport, dry_run: bool) -> None:

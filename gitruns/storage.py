@@ -9,6 +9,8 @@ from __future__ import annotations
 import getpass
 import os
 import random
+import re
+import shutil
 import socket
 import stat
 import subprocess
@@ -20,12 +22,14 @@ from typing import TypeVar
 
 import pygit2
 
+from gitruns import packs
 from gitruns.errors import (
     ConcurrentUpdateError,
     GitrunsError,
     InvalidRunError,
     RepositoryError,
 )
+from gitruns.packs import KeptPack, PackWriter
 
 RUNS_PREFIX = "refs/runs/"
 # Runs fetched from a remote land in refs/remote-runs/<remote>/<run-id>: never under
@@ -33,6 +37,9 @@ RUNS_PREFIX = "refs/runs/"
 # under refs/remotes/ (which would flood `git branch -r`).
 REMOTE_RUNS_PREFIX = "refs/remote-runs/"
 SMALL_FILE_BYTES = 1 << 20
+PACK_LIMIT = 50  # small packs (one a run or annotation) before they are rolled up
+_KEEP_NAME = re.compile(r"pack-[0-9a-f]{40}\.keep")
+_KIND_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
 _T = TypeVar("_T")
 
 # A file of the run tree is either its bytes or a file on disk to stream into a blob.
@@ -49,6 +56,9 @@ class CodeState:
     remote_url: str | None
     dirty: bool
     patch: bytes | None  # uncommitted changes against HEAD, when dirty
+    # The snapshot's objects are in a pack kept (``.keep``) until the run's ref exists, so
+    # gc cannot prune them while the run is in progress; the keep file's name.
+    keep: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,10 @@ class Store:
         self.common_dir = _common_dir(self.git_dir)
         self.gitruns_dir = self.common_dir / "gitruns"
         self.workdir = Path(self.repo.workdir) if self.repo.workdir else None
+        self.objects_dir = self.common_dir / "objects"
+        # Packs written by this Store and still kept, by the commit they hold, until a ref
+        # operation with that commit as its new value is done (see packs.py).
+        self._kept: dict[str, KeptPack] = {}
 
     # -- identity and code ---------------------------------------------------------------
     def identity(self) -> Identity:
@@ -110,20 +124,61 @@ class Store:
         }
         if not changes:
             return CodeState(str(head.id), str(head.id), branch, remote_url, False, None)
-        tree_id = self._snapshot_tree(changes)
-        snapshot = repo.create_commit(
-            None,
-            self._signature(),
-            self._signature(),
-            f"gitruns: uncommitted changes for run {run_id}\n",
-            tree_id,
-            [head.id],
-        )
-        diff = head.tree.diff_to_tree(self._object(tree_id).peel(pygit2.Tree))
-        patch = (diff.patch or "").encode("utf-8", errors="surrogateescape")
-        return CodeState(str(snapshot), str(head.id), branch, remote_url, True, patch)
+        snapshot, patch, keep = self._snapshot(run_id, head.id, changes)
+        return CodeState(snapshot, str(head.id), branch, remote_url, True, patch, keep)
 
-    def _snapshot_tree(self, changes: Mapping[str, int]) -> pygit2.Oid:
+    def _snapshot(
+        self, run_id: str, head: pygit2.Oid, changes: Mapping[str, int]
+    ) -> tuple[str, bytes, str]:
+        """The snapshot commit, its patch against HEAD, and the keep file protecting it.
+
+        libgit2 makes the blobs (with the repository's filters) and trees in a private
+        object folder; they are then moved into a kept pack, so that no gc ever sees them
+        unprotected: the pack stays kept until the run's ref exists.
+        """
+        quarantine = self.gitruns_dir / "tmp" / f"objects-{os.getpid()}-{time.time_ns()}"
+        try:
+            repo = self._quarantine_repo(quarantine)
+            tree_id = self._snapshot_tree(repo, changes)
+            head_tree = repo[head].peel(pygit2.Tree)
+            diff = head_tree.diff_to_tree(repo[tree_id].peel(pygit2.Tree))
+            patch = (diff.patch or "").encode("utf-8", errors="surrogateescape")
+            pack = self._new_pack(f"run {run_id} code")
+            try:
+                for path in sorted(quarantine.glob("??/*")):
+                    pack.add_loose(path)
+                # Blobs and folders that existed before may be unreachable leftovers that
+                # a gc could prune: the pack holds its own copy of each.
+                for oid in _snapshot_objects(repo, tree_id, changes):
+                    if str(oid) not in pack:
+                        kind, data = repo.odb.read(oid)
+                        pack.add(_KIND_NAMES[int(kind)], data)
+                message = f"gitruns: uncommitted changes for run {run_id}\n"
+                commit = self._commit_object(pack, str(tree_id), [str(head)], message, None)
+                kept = pack.finish()
+            except BaseException:
+                pack.discard()
+                raise
+        finally:
+            shutil.rmtree(quarantine, ignore_errors=True)
+        assert kept is not None
+        return commit, patch, kept.keep.name
+
+    def _quarantine_repo(self, folder: Path) -> pygit2.Repository:
+        """This repository, with new objects written as loose files under ``folder``."""
+        folder.mkdir(parents=True)
+        repo = pygit2.Repository(str(self.git_dir))
+        odb = pygit2.Odb()
+        odb.add_backend(pygit2.OdbBackendLoose(str(folder), -1, False), 3)
+        odb.add_backend(pygit2.OdbBackendPack(str(self.objects_dir)), 2)
+        odb.add_backend(pygit2.OdbBackendLoose(str(self.objects_dir), -1, False), 1)
+        for alternate in _alternates(self.objects_dir):
+            odb.add_backend(pygit2.OdbBackendPack(str(alternate)), 0)
+            odb.add_backend(pygit2.OdbBackendLoose(str(alternate), -1, False), 0)
+        repo.set_odb(odb)
+        return repo
+
+    def _snapshot_tree(self, repo: pygit2.Repository, changes: Mapping[str, int]) -> pygit2.Oid:
         index = pygit2.Index(str(self.git_dir / "index"))
         index.read(True)
         assert self.workdir is not None
@@ -135,9 +190,18 @@ class Store:
                 if path in index:
                     index.remove(path)
                 continue
-            oid = self.repo.create_blob_fromworkdir(path)
+            if stat.S_ISDIR(info.st_mode):
+                # A submodule (its files are not ours to snapshot: record the commit its
+                # HEAD is at, as `git add` would), or a tracked file replaced by a folder.
+                commit = _submodule_head(full)
+                if commit is not None:
+                    index.add(pygit2.IndexEntry(path, commit, pygit2.enums.FileMode.COMMIT))
+                elif path in index and index[path].mode != pygit2.enums.FileMode.COMMIT:
+                    index.remove(path)
+                continue
+            oid = repo.create_blob_fromworkdir(path)
             index.add(pygit2.IndexEntry(path, oid, pygit2.enums.FileMode(_file_mode(info))))
-        return index.write_tree(self.repo)
+        return index.write_tree(repo)
 
     def _branch_name(self) -> str | None:
         if self.repo.head_is_detached:
@@ -164,8 +228,10 @@ class Store:
         return pygit2.Signature(ident.name, ident.email, int(when), offset)
 
     # -- writing runs --------------------------------------------------------------------
-    def write_tree(self, files: Mapping[str, FileContent | pygit2.Oid]) -> pygit2.Oid:
-        """Build a tree from ``{"a/b.txt": bytes-or-path}``, folders bottom-up."""
+    # New objects go into one pack per write, kept (``.keep``) until the ref that holds
+    # them has moved: a concurrent ``git gc --prune=now`` can never prune them (packs.py).
+    def write_tree(self, files: Mapping[str, FileContent | pygit2.Oid], pack: PackWriter) -> str:
+        """Build a tree from ``{"a/b.txt": bytes-or-path-or-existing-blob}``, bottom-up."""
         root: dict[str, object] = {}
         for path, content in files.items():
             node = root
@@ -173,28 +239,102 @@ class Store:
             for folder in folders:
                 node = node.setdefault(folder, {})  # type: ignore[assignment]
             node[leaf] = content
-        return self._write_folder(root)
+        return self._write_folder(root, pack)
 
-    def _write_folder(self, folder: Mapping[str, object]) -> pygit2.Oid:
-        builder = self.repo.TreeBuilder()
+    def _write_folder(self, folder: Mapping[str, object], pack: PackWriter) -> str:
+        entries: dict[str, tuple[int, str]] = {}
         for name, content in folder.items():
             if isinstance(content, dict):
-                builder.insert(name, self._write_folder(content), pygit2.GIT_FILEMODE_TREE)
+                entries[name] = (packs.MODE_TREE, self._write_folder(content, pack))
             elif isinstance(content, pygit2.Oid):
-                builder.insert(name, content, pygit2.GIT_FILEMODE_BLOB)
+                entries[name] = (packs.MODE_BLOB, str(content))
             elif isinstance(content, Path):
-                oid = self._blob_from_file(content)
-                builder.insert(name, oid, pygit2.GIT_FILEMODE_BLOB)
+                entries[name] = (packs.MODE_BLOB, self._blob_from_file(content, pack))
             else:
-                oid = self.repo.create_blob(content)  # type: ignore[arg-type]
-                builder.insert(name, oid, pygit2.GIT_FILEMODE_BLOB)
-        return builder.write()
+                entries[name] = (packs.MODE_BLOB, pack.add("blob", content))  # type: ignore[arg-type]
+        return pack.add("tree", packs.tree_bytes(entries))
 
-    def _blob_from_file(self, path: Path) -> pygit2.Oid:
+    def _blob_from_file(self, path: Path, pack: PackWriter) -> str:
         # Small files are cheaper read whole; large ones stream (memory stays flat).
         if path.stat().st_size <= SMALL_FILE_BYTES:
-            return self.repo.create_blob(path.read_bytes())
-        return self.repo.create_blob_fromdisk(str(path))
+            return pack.add("blob", path.read_bytes())
+        return pack.add_file(path)
+
+    def _new_pack(self, reason: str) -> PackWriter:
+        return PackWriter(self.objects_dir, self.gitruns_dir / "tmp", reason)
+
+    def _commit_object(
+        self, pack: PackWriter, tree: str, parents: list[str], message: str, when: float | None
+    ) -> str:
+        sig = self._signature(when)
+        line = packs.signature_line(sig.raw_name, sig.raw_email, sig.time, sig.offset)
+        return pack.add("commit", packs.commit_bytes(tree, parents, line, line, message))
+
+    def _write_commit(
+        self,
+        reason: str,
+        files: Mapping[str, FileContent | pygit2.Oid] | None,
+        tree: str | None,
+        parents: list[str],
+        message: str,
+        when: float | None,
+    ) -> str:
+        """Write a commit (and the tree of ``files``, or the existing ``tree``) as a kept
+        pack; it stays kept until a ref operation makes the commit its new value."""
+        pack = self._new_pack(reason)
+        try:
+            if files is not None:
+                tree = self.write_tree(files, pack)
+            assert tree is not None
+            commit = self._commit_object(pack, tree, parents, message, when)
+            kept = pack.finish()
+        except BaseException:
+            pack.discard()
+            raise
+        if kept is not None:
+            self._kept[commit] = kept
+        return commit
+
+    def _released(self, result: _T, *commits: str) -> _T:
+        """After a ref operation: the packs of ``commits`` need their keep files no more."""
+        for commit in commits:
+            kept = self._kept.pop(commit, None)
+            if kept is not None:
+                kept.release()
+        self._consolidate_packs()
+        return result
+
+    def release_keep(self, name: str) -> None:
+        """Remove a keep file named by a staged run (its snapshot's), once its ref exists."""
+        if _KEEP_NAME.fullmatch(name):
+            (self.objects_dir / "pack" / name).unlink(missing_ok=True)
+
+    def _consolidate_packs(self) -> None:
+        """Every write adds a small pack; past PACK_LIMIT, roll the small ones up
+        (``git repack --geometric``: kept packs and the big ones are left alone)."""
+        if packs.count_packs(self.objects_dir) <= PACK_LIMIT or self._partial_clone():
+            return
+        from gitruns.locks import LivenessLock
+
+        try:
+            lock = LivenessLock.acquire(self.gitruns_dir / "repack.lock", create=True)
+        except OSError:
+            return  # a read-only repository: nothing to do
+        if lock is None:
+            return  # another process is at it
+        try:
+            if packs.count_packs(self.objects_dir) > PACK_LIMIT:
+                subprocess.run(
+                    ["git", "repack", "-d", "-l", "-q", "--geometric=2"],
+                    cwd=self.git_dir,
+                    capture_output=True,
+                    env=_git_env(),
+                )
+        finally:
+            lock.release()
+
+    def _partial_clone(self) -> bool:
+        return _config_get(self.repo.config, "extensions.partialclone") is not None
 
     def create_run_commit(
         self,
@@ -203,12 +343,13 @@ class Store:
         message: str,
         when: float,
     ) -> str:
-        tree = self.write_tree(files)
-        sig = self._signature(when)
-        oid = self.repo.create_commit(
-            None, sig, sig, message, tree, [pygit2.Oid(hex=p) for p in parents]
-        )
-        return str(oid)
+        """The run's commit, kept until ``create_ref`` has made it the run's ref.
+
+        A parent that is missing (a code commit pruned before gitruns protected it, or
+        removed by hand) is left out rather than making the run impossible to write.
+        """
+        present = [p for p in parents if self.has_commit(p)]
+        return self._write_commit("run", files, None, present, message, when)
 
     def create_ref(self, run_id: str, commit: str) -> bool:
         """Point ``refs/runs/<id>`` at ``commit``; False when the ref already exists.
@@ -226,7 +367,7 @@ class Store:
             self.repo.references.create(name, pygit2.Oid(hex=commit), force=False)
             return True
 
-        return _retry_locked(create)
+        return self._released(_retry_locked(create), commit)
 
     def update_ref(self, run_id: str, new: str, old: str) -> bool:
         """Compare-and-swap the run's ref from ``old`` to ``new``; False if it moved."""
@@ -236,7 +377,7 @@ class Store:
             capture_output=True,
             env=_git_env(),
         )
-        return result.returncode == 0
+        return self._released(result.returncode == 0, new)
 
     def delete_ref(self, run_id: str, old: str) -> bool:
         result = subprocess.run(
@@ -265,9 +406,8 @@ class Store:
             if result is None:
                 return None
             files, message = result
-            tree = self._tree_with(old, files)
-            sig = self._signature(time.time())
-            new = str(self.repo.create_commit(None, sig, sig, message, tree, [pygit2.Oid(hex=old)]))
+            merged = self._files_with(old, files)
+            new = self._write_commit("annotation", merged, None, [old], message, time.time())
             if self.update_ref(run_id, new, old):
                 return new
             time.sleep(random.uniform(0.005, 0.05) * (1 + attempt / 5))
@@ -275,12 +415,14 @@ class Store:
             f"run {run_id} kept changing while it was being updated", "try again"
         )
 
-    def _tree_with(self, commit: str, files: Mapping[str, FileContent | None]) -> pygit2.Oid:
-        """The commit's tree with ``files`` replaced, added, or (given None) removed."""
+    def _files_with(
+        self, commit: str, files: Mapping[str, FileContent | None]
+    ) -> dict[str, FileContent | pygit2.Oid]:
+        """The commit's files with ``files`` replaced, added, or (given None) removed."""
         tree = self._tree(commit)
         merged: dict[str, FileContent | pygit2.Oid | None] = dict(self._blob_ids(tree, ""))
         merged.update(files)
-        return self.write_tree({p: c for p, c in merged.items() if c is not None})
+        return {p: c for p, c in merged.items() if c is not None}
 
     def _blob_ids(self, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, pygit2.Oid]]:
         for entry in tree:
@@ -427,7 +569,7 @@ class Store:
             capture_output=True,
             env=_git_env(),
         )
-        return result.returncode == 0
+        return self._released(result.returncode == 0, new_commit)
 
     def delete_named_ref(self, name: str, old_commit: str) -> bool:
         """Delete ``name`` if it still points at ``old_commit``."""
@@ -445,9 +587,7 @@ class Store:
         if parent_commit is None:
             raise GitrunsError(f"commit {parent} is missing", "check the repository with git fsck")
         tree = parent_commit.peel(pygit2.Tree)
-        sig = self._signature(time.time())
-        oid = self.repo.create_commit(None, sig, sig, message, tree.id, [pygit2.Oid(hex=parent)])
-        return str(oid)
+        return self._write_commit("marker", None, str(tree.id), [parent], message, time.time())
 
     def config_value(self, key: str) -> str | None:
         """A git config value (repository, global and system levels), or None."""
@@ -511,10 +651,8 @@ class Store:
     ) -> str:
         """A merge commit (parents ``ours``, ``theirs``) of ``ours``'s tree with ``files``
         replaced, added or (given None) removed. No ref moves."""
-        tree = self._tree_with(ours, files)
-        sig = self._signature(time.time())
-        parents = [pygit2.Oid(hex=ours), pygit2.Oid(hex=theirs)]
-        return str(self.repo.create_commit(None, sig, sig, message, tree, parents))
+        merged = self._files_with(ours, files)
+        return self._write_commit("merge", merged, None, [ours, theirs], message, time.time())
 
     def code_parent(self, tip: str, trailer: str) -> str | None:
         """The code commit under a run: follow first parents past commits whose message
@@ -569,7 +707,7 @@ class Store:
             capture_output=True,
             env=_git_env(),
         )
-        return result.returncode == 0
+        return self._released(result.returncode == 0, *(new for _, new, _ in updates if new))
 
     def resolve_commit(self, revision: str) -> str | None:
         """The commit a branch, tag, id prefix or expression (``HEAD~2``) names, or None."""
@@ -671,3 +809,57 @@ def _git_env() -> dict[str, str]:
     env.pop("GIT_DIR", None)
     env.pop("GIT_WORK_TREE", None)
     return env
+
+
+def _snapshot_objects(
+    repo: pygit2.Repository, tree_id: pygit2.Oid, changes: Mapping[str, int]
+) -> Iterator[pygit2.Oid]:
+    """The snapshot's root tree, and each changed path's blob and the folders above it."""
+    root = repo[tree_id].peel(pygit2.Tree)
+    yield root.id
+    for path in changes:
+        tree = root
+        *folders, leaf = path.split("/")
+        for folder in folders:
+            try:
+                entry = tree[folder]
+            except KeyError:
+                break
+            if entry.filemode != pygit2.GIT_FILEMODE_TREE:
+                break
+            yield entry.id
+            tree = repo[entry.id].peel(pygit2.Tree)
+        else:
+            try:
+                entry = tree[leaf]
+            except KeyError:
+                continue
+            if entry.filemode != pygit2.GIT_FILEMODE_COMMIT:
+                yield entry.id
+
+
+def _submodule_head(path: Path) -> pygit2.Oid | None:
+    """The commit a submodule's HEAD is at, or None (not a submodule, or no commit yet)."""
+    if not (path / ".git").exists():
+        return None
+    try:
+        sub = pygit2.Repository(str(path))
+        if sub.head_is_unborn:
+            return None
+        return sub.head.target if isinstance(sub.head.target, pygit2.Oid) else None
+    except (pygit2.GitError, KeyError, ValueError):
+        return None
+
+
+def _alternates(objects_dir: Path) -> list[Path]:
+    """Object folders borrowed through ``objects/info/alternates``."""
+    try:
+        lines = (objects_dir / "info" / "alternates").read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            found.append((objects_dir / line).resolve())
+    return found
