@@ -17,6 +17,7 @@ from gitruns.errors import (
     RepositoryError,
     RunNotFoundError,
     RunStateError,
+    SkippedRunsWarning,
     StorageWriteError,
 )
 
@@ -104,6 +105,7 @@ __all__ = [
     "RunList",
     "RunNotFoundError",
     "RunStateError",
+    "SkippedRunsWarning",
     "StorageWriteError",
     "__version__",
     "active_run",

@@ -26,7 +26,7 @@ from gitruns import layout
 from gitruns.errors import GitrunsError
 from gitruns.query.values import as_number, as_text
 from gitruns.records import Run, load_run
-from gitruns.storage import REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
+from gitruns.storage import MISSING_OBJECT, REMOTE_RUNS_PREFIX, RUNS_PREFIX, Store
 
 CACHE_FILE = "cache.sqlite"
 CACHE_SCHEMA_VERSION = 2
@@ -91,6 +91,9 @@ _ATTRIBUTE_COLUMNS = {
 }
 
 Problem = tuple[str, str]  # (ref, why it was skipped)
+# Errors a crafted or damaged run can raise in a reader beyond GitrunsError.
+UNREADABLE = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError)
+_SQL_INT = 2**63
 Clause = tuple[str, list[Any]]  # SQL over the runs table, and its arguments
 
 
@@ -339,6 +342,8 @@ def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> 
 
     Fetched runs also get the tree checks for untrusted input (paths, symlinks,
     submodules, sizes), whether they came by ``gitruns fetch`` or plain ``git fetch``.
+    A run that cannot be read for any reason (missing objects, absurd values) is one
+    problem row: it never stops the others from being listed.
     """
     try:
         if origin == LOCAL:
@@ -347,10 +352,14 @@ def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> 
             from gitruns.sharing.validate import load_untrusted_run
 
             run = load_untrusted_run(store, ref, run_id, commit)
+        values = _run_values(run)
     except GitrunsError as exc:
         message = exc.message.replace(f"refs/runs/{run_id} ", "").replace("\n", " ")
         return CachedRun((ref, commit, run_id, origin, message, *[None] * 15))
-    return CachedRun((ref, commit, run_id, origin, None, *_run_values(run)))
+    except UNREADABLE as exc:  # what no schema foresaw: skip the run, name the cause
+        message = f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
+        return CachedRun((ref, commit, run_id, origin, message, *[None] * 15))
+    return CachedRun((ref, commit, run_id, origin, None, *values))
 
 
 def _run_values(run: Run) -> list[Any]:
@@ -368,13 +377,21 @@ def _run_values(run: Run) -> list[Any]:
         layout.parse_time(doc["start_time"]),
         end,
         layout.parse_time(end) if end else None,
-        doc.get("duration_s"),
+        sql_number(doc.get("duration_s")),
         git.get("branch"),
         git.get("commit"),
         json.dumps(layout.flatten(run.params), sort_keys=True),
         json.dumps(metrics, sort_keys=True),
         json.dumps(run.tags, sort_keys=True),
     ]
+
+
+def sql_number(value: Any) -> Any:
+    """sqlite holds 64-bit integers: a larger int (a param may be any size) is stored
+    as a float, or an infinity; the exact value stays in the run's JSON columns."""
+    if type(value) is int and not -_SQL_INT <= value < _SQL_INT:
+        return as_number(value)
+    return value
 
 
 def _select(db: sqlite3.Connection, where: Clause | None) -> dict[str, CachedRun]:
@@ -389,6 +406,9 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
     """Best effort: a cache that cannot be written (read-only, busy) only costs speed."""
     rows = list(rows)
     removed = [(ref,) for ref in gone] + [(row.ref,) for row in rows]
+    # A run whose objects are missing may be whole next time (a partial clone's objects
+    # fetched, a repair): it is not cached, so every sync reads it again.
+    rows = [row for row in rows if row.error is None or not MISSING_OBJECT.search(row.error)]
     try:
         db.execute("BEGIN IMMEDIATE")
         for table in ("runs", "metric_values", "param_values"):
@@ -400,7 +420,11 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
         valid = [row for row in rows if row.error is None]
         db.executemany(
             "INSERT INTO metric_values VALUES (?, ?, ?, ?, ?, ?)",
-            [(k, row.ref, *summary) for row in valid for k, summary in row.metrics.items()],
+            [
+                (k, row.ref, *map(sql_number, summary))
+                for row in valid
+                for k, summary in row.metrics.items()
+            ],
         )
         db.executemany(
             "INSERT INTO param_values VALUES (?, ?, ?, ?)",

@@ -61,3 +61,7 @@ class ConcurrentUpdateError(GitrunsError):
 
 class StorageWriteError(GitrunsError):
     """The disk refused a write (full, quota, read-only); nothing already written is lost."""
+
+
+class SkippedRunsWarning(UserWarning):
+    """Listing left out runs it could not read (``RunList.skipped`` names them and why)."""

@@ -10,6 +10,10 @@ from gitruns.errors import AmbiguousRunError, InvalidRunError, RunNotFoundError
 from gitruns.storage import Store
 
 MAX_META_BYTES = 4 * 1024 * 1024
+# summary.yaml has about 120 bytes and 7 YAML nodes per metric key: room for the
+# budget.MAX_METRIC_KEYS keys a run may log.
+MAX_SUMMARY_BYTES = 64 * 1024 * 1024
+MAX_SUMMARY_NODES = 2_000_000
 MAX_METRIC_BYTES = 512 * 1024 * 1024
 
 
@@ -143,11 +147,15 @@ def load_run(store: Store, run_id: str, commit: str) -> Run:
 
 
 def _load_yaml(store: Store, commit: str, path: str, where: str, required: bool = False) -> Any:
-    raw = store.read_file(commit, path, MAX_META_BYTES)
+    summary = path == layout.SUMMARY_FILE
+    raw = store.read_file(commit, path, MAX_SUMMARY_BYTES if summary else MAX_META_BYTES)
     if raw is None:
         if required:
             raise InvalidRunError(f"{where} has no {path}", "it is not a gitruns run")
         return None
+    if summary:
+        limits = {"max_bytes": MAX_SUMMARY_BYTES, "max_nodes": MAX_SUMMARY_NODES}
+        return yamlio.load(raw, f"{where} {path}", **limits)
     return yamlio.load(raw, f"{where} {path}")
 
 

@@ -95,6 +95,7 @@ class ActiveRun:
                     "params are fixed once logged: start a new run, or log a metric or tag instead",
                 )
             return
+        self._writer.budget.param(key, plain)
         self._writer.append_event("param", key=key, value=plain, source=source)
         self._params[key] = plain
 
@@ -109,6 +110,7 @@ class ActiveRun:
     def set_tag(self, key: str, value: Any) -> None:
         check_name_key(key, "tag key")
         text = check_tag_value(value, key)
+        self._writer.budget.text(f"tag '{key}'", key, text)
         self._writer.append_event("tag", key=key, value=text)
         self._tags[key] = text
 
@@ -127,6 +129,7 @@ class ActiveRun:
     def note(self, text: str) -> None:
         """Append a free-text note to the run."""
         check_text(text, "a note")
+        self._writer.budget.text("a note", "text", text)
         stamp = layout.iso_time(time.time())
         self._writer.append_event("note", text=text, author=self._author, time=stamp)
         self._notes.append(text)

@@ -39,6 +39,7 @@ REMOTE_RUNS_PREFIX = "refs/remote-runs/"
 SMALL_FILE_BYTES = 1 << 20
 PACK_LIMIT = 50  # small packs (one a run or annotation) before they are rolled up
 _KEEP_NAME = re.compile(r"pack-[0-9a-f]{40}\.keep")
+MISSING_OBJECT = re.compile(r"git object [0-9a-f]{40} is missing")
 _KIND_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
 _T = TypeVar("_T")
 
@@ -477,7 +478,7 @@ class Store:
             raise InvalidRunError(
                 f"{path} in commit {commit[:12]} is not a regular file", "remove or repair the run"
             )
-        _kind, size = self.repo.odb.read_header(entry.id)
+        size = self._size(entry.id)
         if size > max_bytes:
             raise InvalidRunError(
                 f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
@@ -504,12 +505,20 @@ class Store:
                 yield path, self._blob_data(entry.id)
 
     def _object(self, oid: str | pygit2.Oid) -> pygit2.Object:
-        obj = self.repo.get(oid)
+        try:
+            obj = self.repo.get(oid)
+        except (pygit2.GitError, KeyError, ValueError) as exc:  # corrupt, or not an id
+            raise _missing(oid, exc) from exc
         if obj is None:
-            raise InvalidRunError(
-                f"git object {oid} is missing", "the repository is incomplete: run 'git fsck'"
-            )
+            raise _missing(oid, None)
         return obj
+
+    def _size(self, oid: pygit2.Oid) -> int:
+        try:
+            _kind, size = self.repo.odb.read_header(oid)
+        except (pygit2.GitError, KeyError, ValueError) as exc:
+            raise _missing(oid, exc) from exc
+        return int(size)
 
     def _tree(self, oid: str | pygit2.Oid) -> pygit2.Tree:
         tree = self._object(oid).peel(pygit2.Tree)
@@ -631,7 +640,7 @@ class Store:
         Untrusted input: names are returned as raw bytes (they may be anything a crafted
         tree holds), and trees, links and submodules report size 0 without being followed.
         """
-        stack: list[tuple[bytes, pygit2.Tree]] = [(b"", self.repo[commit].peel(pygit2.Tree))]
+        stack: list[tuple[bytes, pygit2.Tree]] = [(b"", self._tree(commit))]
         while stack:
             prefix, tree = stack.pop()
             for entry in tree:
@@ -639,10 +648,9 @@ class Store:
                 mode = entry.filemode
                 if mode == pygit2.GIT_FILEMODE_TREE:
                     yield path, mode, 0
-                    stack.append((path + b"/", self.repo[entry.id].peel(pygit2.Tree)))
+                    stack.append((path + b"/", self._tree(entry.id)))
                 elif mode in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
-                    _kind, size = self.repo.odb.read_header(entry.id)
-                    yield path, mode, size
+                    yield path, mode, self._size(entry.id)
                 else:
                     yield path, mode, 0
 
@@ -733,6 +741,18 @@ class Store:
                 if origin:
                     remote.setdefault(origin, {})[run_id] = str(target)
         return local, remote
+
+
+def _missing(oid: object, error: Exception | None) -> InvalidRunError:
+    """A run whose objects are absent: damaged, pruned, or a partial clone's (libgit2
+    cannot fetch the objects a ``--filter=blob:none`` clone left on the server)."""
+    text = str(error).strip("'\"") if error is not None else ""
+    detail = f" ({text})" if text and text != str(oid) else ""
+    return InvalidRunError(
+        f"git object {oid} is missing{detail}",
+        "the repository is incomplete: run 'git fsck'; in a partial clone, fetch the run's"
+        " objects with 'git fetch --refetch' or clone without --filter",
+    )
 
 
 def _retry_locked(action: Callable[[], _T]) -> _T:

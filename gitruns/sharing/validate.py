@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from gitruns import layout
 from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.ids import is_run_id
-from gitruns.records import MAX_META_BYTES, MAX_METRIC_BYTES, Run, load_run
+from gitruns.records import MAX_META_BYTES, MAX_METRIC_BYTES, MAX_SUMMARY_BYTES, Run, load_run
 from gitruns.storage import Store
 
 _MODE_TREE = 0o040000
@@ -29,7 +29,7 @@ _META_FILES = {layout.RUN_FILE, layout.PARAMS_FILE, layout.SUMMARY_FILE, layout.
 
 @dataclass(frozen=True)
 class Limits:
-    max_entries: int = 100_000
+    max_entries: int = 250_000  # a run may log budget.MAX_METRIC_KEYS (200,000) metric keys
     max_depth: int = 32
     max_total_bytes: int = 2 * 1024**3
     max_file_bytes: int = 256 * 1024**2
@@ -64,6 +64,8 @@ def check_tree(store: Store, commit: str, where: str, limits: Limits = DEFAULT_L
 
 
 def _cap(path: str, limits: Limits) -> int:
+    if path == layout.SUMMARY_FILE:
+        return min(MAX_SUMMARY_BYTES, limits.max_file_bytes)
     if path in _META_FILES:
         return min(MAX_META_BYTES, limits.max_file_bytes)
     return limits.max_metric_bytes if path.endswith(".csv") else limits.max_file_bytes
