@@ -466,10 +466,8 @@ class Store:
 
     def read_file(self, commit: str, path: str, max_bytes: int) -> bytes | None:
         """A file of a commit's tree, or None when it is absent; refuse oversized blobs."""
-        tree = self._tree(commit)
-        try:
-            entry = tree[path]
-        except KeyError:
+        entry = self._entry(self._tree(commit), path)
+        if entry is None:
             return None
         if entry.type_str != "blob" or entry.filemode not in (
             pygit2.GIT_FILEMODE_BLOB,
@@ -490,11 +488,22 @@ class Store:
         """Every regular file below ``folder`` of a commit's tree."""
         tree = self._tree(commit)
         if folder:
-            try:
-                tree = self._tree(tree[folder].id)
-            except KeyError:
+            entry = self._entry(tree, folder)
+            if entry is None:
                 return
+            tree = self._tree(entry.id)
         yield from self._walk(tree, folder)
+
+    def _entry(self, tree: pygit2.Tree, path: str) -> pygit2.Object | None:
+        """The entry at ``path`` (through subfolders), None when absent; a folder on the
+        way that is missing from the repository raises InvalidRunError."""
+        try:
+            return tree[path]
+        except KeyError:
+            return None
+        except pygit2.GitError as exc:
+            found = re.search(r"[0-9a-f]{40}", str(exc))
+            raise _missing(found.group(0) if found else path, exc) from exc
 
     def _walk(self, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, bytes]]:
         for entry in tree:
