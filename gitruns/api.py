@@ -127,6 +127,7 @@ def create_run(
     outer: ActiveRun | None = None,
 ) -> ActiveRun:
     """Stage a new run owned by this process (not made the active run)."""
+    store.require_writable()
     run_id = new_run_id()
     run_name = check_name_key(name, "run name") if name is not None else random_name(run_id)
     parent_ids = [find_run_id(store, p) for p in parents]

@@ -23,6 +23,10 @@ class RepositoryError(GitrunsError):
     """Not a git repository, or one gitruns cannot work with."""
 
 
+class ReadOnlyRepositoryError(RepositoryError):
+    """The repository may be read but not written (a shared checkout, a read-only mount)."""
+
+
 class RunNotFoundError(GitrunsError):
     """No run matches the given reference."""
 

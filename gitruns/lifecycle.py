@@ -53,6 +53,7 @@ class TrashedRun:
 
 def delete_run(store: Store, run_id: str) -> TrashedRun:
     """Move a run to the trash (restorable until ``gitruns gc`` purges it)."""
+    store.require_writable()
     message = annotate.annotation_message("deleted", "moved to the trash")
     for attempt in range(50):
         old = store.run_commit(run_id)
@@ -113,6 +114,7 @@ def resolve_trashed(store: Store, ref: str) -> TrashedRun:
 
 def restore_run(store: Store, ref: str) -> TrashedRun:
     """Put a deleted run back on ``refs/runs/<id>`` exactly as it was."""
+    store.require_writable()
     trashed = resolve_trashed(store, ref)
     if store.run_commit(trashed.id) is not None:
         raise GitrunsError(
@@ -176,6 +178,8 @@ def collect_garbage(
     dry_run: bool = False,
 ) -> GcReport:
     """Purge old trash, pack refs, gc git, and drop unreferenced artifacts and staging."""
+    if not dry_run:
+        store.require_writable()
     report = GcReport(objects_before=_size(store.common_dir / "objects"))
     _collect_staging(store, report, dry_run)  # before recovery, which also removes them
     if not dry_run:

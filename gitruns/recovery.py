@@ -30,7 +30,9 @@ def recover_orphans(store: Store) -> list[str]:
     A run whose owner died but whose child process still writes (``gitruns record`` was
     killed, the training script lives on) is left alone until that child ends too.
     """
-    recovered = []
+    recovered: list[str] = []
+    if not os.access(store.common_dir, os.W_OK):
+        return recovered  # read-only: staged runs wait for someone who may write them
     _remove_abandoned_starts(staging_area(store).root)
     for run_dir in staging_area(store).run_dirs():
         lock = LivenessLock.acquire(run_dir / OWNER_LOCK, create=False)

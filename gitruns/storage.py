@@ -27,6 +27,7 @@ from gitruns.errors import (
     ConcurrentUpdateError,
     GitrunsError,
     InvalidRunError,
+    ReadOnlyRepositoryError,
     RepositoryError,
 )
 from gitruns.packs import KeptPack, PackWriter
@@ -93,6 +94,14 @@ class Store:
         # Packs written by this Store and still kept, by the commit they hold, until a ref
         # operation with that commit as its new value is done (see packs.py).
         self._kept: dict[str, KeptPack] = {}
+
+    def require_writable(self) -> None:
+        """Refuse plainly, before anything is tried, to write where the user may not."""
+        if not os.access(self.common_dir, os.W_OK):
+            raise ReadOnlyRepositoryError(
+                f"the repository at {self.common_dir} is read-only for you",
+                "reading runs works here; to record or change runs, use a clone you can write",
+            )
 
     # -- identity and code ---------------------------------------------------------------
     def identity(self) -> Identity:
@@ -378,6 +387,9 @@ class Store:
             capture_output=True,
             env=_git_env(),
         )
+        if result.returncode != 0:
+            moved = self.run_commit(run_id) != old
+            _raise_if_refused(result.stderr, moved, lambda: self._released(None, new))
         return self._released(result.returncode == 0, new)
 
     def delete_ref(self, run_id: str, old: str) -> bool:
@@ -399,6 +411,7 @@ class Store:
         ``change(old_commit)`` returns the files that replace or join the old tree and a
         message, or None for "nothing to do".
         """
+        self.require_writable()
         for attempt in range(50):
             old = self.run_commit(run_id)
             if old is None:
@@ -587,6 +600,10 @@ class Store:
             capture_output=True,
             env=_git_env(),
         )
+        if result.returncode != 0:
+            moved = self.ref_commit(old_name) != old_commit
+            moved = moved or self.ref_commit(new_name) != replacing
+            _raise_if_refused(result.stderr, moved, lambda: self._released(None, new_commit))
         return self._released(result.returncode == 0, new_commit)
 
     def delete_named_ref(self, name: str, old_commit: str) -> bool:
@@ -750,6 +767,25 @@ class Store:
                 if origin:
                     remote.setdefault(origin, {})[run_id] = str(target)
         return local, remote
+
+
+def _raise_if_refused(stderr: bytes, moved: bool, cleanup: Callable[[], object]) -> None:
+    """A failed ref update is retried when another process moved the ref or holds its
+    lock; any other failure (a hook said no, a read-only repository) would fail the same
+    way every time, so it is reported at once, in git's words."""
+    text = stderr.decode("utf-8", errors="replace").strip()
+    if moved or "File exists" in text:
+        return
+    cleanup()
+    lines = [line.removeprefix("fatal: ").removeprefix("error: ") for line in text.splitlines()]
+    detail = "; ".join(dict.fromkeys(line for line in lines if line)) or "no reason given"
+    if "reference-transaction" in text or "aborted by hook" in text:
+        hint = "the repository's reference-transaction hook refused it: check that hook"
+    elif "Read-only file system" in text or "Permission denied" in text:
+        hint = "the repository is read-only for you: use a clone you can write"
+    else:
+        hint = "check the repository with 'git fsck' and its hooks"
+    raise GitrunsError(f"git refused to update the run's ref: {detail}", hint)
 
 
 def _missing(oid: object, error: Exception | None) -> InvalidRunError:
