@@ -90,6 +90,7 @@ _ATTRIBUTE_COLUMNS = {
     "origin": "origin",
 }
 
+META_FILES = (layout.RUN_FILE, layout.PARAMS_FILE, layout.SUMMARY_FILE, layout.ARTIFACTS_FILE)
 Problem = tuple[str, str]  # (ref, why it was skipped)
 # Errors a crafted or damaged run can raise in a reader beyond GitrunsError.
 UNREADABLE = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError)
@@ -242,6 +243,7 @@ def read_rows(store: Store, refs: dict[str, tuple[str, str, str]]) -> dict[str, 
     """Read the runs of ``refs`` from git: the slow part of a sync (YAML and schema
     validation, about 1-2 ms a run), so a big batch is spread over worker processes."""
     items = sorted(refs.items())
+    store.fetch_run_files([commit for _, _, commit in refs.values()], META_FILES)
     workers = min(os.cpu_count() or 1, MAX_WORKERS)
     if len(items) < PARALLEL_MIN_RUNS or workers < 2 or not _can_fork():
         return {ref: _read_row(store, ref, *info) for ref, info in items}

@@ -94,6 +94,8 @@ class Store:
         # Packs written by this Store and still kept, by the commit they hold, until a ref
         # operation with that commit as its new value is done (see packs.py).
         self._kept: dict[str, KeptPack] = {}
+        self._promisor: str | None = None  # "" once known to be a complete repository
+        self._unfetchable: set[str] = set()
 
     def require_writable(self) -> None:
         """Refuse plainly, before anything is tried, to write where the user may not."""
@@ -322,7 +324,7 @@ class Store:
     def _consolidate_packs(self) -> None:
         """Every write adds a small pack; past PACK_LIMIT, roll the small ones up
         (``git repack --geometric``: kept packs and the big ones are left alone)."""
-        if packs.count_packs(self.objects_dir) <= PACK_LIMIT or self._partial_clone():
+        if packs.count_packs(self.objects_dir) <= PACK_LIMIT or self.promisor_remote():
             return
         from gitruns.locks import LivenessLock
 
@@ -342,9 +344,6 @@ class Store:
                 )
         finally:
             lock.release()
-
-    def _partial_clone(self) -> bool:
-        return _config_get(self.repo.config, "extensions.partialclone") is not None
 
     def create_run_commit(
         self,
@@ -529,18 +528,79 @@ class Store:
     def _object(self, oid: str | pygit2.Oid) -> pygit2.Object:
         try:
             obj = self.repo.get(oid)
+            if obj is None and self.fetch_missing([str(oid)]):
+                obj = self.repo.get(oid)
         except (pygit2.GitError, KeyError, ValueError) as exc:  # corrupt, or not an id
             raise _missing(oid, exc) from exc
         if obj is None:
             raise _missing(oid, None)
         return obj
 
-    def _size(self, oid: pygit2.Oid) -> int:
+    def _size(self, oid: pygit2.Oid, *, fetch: bool = True) -> int:
+        """A blob's size; in a partial clone, a blob not fetched yet is fetched first, or
+        (``fetch=False``) reported as size 0 (its size is checked when it is read)."""
+        if self.promisor_remote() is not None and not self.repo.odb.exists(oid):
+            if not fetch:
+                return 0
+            self.fetch_missing([str(oid)])
         try:
             _kind, size = self.repo.odb.read_header(oid)
         except (pygit2.GitError, KeyError, ValueError) as exc:
             raise _missing(oid, exc) from exc
         return int(size)
+
+    # -- partial clones: objects the clone left on the server are fetched on demand -----
+    def promisor_remote(self) -> str | None:
+        """The remote a partial clone (``git clone --filter=...``) fetches missing objects
+        from, or None for a complete repository."""
+        if self._promisor is None:
+            config = self.repo.config
+            found = _config_get(config, "extensions.partialclone")
+            for name in [] if found else self.remote_names():
+                if (_config_get(config, f"remote.{name}.promisor") or "").lower() == "true":
+                    found = name
+                    break
+            self._promisor = found or ""
+        return self._promisor or None
+
+    def fetch_missing(self, oids: Sequence[str]) -> bool:
+        """Fetch objects a partial clone does not have yet, in one ``git fetch`` (what git
+        itself does on demand; libgit2 cannot). False when there is nothing to fetch
+        from, or the fetch failed (offline): the caller then reports them missing."""
+        remote = self.promisor_remote()
+        wanted = sorted(set(oids) - self._unfetchable)
+        if remote is None or not wanted:
+            return False
+        options = ["--no-tags", "--no-write-fetch-head", "--recurse-submodules=no"]
+        options += ["--filter=blob:none", "--stdin"]
+        result = subprocess.run(
+            ["git", "-c", "fetch.negotiationAlgorithm=noop", "fetch", remote, *options],
+            cwd=self.git_dir,
+            input=("\n".join(wanted) + "\n").encode(),
+            capture_output=True,
+            env=_git_env(),
+        )
+        if result.returncode != 0:
+            self._unfetchable.update(wanted)
+            return False
+        return True
+
+    def fetch_run_files(self, commits: Sequence[str], paths: Sequence[str]) -> None:
+        """In a partial clone: fetch ``paths`` of each run commit in one go (listing runs
+        then reads them without a round trip each)."""
+        if self.promisor_remote() is None:
+            return
+        wanted = []
+        for commit in commits:
+            try:
+                tree = self._tree(commit)
+                entries = [self._entry(tree, path) for path in paths]
+            except InvalidRunError:
+                continue  # reported when the run is read
+            wanted += [
+                str(e.id) for e in entries if e is not None and not self.repo.odb.exists(e.id)
+            ]
+        self.fetch_missing(wanted)
 
     def _tree(self, oid: str | pygit2.Oid) -> pygit2.Tree:
         tree = self._object(oid).peel(pygit2.Tree)
@@ -676,7 +736,7 @@ class Store:
                     yield path, mode, 0
                     stack.append((path + b"/", self._tree(entry.id)))
                 elif mode in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
-                    yield path, mode, self._size(entry.id)
+                    yield path, mode, self._size(entry.id, fetch=False)
                 else:
                     yield path, mode, 0
 

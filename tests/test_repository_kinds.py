@@ -148,14 +148,14 @@ def test_a_blobless_partial_clone_lists_shows_and_pulls(tmp_path: Path) -> None:
     listed = gitruns_cli(clone, "ls", "--format", "csv")
     assert listed.returncode == 0, listed.stderr
     assert first in listed.stdout and listed.stderr == ""
-    shown = gitruns_cli(clone, "show", "first")
-    assert shown.returncode == 0 and first in shown.stdout, shown.stderr
-    metrics = gitruns_cli(clone, "metrics", "first", "loss")
-    assert metrics.returncode == 0 and "0.25" in metrics.stdout, metrics.stderr
     second = make_run(author, "second")
     assert gitruns_cli(author, "push").returncode == 0
     pulled = gitruns_cli(clone, "pull")
     assert pulled.returncode == 0, pulled.stderr
+    shown = gitruns_cli(clone, "show", "first")
+    assert shown.returncode == 0 and first in shown.stdout, shown.stderr
+    metrics = gitruns_cli(clone, "metrics", "first", "loss")
+    assert metrics.returncode == 0 and "0.25" in metrics.stdout, metrics.stderr
     listed = gitruns_cli(clone, "ls", "--format", "csv")
     assert first in listed.stdout and second in listed.stdout, listed.stderr
     assert gitruns.get_run("second", repo=clone).metric_history("loss")[-1].value == 0.25
