@@ -5,6 +5,7 @@ metric keys (up to the documented maximum) under a small open-file limit."""
 from __future__ import annotations
 
 import resource
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,7 @@ def test_metric_keys_are_capped(repo: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 MANY_KEYS = """
 import resource
+import sys
 resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 count = int(sys.argv[1])
 with gitruns.start_run(name="wide") as run:
@@ -150,3 +152,29 @@ def test_100000_metric_keys_under_ulimit_256(repo: Path) -> None:
     assert listed.returncode == 0 and listed.stderr == "", listed.stderr
     assert run_id in listed.stdout
     assert len(gitruns.get_run(run_id).metrics) == 100_001
+
+
+JOINED = """
+import subprocess, sys
+import gitruns
+with gitruns.start_run() as run:
+    run.log_param("first", "a" * 3_000_000)
+    code = "import gitruns\\nwith gitruns.start_run() as r:\\n"
+    code += "    r.log_param('second', 'b' * 3_000_000)"
+    subprocess.run([sys.executable, "-c", code], check=True)
+"""
+
+
+def test_params_of_several_processes_over_the_limit_are_set_aside(repo: Path) -> None:
+    """Each process counts what it logs; two that join one run may add up to more than
+    readers accept: the run is kept and listed, its params set aside in a file."""
+    (repo / "job.py").write_text(JOINED)
+    result = gitruns_cli(repo, "record", "--name", "joined", "--", sys.executable, "job.py")
+    assert result.returncode == 0, result.stderr
+    listed = gitruns_cli(repo, "ls", "--format", "csv")
+    assert listed.returncode == 0 and "joined" in listed.stdout and listed.stderr == ""
+    run = gitruns.get_run("joined")
+    assert run.status == "FINISHED" and run.params == {}
+    assert "oversized/params.yaml" in run.notes[-1]["text"]
+    kept = run.file("oversized/params.yaml", max_bytes=2**30)
+    assert kept is not None and b"first" in kept and b"second" in kept
