@@ -59,6 +59,11 @@ class LivenessLock:
         os.write(fd, str(os.getpid()).encode())
         return cls(path, fd)
 
+    def fileno(self) -> int:
+        """The locked descriptor: a child process given it keeps the lock while it lives."""
+        assert self._fd is not None
+        return self._fd
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the flock

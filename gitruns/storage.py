@@ -322,8 +322,10 @@ class Store:
             (self.objects_dir / "pack" / name).unlink(missing_ok=True)
 
     def _consolidate_packs(self) -> None:
-        """Every write adds a small pack; past PACK_LIMIT, roll the small ones up
-        (``git repack --geometric``: kept packs and the big ones are left alone)."""
+        """Every write adds a small pack; past PACK_LIMIT, roll the small ones up with
+        ``git repack --geometric`` (kept packs and the big ones are left alone). It runs in
+        the background, as git's own automatic gc does, so the writer does not wait; it
+        inherits the repack lock, so no other writer starts one meanwhile."""
         if packs.count_packs(self.objects_dir) <= PACK_LIMIT or self.promisor_remote():
             return
         from gitruns.locks import LivenessLock
@@ -335,13 +337,15 @@ class Store:
         if lock is None:
             return  # another process is at it
         try:
-            if packs.count_packs(self.objects_dir) > PACK_LIMIT:
-                subprocess.run(
-                    ["git", "repack", "-d", "-l", "-q", "--geometric=2"],
-                    cwd=self.git_dir,
-                    capture_output=True,
-                    env=_git_env(),
-                )
+            subprocess.run(
+                ["sh", "-c", "git repack -d -l -q --geometric=2 </dev/null >/dev/null 2>&1 &"],
+                cwd=self.git_dir,
+                env=_git_env(),
+                pass_fds=(lock.fileno(),),
+                check=False,
+            )
+        except OSError:
+            pass  # no shell: the packs wait for the next write, or for git gc
         finally:
             lock.release()
 
