@@ -103,16 +103,19 @@ def _check_start_arguments(
     notes: str | None,
 ) -> None:
     """Refuse bad arguments before anything is staged: a refused start leaves no run."""
+    from gitruns.format.budget import RunBudget
+
+    budget = RunBudget()  # the limits readers enforce, before anything is staged
     if name is not None:
         check_name_key(name, "run name")
     for key, value in (params or {}).items():
         check_name_key(key, "param key")
-        to_param_value(value, key)
+        budget.param(key, to_param_value(value, key))
     for key, value in (tags or {}).items():
         check_name_key(key, "tag key")
-        check_tag_value(value, key)
+        budget.text(f"tag '{key}'", key, check_tag_value(value, key))
     if notes:
-        check_text(notes, "a note")
+        budget.text("a note", "text", check_text(notes, "a note"))
 
 
 def end_run(status: str = "FINISHED") -> None:
@@ -189,10 +192,11 @@ def get_run(ref: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
 
 def list_runs(*, repo: str | os.PathLike[str] | None = None) -> list[Run]:
     """Every valid run, newest first: local runs, and fetched runs that no local run of
-    the same id shadows (invalid runs are skipped). ``search_runs()`` with no filter."""
+    the same id shadows. ``search_runs()`` with no filter: a run that cannot be read is
+    left out, named in the list's ``skipped`` and in a ``SkippedRunsWarning``."""
     from gitruns.query.search import search_runs
 
-    return list(search_runs(repo=repo))
+    return search_runs(repo=repo)
 
 
 # -- annotations of recorded runs (each a commit on top of the run's ref; see annotate.py) --

@@ -23,6 +23,10 @@ class RepositoryError(GitrunsError):
     """Not a git repository, or one gitruns cannot work with."""
 
 
+class ReadOnlyRepositoryError(RepositoryError):
+    """The repository may be read but not written (a shared checkout, a read-only mount)."""
+
+
 class RunNotFoundError(GitrunsError):
     """No run matches the given reference."""
 
@@ -65,3 +69,7 @@ class ConcurrentUpdateError(GitrunsError):
 
 class StorageWriteError(GitrunsError):
     """The disk refused a write (full, quota, read-only); nothing already written is lost."""
+
+
+class SkippedRunsWarning(UserWarning):
+    """Listing left out runs it could not read (``RunList.skipped`` names them and why)."""

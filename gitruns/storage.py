@@ -9,6 +9,8 @@ from __future__ import annotations
 import getpass
 import os
 import random
+import re
+import shutil
 import socket
 import stat
 import subprocess
@@ -24,17 +26,23 @@ from gitruns.errors import (
     ConcurrentUpdateError,
     GitrunsError,
     InvalidRunError,
+    ReadOnlyRepositoryError,
     RepositoryError,
-    StorageWriteError,
 )
+from gitruns.format import packs
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.loose_objects import LooseObjectError, stream_loose_blob
+from gitruns.format.packs import KeptPack, PackWriter
 from gitruns.format.runrefs import LOCAL, parse_run_ref
 
 SMALL_FILE_BYTES = 1 << 20
 STREAM_MIN_BYTES = 4 << 20  # blobs bigger than this are streamed, never read whole
 STREAM_CHUNK_BYTES = 256 << 10
 MAX_UNTRACKED_BYTES = 10 << 20  # an untracked entry-point script put in the code snapshot
+PACK_LIMIT = 50  # small packs (one a run or annotation) before they are rolled up
+_KEEP_NAME = re.compile(r"pack-[0-9a-f]{40}\.keep")
+MISSING_OBJECT = re.compile(r"git object [0-9a-f]{40} is missing")
+_KIND_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
 _T = TypeVar("_T")
 
 # A file of the run tree is either its bytes or a file on disk to stream into a blob.
@@ -51,6 +59,9 @@ class CodeState:
     remote_url: str | None
     dirty: bool
     patch: bytes | None  # uncommitted changes against HEAD, when dirty
+    # The snapshot's objects are in a pack kept (``.keep``) until the run's ref exists, so
+    # gc cannot prune them while the run is in progress; the keep file's name.
+    keep: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,20 @@ class Store:
         self.common_dir = _common_dir(self.git_dir)
         self.gitruns_dir = self.common_dir / "gitruns"
         self.workdir = Path(self.repo.workdir) if self.repo.workdir else None
+        self.objects_dir = self.common_dir / "objects"
+        # Packs written by this Store and still kept, by the commit they hold, until a ref
+        # operation with that commit as its new value is done (see packs.py).
+        self._kept: dict[str, KeptPack] = {}
+        self._promisor: str | None = None  # "" once known to be a complete repository
+        self._unfetchable: set[str] = set()
+
+    def require_writable(self) -> None:
+        """Refuse plainly, before anything is tried, to write where the user may not."""
+        if not os.access(self.common_dir, os.W_OK):
+            raise ReadOnlyRepositoryError(
+                f"the repository at {self.common_dir} is read-only for you",
+                "reading runs works here; to record or change runs, use a clone you can write",
+            )
 
     # -- identity and code ---------------------------------------------------------------
     def identity(self) -> Identity:
@@ -115,18 +140,8 @@ class Store:
         changes.update(self._untracked(include_untracked))
         if not changes:
             return CodeState(str(head.id), str(head.id), branch, remote_url, False, None)
-        tree_id = self._snapshot_tree(changes)
-        snapshot = repo.create_commit(
-            None,
-            self._signature(),
-            self._signature(),
-            f"gitruns: uncommitted changes for run {run_id}\n",
-            tree_id,
-            [head.id],
-        )
-        diff = head.tree.diff_to_tree(self._object(tree_id).peel(pygit2.Tree))
-        patch = (diff.patch or "").encode("utf-8", errors="surrogateescape")
-        return CodeState(str(snapshot), str(head.id), branch, remote_url, True, patch)
+        snapshot, patch, keep = self._snapshot(run_id, head.id, changes)
+        return CodeState(snapshot, str(head.id), branch, remote_url, True, patch, keep)
 
     def _untracked(self, paths: Iterable[Path]) -> dict[str, int]:
         """Those of ``paths`` that are untracked, unignored regular files in the worktree,
@@ -147,7 +162,58 @@ class Store:
                 found[relative] = flags
         return found
 
-    def _snapshot_tree(self, changes: Mapping[str, int]) -> pygit2.Oid:
+    def _snapshot(
+        self, run_id: str, head: pygit2.Oid, changes: Mapping[str, int]
+    ) -> tuple[str, bytes, str]:
+        """The snapshot commit, its patch against HEAD, and the keep file protecting it.
+
+        libgit2 makes the blobs (with the repository's filters) and trees in a private
+        object folder; they are then moved into a kept pack, so that no gc ever sees them
+        unprotected: the pack stays kept until the run's ref exists.
+        """
+        quarantine = self.gitruns_dir / "tmp" / f"objects-{os.getpid()}-{time.time_ns()}"
+        try:
+            repo = self._quarantine_repo(quarantine)
+            tree_id = self._snapshot_tree(repo, changes)
+            head_tree = repo[head].peel(pygit2.Tree)
+            diff = head_tree.diff_to_tree(repo[tree_id].peel(pygit2.Tree))
+            patch = (diff.patch or "").encode("utf-8", errors="surrogateescape")
+            pack = self._new_pack(f"run {run_id} code")
+            try:
+                for path in sorted(quarantine.glob("??/*")):
+                    pack.add_loose(path)
+                # Blobs and folders that existed before may be unreachable leftovers that
+                # a gc could prune: the pack holds its own copy of each.
+                for oid in _snapshot_objects(repo, tree_id, changes):
+                    if str(oid) not in pack:
+                        kind, data = repo.odb.read(oid)
+                        pack.add(_KIND_NAMES[int(kind)], data)
+                message = f"gitruns: uncommitted changes for run {run_id}\n"
+                commit = self._commit_object(pack, str(tree_id), [str(head)], message, None)
+                kept = pack.finish()
+            except BaseException:
+                pack.discard()
+                raise
+        finally:
+            shutil.rmtree(quarantine, ignore_errors=True)
+        assert kept is not None
+        return commit, patch, kept.keep.name
+
+    def _quarantine_repo(self, folder: Path) -> pygit2.Repository:
+        """This repository, with new objects written as loose files under ``folder``."""
+        folder.mkdir(parents=True)
+        repo = pygit2.Repository(str(self.git_dir))
+        odb = pygit2.Odb()
+        odb.add_backend(pygit2.OdbBackendLoose(str(folder), -1, False), 3)
+        odb.add_backend(pygit2.OdbBackendPack(str(self.objects_dir)), 2)
+        odb.add_backend(pygit2.OdbBackendLoose(str(self.objects_dir), -1, False), 1)
+        for alternate in _alternates(self.objects_dir):
+            odb.add_backend(pygit2.OdbBackendPack(str(alternate)), 0)
+            odb.add_backend(pygit2.OdbBackendLoose(str(alternate), -1, False), 0)
+        repo.set_odb(odb)
+        return repo
+
+    def _snapshot_tree(self, repo: pygit2.Repository, changes: Mapping[str, int]) -> pygit2.Oid:
         index = pygit2.Index(str(self.git_dir / "index"))
         index.read(True)
         assert self.workdir is not None
@@ -159,9 +225,18 @@ class Store:
                 if path in index:
                     index.remove(path)
                 continue
-            oid = self.repo.create_blob_fromworkdir(path)
+            if stat.S_ISDIR(info.st_mode):
+                # A submodule (its files are not ours to snapshot: record the commit its
+                # HEAD is at, as `git add` would), or a tracked file replaced by a folder.
+                commit = _submodule_head(full)
+                if commit is not None:
+                    index.add(pygit2.IndexEntry(path, commit, pygit2.enums.FileMode.COMMIT))
+                elif path in index and index[path].mode != pygit2.enums.FileMode.COMMIT:
+                    index.remove(path)
+                continue
+            oid = repo.create_blob_fromworkdir(path)
             index.add(pygit2.IndexEntry(path, oid, pygit2.enums.FileMode(_file_mode(info))))
-        return index.write_tree(self.repo)
+        return index.write_tree(repo)
 
     def _branch_name(self) -> str | None:
         if self.repo.head_is_detached:
@@ -188,8 +263,10 @@ class Store:
         return pygit2.Signature(ident.name, ident.email, int(when), offset)
 
     # -- writing runs --------------------------------------------------------------------
-    def write_tree(self, files: Mapping[str, FileContent | pygit2.Oid]) -> pygit2.Oid:
-        """Build a tree from ``{"a/b.txt": bytes-or-path}``, folders bottom-up."""
+    # New objects go into one pack per write, kept (``.keep``) until the ref that holds
+    # them has moved: a concurrent ``git gc --prune=now`` can never prune them (packs.py).
+    def write_tree(self, files: Mapping[str, FileContent | pygit2.Oid], pack: PackWriter) -> str:
+        """Build a tree from ``{"a/b.txt": bytes-or-path-or-existing-blob}``, bottom-up."""
         root: dict[str, object] = {}
         for path, content in files.items():
             node = root
@@ -197,28 +274,103 @@ class Store:
             for folder in folders:
                 node = node.setdefault(folder, {})  # type: ignore[assignment]
             node[leaf] = content
-        return self._write_folder(root)
+        return self._write_folder(root, pack)
 
-    def _write_folder(self, folder: Mapping[str, object]) -> pygit2.Oid:
-        builder = self.repo.TreeBuilder()
+    def _write_folder(self, folder: Mapping[str, object], pack: PackWriter) -> str:
+        entries: dict[str, tuple[int, str]] = {}
         for name, content in folder.items():
             if isinstance(content, dict):
-                builder.insert(name, self._write_folder(content), pygit2.GIT_FILEMODE_TREE)
+                entries[name] = (packs.MODE_TREE, self._write_folder(content, pack))
             elif isinstance(content, pygit2.Oid):
-                builder.insert(name, content, pygit2.GIT_FILEMODE_BLOB)
+                entries[name] = (packs.MODE_BLOB, str(content))
             elif isinstance(content, Path):
-                oid = self._blob_from_file(content)
-                builder.insert(name, oid, pygit2.GIT_FILEMODE_BLOB)
+                entries[name] = (packs.MODE_BLOB, self._blob_from_file(content, pack))
             else:
-                oid = self.repo.create_blob(content)  # type: ignore[arg-type]
-                builder.insert(name, oid, pygit2.GIT_FILEMODE_BLOB)
-        return builder.write()
+                entries[name] = (packs.MODE_BLOB, pack.add("blob", content))  # type: ignore[arg-type]
+        return pack.add("tree", packs.tree_bytes(entries))
 
-    def _blob_from_file(self, path: Path) -> pygit2.Oid:
+    def _blob_from_file(self, path: Path, pack: PackWriter) -> str:
         # Small files are cheaper read whole; large ones stream (memory stays flat).
         if path.stat().st_size <= SMALL_FILE_BYTES:
-            return self.repo.create_blob(path.read_bytes())
-        return self.repo.create_blob_fromdisk(str(path))
+            return pack.add("blob", path.read_bytes())
+        return pack.add_file(path)
+
+    def _new_pack(self, reason: str) -> PackWriter:
+        return PackWriter(self.objects_dir, self.gitruns_dir / "tmp", reason)
+
+    def _commit_object(
+        self, pack: PackWriter, tree: str, parents: list[str], message: str, when: float | None
+    ) -> str:
+        sig = self._signature(when)
+        line = packs.signature_line(sig.raw_name, sig.raw_email, sig.time, sig.offset)
+        return pack.add("commit", packs.commit_bytes(tree, parents, line, line, message))
+
+    def _write_commit(
+        self,
+        reason: str,
+        files: Mapping[str, FileContent | pygit2.Oid] | None,
+        tree: str | None,
+        parents: list[str],
+        message: str,
+        when: float | None,
+    ) -> str:
+        """Write a commit (and the tree of ``files``, or the existing ``tree``) as a kept
+        pack; it stays kept until a ref operation makes the commit its new value."""
+        pack = self._new_pack(reason)
+        try:
+            if files is not None:
+                tree = self.write_tree(files, pack)
+            assert tree is not None
+            commit = self._commit_object(pack, tree, parents, message, when)
+            kept = pack.finish()
+        except BaseException:
+            pack.discard()
+            raise
+        if kept is not None:
+            self._kept[commit] = kept
+        return commit
+
+    def _released(self, result: _T, *commits: str) -> _T:
+        """After a ref operation: the packs of ``commits`` need their keep files no more."""
+        for commit in commits:
+            kept = self._kept.pop(commit, None)
+            if kept is not None:
+                kept.release()
+        self._consolidate_packs()
+        return result
+
+    def release_keep(self, name: str) -> None:
+        """Remove a keep file named by a staged run (its snapshot's), once its ref exists."""
+        if _KEEP_NAME.fullmatch(name):
+            (self.objects_dir / "pack" / name).unlink(missing_ok=True)
+
+    def _consolidate_packs(self) -> None:
+        """Every write adds a small pack; past PACK_LIMIT, roll the small ones up with
+        ``git repack --geometric`` (kept packs and the big ones are left alone). It runs in
+        the background, as git's own automatic gc does, so the writer does not wait; it
+        inherits the repack lock, so no other writer starts one meanwhile."""
+        if packs.count_packs(self.objects_dir) <= PACK_LIMIT or self.promisor_remote():
+            return
+        from gitruns.locks import LivenessLock
+
+        try:
+            lock = LivenessLock.acquire(self.gitruns_dir / "repack.lock", create=True)
+        except OSError:
+            return  # a read-only repository: nothing to do
+        if lock is None:
+            return  # another process is at it
+        try:
+            subprocess.run(
+                ["sh", "-c", "git repack -d -l -q --geometric=2 </dev/null >/dev/null 2>&1 &"],
+                cwd=self.git_dir,
+                env=_git_env(),
+                pass_fds=(lock.fileno(),),
+                check=False,
+            )
+        except OSError:
+            pass  # no shell: the packs wait for the next write, or for git gc
+        finally:
+            lock.release()
 
     def create_run_commit(
         self,
@@ -227,22 +379,13 @@ class Store:
         message: str,
         when: float,
     ) -> str:
-        try:
-            tree = self.write_tree(files)
-            sig = self._signature(when)
-            oid = self.repo.create_commit(
-                None, sig, sig, message, tree, [pygit2.Oid(hex=p) for p in parents]
-            )
-        except pygit2.GitError as exc:
-            # libgit2 reports a full disk with whatever message it held last ("reference
-            # ... not found"): any failure to write objects is a write error, and the run
-            # stays staged for the next gitruns command to finalise.
-            raise StorageWriteError(
-                f"cannot write the run's objects into {self.common_dir / 'objects'} ({exc})",
-                "free disk space (or fix the permissions); the run stays staged and the next"
-                " gitruns command finalises it with everything on disk",
-            ) from exc
-        return str(oid)
+        """The run's commit, kept until ``create_ref`` has made it the run's ref.
+
+        A parent that is missing (a code commit pruned before gitruns protected it, or
+        removed by hand) is left out rather than making the run impossible to write.
+        """
+        present = [p for p in parents if self.has_commit(p)]
+        return self._write_commit("run", files, None, present, message, when)
 
     def create_ref(self, run_id: str, commit: str) -> bool:
         """Point ``refs/runs/<id>`` at ``commit``; False when the ref already exists.
@@ -260,11 +403,15 @@ class Store:
             self.repo.references.create(name, pygit2.Oid(hex=commit), force=False)
             return True
 
-        return _retry_locked(create)
+        return self._released(_retry_locked(create), commit)
 
     def update_ref(self, run_id: str, new: str, old: str) -> bool:
         """Compare-and-swap the run's ref from ``old`` to ``new``; False if it moved."""
-        return self.update_refs([(RUNS_PREFIX + run_id, new, old)])
+        result = self._git_cli("update-ref", RUNS_PREFIX + run_id, new, old)
+        if result.returncode != 0:
+            moved = self.run_commit(run_id) != old
+            _raise_if_refused(result.stderr, moved, lambda: self._released(None, new))
+        return self._released(result.returncode == 0, new)
 
     def delete_ref(self, run_id: str, old: str) -> bool:
         return self.update_refs([(RUNS_PREFIX + run_id, "", old)])
@@ -279,6 +426,7 @@ class Store:
         ``change(old_commit)`` returns the files that replace or join the old tree and a
         message, or None for "nothing to do".
         """
+        self.require_writable()
 
         def attempt() -> str | Lost | None:
             old = self.run_commit(run_id)
@@ -288,19 +436,20 @@ class Store:
             if result is None:
                 return None
             files, message = result
-            tree = self._tree_with(old, files)
-            sig = self._signature(time.time())
-            new = str(self.repo.create_commit(None, sig, sig, message, tree, [pygit2.Oid(hex=old)]))
+            merged = self._files_with(old, files)
+            new = self._write_commit("annotation", merged, None, [old], message, time.time())
             return new if self.update_ref(run_id, new, old) else LOST
 
         return compare_and_swap(attempt, f"run {run_id} kept changing while it was being updated")
 
-    def _tree_with(self, commit: str, files: Mapping[str, FileContent | None]) -> pygit2.Oid:
-        """The commit's tree with ``files`` replaced, added, or (given None) removed."""
+    def _files_with(
+        self, commit: str, files: Mapping[str, FileContent | None]
+    ) -> dict[str, FileContent | pygit2.Oid]:
+        """The commit's files with ``files`` replaced, added, or (given None) removed."""
         tree = self._tree(commit)
         merged: dict[str, FileContent | pygit2.Oid | None] = dict(self._blob_ids(tree, ""))
         merged.update(files)
-        return self.write_tree({p: c for p, c in merged.items() if c is not None})
+        return {p: c for p, c in merged.items() if c is not None}
 
     def _blob_ids(self, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, pygit2.Oid]]:
         for entry in tree:
@@ -329,10 +478,8 @@ class Store:
 
     def read_file(self, commit: str, path: str, max_bytes: int) -> bytes | None:
         """A file of a commit's tree, or None when it is absent; refuse oversized blobs."""
-        tree = self._tree(commit)
-        try:
-            entry = tree[path]
-        except KeyError:
+        entry = self._entry(self._tree(commit), path)
+        if entry is None:
             return None
         if entry.type_str != "blob" or entry.filemode not in (
             pygit2.GIT_FILEMODE_BLOB,
@@ -341,7 +488,7 @@ class Store:
             raise InvalidRunError(
                 f"{path} in commit {commit[:12]} is not a regular file", "remove or repair the run"
             )
-        _kind, size = self.repo.odb.read_header(entry.id)
+        size = self._size(entry.id)
         if size > max_bytes:
             raise InvalidRunError(
                 f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
@@ -358,16 +505,14 @@ class Store:
         smaller ones are read whole, which is faster. Oversized blobs are refused like
         ``read_file``.
         """
-        tree = self._tree(commit)
-        try:
-            entry = tree[path]
-        except KeyError:
+        entry = self._entry(self._tree(commit), path)  # a missing folder: InvalidRunError
+        if entry is None:
             return None
         if entry.filemode not in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
             raise InvalidRunError(
                 f"{path} in commit {commit[:12]} is not a regular file", "remove or repair the run"
             )
-        _kind, size = self.repo.odb.read_header(entry.id)
+        size = self._size(entry.id)
         if size > max_bytes:
             raise InvalidRunError(
                 f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
@@ -425,11 +570,22 @@ class Store:
         """Every regular file below ``folder`` of a commit's tree."""
         tree = self._tree(commit)
         if folder:
-            try:
-                tree = self._tree(tree[folder].id)
-            except KeyError:
+            entry = self._entry(tree, folder)
+            if entry is None:
                 return
+            tree = self._tree(entry.id)
         yield from self._walk(tree, folder)
+
+    def _entry(self, tree: pygit2.Tree, path: str) -> pygit2.Object | None:
+        """The entry at ``path`` (through subfolders), None when absent; a folder on the
+        way that is missing from the repository raises InvalidRunError."""
+        try:
+            return tree[path]
+        except KeyError:
+            return None
+        except pygit2.GitError as exc:
+            found = re.search(r"[0-9a-f]{40}", str(exc))
+            raise _missing(found.group(0) if found else path, exc) from exc
 
     def _walk(self, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, bytes]]:
         for entry in tree:
@@ -440,12 +596,81 @@ class Store:
                 yield path, self._blob_data(entry.id)
 
     def _object(self, oid: str | pygit2.Oid) -> pygit2.Object:
-        obj = self.repo.get(oid)
+        try:
+            obj = self.repo.get(oid)
+            if obj is None and self.fetch_missing([str(oid)]):
+                obj = self.repo.get(oid)
+        except (pygit2.GitError, KeyError, ValueError) as exc:  # corrupt, or not an id
+            raise _missing(oid, exc) from exc
         if obj is None:
-            raise InvalidRunError(
-                f"git object {oid} is missing", "the repository is incomplete: run 'git fsck'"
-            )
+            raise _missing(oid, None)
         return obj
+
+    def _size(self, oid: pygit2.Oid, *, fetch: bool = True) -> int:
+        """A blob's size; in a partial clone, a blob not fetched yet is fetched first, or
+        (``fetch=False``) reported as size 0 (its size is checked when it is read)."""
+        if self.promisor_remote() is not None and not self.repo.odb.exists(oid):
+            if not fetch:
+                return 0
+            self.fetch_missing([str(oid)])
+        try:
+            _kind, size = self.repo.odb.read_header(oid)
+        except (pygit2.GitError, KeyError, ValueError) as exc:
+            raise _missing(oid, exc) from exc
+        return int(size)
+
+    # -- partial clones: objects the clone left on the server are fetched on demand -----
+    def promisor_remote(self) -> str | None:
+        """The remote a partial clone (``git clone --filter=...``) fetches missing objects
+        from, or None for a complete repository."""
+        if self._promisor is None:
+            config = self.repo.config
+            found = _config_get(config, "extensions.partialclone")
+            for name in [] if found else self.remote_names():
+                if (_config_get(config, f"remote.{name}.promisor") or "").lower() == "true":
+                    found = name
+                    break
+            self._promisor = found or ""
+        return self._promisor or None
+
+    def fetch_missing(self, oids: Sequence[str]) -> bool:
+        """Fetch objects a partial clone does not have yet, in one ``git fetch`` (what git
+        itself does on demand; libgit2 cannot). False when there is nothing to fetch
+        from, or the fetch failed (offline): the caller then reports them missing."""
+        remote = self.promisor_remote()
+        wanted = sorted(set(oids) - self._unfetchable)
+        if remote is None or not wanted:
+            return False
+        options = ["--no-tags", "--no-write-fetch-head", "--recurse-submodules=no"]
+        options += ["--filter=blob:none", "--stdin"]
+        result = subprocess.run(
+            ["git", "-c", "fetch.negotiationAlgorithm=noop", "fetch", remote, *options],
+            cwd=self.git_dir,
+            input=("\n".join(wanted) + "\n").encode(),
+            capture_output=True,
+            env=_git_env(),
+        )
+        if result.returncode != 0:
+            self._unfetchable.update(wanted)
+            return False
+        return True
+
+    def fetch_run_files(self, commits: Sequence[str], paths: Sequence[str]) -> None:
+        """In a partial clone: fetch ``paths`` of each run commit in one go (listing runs
+        then reads them without a round trip each)."""
+        if self.promisor_remote() is None:
+            return
+        wanted = []
+        for commit in commits:
+            try:
+                tree = self._tree(commit)
+                entries = [self._entry(tree, path) for path in paths]
+            except InvalidRunError:
+                continue  # reported when the run is read
+            wanted += [
+                str(e.id) for e in entries if e is not None and not self.repo.odb.exists(e.id)
+            ]
+        self.fetch_missing(wanted)
 
     def _tree(self, oid: str | pygit2.Oid) -> pygit2.Tree:
         tree = self._object(oid).peel(pygit2.Tree)
@@ -500,7 +725,12 @@ class Store:
         else:
             create = f"create {new_name} {new_commit}"
         commands = f"{create}\ndelete {old_name} {old_commit}\n"
-        return self._git_cli("update-ref", "--stdin", stdin=commands.encode()).returncode == 0
+        result = self._git_cli("update-ref", "--stdin", stdin=commands.encode())
+        if result.returncode != 0:
+            moved = self.ref_commit(old_name) != old_commit
+            moved = moved or self.ref_commit(new_name) != replacing
+            _raise_if_refused(result.stderr, moved, lambda: self._released(None, new_commit))
+        return self._released(result.returncode == 0, new_commit)
 
     def delete_named_ref(self, name: str, old_commit: str) -> bool:
         """Delete ``name`` if it still points at ``old_commit``."""
@@ -512,9 +742,7 @@ class Store:
         if parent_commit is None:
             raise GitrunsError(f"commit {parent} is missing", "check the repository with git fsck")
         tree = parent_commit.peel(pygit2.Tree)
-        sig = self._signature(time.time())
-        oid = self.repo.create_commit(None, sig, sig, message, tree.id, [pygit2.Oid(hex=parent)])
-        return str(oid)
+        return self._write_commit("marker", None, str(tree.id), [parent], message, time.time())
 
     def config_value(self, key: str) -> str | None:
         """A git config value (repository, global and system levels), or None."""
@@ -583,7 +811,7 @@ class Store:
         Untrusted input: names are returned as raw bytes (they may be anything a crafted
         tree holds), and trees, links and submodules report size 0 without being followed.
         """
-        stack: list[tuple[bytes, pygit2.Tree]] = [(b"", self.repo[commit].peel(pygit2.Tree))]
+        stack: list[tuple[bytes, pygit2.Tree]] = [(b"", self._tree(commit))]
         while stack:
             prefix, tree = stack.pop()
             for entry in tree:
@@ -591,10 +819,9 @@ class Store:
                 mode = entry.filemode
                 if mode == pygit2.GIT_FILEMODE_TREE:
                     yield path, mode, 0
-                    stack.append((path + b"/", self.repo[entry.id].peel(pygit2.Tree)))
+                    stack.append((path + b"/", self._tree(entry.id)))
                 elif mode in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
-                    _kind, size = self.repo.odb.read_header(entry.id)
-                    yield path, mode, size
+                    yield path, mode, self._size(entry.id, fetch=False)
                 else:
                     yield path, mode, 0
 
@@ -603,10 +830,8 @@ class Store:
     ) -> str:
         """A merge commit (parents ``ours``, ``theirs``) of ``ours``'s tree with ``files``
         replaced, added or (given None) removed. No ref moves."""
-        tree = self._tree_with(ours, files)
-        sig = self._signature(time.time())
-        parents = [pygit2.Oid(hex=ours), pygit2.Oid(hex=theirs)]
-        return str(self.repo.create_commit(None, sig, sig, message, tree, parents))
+        merged = self._files_with(ours, files)
+        return self._write_commit("merge", merged, None, [ours, theirs], message, time.time())
 
     def code_parent(self, tip: str, trailer: str) -> str | None:
         """The code commit under a run: the first parent of its run commit (``run_root``)."""
@@ -651,7 +876,8 @@ class Store:
             else:
                 lines.append(f"delete {name} {old or ''}".rstrip())
         commands = ("\n".join(lines) + "\n").encode()
-        return self._git_cli("update-ref", "--stdin", stdin=commands).returncode == 0
+        result = self._git_cli("update-ref", "--stdin", stdin=commands)
+        return self._released(result.returncode == 0, *(new for _, new, _ in updates if new))
 
     def resolve_commit(self, revision: str) -> str | None:
         """The commit a branch, tag, id prefix or expression (``HEAD~2``) names, or None."""
@@ -703,6 +929,37 @@ def compare_and_swap(attempt: Callable[[], _T | Lost], what: str) -> _T:
             return result
         time.sleep(random.uniform(0.005, 0.05) * (1 + n / 5))
     raise ConcurrentUpdateError(what, "try again")
+
+
+def _raise_if_refused(stderr: bytes, moved: bool, cleanup: Callable[[], object]) -> None:
+    """A failed ref update is retried when another process moved the ref or holds its
+    lock; any other failure (a hook said no, a read-only repository) would fail the same
+    way every time, so it is reported at once, in git's words."""
+    text = stderr.decode("utf-8", errors="replace").strip()
+    if moved or "File exists" in text:
+        return
+    cleanup()
+    lines = [line.removeprefix("fatal: ").removeprefix("error: ") for line in text.splitlines()]
+    detail = "; ".join(dict.fromkeys(line for line in lines if line)) or "no reason given"
+    if "reference-transaction" in text or "aborted by hook" in text:
+        hint = "the repository's reference-transaction hook refused it: check that hook"
+    elif "Read-only file system" in text or "Permission denied" in text:
+        hint = "the repository is read-only for you: use a clone you can write"
+    else:
+        hint = "check the repository with 'git fsck' and its hooks"
+    raise GitrunsError(f"git refused to update the run's ref: {detail}", hint)
+
+
+def _missing(oid: object, error: Exception | None) -> InvalidRunError:
+    """A run whose objects are absent: damaged, pruned, or a partial clone's (libgit2
+    cannot fetch the objects a ``--filter=blob:none`` clone left on the server)."""
+    text = str(error).strip("'\"") if error is not None else ""
+    detail = f" ({text})" if text and text != str(oid) else ""
+    return InvalidRunError(
+        f"git object {oid} is missing{detail}",
+        "the repository is incomplete: run 'git fsck'; in a partial clone, fetch the run's"
+        " objects with 'git fetch --refetch' or clone without --filter",
+    )
 
 
 def _retry_locked(action: Callable[[], _T]) -> _T:
@@ -791,3 +1048,57 @@ def _git_env() -> dict[str, str]:
     env.pop("GIT_DIR", None)
     env.pop("GIT_WORK_TREE", None)
     return env
+
+
+def _snapshot_objects(
+    repo: pygit2.Repository, tree_id: pygit2.Oid, changes: Mapping[str, int]
+) -> Iterator[pygit2.Oid]:
+    """The snapshot's root tree, and each changed path's blob and the folders above it."""
+    root = repo[tree_id].peel(pygit2.Tree)
+    yield root.id
+    for path in changes:
+        tree = root
+        *folders, leaf = path.split("/")
+        for folder in folders:
+            try:
+                entry = tree[folder]
+            except KeyError:
+                break
+            if entry.filemode != pygit2.GIT_FILEMODE_TREE:
+                break
+            yield entry.id
+            tree = repo[entry.id].peel(pygit2.Tree)
+        else:
+            try:
+                entry = tree[leaf]
+            except KeyError:
+                continue
+            if entry.filemode != pygit2.GIT_FILEMODE_COMMIT:
+                yield entry.id
+
+
+def _submodule_head(path: Path) -> pygit2.Oid | None:
+    """The commit a submodule's HEAD is at, or None (not a submodule, or no commit yet)."""
+    if not (path / ".git").exists():
+        return None
+    try:
+        sub = pygit2.Repository(str(path))
+        if sub.head_is_unborn:
+            return None
+        return sub.head.target if isinstance(sub.head.target, pygit2.Oid) else None
+    except (pygit2.GitError, KeyError, ValueError):
+        return None
+
+
+def _alternates(objects_dir: Path) -> list[Path]:
+    """Object folders borrowed through ``objects/info/alternates``."""
+    try:
+        lines = (objects_dir / "info" / "alternates").read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            found.append((objects_dir / line).resolve())
+    return found

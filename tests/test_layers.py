@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gitruns"
 # Lowest first. A module may import modules of its own layer or of a lower one, never of a
 # higher one. ``gitruns`` itself (the public facade) sits on top with the API.
 LAYERS: list[tuple[str, ...]] = [
-    ("gitruns.errors", "gitruns.version"),
+    ("gitruns.errors", "gitruns.version", "gitruns.locks"),
     ("gitruns.format",),
     ("gitruns.storage",),
     ("gitruns.capture",),

@@ -22,7 +22,9 @@ def _type_checking_imports() -> dict[str, str]:
 
 
 def test_all_lists_errors_version_and_the_lazy_names() -> None:
-    error_names = {n for n in dir(errors) if n.endswith("Error") and n != "GitrunsError"}
+    error_names = {
+        n for n in dir(errors) if n.endswith(("Error", "Warning")) and n != "GitrunsError"
+    }
     expected = {*gitruns._PUBLIC, "__version__", "GitrunsError", *error_names}
     assert set(gitruns.__all__) == expected
     assert gitruns.__all__ == sorted(gitruns.__all__)

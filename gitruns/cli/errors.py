@@ -14,7 +14,8 @@ import click
 from gitruns.errors import GitrunsError
 
 EXIT_ERROR = 1
-_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_READ_ONLY_ERRORS = {errno.EROFS, errno.EACCES, errno.EPERM}
 EXIT_INTERRUPTED = 130
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -52,6 +53,12 @@ def run_guarded(action: Callable[[], Any]) -> Any:
     except Exception as exc:
         if debug_enabled():
             traceback.print_exc()
+        if _is_read_only_error(exc):
+            fail(
+                f"cannot write: {exc}",
+                "the repository (or that file) is read-only for you: reading runs works, and"
+                " recording or changing them needs a clone you can write",
+            )
         if _is_disk_error(exc):  # raised by the OS or by libgit2, which only gives text
             fail(
                 f"cannot write to disk: {exc}",
@@ -62,6 +69,12 @@ def run_guarded(action: Callable[[], Any]) -> Any:
             f"unexpected {type(exc).__name__}: {exc}",
             "rerun with --debug for the traceback and report it",
         )
+
+
+def _is_read_only_error(error: Exception) -> bool:
+    if isinstance(error, OSError) and error.errno in _READ_ONLY_ERRORS:
+        return True
+    return "Read-only file system" in str(error) or "Permission denied" in str(error)
 
 
 def _is_disk_error(error: Exception) -> bool:

@@ -54,11 +54,13 @@ def dump_ascii(data: Any) -> str:
     )
 
 
-def load(raw: bytes, where: str) -> Any:
+def load(
+    raw: bytes, where: str, *, max_bytes: int = MAX_YAML_BYTES, max_nodes: int = MAX_NODES
+) -> Any:
     """Parse untrusted YAML; raise InvalidRunError naming ``where`` when it is unsafe."""
-    if len(raw) > MAX_YAML_BYTES:
+    if len(raw) > max_bytes:
         raise InvalidRunError(
-            f"{where} is {len(raw)} bytes, over the {MAX_YAML_BYTES} byte limit",
+            f"{where} is {len(raw)} bytes, over the {max_bytes} byte limit",
             "the run is not valid; remove or repair it",
         )
     try:
@@ -67,13 +69,17 @@ def load(raw: bytes, where: str) -> Any:
         raise InvalidRunError(
             f"{where} is not valid YAML ({exc})", "repair or remove the run"
         ) from None
-    _check_plain_tree(data, where)
+    except (ValueError, RecursionError) as exc:  # e.g. an int of more digits than Python reads
+        raise InvalidRunError(
+            f"{where} cannot be read ({exc})", "repair or remove the run"
+        ) from None
+    _check_plain_tree(data, where, max_nodes)
     return data
 
 
-def _check_plain_tree(data: Any, where: str) -> None:
+def _check_plain_tree(data: Any, where: str, max_nodes: int) -> None:
     seen: set[int] = set()
-    budget = MAX_NODES
+    budget = max_nodes
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         node, depth = stack.pop()

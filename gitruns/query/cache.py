@@ -29,7 +29,7 @@ from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
 from gitruns.runs.resources import flat_resources
-from gitruns.storage import Store
+from gitruns.storage import MISSING_OBJECT, Store
 
 CACHE_FILE = "cache.sqlite"
 CACHE_SCHEMA_VERSION = 4  # 3: the record column; 4: the resources column
@@ -97,7 +97,11 @@ _ATTRIBUTE_COLUMNS = {
     "origin": "origin",
 }
 
+META_FILES = (layout.RUN_FILE, layout.PARAMS_FILE, layout.SUMMARY_FILE, layout.ARTIFACTS_FILE)
 Problem = tuple[str, str]  # (ref, why it was skipped)
+# Errors a crafted or damaged run can raise in a reader beyond GitrunsError.
+UNREADABLE = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError)
+_SQL_INT = 2**63
 Clause = tuple[str, list[Any]]  # SQL over the runs table, and its arguments
 
 
@@ -266,6 +270,7 @@ def read_rows(store: Store, refs: dict[str, tuple[str, str, str]]) -> dict[str, 
     """Read the runs of ``refs`` from git: the slow part of a sync (YAML and schema
     validation, about 1-2 ms a run), so a big batch is spread over worker processes."""
     items = sorted(refs.items())
+    store.fetch_run_files([commit for _, _, commit in refs.values()], META_FILES)
     workers = min(os.cpu_count() or 1, MAX_WORKERS)
     if len(items) < PARALLEL_MIN_RUNS or workers < 2 or not _can_fork():
         return {ref: _read_row(store, ref, *info) for ref, info in items}
@@ -366,6 +371,8 @@ def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> 
 
     Fetched runs also get the tree checks for untrusted input (paths, symlinks,
     submodules, sizes), whether they came by ``gitruns fetch`` or plain ``git fetch``.
+    A run that cannot be read for any reason (missing objects, absurd values) is one
+    problem row: it never stops the others from being listed.
     """
     try:
         if parse_run_ref(ref) is None:
@@ -376,10 +383,14 @@ def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> 
             from gitruns.runs.untrusted import load_untrusted_run
 
             run = load_untrusted_run(store, ref, run_id, commit)
+        values = _run_values(run)
     except GitrunsError as exc:
         message = exc.message.replace(f"refs/runs/{run_id} ", "").replace("\n", " ")
         return CachedRun((ref, commit, run_id, origin, message, *[None] * (len(_COLUMNS) - 5)))
-    return CachedRun((ref, commit, run_id, origin, None, *_run_values(run)))
+    except UNREADABLE as exc:  # what no schema foresaw: skip the run, name the cause
+        message = f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
+        return CachedRun((ref, commit, run_id, origin, message, *[None] * (len(_COLUMNS) - 5)))
+    return CachedRun((ref, commit, run_id, origin, None, *values))
 
 
 def row_for(run: Run, ref: str, origin: str) -> CachedRun:
@@ -402,7 +413,7 @@ def _run_values(run: Run) -> list[Any]:
         layout.parse_time(doc["start_time"]),
         end,
         layout.parse_time(end) if end else None,
-        doc.get("duration_s"),
+        sql_number(doc.get("duration_s")),
         git.get("branch"),
         git.get("commit"),
         json.dumps(layout.flatten(run.params), sort_keys=True),
@@ -411,6 +422,14 @@ def _run_values(run: Run) -> list[Any]:
         json.dumps(flat_resources(doc.get("resources")), sort_keys=True),
         json.dumps(layout.json_safe(run.to_dict())),
     ]
+
+
+def sql_number(value: Any) -> Any:
+    """sqlite holds 64-bit integers: a larger int (a param may be any size) is stored
+    as a float, or an infinity; the exact value stays in the run's JSON columns."""
+    if type(value) is int and not -_SQL_INT <= value < _SQL_INT:
+        return as_number(value)
+    return value
 
 
 def _select(db: sqlite3.Connection, where: Clause | None) -> dict[str, CachedRun]:
@@ -425,6 +444,9 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
     """Best effort: a cache that cannot be written (read-only, busy) only costs speed."""
     rows = list(rows)
     removed = [(ref,) for ref in gone] + [(row.ref,) for row in rows]
+    # A run whose objects are missing may be whole next time (a partial clone's objects
+    # fetched, a repair): it is not cached, so every sync reads it again.
+    rows = [row for row in rows if row.error is None or not MISSING_OBJECT.search(row.error)]
     try:
         db.execute("BEGIN IMMEDIATE")
         for table in ("runs", "metric_values", "param_values"):
@@ -436,7 +458,11 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
         valid = [row for row in rows if row.error is None]
         db.executemany(
             "INSERT INTO metric_values VALUES (?, ?, ?, ?, ?, ?)",
-            [(k, row.ref, *summary) for row in valid for k, summary in row.metrics.items()],
+            [
+                (k, row.ref, *map(sql_number, summary))
+                for row in valid
+                for k, summary in row.metrics.items()
+            ],
         )
         db.executemany(
             "INSERT INTO param_values VALUES (?, ?, ?, ?)",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitruns.errors import GitrunsError, InvalidInputError
+from gitruns.errors import GitrunsError, InvalidInputError, SkippedRunsWarning
 from gitruns.query import Field, compile_filter, parse, parse_sort_key, sort_runs
 from gitruns.query.ast import fields_of
 from gitruns.query.cache import LOCAL, CachedRun, Problem, row_for, sync
@@ -107,7 +108,13 @@ def _at_commit(store: Store, rows: list[CachedRun], commit: str) -> list[CachedR
 
 
 class RunList(list[Run]):
-    """A list of runs; ``to_pandas()`` gives a DataFrame when pandas is installed."""
+    """A list of runs; ``to_pandas()`` gives a DataFrame when pandas is installed.
+
+    ``skipped`` lists the runs that could not be read, as (ref, why): one bad run (missing
+    objects, values no reader accepts) never hides the others.
+    """
+
+    skipped: list[tuple[str, str]]
 
     def to_pandas(self) -> Any:
         """One row per run: id, name, status, times, ``params.*``, ``metrics.*``, ``tags.*``."""
@@ -166,4 +173,16 @@ def search_runs(
 
     store = open_store(repo)
     selection = select_runs(store, filter, order_by, max_results)
-    return RunList(load_row(store, row) for row in selection.rows)
+    found = RunList()
+    found.skipped = list(selection.problems)
+    for row in selection.rows:
+        try:
+            found.append(load_row(store, row))
+        except GitrunsError as exc:  # changed or damaged since the cache read it
+            found.skipped.append((row.ref, exc.message))
+    if found.skipped:
+        first = "; ".join(f"{ref}: {why}" for ref, why in found.skipped[:3])
+        more = f" (and {len(found.skipped) - 3} more)" if len(found.skipped) > 3 else ""
+        text = f"skipped {len(found.skipped)} run(s) that cannot be read: {first}{more}"
+        warnings.warn(text, SkippedRunsWarning, stacklevel=2)
+    return found

@@ -9,6 +9,7 @@ pre-filter may keep too many rows, never too few.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from gitruns.query.ast import AGGREGATES, And, Compare, Field, Node
@@ -46,6 +47,8 @@ def _clause(node: Node) -> Clause | None:
     if field.namespace == "attr" and field.key in _TIME_COLUMNS:
         return f"{_TIME_COLUMNS[field.key]} {op} ?", [literal_for(field, node.value)]
     number = None if isinstance(node.value, bool) else as_number(node.value)
+    if number is not None and math.isinf(number) and type(node.value) is int:
+        return None  # an int no float holds: compared exactly, in Python, not in SQL
     if field.namespace == "metrics" and number is not None:
         return _metric_clause(field, op, number)
     if field.namespace == "params" and not isinstance(node.value, bool):

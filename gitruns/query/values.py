@@ -7,6 +7,7 @@ without that param or metric) satisfies no comparison, like SQL's NULL.
 from __future__ import annotations
 
 import json
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -31,11 +32,25 @@ def as_number(value: Any) -> float | None:
     """A number for numbers and numeric text (``"0.01"``); None for anything else."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        # An int a float cannot hold (params may be any size) compares as an infinity
+        # here; ``compare`` compares two ints exactly.
+        return float(value) if -_FLOAT_INT_LIMIT < value < _FLOAT_INT_LIMIT else _inf(value)
     if isinstance(value, str) and _NUMERIC_TEXT.fullmatch(value):
         return float(value)
     return None
+
+
+_FLOAT_INT_LIMIT = 2**1023
+
+
+def _inf(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def as_text(value: Any) -> str:
@@ -55,6 +70,8 @@ def compare(op: str, value: Any, literal: Any) -> bool:
         return False
     if isinstance(value, bool) and isinstance(literal, bool):
         return OPERATORS[op](value, literal)
+    if type(value) is int and type(literal) is int:
+        return OPERATORS[op](value, literal)  # exact, whatever their size
     left, right = as_number(value), as_number(literal)
     if left is not None and right is not None:
         return OPERATORS[op](left, right)

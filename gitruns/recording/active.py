@@ -20,10 +20,10 @@ from gitruns.format.validation import (
     same_param_value,
     to_param_value,
 )
+from gitruns.locks import LivenessLock
 from gitruns.recording.artifacts import ArtifactStore, hash_file
 from gitruns.recording.finalize import finalize
 from gitruns.recording.journal import JournalWriter
-from gitruns.recording.locks import LivenessLock
 from gitruns.storage import Store
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ class ActiveRun:
             if not same_param_value(self._params[key], plain):
                 raise _conflict(key, self._params[key], plain)
             return
+        self._writer.budget.param(key, plain)
         if not self.is_owner and not replace:
             self._check_run_wide(key, plain)
         fields: dict[str, Any] = {"key": key, "value": plain, "source": source}
@@ -157,6 +158,7 @@ class ActiveRun:
     def set_tag(self, key: str, value: Any) -> None:
         check_name_key(key, "tag key")
         text = check_tag_value(value, key)
+        self._writer.budget.text(f"tag '{key}'", key, text)
         self._writer.append_event("tag", key=key, value=text)
         self._tags[key] = text
 
@@ -175,6 +177,7 @@ class ActiveRun:
     def note(self, text: str) -> None:
         """Append a free-text note to the run."""
         check_text(text, "a note")
+        self._writer.budget.text("a note", "text", text)
         stamp = layout.iso_time(time.time())
         self._writer.append_event("note", text=text, author=self._author, time=stamp)
         self._notes.append(text)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitruns.errors import InvalidRunError
 from gitruns.format import layout, schema, yamlio
 from gitruns.recording.capped_log import TAIL_SUFFIXES, assemble
 from gitruns.recording.journal import MetricSummary
@@ -45,6 +46,8 @@ def finalize(
     """
     staged = read_staged_run(run_dir, owner_summaries)
     if store.run_commit(staged.run_id) is not None:
+        if staged.start.get("code_keep"):
+            store.release_keep(staged.start["code_keep"])
         remove_run_dir(run_dir)
         return None
     document, params, artifacts = replay(staged, status, time.time() if now is None else now)
@@ -67,8 +70,8 @@ def finalize(
         ("artifacts", artifacts),
     ):
         schema.validate(name, doc, f"run {staged.run_id} {name}")
+    files[layout.PARAMS_FILE] = _readable_params(yamlio.dump(params), document, files)
     files[layout.RUN_FILE] = yamlio.dump(document)
-    files[layout.PARAMS_FILE] = yamlio.dump(params)
     files[layout.SUMMARY_FILE] = yamlio.dump(summaries)
     files[layout.ARTIFACTS_FILE] = yamlio.dump(artifacts)
     if (run_dir / PATCH_STAGED).exists():
@@ -85,8 +88,40 @@ def finalize(
         files, parents, message, layout.parse_time(document["end_time"])
     )
     created = store.create_ref(staged.run_id, commit)
+    if staged.start.get("code_keep"):  # the snapshot is reachable from the run now
+        store.release_keep(staged.start["code_keep"])
     remove_run_dir(run_dir)
     return commit if created else None
+
+
+OVERSIZED_PARAMS = "oversized/params.yaml"
+
+
+def _readable_params(raw: bytes, document: dict[str, Any], files: dict[str, FileContent]) -> bytes:
+    """params.yaml as readers accept it. Each process checks what it logs (budget.py),
+    but several processes logging to one run (a script under ``gitruns record``) can add
+    up to more: the run is then kept with its params set aside, never lost to listings."""
+    from gitruns.errors import InvalidInputError
+    from gitruns.format.budget import shape
+    from gitruns.format.layout import MAX_META_BYTES
+
+    try:
+        if len(raw) > MAX_META_BYTES:
+            raise InvalidInputError(f"{len(raw):,} bytes, over {MAX_META_BYTES:,}")
+        if len(raw) > 400_000:  # 200,000 YAML nodes take more bytes than that
+            shape(yamlio.load(raw, "params.yaml", max_bytes=len(raw), max_nodes=len(raw)), "")
+    except (InvalidInputError, InvalidRunError) as exc:
+        files[OVERSIZED_PARAMS] = raw
+        document["notes"].append(
+            {
+                "text": f"params.yaml was over the limits readers accept ({exc.message});"
+                f" the params are kept in {OVERSIZED_PARAMS}",
+                "author": "gitruns",
+                "time": layout.iso_time(time.time()),
+            }
+        )
+        return yamlio.dump({})
+    return raw
 
 
 def replay(

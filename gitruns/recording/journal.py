@@ -22,19 +22,21 @@ cost more than everything else a small run does.
 
 from __future__ import annotations
 
+import errno
 import json
-import math
 import os
 import secrets
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from gitruns.errors import InvalidInputError, RunStateError, StorageWriteError
+from gitruns.format.budget import MAX_STEP, RunBudget, check_step, timestamp_ms
 from gitruns.format.validation import check_metric_key, to_metric_value, to_step
-from gitruns.recording.locks import LivenessLock
+from gitruns.locks import LivenessLock
 from gitruns.recording.staging_files import (
     EVENTS_FILE,
     KEYS_FILE,
@@ -45,6 +47,7 @@ from gitruns.recording.staging_files import (
 )
 
 FLUSH_SECONDS = 0.5
+MAX_OPEN_FILES = 32  # metric files a writer keeps open at once (any number of keys work)
 MAX_BUFFERED_LINES = 20_000
 CSV_HEADER = b"step,timestamp,value\n"
 
@@ -99,10 +102,11 @@ class MetricSummary:
 
 
 class _KeyStream:
-    __slots__ = ("buffer", "fd", "summary", "written")
+    __slots__ = ("buffer", "fd", "path", "summary", "written")
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self.fd: int | None = fd  # None while closed (see MAX_OPEN_FILES)
         self.buffer: list[str] = []
         self.summary = MetricSummary()
         self.written = len(CSV_HEADER)  # bytes of the key's file on disk
@@ -131,6 +135,10 @@ class JournalWriter:
         self._events_fd: int | None = None
         self._keys_fd: int | None = None
         self._streams: dict[str, _KeyStream] = {}
+        self.budget = RunBudget()  # what this process logged, against the read limits
+        # Streams whose file is open, least recently written first: at most MAX_OPEN_FILES,
+        # so a run may log any number of keys under a small `ulimit -n`.
+        self._open: OrderedDict[str, _KeyStream] = OrderedDict()
         self._mutex = threading.Lock()
         self._closed = False  # no more logging
         self._released = False  # files closed (guarded by _mutex: the flusher checks it)
@@ -157,9 +165,9 @@ class JournalWriter:
             raise _ended()
         # Check the point before the key's file is opened: a refused point changes nothing.
         number = value if type(value) is float else to_metric_value(value, key)
-        if step is not None and (type(step) is not int or step < 0):
-            step = to_step(step, key)
-        stamp = None if timestamp is None else _to_ms(timestamp)
+        if step is not None and (type(step) is not int or step < 0 or step > MAX_STEP):
+            step = check_step(to_step(step, key), key)
+        stamp = None if timestamp is None else _to_ms(timestamp, key)
         stream = self._streams.get(key)
         if stream is None:
             stream = self._open_stream(key)
@@ -180,6 +188,7 @@ class JournalWriter:
         with self._mutex:
             if key in self._streams:
                 return self._streams[key]
+            self.budget.metric_key(key)
             number = len(self._streams)
             path = self.dir / f"m{number}.csv"
             fd = -1
@@ -195,8 +204,9 @@ class JournalWriter:
                     os.close(fd)
                 path.unlink(missing_ok=True)
                 raise _write_failed(self.dir, exc) from exc
-            stream = _KeyStream(fd)
+            stream = _KeyStream(path, fd)
             self._streams[key] = stream
+            self._keep_open(path.name, stream)
             if len(self._streams) == 1:
                 _FLUSHER.add(self)
             return stream
@@ -230,13 +240,26 @@ class JournalWriter:
         except OSError:
             pass  # only readers' speed depends on it: they read the whole series instead
 
+    def _keep_open(self, key: str, stream: _KeyStream) -> None:
+        self._open[key] = stream
+        self._open.move_to_end(key)
+        while len(self._open) > MAX_OPEN_FILES:
+            _, oldest = self._open.popitem(last=False)
+            if oldest.fd is not None:
+                os.close(oldest.fd)
+                oldest.fd = None
+
     def _write_stream(self, stream: _KeyStream) -> None:
         data = "".join(stream.buffer).encode("ascii")
         stream.buffer.clear()
         view = memoryview(data)
         try:
+            if stream.fd is None:
+                stream.fd = _open_append(stream.path)
+            fd = stream.fd
+            self._keep_open(stream.path.name, stream)
             while view:
-                count = os.write(stream.fd, view)
+                count = os.write(fd, view)
                 stream.written += count
                 view = view[count:]
         except OSError as exc:
@@ -259,9 +282,10 @@ class JournalWriter:
                 tmp = self.dir / (SUMMARY_FILE + ".tmp")
                 tmp.write_text(json.dumps(summaries, allow_nan=True))
                 tmp.replace(self.dir / SUMMARY_FILE)
-            for fd in [s.fd for s in self._streams.values()] + [self._events_fd, self._keys_fd]:
+            for fd in [s.fd for s in self._open.values()] + [self._events_fd, self._keys_fd]:
                 if fd is not None:
                     os.close(fd)
+            self._open.clear()
             self._released = True
         if self._lock_file is not None:
             self._lock_file.release()
@@ -312,8 +336,15 @@ if hasattr(os, "register_at_fork"):
 
 
 def _write_failed(folder: Path, error: OSError) -> StorageWriteError:
+    what = f"cannot write the run's journal in {folder}: {error.strerror or error}"
+    if error.errno in (errno.EMFILE, errno.ENFILE):
+        return StorageWriteError(
+            what, "the process has too many files open: raise the limit (ulimit -n) or close files"
+        )
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StorageWriteError(what, "the repository is not writable: record where you may write")
     return StorageWriteError(
-        f"cannot write the run's journal in {folder}: {error.strerror or error}",
+        what,
         "free disk space and carry on: points not yet written stay in memory and are written"
         " when space returns; if the process ends first, the next gitruns command keeps"
         " everything already on disk (the run becomes CRASHED)",
@@ -328,17 +359,11 @@ def _open_append(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
 
-def _to_ms(timestamp: object) -> int:
+def _to_ms(timestamp: object, key: str) -> int:
     """Accept seconds (float, like time.time()) or milliseconds (int, like MLflow)."""
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         raise InvalidInputError(
             f"timestamp {timestamp!r} is not a number",
             "pass seconds as a float (time.time()) or milliseconds as an int",
         )
-    if isinstance(timestamp, float):
-        if not math.isfinite(timestamp):  # int() of them raises a bare ValueError/OverflowError
-            raise InvalidInputError(
-                f"timestamp {timestamp!r} is not a time", "pass a finite number of seconds"
-            )
-        return int(timestamp * 1000)
-    return timestamp
+    return timestamp_ms(timestamp, key)

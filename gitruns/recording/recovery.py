@@ -7,8 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
+from gitruns.locks import LivenessLock
 from gitruns.recording.finalize import finalize
-from gitruns.recording.locks import LivenessLock
 from gitruns.recording.staging import (
     StagingArea,
     remove_run_dir,
@@ -35,7 +35,9 @@ def recover_orphans(store: Store) -> list[str]:
     A run whose owner died but whose child process still writes (``gitruns record`` was
     killed, the training script lives on) is left alone until that child ends too.
     """
-    recovered = []
+    recovered: list[str] = []
+    if not os.access(store.common_dir, os.W_OK):
+        return recovered  # read-only: staged runs wait for someone who may write them
     _remove_abandoned_starts(staging_area(store).root)
     for run_dir in staging_area(store).run_dirs():
         lock = LivenessLock.acquire(run_dir / OWNER_LOCK, create=False)

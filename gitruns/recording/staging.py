@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitruns.locks import LivenessLock
 from gitruns.recording.journal import CSV_HEADER, MetricSummary
-from gitruns.recording.locks import LivenessLock
 from gitruns.recording.staging_files import (
     DONE_PREFIX,
     EVENTS_FILE,

@@ -52,6 +52,7 @@ def create_run(
     Untracked files in ``include_untracked`` (the entry-point script) go into the code
     snapshot.
     """
+    store.require_writable()
     run_id = new_run_id()
     run_name = check_name_key(name, "run name") if name is not None else random_name(run_id)
     parent_ids = list(parent_ids)
@@ -80,6 +81,8 @@ def create_run(
         "parents": parent_ids,
     }
     start = {"run": document, "code_commit": code.commit, "pid": os.getpid()}
+    if code.keep:
+        start["code_keep"] = code.keep  # released once the run's ref exists
     run_dir, lock = staging_area(store).create(run_id, start)
     if code.patch:
         (run_dir / PATCH_STAGED).write_bytes(code.patch)

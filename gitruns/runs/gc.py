@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitruns.format import layout
+from gitruns.format import layout, packs
 from gitruns.format.layout import MAX_META_BYTES, REMOTE_RUNS_PREFIX, RUNS_PREFIX, TRASH_PREFIX
+from gitruns.locks import LivenessLock
 from gitruns.recording.artifacts import artifact_store
-from gitruns.recording.locks import LivenessLock
 from gitruns.recording.recovery import recover_orphans, staging_area
 from gitruns.recording.staging import writer_dirs
 from gitruns.recording.staging_files import EVENTS_FILE, NEW_PREFIX, OWNER_LOCK
@@ -51,6 +51,8 @@ def collect_garbage(
     dry_run: bool = False,
 ) -> GcReport:
     """Purge old trash, pack refs, gc git, and drop unreferenced artifacts and staging."""
+    if not dry_run:
+        store.require_writable()
     report = GcReport(objects_before=_size(store.common_dir / "objects"))
     _collect_staging(store, report, dry_run)  # before recovery, which also removes them
     if not dry_run:
@@ -71,7 +73,9 @@ def collect_garbage(
 
 
 def _collect_staging(store: Store, report: GcReport, dry_run: bool) -> None:
-    """Folders a run never finished creating (``.new-*``, its process died first)."""
+    """Folders a run never finished creating (``.new-*``, its process died first), and
+    what a process killed while writing objects left: temporary packs and keep files."""
+    _collect_write_leftovers(store, report, dry_run)
     root = staging_area(store).root
     if not root.is_dir():
         return
@@ -89,6 +93,34 @@ def _collect_staging(store: Store, report: GcReport, dry_run: bool) -> None:
         finally:
             if lock is not None:
                 lock.release()
+
+
+def _collect_write_leftovers(store: Store, report: GcReport, dry_run: bool) -> None:
+    """Keep files protect a pack for the moment between writing it and moving a ref, or
+    (a dirty tree's snapshot) while its run is staged: one older than LEFTOVER_AGE_S whose
+    run is not staged any more was left by a killed process. Its pack stays; gc then
+    treats it like any other."""
+    root = staging_area(store).root
+    staged = {p.removeprefix(NEW_PREFIX) for p in os.listdir(root)} if root.is_dir() else set()
+    for keep, reason in packs.gitruns_keeps(store.objects_dir):
+        words = reason.split()
+        if _age(keep) <= LEFTOVER_AGE_S or (len(words) > 2 and words[2] in staged):
+            continue
+        report.staging_removed += 1
+        if not dry_run:
+            keep.unlink(missing_ok=True)
+    tmp = store.gitruns_dir / "tmp"
+    for entry in list(tmp.iterdir()) if tmp.is_dir() else []:
+        if _age(entry) <= LEFTOVER_AGE_S:
+            continue
+        report.staging_removed += 1
+        report.staging_bytes += _size(entry)
+        if dry_run:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _collect_artifacts(store: Store, report: GcReport, dry_run: bool) -> None:

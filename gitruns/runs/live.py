@@ -23,10 +23,10 @@ from typing import Any
 
 from gitruns.errors import RunNotFoundError
 from gitruns.format import layout, schema
+from gitruns.locks import LivenessLock
 from gitruns.recording.capped_log import TAIL_SUFFIXES
 from gitruns.recording.finalize import replay
 from gitruns.recording.journal import CSV_HEADER, MetricSummary
-from gitruns.recording.locks import LivenessLock
 from gitruns.recording.staging import StagedRun, writer_dirs, writer_is_alive
 from gitruns.recording.staging_files import (
     EVENTS_FILE,

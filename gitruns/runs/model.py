@@ -11,6 +11,11 @@ from gitruns.format import layout, schema, yamlio
 from gitruns.format.layout import MAX_META_BYTES, MAX_METRIC_BYTES
 from gitruns.storage import Store
 
+# summary.yaml has about 120 bytes and 7 YAML nodes per metric key: room for the
+# budget.MAX_METRIC_KEYS keys a run may log.
+MAX_SUMMARY_BYTES = 64 * 1024 * 1024
+MAX_SUMMARY_NODES = 2_000_000
+
 
 @dataclass
 class MetricPoint:
@@ -181,9 +186,13 @@ def load_run(store: Store, run_id: str, commit: str) -> Run:
 
 
 def _load_yaml(store: Store, commit: str, path: str, where: str, required: bool = False) -> Any:
-    raw = store.read_file(commit, path, MAX_META_BYTES)
+    summary = path == layout.SUMMARY_FILE
+    raw = store.read_file(commit, path, MAX_SUMMARY_BYTES if summary else MAX_META_BYTES)
     if raw is None:
         if required:
             raise InvalidRunError(f"{where} has no {path}", "it is not a gitruns run")
         return None
+    if summary:
+        limits = {"max_bytes": MAX_SUMMARY_BYTES, "max_nodes": MAX_SUMMARY_NODES}
+        return yamlio.load(raw, f"{where} {path}", **limits)
     return yamlio.load(raw, f"{where} {path}")

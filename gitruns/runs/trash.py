@@ -44,6 +44,7 @@ class TrashedRun:
 
 def delete_run(store: Store, run_id: str) -> TrashedRun:
     """Move a run to the trash (restorable until ``gitruns gc`` purges it)."""
+    store.require_writable()
     message = annotate.annotation_message("deleted", "moved to the trash")
 
     def attempt() -> TrashedRun | Lost:
@@ -104,6 +105,7 @@ def resolve_trashed(store: Store, ref: str) -> TrashedRun:
 
 def restore_run(store: Store, ref: str) -> TrashedRun:
     """Put a deleted run back on ``refs/runs/<id>`` exactly as it was."""
+    store.require_writable()
     trashed = resolve_trashed(store, ref)
     if store.run_commit(trashed.id) is not None:
         raise GitrunsError(

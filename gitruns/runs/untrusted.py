@@ -16,7 +16,7 @@ from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
 from gitruns.format.layout import MAX_META_BYTES, MAX_METRIC_BYTES
 from gitruns.format.runrefs import NOT_A_RUN, parse_run_ref
-from gitruns.runs.model import Run, load_run
+from gitruns.runs.model import MAX_SUMMARY_BYTES, Run, load_run
 from gitruns.storage import Store
 
 _MODE_TREE = 0o040000
@@ -30,7 +30,7 @@ _META_FILES = {layout.RUN_FILE, layout.PARAMS_FILE, layout.SUMMARY_FILE, layout.
 
 @dataclass(frozen=True)
 class Limits:
-    max_entries: int = 100_000
+    max_entries: int = 250_000  # a run may log budget.MAX_METRIC_KEYS (200,000) metric keys
     max_depth: int = 32
     max_total_bytes: int = 2 * 1024**3
     max_file_bytes: int = 256 * 1024**2
@@ -65,6 +65,8 @@ def check_tree(store: Store, commit: str, where: str, limits: Limits = DEFAULT_L
 
 
 def _cap(path: str, limits: Limits) -> int:
+    if path == layout.SUMMARY_FILE:
+        return min(MAX_SUMMARY_BYTES, limits.max_file_bytes)
     if path in _META_FILES:
         return min(MAX_META_BYTES, limits.max_file_bytes)
     return limits.max_metric_bytes if path.endswith(".csv") else limits.max_file_bytes

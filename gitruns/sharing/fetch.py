@@ -45,6 +45,7 @@ def fetch_runs(
     """Fetch ``remote``'s runs; ``prune`` drops copies of runs the remote no longer has
     (only under refs/remote-runs/<remote>/: a local run is never touched)."""
     require_fetchable(store, remote)
+    store.require_writable()
     args = ["fetch", "--no-tags", "--no-write-fetch-head"]
     args += ["--prune"] if prune else []
     args += ["--progress"] if echo else []

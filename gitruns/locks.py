@@ -29,7 +29,9 @@ class LivenessLock:
         With ``create=False`` a missing file also gives None: its owner has already
         cleaned up, so there is nothing to take over.
         """
-        flags = os.O_RDWR | (os.O_CREAT if create else 0)
+        # An existing lock file is opened read-only: flock needs no write access, so a
+        # read-only repository can still tell a live run from a dead one.
+        flags = (os.O_RDWR | os.O_CREAT) if create else os.O_RDONLY
         try:
             fd = os.open(path, flags, 0o644)
         except FileNotFoundError:
@@ -58,6 +60,11 @@ class LivenessLock:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         return cls(path, fd)
+
+    def fileno(self) -> int:
+        """The locked descriptor: a child process given it keeps the lock while it lives."""
+        assert self._fd is not None
+        return self._fd
 
     def release(self) -> None:
         if self._fd is not None:

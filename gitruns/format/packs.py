@@ -1,0 +1,292 @@
+"""Write git objects straight into a pack that gc cannot touch until a ref holds them.
+
+A loose object that no ref reaches yet is fair game for ``git gc --prune=now`` (or
+``gitruns gc --now``): a run being finalised, whose objects exist but whose ref does not
+yet, lost them in a race. Git's own rule protects a pack with a ``.keep`` file: ``repack``
+leaves it whole and ``prune`` only deletes loose objects. So gitruns writes each batch of
+new objects (a run's files, trees and commit; an annotation's) as one pack, creates its
+``.keep`` before the pack becomes visible, moves the ref, and only then removes the keep
+file (``KeptPack.release``). There is no moment at which the objects are visible and
+unprotected, whatever gc runs when.
+
+Pure Python (hashlib, zlib): the object formats are git's (``tree``, ``commit``, pack v2,
+index v2), written byte for byte as git and libgit2 write them; tests check ids against
+pygit2's. Large files are streamed: memory stays flat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+KEEP_PREFIX = b"gitruns "  # first bytes of every .keep file gitruns writes
+_TYPES = {"commit": 1, "tree": 2, "blob": 3}
+_CHUNK = 1 << 20
+_FILE_LEVEL = 1  # streamed files (metric series, logs): libgit2's level for loose objects
+MODE_TREE = 0o040000
+MODE_BLOB = 0o100644
+
+
+def object_id(kind: str, data: bytes) -> str:
+    """The SHA-1 git names an object by."""
+    return hashlib.sha1(b"%s %d\0" % (kind.encode(), len(data)) + data).hexdigest()
+
+
+def tree_bytes(entries: dict[str, tuple[int, str]]) -> bytes:
+    """A tree object's content from ``{name: (mode, hex id)}``, in git's entry order
+    (names compared as bytes, a folder's name as if it ended with ``/``)."""
+
+    def order(name: str) -> bytes:
+        raw = name.encode("utf-8", "surrogateescape")
+        return raw + b"/" if entries[name][0] == MODE_TREE else raw
+
+    parts = []
+    for name in sorted(entries, key=order):
+        mode, oid = entries[name]
+        raw = name.encode("utf-8", "surrogateescape")
+        parts.append(b"%o %s\0" % (mode, raw) + bytes.fromhex(oid))
+    return b"".join(parts)
+
+
+def signature_line(name: bytes, email: bytes, when: int, offset_minutes: int) -> bytes:
+    """``Name <email> 1700000000 +0100`` as libgit2 writes it."""
+    sign = b"-" if offset_minutes < 0 else b"+"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    return b"%s <%s> %d %s%02d%02d" % (name, email, when, sign, hours, minutes)
+
+
+def commit_bytes(
+    tree: str, parents: list[str], author: bytes, committer: bytes, message: str
+) -> bytes:
+    lines = [b"tree " + tree.encode()]
+    lines += [b"parent " + p.encode() for p in parents]
+    lines += [b"author " + author, b"committer " + committer]
+    return b"\n".join(lines) + b"\n\n" + message.encode("utf-8")
+
+
+@dataclass
+class KeptPack:
+    """A pack in ``objects/pack`` still protected by its ``.keep`` file."""
+
+    keep: Path
+
+    def release(self) -> None:
+        """Let gc treat the pack like any other (its objects are reachable now)."""
+        self.keep.unlink(missing_ok=True)
+
+
+class PackWriter:
+    """Collect new objects into one pack file; ``finish`` publishes it, kept.
+
+    The pack is written under ``tmp_dir`` (outside ``objects/``, where ``git prune``
+    deletes temporary files) and renamed into ``objects/pack`` after its keep file exists.
+    """
+
+    def __init__(self, objects_dir: Path, tmp_dir: Path, reason: str) -> None:
+        self.pack_dir = objects_dir / "pack"
+        self.reason = reason
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._path = tmp_dir / f"tmp-{os.getpid()}-{secrets.token_hex(4)}.pack"
+        self._file = open(self._path, "w+b")  # noqa: SIM115 - closed by finish/discard
+        self._file.write(b"PACK" + struct.pack(">II", 2, 0))  # count patched in finish
+        self._entries: dict[bytes, tuple[int, int]] = {}  # raw id -> (offset, crc32)
+
+    def add(self, kind: str, data: bytes) -> str:
+        """Add an object given its content; return its id (hex)."""
+        header = b"%s %d\0" % (kind.encode(), len(data))
+        raw = hashlib.sha1(header + data).digest()
+        if raw not in self._entries:
+            offset = self._file.tell()
+            packed = _entry_header(_TYPES[kind], len(data)) + zlib.compress(data)
+            self._file.write(packed)
+            self._entries[raw] = (offset, zlib.crc32(packed))
+        return raw.hex()
+
+    def add_file(self, path: Path) -> str:
+        """Add a blob streamed from a file (flat memory whatever its size)."""
+        size = path.stat().st_size
+        hasher = hashlib.sha1(b"blob %d\0" % size)
+        offset = self._file.tell()
+        head = _entry_header(_TYPES["blob"], size)
+        self._file.write(head)
+        crc = zlib.crc32(head)
+        compressor = zlib.compressobj(_FILE_LEVEL)
+        remaining = size
+        with path.open("rb") as source:
+            while remaining:
+                chunk = source.read(min(_CHUNK, remaining))
+                if not chunk:
+                    raise OSError(f"{path} shrank while it was being stored")
+                remaining -= len(chunk)
+                hasher.update(chunk)
+                out = compressor.compress(chunk)
+                self._file.write(out)
+                crc = zlib.crc32(out, crc)
+        out = compressor.flush()
+        self._file.write(out)
+        crc = zlib.crc32(out, crc)
+        raw = hasher.digest()
+        if raw in self._entries:  # the same content twice: keep the first copy
+            self._file.seek(offset)
+            self._file.truncate()
+        else:
+            self._entries[raw] = (offset, crc)
+        return raw.hex()
+
+    def add_loose(self, path: Path) -> str:
+        """Add a loose object file (zlib of ``<kind> <size>\\0<content>``), streamed."""
+        source = zlib.decompressobj()
+        head: bytes | None = b""
+        offset = self._file.tell()
+        compressor = zlib.compressobj(_FILE_LEVEL)
+        hasher = hashlib.sha1()
+        crc = 0
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                data = source.decompress(chunk)
+                if head is not None and b"\0" not in head + data:
+                    head += data
+                    continue
+                if head is not None:
+                    data = head + data
+                    end = data.index(b"\0")
+                    kind, _, size = data[:end].partition(b" ")
+                    hasher.update(data[: end + 1])
+                    entry = _entry_header(_TYPES[kind.decode()], int(size))
+                    self._file.write(entry)
+                    crc = zlib.crc32(entry)
+                    data = data[end + 1 :]
+                    head = None
+                hasher.update(data)
+                out = compressor.compress(data)
+                self._file.write(out)
+                crc = zlib.crc32(out, crc)
+        out = compressor.flush()
+        self._file.write(out)
+        crc = zlib.crc32(out, crc)
+        raw = hasher.digest()
+        if head is not None:
+            raise OSError(f"{path} is not a git object")
+        if raw in self._entries:
+            self._file.seek(offset)
+            self._file.truncate()
+        else:
+            self._entries[raw] = (offset, crc)
+        return raw.hex()
+
+    def __contains__(self, oid: str) -> bool:
+        return bytes.fromhex(oid) in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def finish(self) -> KeptPack | None:
+        """Write the trailer and index, create the keep file, move both into place."""
+        try:
+            if not self._entries:
+                return None
+            self._file.seek(8)
+            self._file.write(struct.pack(">I", len(self._entries)))
+            self._file.seek(0)
+            digest = hashlib.sha1()
+            while chunk := self._file.read(_CHUNK):
+                digest.update(chunk)
+            checksum = digest.digest()
+            self._file.write(checksum)
+            self._file.close()
+            index = self._path.with_suffix(".idx")
+            index.write_bytes(_index_bytes(self._entries, checksum))
+            stem = self.pack_dir / f"pack-{checksum.hex()}"
+            keep = stem.with_suffix(".keep")
+            self.pack_dir.mkdir(parents=True, exist_ok=True)
+            keep.write_bytes(KEEP_PREFIX + f"{os.getpid()} {self.reason}\n".encode())
+            os.replace(self._path, stem.with_suffix(".pack"))
+            os.replace(index, stem.with_suffix(".idx"))  # the index last: now git sees it
+            return KeptPack(keep)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Drop the temporary files (after ``finish``, or instead of it)."""
+        if not self._file.closed:
+            self._file.close()
+        self._path.unlink(missing_ok=True)
+        self._path.with_suffix(".idx").unlink(missing_ok=True)
+
+
+def _entry_header(kind: int, size: int) -> bytes:
+    """Pack entry header: type and size, 4 bits then 7 bits a byte, low bits first."""
+    byte = (kind << 4) | (size & 0x0F)
+    size >>= 4
+    out = bytearray()
+    while size:
+        out.append(byte | 0x80)
+        byte = size & 0x7F
+        size >>= 7
+    out.append(byte)
+    return bytes(out)
+
+
+def _index_bytes(entries: dict[bytes, tuple[int, int]], pack_checksum: bytes) -> bytes:
+    """A version 2 pack index: fan-out table, sorted ids, CRCs, offsets, checksums."""
+    ids = sorted(entries)
+    fanout = [0] * 256
+    for raw in ids:
+        fanout[raw[0]] += 1
+    total = 0
+    for byte in range(256):
+        total += fanout[byte]
+        fanout[byte] = total
+    small: list[int] = []
+    large: list[int] = []
+    for raw in ids:
+        offset = entries[raw][0]
+        if offset < 0x80000000:
+            small.append(offset)
+        else:
+            small.append(0x80000000 | len(large))
+            large.append(offset)
+    body = b"".join(
+        [
+            b"\xfftOc" + struct.pack(">I", 2),
+            struct.pack(">256I", *fanout),
+            b"".join(ids),
+            struct.pack(f">{len(ids)}I", *(entries[raw][1] for raw in ids)),
+            struct.pack(f">{len(small)}I", *small),
+            struct.pack(f">{len(large)}Q", *large),
+            pack_checksum,
+        ]
+    )
+    return body + hashlib.sha1(body).digest()
+
+
+def count_packs(objects_dir: Path) -> int:
+    try:
+        return sum(1 for entry in os.scandir(objects_dir / "pack") if entry.name.endswith(".pack"))
+    except FileNotFoundError:
+        return 0
+
+
+def gitruns_keeps(objects_dir: Path) -> list[tuple[Path, str]]:
+    """Every ``.keep`` file gitruns wrote, with the reason it gave."""
+    found = []
+    try:
+        entries = list(os.scandir(objects_dir / "pack"))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        if not entry.name.endswith(".keep"):
+            continue
+        try:
+            with open(entry.path, "rb") as handle:
+                head = handle.read(512)
+        except OSError:
+            continue
+        if head.startswith(KEEP_PREFIX):
+            found.append((Path(entry.path), head[len(KEEP_PREFIX) :].decode(errors="replace")))
+    return found
