@@ -58,6 +58,7 @@ def _register() -> None:
         push_fetch_pull,
         record,
         remote,
+        review_check,
         rm_restore_gc,
         show,
         tag_note_rename_history,
@@ -75,6 +76,7 @@ def _register() -> None:
         remote,
         push_fetch_pull,
         bundle,
+        review_check,
     ):
         for command in module.commands:
             cli.add_command(command)
