@@ -126,7 +126,8 @@ def _metrics_table(review: BranchReview, shown: list[HeadRun], limit: int) -> li
     )
     if not keys:
         return ["", "No metrics."]
-    headers = ["metric"] + (["baseline"] if review.baseline else []) + [_label(r) for r in runs]
+    baseline = [f"baseline {_label(review.baseline)}"] if review.baseline else []
+    headers = ["metric", *baseline, *(_label(r) for r in runs)]
     rows = []
     for key in keys[:limit]:
         row = [key]
@@ -167,7 +168,8 @@ def _params_table(review: BranchReview, shown: list[HeadRun], limit: int) -> lis
     differing = [k for k in keys if _differs(k, base, flat)]
     if not differing or limit == 0:
         return _more(len(differing), "param that differs", "params that differ")
-    headers = ["param"] + (["baseline"] if base is not None else []) + [_label(r) for r in runs]
+    baseline = [f"baseline {_label(review.baseline)}"] if review.baseline else []
+    headers = ["param", *baseline, *(_label(r) for r in runs)]
     rows = []
     for key in differing[:limit]:
         row = [key] + ([_value(base.get(key))] if base is not None else [])

@@ -68,6 +68,8 @@ def code_range(store: Store, base: str, head: str) -> CodeRange:
         f"{base_commit}..{head_commit}",
         "--",
     ).splitlines()
+    if head == "HEAD":  # say which branch: "feature", or HEAD when detached
+        head = store.git("rev-parse", "--abbrev-ref", "HEAD").strip() or head
     return CodeRange(
         base=base,
         head=head,
