@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
@@ -89,6 +90,14 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    """Text XML 1.0 can hold: run names and values from fetched runs may hold anything."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def check_junit(result: CheckResult, hostname: str = "localhost") -> str:
     """JUnit XML (the Ant format that GitHub reporters, GitLab and Jenkins read): one
     testsuite per judged run, one testcase per expression; nothing to judge is one error."""
@@ -99,27 +108,29 @@ def check_junit(result: CheckResult, hostname: str = "localhost") -> str:
         case = ET.SubElement(
             suite, "testcase", name="runs to judge", classname="gitruns.check", time="0"
         )
-        error = ET.SubElement(case, "error", message=result.nothing_to_judge or "", type="nothing")
-        error.text = result.nothing_to_judge
+        error = ET.SubElement(
+            case, "error", message=_xml(result.nothing_to_judge or ""), type="nothing"
+        )
+        error.text = _xml(result.nothing_to_judge or "")
         suite.set("errors", "1")
         suite.set("tests", "1")
         _outputs(suite)
     for index, row in enumerate(result.runs):
         verdicts = [v for v in result.verdicts if v.run is row]
-        suite = _suite(root, index, run_label(row), stamp, hostname, verdicts)
+        suite = _suite(root, index, _xml(run_label(row)), stamp, hostname, verdicts)
         for verdict in verdicts:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                name=verdict.expression,
+                name=_xml(verdict.expression),
                 classname=f"gitruns.check.{row.run_id}",
                 time="0",
             )
             if not verdict.holds:
                 failure = ET.SubElement(
-                    case, "failure", message=values_text(verdict.values), type="check"
+                    case, "failure", message=_xml(values_text(verdict.values)), type="check"
                 )
-                failure.text = _failure_text(verdict, result)
+                failure.text = _xml(_failure_text(verdict, result))
         _outputs(suite)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
