@@ -50,6 +50,7 @@ def _register() -> None:
     so that ``gitruns --help`` and ``gitruns record`` start fast.
     """
     from gitruns.cli import (
+        bisect,
         bundle,
         diff_compare,
         log_metric_param_tag,
@@ -77,6 +78,7 @@ def _register() -> None:
         push_fetch_pull,
         bundle,
         review_check,
+        bisect,
     ):
         for command in module.commands:
             cli.add_command(command)

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import xmlschema
 from _review_helpers import build_branches
-
 from conftest import gitruns_cli
 
 JUNIT_XSD = Path(__file__).parents[1] / "schemas" / "junit" / "JUnit.xsd"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from _compare_helpers import check_golden, make_run
 from _review_helpers import RUN_IDS, build_branches, commit
-
 from conftest import gitruns_cli
+
 from gitruns.display.review import COMMENT_LIMIT, review_markdown
 from gitruns.errors import GitrunsError
 from gitruns.review.branch_review import branch_runs, review_branch
