@@ -52,6 +52,7 @@ def _register() -> None:
     from gitruns.cli import (
         bisect,
         bundle,
+        ci,
         diff_compare,
         log_metric_param_tag,
         ls,
@@ -79,6 +80,7 @@ def _register() -> None:
         bundle,
         review_check,
         bisect,
+        ci,
     ):
         for command in module.commands:
             cli.add_command(command)
