@@ -65,6 +65,14 @@ def parse_seconds(env: dict[str, str]) -> float:
     return float(done.stdout)
 
 
+def json_import_seconds(env: dict[str, str]) -> float:
+    """Inside a child without the hook: `import json` after argparse (the report needs it)."""
+    code = "import argparse, time\ns = time.perf_counter()\nimport json\n"
+    code += "print(time.perf_counter() - s)\n"
+    done = subprocess.run([PY, "-c", code], env=env, capture_output=True, text=True)
+    return float(done.stdout)
+
+
 def sitecustomize_import_us(env: dict[str, str], repeat: int) -> float:
     """Median time to import the hook's sitecustomize, from `python -X importtime`."""
     found = []
@@ -96,6 +104,7 @@ def main() -> None:
         parse_plain = statistics.median(parse_seconds(plain) for _ in range(repeat))
         parse_hooked = statistics.median(parse_seconds(hooked) for _ in range(repeat))
         import_us = sitecustomize_import_us(hooked, repeat)
+        json_import = statistics.median(json_import_seconds(plain) for _ in range(repeat))
         # an empty bytecode cache that is never written: compiled from source at every start
         no_cache = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": f"{tmp}/no-cache"}
         no_bytecode_us = sitecustomize_import_us({**hooked, **no_cache}, repeat)
@@ -110,10 +119,11 @@ def main() -> None:
             parse_hooked,
         ),
     ]
+    load = os.getloadavg()[0]
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; medians of {repeat} runs each, with and without the "
-        "hook interleaved.",
+        f"hook interleaved; load average {load:.1f} at the end (the machine is shared).",
         "",
         "| child | without the hook | with the hook | added |",
         "|---|---|---|---|",
@@ -127,7 +137,9 @@ def main() -> None:
         "must be compiled at every start (no writable `__pycache__` and "
         "`PYTHONDONTWRITEBYTECODE=1`). It imports nothing at start-up; the capture module is "
         "loaded the first time the program imports argparse, click or Hydra: the second row "
-        "includes loading it, wrapping argparse and writing the report. Whole-process times "
+        "includes loading it, wrapping argparse and writing the report, and of that, "
+        f"importing `json` for the report (many programs import it anyway) takes "
+        f"{json_import * 1000:.1f} ms. Whole-process times "
         "on this shared machine vary by more than the hook costs; the in-process figures "
         "are the hook's cost.",
     ]

@@ -174,11 +174,13 @@ def main() -> None:
         write_section("record", "python bench/bench_record.py", text)
 
 
-def write_section(name: str, command: str, body: str) -> None:
+def write_section(
+    name: str, command: str, body: str, title: str = "`gitruns record` overhead"
+) -> None:
     path = ROOT / "docs" / "benchmarks.md"
     existing = path.read_text() if path.exists() else "# Benchmarks\n"
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    section = f"{start}\n## `gitruns record` overhead\n\nReproduce: `{command}`\n\n{body}\n{end}"
+    section = f"{start}\n## {title}\n\nReproduce: `{command}`\n\n{body}\n{end}"
     if start in existing and end in existing:
         before = existing.split(start)[0]
         after = existing.split(end, 1)[1]

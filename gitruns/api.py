@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitruns.errors import RunStateError
 from gitruns.format.validation import check_name_key, check_tag_value, check_text, to_param_value
 from gitruns.query.resolve import find_run, find_run_id
 from gitruns.recording import stack
@@ -162,7 +163,9 @@ def note(text: str) -> None:
 
 
 def get_run(ref: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
-    """A recorded run by full id, unique prefix or suffix of an id, or name."""
+    """A run by full id, unique prefix or suffix of an id, or name: a local run, a run
+    fetched from a remote (no pull needed), or a run in progress (``status`` RUNNING,
+    metrics so far)."""
     return find_run(open_store(repo), ref)
 
 
@@ -209,19 +212,27 @@ def rename_run(ref: str, name: str, *, repo: str | os.PathLike[str] | None = Non
 
 def run_history(ref: str, *, repo: str | os.PathLike[str] | None = None) -> list[HistoryEntry]:
     """The run's audit trail, oldest first: ``runs.annotate.HistoryEntry`` objects."""
+    from gitruns.query.locate import locate
     from gitruns.runs import annotate
 
     store = open_store(repo)
-    run_id = find_run_id(store, ref)
-    tip = store.run_commit(run_id)
-    assert tip is not None
-    return list(annotate.history(store, run_id, tip))
+    location = locate(store, ref)
+    if location.commit is None:
+        raise RunStateError(
+            f"run {location.run_id} is still in progress: it has no history yet",
+            "look again once it ends",
+        )
+    return list(annotate.history(store, location.run_id, location.commit))
 
 
 def _annotated(
     ref: str, repo: str | os.PathLike[str] | None, change: Callable[[Store, str], object]
 ) -> Run:
+    """Annotate the run ``ref`` names; a fetched run becomes a local run first, so that
+    the next plain ``git push`` publishes the annotation."""
+    from gitruns.query.locate import adopt, locate
+
     store = open_store(repo)
-    run_id = find_run_id(store, ref)
+    run_id = adopt(store, locate(store, ref))
     change(store, run_id)
     return find_run(store, run_id)

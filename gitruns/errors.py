@@ -30,12 +30,16 @@ class RunNotFoundError(GitrunsError):
 class AmbiguousRunError(GitrunsError):
     """A reference matches more than one run."""
 
-    def __init__(self, ref: str, candidates: list[str]) -> None:
-        shown = ", ".join(candidates[:10]) + (" ..." if len(candidates) > 10 else "")
-        super().__init__(
-            f"'{ref}' matches {len(candidates)} runs: {shown}",
-            "give more characters of the id, or the full id",
-        )
+    def __init__(
+        self,
+        ref: str,
+        candidates: list[str],
+        labels: list[str] | None = None,
+        hint: str = "give more characters of the id, or the full id",
+    ) -> None:
+        named = labels if labels is not None else candidates
+        shown = ", ".join(named[:10]) + (" ..." if len(named) > 10 else "")
+        super().__init__(f"'{ref}' matches {len(candidates)} runs: {shown}", hint)
         self.candidates = candidates
 
 

@@ -80,13 +80,14 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def gitruns_cli(
     cwd: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real ``gitruns`` command in a subprocess."""
+    """Run the real ``gitruns`` command in a subprocess, on an 80-column "terminal"
+    (COLUMNS=80 unless ``env`` says otherwise), whatever terminal runs the tests."""
     return subprocess.run(
         [sys.executable, "-m", "gitruns", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "COLUMNS": "80", **(env or {})},
         input=input,
         check=False,
     )

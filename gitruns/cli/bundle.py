@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from gitruns.display.safe_text import printable
+
 
 @click.group("bundle")
 def command() -> None:
@@ -47,20 +49,21 @@ def load(file: str) -> None:
     Examples:
       gitruns bundle load runs.bundle
     """
-    from gitruns.cli.push_fetch_pull import _show_integrate
+    from gitruns.cli.push_fetch_pull import _show_integrate, refuse_unrelated
     from gitruns.recording.repository import open_store
     from gitruns.sharing import load_bundle
 
     report = load_bundle(open_store(), file)
     _show_integrate(report.integrated)
     for ref, why in report.fetched.invalid:
-        click.echo(f"skipped  {ref}: {why}", err=True)
+        click.echo(printable(f"skipped  {ref}: {why}"), err=True)
     done = report.integrated
     click.echo(
         f"loaded {len(done.added)} new, {len(done.fast_forwarded)} updated, "
         f"{len(done.merged)} merged run(s)",
         err=True,
     )
+    refuse_unrelated(done, file)
 
 
 commands = [command]

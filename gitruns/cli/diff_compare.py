@@ -18,6 +18,11 @@ _FORMAT = click.option(
     show_default=True,
     help="Output format; markdown is ready to paste into a pull request.",
 )
+_SYSTEM = click.option(
+    "--system",
+    is_flag=True,
+    help="Include system metrics (system/...: CPU, memory, disk, network, GPU).",
+)
 _ONLY_CHANGED = click.option(
     "--only-changed/--all",
     "only_changed",
@@ -32,28 +37,31 @@ _ONLY_CHANGED = click.option(
 @click.argument("run_b")
 @_FORMAT
 @_ONLY_CHANGED
-def diff_command(run_a: str, run_b: str, fmt: str, only_changed: bool) -> None:
+@_SYSTEM
+def diff_command(run_a: str, run_b: str, fmt: str, only_changed: bool, system: bool) -> None:
     """Show what changed from RUN_A to RUN_B: params, metrics (delta and percent change of
     the last value), tags, status and duration, environment (python, OS, GPUs, packages
     added/removed/upgraded/downgraded) and code (the commits between the two code commits
-    and a git diff --stat).
+    and a git diff --stat). System metrics are left out unless --system. Text fits the
+    terminal (COLUMNS; 80 when piped).
 
     \b
     Examples:
       gitruns diff baseline tuned
-      gitruns diff baseline tuned --all
+      gitruns diff baseline tuned --all --system
       gitruns diff baseline tuned --format markdown | gh pr comment --body-file -
     """
     from gitruns.display import diff as render_diff
     from gitruns.runs.compare import diff_runs
 
     store, (a, b) = _load(run_a, run_b)
-    diff = diff_runs(store, a, b)
-    render = {
-        "text": render_diff.diff_text,
-        "markdown": render_diff.diff_markdown,
-        "json": render_diff.diff_json,
-    }[fmt]
+    diff = diff_runs(store, a, b, system=system)
+    if fmt == "text":
+        from gitruns.display.fit import terminal_width
+
+        click.echo(render_diff.diff_text(diff, only_changed, terminal_width()), nl=False)
+        return
+    render = {"markdown": render_diff.diff_markdown, "json": render_diff.diff_json}[fmt]
     click.echo(render(diff, only_changed), nl=False)
 
 
@@ -61,14 +69,16 @@ def diff_command(run_a: str, run_b: str, fmt: str, only_changed: bool) -> None:
 @click.argument("runs", nargs=-1, required=True)
 @_FORMAT
 @_ONLY_CHANGED
-def compare_command(runs: tuple[str, ...], fmt: str, only_changed: bool) -> None:
+@_SYSTEM
+def compare_command(runs: tuple[str, ...], fmt: str, only_changed: bool, system: bool) -> None:
     """Show RUNS side by side, one column each: status, duration, params, metrics (last
-    value), tags, environment and code commit; by default only the rows that differ.
+    value), tags, environment and code commit; by default only the rows that differ,
+    system metrics only with --system. Text fits the terminal (COLUMNS; 80 when piped).
 
     \b
     Examples:
       gitruns compare lr-0.1 lr-0.01 lr-0.001
-      gitruns compare $(gitruns ls --format json | jq -r '.[:4][].id') --format markdown
+      gitruns compare $(gitruns ls -q -n 4) --format markdown
     """
     from gitruns.display import diff as render_diff
     from gitruns.runs.compare import compare_runs
@@ -78,11 +88,15 @@ def compare_command(runs: tuple[str, ...], fmt: str, only_changed: bool) -> None
         from gitruns.errors import InvalidInputError
 
         raise InvalidInputError("compare needs at least two runs", "name two or more runs")
-    rows = compare_runs(found)
+    rows = compare_runs(found, system=system)
     if fmt == "json":
         click.echo(render_diff.compare_json(found, rows, only_changed), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_diff.compare_table(found, rows, only_changed, True), nl=False)
     else:
-        table = render_diff.compare_table(found, rows, only_changed, markdown=fmt == "markdown")
+        from gitruns.display.fit import terminal_width
+
+        table = render_diff.compare_table(found, rows, only_changed, False, terminal_width())
         click.echo(table, nl=False)
 
 

@@ -25,8 +25,11 @@ def debug_enabled() -> bool:
 
 def fail(message: str, hint: str = "") -> None:
     """Print ``gitruns: error: <what>; <what to do>`` on stderr and exit 1."""
+    from gitruns.display.safe_text import printable
+
     text = f"{message}; {hint}" if hint else message
-    click.echo(f"gitruns: error: {text}", err=True)
+    # Messages quote run data; their own line breaks (a filter's caret) are meant.
+    click.echo(f"gitruns: error: {printable(text, keep=chr(10))}", err=True)
     sys.exit(EXIT_ERROR)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
     from gitruns.query import Field
     from gitruns.query.cache import CachedRun
+    from gitruns.storage import Store
 
 FORMATS = ["table", "json", "csv", "markdown"]
 
@@ -42,6 +43,13 @@ FORMATS = ["table", "json", "csv", "markdown"]
     is_flag=True,
     help="Show every copy of runs fetched from several remotes, not one per run id.",
 )
+@click.option(
+    "--ids",
+    "-q",
+    "ids_only",
+    is_flag=True,
+    help="Print full run ids only, one per line (for $(...) and xargs).",
+)
 def command(
     filter_: str | None,
     sort: tuple[str, ...],
@@ -51,12 +59,15 @@ def command(
     branch: str | None,
     commit: str | None,
     all_copies: bool,
+    ids_only: bool,
 ) -> None:
-    """List recorded runs, newest first, local and fetched (refs/remote-runs/...).
+    """List runs, newest first: local, fetched (refs/remote-runs/...) and in progress
+    (status RUNNING).
 
     By default the columns are id (the last 8 hex digits, accepted anywhere a run is
     named), name, status, start, duration, then the params, metrics and tags whose values
-    differ between the listed runs. Filter fields: params.KEY, metrics.KEY (latest value;
+    differ between the listed runs. The table fits the terminal (COLUMNS; 80 when
+    piped). Filter fields: params.KEY, metrics.KEY (value at the highest step;
     metrics.KEY.min/.max/.count), tags.KEY, status, name, user, branch, commit,
     start_time, end_time, duration, id, origin. See docs/querying.md.
 
@@ -64,15 +75,18 @@ def command(
     Examples:
       gitruns ls
       gitruns ls -f 'metrics.acc > 0.9 and params.optimizer = "adam"' -s -metrics.acc
+      gitruns ls -f 'status = "RUNNING"'
       gitruns ls -f 'status = "FAILED" and start_time > "2026-11-01"' -n 5
       gitruns ls -f 'params.model.name like "resnet%"' -c id,name,params.lr,metrics.loss.min
+      gitruns compare $(gitruns ls -q -n 3)
       gitruns ls --branch main --format markdown
     """
     from gitruns.query.search import select_runs
     from gitruns.recording.repository import open_store
 
+    store = open_store()
     selection = select_runs(
-        open_store(),
+        store,
         filter_,
         list(sort),
         limit,
@@ -80,13 +94,22 @@ def command(
         branch=branch,
         commit=commit,
     )
+    from gitruns.display.safe_text import printable
+
     for ref, why in selection.problems:
-        click.echo(f"gitruns: warning: skipping {ref}: {why}", err=True)
+        click.echo(printable(f"gitruns: warning: skipping {ref}: {why}"), err=True)
+    if ids_only:
+        for row in selection.rows:
+            click.echo(row.run_id)
+        return
     filtered = bool(filter_ or branch or commit or limit == 0)
-    _print(selection.rows, columns, fmt, filtered, selection.mentioned)
+    _print(store, selection.rows, columns, fmt, filtered, selection.mentioned)
+    if not filtered and fmt == "table":
+        _first_look(store, selection.rows)
 
 
 def _print(
+    store: Store,
     rows: list[CachedRun],
     columns: str | None,
     fmt: str,
@@ -96,19 +119,21 @@ def _print(
     import json
 
     from gitruns.display import text
-    from gitruns.display.columns import default_columns, display_cell, header, raw_cell
+    from gitruns.display.columns import (
+        default_columns,
+        display_cell,
+        header,
+        raw_cell,
+        table_headers,
+    )
     from gitruns.query import parse_field
 
     if fmt == "json" and columns is None:  # every run in full, as `show --format json` has it
-        click.echo(json.dumps([row.record() for row in rows], indent=2))
+        click.echo(json.dumps(_full_records(store, rows), indent=2))
         return
     if not rows and fmt == "table":
-        hint = (
-            "no runs match"
-            if filtered
-            else "no runs yet: record one with 'gitruns record -- python train.py'"
-        )
-        click.echo(hint, err=True)
+        if filtered:
+            click.echo("no runs match", err=True)
         return
     fields = (
         [parse_field(c) for c in split_columns(columns)]
@@ -116,6 +141,8 @@ def _print(
         else default_columns(rows, mentioned)
     )
     headers = [header(f, short=fmt in ("table", "markdown")) for f in fields]
+    if fmt == "table":
+        headers = table_headers(fields)
     if fmt in ("json", "csv"):
         data = [[raw_cell(row, f) for f in fields] for row in rows]
         if fmt == "json":
@@ -126,22 +153,36 @@ def _print(
         else:
             click.echo(text.table_csv(headers, data), nl=False)
         return
-    cells = [[display_cell(row, f) for f in fields] for row in rows]
+    one_year = len({(row.start_time or "")[:4] for row in rows}) == 1
+    cells = [[display_cell(row, f, one_year=one_year) for f in fields] for row in rows]
     if fmt == "markdown":
         click.echo(text.table_markdown(headers, cells))
     else:
-        click.echo(text.fit_table(headers, cells, _width()))
+        from gitruns.display.fit import terminal_width
+
+        click.echo(text.fit_table(headers, cells, terminal_width()))
 
 
-def _width() -> int:
-    """The terminal's width; piped output (no terminal, no COLUMNS) is not narrowed."""
-    import os
-    import shutil
-    import sys
+def _first_look(store: Store, rows: list[CachedRun]) -> None:
+    """In a fresh clone: say how to see the team's runs, or that the listed ones are
+    fetched copies (on stderr, so that scripts reading the table are not disturbed)."""
+    from gitruns.sharing.first_look import first_look_hint
 
-    if not sys.stdout.isatty() and not os.environ.get("COLUMNS"):
-        return 1_000_000
-    return shutil.get_terminal_size((100, 24)).columns
+    hint = first_look_hint(store, rows)
+    if hint:
+        click.echo(hint, err=True)
+
+
+def _full_records(store: Store, rows: list[CachedRun]) -> list[Any]:
+    """``--format json``: every run in full, as ``gitruns show --format json`` has it; from
+    the cache's ``record`` column, or read for a run in progress (which has no cache row)."""
+    from gitruns.format.layout import json_safe
+    from gitruns.query.locate import load_row
+
+    return [
+        row.record() if row.record_json else json_safe(load_row(store, row).to_dict())
+        for row in rows
+    ]
 
 
 def split_columns(text: str) -> list[str]:

@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from gitruns.display.safe_text import printable
+
 _REMOTE_HELP = "The git remote (default: origin)."
 
 
@@ -108,7 +110,9 @@ def pull_command(remote: str) -> None:
     """Fetch REMOTE's runs and make them local runs: new runs are copied, runs changed
     there are fast-forwarded, and runs annotated on both sides are merged (tags per key,
     notes from both, conflicts settled by the later change and shown by 'gitruns
-    history'). Push afterwards to publish the merges.
+    history'). Push afterwards to publish the merges. A run with a local run's id but
+    an unrelated history is never merged: it is reported, kept under
+    refs/remote-runs/REMOTE/, and pull exits 1.
 
     \b
     Examples:
@@ -121,6 +125,7 @@ def pull_command(remote: str) -> None:
     fetched, integrated = pull_runs(open_store(), remote, echo=_echo())
     _show_fetch(fetched)
     _show_integrate(integrated)
+    refuse_unrelated(integrated, remote)
 
 
 def _show_fetch(report: Any) -> None:
@@ -130,9 +135,11 @@ def _show_fetch(report: Any) -> None:
         err=True,
     )
     for ref, why in report.refused:
-        click.echo(f"refused  {ref}: rewritten on the remote ({why}); kept our copy", err=True)
+        click.echo(
+            printable(f"refused  {ref}: rewritten on the remote ({why}); kept our copy"), err=True
+        )
     for ref, why in report.invalid:
-        click.echo(f"skipped  {ref}: {why}", err=True)
+        click.echo(printable(f"skipped  {ref}: {why}"), err=True)
 
 
 def _show_integrate(report: Any) -> None:
@@ -143,11 +150,29 @@ def _show_integrate(report: Any) -> None:
     for run_id, conflicts in report.merged.items():
         click.echo(f"merged   {run_id}")
         for conflict in conflicts:
-            click.echo(f"  conflict {conflict.describe()}")
+            click.echo(printable(f"  conflict {conflict.describe()}"))
     for ref, why in report.invalid:
-        click.echo(f"skipped  {ref}: {why}", err=True)
+        click.echo(printable(f"skipped  {ref}: {why}"), err=True)
     for run_id in report.deleted_here:
         click.echo(f"kept deleted {run_id} (in your trash; 'gitruns restore' brings it back)")
+    for run_id, ref in report.unrelated:
+        click.echo(f"refused  {run_id}: unrelated history, not merged; theirs is {ref}", err=True)
+
+
+def refuse_unrelated(report: Any, source: str) -> None:
+    """Exit 1 (after everything else was reported) when a run was refused for having a
+    local run's id without its history: someone must decide which run is the real one."""
+    if not report.unrelated:
+        return
+    from gitruns.errors import GitrunsError
+
+    ids = ", ".join(run_id for run_id, _ in report.unrelated)
+    raise GitrunsError(
+        f"{len(report.unrelated)} run(s) from {source} have the id of a local run but an "
+        f"unrelated history, so they were not merged: {ids}",
+        "your runs are unchanged; compare both copies with 'gitruns ls --all' and ask "
+        "whoever wrote the other one (a run id is not proof of identity)",
+    )
 
 
 commands = [push_command, fetch_command, pull_command]

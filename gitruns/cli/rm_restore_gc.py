@@ -2,47 +2,133 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+from gitruns.display.safe_text import printable
+
+if TYPE_CHECKING:
+    from gitruns.storage import Store
 
 
 @click.command("rm")
-@click.argument("runs", nargs=-1, required=True)
+@click.argument("runs", nargs=-1)
+@click.option(
+    "--filter",
+    "-f",
+    "filter_",
+    metavar="EXPR",
+    help="Delete every local run matching EXPR (the filter language of 'gitruns ls -f').",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-def rm_command(runs: tuple[str, ...], yes: bool) -> None:
-    """Delete RUNS. They go to a trash (refs/gitruns-trash/) and can be brought back with
-    'gitruns restore' until 'gitruns gc' purges them after the grace period (30 days, or
-    git config gitruns.trashDays).
+def rm_command(runs: tuple[str, ...], filter_: str | None, yes: bool) -> None:
+    """Delete RUNS, or every local run matching --filter EXPR. They go to a trash
+    (refs/gitruns-trash/) and can be brought back with 'gitruns restore' until 'gitruns
+    gc' purges them after the grace period (30 days, or git config gitruns.trashDays).
+    On a terminal it lists the runs and asks; without one it refuses unless --yes.
+    Runs fetched from a remote and runs in progress are not deleted.
 
     \b
     Examples:
       gitruns rm failed-run-1 failed-run-2
       gitruns rm --yes 3f2a9c1d
+      gitruns rm --filter 'status = "CRASHED" and start_time < "2026-11-01"'
     """
     import sys
 
     from gitruns.errors import InvalidInputError
-    from gitruns.query.resolve import find_run as load
     from gitruns.recording.repository import open_store
     from gitruns.runs import trash
 
+    if not runs and not filter_:
+        raise InvalidInputError(
+            "no run to delete given", "name runs, or select them with --filter EXPR"
+        )
     store = open_store()
-    found = list({run.id: run for run in (load(store, ref) for ref in runs)}.values())
+    found = _named_runs(store, runs)
+    if filter_:
+        found.update(_filtered_runs(store, filter_, set(found)))
+    if not found:
+        click.echo("no local runs match: nothing deleted", err=True)
+        return
     if not yes:
         if not sys.stdin.isatty():
             raise InvalidInputError(
                 f"refusing to delete {len(found)} run(s) without confirmation",
                 "pass --yes to delete without asking",
             )
-        for run in found:
-            click.echo(f"  {run.id}  {run.name}  {run.status}  {run.start_time}")
+        _list_for_confirmation(found)
         click.confirm(f"Delete {len(found)} run(s)?", abort=True)
     days = trash.trash_days(store)
-    for run in found:
-        trash.delete_run(store, run.id)
+    for run_id, (name, _status, _start) in found.items():
+        trash.delete_run(store, run_id)
         click.echo(
-            f"deleted {run.name} ({run.id}); 'gitruns restore {run.id[-8:]}' "
-            f"brings it back for {days:g} days"
+            printable(
+                f"deleted {name} ({run_id}); 'gitruns restore {run_id[-8:]}' "
+                f"brings it back for {days:g} days"
+            )
         )
+
+
+# A run to delete: its name, status and start time, keyed by id.
+_Listed = tuple[str, str, str]
+
+
+def _named_runs(store: Store, refs: tuple[str, ...]) -> dict[str, _Listed]:
+    """The runs named on the command line; each must be a finished local run."""
+    from gitruns.errors import GitrunsError, RunStateError
+    from gitruns.query.resolve import find_run
+
+    found: dict[str, _Listed] = {}
+    for ref in refs:
+        run = find_run(store, ref)
+        if run.live:
+            raise RunStateError(
+                f"run {run.id} is still in progress", "stop it first; it can be deleted once ended"
+            )
+        if run.origin != "local":
+            raise GitrunsError(
+                f"run {run.id} is a copy fetched from {run.origin}, not a run of this repository",
+                "delete it where it was recorded (gitruns rm there, then push)",
+            )
+        found[run.id] = (run.name, run.status, run.start_time)
+    return found
+
+
+def _filtered_runs(store: Store, filter_: str, named: set[str]) -> dict[str, _Listed]:
+    """Local, finished runs matching the filter; the others are named on stderr."""
+    from gitruns.query.search import select_runs
+
+    selection = select_runs(store, filter_, ["start_time"])
+    found: dict[str, _Listed] = {}
+    for row in selection.rows:
+        if row.run_id in named:
+            continue
+        if row.status == "RUNNING":
+            click.echo(
+                printable(f"skipping {row.run_id} ({row.name}): still in progress"), err=True
+            )
+        elif row.origin != "local":
+            click.echo(
+                printable(f"skipping {row.run_id} ({row.name}): fetched from {row.origin}"),
+                err=True,
+            )
+        else:
+            found[row.run_id] = (row.name, row.status, row.start_time)
+    return found
+
+
+def _list_for_confirmation(found: dict[str, _Listed]) -> None:
+    from gitruns.display.fit import cut, terminal_width
+
+    shown, width = 20, terminal_width()
+    for run_id, (name, status, start) in list(found.items())[:shown]:
+        click.echo(
+            cut(printable(f"  {run_id[-8:]}  {name}  {status}  started {start[:16]}"), width)
+        )
+    if len(found) > shown:
+        click.echo(f"  ... and {len(found) - shown} more")
 
 
 @click.command("restore")
@@ -58,7 +144,6 @@ def restore_command(runs: tuple[str, ...], list_trash: bool) -> None:
       gitruns restore failed-run-1
     """
     from gitruns.errors import InvalidInputError
-    from gitruns.format import layout
     from gitruns.recording.repository import open_store
     from gitruns.runs import trash
 
@@ -66,17 +151,38 @@ def restore_command(runs: tuple[str, ...], list_trash: bool) -> None:
     if list_trash or not runs:
         if not list_trash:
             raise InvalidInputError("no run to restore given", "name runs, or pass --list")
-        days = trash.trash_days(store)
-        for t in trash.trashed_runs(store):
-            purge = layout.iso_time(t.deleted_at + days * 86400)[:10]
-            deleted = layout.iso_time(t.deleted_at)[:19].replace("T", " ")
-            click.echo(
-                f"{t.id}  {t.name}  deleted {deleted} by {t.deleted_by}; purged by gc after {purge}"
-            )
+        _list_trash(store)
         return
     for ref in runs:
         restored = trash.restore_run(store, ref)
-        click.echo(f"restored {restored.name} ({restored.id})")
+        click.echo(printable(f"restored {restored.name} ({restored.id})"))
+
+
+def _list_trash(store: Store) -> None:
+    """The trash as a table that fits the terminal (ids cut to the last 8 digits, which
+    'gitruns restore' accepts)."""
+    from gitruns.display.fit import render_table, terminal_width
+    from gitruns.format import layout
+    from gitruns.format.ids import short_id
+    from gitruns.runs import trash
+
+    days = trash.trash_days(store)
+    rows = [
+        [
+            short_id(t.id),
+            t.name,
+            layout.iso_time(t.deleted_at)[:16].replace("T", " "),
+            t.deleted_by,
+            layout.iso_time(t.deleted_at + days * 86400)[:10],
+        ]
+        for t in trash.trashed_runs(store)
+    ]
+    if not rows:
+        click.echo("the trash is empty", err=True)
+        return
+    headers = ["id", "name", "deleted", "by", "purged after"]
+    for line in render_table(headers, rows, terminal_width(), protect=(0, 2, 4)):
+        click.echo(line)
 
 
 @click.command("gc")
@@ -121,7 +227,10 @@ def _print_report(report: object, dry_run: bool) -> None:
         click.echo(f"finalised crashed run {run_id}")
     for trashed in report.purged:
         click.echo(
-            f"{'would purge' if dry_run else 'purged'} deleted run {trashed.name} ({trashed.id})"
+            printable(
+                f"{'would purge' if dry_run else 'purged'} deleted run "
+                f"{trashed.name} ({trashed.id})"
+            )
         )
     click.echo(
         f"{would} {report.artifacts_removed} unreferenced artifact(s), "

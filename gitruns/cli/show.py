@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from gitruns.storage import Store
 
 
 @click.command("show")
@@ -17,8 +22,11 @@ import click
 )
 def command(run: str, fmt: str) -> None:
     """Show everything recorded about RUN (a full id, a unique prefix or suffix of one,
-    or a run name): status, code, params, metrics with a sparkline each, tags, notes,
-    environment, artifacts and lineage. JSON and YAML hold the same facts as plain data.
+    or a run name): status, code, params, metrics with a sparkline each, system metrics,
+    tags, notes, environment, artifacts and lineage. A FAILED or CRASHED run shows why
+    (the end of its traceback, or of its stderr). RUN may be a run fetched from a remote
+    or a run still in progress (its metrics so far). Text fits the terminal (COLUMNS; 80
+    when piped); JSON and YAML hold the same facts as plain data, in full.
 
     \b
     Examples:
@@ -38,7 +46,27 @@ def command(run: str, fmt: str) -> None:
     elif fmt == "yaml":
         click.echo(text.run_as_yaml(found), nl=False)
     else:
-        click.echo(run_page(found, store), nl=False)
+        from gitruns.display.fit import terminal_width
+        from gitruns.display.show import run_page
+
+        click.echo(run_page(found, store, terminal_width()), nl=False)
+        _newer_on_remotes(store, found.id, found.commit, found.origin)
+
+
+def _newer_on_remotes(store: Store, run_id: str, commit: str, origin: str) -> None:
+    """A local run that a remote has annotated since: say how to bring that in."""
+    from gitruns.format.layout import REMOTE_RUNS_PREFIX
+
+    if origin != "local" or not commit:
+        return
+    for remote in store.remote_names():
+        theirs = store.ref_commit(f"{REMOTE_RUNS_PREFIX}{remote}/{run_id}")
+        if theirs and theirs != commit and not store.is_ancestor(theirs, commit):
+            click.echo(
+                f"note: {remote} has changes to this run that are not here "
+                f"(annotations made there): 'gitruns pull {remote}' brings them in",
+                err=True,
+            )
 
 
 commands = [command]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from gitruns.display.safe_text import printable
+
 
 @click.command("tag")
 @click.argument("run")
@@ -23,7 +25,7 @@ def tag_command(run: str, pairs: tuple[str, ...], delete: bool) -> None:
 
     if delete:
         found = api.delete_run_tags(run, pairs)
-        click.echo(f"{found.name}: tags now {_tags_text(found.tags)}")
+        click.echo(printable(f"{found.name}: tags now {_tags_text(found.tags)}"))
         return
     tags: dict[str, str] = {}
     for pair in pairs:
@@ -32,7 +34,7 @@ def tag_command(run: str, pairs: tuple[str, ...], delete: bool) -> None:
             raise InvalidInputError(f"'{pair}' is not KEY=VALUE", "write tags as key=value")
         tags[key] = value
     found = api.set_run_tags(run, tags)
-    click.echo(f"{found.name}: tags now {_tags_text(found.tags)}")
+    click.echo(printable(f"{found.name}: tags now {_tags_text(found.tags)}"))
 
 
 def _tags_text(tags: dict[str, str]) -> str:
@@ -57,7 +59,7 @@ def note_command(run: str, text: tuple[str, ...]) -> None:
 
     body = sys.stdin.read() if text == ("-",) else " ".join(text)
     found = api.add_run_note(run, body)
-    click.echo(f"{found.name}: {len(found.notes)} note(s)")
+    click.echo(printable(f"{found.name}: {len(found.notes)} note(s)"))
 
 
 @click.command("rename")
@@ -73,7 +75,7 @@ def rename_command(run: str, name: str) -> None:
     from gitruns import api
 
     found = api.rename_run(run, name)
-    click.echo(f"{found.id}: now named {found.name}")
+    click.echo(printable(f"{found.id}: now named {found.name}"))
 
 
 @click.command("history")
@@ -88,7 +90,8 @@ def rename_command(run: str, name: str) -> None:
 )
 def history_command(run: str, fmt: str) -> None:
     """Show who changed RUN, what and when: its recording, then every tag, note and
-    rename, oldest first.
+    rename, oldest first. A merge made by 'gitruns pull' shows what it brought in
+    (compared with the run as it was here before the merge).
 
     \b
     Examples:
@@ -98,17 +101,21 @@ def history_command(run: str, fmt: str) -> None:
     import json
 
     from gitruns import api
+    from gitruns.display.fit import cut, terminal_width
     from gitruns.format import layout
 
     entries = api.run_history(run)
     if fmt == "json":
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return
+    width = terminal_width()
     for entry in entries:
-        when = layout.iso_time(entry.time)[:19].replace("T", " ")
-        click.echo(f"{when}  {entry.author}  {entry.kind}  {entry.commit[:12]}")
+        when = layout.iso_time(entry.time)[:16].replace("T", " ")
+        click.echo(
+            cut(printable(f"{when}  {entry.kind}  {entry.commit[:12]}  {entry.author}"), width)
+        )
         for change in entry.changes:
-            click.echo(f"    {change}")
+            click.echo(cut(printable(f"    {change}"), width))
 
 
 commands = [tag_command, note_command, rename_command, history_command]

@@ -18,24 +18,35 @@ MAX_PARAMS, MAX_METRICS, MAX_TAGS = 6, 6, 3
 
 def default_columns(rows: Sequence[CachedRun], mentioned: Sequence[Field] = ()) -> list[Field]:
     """id, name, status, start, duration; origin when fetched runs are listed; the
-    params, metrics and tags the filter and sort keys mention; then the metrics, params
-    and tags whose values differ between the listed runs, system metrics aside (a narrow
-    terminal drops columns from the right, so the more telling ones come first)."""
+    params, metrics and tags the filter and sort keys mention (each once); then the
+    params, metrics and tags whose values differ between the listed runs, system metrics
+    aside. A narrow terminal drops columns from the right, so params come before
+    metrics: they say what a run was, and its metrics are easiest read next to them."""
     columns = list(BASE_COLUMNS)
     if any(row.origin != LOCAL for row in rows):
         columns.append(Field("attr", "origin"))
-    columns += [f for f in mentioned if f.namespace != "attr" and f not in columns]
+    for field in mentioned:
+        if field.namespace != "attr" and not _same_column(field, columns):
+            columns.append(field)
     shown = {(f.namespace, f.key) for f in columns if f.agg is None}
     # system/* metrics (CPU, memory, GPU use) differ in every run: not worth a default column
     metrics = [{k: s[0] for k, s in r.metrics.items() if not k.startswith("system/")} for r in rows]
     for namespace, mappings, cap in (
-        ("metrics", metrics, MAX_METRICS),
         ("params", [r.params for r in rows], MAX_PARAMS),
+        ("metrics", metrics, MAX_METRICS),
         ("tags", [r.tags for r in rows], MAX_TAGS),
     ):
         keys = [k for k in _varying(mappings) if (namespace, k) not in shown][:cap]
         columns += [Field(namespace, k, exact=namespace == "metrics") for k in keys]
     return columns
+
+
+def _same_column(field: Field, columns: Sequence[Field]) -> bool:
+    """A filter and a sort key naming one field (``metrics.acc`` and ``metrics.`acc```)
+    give one column."""
+    return any(
+        (c.namespace, c.key, c.agg) == (field.namespace, field.key, field.agg) for c in columns
+    )
 
 
 def _varying(mappings: list[dict[str, Any]]) -> list[str]:
@@ -56,14 +67,36 @@ def header(field: Field, short: bool = True) -> str:
     return field.to_text()
 
 
-def display_cell(row: CachedRun, field: Field) -> str:
-    """The cell as a table shows it: short id, time to the second, 1m30s, 6 digits."""
+def table_headers(fields: Sequence[Field]) -> list[str]:
+    """Titles for the terminal table, where width is scarce: ``lr`` rather than
+    ``params.lr``, unless two columns would then read the same (a param and a metric of
+    one name keep their prefixes). CSV, JSON and markdown keep the full field names."""
+    full = [header(f) for f in fields]
+    bare = [_bare(f, title) for f, title in zip(fields, full, strict=True)]
+    return [
+        b if bare.count(b) == 1 and b not in HEADERS.values() else t
+        for b, t in zip(bare, full, strict=True)
+    ]
+
+
+def _bare(field: Field, title: str) -> str:
+    if field.namespace == "attr":
+        return title
+    return title.split(".", 1)[1]
+
+
+def display_cell(row: CachedRun, field: Field, *, one_year: bool = False) -> str:
+    """The cell as a table shows it: short id, time to the minute (``11-18 12:06`` when
+    ``one_year``: every listed run started in the same year), 1m30s, 6 digits."""
     if field.namespace == "attr":
         if field.key == "id":
             return short_id(row.run_id)
         if field.key in ("start_time", "end_time"):
             text = row.start_time if field.key == "start_time" else row.end_time
-            return text[:19].replace("T", " ") if text else ""
+            if not text:
+                return ""
+            shown = str(text)[5:16] if one_year else str(text)[:16]
+            return shown.replace("T", " ")
         if field.key == "duration":
             return format_duration(row.duration) if row.duration is not None else ""
     value = getter(field)(row)

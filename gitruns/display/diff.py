@@ -6,6 +6,9 @@ import json
 import math
 from typing import Any
 
+from gitruns.display.fit import fit_lines, render_table
+from gitruns.display.safe_text import printable
+from gitruns.display.text import tabulated
 from gitruns.format import layout
 from gitruns.format.ids import short_id
 from gitruns.format.text import format_duration, format_number
@@ -13,6 +16,7 @@ from gitruns.runs.compare import MISSING, Change, CodeChange, CompareRow, Metric
 from gitruns.runs.model import Run
 
 ABSENT = "—"
+UNLIMITED = 1_000_000  # no terminal to fit (a caller that wants all of it)
 _MARKS = {"added": "+", "removed": "-", "changed": "~", "upgraded": "~", "downgraded": "~"}
 _TITLES = {
     "run": "Run",
@@ -78,23 +82,25 @@ def _shown(diff: RunDiff, only_changed: bool) -> dict[str, list[Change]]:
 
 
 # -- text ----------------------------------------------------------------------------------------
-def diff_text(diff: RunDiff, only_changed: bool = True) -> str:
-    from tabulate import tabulate
-
+def diff_text(diff: RunDiff, only_changed: bool = True, width: int = UNLIMITED) -> str:
+    """Sections of changes as plain tables, every line within ``width`` columns (the
+    widest column of a table gives way first; values are cut with '…')."""
     lines = [_header_line("a", diff.a), _header_line("b", diff.b)]
     for name, changes in _shown(diff, only_changed).items():
         headers, rows = _rows(name, changes, marks=True)
         headers[2:4] = [label(diff.a), label(diff.b)]
-        table = tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True)
-        lines += ["", name] + ["  " + line.rstrip() for line in table.splitlines()]
+        headers[0] = ""
+        table = render_table(headers, rows, width, rule=False, indent=2, protect=(1,))
+        lines += ["", name, *table]
     lines += _code_text(diff.code, only_changed)
     if len(lines) == 2:
         lines += ["", "no differences (use --all to see every field)"]
-    return "\n".join(lines) + "\n"
+    return fit_lines("\n".join(printable(line) for line in lines) + "\n", width)
 
 
 def _header_line(side: str, run: Run) -> str:
-    return f"{side}  {label(run)}  {run.status}  started {run.start_time}  run {run.id}"
+    started = run.start_time[:19].replace("T", " ")
+    return f"{side}  {label(run)}  {run.status}  started {started}"
 
 
 def _code_text(code: CodeChange, only_changed: bool) -> list[str]:
@@ -127,8 +133,6 @@ def _md(text: str) -> str:
 
 
 def diff_markdown(diff: RunDiff, only_changed: bool = True) -> str:
-    from tabulate import tabulate
-
     lines = [
         f"### gitruns diff: `{_md(label(diff.a))}` → `{_md(label(diff.b))}`",
         "",
@@ -142,12 +146,12 @@ def diff_markdown(diff: RunDiff, only_changed: bool = True) -> str:
         singular = name[:-1] if name.endswith("s") else "field"
         headers[0:3] = [singular, _md(label(diff.a)), _md(label(diff.b))]
         cells = [[_md(cell) for cell in row] for row in rows]
-        table = tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)
+        table = tabulated(cells, headers, "github")
         lines += ["", f"#### {_TITLES[name]}", "", table]
     lines += _code_markdown(diff.code, only_changed)
     if len(lines) == 4:
         lines += ["", "No differences."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line, keep="\n") for line in lines) + "\n"
 
 
 def _code_markdown(code: CodeChange, only_changed: bool) -> list[str]:
@@ -180,10 +184,13 @@ def diff_json(diff: RunDiff, only_changed: bool = True) -> str:
 
 # -- many runs -----------------------------------------------------------------------------------
 def compare_table(
-    runs: list[Run], rows: list[CompareRow], only_changed: bool, markdown: bool
+    runs: list[Run],
+    rows: list[CompareRow],
+    only_changed: bool,
+    markdown: bool,
+    width: int = UNLIMITED,
 ) -> str:
-    from tabulate import tabulate
-
+    """One column per run; as text, within ``width`` columns (markdown is never cut)."""
     kept = [r for r in rows if r.changed or not only_changed]
     if not kept:
         return "no differences (use --all to see every field)\n"
@@ -192,8 +199,11 @@ def compare_table(
     if markdown:
         cells = [[_md(c) for c in row] for row in cells]
         headers = ["field", *(_md(h) for h in headers[1:])]
-    style = "github" if markdown else "simple"
-    return tabulate(cells, headers=headers, tablefmt=style, disable_numparse=True) + "\n"
+        return tabulated(cells, headers, "github") + "\n"
+    names = ["", *(run.name for run in runs)]
+    ids = ["", *(short_id(run.id) for run in runs)]
+    table = render_table(names, cells, width, protect=(0,), subheader=ids)
+    return "\n".join(table) + "\n"
 
 
 def compare_json(runs: list[Run], rows: list[CompareRow], only_changed: bool) -> str:

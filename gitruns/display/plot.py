@@ -7,12 +7,18 @@ escape codes so that the CLI decides whether to use them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from gitruns.display.safe_text import printable
+from gitruns.display.sampling import BucketMeans
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 MARKERS = "*o+x#@%&"
 _COLOURS = (34, 31, 32, 33, 35, 36, 94, 91)
+# A chart is at most a few hundred dot columns wide: this many bucket means per series
+# (up to twice as many) draw the same picture as every point of a long series.
+MAX_SERIES_POINTS = 2048
 # Braille dot bits by (column, row) within a 2x4 cell (Unicode U+2800 block).
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 
@@ -53,6 +59,28 @@ def sparkline(values: Sequence[float], width: int = 24) -> str:
 class Series:
     label: str
     points: list[tuple[float, float]]  # (x, y), x ascending
+    last: float | None = None  # the last finite y, when ``points`` are bucket means
+
+
+def series_from(
+    label: str,
+    rows: Iterable[tuple[int, int, float]],
+    x_axis: str = "step",
+    max_points: int = MAX_SERIES_POINTS,
+) -> Series:
+    """A series from ``(step, timestamp ms, value)`` rows streamed in logged order, with
+    at most ``2 * max_points`` points (bucket means), so a plot of any length draws in
+    constant memory. x is the step, or (``x_axis="time"``) seconds since the first point."""
+    means = BucketMeans(max_points)
+    start: int | None = None
+    last: float | None = None
+    for step, stamp, value in rows:
+        if start is None:
+            start = stamp
+        means.add(step if x_axis == "step" else (stamp - start) / 1000, value)
+        if math.isfinite(value):
+            last = value
+    return Series(label, means.points(), last)
 
 
 @dataclass
@@ -210,8 +238,10 @@ def _legend(series: Sequence[Series], braille: bool, colour: bool, log_y: bool) 
     for index, one in enumerate(series):
         mark = "━━" if braille else MARKERS[index % len(MARKERS)] * 2
         finite = [y for _, y in one.points if math.isfinite(y)]
-        last = f"last {finite[-1]:.6g}" if finite else "no finite values"
+        final = one.last if one.last is not None else (finite[-1] if finite else None)
+        last = f"last {final:.6g}" if final is not None else "no finite values"
         if log_y and not any(y > 0 for y in finite):
             last += ", none > 0 (not drawn on a log scale)"
-        lines.append(f"  {_paint(mark, index) if colour else mark} {one.label}  ({last})")
+        label = printable(one.label)  # a run's name: untrusted text, drawn beside our colours
+        lines.append(f"  {_paint(mark, index) if colour else mark} {label}  ({last})")
     return lines

@@ -6,50 +6,72 @@ import math
 import shlex
 from typing import Any
 
+from gitruns.display.fit import display_width, fit_lines, pad
 from gitruns.display.plot import sparkline
+from gitruns.display.safe_text import printable
+from gitruns.display.sampling import EvenSample
 from gitruns.errors import GitrunsError
 from gitruns.format import layout
-from gitruns.format.layout import MAX_METRIC_BYTES, flatten
+from gitruns.format.ids import short_id
+from gitruns.format.layout import flatten
 from gitruns.format.text import format_duration, format_number
 from gitruns.runs.envinfo import EnvSummary, read_env
-from gitruns.runs.model import Run, load_run
+from gitruns.runs.model import Run
 from gitruns.storage import Store
 
 SPARK_WIDTH = 20
-_SAMPLE = SPARK_WIDTH * 8
+MIN_SPARK = 8
+MIN_KEY = 8
+SYSTEM_PREFIX = "system/"
+FAILURE_LINES = 12
+_NUMS = ("last", "min", "max")
 
 
-def run_page(run: Run, store: Store) -> str:
-    """Everything about one run, in sections, for a terminal or a code review."""
+def run_page(run: Run, store: Store, width: int | None = None) -> str:
+    """Everything about one run, in sections, for a terminal or a code review; every
+    line cut to ``width`` columns when given (the metrics table narrows first)."""
     data = run.to_dict()
     lines = _identity(run, data)
+    lines += _failure(run)
     lines += _code(data["git"])
     lines += _params(data)
     lines += _hydra(data.get("hydra"))
-    lines += _metrics(run)
+    own = [k for k in sorted(run.metrics) if not k.startswith(SYSTEM_PREFIX)]
+    system = [k for k in sorted(run.metrics) if k.startswith(SYSTEM_PREFIX)]
+    lines += _metrics(run, own, "metrics", width)
+    lines += _metrics(run, system, "system metrics", width)
     lines += _mapping("tags", data["tags"])
     lines += _notes(data["notes"])
     lines += _environment(read_env(run))
     lines += _artifacts(data["artifacts"])
     lines += _lineage(store, data)
-    return "\n".join(lines) + "\n"
+    text = "\n".join(printable(line) for line in lines) + "\n"
+    return fit_lines(text, width) if width is not None else text
 
 
 def _identity(run: Run, data: dict[str, Any]) -> list[str]:
     status = run.status
     if data["exit_code"] is not None:
         status += f" (exit code {data['exit_code']})"
+    if run.live:
+        pid = getattr(run, "pid", None)
+        status += f" (in progress{f', pid {pid}' if pid else ''})"
     user = data["user"]
     who = f"{user['name']} <{user['email']}>"
     if user.get("os_user"):
         who += f" ({user['os_user']})"
+    so_far = " so far" if run.live else ""
     lines = [
         f"run       {run.id}",
         f"name      {run.name}",
         f"status    {status}",
+    ]
+    if run.origin != "local":
+        lines.append(f"origin    {run.origin} (fetched; annotating it makes it a local run)")
+    lines += [
         f"user      {who} on {data['host']}",
         f"start     {data['start_time']}",
-        f"end       {data['end_time'] or '-'}  ({format_duration(data['duration_s'])})",
+        f"end       {data['end_time'] or '-'}  ({format_duration(data['duration_s'])}{so_far})",
     ]
     command = _command_line(data.get("command"))
     if command:
@@ -57,6 +79,35 @@ def _identity(run: Run, data: dict[str, Any]) -> list[str]:
     if data["error"]:
         lines.append(f"error     {data['error'].get('type')}: {data['error'].get('message')}")
     return lines
+
+
+def _failure(run: Run) -> list[str]:
+    """Why a FAILED, CRASHED or KILLED run stopped: the end of the error's traceback when
+    the API recorded one, else the last lines the job wrote to stderr."""
+    if run.status not in ("FAILED", "CRASHED", "KILLED"):
+        return []
+    error = run.document.get("error")
+    traceback = error.get("traceback") if isinstance(error, dict) else None
+    if isinstance(traceback, str) and traceback.strip():
+        return ["", "traceback (last lines)", *_last_lines(traceback, FAILURE_LINES)]
+    try:
+        raw = run.file("logs/stderr.txt")
+    except GitrunsError:
+        raw = None
+    text = (raw or b"").decode("utf-8", errors="replace")
+    if text.strip():
+        title = f"stderr (last lines; all of it: gitruns logs {short_id(run.id)} --stderr)"
+        return ["", title, *_last_lines(text, FAILURE_LINES)]
+    if run.status == "CRASHED":
+        return ["", "the process died without reporting an error (killed? out of memory?)"]
+    return []
+
+
+def _last_lines(text: str, count: int) -> list[str]:
+    lines = [line.rstrip() for line in text.replace("\r", "\n").splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return [f"  {line}" for line in lines[-count:]]
 
 
 def _command_line(command: Any) -> str | None:
@@ -123,51 +174,50 @@ def _hydra(hydra: Any) -> list[str]:
     return lines
 
 
-def _metrics(run: Run) -> list[str]:
-    if not run.metrics:
+def _metrics(run: Run, keys: list[str], title: str, width: int | None) -> list[str]:
+    """A table of the metrics ``keys``: sparkline, last (the value at the highest step),
+    min, max, points. On a narrow terminal the sparklines shorten, then the keys."""
+    if not keys:
         return []
-    keys = sorted(run.metrics, key=layout.metric_sort_key)
-    width = max(len(k) for k in keys)
-    rows = []
-    for key in keys:
-        s = run.metrics[key]
-        numbers = [format_number(s[f]) for f in ("last", "min", "max")]
-        rows.append((key, sampled_sparkline(run, key), *numbers, str(s["count"])))
-    widths = [max(len(r[i]) for r in rows) for i in range(2, 5)]
-    header = (
-        f"  {'':<{width}}  {'':<{SPARK_WIDTH}}  {'last':>{widths[0]}}  {'min':>{widths[1]}}"
-        f"  {'max':>{widths[2]}}  points"
+    summaries = [run.metrics[k] for k in keys]
+    numbers = [[format_number(s[f]) for f in ("last", "min", "max")] for s in summaries]
+    counts = [str(s["count"]) for s in summaries]
+    widths = [max([len(name), *(len(n[i]) for n in numbers)]) for i, name in enumerate(_NUMS)]
+    key_width = max(display_width(k) for k in keys)
+    fixed = 2 + 2 + sum(w + 2 for w in widths) + 2 + max(len("points"), *map(len, counts))
+    spark_width = SPARK_WIDTH
+    if width is not None:
+        spark_width = max(MIN_SPARK, min(SPARK_WIDTH, width - fixed - key_width))
+        key_width = min(key_width, max(MIN_KEY, width - fixed - spark_width))
+    header = f"  {'':<{key_width}}  {'':<{spark_width}}" + "".join(
+        f"  {name:>{w}}" for name, w in zip(_NUMS, widths, strict=True)
     )
-    lines = ["", "metrics", header.rstrip()]
-    for key, spark, last, low, high, count in rows:
-        lines.append(
-            f"  {key:<{width}}  {spark:<{SPARK_WIDTH}}  {last:>{widths[0]}}  {low:>{widths[1]}}"
-            f"  {high:>{widths[2]}}  {count}"
-        )
+    lines = ["", title, f"{header}  points".rstrip()]
+    for key, row, count in zip(keys, numbers, counts, strict=True):
+        spark = sampled_sparkline(run, key, spark_width)
+        cells = "".join(f"  {cell:>{w}}" for cell, w in zip(row, widths, strict=True))
+        lines.append(f"  {pad(key, key_width)}  {spark:<{spark_width}}{cells}  {count}")
     return lines
 
 
-def sampled_sparkline(run: Run, key: str) -> str:
-    """A sparkline from at most a few hundred evenly spaced points of the series (parsing
-    only those lines keeps ``show`` fast for a metric with millions of points)."""
+def sampled_sparkline(run: Run, key: str, width: int = SPARK_WIDTH) -> str:
+    """A sparkline from a few hundred evenly spaced lines of the series, streamed: memory
+    stays flat, and parsing only the kept lines keeps ``show`` fast for millions of points."""
+    sample: EvenSample[bytes] = EvenSample(width * 8)
     try:
-        raw = run.file(layout.metric_path(key), MAX_METRIC_BYTES)
+        for lines in layout.iter_line_batches(run.metric_chunks(key), skip_header=True):
+            sample.extend(lines)
     except GitrunsError:
         return ""
-    if raw is None:
-        return ""
-    lines = raw.split(b"\n")[1:]
-    if lines and not lines[-1]:
-        lines.pop()
-    if len(lines) > _SAMPLE:
-        lines = [lines[i * len(lines) // _SAMPLE] for i in range(_SAMPLE)]
     values = []
-    for line in lines:
+    for line in sample.items:
+        if not line:
+            continue
         try:
             values.append(float(line.rsplit(b",", 1)[1]))
         except (IndexError, ValueError):
             values.append(math.nan)
-    return sparkline(values, SPARK_WIDTH)
+    return sparkline(values, width)
 
 
 def _mapping(title: str, mapping: dict[str, Any]) -> list[str]:
@@ -226,15 +276,19 @@ def _lineage(store: Store, data: dict[str, Any]) -> list[str]:
 
 
 def describe_run(store: Store, run_id: str) -> str:
-    """``name (STATUS) id`` for a run named in another's lineage; it may be gone."""
-    commit = store.run_commit(run_id)
-    if commit is None:
+    """``name (STATUS) id`` for a run named in another's lineage (local, fetched or in
+    progress); it may be gone."""
+    from gitruns.query.locate import all_locations, load_located
+
+    location = all_locations(store).get(run_id)
+    if location is None:
         return f"{run_id} (not in this repository)"
     try:
-        parent = load_run(store, run_id, commit)
-    except GitrunsError:
+        parent = load_located(store, location)
+    except (GitrunsError, OSError):
         return f"{run_id} (invalid run)"
-    return f"{parent.name} ({parent.status}) {run_id}"
+    origin = "" if parent.origin == "local" else f", from {parent.origin}"
+    return f"{parent.name} ({parent.status}{origin}) {run_id}"
 
 
 def human_size(size: int) -> str:

@@ -6,6 +6,7 @@ See docs/storage-format.md. Everything here is pure: no git, no filesystem.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,13 +63,32 @@ def parse_time(text: str) -> float:
 
 def parse_metric_csv(raw: bytes) -> list[tuple[int, int, float]]:
     """``step,timestamp,value`` rows; NaN and infinities parse back as floats."""
-    rows = []
-    lines = raw.decode("ascii").splitlines()
-    for line in lines[1:]:
-        if line:
-            step, stamp, value = line.split(",")
-            rows.append((int(step), int(stamp), float(value)))
-    return rows
+    return list(iter_metric_rows([raw]))
+
+
+def iter_metric_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, int, float]]:
+    """The rows of a metric CSV given as chunks of bytes split anywhere, one at a time,
+    so that a series of any length is read in constant memory. Raises ValueError at the
+    first malformed line."""
+    for lines in iter_line_batches(chunks, skip_header=True):
+        for line in lines:
+            if line:
+                step, stamp, value = line.split(b",")
+                yield int(step), int(stamp), float(value)
+
+
+def iter_line_batches(chunks: Iterable[bytes], skip_header: bool = False) -> Iterator[list[bytes]]:
+    """The lines (without ``\\n``) of text given as chunks of bytes split anywhere, a
+    list per chunk (splitting a whole chunk at once is much faster than line by line)."""
+    rest = b""
+    for chunk in chunks:
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        if skip_header and lines:
+            lines, skip_header = lines[1:], False
+        yield lines
+    if rest and not skip_header:
+        yield [rest]
 
 
 def json_safe(value: Any) -> Any:

@@ -40,6 +40,20 @@ def dump(data: Any) -> bytes:
     return text.encode("utf-8")
 
 
+def dump_ascii(data: Any) -> str:
+    """``dump`` with every non-ASCII or control character written as a YAML escape."""
+    return str(
+        yaml.dump(
+            data,
+            Dumper=_StableDumper,
+            sort_keys=True,
+            default_flow_style=False,
+            allow_unicode=False,
+            width=1_000_000,
+        )
+    )
+
+
 def load(raw: bytes, where: str) -> Any:
     """Parse untrusted YAML; raise InvalidRunError naming ``where`` when it is unsafe."""
     if len(raw) > MAX_YAML_BYTES:

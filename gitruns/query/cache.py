@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitruns.errors import GitrunsError
+from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
+from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
 from gitruns.storage import Store
@@ -195,12 +196,16 @@ def _shown_refs(refs: dict[str, tuple[str, str, str]]) -> set[str]:
 
 
 def current_refs(store: Store) -> dict[str, tuple[str, str, str]]:
-    """Every run ref as ``{ref: (run id, origin, commit)}``."""
-    local, fetched = store.all_run_refs()
+    """Every run ref as ``{ref: (run id, origin, commit)}``, and every other ref under
+    the run prefixes with its own name as run id (so it never stands for a real run):
+    ``_read_row`` turns those into problems, reported and never listed."""
+    local, fetched, odd = store.all_run_refs()
     refs = {RUNS_PREFIX + i: (i, LOCAL, c) for i, c in local.items()}
     for remote, runs in fetched.items():
         prefix = f"{REMOTE_RUNS_PREFIX}{remote}/"
         refs.update({prefix + i: (i, remote, c) for i, c in runs.items()})
+    for ref, commit in odd.items():
+        refs[ref] = (ref, LOCAL if ref.startswith(RUNS_PREFIX) else "?", commit)
     return refs
 
 
@@ -352,6 +357,8 @@ def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> 
     submodules, sizes), whether they came by ``gitruns fetch`` or plain ``git fetch``.
     """
     try:
+        if parse_run_ref(ref) is None:
+            raise InvalidRunError(NOT_A_RUN, NOT_A_RUN_HINT)
         if origin == LOCAL:
             run = load_run(store, run_id, commit)
         else:
@@ -362,6 +369,11 @@ def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> 
         message = exc.message.replace(f"refs/runs/{run_id} ", "").replace("\n", " ")
         return CachedRun((ref, commit, run_id, origin, message, *[None] * (len(_COLUMNS) - 5)))
     return CachedRun((ref, commit, run_id, origin, None, *_run_values(run)))
+
+
+def row_for(run: Run, ref: str, origin: str) -> CachedRun:
+    """A row for a run that is not cached (a run in progress has no ref to key it by)."""
+    return CachedRun((ref, run.commit, run.id, origin, None, *_run_values(run)))
 
 
 def _run_values(run: Run) -> list[Any]:

@@ -69,6 +69,10 @@ _ATTRIBUTE_ALIASES = {
     "git_commit": "commit",
 }
 _OPERATOR_ALIASES = {"==": "=", "<>": "!="}
+# Parentheses and ``not`` nest by recursion (here and wherever a tree is walked): a cap
+# keeps a crafted filter from exhausting Python's stack. Flat chains of ``and``/``or``
+# are not nesting: they become balanced trees, so 100,000 terms are only 17 deep.
+MAX_NESTING = 100
 KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null", "true", "false"}
 # Arithmetic nests by recursion too (parentheses, signs, chains of ``+``): a crafted
 # expression must not exhaust Python's stack when parsed, printed or evaluated.
@@ -100,6 +104,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.index = 0
         self.baseline = baseline
+        self.depth = 0
 
     @property
     def token(self) -> Token:
@@ -124,28 +129,38 @@ class _Parser:
             raise self.error(f"unexpected '{self.token.text}' after a complete expression")
 
     def expression(self) -> Node:
-        node = self.conjunction()
+        terms = [self.conjunction()]
         while self.accept("or"):
-            node = Or(node, self.conjunction())
-        return node
+            terms.append(self.conjunction())
+        return _balanced(Or, terms)
 
     def conjunction(self) -> Node:
-        node = self.unary()
+        terms = [self.unary()]
         while self.accept("and"):
-            node = And(node, self.unary())
-        return node
+            terms.append(self.unary())
+        return _balanced(And, terms)
 
     def unary(self) -> Node:
+        grouping = self.token.kind == "lparen" and not self._arithmetic_ahead()
+        if grouping or self.token.word() == "not":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.error(f"parentheses and 'not' nested deeper than {MAX_NESTING}")
+            try:
+                return self._nested()
+            finally:
+                self.depth -= 1
+        return self.predicate()
+
+    def _nested(self) -> Node:
         if self.accept("not"):
             return Not(self.unary())
-        if self.token.kind == "lparen" and not self._arithmetic_ahead():
-            self.advance()
-            node = self.expression()
-            if self.token.kind != "rparen":
-                raise self.error("expected ')'")
-            self.advance()
-            return node
-        return self.predicate()
+        self.advance()
+        node = self.expression()
+        if self.token.kind != "rparen":
+            raise self.error("expected ')'")
+        self.advance()
+        return node
 
     def predicate(self) -> Node:
         start = self.token
@@ -307,6 +322,15 @@ class _Parser:
 
 def _bare_word(segments: tuple[Segment, ...]) -> bool:
     return len(segments) == 1 and not segments[0].quoted
+
+
+def _balanced(kind: type[And] | type[Or], terms: list[Node]) -> Node:
+    """``a and b and c and d`` as ``(a and b) and (c and d)``: the same meaning (both
+    operators are associative), at a depth of log2 of the number of terms."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = (len(terms) + 1) // 2
+    return kind(_balanced(kind, terms[:middle]), _balanced(kind, terms[middle:]))
 
 
 def _field(token: Token, parser: _Parser) -> Field:

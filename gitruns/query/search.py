@@ -10,9 +10,9 @@ from typing import Any
 from gitruns.errors import GitrunsError, InvalidInputError
 from gitruns.query import Field, compile_filter, parse, parse_sort_key, sort_runs
 from gitruns.query.ast import fields_of
-from gitruns.query.cache import CachedRun, Problem, sync
+from gitruns.query.cache import LOCAL, CachedRun, Problem, row_for, sync
 from gitruns.query.sql import prefilter
-from gitruns.runs.model import Run, load_run
+from gitruns.runs.model import Run
 from gitruns.storage import Store
 
 DEFAULT_ORDER = (Field("attr", "start_time"), Field("attr", "id"))
@@ -44,8 +44,12 @@ def select_runs(
     keys = [parse_sort_key(key) for key in order_by or []]
     if max_results is not None and max_results < 0:
         raise InvalidInputError(f"max_results is {max_results}", "give 0 or more")
+    live = live_rows(store)  # before the refs: a run that ends meanwhile is then in both
     snapshot = sync(store, prefilter(tree))
-    rows = [row for row in snapshot.runs(all_copies=all_copies) if predicate(row)]
+    listed = snapshot.runs(all_copies=all_copies)
+    recorded = {ref.rpartition("/")[2] for ref in snapshot.shown}  # every ref, pre-filter or not
+    listed += [row for row in live if row.run_id not in recorded]
+    rows = [row for row in listed if predicate(row)]
     if branch is not None:
         rows = _on_branch(store, rows, branch)
     if commit is not None:
@@ -54,6 +58,20 @@ def select_runs(
     mentioned = [key for key, _ in keys] + (fields_of(tree) if tree is not None else [])
     rows = rows[:max_results] if max_results is not None else rows
     return Selection(rows, snapshot.problems, mentioned)
+
+
+def live_rows(store: Store) -> list[CachedRun]:
+    """Rows for the runs in progress (status RUNNING, metrics so far), read from staging."""
+    from gitruns.runs.live import LIVE_REF_PREFIX, live_run_dirs, read_live_run
+
+    rows = []
+    for run_id, folder in sorted(live_run_dirs(store).items()):
+        try:
+            run = read_live_run(store, folder)
+        except (OSError, ValueError, GitrunsError):
+            continue  # it ended just now (its ref is listed), or its files are damaged
+        rows.append(row_for(run, LIVE_REF_PREFIX + run_id, LOCAL))
+    return rows
 
 
 def _on_branch(store: Store, rows: list[CachedRun], branch: str) -> list[CachedRun]:
@@ -141,10 +159,11 @@ def search_runs(
         repo: a path inside the repository; default the current directory.
 
     Invalid runs are skipped. Fetched runs (``refs/remote-runs/...``) are included when
-    no local run has the same id.
+    no local run has the same id; runs in progress are included with status RUNNING.
     """
+    from gitruns.query.locate import load_row
     from gitruns.recording.repository import open_store
 
     store = open_store(repo)
     selection = select_runs(store, filter, order_by, max_results)
-    return RunList(load_run(store, row.run_id, row.commit_id) for row in selection.rows)
+    return RunList(load_row(store, row) for row in selection.rows)

@@ -44,7 +44,7 @@ class ChildReports:
 def hook_environment(run_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
     """``env`` with the hook first on PYTHONPATH and its report folder named; the hook
     puts PYTHONPATH back as it was before the program runs."""
-    reports = run_dir / CAPTURE_FOLDER
+    reports = (run_dir / CAPTURE_FOLDER).absolute()  # the child may change directory
     reports.mkdir(exist_ok=True)
     hooked = dict(env)
     original = env.get("PYTHONPATH")

@@ -227,12 +227,27 @@ class ActiveRun:
         """End the run: FINISHED, FAILED or KILLED. The owner writes the run's commit.
 
         ``ended_at`` (a ``time.time()`` value) is for runs written after the fact.
+        The run stops being this process's active run, so ``start_run()`` works again.
         """
         if status not in layout.FINAL_STATUSES:
             raise InvalidInputError(
                 f"status {status!r} is not one of {', '.join(layout.FINAL_STATUSES)}",
                 "end the run as FINISHED, FAILED or KILLED",
             )
+        from gitruns.recording import stack
+
+        try:
+            self._end(status, exit_code, error, ended_at)
+        finally:
+            stack.forget_run(self)
+
+    def _end(
+        self,
+        status: str,
+        exit_code: int | None,
+        error: BaseException | None,
+        ended_at: float | None,
+    ) -> None:
         with self._end_lock:
             if self.status != "RUNNING":
                 return

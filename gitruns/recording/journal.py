@@ -10,6 +10,8 @@ run's owner writes in the run's staging folder itself; each process that joins t
         keys.jsonl      metric key -> file number, written before the key's first point
         m<N>.csv        ``step,timestamp,value`` lines of one metric key
         summary.json    (joined writers) per-key summaries, written when closing cleanly
+        live.json       per-key summaries of the points on disk and the bytes they cover,
+                        rewritten by the periodic flush (gitruns.runs.live reads only the rest)
 
 Metric points are buffered in memory and appended at least every ``FLUSH_SECONDS`` by one
 background thread shared by every writer of the process (and at once when a buffer grows
@@ -21,6 +23,7 @@ cost more than everything else a small run does.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import threading
@@ -35,6 +38,7 @@ from gitruns.recording.locks import LivenessLock
 from gitruns.recording.staging_files import (
     EVENTS_FILE,
     KEYS_FILE,
+    LIVE_FILE,
     SUMMARY_FILE,
     WRITER_LOCK,
     WRITER_PREFIX,
@@ -46,7 +50,13 @@ CSV_HEADER = b"step,timestamp,value\n"
 
 
 class MetricSummary:
-    """Running summary of one metric key; NaN never becomes min or max."""
+    """Running summary of one metric key; NaN never becomes min or max.
+
+    ``last`` is the value at the highest step, ties going to the latest timestamp (then
+    to the point logged last), as MLflow's "latest" metric: a series logged out of order,
+    or a resumed run that logs an earlier step again, still reports its final value.
+    ``last_step`` and ``last_timestamp`` belong to that point.
+    """
 
     __slots__ = ("count", "last", "last_step", "last_timestamp", "max", "min")
 
@@ -60,9 +70,10 @@ class MetricSummary:
 
     def add(self, step: int, timestamp: int, value: float) -> None:
         self.count += 1
-        self.last = value
-        self.last_step = step
-        self.last_timestamp = timestamp
+        if step > self.last_step or (step == self.last_step and timestamp >= self.last_timestamp):
+            self.last = value
+            self.last_step = step
+            self.last_timestamp = timestamp
         if value == value:  # not NaN
             if not (value >= self.min):  # also true while min is still NaN
                 self.min = value
@@ -88,12 +99,13 @@ class MetricSummary:
 
 
 class _KeyStream:
-    __slots__ = ("buffer", "fd", "summary")
+    __slots__ = ("buffer", "fd", "summary", "written")
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.buffer: list[str] = []
         self.summary = MetricSummary()
+        self.written = len(CSV_HEADER)  # bytes of the key's file on disk
 
 
 class JournalWriter:
@@ -189,14 +201,34 @@ class JournalWriter:
                 _FLUSHER.add(self)
             return stream
 
-    def flush(self) -> None:
-        """Append every buffered point to its file."""
+    def flush(self, *, publish: bool = False) -> None:
+        """Append every buffered point to its file; with ``publish``, then leave the
+        summaries of what is on disk for readers of the run in progress (``LIVE_FILE``),
+        so that they read only the points written since."""
         with self._mutex:
             if self._released:
                 return
+            wrote = False
             for stream in self._streams.values():
                 if stream.buffer:
                     self._write_stream(stream)
+                    wrote = True
+            if publish and wrote:
+                self._publish()
+
+    def _publish(self) -> None:
+        """Write ``{key: summary + "bytes": file size it covers}`` atomically. Called with
+        every buffer empty, so each summary is exactly that of its file's first bytes."""
+        data = {
+            key: {**stream.summary.to_dict(), "bytes": stream.written}
+            for key, stream in self._streams.items()
+        }
+        tmp = self.dir / (LIVE_FILE + ".tmp")
+        try:
+            tmp.write_text(json.dumps(data, allow_nan=True))
+            tmp.replace(self.dir / LIVE_FILE)
+        except OSError:
+            pass  # only readers' speed depends on it: they read the whole series instead
 
     def _write_stream(self, stream: _KeyStream) -> None:
         data = "".join(stream.buffer).encode("ascii")
@@ -204,7 +236,9 @@ class JournalWriter:
         view = memoryview(data)
         try:
             while view:
-                view = view[os.write(stream.fd, view) :]
+                count = os.write(stream.fd, view)
+                stream.written += count
+                view = view[count:]
         except OSError as exc:
             # Keep what did not reach the disk; a later flush continues exactly where this
             # one stopped (recovery drops a half-written last line if none ever does).
@@ -267,7 +301,7 @@ class _SharedFlusher:
                 writers = list(self._writers)
             for writer in writers:
                 try:
-                    writer.flush()
+                    writer.flush(publish=True)
                 except (OSError, StorageWriteError):
                     continue  # a full disk: keep buffering; the writer's own calls will raise
 
@@ -302,5 +336,9 @@ def _to_ms(timestamp: object) -> int:
             "pass seconds as a float (time.time()) or milliseconds as an int",
         )
     if isinstance(timestamp, float):
+        if not math.isfinite(timestamp):  # int() of them raises a bare ValueError/OverflowError
+            raise InvalidInputError(
+                f"timestamp {timestamp!r} is not a time", "pass a finite number of seconds"
+            )
         return int(timestamp * 1000)
     return timestamp

@@ -26,6 +26,7 @@ START_FILE = "start.json"
 EVENTS_FILE = "events.jsonl"
 KEYS_FILE = "keys.jsonl"
 SUMMARY_FILE = "summary.json"
+LIVE_FILE = "live.json"  # summaries of the points on disk, for readers of a run in progress
 PATCH_STAGED = "uncommitted.patch"
 EXTRA_FILES_DIR = "files"
 # Created by the first start_run() that joins a recorded run: every later start_run(), in any

@@ -11,6 +11,7 @@ applies the change to that tip's ``run.yaml``, so concurrent annotators lose not
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -207,8 +208,24 @@ def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
             lines.append(f"tag {key}={new_tags[key]}")
         elif old_tags[key] != new_tags[key]:
             lines.append(f"tag {key}={new_tags[key]} (was {old_tags[key]})")
+    # Notes compared as sets, not by position: a merge sorts both sides' notes by time,
+    # so the note it brings may land before ours (docs/annotations.md, "Merges").
     old_notes, new_notes = old.get("notes", []), new.get("notes", [])
-    for note in new_notes[len(old_notes) :]:
-        text = str(note.get("text", "")).strip().splitlines() or [""]
-        lines.append(f"note: {text[0]}" + (" ..." if len(text) > 1 else ""))
+    old_keys = {_note_key(n) for n in old_notes}
+    new_keys = {_note_key(n) for n in new_notes}
+    for note in new_notes:
+        if _note_key(note) not in old_keys:
+            lines.append(f"note: {_first_line(note)}")
+    for note in old_notes:
+        if _note_key(note) not in new_keys:
+            lines.append(f"note removed: {_first_line(note)}")
     return lines
+
+
+def _note_key(note: Any) -> str:
+    return json.dumps(note, sort_keys=True, default=str)
+
+
+def _first_line(note: Any) -> str:
+    text = str(note.get("text", "") if isinstance(note, dict) else note).strip().splitlines()
+    return (text or [""])[0] + (" ..." if len(text) > 1 else "")

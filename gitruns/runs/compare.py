@@ -22,6 +22,7 @@ from gitruns.runs.model import Run
 from gitruns.storage import Store
 
 MAX_COMMITS_LISTED = 50
+SYSTEM_PREFIX = "system/"
 
 
 class _Missing:
@@ -159,9 +160,11 @@ def _identity(run: Run) -> dict[str, Any]:
     return {"id": run.id, "name": run.name, "commit": run.commit, "start_time": run.start_time}
 
 
-def diff_runs(store: Store, a: Run, b: Run) -> RunDiff:
+def diff_runs(store: Store, a: Run, b: Run, *, system: bool = False) -> RunDiff:
     """Everything that differs between run ``a`` and run ``b`` (unchanged fields included,
-    marked ``same``, so a renderer can show all or only the changes)."""
+    marked ``same``, so a renderer can show all or only the changes). System metrics
+    (``system/...``: CPU, memory, disk and network of the machine) are left out unless
+    ``system``: their changes say more about the machine than about the results."""
     env_a, env_b = read_env(a), read_env(b)
     return RunDiff(
         a=a,
@@ -169,7 +172,10 @@ def diff_runs(store: Store, a: Run, b: Run) -> RunDiff:
         run=_pairs(run_fields(a), run_fields(b), Change, ordered=False),
         params=_pairs(flatten(a.params), flatten(b.params), Change),
         metrics=_pairs(
-            last_values(a), last_values(b), MetricChange, sort_key=layout.metric_sort_key
+            last_values(a, system),
+            last_values(b, system),
+            MetricChange,
+            sort_key=layout.metric_sort_key,
         ),
         tags=_pairs(a.tags, b.tags, Change),
         environment=_pairs(env_fields(env_a), env_fields(env_b), Change),
@@ -194,8 +200,13 @@ def run_fields(run: Run) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def last_values(run: Run) -> dict[str, float]:
-    return {key: float(summary["last"]) for key, summary in run.metrics.items()}
+def last_values(run: Run, system: bool = True) -> dict[str, float]:
+    """Each metric's last value (at its highest step); ``system/...`` ones if ``system``."""
+    return {
+        key: float(summary["last"])
+        for key, summary in run.metrics.items()
+        if system or not key.startswith(SYSTEM_PREFIX)
+    }
 
 
 def env_fields(env: EnvSummary) -> dict[str, Any]:
@@ -271,14 +282,15 @@ class CompareRow:
         return any(not same_param_value(present[0], v) for v in present[1:])
 
 
-def compare_runs(runs: list[Run]) -> list[CompareRow]:
-    """One row per field of any of the runs, in sections run/params/metrics/tags/env/code."""
+def compare_runs(runs: list[Run], *, system: bool = False) -> list[CompareRow]:
+    """One row per field of any of the runs, in sections run/params/metrics/tags/env/code
+    (system metrics only if ``system``, after the job's own)."""
     envs = [read_env(run) for run in runs]
     rows: list[CompareRow] = []
     sources: list[tuple[str, list[dict[str, Any]]]] = [
         ("run", [run_fields(r) for r in runs]),
         ("params", [flatten(r.params) for r in runs]),
-        ("metrics", [last_values(r) for r in runs]),
+        ("metrics", [last_values(r, system) for r in runs]),
         ("tags", [r.tags for r in runs]),
         ("environment", [env_fields(e) for e in envs]),
         ("code", [_short_commit(r) for r in runs]),

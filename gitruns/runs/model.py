@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,12 @@ class Run:
     metrics: dict[str, dict[str, Any]]  # key -> summary (last, min, max, count, last_step)
     artifacts: list[dict[str, Any]]
     _store: Store = field(repr=False)
+    origin: str = "local"  # or the remote a fetched run (refs/remote-runs/<remote>/) came from
+
+    @property
+    def live(self) -> bool:
+        """True for a run still in progress (read from its staging folder)."""
+        return False
 
     @property
     def name(self) -> str:
@@ -72,18 +79,31 @@ class Run:
 
     def metric_history(self, key: str) -> list[MetricPoint]:
         """Every point of metric ``key`` in logged order."""
-        raw = self._store.read_file(self.commit, layout.metric_path(key), MAX_METRIC_BYTES)
-        if raw is None:
+        return [MetricPoint(*row) for row in self.metric_rows(key)]
+
+    def metric_rows(self, key: str) -> Iterator[tuple[int, int, float]]:
+        """``(step, timestamp in ms, value)`` of each point of metric ``key``, in logged
+        order, read as they come: memory stays flat for a series of any length. A missing
+        key raises at once; a malformed line when the reading reaches it."""
+        return self._rows(key, self.metric_chunks(key))
+
+    def _rows(self, key: str, chunks: Iterator[bytes]) -> Iterator[tuple[int, int, float]]:
+        try:
+            yield from layout.iter_metric_rows(chunks)
+        except ValueError as exc:
+            raise InvalidRunError(
+                f"metrics/{key}.csv of run {self.id} is malformed ({exc})", "repair or remove it"
+            ) from exc
+
+    def metric_chunks(self, key: str) -> Iterator[bytes]:
+        """The bytes of ``metrics/<key>.csv`` in chunks (see ``Store.stream_file``)."""
+        chunks = self._store.stream_file(self.commit, layout.metric_path(key), MAX_METRIC_BYTES)
+        if chunks is None:
             raise RunNotFoundError(
                 f"run {self.id} has no metric '{key}'",
                 f"its metrics are: {', '.join(sorted(self.metrics)) or 'none'}",
             )
-        try:
-            return [MetricPoint(*row) for row in layout.parse_metric_csv(raw)]
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidRunError(
-                f"metrics/{key}.csv of run {self.id} is malformed ({exc})", "repair or remove it"
-            ) from exc
+        return chunks
 
     def file(self, path: str, max_bytes: int = MAX_META_BYTES) -> bytes | None:
         """Any file of the run's tree (``logs/stdout.txt``, ``code/uncommitted.patch`` ...)."""
@@ -94,7 +114,8 @@ class Run:
         doc = self.document
         return {
             "id": self.id,
-            "commit": self.commit,
+            "commit": self.commit or None,  # None: a run in progress has no commit yet
+            "origin": self.origin,
             "name": self.name,
             "status": self.status,
             "start_time": doc["start_time"],

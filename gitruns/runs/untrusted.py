@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
-from gitruns.format.ids import is_run_id
 from gitruns.format.layout import MAX_META_BYTES, MAX_METRIC_BYTES
+from gitruns.format.runrefs import NOT_A_RUN, parse_run_ref
 from gitruns.runs.model import Run, load_run
 from gitruns.storage import Store
 
@@ -93,9 +93,11 @@ def _invalid(where: str, what: str) -> InvalidRunError:
 def check_run_ref(
     store: Store, ref_name: str, run_id: str, commit: str, limits: Limits = DEFAULT_LIMITS
 ) -> None:
-    """The cheap part: the ref names a run id, and the tree is safe (see ``check_tree``)."""
-    if not is_run_id(run_id):
-        raise _invalid(ref_name, "is not named by a run id")
+    """The cheap part: the ref is a run ref of ``run_id`` (gitruns.format.runrefs, the same check
+    as listing's), and the tree is safe (see ``check_tree``)."""
+    parsed = parse_run_ref(ref_name)
+    if parsed is None or parsed[1] != run_id:
+        raise _invalid(ref_name, NOT_A_RUN)
     check_tree(store, commit, ref_name, limits)
 
 

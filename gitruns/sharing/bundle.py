@@ -18,6 +18,7 @@ from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits
 from gitruns.sharing.fetch import FetchReport, fetch_into
 from gitruns.sharing.gitcli import Echo, run_git
 from gitruns.sharing.pull import IntegrateReport, integrate
+from gitruns.sharing.refs import list_refs
 from gitruns.storage import Store
 
 BUNDLE_LABEL = "bundle"
@@ -59,6 +60,11 @@ def load_bundle(
     if not source.is_file():
         raise GitrunsError(f"no bundle file at {source}", "give the path of a 'gitruns bundle'")
     verify = run_git(store, ["bundle", "verify", "-q", str(source)])
+    if verify.returncode != 0 and not _is_bundle(source):
+        raise GitrunsError(
+            f"{source} is not a git bundle",
+            "give a file made by 'gitruns bundle create' (or git bundle create)",
+        )
     if verify.returncode != 0:
         raise GitrunsError(
             f"{source} cannot be loaded here: {verify.stderr.strip()}",
@@ -68,15 +74,34 @@ def load_bundle(
     _clear_transit(store)
     refspec = f"{RUNS_PREFIX}*:{REMOTE_RUNS_PREFIX}{BUNDLE_LABEL}/*"
     args = ["fetch", "--no-tags", "--no-write-fetch-head", str(source), refspec]
+    integrated = None
     try:
         fetched = fetch_into(store, BUNDLE_LABEL, args, echo, limits)
         integrated = integrate(store, BUNDLE_LABEL, limits)
     finally:
-        _clear_transit(store)
+        # A run refused for unrelated history stays visible (origin "bundle") until the
+        # next load; the bundle file still holds it.
+        _clear_transit(
+            store, keep={ref for _, ref in integrated.unrelated} if integrated else set()
+        )
     return LoadReport(fetched, integrated)
 
 
-def _clear_transit(store: Store) -> None:
-    refs = store.remote_run_refs().get(BUNDLE_LABEL, {})
-    name = f"{REMOTE_RUNS_PREFIX}{BUNDLE_LABEL}/"
-    store.update_refs([(name + i, "", c) for i, c in refs.items()])
+BUNDLE_SIGNATURES = (b"# v2 git bundle\n", b"# v3 git bundle\n")
+
+
+def _is_bundle(path: Path) -> bool:
+    """A git bundle starts with its signature line (git's bundle-format.txt)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(32)
+    except OSError:
+        return False
+    return head.startswith(BUNDLE_SIGNATURES)
+
+
+def _clear_transit(store: Store, keep: set[str] | None = None) -> None:
+    """Delete every ref under the transit prefix but ``keep``, run refs or not (a bundle
+    may carry ``refs/runs/evil/<id>``, which lands at ``.../bundle/evil/<id>``)."""
+    refs = list_refs(store, f"{REMOTE_RUNS_PREFIX}{BUNDLE_LABEL}/")
+    store.update_refs([(name, "", c) for name, c in refs.items() if name not in (keep or ())])

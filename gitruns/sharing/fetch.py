@@ -16,7 +16,7 @@ from gitruns.format.layout import REMOTE_RUNS_PREFIX
 from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits, check_run_ref
 from gitruns.sharing.gitcli import Echo, run_git, transport_error
 from gitruns.sharing.refs import list_refs, under
-from gitruns.sharing.remotes import fetch_refspec, require_remote
+from gitruns.sharing.remotes import fetch_refspec, require_fetchable
 from gitruns.storage import Store
 
 _REJECTED = re.compile(r"^\s*!\s+\[rejected\]\s+\S+\s+->\s+(\S+)\s+\((.*)\)\s*$", re.MULTILINE)
@@ -44,7 +44,7 @@ def fetch_runs(
 ) -> FetchReport:
     """Fetch ``remote``'s runs; ``prune`` drops copies of runs the remote no longer has
     (only under refs/remote-runs/<remote>/: a local run is never touched)."""
-    require_remote(store, remote)
+    require_fetchable(store, remote)
     args = ["fetch", "--no-tags", "--no-write-fetch-head"]
     args += ["--prune"] if prune else []
     args += ["--progress"] if echo else []
@@ -68,7 +68,7 @@ def fetch_into(
     report.updated = sorted(i for i in after if i in before and before[i] != after[i])
     report.removed = sorted(i for i in before if i not in after)
     report.invalid = drop_invalid(store, label, [*report.new, *report.updated], after, limits)
-    bad = {ref.rpartition("/")[2] for ref, _ in report.invalid}
+    bad = {ref.removeprefix(prefix) for ref, _ in report.invalid}
     report.new = [i for i in report.new if i not in bad]
     report.updated = [i for i in report.updated if i not in bad]
     return report

@@ -16,6 +16,7 @@ from gitruns.sharing.merge import Conflict, Side, later, merge_documents
 from gitruns.sharing.refs import list_refs, under
 from gitruns.storage import FileContent, Store
 
+ANNOTATION_TRAILER = "Gitruns-Annotation:"  # annotations and merges (annotate.TRAILER)
 MERGE_TRAILER = "Gitruns-Annotation: merge"
 CONFLICT_TRAILER = "Gitruns-Conflict"
 _ZERO = "0" * 40
@@ -30,6 +31,9 @@ class IntegrateReport:
     # Runs you deleted here (in the trash): pull does not bring them back.
     deleted_here: list[str] = field(default_factory=list)
     invalid: list[tuple[str, str]] = field(default_factory=list)
+    # Runs with a local run's id but none of its history: (run id, fetched ref). Neither
+    # merged nor copied; the fetched copy stays under its ref for people to look at.
+    unrelated: list[tuple[str, str]] = field(default_factory=list)
 
 
 def integrate(store: Store, label: str, limits: Limits = DEFAULT_LIMITS) -> IntegrateReport:
@@ -56,12 +60,23 @@ def integrate(store: Store, label: str, limits: Limits = DEFAULT_LIMITS) -> Inte
         except InvalidRunError as exc:
             report.invalid.append((name, exc.message))
             continue
-        if ours is None or store.is_ancestor(ours, theirs):
+        if ours is not None and not same_run(store, ours, theirs):
+            report.unrelated.append((run_id, name))
+        elif ours is None or store.is_ancestor(ours, theirs):
             simple.append((run_id, theirs, ours))
         else:
             report.merged[run_id] = merge_run(store, run_id, theirs, label)
     _apply_simple(store, simple, report)
     return report
+
+
+def same_run(store: Store, ours: str, theirs: str) -> bool:
+    """True when both tips lead, along their annotations' first parents, to the one commit
+    that recorded the run: a run's identity is its history, not its id (anyone can write
+    a run.yaml with any id and any commit date, or a commit whose other parent is our run).
+    Only such a copy is fast-forwarded or merged; its annotations are edits of our run."""
+    root = store.run_root(ours, ANNOTATION_TRAILER)
+    return store.run_root(theirs, ANNOTATION_TRAILER) == root
 
 
 def _apply_simple(

@@ -94,6 +94,7 @@ def push_runs(
         check_published_code(store, remote, candidates, published)
     except UnpublishedCodeError as exc:
         if not allow_unpublished_code:
+            require_reachable(store, remote)  # unreachable: say that, not "unpublished"
             raise
         allowed = exc.run_ids  # allowed, and reported so that the CLI can say so
     if run_ids is None:
@@ -149,6 +150,15 @@ def check_published_code(
         f"--allow-unpublished-code (or git config {ALLOW_CONFIG} true)",
         ids,
     )
+
+
+def require_reachable(store: Store, remote: str) -> None:
+    """Raise the transport error (cannot reach, credentials refused) when ``remote`` does
+    not answer. Asked only before refusing a push for unpublished code: a remote that
+    cannot be reached has no branches we know of, so all code looks unpublished."""
+    result = run_git(store, ["ls-remote", "--heads", remote])
+    if result.returncode != 0:
+        raise transport_error(remote, "push", result.stderr)
 
 
 def _push(store: Store, remote: str, refspecs: list[str], echo: Echo | None) -> list[RefUpdate]:

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
+from gitruns.format.runrefs import is_label
 from gitruns.sharing.errors import RemoteError
 from gitruns.sharing.gitcli import run_git
 from gitruns.storage import Store
@@ -28,6 +29,18 @@ ADDED_HEAD_KEY = "gitruns.{remote}.addedHead"
 
 def fetch_refspec(remote: str) -> str:
     return f"{RUNS_PREFIX}*:{REMOTE_RUNS_PREFIX}{remote}/*"
+
+
+def require_fetchable(store: Store, remote: str) -> None:
+    """``require_remote``, and a name that can label fetched runs (one ref component:
+    refs/remote-runs/a/b/<id> would be ambiguous; see gitruns.format.runrefs)."""
+    require_remote(store, remote)
+    if not is_label(remote):
+        raise RemoteError(
+            f"remote name '{remote}' cannot hold fetched runs: runs are fetched to "
+            f"refs/remote-runs/<remote>/<id>, and a name with '/' (or 'local') is ambiguous",
+            f"rename it with 'git remote rename {remote} NEW-NAME'",
+        )
 
 
 def require_remote(store: Store, remote: str) -> None:
@@ -52,7 +65,7 @@ class SetupChange:
 
 def setup_remote(store: Store, remote: str) -> SetupChange:
     """Add the push and fetch refspecs for runs to ``remote``; idempotent."""
-    require_remote(store, remote)
+    require_fetchable(store, remote)
     pushes = _values(store, f"remote.{remote}.push")
     fetches = _values(store, f"remote.{remote}.fetch")
     added: list[str] = []

@@ -20,7 +20,7 @@ def pair(repo: Path) -> dict[str, str]:
 
 
 def _cli(repo: Path, masks: dict[str, str], *args: str) -> str:
-    result = gitruns_cli(repo, *args, env={"COLUMNS": "100"})
+    result = gitruns_cli(repo, *args, env={"COLUMNS": "80"})
     assert result.returncode == 0, result.stderr
     return mask(result.stdout, masks)
 

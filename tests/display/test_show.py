@@ -30,6 +30,7 @@ def test_show_json_and_yaml_keep_their_keys(repo: Path, pair: dict[str, str]) ->
     expected = {
         "id",
         "commit",
+        "origin",
         "name",
         "status",
         "start_time",

@@ -51,9 +51,9 @@ def test_default_table_shows_what_varies(repo: Path, runs: dict[str, str]) -> No
         "status",
         "start",
         "duration",
-        "metrics.acc",
-        "params.lr",
-        "params.opt",
+        "lr",
+        "opt",
+        "acc",
     ]
     assert [line.split()[1] for line in lines[2:]] == ["adam", "small-lr", "base"]
     assert lines[2].split()[0] == runs["adam"][-8:]
@@ -210,3 +210,19 @@ def test_to_pandas(repo: Path, runs: dict[str, str]) -> None:
     frame = found.to_pandas()
     assert list(frame["name"]) == ["adam", "base", "small-lr"]
     assert list(frame["params.lr"]) == [0.01, 0.1, 0.01]
+
+
+def test_ids_only_for_command_substitution(repo: Path, runs: dict[str, str]) -> None:
+    assert ls(repo, "-q").split() == [runs["adam"], runs["small-lr"], runs["base"]]
+    assert ls(repo, "--ids", "-f", "params.lr = 0.1").split() == [runs["base"]]
+    ids = ls(repo, "-q", "-n", "2").split()
+    compared = gitruns_cli(repo, "compare", *ids)
+    assert compared.returncode == 0 and "adam" in compared.stdout
+
+
+def test_a_key_in_filter_and_sort_is_one_column(repo: Path, runs: dict[str, str]) -> None:
+    out = ls(repo, "-f", "metrics.acc > 0.5", "-s", "metrics.acc", "--format", "csv")
+    header = next(csv.reader(io.StringIO(out)))
+    assert header.count("metrics.acc") == 1, header
+    out = ls(repo, "-f", "params.lr < 1", "-s", "-params.lr", "--format", "csv")
+    assert next(csv.reader(io.StringIO(out))).count("params.lr") == 1

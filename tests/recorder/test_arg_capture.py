@@ -246,3 +246,31 @@ def test_parsers_of_frameworks_and_launchers_are_not_the_program(
     assert result.returncode == 0, result.stderr
     run = only_run(repo)
     assert run["param_sources"] == {"nproc": "argv"}  # the launcher's parse was not taken
+
+
+def test_argv_overrides_and_config_files_merge_per_leaf(repo: Path) -> None:
+    (repo / "conf.yaml").write_text("model:\n  width: 128\n  depth: 4\nseed: 1\n")
+    (repo / "train.sh").write_text("exit 0\n")
+    result = record(
+        repo,
+        "--no-system-metrics",
+        "--config",
+        "conf.yaml",
+        "-p",
+        "model.act=relu",
+        "--",
+        "sh",
+        "train.sh",
+        "model.width=256",
+        "--seed",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr
+    run = only_run(repo)
+    assert run["params"] == {"model": {"width": 256, "depth": 4, "act": "relu"}, "seed": 2}
+    assert run["param_sources"] == {
+        "model.act": "cli",
+        "model.depth": "config:conf.yaml",
+        "model.width": "argv",
+        "seed": "argv",
+    }

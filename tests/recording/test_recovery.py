@@ -111,7 +111,8 @@ def test_live_run_is_left_alone(repo: Path) -> None:
         assert child.stdout.readline().startswith("ready")
         listing = gitruns_cli(repo, "ls")
         assert listing.returncode == 0
-        assert "victim" not in listing.stdout  # still running: not finalised by others
+        # still running: listed as RUNNING from its staging, not finalised by others
+        assert listing.stdout.splitlines()[2].split()[1:3] == ["victim", "RUNNING"]
         assert run_refs(repo) == [] and len(staging_dirs(repo)) == 1
     finally:
         child.kill()

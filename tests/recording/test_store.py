@@ -102,8 +102,11 @@ def test_metrics_round_trip(repo: Path, series: dict[str, list[tuple[int, float]
         finite = [float(v) for _, v in points if not math.isnan(v)]
         summary = loaded.metrics[key]
         assert summary["count"] == len(points)
-        assert same_value(summary["last"], float(points[-1][1]))
-        assert summary["last_step"] == points[-1][0]
+        # "last" is MLflow's latest: the highest step; ties go to the later timestamp,
+        # then to the point logged last (here a step's timestamp follows from the step)
+        _, latest = max((step, index) for index, (step, _) in enumerate(points))
+        assert same_value(summary["last"], float(points[latest][1]))
+        assert summary["last_step"] == points[latest][0]
         if finite:
             assert summary["min"] == min(finite) and summary["max"] == max(finite)
         else:  # NaN never becomes min or max; with nothing else they stay NaN

@@ -81,7 +81,7 @@ def test_rm_and_restore_round_trip(repo: Path) -> None:
     assert "Gitruns-Annotation: deleted" in git(repo, "log", "-1", "--format=%B", marker)
     assert gitruns_cli(repo, "show", "victim").returncode == 1
     listing = gitruns_cli(repo, "restore", "--list").stdout
-    assert run_id in listing and "victim" in listing
+    assert run_id[-8:] in listing and "victim" in listing
     restored = gitruns_cli(repo, "restore", run_id[-8:])
     assert restored.returncode == 0, restored.stderr
     assert _refs(repo, "refs/runs/") == {f"refs/runs/{run_id}": before}
@@ -176,4 +176,23 @@ def test_rm_again_after_the_run_came_back(repo: Path) -> None:
     assert len(_refs(repo, "refs/gitruns-trash/")) == 1
     assert gitruns_cli(repo, "restore", "twice").returncode == 0
     assert _refs(repo, "refs/runs/") == {f"refs/runs/{run_id}": original}
+    fsck(repo)
+
+
+def test_rm_filter_deletes_the_matching_local_runs(repo: Path) -> None:
+    crashed = [make_run(f"bad-{i}", status="FAILED") for i in range(3)]
+    kept = make_run("good")
+    refused = gitruns_cli(repo, "rm", "--filter", 'status = "FAILED"')
+    assert refused.returncode == 1 and "--yes" in refused.stderr  # no terminal, no --yes
+    assert len(_refs(repo, "refs/runs/")) == 4
+    done = gitruns_cli(repo, "rm", "--filter", 'status = "FAILED"', "--yes")
+    assert done.returncode == 0, done.stderr
+    assert set(_refs(repo, "refs/runs/")) == {f"refs/runs/{kept}"}
+    assert set(_refs(repo, "refs/gitruns-trash/")) == {f"refs/gitruns-trash/{i}" for i in crashed}
+    nothing = gitruns_cli(repo, "rm", "-f", 'name = "nope"', "--yes")
+    assert nothing.returncode == 0 and "nothing deleted" in nothing.stderr
+    bad = gitruns_cli(repo, "rm", "-f", "status = ", "--yes")
+    assert bad.returncode == 1 and bad.stderr.startswith("gitruns: error: ")
+    neither = gitruns_cli(repo, "rm")
+    assert neither.returncode == 1 and "--filter" in neither.stderr
     fsck(repo)

@@ -47,6 +47,7 @@ def test_bad_bundle_file_is_a_clear_error(tmp_path: Path) -> None:
     team = make_team(tmp_path)
     (tmp_path / "junk.bundle").write_bytes(b"not a bundle")
     result = gitruns_cli(team.bob, "bundle", "load", str(tmp_path / "junk.bundle"))
-    assert result.returncode == 1 and "cannot be loaded here" in result.stderr
+    assert result.returncode == 1 and "is not a git bundle" in result.stderr
+    assert "fetch the project's code" not in result.stderr  # not a missing-history problem
     empty = gitruns_cli(team.bob, "bundle", "create", str(tmp_path / "x.bundle"))
     assert empty.returncode == 1 and "no runs to bundle" in empty.stderr

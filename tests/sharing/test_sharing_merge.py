@@ -13,6 +13,7 @@ from conftest import fsck, git, gitruns_cli
 from hypothesis import given
 from hypothesis import strategies as st
 
+import gitruns
 from gitruns.runs import annotate
 from gitruns.runs.model import read_run_document
 from gitruns.sharing import pull_runs, push_runs
@@ -178,3 +179,35 @@ def test_pull_does_not_bring_back_a_run_deleted_here(tmp_path: Path) -> None:
     _fetched, report = pull_runs(store(team.bob), "origin")
     assert report.deleted_here == [run_id]
     assert run_id not in runs_of(team.bob)
+
+
+def test_history_of_a_merge_shows_what_it_brought(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notes made on two clones: the merge adds Bob's (the earlier one), which sorts
+    before Alice's own; history must name Bob's note, not compare notes by position."""
+    team = make_team(tmp_path)
+    run_id = make_run(team.alice, "base")
+    push_runs(store(team.alice), "origin")
+    pull_runs(store(team.bob), "origin")
+    annotate.add_note(store(team.bob), run_id, "from bob: seed 2 diverges")
+    annotate.set_tags(store(team.bob), run_id, {"seen": "bob"})
+    push_runs(store(team.bob), "origin")
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 10)  # alice's note is later
+    annotate.add_note(store(team.alice), run_id, "from alice: lr too high")
+    monkeypatch.setattr(time, "time", real_time)
+    _fetched, report = pull_runs(store(team.alice), "origin")
+    assert list(report.merged) == [run_id]
+    document = _document(team.alice, run_id)
+    assert [n["text"] for n in document["notes"]] == [
+        "from bob: seed 2 diverges",
+        "from alice: lr too high",
+    ]
+    entries = gitruns.run_history(run_id, repo=team.alice)
+    assert [e.kind for e in entries] == ["recorded", "note", "merge"]
+    assert entries[1].changes == ["note: from alice: lr too high"]
+    assert entries[2].changes == ["tag seen=bob", "note: from bob: seed 2 diverges"]
+    text = gitruns_cli(team.alice, "history", run_id).stdout
+    merge_part = text[text.index("  merge  ") :]
+    assert "note: from bob" in merge_part and "from alice" not in merge_part

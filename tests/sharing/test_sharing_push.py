@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _sharing_helpers import make_run, make_team, runs_of, store
+from _sharing_helpers import free_port, make_run, make_team, runs_of, store
 from conftest import fsck, git, gitruns_cli
 
 from gitruns.runs import annotate
@@ -166,3 +166,18 @@ def test_relative_remote_url_resolves_from_the_worktree(tmp_path: Path) -> None:
     result = gitruns_cli(sub, "push")
     assert result.returncode == 0, result.stderr
     assert list(runs_of(team.remote)) == [run_id]
+
+
+def test_push_to_an_unreachable_remote_says_so(tmp_path: Path) -> None:
+    """Not "unpublished code": a remote that cannot be reached has no branches we know."""
+    team = make_team(tmp_path)
+    make_run(team.alice)
+    git(team.alice, "remote", "add", "gone", str(tmp_path / "missing.git"))
+    result = gitruns_cli(team.alice, "push", "gone")
+    assert result.returncode == 1
+    assert "cannot reach remote 'gone'" in result.stderr, result.stderr
+    assert "unpublished" not in result.stderr and "no branch" not in result.stderr
+    port = free_port()  # nothing listens there
+    git(team.alice, "remote", "add", "down", f"http://127.0.0.1:{port}/runs.git")
+    result = gitruns_cli(team.alice, "push", "down")
+    assert result.returncode == 1 and "cannot reach remote 'down'" in result.stderr, result.stderr
