@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
 
+from gitruns.display.safe_text import printable
 from gitruns.format.ids import short_id
 from gitruns.format.text import format_number
 from gitruns.query.cache import CachedRun
@@ -17,11 +18,12 @@ FORMATS = ["text", "github", "junit", "json"]
 
 
 def run_label(row: CachedRun | None) -> str:
-    return "(none)" if row is None else f"{row.name} ({short_id(row.run_id)})"
+    """``name (1a2b3c4d)``, safe to print (run data is untrusted: display.safe_text)."""
+    return "(none)" if row is None else printable(f"{row.name} ({short_id(row.run_id)})")
 
 
 def values_text(values: dict[str, Any]) -> str:
-    return ", ".join(f"{k} = {_value(v)}" for k, v in values.items())
+    return printable(", ".join(f"{k} = {_value(v)}" for k, v in values.items()))
 
 
 def _value(value: Any) -> str:
@@ -51,7 +53,7 @@ def check_text(result: CheckResult) -> str:
         lines.append(f"baseline: {run_label(result.baseline)}")
     if result.outcome == FAIL:
         rows = [
-            [v.expression, run_label(v.run), v.run.status, values_text(v.values)]
+            [printable(v.expression), run_label(v.run), v.run.status, values_text(v.values)]
             for v in result.failed
         ]
         table = tabulate(

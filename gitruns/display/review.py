@@ -18,6 +18,7 @@ from gitruns.format.ids import short_id
 from gitruns.format.layout import flatten
 from gitruns.format.text import format_duration, format_number
 from gitruns.format.validation import same_param_value
+from gitruns.display.safe_text import printable
 from gitruns.review.branch_review import BranchReview, HeadRun
 from gitruns.review.links import WebLinks
 from gitruns.runs.model import Run
@@ -262,7 +263,8 @@ def _value(value: Any) -> str:
 
 def _md(text: str) -> str:
     """Text safe inside a table cell or inline code span's neighbourhood."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'").replace("\n", " ")
+    safe = printable(text.replace("\n", " "))  # run data is untrusted (display.safe_text)
+    return safe.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
 
 
 def _cut(text: str) -> str:

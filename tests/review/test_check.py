@@ -150,3 +150,16 @@ def test_json(repo: Path, branches: dict[str, str]) -> None:
     assert code == 0 and data["outcome"] == "pass"
     assert [v["values"]["metrics.acc"] for v in data["verdicts"]] == [0.91, 0.88]
     assert data["baseline"]["name"] == "main-new"
+
+
+def test_run_data_reaches_the_terminal_and_the_comment_escaped(
+    repo: Path, branches: dict[str, str]
+) -> None:
+    from _compare_helpers import make_run
+
+    make_run("evil\x1b]52;c;aGk=\x07\u202e", metrics={"acc": [0.1]})  # on feature's head
+    code, out, _ = check(repo, "--base", "main", "metrics.acc > 0.5")
+    assert code == 1 and "\x1b" not in out and "\u202e" not in out
+    assert "evil\\x1b]52;c;aGk=\\x07\\u202e" in out
+    review = gitruns_cli(repo, "review", "--base", "main").stdout
+    assert "\x1b" not in review and "evil\\\\x1b]52;c;aGk=\\\\x07\\\\u202e" in review
