@@ -13,12 +13,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from gitruns.display.safe_text import printable
 from gitruns.format import layout
 from gitruns.format.ids import short_id
 from gitruns.format.layout import flatten
 from gitruns.format.text import format_duration, format_number
 from gitruns.format.validation import same_param_value
-from gitruns.display.safe_text import printable
 from gitruns.review.branch_review import BranchReview, HeadRun
 from gitruns.review.links import WebLinks
 from gitruns.runs.model import Run

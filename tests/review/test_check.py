@@ -155,9 +155,27 @@ def test_json(repo: Path, branches: dict[str, str]) -> None:
 def test_run_data_reaches_the_terminal_and_the_comment_escaped(
     repo: Path, branches: dict[str, str]
 ) -> None:
+    import time
+
+    import yaml
     from _compare_helpers import make_run
 
-    make_run("evil\x1b]52;c;aGk=\x07\u202e", metrics={"acc": [0.1]})  # on feature's head
+    from gitruns.format import yamlio
+    from gitruns.storage import Store
+
+    # gitruns refuses such a name when recording: forge it, as a hostile remote could
+    run_id = make_run("evil", metrics={"acc": [0.1]})  # on feature's head
+    store = Store(repo)
+    old = store.run_commit(run_id)
+    assert old is not None
+    tree = dict(store.iter_files(old))
+    document = yaml.safe_load(tree["run.yaml"])
+    document["name"] = "evil\x1b]52;c;aGk=\x07\u202e"
+    tree["run.yaml"] = yamlio.dump(document)
+    parents, _author, message, _when = store.commit_info(old)
+    assert store.update_ref(
+        run_id, store.create_run_commit(tree, parents, message, time.time()), old
+    )
     code, out, _ = check(repo, "--base", "main", "metrics.acc > 0.5")
     assert code == 1 and "\x1b" not in out and "\u202e" not in out
     assert "evil\\x1b]52;c;aGk=\\x07\\u202e" in out
