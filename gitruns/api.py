@@ -44,6 +44,7 @@ def start_run(
     parents: Iterable[str] = (),
     repo: str | os.PathLike[str] | None = None,
     nested: bool = False,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start a run (or, inside ``gitruns record``, join the run being recorded).
 
@@ -59,6 +60,9 @@ def start_run(
         parents: runs this one builds on (fine-tunes, resumes); ids, prefixes or names.
         repo: a path inside the git repository; default the current directory.
         nested: allow starting while another run is active (it becomes a parent).
+        log_system_metrics: sample CPU, memory, I/O and GPUs of this process and its
+            children, and record resource totals (default: GITRUNS_SYSTEM_METRICS=1).
+            Under ``gitruns record`` the recorder does this already.
     """
     stack.check_can_start(nested)
     _check_start_arguments(name, params, tags, notes)
@@ -78,6 +82,11 @@ def start_run(
         run.set_tags(tags)
     if notes:
         run.note(notes)
+    if run.is_owner:
+        from gitruns.recording.monitor import start_monitor, wanted
+
+        if wanted(log_system_metrics):
+            start_monitor(run)
     stack.push(run)
     return run
 
@@ -150,12 +159,16 @@ def set_tags(tags: Mapping[str, Any]) -> None:
     _active_or_start().set_tags(tags)
 
 
-def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _active_or_start().log_artifact(Path(local_path), artifact_path)
+def log_artifact(
+    local_path: str | os.PathLike[str], artifact_path: str | None = None, *, step: int | None = None
+) -> None:
+    _active_or_start().log_artifact(Path(local_path), artifact_path, step=step)
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    _active_or_start().log_artifacts(Path(local_dir), artifact_path)
+def log_artifacts(
+    local_dir: str | os.PathLike[str], artifact_path: str | None = None, *, step: int | None = None
+) -> None:
+    _active_or_start().log_artifacts(Path(local_dir), artifact_path, step=step)
 
 
 def note(text: str) -> None:

@@ -486,6 +486,20 @@ class Store:
         """A git config value (repository, global and system levels), or None."""
         return _config_get(self.repo.config, key)
 
+    def config_entries(self, prefix: str) -> dict[str, str]:
+        """Every git config entry whose name starts with ``prefix`` (case-insensitively),
+        as git reports its name (section and variable lower case, subsection as written);
+        the most specific level wins."""
+        wanted = prefix.lower()
+        found: dict[str, tuple[int, str]] = {}
+        for entry in self.repo.config:
+            if not entry.name.lower().startswith(wanted) or entry.value is None:
+                continue
+            level = int(entry.level)  # higher is more specific: local over global
+            if entry.name not in found or level >= found[entry.name][0]:
+                found[entry.name] = (level, str(entry.value))
+        return {name: value for name, (_level, value) in found.items()}
+
     def git(self, *args: str) -> str:
         """Run the git CLI on this repository and return its stdout; GitrunsError on failure."""
         return self._git_checked(*args).decode("utf-8", errors="replace")

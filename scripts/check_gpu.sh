@@ -10,7 +10,9 @@
 #   GITRUNS_CHECK_PYTHON=/path/to/python scripts/check_gpu.sh
 #       uses an interpreter where gitruns is already installed (offline machines).
 # With torch and CUDA importable the job multiplies matrices on GPU 0 for ~6 s (and the
-# check also demands non-zero utilisation); otherwise it sleeps for ~6 s.
+# check also demands non-zero utilisation, GPU 0 counted as used, GPU-hours and a cost
+# from the configured rate); otherwise it sleeps for ~6 s. The run's resource totals
+# (docs/resources.md) are checked either way.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +40,7 @@ repo=$work/repo
 mkdir "$repo" && cd "$repo" || fail "cannot make $repo"
 git init -q . && git config user.name "GPU Check" && git config user.email gpu@example.com
 echo "print('hi')" > train.py && git add train.py && git commit -q -m init || fail "git setup"
+"$py" -m gitruns config resources.gpuHourCost 2.5 || fail "gitruns config failed"
 
 busy='
 import time
@@ -99,7 +102,24 @@ if not gpus or not gpus[0].get("name"):
 for key in ("uuid", "memory_total_mb", "driver_version", "cuda_version"):
     if gpus and key not in gpus[0]:
         problems.append(f"env/platform.yaml GPU 0 has no {key}")
+resources = show.get("resources") or {}
+print("resources:", json.dumps(resources, indent=2))
+for key in ("wall_s", "cpu_s", "cpu_hours", "peak_rss_mb", "gpus", "gpu_hours"):
+    if key not in resources:
+        problems.append(f"resources has no {key}")
+gpu0 = (resources.get("gpus") or [{}])[0]
+if gpus and gpu0.get("name") != gpus[0].get("name"):
+    problems.append("resources.gpus[0] is not GPU 0 of env/platform.yaml")
+if "energy_wh" not in gpu0:
+    print("note: no energy_wh (NVML has no energy counter on this GPU)")
 if gpu_work:
+    if not gpu0.get("used"):
+        problems.append(f"the job used GPU 0 but resources counts it unused ({resources.get('gpu_attribution')})")
+    if not resources.get("gpu_hours", 0) > 0 or not resources.get("cost", {}).get("total", 0) > 0:
+        problems.append("the job used a GPU but gpu_hours or the cost estimate is 0")
+    if gpu0.get("peak_memory_mb", 0) < 256 or not gpu0.get("peak_utilization_percent", 0) > 0:
+        problems.append("resources.gpus[0] peak memory < 256 MiB or peak utilisation 0")
+    print("GPU attribution:", resources.get("gpu_attribution"))
     util = metrics.get("system/gpu/0/utilization_percent", {})
     if not util.get("max", 0) > 0:
         problems.append("the job used the GPU but utilization_percent never rose above 0")

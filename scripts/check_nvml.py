@@ -19,6 +19,7 @@ from typing import NoReturn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gitruns.capture.gpu import FAKE_ENV, GpuSampler, gpu_inventory, load_nvml
+from gitruns.capture.resources import ResourceMeter
 from gitruns.capture.system import SystemSampler
 
 READINGS = ("utilization_percent", "memory_used_mb", "power_w", "temperature_c")
@@ -51,7 +52,17 @@ def main() -> None:
 
     sampler = GpuSampler()
     readings = sampler.sample()
+    identities, energy, processes = sampler.identities(), sampler.energy_mj(), sampler.processes()
     sampler.close()
+    print("GpuSampler().identities():", json.dumps(identities, indent=2))
+    print("GpuSampler().energy_mj():", json.dumps(energy))
+    print("GpuSampler().processes():", json.dumps(processes))
+    if identities.get(0, {}).get("name") != inventory[0]["name"]:
+        fail("identities() does not name GPU 0 as the inventory does")
+    if 0 not in energy:
+        print("note: GPU 0 has no energy counter (before Volta): runs get no energy_wh")
+    if processes.get(0) is None:
+        print("note: GPU 0 cannot list its processes: runs attribute GPUs by utilisation")
     print("GpuSampler().sample():")
     print(json.dumps(readings, indent=2))
     missing = [k for k in READINGS if k not in readings.get(0, {})]
@@ -61,9 +72,15 @@ def main() -> None:
         fail("GPU 0 reported no memory use")
 
     emitted: dict[str, float] = {}
-    system = SystemSampler(os.getpid(), 3600, lambda k, v: emitted.__setitem__(k, v))
+    meter = ResourceMeter(None, 3600)
+    system = SystemSampler(os.getpid(), 3600, lambda k, v: emitted.__setitem__(k, v), meter)
     system.start()
     system.stop()
+    totals = meter.totals()
+    print("ResourceMeter totals:", json.dumps(totals, indent=2))
+    gpus = totals.get("gpus") or []
+    if not gpus or gpus[0].get("name") != inventory[0]["name"] or "peak_memory_mb" not in gpus[0]:
+        fail("resource totals have no GPU 0 with its name and peak memory")
     gpu_keys = sorted(k for k in emitted if k.startswith("system/gpu/"))
     print("SystemSampler GPU keys:", json.dumps({k: emitted[k] for k in gpu_keys}, indent=2))
     if system.last_error is not None:

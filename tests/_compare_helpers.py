@@ -62,8 +62,10 @@ def pin_run(
     files: Mapping[str, bytes] | None = None,
     commit_map: dict[str, str] | None = None,
     id_map: Mapping[str, str] | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> str:
-    """Rewrite run ``run_id`` as ``new_id`` with fixed times, user, host and extra files."""
+    """Rewrite run ``run_id`` as ``new_id`` with fixed times (artifacts logged a second
+    after the start), user, host, extra files and resource totals."""
     store = Store(repo)
     old = store.run_commit(run_id)
     assert old is not None
@@ -78,7 +80,13 @@ def pin_run(
         host="gpu-box",
     )
     document["parents"] = [(id_map or {}).get(p, p) for p in document["parents"]]
+    if resources is not None:
+        document["resources"] = dict(resources)
     tree[layout.RUN_FILE] = yamlio.dump(document)
+    artifacts = yaml.safe_load(tree[layout.ARTIFACTS_FILE])
+    for pointer in artifacts:
+        pointer["time"] = layout.iso_time(start + 1)
+    tree[layout.ARTIFACTS_FILE] = yamlio.dump(artifacts)
     tree.update(files or {})
     parents, _author, message, _when = store.commit_info(old)
     parents = [(commit_map or {}).get(p, p) for p in parents]
@@ -125,6 +133,65 @@ def hex_ids(text: str) -> list[str]:
     return re.findall(r"\b[0-9a-f]{40}\b", text)
 
 
+RESOURCES_A: dict[str, Any] = {
+    "wall_s": 125.0,
+    "cpu_s": 250.0,
+    "cpu_user_s": 240.0,
+    "cpu_system_s": 10.0,
+    "cpu_hours": 0.069444,
+    "peak_rss_mb": 2048.0,
+    "gpu_count": 1,
+    "gpu_hours": 0.034722,
+    "gpu_attribution": "processes",
+    "peak_gpu_memory_mb": 40000.0,
+    "peak_gpu_utilization_percent": 100.0,
+    "mean_gpu_utilization_percent": 80.0,
+    "gpu_energy_wh": 10.5,
+    "gpus": [
+        {
+            "index": 0,
+            "used": True,
+            "name": "NVIDIA A100-SXM4-80GB",
+            "hours": 0.034722,
+            "peak_utilization_percent": 100.0,
+            "mean_utilization_percent": 80.0,
+            "peak_memory_mb": 40000.0,
+            "energy_wh": 10.5,
+        }
+    ],
+    "cost": {
+        "total": 0.0868,
+        "gpu": 0.0868,
+        "gpu_hour_rates": [{"model": "NVIDIA A100-SXM4-80GB", "rate": 2.5}],
+    },
+}
+RESOURCES_B: dict[str, Any] = {
+    **RESOURCES_A,
+    "wall_s": 250.5,
+    "cpu_s": 400.0,
+    "cpu_user_s": 380.0,
+    "cpu_system_s": 20.0,
+    "cpu_hours": 0.111111,
+    "gpu_hours": 0.069583,
+    "disk_read_bytes": 1_073_741_824,
+    "disk_write_bytes": 52_428_800,
+    "net_sent_bytes": 1024,
+    "net_recv_bytes": 2_097_152,
+    "samples": 26,
+    "sample_interval_s": 10.0,
+    "gpus": [
+        {**RESOURCES_A["gpus"][0], "name": "NVIDIA H100 80GB HBM3", "hours": 0.069583},
+        {"index": 1, "used": False, "name": "NVIDIA H100 80GB HBM3", "hours": 0.0},
+    ],
+    "cost": {
+        "total": 0.3174,
+        "gpu": 0.2783,
+        "cpu": 0.0391,
+        "gpu_hour_rates": [{"model": "NVIDIA H100 80GB HBM3", "rate": 4.0}],
+        "cpu_hour_rate": 0.35,
+        "currency": "USD",
+    },
+}
 ID_A = "01937f00-0000-7000-8000-00000000000a"
 ID_B = "01937f00-0000-7000-8000-00000000000b"
 ID_C = "01937f00-0000-7000-8000-00000000000c"
@@ -189,6 +256,7 @@ def build_pair(repo: Path) -> dict[str, str]:
             "env/platform.yaml": platform_yaml("3.11.7", "NVIDIA A100-SXM4-80GB"),
             "env/packages.txt": packages_a,
         },
+        resources=RESOURCES_A,
     )
     pin_run(
         repo,
@@ -202,6 +270,7 @@ def build_pair(repo: Path) -> dict[str, str]:
             "env/platform.yaml": platform_yaml("3.12.1", "NVIDIA H100 80GB HBM3"),
             "env/packages.txt": packages_b,
         },
+        resources=RESOURCES_B,
     )
     pin_run(repo, run_c, ID_C, start=BASE_TIME + 7200, duration=30.0)
     return {code_a: "code-a", code_b: "code-b"}

@@ -25,6 +25,7 @@ def cached_row(
     tags: dict[str, str] | None = None,
     origin: str = "local",
     code_commit: str | None = COMMIT_A,
+    resources: dict[str, Any] | None = None,
 ) -> CachedRun:
     """A cache row built directly, as the cache would hold it after reading a run."""
     end = start + duration if duration is not None else None
@@ -50,6 +51,7 @@ def cached_row(
             json.dumps(params or {}),
             json.dumps(metrics or {}),
             json.dumps(tags or {}),
+            json.dumps(resources or {}),
             json.dumps({"id": run_id, "name": name}),
         )
     )

@@ -9,16 +9,24 @@ The file::
     {"driver_version": "550.54.15", "cuda_version": 12040,
      "gpus": [{"name": "NVIDIA A100-SXM4-80GB", "uuid": "GPU-1234",
                "memory_total": 85899345920, "memory_used": 1073741824,
-               "utilization_gpu": 87, "power_mw": 250000, "temperature_c": 61}]}
+               "utilization_gpu": 87, "power_mw": 250000, "temperature_c": 61,
+               "total_energy_mj": 123456789,
+               "processes": [{"pid": 4242, "used_memory": 1073741824}]}]}
 
-Memory is in bytes and power in milliwatts, as NVML reports them. A GPU entry without a
-value makes the matching call raise ``NVMLError_NotSupported``; ``"no_driver": true`` makes
-``nvmlInit`` raise ``NVMLError_LibraryNotFound``.
+Memory is in bytes, power in milliwatts and energy in millijoules since the driver loaded,
+as NVML reports them; ``processes`` are the compute processes on the GPU. A GPU entry
+without a value makes the matching call raise ``NVMLError_NotSupported``;
+``"no_driver": true`` makes ``nvmlInit`` raise ``NVMLError_LibraryNotFound``.
+
+The file is the hardware's state: it is read again whenever it changes (replace it
+atomically), so a test's job can change its GPU's utilisation, memory, energy counter and
+process list while it is being recorded, as a real job changes a real GPU's.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +69,17 @@ class _Utilization:
     memory: int
 
 
+@dataclass(frozen=True)
+class _ProcessInfo:
+    pid: int
+    usedGpuMemory: int | None  # pynvml's spelling
+
+
+@dataclass(frozen=True)
+class _Handle:
+    index: int
+
+
 class FakeNvml:
     """The subset of the pynvml API that gitruns calls, answering from a JSON description."""
 
@@ -69,10 +88,26 @@ class FakeNvml:
     NVMLError_NotSupported = NVMLError_NotSupported
     NVML_TEMPERATURE_GPU = NVML_TEMPERATURE_GPU
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: dict[str, Any], path: Path | None = None) -> None:
         self._spec = spec
         self._gpus: list[dict[str, Any]] = list(spec.get("gpus", []))
         self._initialised = 0
+        self._path = path
+        self._stamp = _stamp(path) if path is not None else None
+
+    def _refresh(self) -> None:
+        """Read the file again when it changed; a file caught mid-write keeps the last state."""
+        if self._path is None:
+            return
+        stamp = _stamp(self._path)
+        if stamp == self._stamp:
+            return
+        try:
+            spec = _parse(json.loads(self._path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return
+        if spec is not None:
+            self._spec, self._gpus, self._stamp = spec, list(spec.get("gpus", [])), stamp
 
     def nvmlInit(self) -> None:
         if self._spec.get("no_driver"):
@@ -95,32 +130,52 @@ class FakeNvml:
         self._check_init()
         return len(self._gpus)
 
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> dict[str, Any]:
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> _Handle:
         self._check_init()
         if not 0 <= index < len(self._gpus):
             raise NVMLError_InvalidArgument(f"no GPU {index}")
-        return self._gpus[index]
+        return _Handle(index)
 
-    def nvmlDeviceGetName(self, handle: dict[str, Any]) -> str:
-        return str(self._required(handle, "name"))
+    def nvmlDeviceGetName(self, handle: _Handle) -> str:
+        return str(self._required(self._gpu(handle), "name"))
 
-    def nvmlDeviceGetUUID(self, handle: dict[str, Any]) -> str:
-        return str(self._required(handle, "uuid"))
+    def nvmlDeviceGetUUID(self, handle: _Handle) -> str:
+        return str(self._required(self._gpu(handle), "uuid"))
 
-    def nvmlDeviceGetMemoryInfo(self, handle: dict[str, Any]) -> _Memory:
-        total = int(self._required(handle, "memory_total"))
-        used = int(self._required(handle, "memory_used"))
+    def nvmlDeviceGetMemoryInfo(self, handle: _Handle) -> _Memory:
+        gpu = self._gpu(handle)
+        total = int(self._required(gpu, "memory_total"))
+        used = int(self._required(gpu, "memory_used"))
         return _Memory(total=total, used=used, free=total - used)
 
-    def nvmlDeviceGetUtilizationRates(self, handle: dict[str, Any]) -> _Utilization:
-        busy = int(self._required(handle, "utilization_gpu"))
-        return _Utilization(gpu=busy, memory=int(handle.get("utilization_memory", 0)))
+    def nvmlDeviceGetUtilizationRates(self, handle: _Handle) -> _Utilization:
+        gpu = self._gpu(handle)
+        busy = int(self._required(gpu, "utilization_gpu"))
+        return _Utilization(gpu=busy, memory=int(gpu.get("utilization_memory", 0)))
 
-    def nvmlDeviceGetPowerUsage(self, handle: dict[str, Any]) -> int:
-        return int(self._required(handle, "power_mw"))
+    def nvmlDeviceGetPowerUsage(self, handle: _Handle) -> int:
+        return int(self._required(self._gpu(handle), "power_mw"))
 
-    def nvmlDeviceGetTemperature(self, handle: dict[str, Any], sensor: int) -> int:
-        return int(self._required(handle, "temperature_c"))
+    def nvmlDeviceGetTemperature(self, handle: _Handle, sensor: int) -> int:
+        return int(self._required(self._gpu(handle), "temperature_c"))
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: _Handle) -> int:
+        return int(self._required(self._gpu(handle), "total_energy_mj"))
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: _Handle) -> list[_ProcessInfo]:
+        listed = self._required(self._gpu(handle), "processes")
+        return [_ProcessInfo(int(p["pid"]), p.get("used_memory")) for p in listed]
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, handle: _Handle) -> list[_ProcessInfo]:
+        self._gpu(handle)
+        return []  # no display work on a compute GPU
+
+    def _gpu(self, handle: _Handle) -> dict[str, Any]:
+        self._check_init()
+        self._refresh()
+        if not 0 <= handle.index < len(self._gpus):
+            raise NVMLError_InvalidArgument(f"no GPU {handle.index}")  # the GPU went away
+        return self._gpus[handle.index]
 
     def _check_init(self) -> None:
         if self._initialised <= 0:
@@ -134,19 +189,33 @@ class FakeNvml:
 
 
 def load_fake_nvml(path: str) -> FakeNvml:
-    """Build the fake from the JSON file at ``path``."""
+    """Build the fake from the JSON file at ``path`` (read again whenever it changes)."""
     try:
-        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+        spec = _parse(json.loads(Path(path).read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:
         raise InvalidInputError(
             f"cannot read the fake NVML description {path} ({exc})",
             "point GITRUNS_FAKE_NVML at a JSON file, or unset it",
         ) from exc
-    if isinstance(spec, list):
-        spec = {"driver_version": "0.0", "cuda_version": 0, "gpus": spec}
-    if not isinstance(spec, dict) or not isinstance(spec.get("gpus", []), list):
+    if spec is None:
         raise InvalidInputError(
             f"fake NVML description {path} is not an object with a 'gpus' list",
             "see gitruns/capture/fake_nvml.py for the format",
         )
-    return FakeNvml(spec)
+    return FakeNvml(spec, Path(path))
+
+
+def _parse(spec: Any) -> dict[str, Any] | None:
+    if isinstance(spec, list):
+        spec = {"driver_version": "0.0", "cuda_version": 0, "gpus": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("gpus", []), list):
+        return None
+    return spec
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size, info.st_ino

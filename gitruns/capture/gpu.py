@@ -137,6 +137,53 @@ class GpuSampler:
             return {}
         return {i: read_gpu(self._nvml, handle) for i, handle in enumerate(self._handles)}
 
+    def identities(self) -> dict[int, dict[str, str]]:
+        """``{gpu index: {"name", "uuid"}}`` (what a GPU cannot report is left out)."""
+        found: dict[int, dict[str, str]] = {}
+        nvml = self._nvml
+        if nvml is None:
+            return found
+        for index, handle in enumerate(self._handles):
+            name = _optional(nvml, nvml.nvmlDeviceGetName, handle)
+            uuid = _optional(nvml, nvml.nvmlDeviceGetUUID, handle)
+            found[index] = {
+                k: _text(v) for k, v in (("name", name), ("uuid", uuid)) if v is not None
+            }
+        return found
+
+    def energy_mj(self) -> dict[int, int]:
+        """Each GPU's energy counter (millijoules since the driver loaded; Volta and later).
+        GPUs without one are left out."""
+        found: dict[int, int] = {}
+        nvml = self._nvml
+        if nvml is None:
+            return found
+        for index, handle in enumerate(self._handles):
+            value = _optional(nvml, nvml.nvmlDeviceGetTotalEnergyConsumption, handle)
+            if value is not None:
+                found[index] = int(value)
+        return found
+
+    def processes(self) -> dict[int, dict[int, int | None] | None]:
+        """``{gpu index: {pid: GPU memory in bytes or None}}`` of the compute (and, where
+        listed, graphics) processes on each GPU; None for a GPU that cannot list them."""
+        found: dict[int, dict[int, int | None] | None] = {}
+        nvml = self._nvml
+        if nvml is None:
+            return found
+        for index, handle in enumerate(self._handles):
+            compute = _optional(nvml, nvml.nvmlDeviceGetComputeRunningProcesses, handle)
+            if compute is None:
+                found[index] = None
+                continue
+            graphics = _optional(nvml, nvml.nvmlDeviceGetGraphicsRunningProcesses, handle)
+            listed: dict[int, int | None] = {}
+            for info in [*compute, *(graphics or [])]:
+                memory = getattr(info, "usedGpuMemory", None)
+                listed[int(info.pid)] = None if memory is None else int(memory)
+            found[index] = listed
+        return found
+
     def close(self) -> None:
         if self._nvml is not None:
             _optional(self._nvml, self._nvml.nvmlShutdown)

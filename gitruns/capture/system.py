@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import psutil
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from gitruns.capture.gpu import GpuSampler
 
 Emit = Callable[[str, float], None]
+CpuTimes = tuple[float, float, float]  # (create time, user s, system s), reaped children included
 _MIB = 1024 * 1024
 _FIRST_SAMPLE_S = 0.5  # long enough for a meaningful first cpu_percent
 
@@ -39,6 +40,9 @@ class ProcessTree:
         self._root = psutil.Process(pid)
         self._cpu_limit = 100.0 * (psutil.cpu_count() or 1)
         self._known: dict[int, psutil.Process] = {}
+        # Each member's CPU times at the last sample in which the root was alive: what
+        # resource totals need (gitruns.capture.resources).
+        self.member_times: dict[int, CpuTimes] = {}
         for process in self._members():
             try:
                 process.cpu_percent(None)  # the priming call: the next one measures from here
@@ -64,20 +68,32 @@ class ProcessTree:
         """``{"cpu_percent", "rss_mb"}`` of the tree, or None once the root is gone."""
         cpu = rss = 0.0
         seen: dict[int, psutil.Process] = {}
+        times: dict[int, CpuTimes] = {}
         for process in self._members():
             previous = self._known.get(process.pid)
             new = previous is None or previous != process  # != also catches a reused pid
             known = process if new or previous is None else previous
             try:
-                cpu += self._cpu(known, new=new)
-                rss += known.memory_info().rss
+                with known.oneshot():
+                    cpu += self._cpu(known, new=new)
+                    rss += known.memory_info().rss
+                    times[process.pid] = cpu_times_of(known)
             except self._psutil.Error:
                 continue  # exited or forbidden mid-sample: skip it
             seen[process.pid] = known
         self._known = seen
         if self._root.pid not in seen:
             return None
+        self.member_times = times
         return {"cpu_percent": cpu, "rss_mb": rss / _MIB}
+
+
+def cpu_times_of(process: psutil.Process) -> CpuTimes:
+    """A process's create time and CPU seconds, including its children it has reaped."""
+    times = process.cpu_times()
+    user = times.user + getattr(times, "children_user", 0.0)
+    system = times.system + getattr(times, "children_system", 0.0)
+    return process.create_time(), user, system
 
 
 class _Counters:
@@ -104,18 +120,32 @@ class _Counters:
         return {k: max(v - self._base[k], 0) / _MIB for k, v in now.items() if k in self._base}
 
 
+class SampleObserver(Protocol):
+    """Sees every sample besides ``emit`` (gitruns.capture.resources keeps totals)."""
+
+    def opened(self, tree: ProcessTree | None, gpus: GpuSampler | None) -> None: ...
+
+    def observe(
+        self, values: dict[str, float], tree: ProcessTree | None, gpus: GpuSampler | None
+    ) -> None: ...
+
+
 class SystemSampler:
     """Samples the process tree of ``pid``, the system and the GPUs into ``emit(key, value)``.
 
     ``start()`` returns at once; the first sample comes within a second, then one every
     ``interval`` seconds; ``stop()`` takes a last sample and joins the thread. Nothing is
     raised into the caller: a failing sample is skipped and kept in ``last_error``.
+    ``observer``, when given, sees NVML and the tree when they open and every sample.
     """
 
-    def __init__(self, pid: int, interval: float, emit: Emit) -> None:
+    def __init__(
+        self, pid: int, interval: float, emit: Emit, observer: SampleObserver | None = None
+    ) -> None:
         self.pid = pid
         self.interval = max(float(interval), 0.01)
         self.emit = emit
+        self.observer = observer
         self.last_error: BaseException | None = None
         self._stop = threading.Event()
         self._sampling = threading.Lock()  # sample_once() may also be called from outside
@@ -158,11 +188,17 @@ class SystemSampler:
         except Exception as exc:  # the process already ended: system-wide metrics only
             self.last_error = exc
         self._gpus = GpuSampler()
+        if self.observer is not None:
+            self.observer.opened(self._tree, self._gpus)
 
     def sample_once(self) -> None:
         """Take one sample now and emit it (also called by the thread)."""
         with self._sampling:
-            for key, value in self.readings().items():
+            values = self.readings()
+            observer = self.observer
+            if observer is not None:  # its failure must not cost the sample its metrics
+                self._guard(lambda: observer.observe(values, self._tree, self._gpus))
+            for key, value in values.items():
                 self.emit(key, value)
 
     def readings(self) -> dict[str, float]:

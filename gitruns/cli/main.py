@@ -50,10 +50,13 @@ def _register() -> None:
     so that ``gitruns --help`` and ``gitruns record`` start fast.
     """
     from gitruns.cli import (
+        artifacts,
         bisect,
         bundle,
         ci,
+        config,
         diff_compare,
+        env,
         log_metric_param_tag,
         logs,
         ls,
@@ -75,11 +78,14 @@ def _register() -> None:
         logs,
         diff_compare,
         metrics_plot,
+        env,
+        artifacts,
         tag_note_rename_history,
         rm_restore_gc,
         remote,
         push_fetch_pull,
         bundle,
+        config,
         review_check,
         bisect,
         ci,

@@ -22,9 +22,11 @@ _TITLES = {
     "run": "Run",
     "params": "Params",
     "metrics": "Metrics",
+    "resources": "Resources",
     "tags": "Tags",
     "environment": "Environment",
     "packages": "Packages",
+    "conda": "Conda packages",
     "code": "Code",
 }
 
@@ -58,16 +60,16 @@ def _rows(section: str, changes: list[Any], marks: bool) -> tuple[list[str], lis
     rows = []
     for change in changes:
         row = [change.key, value_text(change.a, change.key), value_text(change.b, change.key)]
-        if section == "metrics":
+        if section in ("metrics", "resources"):
             row += list(_delta_text(change))
-        if section == "packages":
+        if section in ("packages", "conda"):
             row.append(change.kind)
         if marks:
             row.insert(0, _MARKS.get(change.kind, " "))
         rows.append(row)
-    if section == "metrics":
+    if section in ("metrics", "resources"):
         headers += ["delta", "change"]
-    if section == "packages":
+    if section in ("packages", "conda"):
         headers.append("")
     return (["", *headers] if marks else headers), rows
 

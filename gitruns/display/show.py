@@ -15,8 +15,10 @@ from gitruns.format import layout
 from gitruns.format.ids import short_id
 from gitruns.format.layout import flatten
 from gitruns.format.text import format_duration, format_number
+from gitruns.recording.artifacts import timeline
 from gitruns.runs.envinfo import EnvSummary, read_env
 from gitruns.runs.model import Run
+from gitruns.runs.resources import resource_lines
 from gitruns.storage import Store
 
 SPARK_WIDTH = 20
@@ -43,6 +45,7 @@ def run_page(run: Run, store: Store, width: int | None = None) -> str:
     lines += _mapping("tags", data["tags"])
     lines += _notes(data["notes"])
     lines += _environment(read_env(run))
+    lines += resource_lines(data.get("resources"))
     lines += _artifacts(data["artifacts"])
     lines += _lineage(store, data)
     text = "\n".join(printable(line) for line in lines) + "\n"
@@ -247,6 +250,10 @@ def _environment(env: EnvSummary) -> list[str]:
         "memory": env.memory,
         "gpus": ", ".join(env.gpus) if env.gpus else None,
         "packages": f"{len(env.packages)} (env/packages.txt)" if env.has_packages_file else None,
+        "conda": env.conda,
+        "conda packages": f"{len(env.conda_packages)} (env/conda.yaml)"
+        if env.has_conda_file
+        else None,
     }
     kept = {k: v for k, v in rows.items() if v}  # in this order, not sorted
     width = max(len(k) for k in kept)
@@ -254,13 +261,21 @@ def _environment(env: EnvSummary) -> list[str]:
 
 
 def _artifacts(artifacts: list[dict[str, Any]]) -> list[str]:
+    """Artifacts in the order they were logged, with their step: a checkpoint timeline."""
     if not artifacts:
         return []
-    width = max(len(a["path"]) for a in artifacts)
-    lines = ["", "artifacts"]
-    for art in artifacts:
-        size = human_size(art.get("size") or 0)
-        lines.append(f"  {art['path']:<{width}}  {size:>9}  sha256:{str(art['sha256'])[:12]}")
+    ordered = timeline(artifacts)
+    rows = []
+    for art in ordered:
+        when = str(art.get("time") or "")[:19].replace("T", " ")
+        step = art.get("step")
+        step_text = f"step {step}" if isinstance(step, int) and not isinstance(step, bool) else ""
+        rows.append((when, step_text, human_size(art.get("size") or 0), str(art["path"])))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = ["", "artifacts (in the order logged)" if widths[0] else "artifacts"]
+    for when, step_text, size, path in rows:
+        cells = [c.ljust(w) for c, w in ((when, widths[0]), (step_text, widths[1])) if w]
+        lines.append("  " + "  ".join([*cells, size.rjust(widths[2]), path]))
     return lines
 
 

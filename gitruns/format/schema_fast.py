@@ -65,7 +65,74 @@ def _run(doc: dict[str, Any]) -> bool:
         and _optional(get("command"), dict)
         and _optional(get("environment"), dict)
         and _optional(get("hydra"), dict)
+        and (get("resources") is None or _resources(doc["resources"]))
     )
+
+
+_RESOURCE_INTEGERS = frozenset(
+    ("disk_read_bytes", "disk_write_bytes", "net_sent_bytes", "net_recv_bytes", "samples")
+) | {"gpu_count"}
+_RESOURCE_NUMBERS = frozenset(
+    ("wall_s", "cpu_s", "cpu_user_s", "cpu_system_s", "cpu_hours", "peak_rss_mb", "gpu_hours")
+) | {"gpu_energy_wh", "peak_gpu_utilization_percent", "mean_gpu_utilization_percent"}
+_RESOURCE_NUMBERS |= {"peak_gpu_memory_mb"}
+_GPU_NUMBERS = frozenset(
+    ("hours", "peak_utilization_percent", "mean_utilization_percent", "peak_memory_mb")
+) | {"peak_run_memory_mb", "energy_wh"}
+
+
+def _resources(value: Any) -> bool:
+    """run.schema.json's ``resources``: totals >= 0, per-GPU entries, a cost estimate."""
+    if not isinstance(value, dict):
+        return False
+    for key, item in value.items():
+        if key in _RESOURCE_INTEGERS:
+            ok = _integer(item) and item >= 0
+        elif key in _RESOURCE_NUMBERS:
+            ok = _non_negative(item)
+        elif key == "sample_interval_s":
+            ok = item is None or _non_negative(item)
+        elif key in ("gpu_attribution", "error"):
+            ok = isinstance(item, str)
+        elif key == "gpus":
+            ok = isinstance(item, list) and all(map(_gpu_totals, item))
+        elif key == "cost":
+            ok = _cost(item)
+        else:
+            ok = True  # fields of later versions: the schema allows them
+        if not ok:
+            return False
+    return True
+
+
+def _gpu_totals(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and _integer(value.get("index"))
+        and value["index"] >= 0
+        and isinstance(value.get("used"), bool)
+        and _strings(value, "name", "uuid")
+        and all(_non_negative(value[k]) for k in _GPU_NUMBERS if k in value)
+    )
+
+
+def _cost(value: Any) -> bool:
+    rates = value.get("gpu_hour_rates", []) if isinstance(value, dict) else None
+    return (
+        isinstance(value, dict)
+        and _non_negative(value.get("total"))
+        and all(_non_negative(value[k]) for k in ("gpu", "cpu", "cpu_hour_rate") if k in value)
+        and _strings(value, "currency")
+        and isinstance(rates, list)
+        and all(
+            isinstance(r, dict) and isinstance(r.get("model"), str) and _non_negative(r.get("rate"))
+            for r in rates
+        )
+    )
+
+
+def _non_negative(value: Any) -> bool:
+    return _number(value) and value >= 0
 
 
 def _optional(value: Any, kind: type) -> bool:
@@ -127,6 +194,8 @@ def _artifact(value: Any) -> bool:
         and value["size"] >= 0
         and isinstance(value.get("uri"), str)
         and _optional(value.get("media_type"), str)
+        and _optional(value.get("time"), str)
+        and (value.get("step") is None or (_integer(value["step"]) and value["step"] >= 0))
     )
 
 

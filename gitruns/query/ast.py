@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 Value = str | int | float | bool
 
-NAMESPACES = ("params", "metrics", "tags")
+NAMESPACES = ("params", "metrics", "tags", "resources")
 AGGREGATES = ("last", "min", "max", "count")
 ATTRIBUTES = (
     "id",
@@ -39,7 +39,7 @@ class Field:
     is the aggregate written after the closing backquote, if any.
     """
 
-    namespace: str  # "attr", "params", "metrics" or "tags"
+    namespace: str  # "attr", "params", "metrics", "tags" or "resources"
     key: str
     agg: str | None = None
     exact: bool = False

@@ -28,10 +28,11 @@ from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
+from gitruns.runs.resources import flat_resources
 from gitruns.storage import Store
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 3
+CACHE_SCHEMA_VERSION = 4  # 3: the record column; 4: the resources column
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -56,6 +57,7 @@ _COLUMNS = [
     "params",
     "metrics",
     "tags",
+    "resources",
     "record",
 ]
 # ``runs`` holds everything listing needs (params, metrics, tags as JSON, and the whole run
@@ -68,7 +70,7 @@ _TABLES = [
         origin TEXT NOT NULL, error TEXT, name TEXT, status TEXT, user TEXT, email TEXT,
         host TEXT, start_time TEXT, start_ts REAL, end_time TEXT, end_ts REAL,
         duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT,
-        record TEXT
+        resources TEXT, record TEXT
     ) WITHOUT ROWID""",
     """CREATE TABLE metric_values (
         key TEXT, ref TEXT, last REAL, min REAL, max REAL, count INTEGER,
@@ -110,13 +112,14 @@ class CachedRun:
     are decoded from JSON on first use only.
     """
 
-    __slots__ = ("_metrics", "_params", "_tags", "row")
+    __slots__ = ("_metrics", "_params", "_resources", "_tags", "row")
 
     def __init__(self, row: tuple[Any, ...]) -> None:
         self.row = row
         self._params: dict[str, Any] | None = None
         self._metrics: dict[str, list[float]] | None = None
         self._tags: dict[str, str] | None = None
+        self._resources: dict[str, Any] | None = None
 
     ref = _column(0)
     commit_id = _column(1)
@@ -138,7 +141,8 @@ class CachedRun:
     params_json = _column(17)
     metrics_json = _column(18)
     tags_json = _column(19)
-    record_json = _column(20)
+    resources_json = _column(20)
+    record_json = _column(21)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -159,6 +163,13 @@ class CachedRun:
         if self._tags is None:
             self._tags = json.loads(self.tags_json)
         return self._tags
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        """Flattened resource totals: ``{"gpu_hours": 0.5, "gpus.0.peak_memory_mb": 2048}``."""
+        if self._resources is None:
+            self._resources = json.loads(self.resources_json or "{}")
+        return self._resources
 
     def record(self) -> dict[str, Any]:
         """The whole run as plain data (``Run.to_dict()``, JSON-safe) plus its ``origin``."""
@@ -397,6 +408,7 @@ def _run_values(run: Run) -> list[Any]:
         json.dumps(layout.flatten(run.params), sort_keys=True),
         json.dumps(metrics, sort_keys=True),
         json.dumps(run.tags, sort_keys=True),
+        json.dumps(flat_resources(doc.get("resources")), sort_keys=True),
         json.dumps(layout.json_safe(run.to_dict())),
     ]
 

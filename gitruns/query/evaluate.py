@@ -50,6 +50,9 @@ class Row(Protocol):
     @property
     def tags(self) -> Mapping[str, str]: ...
 
+    @property
+    def resources(self) -> Mapping[str, Any]: ...  # flattened: "gpus.0.peak_memory_mb" -> 2048
+
     def attribute(self, name: str) -> Any: ...  # times as epoch seconds
 
 
@@ -62,6 +65,8 @@ def getter(field: Field) -> Getter:
         return lambda row: row.params.get(key)
     if field.namespace == "tags":
         return lambda row: row.tags.get(key)
+    if field.namespace == "resources":
+        return lambda row: row.resources.get(key)
     if field.exact:
         index = _AGG_INDEX[field.agg or "last"]
         return lambda row: _summary_value(row.metrics.get(key), index)

@@ -56,6 +56,8 @@ _NAMESPACE_ALIASES = {
     "metric": "metrics",
     "tags": "tags",
     "tag": "tags",
+    "resources": "resources",
+    "resource": "resources",
     "attributes": "attr",
     "attribute": "attr",
     "attr": "attr",
@@ -358,6 +360,7 @@ def _attribute(name: str, token: Token, parser: _Parser) -> Field:
     if canonical not in ATTRIBUTES:
         raise parser.error(
             f"unknown field '{name}' (use params.<key>, metrics.<key>, tags.<key>, "
+            "resources.<total>, "
             f"or one of: {', '.join(ATTRIBUTES)})",
             token,
         )

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
+from gitruns.capture.resources import ResourceMeter, Usage, wait_with_usage
 from gitruns.errors import GitrunsError, InvalidInputError
 from gitruns.format import layout, yamlio
 from gitruns.query.resolve import find_run_id
@@ -87,6 +88,7 @@ def record(
     try:
         recorder.log_known_params(config_params)
         status, exit_code = recorder.run_child()
+        recorder.log_resources()
         capture.wait()
         recorder.collect_after(started)
         recorder.active.end(status, exit_code=exit_code)
@@ -134,16 +136,23 @@ class EnvironmentCapture:
             packages = environment.installed_packages(python)
         except Exception as exc:
             packages = f"# could not list packages: {type(exc).__name__}: {exc}\n"
+        conda_files, conda = _conda_capture(python, packages)
         variables = redact_env(os.environ)
         self._target_ready.wait()
         active = self._target
         assert active is not None
         env_dir = active.run_dir / EXTRA_FILES_DIR / layout.ENV_DIR
         env_dir.mkdir(parents=True, exist_ok=True)
-        _write(active.run_dir / EXTRA_FILES_DIR / layout.PLATFORM_FILE, yamlio.dump(platform_info))
-        _write(active.run_dir / EXTRA_FILES_DIR / layout.VARIABLES_FILE, yamlio.dump(variables))
-        _write(active.run_dir / EXTRA_FILES_DIR / layout.PACKAGES_FILE, packages.encode("utf-8"))
-        active.set_fields(environment=_environment_summary(platform_info))
+        files_dir = active.run_dir / EXTRA_FILES_DIR
+        _write(files_dir / layout.PLATFORM_FILE, yamlio.dump(platform_info))
+        _write(files_dir / layout.VARIABLES_FILE, yamlio.dump(variables))
+        _write(files_dir / layout.PACKAGES_FILE, packages.encode("utf-8"))
+        for path, data in conda_files.items():  # env/conda.yaml, env/environment.yml
+            _write(files_dir / path, data)
+        summary = _environment_summary(platform_info)
+        if conda:
+            summary["conda"] = conda
+        active.set_fields(environment=summary)
 
 
 class _Recorder:
@@ -170,6 +179,8 @@ class _Recorder:
         self.params = RecordedParams(active, options.params)
         self.start_sources: list[tuple[str, dict[str, Any]]] = []
         self.warnings: list[str] = []
+        self.meter: ResourceMeter | None = None
+        self.usage: Usage | None = None
 
     # -- before --------------------------------------------------------------------------------
     def log_known_params(self, config_params: list[tuple[str, dict[str, Any]]]) -> None:
@@ -223,8 +234,9 @@ class _Recorder:
             )
             for pump in self.pumps:
                 pump.start()
+            self.meter = ResourceMeter(self.process.pid, self.options.system_interval)
             sampler = self._start_sampler(self.process.pid)
-            returncode = self.process.wait()
+            returncode, self.usage = wait_with_usage(self.process)
             if sampler is not None:
                 sampler.stop()
             for pump in self.pumps:
@@ -265,9 +277,24 @@ class _Recorder:
         from gitruns.capture.system import SystemSampler
 
         run = self.active
-        sampler = SystemSampler(pid, self.options.system_interval, run.log_metric)
+        sampler = SystemSampler(pid, self.options.system_interval, run.log_metric, self.meter)
         sampler.start()
         return sampler
+
+    def log_resources(self) -> None:
+        """The run's resource totals (docs/resources.md), with a cost where rates are set."""
+        if self.meter is None:
+            return
+        from gitruns.recording.costs import configured_rates, estimate
+
+        try:
+            totals = self.meter.totals(self.usage)
+            cost = estimate(totals, configured_rates(self.active.store))
+            if cost is not None:
+                totals["cost"] = cost
+        except Exception as exc:  # measuring must never break a run
+            totals = {"error": f"{type(exc).__name__}: {exc}"}
+        self.active.set_fields(resources=totals)
 
     # -- after ---------------------------------------------------------------------------------
     def collect_after(self, started: float) -> None:
@@ -279,7 +306,8 @@ class _Recorder:
             for match in matches:
                 if os.path.isfile(match):
                     parent = Path(match).parent.as_posix()
-                    self.active.log_artifact(match, None if parent in ("", ".") else parent)
+                    folder = None if parent in ("", ".") else parent
+                    self.active.log_artifact(match, folder, at_mtime=True)
 
     def _collect_child_reports(self) -> None:
         """Params from what the child parsed (or its argv, when it reported nothing) and
@@ -364,6 +392,17 @@ def _python_of(command: list[str]) -> str:
     from gitruns.capture.environment import child_interpreter
 
     return child_interpreter(command) or sys.executable
+
+
+def _conda_capture(python: str, packages: str) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The conda environment's files (docs/environment-capture.md), if ``python`` is in one."""
+    from gitruns.capture.conda import capture_files
+
+    try:
+        return capture_files(python, packages)
+    except Exception as exc:  # capture must never break a run
+        error = {"error": f"{type(exc).__name__}: {exc}"}
+        return {layout.CONDA_FILE: yamlio.dump(error)}, {}
 
 
 def _environment_summary(info: Mapping[str, Any]) -> dict[str, Any]:

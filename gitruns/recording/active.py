@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,7 @@ class ActiveRun:
         self._artifact_paths: list[str] = []
         self._run_params: StagedParams | None = None  # joined writers: what others logged
         self._end_lock = threading.Lock()
+        self._end_hooks: list[Callable[[], None]] = []
         self.commit: str | None = None
 
     @property
@@ -185,14 +187,31 @@ class ActiveRun:
         self._writer.append_event("name", name=name)
 
     # -- artifacts and lineage -----------------------------------------------------------------
-    def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
-        """Copy a file (or a folder's files) into the artifact store and point to it."""
-        for pointer in self._artifacts.log(Path(local_path), artifact_path):
+    def log_artifact(
+        self,
+        local_path: str | Path,
+        artifact_path: str | None = None,
+        *,
+        step: int | None = None,
+        at_mtime: bool = False,
+    ) -> None:
+        """Copy a file (or a folder's files) into the artifact store and point to it.
+
+        The pointer records when it was logged (with ``at_mtime``, the file's modification
+        time instead) and ``step``, or the step its name states (``step=500``,
+        ``checkpoint-500/``), so that checkpoints read as a timeline.
+        """
+        pointers = self._artifacts.log(
+            Path(local_path), artifact_path, step=step, at_mtime=at_mtime
+        )
+        for pointer in pointers:
             self._artifact_paths.append(pointer.path)
             self._writer.append_event("artifact", pointer=pointer.to_dict())
 
-    def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
-        self.log_artifact(local_dir, artifact_path)
+    def log_artifacts(
+        self, local_dir: str | Path, artifact_path: str | None = None, *, step: int | None = None
+    ) -> None:
+        self.log_artifact(local_dir, artifact_path, step=step)
 
     @property
     def artifacts(self) -> list[str]:
@@ -216,6 +235,11 @@ class ActiveRun:
         self._writer.append_event("fields", fields=fields)
 
     # -- ending --------------------------------------------------------------------------------
+    def add_end_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` when the run ends, before its last points are flushed (a sampler
+        takes its last sample there). A hook that fails does not stop the run ending."""
+        self._end_hooks.append(hook)
+
     def end(
         self,
         status: str = "FINISHED",
@@ -251,6 +275,9 @@ class ActiveRun:
         with self._end_lock:
             if self.status != "RUNNING":
                 return
+            for hook in self._end_hooks:
+                with contextlib.suppress(Exception):  # ending the run matters more
+                    hook()
             fields: dict[str, Any] = {"status": status, "exit_code": exit_code}
             if error is not None:
                 fields["error"] = _describe(error)

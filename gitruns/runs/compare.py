@@ -19,6 +19,7 @@ from gitruns.format.text import format_duration
 from gitruns.format.validation import same_param_value
 from gitruns.runs.envinfo import EnvSummary, read_env, version_key
 from gitruns.runs.model import Run
+from gitruns.runs.resources import headline
 from gitruns.storage import Store
 
 MAX_COMMITS_LISTED = 50
@@ -91,7 +92,8 @@ class PackageChange(Change):
         base = super().kind
         if base != "changed":
             return base
-        old, new = version_key(self.a), version_key(self.b)
+        # conda pins are "version=build": a new build of the same version is just "changed"
+        old, new = version_key(self.a.split("=")[0]), version_key(self.b.split("=")[0])
         return "upgraded" if new > old else "downgraded" if new < old else "changed"
 
 
@@ -137,15 +139,19 @@ class RunDiff:
     environment: list[Change]
     packages: list[PackageChange]
     code: CodeChange
+    resources: list[MetricChange] = field(default_factory=list)
+    conda: list[PackageChange] = field(default_factory=list)
 
     def sections(self) -> dict[str, list[Any]]:
         return {
             "run": self.run,
             "params": self.params,
             "metrics": self.metrics,
+            "resources": self.resources,
             "tags": self.tags,
             "environment": self.environment,
             "packages": self.packages,
+            "conda": self.conda,
         }
 
     def to_dict(self, only_changed: bool = True) -> dict[str, Any]:
@@ -181,6 +187,13 @@ def diff_runs(store: Store, a: Run, b: Run, *, system: bool = False) -> RunDiff:
         environment=_pairs(env_fields(env_a), env_fields(env_b), Change),
         packages=_package_changes(env_a, env_b),
         code=code_change(store, code_commit(a), code_commit(b)),
+        resources=_pairs(
+            headline(a.document.get("resources")),
+            headline(b.document.get("resources")),
+            MetricChange,
+            ordered=False,
+        ),
+        conda=_conda_changes(env_a, env_b),
     )
 
 
@@ -216,6 +229,8 @@ def env_fields(env: EnvSummary) -> dict[str, Any]:
         "cpu": env.cpu,
         "gpus": ", ".join(env.gpus) if env.gpus else None,
         "packages": len(env.packages) if env.has_packages_file else None,
+        "conda": env.conda,
+        "conda_packages": len(env.conda_packages) if env.has_conda_file else None,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -237,6 +252,12 @@ def _package_changes(a: EnvSummary, b: EnvSummary) -> list[PackageChange]:
     if not (a.has_packages_file and b.has_packages_file):
         return []  # one run recorded no packages: "everything added" would only be noise
     return _pairs(a.packages, b.packages, PackageChange)
+
+
+def _conda_changes(a: EnvSummary, b: EnvSummary) -> list[PackageChange]:
+    if not (a.has_conda_file and b.has_conda_file):
+        return []
+    return _pairs(a.conda_packages, b.conda_packages, PackageChange)
 
 
 def code_commit(run: Run) -> str | None:
@@ -291,15 +312,18 @@ def compare_runs(runs: list[Run], *, system: bool = False) -> list[CompareRow]:
         ("run", [run_fields(r) for r in runs]),
         ("params", [flatten(r.params) for r in runs]),
         ("metrics", [last_values(r, system) for r in runs]),
+        ("resources", [headline(r.document.get("resources")) for r in runs]),
         ("tags", [r.tags for r in runs]),
         ("environment", [env_fields(e) for e in envs]),
         ("code", [_short_commit(r) for r in runs]),
     ]
     if all(e.has_packages_file for e in envs):
         sources.append(("packages", [e.packages for e in envs]))
+    if all(e.has_conda_file for e in envs):
+        sources.append(("conda", [e.conda_packages for e in envs]))
     for section, mappings in sources:
         keys = list(dict.fromkeys(k for m in mappings for k in m))
-        if section != "run":
+        if section not in ("run", "resources"):
             keys.sort(key=layout.metric_sort_key if section == "metrics" else None)
         rows += [CompareRow(section, k, [m.get(k, MISSING) for m in mappings]) for k in keys]
     return rows

@@ -27,9 +27,14 @@ class EnvSummary:
     gpus: list[str] = field(default_factory=list)
     packages: dict[str, str] = field(default_factory=dict)  # normalised name -> version
     has_packages_file: bool = False
+    conda: str | None = None  # "name (prefix)" of the conda environment
+    conda_packages: dict[str, str] = field(default_factory=dict)  # name -> "version=build"
+    has_conda_file: bool = False
 
     def is_empty(self) -> bool:
-        return not (self.python or self.os or self.cpu or self.gpus or self.has_packages_file)
+        return not (
+            self.python or self.os or self.cpu or self.gpus or self.has_packages_file or self.conda
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +44,8 @@ class EnvSummary:
             "memory": self.memory,
             "gpus": list(self.gpus),
             "packages": len(self.packages) if self.has_packages_file else None,
+            "conda": self.conda,
+            "conda_packages": len(self.conda_packages) if self.has_conda_file else None,
         }
 
 
@@ -56,7 +63,28 @@ def read_env(run: Run) -> EnvSummary:
     if raw is not None:
         summary.has_packages_file = True
         summary.packages = parse_packages(raw.decode("utf-8", errors="replace"))
+    _read_conda(run, summary, platform.get("conda"))
     return summary
+
+
+def _read_conda(run: Run, summary: EnvSummary, recorded: Any) -> None:
+    """The conda environment: run.yaml's ``environment.conda`` and ``env/conda.yaml``."""
+    if isinstance(recorded, dict):
+        name, prefix = _text(recorded.get("name")), _text(recorded.get("prefix"))
+        summary.conda = f"{name} ({prefix})" if name and prefix else (name or prefix)
+    try:
+        raw = run.file(layout.CONDA_FILE)
+        data = yamlio.load(raw, f"run {run.id} {layout.CONDA_FILE}") if raw else None
+    except InvalidRunError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("packages"), list):
+        return
+    summary.has_conda_file = True
+    for package in data["packages"]:
+        if isinstance(package, dict) and _text(package.get("name")):
+            version, build = _text(package.get("version")) or "", _text(package.get("build"))
+            pin = f"{version}={build}" if build else version
+            summary.conda_packages[str(package["name"])] = pin
 
 
 def _platform(run: Run) -> dict[str, Any]:

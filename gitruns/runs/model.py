@@ -137,6 +137,7 @@ class Run:
             "command": doc.get("command"),
             "environment": doc.get("environment"),
             "hydra": doc.get("hydra"),
+            "resources": doc.get("resources"),
             "schema_version": doc["schema_version"],
         }
 

@@ -52,6 +52,7 @@ def test_show_json_and_yaml_keep_their_keys(repo: Path, pair: dict[str, str]) ->
         "command",
         "environment",
         "hydra",
+        "resources",
         "schema_version",
     }
     assert set(data) == expected

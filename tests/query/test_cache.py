@@ -252,7 +252,7 @@ _summary_like = st.dictionaries(
 
 _artifacts_like = st.lists(
     st.dictionaries(
-        st.sampled_from(["path", "sha256", "size", "uri", "media_type", "x"]),
+        st.sampled_from(["path", "sha256", "size", "uri", "media_type", "time", "step", "x"]),
         st.none()
         | st.integers(-1, 5)
         | st.booleans()
@@ -313,6 +313,16 @@ _RUN_FIELDS = [
     ("command",),
     ("environment",),
     ("hydra",),
+    ("resources",),
+    ("resources", "cpu_s"),
+    ("resources", "samples"),
+    ("resources", "sample_interval_s"),
+    ("resources", "gpu_attribution"),
+    ("resources", "gpus"),
+    ("resources", "cost"),
+    ("resources", "cost", "total"),
+    ("resources", "cost", "gpu_hour_rates"),
+    ("resources", "future_total"),
     ("extra",),
 ]
 _odd_values = st.sampled_from(
@@ -346,6 +356,14 @@ _odd_values = st.sampled_from(
         [{"path": "p"}],
         {"name": "n", "email": "e"},
         {"a": 1},
+        [{"index": 0, "used": True}],
+        [{"index": -1, "used": True}],
+        [{"index": 0, "used": "yes"}],
+        [{"model": "m", "rate": 1}],
+        [{"model": "m"}],
+        {"total": 1.5},
+        {"total": -1},
+        float("nan"),
     ]
 )
 
@@ -374,7 +392,9 @@ def test_fast_run_check_accepts_only_what_jsonschema_accepts(
 
 @pytest.fixture
 def valid_run_document(tmp_path: Path) -> dict[str, Any]:
-    """A real run.yaml (with inputs and an error) as a dict."""
+    """A real run.yaml (with inputs, an error and resource totals) as a dict."""
+    import copy
+
     path = tmp_path / "doc"
     path.mkdir()
     git(path, "init", "-q")
@@ -383,5 +403,8 @@ def valid_run_document(tmp_path: Path) -> dict[str, Any]:
         run.log_input(path / "data.txt")
     document = gitruns.get_run(run.id, repo=path).document
     document["error"] = {"type": "ValueError", "message": "m"}
+    from _compare_helpers import RESOURCES_B
+
+    document["resources"] = copy.deepcopy(RESOURCES_B)
     assert schema_fast.accepts("run", document)
     return document

@@ -1,0 +1,80 @@
+"""A run's cost estimate, from rates the user configured (``gitruns config``); never guessed.
+
+``gpu = sum over the GPUs the run used of GPU-hours x that GPU model's rate (else the
+default rate)``, ``cpu = CPU-hours x the CPU rate``, ``total = gpu + cpu`` of the parts
+that have a rate. A GPU whose model has no rate and no default makes the GPU part unknown:
+it is left out rather than priced at a guess. Without any rate there is no estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitruns.errors import InvalidInputError
+from gitruns.recording.settings import PREFIX, SETTINGS, check_value, git_key
+from gitruns.storage import Store
+
+
+@dataclass
+class CostRates:
+    gpu_hour: float | None = None
+    gpu_hour_by_model: dict[str, float] = field(default_factory=dict)  # model lower-cased
+    cpu_hour: float | None = None
+    currency: str | None = None
+
+    def is_empty(self) -> bool:
+        return self.gpu_hour is None and not self.gpu_hour_by_model and self.cpu_hour is None
+
+    def for_gpu(self, model: str | None) -> float | None:
+        if model is not None and model.lower() in self.gpu_hour_by_model:
+            return self.gpu_hour_by_model[model.lower()]
+        return self.gpu_hour
+
+
+def configured_rates(store: Store) -> CostRates:
+    """The rates in git config; a value that is not a number is ignored (it cannot have
+    been written by ``gitruns config``, which checks it)."""
+    gpu_setting = SETTINGS["resources.gpuhourcost"]
+    rates = CostRates(
+        gpu_hour=_number(store.config_value(git_key(gpu_setting))),
+        cpu_hour=_number(store.config_value(git_key(SETTINGS["resources.cpuhourcost"]))),
+        currency=store.config_value(git_key(SETTINGS["resources.currency"])),
+    )
+    section = PREFIX + "resources."
+    for name, value in store.config_entries(section).items():
+        head, _, variable = name[len(section) :].rpartition(".")
+        number = _number(value)
+        if head and variable.lower() == "gpuhourcost" and number is not None:
+            rates.gpu_hour_by_model[head.lower()] = number
+    return rates
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(check_value(SETTINGS["resources.gpuhourcost"], text))
+    except InvalidInputError:
+        return None
+
+
+def estimate(resources: dict[str, Any], rates: CostRates) -> dict[str, Any] | None:
+    """The ``cost`` mapping for a run's resources, or None when no rate applies."""
+    if rates.is_empty():
+        return None
+    cost: dict[str, Any] = {}
+    used = [g for g in resources.get("gpus") or [] if g.get("used")]
+    gpu_rates = {str(g.get("name")): rates.for_gpu(g.get("name")) for g in used}
+    if (rates.gpu_hour is not None or rates.gpu_hour_by_model) and None not in gpu_rates.values():
+        cost["gpu"] = round(sum(g["hours"] * (gpu_rates[str(g.get("name"))] or 0) for g in used), 4)
+        cost["gpu_hour_rates"] = [{"model": m, "rate": r} for m, r in sorted(gpu_rates.items())]
+    if rates.cpu_hour is not None and "cpu_hours" in resources:
+        cost["cpu"] = round(resources["cpu_hours"] * rates.cpu_hour, 4)
+        cost["cpu_hour_rate"] = rates.cpu_hour
+    if "gpu" not in cost and "cpu" not in cost:
+        return None
+    cost["total"] = round(cost.get("gpu", 0.0) + cost.get("cpu", 0.0), 4)
+    if rates.currency:
+        cost["currency"] = rates.currency
+    return cost
