@@ -69,8 +69,13 @@ def start_run(
     outer = active_run()
     run = join_recorded_run_once(repo) if outer is None else None
     if run is None:
+        from gitruns.recording import provenance
+
         store = open_store(repo)
-        run = create_run(name, [find_run_id(store, p) for p in parents], store, outer)
+        parent_ids = [find_run_id(store, p) for p in parents]
+        untracked = provenance.entry_scripts()
+        run = create_run(name, parent_ids, store, outer, include_untracked=untracked)
+        provenance.capture(run)
         recorded = recorded_run_id() if outer is None else None
         if recorded:
             run.add_parent(recorded)  # a child run of the run being recorded

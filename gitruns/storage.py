@@ -13,7 +13,7 @@ import socket
 import stat
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -25,6 +25,7 @@ from gitruns.errors import (
     GitrunsError,
     InvalidRunError,
     RepositoryError,
+    StorageWriteError,
 )
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.loose_objects import LooseObjectError, stream_loose_blob
@@ -33,6 +34,7 @@ from gitruns.format.runrefs import LOCAL, parse_run_ref
 SMALL_FILE_BYTES = 1 << 20
 STREAM_MIN_BYTES = 4 << 20  # blobs bigger than this are streamed, never read whole
 STREAM_CHUNK_BYTES = 256 << 10
+MAX_UNTRACKED_BYTES = 10 << 20  # an untracked entry-point script put in the code snapshot
 _T = TypeVar("_T")
 
 # A file of the run tree is either its bytes or a file on disk to stream into a blob.
@@ -89,11 +91,13 @@ class Store:
         host = socket.gethostname()
         return Identity(name or os_user, email or f"{os_user}@{host}", os_user, host)
 
-    def code_state(self, run_id: str) -> CodeState:
+    def code_state(self, run_id: str, include_untracked: Iterable[Path] = ()) -> CodeState:
         """HEAD, branch, remote and dirty state; a snapshot commit when the tree is dirty.
 
         The snapshot is made like ``git stash create``: from a private copy of the index,
-        so HEAD, the index file and the worktree are never touched.
+        so HEAD, the index file and the worktree are never touched. Untracked files are
+        left out, except those of ``include_untracked`` (the script that runs) that git
+        does not ignore.
         """
         repo = self.repo
         if repo.head_is_unborn:
@@ -108,6 +112,7 @@ class Store:
             for path, flags in repo.status(untracked_files="no").items()
             if not flags & pygit2.enums.FileStatus.IGNORED
         }
+        changes.update(self._untracked(include_untracked))
         if not changes:
             return CodeState(str(head.id), str(head.id), branch, remote_url, False, None)
         tree_id = self._snapshot_tree(changes)
@@ -122,6 +127,25 @@ class Store:
         diff = head.tree.diff_to_tree(self._object(tree_id).peel(pygit2.Tree))
         patch = (diff.patch or "").encode("utf-8", errors="surrogateescape")
         return CodeState(str(snapshot), str(head.id), branch, remote_url, True, patch)
+
+    def _untracked(self, paths: Iterable[Path]) -> dict[str, int]:
+        """Those of ``paths`` that are untracked, unignored regular files in the worktree,
+        as worktree-relative paths (at most ``MAX_UNTRACKED_BYTES`` each)."""
+        assert self.workdir is not None
+        root = self.workdir.resolve()
+        found: dict[str, int] = {}
+        for path in paths:
+            try:
+                full = Path(path).resolve()
+                relative = full.relative_to(root).as_posix()
+                if not full.is_file() or full.stat().st_size > MAX_UNTRACKED_BYTES:
+                    continue
+                flags = self.repo.status_file(relative)
+            except (OSError, ValueError, KeyError, pygit2.GitError):
+                continue
+            if flags & pygit2.enums.FileStatus.WT_NEW:
+                found[relative] = flags
+        return found
 
     def _snapshot_tree(self, changes: Mapping[str, int]) -> pygit2.Oid:
         index = pygit2.Index(str(self.git_dir / "index"))
@@ -203,11 +227,21 @@ class Store:
         message: str,
         when: float,
     ) -> str:
-        tree = self.write_tree(files)
-        sig = self._signature(when)
-        oid = self.repo.create_commit(
-            None, sig, sig, message, tree, [pygit2.Oid(hex=p) for p in parents]
-        )
+        try:
+            tree = self.write_tree(files)
+            sig = self._signature(when)
+            oid = self.repo.create_commit(
+                None, sig, sig, message, tree, [pygit2.Oid(hex=p) for p in parents]
+            )
+        except pygit2.GitError as exc:
+            # libgit2 reports a full disk with whatever message it held last ("reference
+            # ... not found"): any failure to write objects is a write error, and the run
+            # stays staged for the next gitruns command to finalise.
+            raise StorageWriteError(
+                f"cannot write the run's objects into {self.common_dir / 'objects'} ({exc})",
+                "free disk space (or fix the permissions); the run stays staged and the next"
+                " gitruns command finalises it with everything on disk",
+            ) from exc
         return str(oid)
 
     def create_ref(self, run_id: str, commit: str) -> bool:
@@ -724,11 +758,23 @@ def _os_user() -> str:
 
 
 def _strip_credentials(url: str) -> str:
-    """Drop a password embedded in an https URL before it is recorded."""
-    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = url.split("://", 1)
-        userinfo, host = rest.split("@", 1)
-        return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}" if ":" in userinfo else url
+    """Drop credentials embedded in a remote URL before it is recorded.
+
+    An http(s) URL loses its whole user part: hosts take a token as the user name
+    (``https://ghp_...@github.com/o/r.git``) as readily as a password. Other schemes
+    (``ssh://git@host``) keep the user name and lose only a password.
+    """
+    if "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    userinfo, host = authority.rsplit("@", 1)
+    if scheme.lower() in ("http", "https", "ftp", "ftps"):
+        return f"{scheme}://{host}{slash}{path}"
+    if ":" in userinfo:
+        return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}{slash}{path}"
     return url
 
 

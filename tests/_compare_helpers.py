@@ -82,6 +82,10 @@ def pin_run(
     document["parents"] = [(id_map or {}).get(p, p) for p in document["parents"]]
     if resources is not None:
         document["resources"] = dict(resources)
+    # What the API captured about this machine and test process varies: drop it.
+    document.pop("command", None)
+    document.pop("environment", None)
+    tree = {path: data for path, data in tree.items() if not path.startswith("env/")}
     tree[layout.RUN_FILE] = yamlio.dump(document)
     artifacts = yaml.safe_load(tree[layout.ARTIFACTS_FILE])
     for pointer in artifacts:

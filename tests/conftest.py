@@ -34,6 +34,8 @@ def isolated_environment(
     for name in list(os.environ):
         if name.startswith(("GIT_", "GITRUNS_")) or name in ("COLUMNS", "LINES"):
             monkeypatch.delenv(name)
+    # pytest-xdist workers have COLUMNS=80: `gitruns ls` would narrow its tables to it
+    monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")

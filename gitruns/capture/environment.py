@@ -166,3 +166,17 @@ def platform_info(python: str | None = None) -> dict[str, Any]:
         "memory_total_mb": psutil.virtual_memory().total // _MIB,
         "gpus": gpu_inventory(),
     }
+
+
+def environment_summary(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The few facts of ``env/platform.yaml`` that ``run.yaml`` ``environment`` keeps."""
+    python = info.get("python", {})
+    system = info.get("os", {})
+    gpus = info.get("gpus", []) or []
+    return {
+        "python": python.get("version") if isinstance(python, dict) else python,
+        "os": f"{system.get('system', '')} {system.get('release', '')}".strip()
+        if isinstance(system, dict)
+        else system,
+        "gpus": [g.get("name") for g in gpus if isinstance(g, dict)],
+    }

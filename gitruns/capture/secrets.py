@@ -7,7 +7,11 @@ redaction errs on the safe side. Three independent checks, each applied everywhe
   credential (:func:`is_secret_name`) has its value replaced by ``[REDACTED]``;
 - URLs: the password in ``scheme://user:password@host`` becomes ``***``;
 - values: strings in a known token format (GitHub, OpenAI, Anthropic, Hugging Face, AWS,
-  Slack, GitLab, JWT, PEM private keys) become ``[REDACTED]`` wherever they appear.
+  Slack, GitLab, JWT, PEM private keys), and the credential of an ``Authorization:`` header
+  or after ``Bearer``, become ``[REDACTED]`` wherever they appear.
+
+Params (config files, Hydra configs, the API) follow the same rules by key
+(:func:`redact_params`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
+from typing import Any
 
 REDACTED = "[REDACTED]"
 URL_PASSWORD_MASK = "***"
@@ -26,7 +31,7 @@ _SECRET_WORDS = frozenset(
         "token", "secret", "secrets", "password", "passwords", "passwd", "pass", "passphrase",
         "credential", "credentials", "creds", "auth", "authorization", "cookie", "cookies",
         "dsn", "apikey", "accesskey", "privatekey", "secretkey", "sessionid", "sessiontoken",
-        "authtoken", "accesstoken", "refreshtoken", "bearer", "jwt", "pat",
+        "authtoken", "accesstoken", "refreshtoken", "bearer", "jwt", "pat", "pw", "pwd",
     }
 )  # fmt: skip
 # Glued endings: "dbpassword", "mytoken", "oauth"; never "tokenizer" or "max_tokens".
@@ -37,6 +42,8 @@ _KEY_QUALIFIERS = frozenset(
      "auth", "client", "account", "storage", "service", "session", "subscription", "deploy"}
 )  # fmt: skip
 _PAIRS = {("session", "id"), ("conn", "str"), ("connection", "string"), ("client", "secret")}
+# The shell's working-directory variable, not a password ("--pwd", "DB_PWD" are secret).
+_NOT_SECRET = frozenset({"PWD", "OLDPWD"})
 
 _TOKEN_PATTERNS = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
@@ -48,6 +55,13 @@ _TOKEN_PATTERNS = re.compile(
     r"|\bglpat-[A-Za-z0-9_-]{20,}"
     r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"
 )
+# ``Authorization: Bearer X``, ``authorization=Basic X``, and a bare ``Bearer X``: the
+# credential goes, the scheme word stays so the log still reads as a header.
+_AUTH_HEADER = re.compile(
+    r"(?i)(?P<head>\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"
+    r"(?:(?:bearer|basic|token|digest|bot|apikey)\s+)?)(?P<value>[^\s'\",;]+)"
+)
+_BEARER = re.compile(r"(?i)(?P<head>\bbearer\s+)(?P<value>[A-Za-z0-9._~+/=-]{6,})")
 # The lookbehind makes a scheme start only at a word's start: without it, a long word is
 # rescanned from every position (quadratic time on a 100 kB argument).
 _URL_PASSWORD = re.compile(
@@ -92,6 +106,8 @@ def is_secret_name(name: str) -> bool:
     ``AWS_SECRET_ACCESS_KEY`` are secret; ``--tokenizer``, ``max_tokens``, ``num_keys``,
     ``sort_key``, ``author`` are not.
     """
+    if name.lstrip("-$") in _NOT_SECRET:
+        return False
     words = _words(name)
     for i, word in enumerate(words):
         if word in _SECRET_WORDS or word.endswith(_SECRET_SUFFIXES):
@@ -104,13 +120,63 @@ def is_secret_name(name: str) -> bool:
 
 
 def redact_value(value: str) -> str:
-    """Mask URL passwords, secret query parameters and known token formats inside ``value``."""
+    """Mask URL passwords, secret query parameters, ``Authorization``/``Bearer``
+    credentials and known token formats inside ``value``."""
+    return redact_tokens(redact_urls(redact_auth(value)))
+
+
+def redact_auth(value: str) -> str:
+    """``Authorization: Bearer X`` and ``Bearer X``: the credential goes."""
+    return _BEARER.sub(_keep_head, _AUTH_HEADER.sub(_keep_head, value))
+
+
+def redact_urls(value: str) -> str:
+    """URL passwords and secret query parameters."""
     value = _URL_PASSWORD.sub(lambda m: m["head"] + URL_PASSWORD_MASK, value)
-    value = _QUERY_PARAM.sub(
+    return _QUERY_PARAM.sub(
         lambda m: m["head"] + REDACTED if is_secret_name(m["name"]) and m["value"] else m[0],
         value,
     )
+
+
+def redact_tokens(value: str) -> str:
+    """Strings in a known token format."""
     return _TOKEN_PATTERNS.sub(REDACTED, value)
+
+
+def _keep_head(match: re.Match[str]) -> str:
+    return match["head"] + (match["value"] if match["value"] == REDACTED else REDACTED)
+
+
+def redact_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a nested params mapping (a config file, a Hydra config) in which every
+    value under a secret-looking key is ``[REDACTED]`` (``db: {password: x}``, and all the
+    leaves of ``credentials: {...}``), and other strings are masked by :func:`redact_value`.
+    Booleans and None stay: ``use_auth: true`` tells nothing away."""
+    return {key: redact_param(key, value) for key, value in params.items()}
+
+
+def redact_param(key: str, value: Any) -> Any:
+    """One param value, redacted as :func:`redact_params` does."""
+    if is_secret_name(key):
+        return _redact_all(value)
+    if isinstance(value, Mapping):
+        return redact_params(value)
+    if isinstance(value, list):
+        return [redact_param("", item) for item in value]
+    if isinstance(value, str):
+        return redact_value(value)
+    return value
+
+
+def _redact_all(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _redact_all(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_all(item) for item in value]
+    if value is None or isinstance(value, bool):
+        return value
+    return REDACTED
 
 
 def _looks_random(value: str) -> bool:

@@ -82,6 +82,19 @@ def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
     "Hydra); read its argv instead.",
 )
 @click.option(
+    "--metric-regex",
+    "metric_regexes",
+    multiple=True,
+    metavar="REGEX",
+    help="Log printed lines' values as metrics: each named group is a key, a group named"
+    " step the step (repeatable).",
+)
+@click.option(
+    "--no-import-metrics",
+    is_flag=True,
+    help="Do not import TensorBoard event files and metrics.csv files the command wrote.",
+)
+@click.option(
     "--max-output",
     type=click.IntRange(min=1024),
     default=2 * 1024 * 1024,
@@ -103,6 +116,8 @@ def command(
     no_system_metrics: bool,
     no_argv_params: bool,
     no_arg_capture: bool,
+    metric_regexes: tuple[str, ...],
+    no_import_metrics: bool,
     max_output: int,
     command: tuple[str, ...],
 ) -> None:
@@ -112,6 +127,8 @@ def command(
     command's parsed arguments (argparse, click) and Hydra config become params, exactly
     as the program saw them; other commands' flags (--lr 0.01) are read from argv. Inside
     it, the first gitruns.start_run() and `gitruns log-metric` add to this same run.
+    TensorBoard event files and metrics.csv files it writes are imported as metrics at
+    the end; only files it wrote become --artifact artifacts.
 
     \b
     Examples:
@@ -119,6 +136,7 @@ def command(
       gitruns record -n baseline -t model=mlp --artifact 'out/*.pt' -- python train.py
       gitruns record --config conf.yaml -- ./train.sh
       gitruns record -- python my_app.py --multirun db=mysql,postgresql
+      gitruns record --metric-regex 'valid loss (?P<val_loss>[0-9.]+)' -- python main.py
     """
     from gitruns.format.yamlio import parse_scalar
     from gitruns.recorder.recorder import RecordOptions, record, result_summary
@@ -138,6 +156,8 @@ def command(
         parse_argv=not no_argv_params,
         capture_args=not no_arg_capture,
         max_output_bytes=max_output,
+        metric_regexes=list(metric_regexes),
+        import_metrics=not no_import_metrics,
     )
 
     def announce(run_id: str, run_name: str) -> None:

@@ -62,6 +62,7 @@ def _run(doc: dict[str, Any]) -> bool:
             or (isinstance(doc["inputs"], list) and all(map(_input, doc["inputs"])))
         )
         and ("param_sources" not in doc or _string_map(doc["param_sources"]))
+        and ("metric_sources" not in doc or _string_map(doc["metric_sources"]))
         and _optional(get("command"), dict)
         and _optional(get("environment"), dict)
         and _optional(get("hydra"), dict)

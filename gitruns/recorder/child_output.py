@@ -11,6 +11,7 @@ import contextlib
 import os
 import select
 import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
 from gitruns.recording.capped_log import CappedLog
@@ -21,9 +22,12 @@ _READ_SIZE = 65536
 class OutputPump:
     """One output stream of the child: the fd to give it, and a thread draining ours."""
 
-    def __init__(self, sink: BinaryIO, log: CappedLog) -> None:
+    def __init__(
+        self, sink: BinaryIO, log: CappedLog, on_data: Callable[[bytes], None] | None = None
+    ) -> None:
         self.sink = sink
         self.log = log
+        self.on_data = on_data  # e.g. --metric-regex matching; must not raise
         self.child_fd, self._read_fd = _open_channel(sink)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._pump, name="gitruns-output", daemon=True)
@@ -47,6 +51,8 @@ class OutputPump:
             if not data:
                 return
             self.log.write(data)
+            if self.on_data is not None:
+                self.on_data(data)
             with contextlib.suppress(OSError, ValueError):
                 self.sink.write(data)
                 self.sink.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -28,6 +29,7 @@ from gitruns.query.resolve import find_run_id
 from gitruns.recorder.child_output import OutputPump
 from gitruns.recorder.child_reports import hook_environment
 from gitruns.recorder.params import RecordedParams
+from gitruns.recorder.written_files import split_by_time, stale_files_warning
 from gitruns.recording.active import ActiveRun
 from gitruns.recording.capped_log import CappedLog
 from gitruns.recording.repository import ENV_REPO
@@ -55,6 +57,8 @@ class RecordOptions:
     capture_args: bool = True  # a Python child reports what it parsed (gitruns/_sitehook)
     max_output_bytes: int = 2 * 1024 * 1024  # per stream: half head, half tail
     kill_grace: float = 10.0  # seconds a signalled child gets before SIGKILL
+    metric_regexes: list[str] = field(default_factory=list)  # printed lines -> metrics
+    import_metrics: bool = True  # TensorBoard events and metrics.csv written by the run
 
 
 @dataclass
@@ -77,14 +81,18 @@ def record(
     on_start: Callable[[str, str], None] = lambda run_id, name: None,
 ) -> RecordResult:
     """Run ``options.command`` to completion as a recorded run and return how it went."""
+    from gitruns.capture.metric_regex import compile_patterns
+
     executable = _check_command(options.command)
+    patterns = compile_patterns(options.metric_regexes)
     started = time.time()
     capture = EnvironmentCapture(options.command)  # from now on, beside everything else
     config_params = _load_configs(options.configs)
-    active = create_run(options.name, [find_run_id(store, p) for p in options.parents], store)
+    parent_ids = [find_run_id(store, p) for p in options.parents]
+    active = create_run(options.name, parent_ids, store, include_untracked=_scripts(options))
     capture.write_into(active)
     on_start(active.id, active.name)
-    recorder = _Recorder(active, options, executable, stdout, stderr)
+    recorder = _Recorder(active, options, executable, stdout, stderr, patterns)
     try:
         recorder.log_known_params(config_params)
         status, exit_code = recorder.run_child()
@@ -149,7 +157,7 @@ class EnvironmentCapture:
         _write(files_dir / layout.PACKAGES_FILE, packages.encode("utf-8"))
         for path, data in conda_files.items():  # env/conda.yaml, env/environment.yml
             _write(files_dir / path, data)
-        summary = _environment_summary(platform_info)
+        summary = environment.environment_summary(platform_info)
         if conda:
             summary["conda"] = conda
         active.set_fields(environment=summary)
@@ -163,28 +171,42 @@ class _Recorder:
         executable: str,
         stdout: BinaryIO,
         stderr: BinaryIO,
+        patterns: list[re.Pattern[str]],
     ) -> None:
+        from gitruns.capture.metric_regex import LineMetrics
+
         self.active = active
         self.options = options
         self.executable = executable
         self.files_dir = active.run_dir / EXTRA_FILES_DIR
+        self.warnings: list[str] = []
         half = max(options.max_output_bytes // 2, 1)
+        self.line_metrics = [LineMetrics(patterns, self._log_printed) for _ in range(2)]
         self.pumps = [
-            OutputPump(stdout, CappedLog(self.files_dir / layout.STDOUT_FILE, half, half)),
-            OutputPump(stderr, CappedLog(self.files_dir / layout.STDERR_FILE, half, half)),
+            OutputPump(
+                sink,
+                CappedLog(self.files_dir / path, half, half),
+                matcher.feed if patterns else None,
+            )
+            for sink, path, matcher in zip(
+                (stdout, stderr),
+                (layout.STDOUT_FILE, layout.STDERR_FILE),
+                self.line_metrics,
+                strict=True,
+            )
         ]
         self.signalled: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.hooked = options.capture_args and _python_of_command(options.command)
         self.params = RecordedParams(active, options.params)
         self.start_sources: list[tuple[str, dict[str, Any]]] = []
-        self.warnings: list[str] = []
         self.meter: ResourceMeter | None = None
         self.usage: Usage | None = None
 
     # -- before --------------------------------------------------------------------------------
     def log_known_params(self, config_params: list[tuple[str, dict[str, Any]]]) -> None:
         from gitruns.capture import params as argv_params
+        from gitruns.capture.scrub import remember_recorded_secrets
         from gitruns.capture.secrets import redact_argv
 
         options, run = self.options, self.active
@@ -194,6 +216,8 @@ class _Recorder:
         if options.parse_argv and not self.hooked:
             self.start_sources.append(("argv", argv_params.parse_argv(argv)))
         self.start_sources += config_params
+        known = [("cli", options.params), *self.start_sources]
+        remember_recorded_secrets(run.run_dir, options.command, argv, known)
         self.params.log(self.start_sources)
         run.set_tags(options.tags)
         for text in options.notes:
@@ -241,6 +265,8 @@ class _Recorder:
                 sampler.stop()
             for pump in self.pumps:
                 pump.finish()
+            for matcher in self.line_metrics:
+                matcher.close()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -302,12 +328,15 @@ class _Recorder:
             self._collect_child_reports()
         self.warnings += self.params.warnings
         for pattern in self.options.artifacts:
-            matches = sorted(glob.glob(pattern, recursive=True))
-            for match in matches:
-                if os.path.isfile(match):
-                    parent = Path(match).parent.as_posix()
-                    folder = None if parent in ("", ".") else parent
-                    self.active.log_artifact(match, folder, at_mtime=True)
+            matches = [m for m in sorted(glob.glob(pattern, recursive=True)) if os.path.isfile(m)]
+            fresh, stale = split_by_time(matches, started)
+            for match in fresh:
+                parent = Path(match).parent.as_posix()
+                folder = None if parent in ("", ".") else parent
+                self.active.log_artifact(match, folder, at_mtime=True)
+            if stale:
+                self.warnings.append(stale_files_warning(f"--artifact {pattern!r}", stale))
+        self._record_metric_sources(started)
 
     def _collect_child_reports(self) -> None:
         """Params from what the child parsed (or its argv, when it reported nothing) and
@@ -319,6 +348,7 @@ class _Recorder:
 
         reports = read_reports(self.active.run_dir)
         self.warnings += [f"argument capture: {error}" for error in reports.errors]
+        _remember_reported_secrets(self.active.run_dir, reports)
         sources: list[tuple[str, dict[str, Any]]] = []
         if reports.argparse is not None:
             sources.append(("argparse", reports.argparse))
@@ -347,12 +377,54 @@ class _Recorder:
                 }
             )
 
+    def _log_printed(self, key: str, value: float, step: int | None) -> None:
+        self.active.log_metric(key, value, step)
+
+    def _record_metric_sources(self, started: float) -> None:
+        """Import metric files the run wrote; say where every such metric came from."""
+        from gitruns.recorder.metric_files import import_metrics, logged_keys
+
+        sources: dict[str, str] = {}
+        for matcher in self.line_metrics:
+            sources.update({k: f"regex:{p}" for k, p in matcher.matched.items()})
+        if self.options.import_metrics:
+            report = import_metrics(
+                Path.cwd(), started, self._log_imported, logged_keys(self.active)
+            )
+            sources.update(report.sources)
+            self.warnings += report.warnings
+        if sources:
+            self.active.set_fields(metric_sources=dict(sorted(sources.items())))
+
+    def _log_imported(self, key: str, value: float, step: int, stamp: float) -> None:
+        self.active.log_metric(key, value, step, stamp)
+
 
 def _python_of_command(command: list[str]) -> bool:
     """Is the command a Python program (so the child-side hook can run in it)?"""
     from gitruns.capture.environment import child_interpreter
 
     return child_interpreter(command) is not None
+
+
+def _remember_reported_secrets(run_dir: Path, reports: Any) -> None:
+    """The secrets in what the child reported (argparse, click, Hydra's config): their
+    values are scrubbed from the captured output, as argv and config-file secrets are."""
+    from gitruns.capture.scrub import learn, remember
+    from gitruns.capture.secrets import redact_params
+
+    found: list[str] = []
+    hydra_config = (reports.hydra_run or {}).get("config")
+    for values in (reports.argparse, reports.click, hydra_config):
+        if isinstance(values, dict):
+            found += learn(values, redact_params(values))
+    remember(run_dir, found)
+
+
+def _scripts(options: RecordOptions) -> list[Path]:
+    from gitruns.recording.provenance import scripts_of_command
+
+    return scripts_of_command(options.command)
 
 
 def _check_command(command: list[str]) -> str:
@@ -403,19 +475,6 @@ def _conda_capture(python: str, packages: str) -> tuple[dict[str, bytes], dict[s
     except Exception as exc:  # capture must never break a run
         error = {"error": f"{type(exc).__name__}: {exc}"}
         return {layout.CONDA_FILE: yamlio.dump(error)}, {}
-
-
-def _environment_summary(info: Mapping[str, Any]) -> dict[str, Any]:
-    python = info.get("python", {})
-    system = info.get("os", {})
-    gpus = info.get("gpus", []) or []
-    return {
-        "python": python.get("version") if isinstance(python, dict) else python,
-        "os": f"{system.get('system', '')} {system.get('release', '')}".strip()
-        if isinstance(system, dict)
-        else system,
-        "gpus": [g.get("name") for g in gpus if isinstance(g, dict)],
-    }
 
 
 def _terminal_in_foreground() -> bool:

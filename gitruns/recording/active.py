@@ -110,10 +110,12 @@ class ActiveRun:
         In a process that joined a run (a script under ``gitruns record``), a value that
         ``record -p``, another process or this one already fixed counts the same way.
         ``leaf_sources`` (dotted path -> source) and ``replace`` serve ``record``, which
-        merges its sources per leaf and refines what it logged before.
+        merges its sources per leaf and refines what it logged before. Values under
+        secret-looking keys (``password``, ``api_key``, ``db.token`` ...) are stored as
+        ``[REDACTED]``, and the captured output is scrubbed of them (capture/scrub.py).
         """
         check_name_key(key, "param key")
-        plain = to_param_value(value, key)
+        plain = _redacted(self._writer.dir, key, to_param_value(value, key))
         if key in self._params and not replace:
             if not same_param_value(self._params[key], plain):
                 raise _conflict(key, self._params[key], plain)
@@ -334,6 +336,17 @@ def _conflict(key: str, old: Any, new: Any) -> ParamConflictError:
         f"param '{key}' is already {old!r}; cannot change it to {new!r}",
         "params are fixed once logged: start a new run, or log a metric or tag instead",
     )
+
+
+def _redacted(folder: Path, key: str, value: Any) -> Any:
+    """``value`` with its secrets redacted; the secrets are remembered for scrubbing."""
+    from gitruns.capture import scrub
+    from gitruns.capture.secrets import redact_param
+
+    safe = redact_param(key, value)
+    if safe != value:
+        scrub.remember(folder, scrub.learn(value, safe))
+    return safe
 
 
 def _describe(error: BaseException) -> dict[str, str]:

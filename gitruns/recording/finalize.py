@@ -11,14 +11,23 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitruns.format import layout, schema, yamlio
 from gitruns.recording.capped_log import TAIL_SUFFIXES, assemble
 from gitruns.recording.journal import MetricSummary
-from gitruns.recording.staging import StagedMetric, StagedRun, read_staged_run, remove_run_dir
+from gitruns.recording.staging import (
+    StagedMetric,
+    StagedRun,
+    read_staged_run,
+    remove_run_dir,
+    writer_dirs,
+)
 from gitruns.recording.staging_files import EXTRA_FILES_DIR, PATCH_STAGED
 from gitruns.storage import FileContent, Store
+
+if TYPE_CHECKING:
+    from gitruns.capture.scrub import Scrubber
 
 
 def finalize(
@@ -39,6 +48,11 @@ def finalize(
         remove_run_dir(run_dir)
         return None
     document, params, artifacts = replay(staged, status, time.time() if now is None else now)
+    scrubber = _secret_scrubber(run_dir)
+    if isinstance(document.get("error"), dict):
+        document["error"] = {
+            k: scrubber.text(v) if isinstance(v, str) else v for k, v in document["error"].items()
+        }
     files: dict[str, FileContent] = {}
     summaries: dict[str, Any] = {}
     for key, metric in sorted(staged.metrics.items()):
@@ -60,6 +74,7 @@ def finalize(
     if (run_dir / PATCH_STAGED).exists():
         files[layout.PATCH_FILE] = run_dir / PATCH_STAGED
     files.update(_extra_files(run_dir / EXTRA_FILES_DIR))
+    scrubber.logs(run_dir / EXTRA_FILES_DIR / "logs")
     parents = [c for c in [staged.start.get("code_commit")] if c]
     for parent_id in document["parents"]:
         parent_commit = store.run_commit(parent_id)
@@ -180,6 +195,14 @@ def summarize_file(path: Path) -> MetricSummary:
             step, stamp, value = line.split(b",")
             summary.add(int(step), int(stamp), float(value))
     return summary
+
+
+def _secret_scrubber(run_dir: Path) -> Scrubber:
+    """Takes every secret the run redacted elsewhere, and token shapes, out of its logs and
+    its recorded error before they are committed (see capture/scrub.py)."""
+    from gitruns.capture.scrub import Scrubber, known_values
+
+    return Scrubber(known_values(writer_dirs(run_dir)))
 
 
 def _extra_files(folder: Path) -> dict[str, FileContent]:

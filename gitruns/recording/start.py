@@ -43,10 +43,14 @@ def create_run(
     parent_ids: Iterable[str],
     store: Store,
     outer: ActiveRun | None = None,
+    *,
+    include_untracked: Iterable[Path] = (),
 ) -> ActiveRun:
     """Stage a new run owned by this process (not made the active run).
 
     ``parent_ids`` are run ids (resolve what a user typed with ``query.resolve`` first).
+    Untracked files in ``include_untracked`` (the entry-point script) go into the code
+    snapshot.
     """
     run_id = new_run_id()
     run_name = check_name_key(name, "run name") if name is not None else random_name(run_id)
@@ -54,7 +58,7 @@ def create_run(
     if outer is not None:
         parent_ids.append(outer.id)
     identity = store.identity()
-    code = store.code_state(run_id)
+    code = store.code_state(run_id, include_untracked)
     document: dict[str, Any] = {
         "schema_version": layout.SCHEMA_VERSION,
         "id": run_id,

@@ -127,6 +127,7 @@ class Run:
             "host": doc.get("host"),
             "params": self.params,
             "param_sources": doc.get("param_sources", {}),
+            "metric_sources": doc.get("metric_sources", {}),
             "tags": self.tags,
             "notes": self.notes,
             "metrics": self.metrics,

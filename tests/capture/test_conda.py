@@ -319,11 +319,16 @@ def test_env_of_a_run_outside_conda(repo: Path) -> None:
 
 
 def test_env_of_an_api_run_without_packages(repo: Path) -> None:
+    from _compare_helpers import pin_run
+
     import gitruns
+    from gitruns.format.ids import new_run_id
 
     with gitruns.start_run(name="bare") as run:
         pass
-    result = gitruns_cli(repo, "env", run.id, "--format", "pip")
+    bare = new_run_id()
+    pin_run(repo, run.id, bare, start=1.7e9, duration=1.0)  # its env/ files left out
+    result = gitruns_cli(repo, "env", bare, "--format", "pip")
     assert result.returncode == 1 and "recorded no package list" in result.stderr
 
 

@@ -42,6 +42,7 @@ def test_show_json_and_yaml_keep_their_keys(repo: Path, pair: dict[str, str]) ->
         "host",
         "params",
         "param_sources",
+        "metric_sources",
         "tags",
         "notes",
         "metrics",

@@ -110,6 +110,9 @@ def test_full_disk_gives_a_clear_error_and_loses_nothing_recorded(small_disk: Pa
     assert '"status": "FINISHED"' in listing.stdout
     during = gitruns_cli(repo, "show", "during", "--format", "json")
     assert during.returncode == 0, during.stderr
-    assert '"status": "CRASHED"' in during.stdout
+    # CRASHED when the disk refused even the end event; FINISHED when the end event fit in
+    # the journal's last page (the run's first events, its command and environment, were
+    # written while there was room) and only the commit failed: recovery keeps that status.
+    assert '"status": "CRASHED"' in during.stdout or '"status": "FINISHED"' in during.stdout
     assert '"count": 300' in during.stdout  # every point that reached the disk is kept
     fsck(repo)
