@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gitruns.review",),
     ("gitruns.display",),
     ("gitruns.recorder", "gitruns._sitehook"),
+    ("gitruns.ui",),
     ("gitruns.api", "gitruns"),
     ("gitruns.cli", "gitruns.__main__"),
 ]

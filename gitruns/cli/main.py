@@ -68,6 +68,7 @@ def _register() -> None:
         rm_restore_gc,
         show,
         tag_note_rename_history,
+        ui,
     )
 
     for module in (
@@ -86,6 +87,7 @@ def _register() -> None:
         push_fetch_pull,
         bundle,
         config,
+        ui,
         review_check,
         bisect,
         ci,
