@@ -139,3 +139,31 @@ def test_links() -> None:
     assert links_from_ci({"CI_PROJECT_URL": "https://gitlab.example.com/g/p"}) == WebLinks(
         "https://gitlab.example.com/g/p", gitlab=True
     )
+
+
+def test_report_base_is_the_review(repo: Path, branches: dict[str, str], tmp_path: Path) -> None:
+    """gitruns report --base: markdown and json are the review's; html is the dashboard's
+    report of the baseline and the head runs, with the review's data inside."""
+    import re
+
+    args = ("--base", "main", "--baseline", "best metrics.acc", "--link-base", "https://x.test/r")
+    review = gitruns_cli(repo, "review", *args)
+    report = gitruns_cli(
+        repo,
+        "report",
+        *args[:4],
+        "--format",
+        "markdown",
+        env={"GITHUB_SERVER_URL": "https://x.test", "GITHUB_REPOSITORY": "r"},
+    )
+    assert report.returncode == 0, report.stderr
+    assert report.stdout == review.stdout  # links from CI's variables, as --link-base gave
+    page_path = tmp_path / "pr.html"
+    result = gitruns_cli(repo, "report", *args[:4], "-o", str(page_path))
+    assert result.returncode == 0 and "(3 runs, html)" in result.stderr
+    page = page_path.read_text()
+    data = json.loads(re.search(r'id="gitruns-data">(.*?)</script>', page, re.DOTALL).group(1))
+    assert [r["name"] for r in data["runs"]] == ["main-best", "feat-b", "feat-a"]
+    assert data["review"]["baseline"]["name"] == "main-best"
+    both = gitruns_cli(repo, "report", "feat-a", "--base", "main")
+    assert both.returncode == 1 and "RUNS and --base both given" in both.stderr
