@@ -117,6 +117,8 @@ jobs:
           if [ -n "$GITHUB_BASE_REF" ]; then
             gitruns review --base "origin/$GITHUB_BASE_REF" --baseline {baseline} \\
               -o gitruns-report.md
+            gitruns report --base "origin/$GITHUB_BASE_REF" --baseline {baseline} \\
+              -o gitruns-report.html
             cat gitruns-report.md >> "$GITHUB_STEP_SUMMARY"
           fi
       - name: Comment
@@ -147,6 +149,7 @@ jobs:
           name: gitruns-report
           path: |
             gitruns-report.md
+            gitruns-report.html
             gitruns-check.xml
           if-no-files-found: ignore
 """
@@ -198,6 +201,8 @@ gitruns:
       if [ -n "$CI_MERGE_REQUEST_IID" ]; then
         gitruns review --base "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME" \\
           --baseline {baseline} -o gitruns-report.md
+        gitruns report --base "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME" \\
+          --baseline {baseline} -o gitruns-report.html
         if [ -n "$GITRUNS_API_TOKEN" ]; then
           curl --fail -sS -o /dev/null -X POST -H "PRIVATE-TOKEN: $GITRUNS_API_TOKEN" \\
             --data-urlencode "body@gitruns-report.md" \\
@@ -214,6 +219,7 @@ gitruns:
     when: always
     paths:
       - gitruns-report.md
+      - gitruns-report.html
     reports:
       junit: gitruns-check.xml
 """

@@ -256,6 +256,7 @@ def test_github_workflow_on_a_pull_request(
     assert "| acc | 0.9 | 0.92 (▲ +0.02, +2.2%) |" in body
     assert f"https://github.com/ada/vision/commit/{head}" in body
     assert (tmp_path / "summary.md").read_text() == body
+    assert (checkout / "gitruns-report.html").read_text().startswith("<!doctype html>")
     xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(checkout / "gitruns-check.xml"))
     assert "gitruns check: passed: 2 check(s) on 1 run" in dict(done)["Check"].stdout
 
@@ -311,6 +312,7 @@ def test_gitlab_pipeline_on_a_merge_request(
     body = parse_qs(request["body"])["body"][0]
     assert "against `origin/main`" in body and "0.95 (▲ +0.05, +5.6%)" in body
     assert f"https://gitlab.example.com/ada/vision/-/commit/{head}" in body
+    assert (checkout / "gitruns-report.html").read_text().startswith("<!doctype html>")
     xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(checkout / "gitruns-check.xml"))
 
 
