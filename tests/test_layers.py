@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gitruns.runs",),
     ("gitruns.query",),
     ("gitruns.sharing",),
+    ("gitruns.review",),
     ("gitruns.display",),
     ("gitruns.recorder", "gitruns._sitehook"),
     ("gitruns.ui",),

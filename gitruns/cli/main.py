@@ -51,7 +51,9 @@ def _register() -> None:
     """
     from gitruns.cli import (
         artifacts,
+        bisect,
         bundle,
+        ci,
         config,
         diff_compare,
         env,
@@ -62,6 +64,7 @@ def _register() -> None:
         push_fetch_pull,
         record,
         remote,
+        review_check,
         rm_restore_gc,
         show,
         tag_note_rename_history,
@@ -85,6 +88,9 @@ def _register() -> None:
         bundle,
         config,
         ui,
+        review_check,
+        bisect,
+        ci,
     ):
         for command in module.commands:
             cli.add_command(command)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    from gitruns.storage import Store
 
 FORMATS = ["html", "markdown", "json"]  # gitruns.ui.report.FORMATS (not imported: start fast)
 
@@ -109,12 +114,29 @@ def _check_installed() -> None:
     "--output", "-o", metavar="FILE", default=None, help="Write to FILE instead of stdout."
 )
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=None, help="At most N runs.")
+@click.option(
+    "--base",
+    metavar="REF",
+    help="Instead of RUNS: the runs of BASE..HEAD against a baseline run on BASE, as "
+    "gitruns review chooses them (docs/ci.md).",
+)
+@click.option("--head", default="HEAD", show_default=True, metavar="REF", help="With --base.")
+@click.option(
+    "--baseline",
+    metavar="RULE",
+    default="latest",
+    show_default=True,
+    help="With --base: latest, 'best FIELD', 'min FIELD' or a run.",
+)
 def report_command(
     runs: tuple[str, ...],
     filter_: str | None,
     fmt: str | None,
     output: str | None,
     limit: int | None,
+    base: str | None,
+    head: str,
+    baseline: str,
 ) -> None:
     """Write a report of RUNS (ids, prefixes, suffixes or names) and of the runs matching
     --filter: the runs' params, metrics and what differs between them.
@@ -129,6 +151,7 @@ def report_command(
       gitruns report --filter 'params.sweep = "lr"' -o sweep.html
       gitruns report baseline --format markdown >> pr-description.md
       gitruns report -f 'metrics.acc > 0.9' --format json -o best.json
+      gitruns report --base origin/main --baseline 'best metrics.acc' -o pr.html
     """
     import json
     import sys
@@ -138,6 +161,10 @@ def report_command(
 
     chosen = report.format_for(output, fmt)
     store = open_store()
+    if base is not None:
+        text, held = _branch_report(store, chosen, runs, base, head, filter_, baseline)
+        _emit(text, output, f"{held} run{'' if held == 1 else 's'}", chosen)
+        return
     selected = report.collect_runs(store, runs, filter_, limit)
     data = report.report_data(store, selected, filter_)
     if chosen == "json":
@@ -151,6 +178,37 @@ def report_command(
         return
     _write_atomic(output, text)
     count = f"{len(selected)} run{'' if len(selected) == 1 else 's'}"
+    click.echo(f"gitruns: wrote {output} ({count}, {chosen})", err=True)
+
+
+def _branch_report(
+    store: Store,
+    chosen: str,
+    runs: tuple[str, ...],
+    base: str,
+    head: str,
+    filter_: str | None,
+    baseline: str,
+) -> tuple[str, int]:
+    import os
+
+    from gitruns.errors import InvalidInputError
+    from gitruns.review.links import web_links
+    from gitruns.ui.branch_report import branch_report
+
+    if runs:
+        raise InvalidInputError("RUNS and --base both given", "give one: --base chooses the runs")
+    links = web_links(os.environ, store.config_value("remote.origin.url"))
+    return branch_report(store, chosen, base, head, filter_, baseline, links=links)
+
+
+def _emit(text: str, output: str | None, count: str, chosen: str) -> None:
+    import sys
+
+    if output is None:
+        sys.stdout.write(text)
+        return
+    _write_atomic(output, text)
     click.echo(f"gitruns: wrote {output} ({count}, {chosen})", err=True)
 
 

@@ -25,6 +25,8 @@ ATTRIBUTES = (
 )
 PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_/\-]+")
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
+ARITHMETIC = ("+", "-", "*", "/")
+BASELINE = "baseline"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,48 @@ class IsNull:
 
 
 @dataclass(frozen=True)
+class Ref:
+    """A field as an operand: of the run judged, or of the baseline run (``baseline.``,
+    only in ``gitruns check``)."""
+
+    field: Field
+    baseline: bool = False
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Value
+
+
+@dataclass(frozen=True)
+class Arith:
+    """``left + right`` (``-``, ``*``, ``/``): numbers, and durations such as ``"10m"``."""
+
+    op: str  # one of ARITHMETIC
+    left: Operand
+    right: Operand
+
+
+@dataclass(frozen=True)
+class Negate:
+    operand: Operand
+
+
+Operand = Ref | Literal | Arith | Negate
+
+
+@dataclass(frozen=True)
+class Calc:
+    """A comparison that is not ``run field <op> literal``: arithmetic on either side, a
+    field on the right (``metrics.acc >= baseline.metrics.acc - 0.01``), or a baseline
+    field. ``field <op> literal`` stays a ``Compare``, which the SQL pre-filter can use."""
+
+    left: Operand
+    op: str  # one of COMPARISONS
+    right: Operand
+
+
+@dataclass(frozen=True)
 class And:
     left: Node
     right: Node
@@ -97,7 +141,7 @@ class Not:
     operand: Node
 
 
-Node = Compare | In | Like | IsNull | And | Or | Not
+Node = Compare | Calc | In | Like | IsNull | And | Or | Not
 
 
 def quote_key(key: str) -> str:
@@ -120,6 +164,8 @@ def to_text(node: Node) -> str:
     """The canonical text of a tree; ``parse(to_text(t)) == t``."""
     if isinstance(node, Compare):
         return f"{node.field.to_text()} {node.op} {value_text(node.value)}"
+    if isinstance(node, Calc):
+        return f"{operand_text(node.left)} {node.op} {operand_text(node.right)}"
     if isinstance(node, In):
         values = ", ".join(value_text(v) for v in node.values)
         return f"{node.field.to_text()} {'not in' if node.negated else 'in'} ({values})"
@@ -132,6 +178,40 @@ def to_text(node: Node) -> str:
         return f"not {_grouped(node.operand)}"
     word = "and" if isinstance(node, And) else "or"
     return f"{_grouped(node.left)} {word} {_grouped(node.right)}"
+
+
+def operand_text(operand: Operand) -> str:
+    """An operand's text, parenthesised only where precedence needs it."""
+    if isinstance(operand, Ref):
+        text = operand.field.to_text()
+        return f"{BASELINE}.{text}" if operand.baseline else text
+    if isinstance(operand, Literal):
+        return value_text(operand.value)
+    if isinstance(operand, Negate):
+        inner = operand_text(operand.operand)
+        # ``-(0.5)``, not ``-0.5``: that would read back as the literal -0.5
+        return f"-{inner}" if isinstance(operand.operand, Ref) else f"-({inner})"
+    rank = _RANK[operand.op]
+    left, right = operand_text(operand.left), operand_text(operand.right)
+    if isinstance(operand.left, Arith) and _RANK[operand.left.op] < rank:
+        left = f"({left})"
+    if isinstance(operand.right, Arith) and _RANK[operand.right.op] <= rank:
+        right = f"({right})"  # a - (b - c): the right side groups first
+    return f"{left} {operand.op} {right}"
+
+
+_RANK = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+def refs_of(operand: Operand) -> list[Ref]:
+    """The fields an operand reads, in order."""
+    if isinstance(operand, Ref):
+        return [operand]
+    if isinstance(operand, Negate):
+        return refs_of(operand.operand)
+    if isinstance(operand, Arith):
+        return refs_of(operand.left) + refs_of(operand.right)
+    return []
 
 
 def _grouped(node: Node) -> str:
@@ -147,4 +227,10 @@ def fields_of(node: Node) -> list[Field]:
         return found + [f for f in fields_of(node.right) if f not in found]
     if isinstance(node, Not):
         return fields_of(node.operand)
+    if isinstance(node, Calc):
+        found = []
+        for ref in refs_of(node.left) + refs_of(node.right):
+            if not ref.baseline and ref.field not in found:
+                found.append(ref.field)
+        return found
     return [node.field]

@@ -13,7 +13,23 @@ from typing import Any, Protocol
 
 from gitruns.errors import InvalidInputError
 from gitruns.query import values as v
-from gitruns.query.ast import AGGREGATES, And, Compare, Field, In, IsNull, Like, Node, Not, Or
+from gitruns.query.ast import (
+    AGGREGATES,
+    And,
+    Calc,
+    Compare,
+    Field,
+    In,
+    IsNull,
+    Like,
+    Literal,
+    Negate,
+    Node,
+    Not,
+    Operand,
+    Or,
+    Ref,
+)
 
 _AGG_INDEX = {name: i for i, name in enumerate(AGGREGATES)}  # last, min, max, count
 _TIMES = ("start_time", "end_time")
@@ -80,19 +96,25 @@ def _summary_value(summary: Sequence[float] | None, index: int) -> Any:
     return int(summary[index]) if index == 3 else summary[index]
 
 
-def compile_filter(node: Node | None) -> Predicate:
-    """A predicate for the tree; None (no filter) matches every run."""
+def compile_filter(node: Node | None, baseline: Row | None = None) -> Predicate:
+    """A predicate for the tree; None (no filter) matches every run.
+
+    ``baseline`` is the run that ``baseline.`` fields read (``gitruns check``); a tree that
+    names one needs it.
+    """
     if node is None:
         return lambda row: True
     if isinstance(node, And):
-        left, right = compile_filter(node.left), compile_filter(node.right)
+        left, right = compile_filter(node.left, baseline), compile_filter(node.right, baseline)
         return lambda row: left(row) and right(row)
     if isinstance(node, Or):
-        left, right = compile_filter(node.left), compile_filter(node.right)
+        left, right = compile_filter(node.left, baseline), compile_filter(node.right, baseline)
         return lambda row: left(row) or right(row)
     if isinstance(node, Not):
-        inner = compile_filter(node.operand)
+        inner = compile_filter(node.operand, baseline)
         return lambda row: not inner(row)
+    if isinstance(node, Calc):
+        return _calc(node, baseline)
     if isinstance(node, IsNull):
         get, negated = getter(node.field), node.negated
         return lambda row: (get(row) is None) != negated
@@ -111,6 +133,70 @@ def _compare(node: Compare) -> Predicate:
         want = op == "="
         return lambda row: (value := get(row)) is not None and matches(value) == want
     return lambda row: v.compare(op, get(row), literal)
+
+
+def _calc(node: Calc, baseline: Row | None) -> Predicate:
+    """Arithmetic, or fields on both sides. Two plain operands compare as ``Compare`` does
+    (numbers as numbers, else text); arithmetic needs numbers, and a missing or
+    non-numeric operand (or a division by zero) makes the comparison false, like SQL's NULL."""
+    left, right = operand_reader(node.left, baseline), operand_reader(node.right, baseline)
+    if isinstance(node.left, Ref) and isinstance(node.right, Literal):
+        literal = literal_for(node.left.field, node.right.value)
+        return lambda row: v.compare(node.op, left(row), literal)
+    if isinstance(node.left, Literal) and isinstance(node.right, Ref):
+        literal = literal_for(node.right.field, node.left.value)
+        flipped = _FLIPPED[node.op]
+        return lambda row: v.compare(flipped, right(row), literal)
+    op = node.op
+    return lambda row: (b := right(row)) is not None and v.compare(op, left(row), b)
+
+
+_FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_ARITHMETIC: dict[str, Callable[[float, float], float]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+}
+
+
+def operand_reader(operand: Operand, baseline: Row | None) -> Getter:
+    """A function of a row giving the operand's value (None when missing or undefined)."""
+    if isinstance(operand, Literal):
+        value = operand.value
+        return lambda row: value
+    if isinstance(operand, Ref):
+        get = getter(operand.field)
+        if not operand.baseline:
+            return get
+        if baseline is None:
+            raise InvalidInputError(
+                f"{operand.field.to_text()} of the baseline was asked, but there is no baseline",
+                "baseline fields are for gitruns check, which chooses the baseline run",
+            )
+        value = get(baseline)
+        return lambda row: value
+    if isinstance(operand, Negate):
+        inner = operand_reader(operand.operand, baseline)
+        return lambda row: None if (x := _number(inner(row))) is None else -x
+    left, right = operand_reader(operand.left, baseline), operand_reader(operand.right, baseline)
+    apply = _ARITHMETIC[operand.op]
+
+    def calculate(row: Row) -> float | None:
+        a, b = _number(left(row)), _number(right(row))
+        if a is None or b is None or (operand.op == "/" and b == 0):
+            return None
+        return apply(a, b)
+
+    return calculate
+
+
+def _number(value: Any) -> float | None:
+    """Arithmetic's operands: numbers, numeric text and durations (``"10m"``: seconds)."""
+    number = v.as_number(value)
+    if number is None and isinstance(value, str):
+        return v.parse_duration_literal(value)
+    return number
 
 
 def _in(node: In) -> Predicate:

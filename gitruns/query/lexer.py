@@ -12,6 +12,9 @@ _FIRST_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SEGMENT = re.compile(r"[A-Za-z0-9_/\-]+")
 _OPERATORS = ("==", "!=", "<>", "<=", ">=", "=", "<", ">")
 _PUNCTUATION = {"(": "lparen", ")": "rparen", ",": "comma"}
+# After one of these a ``-`` is subtraction (``a - 1``, ``a -1``); elsewhere it starts a
+# negative number (``= -1``, ``(-1, 2)``) or negates what follows (``-metrics.a``).
+_OPERANDS = ("path", "number", "string", "rparen")
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class Segment:
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # path, string, number, op, lparen, rparen, comma, end
+    kind: str  # path, string, number, op, arith, lparen, rparen, comma, end
     pos: int
     text: str = ""
     value: str | int | float | None = None
@@ -49,8 +52,13 @@ def tokenize(text: str) -> list[Token]:
             value, end = _string(text, pos)
             tokens.append(Token("string", pos, text[pos:end], value))
             pos = end
-        elif char in "0123456789" or (char in "-." and _NUMBER.match(text, pos)):
+        elif char in "0123456789" or (
+            char in "-." and _NUMBER.match(text, pos) and not _after_operand(tokens, char)
+        ):
             pos = _number(text, pos, tokens)
+        elif char in "+-*/":
+            tokens.append(Token("arith", pos, char))
+            pos += 1
         elif char in "=!<>":
             op = next((o for o in _OPERATORS if text.startswith(o, pos)), None)
             if op is None:
@@ -63,6 +71,10 @@ def tokenize(text: str) -> list[Token]:
             raise QuerySyntaxError(text, pos, f"unexpected '{char}'")
     tokens.append(Token("end", len(text)))
     return tokens
+
+
+def _after_operand(tokens: list[Token], char: str) -> bool:
+    return char == "-" and bool(tokens) and tokens[-1].kind in _OPERANDS
 
 
 def _number(text: str, pos: int, tokens: list[Token]) -> int:

@@ -5,30 +5,49 @@ Grammar (keywords are case-insensitive)::
     expr      := and_expr ("or" and_expr)*
     and_expr  := unary ("and" unary)*
     unary     := "not" unary | "(" expr ")" | predicate
-    predicate := field op value
+    predicate := operand op operand
                | field ["not"] "in" "(" value ("," value)* ")"
                | field ["not"] ("like" | "ilike") string
                | field "is" ["not"] "null"
+    operand   := term (("+" | "-") term)*
+    term      := factor (("*" | "/") factor)*
+    factor    := "-" factor | "(" operand ")" | value | field | "baseline." field
+
+``field op value`` is a ``Compare``; any other comparison (arithmetic, a field on the
+right, a ``baseline.`` field) is a ``Calc``. A predicate that starts with ``(`` is
+arithmetic when the matching ``)`` is followed by an operator: ``(a - b) / b > 0.1``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gitruns.query.ast import (
     AGGREGATES,
     ATTRIBUTES,
+    BASELINE,
     And,
+    Arith,
+    Calc,
     Compare,
     Field,
     In,
     IsNull,
     Like,
+    Literal,
+    Negate,
     Node,
     Not,
+    Operand,
     Or,
+    Ref,
     Value,
+    refs_of,
+    value_text,
 )
 from gitruns.query.errors import QuerySyntaxError
-from gitruns.query.lexer import Token, tokenize
+from gitruns.query.lexer import Segment, Token, tokenize
+from gitruns.query.values import as_number, parse_duration_literal
 
 _NAMESPACE_ALIASES = {
     "params": "params",
@@ -57,11 +76,17 @@ _OPERATOR_ALIASES = {"==": "=", "<>": "!="}
 # are not nesting: they become balanced trees, so 100,000 terms are only 17 deep.
 MAX_NESTING = 100
 KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null", "true", "false"}
+# Arithmetic nests by recursion too (parentheses, signs, chains of ``+``): a crafted
+# expression must not exhaust Python's stack when parsed, printed or evaluated.
+MAX_ARITHMETIC_DEPTH = 100
 
 
-def parse(text: str) -> Node:
-    """Parse a filter expression; raise QuerySyntaxError pointing at the problem."""
-    parser = _Parser(text)
+def parse(text: str, *, baseline: bool = False) -> Node:
+    """Parse a filter expression; raise QuerySyntaxError pointing at the problem.
+
+    ``baseline`` allows ``baseline.`` fields (the expressions of ``gitruns check``).
+    """
+    parser = _Parser(text, baseline)
     node = parser.expression()
     parser.expect_end()
     return node
@@ -76,10 +101,11 @@ def parse_field(text: str) -> Field:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, baseline: bool = False) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.index = 0
+        self.baseline = baseline
         self.depth = 0
 
     @property
@@ -117,7 +143,8 @@ class _Parser:
         return _balanced(And, terms)
 
     def unary(self) -> Node:
-        if self.token.kind == "lparen" or self.token.word() == "not":
+        grouping = self.token.kind == "lparen" and not self._arithmetic_ahead()
+        if grouping or self.token.word() == "not":
             self.depth += 1
             if self.depth > MAX_NESTING:
                 raise self.error(f"parentheses and 'not' nested deeper than {MAX_NESTING}")
@@ -138,11 +165,20 @@ class _Parser:
         return node
 
     def predicate(self) -> Node:
-        field = self.field()
+        start = self.token
+        left = self.operand("a field")
         token = self.token
         if token.kind == "op":
             self.advance()
-            return Compare(field, _OPERATOR_ALIASES.get(token.text, token.text), self.value())
+            op = _OPERATOR_ALIASES.get(token.text, token.text)
+            return self._comparison(left, op, self.operand("a value"), start)
+        if not isinstance(left, Ref) or left.baseline:
+            if isinstance(left, Ref) and token.word() in ("is", "not", "in", "like", "ilike"):
+                raise self.error(
+                    "'in', 'like' and 'is' take a field of the run, not of the baseline", start
+                )
+            raise self.error("expected an operator")
+        field = left.field
         if self.accept("is"):
             negated = self.accept("not")
             if not self.accept("null"):
@@ -187,12 +223,107 @@ class _Parser:
             raise self.error("expected a value (test for a missing value with 'is null')")
         raise self.error("expected a value")
 
+    def _comparison(self, left: Operand, op: str, right: Operand, start: Token) -> Node:
+        if isinstance(left, Ref) and not left.baseline and isinstance(right, Literal):
+            return Compare(left.field, op, right.value)
+        if not refs_of(left) and not refs_of(right):
+            raise self.error("expected a field: a comparison needs a field on one side", start)
+        return Calc(left, op, right)
+
+    def _arithmetic_ahead(self) -> bool:
+        """At ``(``: is the matching ``)`` followed by an operator (``(a - b) / b > 0``)?"""
+        depth = 0
+        for index in range(self.index, len(self.tokens)):
+            kind = self.tokens[index].kind
+            depth += (kind == "lparen") - (kind == "rparen")
+            if depth == 0:
+                return self.tokens[index + 1].kind in ("op", "arith")
+        return False
+
+    def operand(self, expected: str, depth: int = 0) -> Operand:
+        """``a + b * c``: ``+``/``-`` over ``*``/``/`` over signs and parentheses."""
+        return self._chain("+-", lambda e, d: self.term(e, d), expected, depth)
+
+    def term(self, expected: str, depth: int) -> Operand:
+        return self._chain("*/", self.factor, expected, depth)
+
+    def _chain(
+        self, ops: str, parse_next: Callable[[str, int], Operand], expected: str, depth: int
+    ) -> Operand:
+        """Left-associative ``a op b op c``; each operand of arithmetic must be a number."""
+        start = self.token
+        node = parse_next(expected, depth)
+        while self.token.kind == "arith" and self.token.text in ops:
+            depth = self._deeper(depth)
+            op = self.advance().text
+            right_start = self.token
+            right = self._number_operand(parse_next("a value", depth), right_start)
+            node = Arith(op, self._number_operand(node, start), right)
+        return node
+
+    def factor(self, expected: str, depth: int) -> Operand:
+        token = self.token
+        if token.kind == "arith" and token.text == "-":
+            self.advance()
+            start = self.token
+            inner = self.factor("a value", self._deeper(depth))
+            return Negate(self._number_operand(inner, start))
+        if token.kind == "lparen":
+            self.advance()
+            node = self.operand("a value", self._deeper(depth))
+            if self.token.kind != "rparen":
+                raise self.error("expected ')'")
+            self.advance()
+            return node
+        if token.kind == "path" and token.word() not in KEYWORDS:
+            return self.reference(expected)
+        if expected == "a field" and token.kind not in ("string", "number"):
+            raise self.error("expected a field")
+        return Literal(self.value())
+
+    def reference(self, expected: str) -> Ref:
+        token = self.advance()
+        head = token.segments[0]
+        if not head.quoted and head.text.lower() == BASELINE and len(token.segments) > 1:
+            if not self.baseline:
+                raise self.error("baseline fields are only known to 'gitruns check'", token)
+            rest = token.segments[1:]
+            inner = Token(
+                "path", token.pos + len(head.text) + 1, token.text[len(head.text) + 1 :], None, rest
+            )
+            return Ref(_field(inner, self), baseline=True)
+        if expected == "a value" and _bare_word(token.segments):
+            try:
+                return Ref(_field(token, self))
+            except QuerySyntaxError:
+                raise self.error(f'expected a value (quote text: "{token.text}")', token) from None
+        return Ref(_field(token, self))
+
+    def _number_operand(self, operand: Operand, start: Token) -> Operand:
+        """Arithmetic takes numbers, and text that reads as a number or a duration."""
+        if isinstance(operand, Literal) and (
+            isinstance(operand.value, bool)
+            or (as_number(operand.value) is None and parse_duration_literal(operand.value) is None)
+        ):
+            text = value_text(operand.value)
+            raise self.error(f'{text} is not a number or a duration like "5m"', start)
+        return operand
+
+    def _deeper(self, depth: int) -> int:
+        if depth + 1 > MAX_ARITHMETIC_DEPTH:
+            raise self.error(f"arithmetic nested deeper than {MAX_ARITHMETIC_DEPTH}")
+        return depth + 1
+
     def field(self) -> Field:
         token = self.token
         if token.kind != "path" or token.word() in KEYWORDS:
             raise self.error("expected a field")
         self.advance()
         return _field(token, self)
+
+
+def _bare_word(segments: tuple[Segment, ...]) -> bool:
+    return len(segments) == 1 and not segments[0].quoted
 
 
 def _balanced(kind: type[And] | type[Or], terms: list[Node]) -> Node:
