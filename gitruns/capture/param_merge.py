@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gitruns.capture.secrets import REDACTED, is_secret_name, redact_value
-
 # Highest precedence first: what the user typed for gitruns, then what the program parsed
 # (exactly, or guessed from argv when it could not report), then Hydra, then config files.
 SOURCE_PRECEDENCE = ("cli", "argparse", "click", "argv", "hydra", "config")
@@ -127,21 +125,3 @@ def value_at(value: Any, path: str) -> tuple[bool, Any]:
             return False, None
         value = value[part]
     return True, value
-
-
-def redact_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy with the values of secret-looking keys (at any depth) replaced by
-    ``[REDACTED]`` and credentials inside strings (URL passwords, tokens) masked."""
-    return {str(key): _redact(str(key), value) for key, value in params.items()}
-
-
-def _redact(name: str, value: Any) -> Any:
-    if is_secret_name(name) and value not in (None, "", [], {}):
-        return REDACTED
-    if isinstance(value, Mapping):
-        return {str(k): _redact(str(k), v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact("", item) for item in value]
-    if isinstance(value, str):
-        return redact_value(value)
-    return value

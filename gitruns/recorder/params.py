@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitruns.capture.param_merge import merge_by_leaf, nest_dotted, rank, redact_params
+from gitruns.capture.param_merge import merge_by_leaf, nest_dotted, rank
+from gitruns.capture.secrets import redact_params
 from gitruns.errors import InvalidInputError
 from gitruns.format.validation import same_param_value
 from gitruns.recording.active import ActiveRun

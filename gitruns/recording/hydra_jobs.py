@@ -65,7 +65,7 @@ def hydra_fields(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def job_params(record: Mapping[str, Any]) -> dict[str, Any]:
-    from gitruns.capture.param_merge import redact_params
+    from gitruns.capture.secrets import redact_params
 
     config = record.get("config")
     return redact_params(config) if isinstance(config, dict) else {}

@@ -13,9 +13,9 @@ from gitruns.capture.param_merge import (
     hard_paths,
     merge_by_leaf,
     nest_dotted,
-    redact_params,
     value_at,
 )
+from gitruns.capture.secrets import redact_params
 from gitruns.format.layout import flatten
 
 
