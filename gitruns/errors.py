@@ -61,3 +61,7 @@ class ConcurrentUpdateError(GitrunsError):
 
 class StorageWriteError(GitrunsError):
     """The disk refused a write (full, quota, read-only); nothing already written is lost."""
+
+
+class ArtifactError(GitrunsError):
+    """An artifact cannot be found, transferred, verified or placed."""

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gitruns.runs",),
     ("gitruns.query",),
     ("gitruns.sharing",),
+    ("gitruns.artifacts",),
     ("gitruns.display",),
     ("gitruns.recorder",),
     ("gitruns.api", "gitruns"),

@@ -50,8 +50,10 @@ def _register() -> None:
     so that ``gitruns --help`` and ``gitruns record`` start fast.
     """
     from gitruns.cli import (
+        artifacts,
         bundle,
         diff_compare,
+        lineage,
         log_metric_param_tag,
         ls,
         metrics_plot,
@@ -75,6 +77,8 @@ def _register() -> None:
         remote,
         push_fetch_pull,
         bundle,
+        artifacts,
+        lineage,
     ):
         for command in module.commands:
             cli.add_command(command)

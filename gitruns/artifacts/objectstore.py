@@ -1,0 +1,131 @@
+"""Object stores by URL (``s3://``, ``gs://``, ``az://``, ``file://``, ``sftp://`` ...) through
+fsspec, with the user's own credentials (environment, ``~/.aws``, gcloud, ssh config).
+
+Layout under the URL: ``objects/<aa>/<bb>/<sha256>``, the same as git-lfs's local store,
+so a ``file://`` store on a shared disk can be read by hand. Uploads skip objects already
+there (content-addressed: same name, same bytes); on stores without atomic writes
+(``file``, ``sftp``) an upload goes to a temporary name first. Downloads resume a partial
+file left by an interrupted transfer, hash as they write, and start over when the bytes do
+not match the sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from gitruns.errors import ArtifactError
+
+INSTALL_HINT = "install the extra: pip install 'gitruns[artifacts]' (and s3fs, gcsfs or adlfs)"
+_CHUNK = 1 << 20
+_ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
+Progress = Callable[[int], object]  # bytes moved since the last call
+
+
+class ObjectStore:
+    """One object store, by URL, with fsspec storage options (``endpoint_url`` ...)."""
+
+    def __init__(self, url: str, options: Mapping[str, str] | None = None) -> None:
+        try:
+            from fsspec.core import url_to_fs
+        except ImportError as exc:
+            raise ArtifactError(f"fsspec is needed for {url}", INSTALL_HINT) from exc
+        self.url = url.rstrip("/")
+        try:
+            self.fs, self.root = url_to_fs(self.url, **_storage_options(options or {}))
+        except (ImportError, ValueError) as exc:
+            raise ArtifactError(
+                f"cannot open the object store {url} ({exc})", INSTALL_HINT
+            ) from exc
+        self.root = self.root.rstrip("/")
+        protocol = self.fs.protocol
+        self.protocols = {protocol} if isinstance(protocol, str) else set(protocol)
+
+    def key(self, sha256: str) -> str:
+        return f"{self.root}/objects/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    def size_of(self, sha256: str) -> int | None:
+        """The stored object's size, or None when the store does not have it."""
+        try:
+            info = self.fs.info(self.key(sha256))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._error("look up", exc) from exc
+        size = info.get("size")
+        return int(size) if size is not None else None
+
+    def upload(self, local: Path, sha256: str, size: int, progress: Progress | None = None) -> bool:
+        """Send one object unless the store has it already; True when bytes were sent."""
+        if self.size_of(sha256) == size:
+            return False
+        target = self.key(sha256)
+        try:
+            self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+            if self.protocols & _ATOMIC_PUT:
+                self.fs.put_file(str(local), target)
+            else:
+                partial = f"{target}.tmp-{secrets.token_hex(6)}"
+                self.fs.put_file(str(local), partial)
+                self.fs.mv(partial, target)
+        except OSError as exc:
+            raise self._error("upload to", exc) from exc
+        if progress is not None:
+            progress(size)
+        return True
+
+    def download(self, sha256: str, size: int, partial: Path, progress: Progress | None) -> bool:
+        """Fill ``partial`` with the object, resuming what it already holds; True when its
+        sha256 matches (False: the bytes are wrong and ``partial`` was emptied)."""
+        digest = hashlib.sha256()
+        have = partial.stat().st_size if partial.exists() else 0
+        if have > size:
+            partial.unlink()
+            have = 0
+        if have:
+            with partial.open("rb") as done:
+                while chunk := done.read(_CHUNK):
+                    digest.update(chunk)
+        try:
+            with self.fs.open(self.key(sha256), "rb") as source, partial.open("ab") as out:
+                if have:
+                    source.seek(have)
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+        except FileNotFoundError as exc:
+            raise ArtifactError(
+                f"object {sha256} is not in the object store {self.url}",
+                "push it from a clone that has it: gitruns artifacts push RUN",
+            ) from exc
+        except OSError as exc:
+            raise self._error("download from", exc) from exc
+        if digest.hexdigest() == sha256 and partial.stat().st_size == size:
+            return True
+        partial.unlink(missing_ok=True)
+        return False
+
+    def _error(self, action: str, exc: Exception) -> ArtifactError:
+        return ArtifactError(
+            f"cannot {action} the object store {self.url} ({type(exc).__name__}: {exc})",
+            "check the URL (gitruns artifacts remote list) and your credentials for it",
+        )
+
+
+def _storage_options(options: Mapping[str, str]) -> dict[str, Any]:
+    """``key=value`` strings from git config, with true/false/numbers as such."""
+    parsed: dict[str, Any] = {}
+    for key, value in options.items():
+        lowered = value.lower()
+        if lowered in ("true", "false"):
+            parsed[key] = lowered == "true"
+        elif value.isdigit():
+            parsed[key] = int(value)
+        else:
+            parsed[key] = value
+    return parsed
