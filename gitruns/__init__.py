@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitruns.errors import (
     AmbiguousRunError,
+    ArtifactError,
     ConcurrentUpdateError,
     GitrunsError,
     InvalidInputError,
@@ -27,6 +28,7 @@ _PUBLIC = {
     "add_run_note": "gitruns.api",
     "delete_run_tags": "gitruns.api",
     "end_run": "gitruns.api",
+    "get_artifact": "gitruns.api",
     "get_run": "gitruns.api",
     "list_runs": "gitruns.api",
     "log_artifact": "gitruns.api",
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
         add_run_note,
         delete_run_tags,
         end_run,
+        get_artifact,
         get_run,
         list_runs,
         log_artifact,
@@ -87,6 +90,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ActiveRun",
     "AmbiguousRunError",
+    "ArtifactError",
     "ConcurrentUpdateError",
     "GitrunsError",
     "InvalidInputError",
@@ -103,6 +107,7 @@ __all__ = [
     "add_run_note",
     "delete_run_tags",
     "end_run",
+    "get_artifact",
     "get_run",
     "list_runs",
     "log_artifact",

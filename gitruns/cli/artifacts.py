@@ -316,7 +316,12 @@ def remote_remove(name: str) -> None:
 @click.argument("url", required=False)
 def pre_push_command(remote: str, url: str | None) -> None:
     """Called by the pre-push hook: upload the pushed runs' artifacts to the object store
-    bound to REMOTE. Reads git's pre-push lines on stdin."""
+    bound to REMOTE. Reads git's pre-push lines on stdin.
+
+    \b
+    Examples:
+      echo "refs/runs/ID SHA refs/runs/ID 0000..." | gitruns artifacts pre-push origin
+    """
     from gitruns.artifacts.service import pre_push_upload
     from gitruns.display.show import human_size
     from gitruns.recording.repository import open_store

@@ -29,7 +29,7 @@ def run_page(run: Run, store: Store) -> str:
     lines += _mapping("tags", data["tags"])
     lines += _notes(data["notes"])
     lines += _environment(read_env(run))
-    lines += _artifacts(data["artifacts"])
+    lines += _artifacts(run)
     lines += _lineage(store, data)
     return "\n".join(lines) + "\n"
 
@@ -175,14 +175,19 @@ def _environment(env: EnvSummary) -> list[str]:
     return ["", "environment"] + [f"  {k:<{width}}  {v}" for k, v in kept.items()]
 
 
-def _artifacts(artifacts: list[dict[str, Any]]) -> list[str]:
-    if not artifacts:
+def _artifacts(run: Run) -> list[str]:
+    """Each artifact, marked when its content is not here (fetched runs, a teammate's)."""
+    files = run.artifact_files
+    if not files:
         return []
-    width = max(len(a["path"]) for a in artifacts)
+    width = max(len(f.path) for f in files)
     lines = ["", "artifacts"]
-    for art in artifacts:
-        size = human_size(art.get("size") or 0)
-        lines.append(f"  {art['path']:<{width}}  {size:>9}  sha256:{str(art['sha256'])[:12]}")
+    for f in files:
+        mark = "" if f.here else "  (not here)"
+        lines.append(f"  {f.path:<{width}}  {human_size(f.size):>9}  sha256:{f.sha256[:12]}{mark}")
+    absent = sum(not f.here for f in files)
+    if absent:
+        lines.append(f"  {absent} not here: gitruns artifacts get {run.id[-8:]}")
     return lines
 
 
