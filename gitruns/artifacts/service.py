@@ -228,3 +228,26 @@ def pre_push_upload(store: Store, remote: str, ref_lines: str) -> TransferReport
         files += files_of(store, run)
     target = destination(store, remote)
     return push_objects(store, files, target)
+
+
+def after_run_push(
+    store: Store, remote: str, run_ids: list[str], echo: Echo | None = None
+) -> tuple[TransferReport | None, str]:
+    """What ``gitruns push`` does for artifacts once the runs went: nothing when the pre-push
+    hook uploaded them; else upload them now. Returns the report (None when nothing was
+    sent here) and a note for the user ("" when none)."""
+    from gitruns.artifacts import hook, lfs
+
+    runs = [load_run(store, i, c) for i in run_ids if (c := store.run_commit(i))]
+    files = [f for run in runs for f in files_of(store, run)]
+    if not files:
+        return None, ""
+    target = destination(store, remote)
+    if target.object_store is None and not lfs.lfs_installed():
+        return None, (
+            f"git-lfs is not installed: {len(files)} artifact(s) went as pointers only; "
+            f"{lfs.INSTALL_HINT}, then run 'gitruns artifacts push'"
+        )
+    if hook.hook_installed(store):
+        return None, ""
+    return push_objects(store, files, target, None, echo), ""
