@@ -216,5 +216,5 @@ def test_api_get_artifact_downloads_on_demand(tmp_path: Path) -> None:
     path = gitruns.get_artifact(run_id, "model.npz", repo=team.bob)
     assert path.read_bytes() == MODEL
     assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
-    with pytest.raises(gitruns.ArtifactError, match="has no artifact 'nope.bin'"):
+    with pytest.raises(gitruns.ArtifactError, match=r"has no artifact 'nope\.bin'"):
         gitruns.get_artifact(run_id, "nope.bin", repo=team.bob)
