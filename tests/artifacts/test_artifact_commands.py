@@ -46,7 +46,8 @@ def _rewrite(repo: Path, run_id: str, files: dict[str, bytes], drop: list[str]) 
         plumb("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
     tree = plumb("write-tree")
     parents = plumb("rev-list", "--parents", "-n1", commit).split()[1:]
-    new = plumb("commit-tree", tree, *sum((["-p", p] for p in parents), []), "-m", "run (v1)")
+    parent_args = [arg for p in parents for arg in ("-p", p)]
+    new = plumb("commit-tree", tree, *parent_args, "-m", "run (v1)")
     plumb("update-ref", ref, new, commit)
     (repo / ".git" / "rewrite-index").unlink()
 
