@@ -315,23 +315,26 @@ def render(results: dict[str, tuple[float, int]], args: argparse.Namespace) -> s
         f"{results['record large'][0]:.2f} s.",
         "",
     ]
+
+    def row(what: str, up: str, down: str, label: str) -> str:
+        return f"| {what} | {cell(f'{up} {label}', label)} | {cell(f'{down} {label}', label)} |"
+
+    head = ["| | upload | download |", "|---|---|---|"]
     for label, title in (("many", many), ("large", large)):
+        lines += [f"{title} to the S3 server (moto):", "", *head]
         lines += [
-            f"{title} to the S3 server (moto):",
-            "",
-            "| | upload | download |",
-            "|---|---|---|",
-            f"| gitruns artifacts push / get (s3fs) | {cell(f's3 gitruns push {label}', label)} | {cell(f's3 gitruns get {label}', label)} |",
-            f"| raw s3fs put / get | {cell(f's3 s3fs put {label}', label)} | {cell(f's3 s3fs get {label}', label)} |",
-            f"| raw boto3, 10 threads (aws s3 cp) | {cell(f's3 boto3 put {label}', label)} | {cell(f's3 boto3 get {label}', label)} |",
-            f"| dvc push / pull | {cell(f's3 dvc push {label}', label)} | {cell(f's3 dvc pull {label}', label)} |",
+            row("gitruns artifacts push / get (s3fs)", "s3 gitruns push", "s3 gitruns get", label),
+            row("raw s3fs put / get", "s3 s3fs put", "s3 s3fs get", label),
+            row("raw boto3, 10 threads (aws s3 cp)", "s3 boto3 put", "s3 boto3 get", label),
+            row("dvc push / pull", "s3 dvc push", "s3 dvc pull", label),
             "",
             f"{title} to the Git LFS server (giftless):",
             "",
-            "| | upload | download |",
-            "|---|---|---|",
-            f"| plain git push (gitruns hook, git-lfs) / gitruns artifacts get | {cell(f'lfs git push {label}', label)} | {cell(f'lfs gitruns get {label}', label)} |",
-            f"| raw git lfs push --object-id / git lfs fetch | {cell(f'lfs raw push {label}', label)} | {cell(f'lfs raw fetch {label}', label)} |",
+            *head,
+            row("plain git push (gitruns hook) / gitruns artifacts get", "lfs git push",
+                "lfs gitruns get", label),
+            row("raw git lfs push --object-id / git lfs fetch", "lfs raw push", "lfs raw fetch",
+                label),
             "",
         ]  # fmt: skip
     return "\n".join(lines)
