@@ -8,10 +8,12 @@ the git remote's LFS endpoint or an object store; what the other side has is ski
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +92,8 @@ def fetch_missing(
         progress.start(sum(f.size for f in wanted), len(wanted))
     try:
         if destination.object_store is None:
-            _fetch_lfs(store, local, destination.name, wanted, report, echo)
+            with _watching(local, wanted, progress):
+                _fetch_lfs(store, local, destination.name, wanted, report, echo)
         else:
             _fetch_store(local, _open(destination), wanted, report, progress)
     finally:
@@ -133,6 +136,45 @@ def _fetch_lfs(
         )
     if report.missing and message.strip():
         report.detail = _last_line(message)
+
+
+@contextlib.contextmanager
+def _watching(
+    local: ArtifactStore, wanted: list[ArtifactFile], progress: Progress | None
+) -> Iterator[None]:
+    """Progress of a git-lfs download, which shows none when its stderr is not a terminal:
+    a thread adds up the objects arrived and the partial files git-lfs writes."""
+    if progress is None:
+        yield
+        return
+    stop = threading.Event()
+    incomplete = local.root / "incomplete"
+    reported = [0]
+
+    def update() -> None:
+        done = 0
+        for f in wanted:
+            if local.object_path(f.sha256).exists():
+                done += f.size
+            else:
+                with contextlib.suppress(OSError):
+                    done += (incomplete / f"{f.sha256}.part").stat().st_size
+        if done > reported[0]:
+            progress.advance(done - reported[0])
+            reported[0] = done
+
+    def poll() -> None:
+        while not stop.wait(0.2):
+            update()
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        update()
 
 
 def _fetch_store(

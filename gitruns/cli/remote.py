@@ -52,12 +52,15 @@ def setup(remote: str, undo: bool, artifacts_remote: str | None) -> None:
     from gitruns.artifacts.remotes import bind
     from gitruns.recording.repository import open_store
     from gitruns.sharing import setup_remote, undo_setup
+    from gitruns.sharing.remotes import remotes_set_up
 
     store = open_store()
     change = undo_setup(store, remote) if undo else setup_remote(store, remote)
     if undo:
         bind(store, remote, None)
-        hooked = hook.remove_hook(store) if _last_set_up(store, remote) else hook.HookChange([], [])
+        # One hook serves every remote: it goes when the last remote set up is undone.
+        last = not remotes_set_up(store)
+        hooked = hook.remove_hook(store) if last else hook.HookChange([], [])
     else:
         if artifacts_remote:
             bind(store, remote, artifacts_remote)
@@ -81,16 +84,6 @@ def setup(remote: str, undo: bool, artifacts_remote: str | None) -> None:
             f"artifacts but not the files; {INSTALL_HINT}, then upload with "
             "'gitruns artifacts push'"
         )
-
-
-def _last_set_up(store: object, remote: str) -> bool:
-    """True when no other remote still has the runs push refspec (the hook serves all)."""
-    from gitruns.sharing.remotes import PUSH_RUNS, _values
-    from gitruns.storage import Store
-
-    assert isinstance(store, Store)
-    others = [r for r in store.remote_names() if r != remote]
-    return not any(PUSH_RUNS in _values(store, f"remote.{r}.push") for r in others)
 
 
 commands = [command]
