@@ -241,6 +241,7 @@ def measure(args: argparse.Namespace) -> dict[str, tuple[float, int]]:
                 results[f"lfs git push {label}"] = timed(
                     alice, "git", "push", "-q", "origin", f"refs/runs/{run_id}:refs/runs/{run_id}"
                 )
+                check_uploaded(server.storage, data / label)
                 clear_store(bob)
                 results[f"lfs gitruns get {label}"] = timed(
                     bob, *gitruns, "artifacts", "get", run_id, "--no-place"
@@ -262,6 +263,15 @@ def measure(args: argparse.Namespace) -> dict[str, tuple[float, int]]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return results
+
+
+def check_uploaded(storage: Path, source: Path) -> None:
+    """The server holds every byte sent (a figure of a transfer that did nothing is no
+    figure)."""
+    held = sum(p.stat().st_size for p in storage.rglob("*") if p.is_file())
+    sent = sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+    if held != sent:
+        raise RuntimeError(f"the LFS server holds {held} bytes, not the {sent} sent")
 
 
 def _objects_of(clone: Path, run_id: str) -> list[str]:

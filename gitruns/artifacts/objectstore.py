@@ -21,6 +21,10 @@ from gitruns.errors import ArtifactError
 
 INSTALL_HINT = "install the extra: pip install 'gitruns[artifacts]' (and s3fs, gcsfs or adlfs)"
 _CHUNK = 1 << 20
+# Buffer of a streamed read or write: memory stays near this whatever the file's size (a
+# plain s3fs put_file of a large file buffers ten 50 MiB parts at once). S3 parts must be
+# at least 5 MiB.
+BLOCK = 8 << 20
 _ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
 Progress = Callable[[int], object]  # bytes moved since the last call
 
@@ -63,18 +67,19 @@ class ObjectStore:
         if self.size_of(sha256) == size:
             return False
         target = self.key(sha256)
+        atomic = bool(self.protocols & _ATOMIC_PUT)
+        written = target if atomic else f"{target}.tmp-{secrets.token_hex(6)}"
         try:
             self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-            if self.protocols & _ATOMIC_PUT:
-                self.fs.put_file(str(local), target)
-            else:
-                partial = f"{target}.tmp-{secrets.token_hex(6)}"
-                self.fs.put_file(str(local), partial)
-                self.fs.mv(partial, target)
+            with local.open("rb") as source, self.fs.open(written, "wb", block_size=BLOCK) as out:
+                while chunk := source.read(_CHUNK):
+                    out.write(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+            if not atomic:
+                self.fs.mv(written, target)
         except OSError as exc:
             raise self._error("upload to", exc) from exc
-        if progress is not None:
-            progress(size)
         return True
 
     def download(self, sha256: str, size: int, partial: Path, progress: Progress | None) -> bool:
@@ -90,7 +95,8 @@ class ObjectStore:
                 while chunk := done.read(_CHUNK):
                     digest.update(chunk)
         try:
-            with self.fs.open(self.key(sha256), "rb") as source, partial.open("ab") as out:
+            remote = self.fs.open(self.key(sha256), "rb", block_size=BLOCK)
+            with remote as source, partial.open("ab") as out:
                 if have:
                     source.seek(have)
                 while chunk := source.read(_CHUNK):
