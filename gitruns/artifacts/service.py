@@ -122,6 +122,12 @@ def _fetch(
         return TransferReport("here", already=sorted({f.sha256 for f in files}))
     target = destination(store, remote, located.origin)
     report = fetch_missing(store, files, target, progress, echo)
+    if report.refused:
+        raise ArtifactError(
+            f"{target.label} refused the credentials ({report.detail})",
+            "check that git can log in to it ('git lfs env' shows the endpoint; a credential "
+            "helper or 'git credential approve' stores the login)",
+        )
     if report.missing:
         run = located.run
         names = ", ".join(f.path for f in report.missing[:5])

@@ -29,6 +29,7 @@ from gitruns.runs.model import Run
 from gitruns.sharing.gitcli import Echo
 from gitruns.storage import Store
 
+_AUTH_MARKERS = ("authentication required", "authorization error", "401", "403", "credentials")
 TRIES = 3  # a download whose bytes do not match its sha256 is tried this many times
 WORKERS = 8
 _CHUNK = 1 << 20
@@ -53,6 +54,7 @@ class TransferReport:
     bytes_moved: int = 0
     placed: list[Path] = field(default_factory=list)
     detail: str = ""  # the transport's last message when something was missing
+    refused: bool = False  # the transport refused our credentials
 
 
 def select(files: list[ArtifactFile], paths: Sequence[str], run: Run) -> list[ArtifactFile]:
@@ -136,6 +138,8 @@ def _fetch_lfs(
         )
     if report.missing and message.strip():
         report.detail = _last_line(message)
+        lowered = message.lower()
+        report.refused = any(marker in lowered for marker in _AUTH_MARKERS)
 
 
 @contextlib.contextmanager

@@ -95,7 +95,10 @@ def test_against_a_real_lfs_server_with_git_credentials(
             team.bob, "artifacts", "get", run_id, "-o", "out", env={"GIT_TERMINAL_PROMPT": "0"}
         )
         assert refused.returncode == 1
-        assert refused.stderr.startswith("gitruns: error: 2 artifact(s) of run best-lr")
+        assert refused.stderr.startswith(
+            "gitruns: error: git-lfs on 'origin' refused the credentials"
+        ), refused.stderr
+        assert "credential helper" in refused.stderr
         assert "Traceback" not in refused.stderr and not (team.bob / "out").exists()
         use_lfs_server(team.bob, server, isolated_environment)
         got = gitruns_cli(team.bob, "artifacts", "get", run_id, "-o", "out")
