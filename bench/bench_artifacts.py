@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -146,6 +147,20 @@ def clear_store(clone: Path) -> None:
 
 
 def measure(args: argparse.Namespace) -> dict[str, tuple[float, int]]:
+    """Every figure, ``args.rounds`` times, the rounds interleaved (the load of a shared
+    machine drifts): the median time and the highest peak memory of each."""
+    rounds: dict[str, list[tuple[float, int]]] = {}
+    for index in range(args.rounds):
+        print(f"round {index + 1} of {args.rounds}", file=sys.stderr)
+        for key, value in measure_once(args).items():
+            rounds.setdefault(key, []).append(value)
+    return {
+        key: (statistics.median(t for t, _ in values), max(m for _, m in values))
+        for key, values in rounds.items()
+    }
+
+
+def measure_once(args: argparse.Namespace) -> dict[str, tuple[float, int]]:
     from _artifact_helpers import giftless_server, use_lfs_server
 
     for key, value in {
@@ -317,8 +332,9 @@ def render(results: dict[str, tuple[float, int]], args: argparse.Namespace) -> s
         "",
         f"Reproduce: `python bench/bench_artifacts.py` ({time.strftime('%Y-%m-%d')}, "
         f"{sh(ROOT, 'git', '--version').strip()}, {sh(ROOT, 'git', 'lfs', 'version').split()[0]}, "
-        "2 shared cores, servers on 127.0.0.1; one round; each figure is the command as a "
-        "user runs it, Python start-up included, with the peak RSS of its process tree).",
+        "2 shared cores, servers on 127.0.0.1; "
+        f"median of {args.rounds} interleaved rounds; each figure is the command as a user "
+        "runs it, Python start-up included, with the highest peak RSS of its process tree).",
         "",
         f"Storing the artifacts while recording (copy into the local store, hashing as it "
         f"copies): {many} {results['record many'][0]:.2f} s, {large} "
@@ -367,12 +383,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--file-mib", type=int, default=2)
     parser.add_argument("--large-mib", type=int, default=200)
-    parser.add_argument("--quick", action="store_true", help="10 x 1 MiB and 20 MiB")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="10 x 1 MiB and 20 MiB, 1 round")
     parser.add_argument("--no-dvc", action="store_true")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.files, args.file_mib, args.large_mib = 10, 1, 20
+        args.files, args.file_mib, args.large_mib, args.rounds = 10, 1, 20, 1
     text = render(measure(args), args)
     print(text)
     if not args.no_docs:

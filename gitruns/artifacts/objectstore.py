@@ -25,6 +25,7 @@ _CHUNK = 1 << 20
 # plain s3fs put_file of a large file buffers ten 50 MiB parts at once). S3 parts must be
 # at least 5 MiB.
 BLOCK = 8 << 20
+UPLOAD_PARTS = 4
 _ATOMIC_PUT = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
 Progress = Callable[[int], object]  # bytes moved since the last call
 
@@ -71,16 +72,26 @@ class ObjectStore:
         written = target if atomic else f"{target}.tmp-{secrets.token_hex(6)}"
         try:
             self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-            with local.open("rb") as source, self.fs.open(written, "wb", block_size=BLOCK) as out:
-                while chunk := source.read(_CHUNK):
-                    out.write(chunk)
-                    if progress is not None:
-                        progress(len(chunk))
+            if "s3" in self.protocols:
+                # s3fs sends parts in parallel; a few parts of BLOCK bound its memory.
+                self.fs.put_file(
+                    str(local), written, callback=_callback(progress), chunksize=BLOCK,
+                    max_concurrency=UPLOAD_PARTS,
+                )  # fmt: skip
+            else:
+                self._stream_up(local, written, progress)
             if not atomic:
                 self.fs.mv(written, target)
         except OSError as exc:
             raise self._error("upload to", exc) from exc
         return True
+
+    def _stream_up(self, local: Path, written: str, progress: Progress | None) -> None:
+        with local.open("rb") as source, self.fs.open(written, "wb", block_size=BLOCK) as out:
+            while chunk := source.read(_CHUNK):
+                out.write(chunk)
+                if progress is not None:
+                    progress(len(chunk))
 
     def download(self, sha256: str, size: int, partial: Path, progress: Progress | None) -> bool:
         """Fill ``partial`` with the object, resuming what it already holds; True when its
@@ -121,6 +132,18 @@ class ObjectStore:
             f"cannot {action} the object store {self.url} ({type(exc).__name__}: {exc})",
             "check the URL (gitruns artifacts remote list) and your credentials for it",
         )
+
+
+def _callback(progress: Progress | None) -> Any:
+    """An fsspec callback that reports bytes sent to ``progress``."""
+    from fsspec.callbacks import Callback
+
+    class Report(Callback):  # type: ignore[misc]
+        def relative_update(self, inc: int = 1) -> None:
+            if progress is not None:
+                progress(inc)
+
+    return Report()
 
 
 def _storage_options(options: Mapping[str, str]) -> dict[str, Any]:
