@@ -149,8 +149,9 @@ def get_artifact(
     """The local path of one artifact of a run, downloaded when it is not here.
 
     The content is fetched (from the run's git remote through Git LFS, or the object store
-    configured for it) into the local store, checked against its sha256, and its path there
-    returned: a read-only file named by its sha256. Copy it to change it.
+    configured for it) into the local store and checked against its sha256, and its path
+    there returned: a read-only file named by its sha256. Copy it to change it. Content
+    already here is returned at once (``gitruns artifacts verify`` re-checks it).
 
     Args:
         run: a run, or a reference to one (id, prefix or suffix of an id, name); runs
