@@ -78,6 +78,7 @@ def test_plain_push_uploads_and_a_clone_gets_them(
     fsck(team.remote)
 
 
+@pytest.mark.slow
 def test_against_a_real_lfs_server_with_git_credentials(
     tmp_path: Path, isolated_environment: Path
 ) -> None:

@@ -25,6 +25,7 @@ def _add_team_store(clone: Path, endpoint: str) -> None:
     assert gitruns_cli(clone, "remote", "setup").returncode == 0
 
 
+@pytest.mark.slow
 def test_s3_plain_push_and_get(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     team = make_team(tmp_path)
     with moto_s3(monkeypatch) as s3:
@@ -54,6 +55,7 @@ def test_s3_plain_push_and_get(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     fsck(team.bob)
 
 
+@pytest.mark.slow
 def test_downloads_resume_and_retry_a_damaged_partial(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -80,6 +82,7 @@ def test_downloads_resume_and_retry_a_damaged_partial(
         assert (team.bob / "b" / "model.bin").read_bytes() == BIG
 
 
+@pytest.mark.slow
 def test_damaged_remote_copy_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     team = make_team(tmp_path)
     with moto_s3(monkeypatch) as s3:
