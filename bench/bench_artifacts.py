@@ -366,12 +366,57 @@ def render(results: dict[str, tuple[float, int]], args: argparse.Namespace) -> s
     return "\n".join(lines)
 
 
-def write_docs(text: str) -> None:
+MAKE_RUNS = """
+import sys, gitruns
+for i in range(int(sys.argv[1])):
+    with gitruns.start_run(f"run-{i}") as run:
+        run.log_metric("loss", 0.5)
+"""
+
+
+def measure_scan(count: int) -> str:
+    """What the pre-push hook adds to a plain ``git push`` of many runs: git-lfs scans the
+    pushed commits for pointers (runs without artifacts here: the scan is all it does)."""
+    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-scan-"))
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    try:
+        repo = work / "repo"
+        sh(work, "git", "init", "-q", str(repo))
+        (repo / "README").write_text("scan\n")
+        sh(repo, "git", "add", "README")
+        sh(repo, "git", "commit", "-q", "-m", "init")
+        sh(repo, sys.executable, "-c", MAKE_RUNS, str(count))
+        times = {}
+        for hooked in (False, True):
+            remote = work / f"remote-{hooked}.git"
+            sh(work, "git", "init", "-q", "--bare", str(remote))
+            if hooked:
+                sh(repo, "git", "remote", "remove", "origin")
+            sh(repo, "git", "remote", "add", "origin", str(remote))
+            sh(repo, "git", "push", "-q", "--no-verify", "origin", "HEAD:main")
+            sh(repo, "git", "fetch", "-q", "origin")
+            if hooked:
+                sh(repo, sys.executable, "-m", "gitruns", "remote", "setup")
+            flags = [] if hooked else ["--no-verify"]
+            times[hooked] = timed(
+                repo, "git", "push", "-q", *flags, "origin", "refs/runs/*:refs/runs/*"
+            )[0]
+        return (
+            f"A plain `git push` of {count} new runs (no artifacts) to a local bare remote: "
+            f"{times[False]:.2f} s without the gitruns hook, {times[True]:.2f} s with it "
+            f"(git-lfs scanning every pushed run for pointer files; "
+            f"`python bench/bench_artifacts.py --scan-only`)."
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_docs(text: str, begin: str = MARK_BEGIN, end: str = MARK_END) -> None:
     docs = DOCS.read_text()
-    block = f"{MARK_BEGIN}\n{text}\n{MARK_END}"
-    if MARK_BEGIN in docs:
-        head, _, rest = docs.partition(MARK_BEGIN)
-        _, _, tail = rest.partition(MARK_END)
+    block = f"{begin}\n{text}\n{end}"
+    if begin in docs:
+        head, _, rest = docs.partition(begin)
+        _, _, tail = rest.partition(end)
         docs = head + block + tail
     else:
         docs = docs.rstrip("\n") + "\n\n" + block + "\n"
@@ -387,7 +432,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 x 1 MiB and 20 MiB, 1 round")
     parser.add_argument("--no-dvc", action="store_true")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument(
+        "--scan-only",
+        type=int,
+        metavar="RUNS",
+        default=0,
+        help="only measure the hook's scan of a push of RUNS runs",
+    )
     args = parser.parse_args()
+    if args.scan_only:
+        text = measure_scan(args.scan_only)
+        print(text)
+        if not args.no_docs:
+            write_docs(text, "<!-- bench:artifacts-scan -->", "<!-- /bench:artifacts-scan -->")
+        return
     if args.quick:
         args.files, args.file_mib, args.large_mib, args.rounds = 10, 1, 20, 1
     text = render(measure(args), args)
