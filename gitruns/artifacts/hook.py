@@ -9,9 +9,11 @@ not need. So ``gitruns remote setup`` writes one hook of its own:
 - a hook that was there is kept as ``pre-push.before-gitruns`` and runs first, with the same
   arguments and stdin (what ``pre-commit install`` does with a legacy hook); git-lfs's own
   stock hook is kept aside too but not run, since this hook calls git-lfs itself;
-- the pushed refs go to ``git lfs pre-push``; for a remote whose runs keep artifacts in an
-  object store (``gitruns.<remote>.artifacts``), the ``refs/runs/*`` lines go to
-  ``gitruns artifacts pre-push`` instead (and only the other lines to git-lfs);
+- the ``refs/runs/*`` lines go to ``gitruns artifacts pre-push``, which uploads the
+  artifacts of every pushed run in one ``git lfs push --object-id`` (or to the object store
+  bound to the remote, ``gitruns.<remote>.artifacts``); the other lines (code) go to
+  ``git lfs pre-push``. Measured: git-lfs's own hook scans each pushed run apart, 8 s for a
+  push of 1,000 runs that takes 1.8 s without it (bench/bench_artifacts.py --scan-only);
 - without git-lfs the push goes on with a note: runs travel as pointers, and
   ``gitruns artifacts push`` uploads their content later.
 
@@ -30,12 +32,12 @@ from pathlib import Path
 from gitruns.sharing.gitcli import run_git
 from gitruns.storage import Store
 
-MARKER = "# gitruns pre-push hook v1"
+MARKER = "# gitruns pre-push hook"  # any version; the script's first comment line
 KEPT_SUFFIX = ".before-gitruns"
 LFS_STOCK_MARKER = "git lfs pre-push"
 
 _SCRIPT = """#!/bin/sh
-{marker}
+{marker} v2
 # Written by 'gitruns remote setup'; 'gitruns remote setup --undo' removes it and puts back
 # any hook that was here before (kept as pre-push.before-gitruns, run first).
 refs=$(mktemp "${{TMPDIR:-/tmp}}/gitruns-pre-push.XXXXXX") || exit 1
@@ -46,24 +48,24 @@ kept="$hooks/pre-push{kept}"
 if [ -x "$kept" ] && [ "$(cat "$kept.lfs" 2>/dev/null)" != "stock" ]; then
     "$kept" "$@" < "$refs" || exit $?
 fi
-store=$(git config --get "gitruns.$1.artifacts" 2>/dev/null)
-if [ -n "$store" ]; then
-    grep '^refs/runs/' "$refs" > "$refs.runs"
-    grep -v '^refs/runs/' "$refs" > "$refs.code"
-    if [ -s "$refs.runs" ]; then
-        if [ -x {python} ]; then
-            {python} -m gitruns artifacts pre-push "$@" < "$refs.runs" || exit $?
-        else
-            echo >&2 "gitruns: {python} is gone: run artifacts were not uploaded to '$store';"
-            echo >&2 "gitruns: run 'gitruns remote setup $1' again, then 'gitruns artifacts push'"
-        fi
+grep '^refs/runs/' "$refs" > "$refs.runs"
+grep -v '^refs/runs/' "$refs" > "$refs.code"
+if [ -s "$refs.runs" ]; then
+    if [ -x {python} ]; then
+        # gitruns uploads the artifacts of all pushed runs at once (git lfs pre-push would
+        # scan each run apart: seconds for a thousand runs)
+        {python} -m gitruns artifacts pre-push "$@" < "$refs.runs" || exit $?
+    elif [ -n "$(git config --get "gitruns.$1.artifacts" 2>/dev/null)" ]; then
+        echo >&2 "gitruns: {python} is gone: run artifacts were not uploaded;"
+        echo >&2 "gitruns: run 'gitruns remote setup $1' again, then 'gitruns artifacts push'"
+    else
+        cat "$refs.runs" >> "$refs.code"
     fi
-    cp "$refs.code" "$refs"
 fi
-[ -s "$refs" ] || exit 0
+[ -s "$refs.code" ] || exit 0
 if command -v git-lfs >/dev/null 2>&1; then
-    git lfs pre-push "$@" < "$refs" || exit $?
-elif grep -q '^refs/runs/' "$refs"; then
+    git lfs pre-push "$@" < "$refs.code" || exit $?
+elif grep -q '^refs/runs/' "$refs.code"; then
     echo >&2 "gitruns: git-lfs is not installed: runs were pushed with pointers to their"
     echo >&2 "gitruns: artifacts, not the files. Install git-lfs (https://git-lfs.com), then"
     echo >&2 "gitruns: upload them with: gitruns artifacts push"

@@ -11,6 +11,7 @@ referenced by no ref; ``git gc`` removes it in time.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from collections.abc import Sequence
 
@@ -52,20 +53,36 @@ def fetch_objects(
 
 
 def push_objects(
-    store: Store, remote: str, digests: Sequence[str], echo: Echo | None = None
+    store: Store,
+    remote: str,
+    digests: Sequence[str],
+    echo: Echo | None = None,
+    *,
+    terminal: bool = False,
 ) -> None:
     """Upload objects of the local LFS store to ``remote``'s LFS endpoint (those the server
-    already has are skipped by git-lfs)."""
+    already has are skipped by git-lfs). ``terminal``: git-lfs writes to our own stderr, so
+    that it shows its progress meter (it shows none on a pipe)."""
     require_lfs()
     if not digests:
         return
     stdin = ("\n".join(digests) + "\n").encode()
-    result = run_git(
-        store, ["lfs", "push", "--object-id", "--stdin", remote], echo=echo, stdin=stdin
-    )
-    if result.returncode != 0:
+    args = ["lfs", "push", "--object-id", "--stdin", remote]
+    if terminal:
+        done = subprocess.run(
+            ["git", f"--git-dir={store.git_dir}", *args],
+            cwd=store.workdir or store.git_dir,
+            input=stdin,
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
+        code, message = done.returncode, "see git-lfs's message above"
+    else:
+        result = run_git(store, args, echo=echo, stdin=stdin)
+        code, message = result.returncode, _last_line(result.stderr)
+    if code != 0:
         raise ArtifactError(
-            f"git lfs push to '{remote}' failed ({_last_line(result.stderr)})",
+            f"git lfs push to '{remote}' failed ({message})",
             f"check that 'git push {remote}' works and that the host has Git LFS enabled",
         )
 

@@ -214,18 +214,53 @@ def _runs(store: Store, *prefixes: str) -> list[Run]:
     return runs
 
 
-def pre_push_upload(store: Store, remote: str, ref_lines: str) -> TransferReport:
-    """For the pre-push hook of a remote bound to an object store: upload the artifacts of
-    the runs being pushed (``<local ref> <local sha> <remote ref> <remote sha>`` lines)."""
+def pre_push_upload(
+    store: Store, remote: str, ref_lines: str, *, terminal: bool = False
+) -> tuple[TransferReport | None, str]:
+    """For the pre-push hook: upload the artifacts of the runs being pushed (git's
+    ``<local ref> <local sha> <remote ref> <remote sha>`` lines), in one transfer, to the
+    object store bound to ``remote`` or its LFS endpoint. Returns the report (None when
+    nothing was to be sent) and a note for the user ("" when none)."""
+    from gitruns.artifacts import lfs
+    from gitruns.artifacts.remotes import list_remotes
+
     files: list[ArtifactFile] = []
+    local = artifact_store(store)
     for line in ref_lines.splitlines():
         parts = line.split()
         if len(parts) != 4 or not parts[0].startswith(RUNS_PREFIX) or set(parts[1]) == {"0"}:
             continue
-        run = load_run(store, parts[0][len(RUNS_PREFIX) :], parts[1])
-        files += files_of(store, run)
-    target = destination(store, remote)
-    return push_objects(store, files, target)
+        files += artifact_files(local, _artifact_entries(store, parts[1]))
+    if not files:
+        return None, ""
+    known = set(store.remote_names()) | {r.name for r in list_remotes(store)}
+    target = destination(store, remote) if remote in known else Destination(remote)
+    if target.object_store is None and not lfs.lfs_installed():
+        return None, (
+            f"git-lfs is not installed: {len(files)} artifact(s) went as pointers only; "
+            f"{lfs.INSTALL_HINT}, then run 'gitruns artifacts push'"
+        )
+    report = push_objects(store, files, target, terminal=terminal)
+    note = ""
+    if report.missing:
+        note = (
+            f"{len(report.missing)} artifact(s) of the pushed runs are not here and were not "
+            f"uploaded (e.g. {report.missing[0].path}); whoever has them can run "
+            "'gitruns artifacts push'"
+        )
+    return report, note
+
+
+def _artifact_entries(store: Store, commit: str) -> list[dict[str, object]]:
+    """``artifacts.yaml`` of a run commit, checked against its schema (no other file read:
+    the hook may see a thousand runs)."""
+    from gitruns.format import schema, yamlio
+    from gitruns.format.layout import ARTIFACTS_FILE, MAX_META_BYTES
+
+    raw = store.read_file(commit, ARTIFACTS_FILE, MAX_META_BYTES)
+    entries = yamlio.load(raw, f"{ARTIFACTS_FILE} of {commit[:12]}") if raw else []
+    schema.validate("artifacts", entries, f"{ARTIFACTS_FILE} of {commit[:12]}")
+    return list(entries or [])
 
 
 def after_run_push(

@@ -220,9 +220,12 @@ def push_objects(
     destination: Destination,
     progress: Progress | None = None,
     echo: Echo | None = None,
+    *,
+    terminal: bool = False,
 ) -> TransferReport:
     """Send the objects of ``files`` that are here to ``destination``; objects not here are
-    reported as missing (they may be on the remote already, from whoever recorded them)."""
+    reported as missing (they may be on the remote already, from whoever recorded them).
+    ``terminal``: git-lfs writes its own progress and messages to our stderr."""
     local = artifact_store(store)
     report = TransferReport(destination.label)
     unique = _unique(files)
@@ -235,7 +238,9 @@ def push_objects(
     if not present:
         return report
     if destination.object_store is None:
-        lfs.push_objects(store, destination.name, [f.sha256 for f in present], echo)
+        lfs.push_objects(
+            store, destination.name, [f.sha256 for f in present], echo, terminal=terminal
+        )
         report.moved = [f.sha256 for f in present]
         report.bytes_moved = sum(f.size for f in present)
         return report

@@ -315,8 +315,8 @@ def remote_remove(name: str) -> None:
 @click.argument("remote")
 @click.argument("url", required=False)
 def pre_push_command(remote: str, url: str | None) -> None:
-    """Called by the pre-push hook: upload the pushed runs' artifacts to the object store
-    bound to REMOTE. Reads git's pre-push lines on stdin.
+    """Called by the pre-push hook: upload the artifacts of the pushed runs (git's pre-push
+    lines on stdin) to REMOTE's LFS endpoint, or the object store bound to it.
 
     \b
     Examples:
@@ -326,12 +326,18 @@ def pre_push_command(remote: str, url: str | None) -> None:
     from gitruns.display.show import human_size
     from gitruns.recording.repository import open_store
 
-    report = pre_push_upload(open_store(), remote, sys.stdin.read())
-    click.echo(
-        f"gitruns: uploaded {len(report.moved)} artifact object(s), "
-        f"{human_size(report.bytes_moved)}, to {report.destination}",
-        err=True,
+    report, note = pre_push_upload(
+        open_store(), remote, sys.stdin.read(), terminal=sys.stderr.isatty()
     )
+    if report is not None and report.moved:
+        click.echo(
+            f"gitruns: uploaded the artifacts of the pushed runs to {report.destination}: "
+            f"{len(report.moved)} object(s), {human_size(report.bytes_moved)} "
+            "(what the remote had was skipped)",
+            err=True,
+        )
+    if note:
+        click.echo(f"gitruns: note: {note}", err=True)
 
 
 commands = [command]

@@ -177,8 +177,16 @@ def test_hook_chains_the_users_own_and_undo_restores_it(tmp_path: Path) -> None:
     setup = gitruns_cli(team.alice, "remote", "setup")
     assert "kept your pre-push hook as pre-push.before-gitruns" in setup.stdout
     run_id = record_with_artifacts(team.alice, "chained", {"model.npz": MODEL})
-    git(team.alice, "push")
-    assert f"refs/runs/{run_id}" in seen.read_text()  # the user's hook ran, with stdin
+    (team.alice / "more.py").write_text("print(2)\n")
+    git(team.alice, "add", "more.py")
+    git(team.alice, "commit", "-q", "-m", "more code")
+    git(team.alice, "push")  # code and run in one push: git lfs pre-push gets the code line
+    lines = seen.read_text()
+    assert f"refs/runs/{run_id}" in lines and "refs/heads/main" in lines  # the user's hook ran
+    assert (
+        git(team.remote, "rev-parse", "main").strip()
+        == git(team.alice, "rev-parse", "HEAD").strip()
+    )
     assert lfs_objects(team.remote) == {sha256(MODEL): MODEL}  # and git-lfs uploaded
     undo = gitruns_cli(team.alice, "remote", "setup", "--undo")
     assert "restored your pre-push hook" in undo.stdout
@@ -200,7 +208,10 @@ def test_git_lfs_stock_hook_is_replaced_not_run_twice(tmp_path: Path) -> None:
     os.chmod(counting / "git-lfs", 0o755)
     env = {**os.environ, "PATH": f"{counting}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run(["git", "push"], cwd=team.alice, env=env, check=True, capture_output=True)
-    assert calls.read_text().split().count("pre-push") == 1
+    called = calls.read_text().split()
+    # one upload (gitruns's `git lfs push --object-id`); the stock hook, which would have
+    # run `git lfs pre-push` over the same run, did not run
+    assert (called.count("push"), called.count("pre-push")) == (1, 0)
     assert lfs_objects(team.remote) == {sha256(MODEL): MODEL}
     assert gitruns_cli(team.alice, "remote", "setup", "--undo").returncode == 0
     assert (team.alice / ".git" / "hooks" / "pre-push").read_text() == stock
