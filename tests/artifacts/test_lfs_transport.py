@@ -3,10 +3,12 @@ standalone file transfer) and a real LFS server (giftless) on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -233,3 +235,40 @@ def test_api_get_artifact_downloads_on_demand(tmp_path: Path) -> None:
     assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
     with pytest.raises(gitruns.ArtifactError, match=r"has no artifact 'nope\.bin'"):
         gitruns.get_artifact(run_id, "nope.bin", repo=team.bob)
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    import pty
+
+    team = make_team(tmp_path)
+    run_id = _push_run(team.alice)
+    git(team.bob, "fetch", "-q", "origin", "refs/runs/*:refs/remote-runs/origin/*")
+    controller, terminal = pty.openpty()
+    done = subprocess.run(
+        [sys.executable, "-m", "gitruns", "artifacts", "get", run_id, "--no-place"],
+        cwd=team.bob,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        check=False,
+    )
+    os.close(terminal)
+    shown = b""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(controller, 65536):
+            shown += chunk
+    os.close(controller)
+    assert done.returncode == 0
+    assert b"downloading [" in shown and b"100%" in shown and b"2 object(s)" in shown
+    piped = gitruns_cli(team.bob, "artifacts", "get", run_id, "--no-place")
+    assert "downloading [" not in piped.stderr  # logs and pipes stay clean
+
+
+def test_hook_falls_back_to_git_lfs_when_its_python_is_gone(tmp_path: Path) -> None:
+    team = make_team(tmp_path)
+    assert gitruns_cli(team.alice, "remote", "setup").returncode == 0
+    hook = team.alice / ".git" / "hooks" / "pre-push"
+    script = hook.read_text().replace(sys.executable, "/nonexistent/python")
+    hook.write_text(script)
+    record_with_artifacts(team.alice, "fallback", {"model.npz": MODEL})
+    git(team.alice, "push")
+    assert lfs_objects(team.remote) == {sha256(MODEL): MODEL}  # git lfs pre-push sent it
