@@ -120,6 +120,14 @@ def _fetch(
             "check that git can log in to it ('git lfs env' shows the endpoint; a credential "
             "helper or 'git credential approve' stores the login)",
         )
+    if report.damaged:
+        names = ", ".join(f.path for f in report.damaged[:5])
+        raise ArtifactError(
+            f"the copy on {target.label} of {len(report.damaged)} artifact(s) of run "
+            f"{located.run.name} is damaged (its sha256 differs; nothing was kept): {names}",
+            "push a good copy from a clone that has one: gitruns artifacts push "
+            f"{located.run.id[-8:]}",
+        )
     if report.missing:
         run = located.run
         names = ", ".join(f.path for f in report.missing[:5])

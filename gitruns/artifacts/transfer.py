@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
@@ -29,7 +30,18 @@ from gitruns.runs.model import Run
 from gitruns.sharing.gitcli import Echo
 from gitruns.storage import Store
 
-_AUTH_MARKERS = ("authentication required", "authorization error", "401", "403", "credentials")
+# git-lfs's words for a refused login (never bare status numbers: oids and paths hold them)
+_AUTH_MARKERS = (
+    "authentication required",
+    "authorization error",
+    "401 unauthorized",
+    "403 forbidden",
+    "bad credentials",
+    "git credentials for",
+    "could not read username",
+    "could not read password",
+    "terminal prompts disabled",
+)
 TRIES = 3  # a download whose bytes do not match its sha256 is tried this many times
 WORKERS = 8
 _CHUNK = 1 << 20
@@ -55,6 +67,7 @@ class TransferReport:
     placed: list[Path] = field(default_factory=list)
     detail: str = ""  # the transport's last message when something was missing
     refused: bool = False  # the transport refused our credentials
+    damaged: list[ArtifactFile] = field(default_factory=list)  # the remote's copy is damaged
 
 
 def select(files: list[ArtifactFile], paths: Sequence[str], run: Run) -> list[ArtifactFile]:
@@ -140,6 +153,9 @@ def _fetch_lfs(
         report.detail = _last_line(message)
         lowered = message.lower()
         report.refused = any(marker in lowered for marker in _AUTH_MARKERS)
+        # git-lfs: "... has an invalid hash <got>, expected <oid>" (it kept nothing)
+        bad_oids = set(re.findall(r"invalid hash [0-9a-f]{64}, expected ([0-9a-f]{64})", message))
+        report.damaged = [f for f in report.missing if f.sha256 in bad_oids]
 
 
 @contextlib.contextmanager

@@ -141,6 +141,7 @@ def test_corrupt_remote_object_is_detected(tmp_path: Path) -> None:
     git(team.bob, "fetch", "-q", "origin", "refs/runs/*:refs/remote-runs/origin/*")
     got = gitruns_cli(team.bob, "artifacts", "get", run_id, "-o", "out")
     assert got.returncode == 1
+    assert "git-lfs on 'origin' of 1 artifact(s) of run best-lr is damaged" in got.stderr
     assert "data/vocab.txt" in got.stderr and "Traceback" not in got.stderr
     assert sha256(VOCAB) not in lfs_objects(team.bob / ".git")  # nothing damaged kept
     assert not (team.bob / "out" / "data" / "vocab.txt").exists()
