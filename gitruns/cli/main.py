@@ -57,6 +57,7 @@ def _register() -> None:
         config,
         diff_compare,
         env,
+        lineage,
         log_metric_param_tag,
         logs,
         ls,
@@ -91,6 +92,7 @@ def _register() -> None:
         review_check,
         bisect,
         ci,
+        lineage,
     ):
         for command in module.commands:
             cli.add_command(command)
