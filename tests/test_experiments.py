@@ -43,12 +43,11 @@ def test_sources_first_wins(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None
         pass
     gitruns.set_experiment("from-api")
     assert gitruns.get_experiment() == "from-api"
-    with gitruns.start_run() as default_run:
-        with gitruns.start_run(nested=True) as nested:
-            pass
-    with gitruns.start_run(experiment="explicit") as explicit_run:
-        with gitruns.start_run(nested=True, experiment="inner") as inner:
-            pass
+    with gitruns.start_run() as default_run, gitruns.start_run(nested=True) as nested:
+        pass
+    explicit = gitruns.start_run(experiment="explicit")
+    with explicit as explicit_run, gitruns.start_run(nested=True, experiment="inner") as inner:
+        pass
     gitruns.set_experiment(None)
     assert gitruns.get_experiment() == "from-env"
     monkeypatch.delenv("GITRUNS_EXPERIMENT")
@@ -64,9 +63,8 @@ def test_sources_first_wins(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_nested_run_inherits_its_parents_experiment(repo: Path) -> None:
-    with gitruns.start_run(experiment="sweep") as parent:
-        with gitruns.start_run(nested=True) as child:
-            pass
+    with gitruns.start_run(experiment="sweep") as parent, gitruns.start_run(nested=True) as child:
+        pass
     assert gitruns.get_run(child.id).experiment == "sweep"
     assert gitruns.get_run(child.id).parents == [parent.id]
 

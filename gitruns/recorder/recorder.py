@@ -32,9 +32,9 @@ from gitruns.recorder.params import RecordedParams
 from gitruns.recorder.written_files import split_by_time, stale_files_warning
 from gitruns.recording.active import ActiveRun
 from gitruns.recording.capped_log import CappedLog
+from gitruns.recording.experiment import ENV_EXPERIMENT, check_experiment, default_experiment
 from gitruns.recording.repository import ENV_REPO
 from gitruns.recording.staging_files import EXTRA_FILES_DIR
-from gitruns.recording.experiment import ENV_EXPERIMENT, check_experiment, default_experiment
 from gitruns.recording.start import ENV_NAME_FIXED, ENV_RUN_DIR, ENV_RUN_ID, create_run
 from gitruns.runs.model import Run, load_run
 from gitruns.storage import Store
