@@ -128,4 +128,4 @@ def test_pytorch_tensorboard(repo: Path) -> None:
     paths = [a["path"] for a in run.artifacts]
     assert "model/model.pt" in paths
     assert any(p.startswith("events/events.out.tfevents.") for p in paths)
-    assert "events: 1" in result.stdout
+    assert "events: 2" in result.stdout  # the event file and the saved model
