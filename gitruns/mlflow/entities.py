@@ -128,6 +128,8 @@ def system_tags(run: GitrunsRun) -> dict[str, str]:
         tags["mlflow.source.name"] = str(command["entry_point"])
     if run.git.get("commit"):
         tags["mlflow.source.git.commit"] = str(run.git["commit"])
+    if run.git.get("branch"):
+        tags["mlflow.source.git.branch"] = str(run.git["branch"])
     if run.parents:
         tags["mlflow.parentRunId"] = run.parents[-1]  # a nested run's parent comes last
     if run.notes:
