@@ -184,9 +184,7 @@ def test_search_runs_scopes_to_the_active_experiment(repo: Path) -> None:
     with mlflow.start_run(run_name="other-run"):
         mlflow.log_metric("m", 2.0)
     assert list(mlflow.search_runs()["tags.mlflow.runName"]) == ["other-run"]
-    assert list(mlflow.search_runs(experiment_ids=["0"])["tags.mlflow.runName"]) == [
-        "default-run"
-    ]
+    assert list(mlflow.search_runs(experiment_ids=["0"])["tags.mlflow.runName"]) == ["default-run"]
     both = mlflow.search_runs(search_all_experiments=True, order_by=["metrics.m DESC"])
     assert list(both["metrics.m"]) == [2.0, 1.0]
     assert str(both["start_time"].dtype).startswith("datetime64")
@@ -227,7 +225,7 @@ def test_artifact_writers_and_client_download(repo: Path, tmp_path: Path) -> Non
         mlflow.log_artifacts(folder, artifact_path="dir")
         mlflow.log_artifacts(folder)
         assert mlflow.get_artifact_uri("dir") == f"runs:/{run.info.run_id}/dir"
-        with pytest.raises(MlflowException, match="does not end in .json"):
+        with pytest.raises(MlflowException, match=r"does not end in \.json"):
             mlflow.log_table({"x": [1]}, "t.csv")
     client = MlflowClient()
     top = client.list_artifacts(run.info.run_id)

@@ -11,7 +11,7 @@ if sys.argv[1] == "real":
 else:
     import gitruns.mlflow as mlflow
 
-import numpy as np
+import numpy as np  # noqa: E402 - after the choice of mlflow
 
 INFO = ["run_id", "run_name", "experiment_id", "user_id", "status", "start_time", "end_time"]
 INFO += ["artifact_uri", "lifecycle_stage"]
