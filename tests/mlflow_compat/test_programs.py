@@ -129,3 +129,22 @@ def test_pytorch_tensorboard(repo: Path) -> None:
     assert "model/model.pt" in paths
     assert any(p.startswith("events/events.out.tfevents.") for p in paths)
     assert "events: 2" in result.stdout  # the event file and the saved model
+
+
+def test_under_gitruns_record_the_script_joins_the_recorded_run(repo: Path) -> None:
+    result = gitruns_cli(
+        repo,
+        "record",
+        "--experiment",
+        "outer",
+        "--",
+        sys.executable,
+        str(PROGRAMS / "quickstart_tracking.py"),
+    )
+    assert result.returncode == 0, result.stderr
+    (run,) = gitruns.search_runs()  # one run: the script's start_run joined it
+    assert run.name == "quickstart"
+    assert run.experiment == "quickstart"  # the script's set_experiment wins
+    assert run.params["param1"] == 5 and run.metrics["foo"]["count"] == 3
+    assert run.document["command"]["entry_point"].endswith("quickstart_tracking.py")
+    assert "run_id " + run.id in result.stdout
