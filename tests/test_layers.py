@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gitruns.recorder", "gitruns._sitehook"),
     ("gitruns.ui",),
     ("gitruns.api", "gitruns"),
+    ("gitruns.mlflow",),
     ("gitruns.cli", "gitruns.__main__"),
 ]
 
