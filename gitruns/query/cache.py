@@ -26,13 +26,14 @@ from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
+from gitruns.query.lineage import Family, Lineage
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
 from gitruns.runs.resources import flat_resources
 from gitruns.storage import MISSING_OBJECT, Store
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 4  # 3: the record column; 4: the resources column
+CACHE_SCHEMA_VERSION = 5  # 3: the record column; 4: the resources column; 5: lineage
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -59,6 +60,7 @@ _COLUMNS = [
     "tags",
     "resources",
     "record",
+    "extras",
 ]
 # ``runs`` holds everything listing needs (params, metrics, tags as JSON, and the whole run
 # as ``gitruns show --format json`` has it, in ``record``); the two
@@ -70,7 +72,7 @@ _TABLES = [
         origin TEXT NOT NULL, error TEXT, name TEXT, status TEXT, user TEXT, email TEXT,
         host TEXT, start_time TEXT, start_ts REAL, end_time TEXT, end_ts REAL,
         duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT,
-        resources TEXT, record TEXT
+        resources TEXT, record TEXT, extras TEXT
     ) WITHOUT ROWID""",
     """CREATE TABLE metric_values (
         key TEXT, ref TEXT, last REAL, min REAL, max REAL, count INTEGER,
@@ -81,6 +83,11 @@ _TABLES = [
         key TEXT, ref TEXT, num REAL, text TEXT, PRIMARY KEY (key, ref)
     ) WITHOUT ROWID""",
     "CREATE INDEX param_values_ref ON param_values (ref)",
+    # a run's parents, one row per (parent, child copy): children are the reverse relation
+    """CREATE TABLE run_parents (
+        parent_id TEXT, ref TEXT, run_id TEXT, PRIMARY KEY (parent_id, ref)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX run_parents_ref ON run_parents (ref)",
 ]
 _ATTRIBUTE_COLUMNS = {
     "id": "run_id",
@@ -96,6 +103,8 @@ _ATTRIBUTE_COLUMNS = {
     "duration": "duration",
     "origin": "origin",
 }
+# Attributes read from the ``extras`` column (a JSON object; see ``_extras``).
+_EXTRA_ATTRIBUTES = ("entry_point", "command", "note", "remote_url", "dirty")
 
 META_FILES = (layout.RUN_FILE, layout.PARAMS_FILE, layout.SUMMARY_FILE, layout.ARTIFACTS_FILE)
 Problem = tuple[str, str]  # (ref, why it was skipped)
@@ -116,10 +125,13 @@ class CachedRun:
     are decoded from JSON on first use only.
     """
 
-    __slots__ = ("_metrics", "_params", "_resources", "_tags", "row")
+    __slots__ = ("_extras", "_metrics", "_params", "_resources", "_tags", "family", "row")
 
     def __init__(self, row: tuple[Any, ...]) -> None:
         self.row = row
+        self._extras: dict[str, Any] | None = None
+        # parents and children with their names, set by search.select_runs
+        self.family: Family | None = None
         self._params: dict[str, Any] | None = None
         self._metrics: dict[str, list[float]] | None = None
         self._tags: dict[str, str] | None = None
@@ -147,6 +159,22 @@ class CachedRun:
     tags_json = _column(19)
     resources_json = _column(20)
     record_json = _column(21)
+
+    @property
+    def extras_json(self) -> str | None:
+        return self.row[22] if len(self.row) > 22 else None
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """Provenance and lineage the filter reads: ``parents``, ``entry_point`` ..."""
+        if self._extras is None:
+            self._extras = json.loads(self.extras_json or "{}")
+        return self._extras
+
+    @property
+    def parents(self) -> list[str]:
+        """Ids of the runs this one lists as its parents."""
+        return list(self.extras.get("parents", []))
 
     @property
     def params(self) -> dict[str, Any]:
@@ -182,7 +210,23 @@ class CachedRun:
         return record
 
     def attribute(self, name: str) -> Any:
+        if name in _EXTRA_ATTRIBUTES:
+            return self.extras.get(name)
+        if name in ("parent", "child", "children"):
+            return self._lineage_value(name)
         return getattr(self, _ATTRIBUTE_COLUMNS[name])
+
+    def _lineage_value(self, name: str) -> Any:
+        """``parent``/``child``: the related runs' ids, comma-separated (None when there is
+        none); ``children``: how many child runs (None when lineage was not looked up)."""
+        family = self.family
+        if name == "children":
+            return None if family is None else len(family.children)
+        if name == "parent":
+            ids = [p for p, _ in family.parents] if family is not None else self.parents
+        else:
+            ids = [c for c, _ in family.children] if family is not None else []
+        return ", ".join(ids) if ids else None
 
 
 @dataclass
@@ -193,6 +237,7 @@ class Snapshot:
     rows: list[CachedRun]
     problems: list[Problem]
     shown: set[str]
+    lineage: Lineage | None = None  # when sync was asked for it
 
     def runs(self, *, all_copies: bool = False) -> list[CachedRun]:
         """One row per run id, or every copy (local and fetched from each remote)."""
@@ -224,28 +269,38 @@ def current_refs(store: Store) -> dict[str, tuple[str, str, str]]:
     return refs
 
 
-def sync(store: Store, where: Clause | None = None) -> Snapshot:
+def sync(
+    store: Store, where: Clause | None = None, *, lineage_of: Iterable[str] | None = None
+) -> Snapshot:
     """Bring the cache in line with the refs and return its runs: every one, or with
     ``where`` (gitruns.query.sql.prefilter) those that may match, plus runs just read.
+
+    With ``lineage_of`` (ids of runs whose names are wanted besides every parent's, such
+    as the parents of runs in progress), the snapshot also has the lineage of every run.
 
     A corrupt cache file is deleted and built again; when the file cannot be used at all
     (a read-only repository, a lock held too long) an in-memory cache stands in.
     """
     refs = current_refs(store)
     path = store.gitruns_dir / CACHE_FILE
+    wanted = None if lineage_of is None else list(lineage_of)
     for attempt in range(2):
         try:
-            return _sync_with(store, refs, path, where)
+            return _sync_with(store, refs, path, where, wanted)
         except (sqlite3.OperationalError, OSError):
             break  # locked, or not writable: leave the file alone
         except sqlite3.DatabaseError:
             if attempt == 0 and not _try_discard(path):
                 break
-    return _sync_with(store, refs, None, where)
+    return _sync_with(store, refs, None, where, wanted)
 
 
 def _sync_with(
-    store: Store, refs: dict[str, tuple[str, str, str]], path: Path | None, where: Clause | None
+    store: Store,
+    refs: dict[str, tuple[str, str, str]],
+    path: Path | None,
+    where: Clause | None,
+    lineage_of: list[str] | None = None,
 ) -> Snapshot:
     db = _connect(path)
     try:
@@ -261,9 +316,50 @@ def _sync_with(
             _write(db, fresh.values(), gone)
         if where is not None:
             stored = _select(db, where)
+        lineage = None if lineage_of is None else _lineage(db, refs, fresh, lineage_of)
     finally:
         db.close()
-    return _snapshot(store, refs, cached, stored, fresh)
+    snapshot = _snapshot(store, refs, cached, stored, fresh)
+    snapshot.lineage = lineage
+    return snapshot
+
+
+def _lineage(
+    db: sqlite3.Connection,
+    refs: dict[str, tuple[str, str, str]],
+    fresh: dict[str, CachedRun],
+    also_named: list[str],
+) -> Lineage:
+    """Every run's children, and the names of every parent, from the ``run_parents`` table.
+
+    Only rows of the refs as they are now count (a cache that could not be written may
+    hold older rows); the runs just read count even if writing them failed.
+    """
+
+    def current(ref: str, commit: str) -> bool:
+        return ref in refs and refs[ref][2] == commit and ref not in fresh
+
+    lineage = Lineage()
+    children = db.execute(
+        "SELECT p.parent_id, p.run_id, r.name, r.ref, r.commit_id"
+        " FROM run_parents p JOIN runs r ON r.ref = p.ref"
+    )
+    for parent, child, name, ref, commit in children:
+        if current(ref, commit):
+            lineage.add_run(child, name, [parent])
+    named = "SELECT run_id, name, ref, commit_id FROM runs WHERE error IS NULL AND run_id IN "
+    queries = [(named + "(SELECT parent_id FROM run_parents)", [])]
+    for start in range(0, len(also_named), 500):
+        chunk = also_named[start : start + 500]
+        queries.append((named + f"({', '.join('?' * len(chunk))})", chunk))
+    for sql, args in queries:
+        for run_id, name, ref, commit in db.execute(sql, args):
+            if current(ref, commit):
+                lineage.names.setdefault(run_id, name)
+    for row in fresh.values():
+        if row.error is None:
+            lineage.add_run(row.run_id, row.name, row.parents)
+    return lineage
 
 
 def read_rows(store: Store, refs: dict[str, tuple[str, str, str]]) -> dict[str, CachedRun]:
@@ -421,7 +517,24 @@ def _run_values(run: Run) -> list[Any]:
         json.dumps(run.tags, sort_keys=True),
         json.dumps(flat_resources(doc.get("resources")), sort_keys=True),
         json.dumps(layout.json_safe(run.to_dict())),
+        json.dumps(_extras(run), sort_keys=True),
     ]
+
+
+def _extras(run: Run) -> dict[str, Any]:
+    """What the filter language reads beyond the columns: lineage and provenance (the
+    fields MLflow's system tags ``mlflow.parentRunId``, ``mlflow.source.name`` ... map to)."""
+    doc = run.document
+    command = doc.get("command") or {}
+    notes = [note.get("text", "") for note in run.notes]
+    return {
+        "parents": run.parents,
+        "entry_point": command.get("entry_point"),
+        "command": command.get("line"),
+        "note": "\n\n".join(notes) if notes else None,
+        "remote_url": doc["git"].get("remote_url"),
+        "dirty": doc["git"].get("dirty"),
+    }
 
 
 def sql_number(value: Any) -> Any:
@@ -449,7 +562,7 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
     rows = [row for row in rows if row.error is None or not MISSING_OBJECT.search(row.error)]
     try:
         db.execute("BEGIN IMMEDIATE")
-        for table in ("runs", "metric_values", "param_values"):
+        for table in ("runs", "metric_values", "param_values", "run_parents"):
             db.executemany(f"DELETE FROM {table} WHERE ref = ?", removed)
         db.executemany(
             f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
@@ -471,6 +584,10 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
                 for row in valid
                 for k, v in row.params.items()
             ],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO run_parents VALUES (?, ?, ?)",
+            [(parent, row.ref, row.run_id) for row in valid for parent in row.parents],
         )
         db.execute("COMMIT")
     except sqlite3.OperationalError:

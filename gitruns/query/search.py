@@ -12,6 +12,7 @@ from gitruns.errors import GitrunsError, InvalidInputError, SkippedRunsWarning
 from gitruns.query import Field, compile_filter, parse, parse_sort_key, sort_runs
 from gitruns.query.ast import fields_of
 from gitruns.query.cache import LOCAL, CachedRun, Problem, row_for, sync
+from gitruns.query.lineage import Lineage
 from gitruns.query.sql import prefilter
 from gitruns.runs.model import Run
 from gitruns.storage import Store
@@ -46,10 +47,12 @@ def select_runs(
     if max_results is not None and max_results < 0:
         raise InvalidInputError(f"max_results is {max_results}", "give 0 or more")
     live = live_rows(store)  # before the refs: a run that ends meanwhile is then in both
-    snapshot = sync(store, prefilter(tree))
+    live_parents = [parent for row in live for parent in row.parents]
+    snapshot = sync(store, prefilter(tree), lineage_of=live_parents)
     listed = snapshot.runs(all_copies=all_copies)
     recorded = {ref.rpartition("/")[2] for ref in snapshot.shown}  # every ref, pre-filter or not
     listed += [row for row in live if row.run_id not in recorded]
+    _attach_lineage(snapshot.lineage or Lineage(), listed, recorded)
     rows = [row for row in listed if predicate(row)]
     if branch is not None:
         rows = _on_branch(store, rows, branch)
@@ -59,6 +62,15 @@ def select_runs(
     mentioned = [key for key, _ in keys] + (fields_of(tree) if tree is not None else [])
     rows = rows[:max_results] if max_results is not None else rows
     return Selection(rows, snapshot.problems, mentioned)
+
+
+def _attach_lineage(lineage: Lineage, rows: list[CachedRun], recorded: set[str]) -> None:
+    """Give each row its parents and children (with names), runs in progress included."""
+    for row in rows:
+        if row.run_id not in recorded:  # in progress: not in the cache's lineage
+            lineage.add_run(row.run_id, row.name, row.parents)
+    for row in rows:
+        row.family = lineage.family(row.run_id, row.parents)
 
 
 def live_rows(store: Store) -> list[CachedRun]:
