@@ -69,7 +69,9 @@ def command(
     differ between the listed runs. The table fits the terminal (COLUMNS; 80 when
     piped). Filter fields: params.KEY, metrics.KEY (value at the highest step;
     metrics.KEY.min/.max/.count), tags.KEY, status, name, user, branch, commit,
-    start_time, end_time, duration, id, origin. See docs/querying.md.
+    start_time, end_time, duration, id, origin, entry_point, command, note, and lineage:
+    parent, child, children. MLflow filters work unchanged (run.status,
+    tags.mlflow.runName, metrics."odd key"). See docs/querying.md.
 
     \b
     Examples:
@@ -78,6 +80,7 @@ def command(
       gitruns ls -f 'status = "RUNNING"'
       gitruns ls -f 'status = "FAILED" and start_time > "2026-11-01"' -n 5
       gitruns ls -f 'params.model.name like "resnet%"' -c id,name,params.lr,metrics.loss.min
+      gitruns ls -f 'parent = "sweep-3" and metrics.acc > 0.9' -c name,parent,metrics.acc
       gitruns compare $(gitruns ls -q -n 3)
       gitruns ls --branch main --format markdown
     """
