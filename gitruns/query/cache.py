@@ -18,7 +18,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
-from gitruns.query.lineage import Family, Lineage
+from gitruns.query.lineage import Family, LazyLineage, Lineage
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
 from gitruns.runs.resources import flat_resources
@@ -83,11 +83,15 @@ _TABLES = [
         key TEXT, ref TEXT, num REAL, text TEXT, PRIMARY KEY (key, ref)
     ) WITHOUT ROWID""",
     "CREATE INDEX param_values_ref ON param_values (ref)",
-    # a run's parents, one row per (parent, child copy): children are the reverse relation
+    # a run's parents, one row per (parent, child copy): children are the reverse relation.
+    # The child's name and commit are repeated here so that finding every run's children
+    # reads this small table only (gitruns.query.lineage).
     """CREATE TABLE run_parents (
-        parent_id TEXT, ref TEXT, run_id TEXT, PRIMARY KEY (parent_id, ref)
+        parent_id TEXT, ref TEXT, run_id TEXT, name TEXT, commit_id TEXT,
+        PRIMARY KEY (parent_id, ref)
     ) WITHOUT ROWID""",
     "CREATE INDEX run_parents_ref ON run_parents (ref)",
+    "CREATE INDEX runs_run_id ON runs (run_id)",  # the names of parents, by id
 ]
 _ATTRIBUTE_COLUMNS = {
     "id": "run_id",
@@ -125,13 +129,23 @@ class CachedRun:
     are decoded from JSON on first use only.
     """
 
-    __slots__ = ("_extras", "_metrics", "_params", "_resources", "_tags", "family", "row")
+    __slots__ = (
+        "_extras",
+        "_family",
+        "_metrics",
+        "_params",
+        "_resources",
+        "_tags",
+        "lineage",
+        "row",
+    )
 
     def __init__(self, row: tuple[Any, ...]) -> None:
         self.row = row
         self._extras: dict[str, Any] | None = None
-        # parents and children with their names, set by search.select_runs
-        self.family: Family | None = None
+        self._family: Family | None = None
+        # every run's parents and children, looked up on first use (search.select_runs)
+        self.lineage: LazyLineage | None = None
         self._params: dict[str, Any] | None = None
         self._metrics: dict[str, list[float]] | None = None
         self._tags: dict[str, str] | None = None
@@ -177,6 +191,13 @@ class CachedRun:
         return list(self.extras.get("parents", []))
 
     @property
+    def family(self) -> Family | None:
+        """Its parents and children with their names; None when lineage was not looked up."""
+        if self._family is None and self.lineage is not None:
+            self._family = self.lineage.get().family(self.run_id, self.parents)
+        return self._family
+
+    @property
     def params(self) -> dict[str, Any]:
         """Flattened: ``{"model.layers": 12}``."""
         if self._params is None:
@@ -219,9 +240,11 @@ class CachedRun:
     def _lineage_value(self, name: str) -> Any:
         """``parent``/``child``: the related runs' ids, comma-separated (None when there is
         none); ``children``: how many child runs (None when lineage was not looked up)."""
-        family = self.family
         if name == "children":
-            return None if family is None else len(family.children)
+            if self.lineage is None:
+                return None
+            return len(self.lineage.get().children.get(self.run_id, {}))
+        family = self.family
         if name == "parent":
             ids = [p for p, _ in family.parents] if family is not None else self.parents
         else:
@@ -237,7 +260,7 @@ class Snapshot:
     rows: list[CachedRun]
     problems: list[Problem]
     shown: set[str]
-    lineage: Lineage | None = None  # when sync was asked for it
+    fresh: list[CachedRun] = field(default_factory=list)  # valid runs read from git just now
 
     def runs(self, *, all_copies: bool = False) -> list[CachedRun]:
         """One row per run id, or every copy (local and fetched from each remote)."""
@@ -269,38 +292,28 @@ def current_refs(store: Store) -> dict[str, tuple[str, str, str]]:
     return refs
 
 
-def sync(
-    store: Store, where: Clause | None = None, *, lineage_of: Iterable[str] | None = None
-) -> Snapshot:
+def sync(store: Store, where: Clause | None = None) -> Snapshot:
     """Bring the cache in line with the refs and return its runs: every one, or with
     ``where`` (gitruns.query.sql.prefilter) those that may match, plus runs just read.
-
-    With ``lineage_of`` (ids of runs whose names are wanted besides every parent's, such
-    as the parents of runs in progress), the snapshot also has the lineage of every run.
 
     A corrupt cache file is deleted and built again; when the file cannot be used at all
     (a read-only repository, a lock held too long) an in-memory cache stands in.
     """
     refs = current_refs(store)
     path = store.gitruns_dir / CACHE_FILE
-    wanted = None if lineage_of is None else list(lineage_of)
     for attempt in range(2):
         try:
-            return _sync_with(store, refs, path, where, wanted)
+            return _sync_with(store, refs, path, where)
         except (sqlite3.OperationalError, OSError):
             break  # locked, or not writable: leave the file alone
         except sqlite3.DatabaseError:
             if attempt == 0 and not _try_discard(path):
                 break
-    return _sync_with(store, refs, None, where, wanted)
+    return _sync_with(store, refs, None, where)
 
 
 def _sync_with(
-    store: Store,
-    refs: dict[str, tuple[str, str, str]],
-    path: Path | None,
-    where: Clause | None,
-    lineage_of: list[str] | None = None,
+    store: Store, refs: dict[str, tuple[str, str, str]], path: Path | None, where: Clause | None
 ) -> Snapshot:
     db = _connect(path)
     try:
@@ -316,12 +329,30 @@ def _sync_with(
             _write(db, fresh.values(), gone)
         if where is not None:
             stored = _select(db, where)
-        lineage = None if lineage_of is None else _lineage(db, refs, fresh, lineage_of)
     finally:
         db.close()
     snapshot = _snapshot(store, refs, cached, stored, fresh)
-    snapshot.lineage = lineage
+    snapshot.fresh = [row for row in fresh.values() if row.error is None]
     return snapshot
+
+
+def read_lineage(store: Store, also_named: Iterable[str] = ()) -> Lineage:
+    """Every run's children, and the names of every parent (and of ``also_named``), as
+    the cache file holds them; empty when it cannot be read. Runs the last sync read
+    (``Snapshot.fresh``) may be missing from it: a cache that could not be written."""
+    path = store.gitruns_dir / CACHE_FILE
+    if not path.exists():
+        return Lineage()
+    try:
+        db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
+                return Lineage()
+            return _lineage(db, current_refs(store), {}, list(also_named))
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError):
+        return Lineage()
 
 
 def _lineage(
@@ -340,18 +371,20 @@ def _lineage(
         return ref in refs and refs[ref][2] == commit and ref not in fresh
 
     lineage = Lineage()
-    children = db.execute(
-        "SELECT p.parent_id, p.run_id, r.name, r.ref, r.commit_id"
-        " FROM run_parents p JOIN runs r ON r.ref = p.ref"
-    )
+    children = db.execute("SELECT parent_id, run_id, name, ref, commit_id FROM run_parents")
     for parent, child, name, ref, commit in children:
         if current(ref, commit):
             lineage.add_run(child, name, [parent])
-    named = "SELECT run_id, name, ref, commit_id FROM runs WHERE error IS NULL AND run_id IN "
-    queries = [(named + "(SELECT parent_id FROM run_parents)", [])]
+    named = "SELECT r.run_id, r.name, r.ref, r.commit_id FROM {} r WHERE r.error IS NULL"
+    parents = "(SELECT DISTINCT parent_id FROM run_parents) p JOIN runs"
+    queries: list[tuple[str, list[str]]] = [
+        (named.format(parents) + " AND r.run_id = p.parent_id", [])
+    ]
     for start in range(0, len(also_named), 500):
         chunk = also_named[start : start + 500]
-        queries.append((named + f"({', '.join('?' * len(chunk))})", chunk))
+        queries.append(
+            (named.format("runs") + f" AND r.run_id IN ({', '.join('?' * len(chunk))})", chunk)
+        )
     for sql, args in queries:
         for run_id, name, ref, commit in db.execute(sql, args):
             if current(ref, commit):
@@ -586,8 +619,12 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
             ],
         )
         db.executemany(
-            "INSERT OR IGNORE INTO run_parents VALUES (?, ?, ?)",
-            [(parent, row.ref, row.run_id) for row in valid for parent in row.parents],
+            "INSERT OR IGNORE INTO run_parents VALUES (?, ?, ?, ?, ?)",
+            [
+                (parent, row.ref, row.run_id, row.name, row.commit_id)
+                for row in valid
+                for parent in row.parents
+            ],
         )
         db.execute("COMMIT")
     except sqlite3.OperationalError:

@@ -51,6 +51,20 @@ class Lineage:
         )
 
 
+class LazyLineage:
+    """Lineage looked up on first use: a query that names no lineage field pays nothing."""
+
+    def __init__(self, load: Callable[[], Lineage]) -> None:
+        self._load: Callable[[], Lineage] | None = load
+        self._lineage = Lineage()
+
+    def get(self) -> Lineage:
+        if self._load is not None:
+            load, self._load = self._load, None
+            self._lineage = load()
+        return self._lineage
+
+
 def matches_relative(relative: Relative, literal: str) -> bool:
     """``literal`` names the run: its full id, 4+ leading or trailing characters of its id
     (the short id is the last 8 hex digits), or its name."""

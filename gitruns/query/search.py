@@ -11,8 +11,8 @@ from typing import Any
 from gitruns.errors import GitrunsError, InvalidInputError, SkippedRunsWarning
 from gitruns.query import Field, compile_filter, parse, parse_sort_key, sort_runs
 from gitruns.query.ast import fields_of
-from gitruns.query.cache import LOCAL, CachedRun, Problem, row_for, sync
-from gitruns.query.lineage import Lineage
+from gitruns.query.cache import LOCAL, CachedRun, Problem, read_lineage, row_for, sync
+from gitruns.query.lineage import LazyLineage, Lineage
 from gitruns.query.sql import prefilter
 from gitruns.runs.model import Run
 from gitruns.storage import Store
@@ -47,12 +47,14 @@ def select_runs(
     if max_results is not None and max_results < 0:
         raise InvalidInputError(f"max_results is {max_results}", "give 0 or more")
     live = live_rows(store)  # before the refs: a run that ends meanwhile is then in both
-    live_parents = [parent for row in live for parent in row.parents]
-    snapshot = sync(store, prefilter(tree), lineage_of=live_parents)
+    snapshot = sync(store, prefilter(tree))
     listed = snapshot.runs(all_copies=all_copies)
     recorded = {ref.rpartition("/")[2] for ref in snapshot.shown}  # every ref, pre-filter or not
-    listed += [row for row in live if row.run_id not in recorded]
-    _attach_lineage(snapshot.lineage or Lineage(), listed, recorded)
+    in_progress = [row for row in live if row.run_id not in recorded]
+    listed += in_progress
+    lineage = LazyLineage(lambda: _lineage(store, snapshot.fresh + in_progress))
+    for row in listed:
+        row.lineage = lineage  # each row's parents and children, looked up when asked
     rows = [row for row in listed if predicate(row)]
     if branch is not None:
         rows = _on_branch(store, rows, branch)
@@ -64,13 +66,13 @@ def select_runs(
     return Selection(rows, snapshot.problems, mentioned)
 
 
-def _attach_lineage(lineage: Lineage, rows: list[CachedRun], recorded: set[str]) -> None:
-    """Give each row its parents and children (with names), runs in progress included."""
-    for row in rows:
-        if row.run_id not in recorded:  # in progress: not in the cache's lineage
-            lineage.add_run(row.run_id, row.name, row.parents)
-    for row in rows:
-        row.family = lineage.family(row.run_id, row.parents)
+def _lineage(store: Store, unsaved: list[CachedRun]) -> Lineage:
+    """Every run's parents and children: the cache's, and those of ``unsaved`` runs (in
+    progress, or read just now, in case the cache could not be written)."""
+    lineage = read_lineage(store, [parent for row in unsaved for parent in row.parents])
+    for row in unsaved:
+        lineage.add_run(row.run_id, row.name, row.parents)
+    return lineage
 
 
 def live_rows(store: Store) -> list[CachedRun]:

@@ -31,7 +31,7 @@ from gitruns.query.ast import (
     value_text,
 )
 from gitruns.query.cache import CachedRun
-from gitruns.query.lineage import Lineage
+from gitruns.query.lineage import LazyLineage, Lineage
 
 _ATTRIBUTE_SPELLINGS = {
     "name": [
@@ -156,7 +156,7 @@ def provenance_rows(draw: st.DrawFn) -> list[CachedRun]:
     for row in rows:
         lineage.add_run(row.run_id, row.name, row.parents)
     for row in rows:
-        row.family = lineage.family(row.run_id, row.parents)
+        row.lineage = LazyLineage(lambda: lineage)
     return rows
 
 
