@@ -133,7 +133,8 @@ def render(runs: int, figures: list[tuple[str, str, float]]) -> str:
         "",
         f"Reproduce: `python bench/bench_lineage.py --runs {runs}` (a synthetic cache file of "
         f"{runs:,} rows, about 3 KB each; medians, in process).",
-        f"Machine: {os.cpu_count()} CPUs, shared with other work while measured.",
+        f"Machine: {os.cpu_count()} CPUs, shared with other work while measured (load "
+        f"average {os.getloadavg()[0]:.1f} at the end): compare the rows with each other.",
         "",
         "| runs | step | ms |",
         "|---|---|---|",

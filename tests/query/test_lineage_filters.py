@@ -145,3 +145,14 @@ def test_a_child_in_progress_counts(repo: Path, family: dict[str, str]) -> None:
         child.wait(timeout=60)
     assert child.returncode == 0
     assert names("children > 0 and name = 'lonely'") == {"lonely"}
+
+
+def test_lineage_without_a_usable_cache_file(repo: Path, family: dict[str, str]) -> None:
+    """A cache file that cannot be opened (here a folder in its place): the query runs on an
+    in-memory cache, and lineage comes from the runs it read."""
+    cache_file = repo / ".git" / "gitruns" / "cache.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{cache_file}{suffix}").unlink(missing_ok=True)
+    cache_file.mkdir()
+    assert names("children > 0") == {"sweep", "trial-1", "base"}
+    assert names("parent = 'sweep' and metrics.acc > 0.5") == {"trial-1"}
