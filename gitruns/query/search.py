@@ -173,7 +173,9 @@ def search_runs(
 
     Args:
         filter: an expression such as ``metrics.acc > 0.9 and params.lr = 0.01``
-            (docs/querying.md); None matches every run.
+            (docs/querying.md); MLflow's filter strings work unchanged
+            (``tags.mlflow.runName = 'x'``, ``run.status = 'FINISHED'``); lineage:
+            ``parent = 'sweep'``, ``children > 0``; None matches every run.
         order_by: sort keys such as ``["-metrics.acc", "start_time"]`` (``-`` or a trailing
             ``DESC`` for descending); default newest first.
         max_results: at most this many runs.
