@@ -27,6 +27,7 @@ def cached_row(
     code_commit: str | None = COMMIT_A,
     resources: dict[str, Any] | None = None,
     experiment: str | None = None,
+    extras: dict[str, Any] | None = None,
 ) -> CachedRun:
     """A cache row built directly, as the cache would hold it after reading a run."""
     end = start + duration if duration is not None else None
@@ -55,6 +56,7 @@ def cached_row(
             json.dumps(resources or {}),
             json.dumps({"id": run_id, "name": name}),
             experiment,
+            json.dumps(extras or {}),
         )
     )
 

@@ -71,8 +71,10 @@ def command(
     differ between the listed runs. The table fits the terminal (COLUMNS; 80 when
     piped). Filter fields: params.KEY, metrics.KEY (value at the highest step;
     metrics.KEY.min/.max/.count), tags.KEY, status, name, user, branch, commit,
-    start_time, end_time, duration, id, origin, experiment. See docs/querying.md.
-    An experiment column appears when a listed run belongs to one.
+    start_time, end_time, duration, id, origin, experiment, entry_point, command, note,
+    and lineage: parent, child, children. MLflow filters work unchanged (run.status,
+    tags.mlflow.runName, metrics."odd key"). See docs/querying.md. An experiment column
+    appears when a listed run belongs to one.
 
     \b
     Examples:
@@ -81,6 +83,7 @@ def command(
       gitruns ls -f 'status = "RUNNING"'
       gitruns ls -f 'status = "FAILED" and start_time > "2026-11-01"' -n 5
       gitruns ls -f 'params.model.name like "resnet%"' -c id,name,params.lr,metrics.loss.min
+      gitruns ls -f 'parent = "sweep-3" and metrics.acc > 0.9' -c name,parent,metrics.acc
       gitruns compare $(gitruns ls -q -n 3)
       gitruns ls --branch main --format markdown
       gitruns ls --experiment baseline -s -metrics.acc

@@ -101,6 +101,9 @@ def display_cell(row: CachedRun, field: Field, *, one_year: bool = False) -> str
             return shown.replace("T", " ")
         if field.key == "duration":
             return format_duration(row.duration) if row.duration is not None else ""
+        if field.key in ("parent", "child"):  # related runs' ids, short as in the id column
+            ids = getter(field)(row)
+            return ", ".join(short_id(i) for i in ids.split(", ")) if ids else ""
     value = getter(field)(row)
     if value is None:
         return ""

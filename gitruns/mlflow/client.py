@@ -227,11 +227,9 @@ class MlflowClient:
         return [entries[k] for k in sorted(entries)]
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
-        """Copy an artifact (a file, or every file under a folder) out of gitruns' store;
-        returns the local path, as MLflow does."""
+        """Copy an artifact (a file, or every file under a folder) out of gitruns' store,
+        downloading what is not here; returns the local path, as MLflow does."""
         import gitruns
-        from gitruns.recording.artifacts import artifact_store
-        from gitruns.recording.repository import open_store
 
         run = gitruns.get_run(run_id)
         wanted = path.strip("/")
@@ -245,15 +243,10 @@ class MlflowClient:
                 f"run {run_id} has no artifact '{path}'",
                 "list them with MlflowClient().list_artifacts(run_id)",
             )
-        store = artifact_store(open_store())
         target = Path(dst_path or tempfile.mkdtemp(prefix="gitruns-artifacts-"))
         for pointer in chosen:
-            source = store.object_path(str(pointer["sha256"]))
-            if not source.is_file():
-                raise MlflowException(
-                    f"the content of artifact '{pointer['path']}' is not in this artifact store",
-                    "fetch it from the store the run was recorded with (docs/storage-format.md)",
-                )
+            # downloaded through Git LFS or the run's object store when it is not here
+            source = gitruns.get_artifact(run, str(pointer["path"]))
             out = target / str(pointer["path"])
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, out)

@@ -23,7 +23,18 @@ ATTRIBUTES = (
     "duration",
     "origin",
     "experiment",
+    "entry_point",
+    "command",
+    "note",
+    "remote_url",
+    "dirty",
+    "parent",
+    "child",
+    "children",
 )
+# Lineage: ``parent``/``child`` match a related run by id, id prefix or suffix, or name;
+# ``children`` counts child runs.
+RELATIVES = ("parent", "child")
 PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_/\-]+")
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
 ARITHMETIC = ("+", "-", "*", "/")

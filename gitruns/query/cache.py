@@ -18,7 +18,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,14 @@ from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
+from gitruns.query.lineage import Family, LazyLineage, Lineage
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
 from gitruns.runs.resources import flat_resources
 from gitruns.storage import MISSING_OBJECT, Store
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 5  # 3: the record column; 4: the resources column; 5: experiment
+CACHE_SCHEMA_VERSION = 6  # 3: the record column; 4: the resources column; 5: experiment; 6: lineage
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -60,6 +61,7 @@ _COLUMNS = [
     "resources",
     "record",
     "experiment",
+    "extras",
 ]
 # ``runs`` holds everything listing needs (params, metrics, tags as JSON, and the whole run
 # as ``gitruns show --format json`` has it, in ``record``); the two
@@ -71,7 +73,7 @@ _TABLES = [
         origin TEXT NOT NULL, error TEXT, name TEXT, status TEXT, user TEXT, email TEXT,
         host TEXT, start_time TEXT, start_ts REAL, end_time TEXT, end_ts REAL,
         duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT,
-        resources TEXT, record TEXT, experiment TEXT
+        resources TEXT, record TEXT, experiment TEXT, extras TEXT
     ) WITHOUT ROWID""",
     """CREATE TABLE metric_values (
         key TEXT, ref TEXT, last REAL, min REAL, max REAL, count INTEGER,
@@ -82,6 +84,15 @@ _TABLES = [
         key TEXT, ref TEXT, num REAL, text TEXT, PRIMARY KEY (key, ref)
     ) WITHOUT ROWID""",
     "CREATE INDEX param_values_ref ON param_values (ref)",
+    # a run's parents, one row per (parent, child copy): children are the reverse relation.
+    # The child's name and commit are repeated here so that finding every run's children
+    # reads this small table only (gitruns.query.lineage).
+    """CREATE TABLE run_parents (
+        parent_id TEXT, ref TEXT, run_id TEXT, name TEXT, commit_id TEXT,
+        PRIMARY KEY (parent_id, ref)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX run_parents_ref ON run_parents (ref)",
+    "CREATE INDEX runs_run_id ON runs (run_id)",  # the names of parents, by id
 ]
 _ATTRIBUTE_COLUMNS = {
     "id": "run_id",
@@ -98,6 +109,8 @@ _ATTRIBUTE_COLUMNS = {
     "origin": "origin",
     "experiment": "experiment",
 }
+# Attributes read from the ``extras`` column (a JSON object; see ``_extras``).
+_EXTRA_ATTRIBUTES = ("entry_point", "command", "note", "remote_url", "dirty")
 
 META_FILES = (layout.RUN_FILE, layout.PARAMS_FILE, layout.SUMMARY_FILE, layout.ARTIFACTS_FILE)
 Problem = tuple[str, str]  # (ref, why it was skipped)
@@ -118,10 +131,23 @@ class CachedRun:
     are decoded from JSON on first use only.
     """
 
-    __slots__ = ("_metrics", "_params", "_resources", "_tags", "row")
+    __slots__ = (
+        "_extras",
+        "_family",
+        "_metrics",
+        "_params",
+        "_resources",
+        "_tags",
+        "lineage",
+        "row",
+    )
 
     def __init__(self, row: tuple[Any, ...]) -> None:
         self.row = row
+        self._extras: dict[str, Any] | None = None
+        self._family: Family | None = None
+        # every run's parents and children, looked up on first use (search.select_runs)
+        self.lineage: LazyLineage | None = None
         self._params: dict[str, Any] | None = None
         self._metrics: dict[str, list[float]] | None = None
         self._tags: dict[str, str] | None = None
@@ -150,6 +176,29 @@ class CachedRun:
     resources_json = _column(20)
     record_json = _column(21)
     experiment = _column(22)
+
+    @property
+    def extras_json(self) -> str | None:
+        return self.row[23] if len(self.row) > 23 else None
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """Provenance and lineage the filter reads: ``parents``, ``entry_point`` ..."""
+        if self._extras is None:
+            self._extras = json.loads(self.extras_json or "{}")
+        return self._extras
+
+    @property
+    def parents(self) -> list[str]:
+        """Ids of the runs this one lists as its parents."""
+        return list(self.extras.get("parents", []))
+
+    @property
+    def family(self) -> Family | None:
+        """Its parents and children with their names; None when lineage was not looked up."""
+        if self._family is None and self.lineage is not None:
+            self._family = self.lineage.get().family(self.run_id, self.parents)
+        return self._family
 
     @property
     def params(self) -> dict[str, Any]:
@@ -185,7 +234,25 @@ class CachedRun:
         return record
 
     def attribute(self, name: str) -> Any:
+        if name in _EXTRA_ATTRIBUTES:
+            return self.extras.get(name)
+        if name in ("parent", "child", "children"):
+            return self._lineage_value(name)
         return getattr(self, _ATTRIBUTE_COLUMNS[name])
+
+    def _lineage_value(self, name: str) -> Any:
+        """``parent``/``child``: the related runs' ids, comma-separated (None when there is
+        none); ``children``: how many child runs (None when lineage was not looked up)."""
+        if name == "children":
+            if self.lineage is None:
+                return None
+            return len(self.lineage.get().children.get(self.run_id, {}))
+        family = self.family
+        if name == "parent":
+            ids = [p for p, _ in family.parents] if family is not None else self.parents
+        else:
+            ids = [c for c, _ in family.children] if family is not None else []
+        return ", ".join(ids) if ids else None
 
 
 @dataclass
@@ -196,6 +263,7 @@ class Snapshot:
     rows: list[CachedRun]
     problems: list[Problem]
     shown: set[str]
+    fresh: list[CachedRun] = field(default_factory=list)  # valid runs read from git just now
 
     def runs(self, *, all_copies: bool = False) -> list[CachedRun]:
         """One row per run id, or every copy (local and fetched from each remote)."""
@@ -266,7 +334,68 @@ def _sync_with(
             stored = _select(db, where)
     finally:
         db.close()
-    return _snapshot(store, refs, cached, stored, fresh)
+    snapshot = _snapshot(store, refs, cached, stored, fresh)
+    snapshot.fresh = [row for row in fresh.values() if row.error is None]
+    return snapshot
+
+
+def read_lineage(store: Store, also_named: Iterable[str] = ()) -> Lineage:
+    """Every run's children, and the names of every parent (and of ``also_named``), as
+    the cache file holds them; empty when it cannot be read. Runs the last sync read
+    (``Snapshot.fresh``) may be missing from it: a cache that could not be written."""
+    path = store.gitruns_dir / CACHE_FILE
+    if not path.exists():
+        return Lineage()
+    try:
+        db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
+                return Lineage()
+            return _lineage(db, current_refs(store), {}, list(also_named))
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError):
+        return Lineage()
+
+
+def _lineage(
+    db: sqlite3.Connection,
+    refs: dict[str, tuple[str, str, str]],
+    fresh: dict[str, CachedRun],
+    also_named: list[str],
+) -> Lineage:
+    """Every run's children, and the names of every parent, from the ``run_parents`` table.
+
+    Only rows of the refs as they are now count (a cache that could not be written may
+    hold older rows); the runs just read count even if writing them failed.
+    """
+
+    def current(ref: str, commit: str) -> bool:
+        return ref in refs and refs[ref][2] == commit and ref not in fresh
+
+    lineage = Lineage()
+    children = db.execute("SELECT parent_id, run_id, name, ref, commit_id FROM run_parents")
+    for parent, child, name, ref, commit in children:
+        if current(ref, commit):
+            lineage.add_run(child, name, [parent])
+    named = "SELECT r.run_id, r.name, r.ref, r.commit_id FROM {} r WHERE r.error IS NULL"
+    parents = "(SELECT DISTINCT parent_id FROM run_parents) p JOIN runs"
+    queries: list[tuple[str, list[str]]] = [
+        (named.format(parents) + " AND r.run_id = p.parent_id", [])
+    ]
+    for start in range(0, len(also_named), 500):
+        chunk = also_named[start : start + 500]
+        queries.append(
+            (named.format("runs") + f" AND r.run_id IN ({', '.join('?' * len(chunk))})", chunk)
+        )
+    for sql, args in queries:
+        for run_id, name, ref, commit in db.execute(sql, args):
+            if current(ref, commit):
+                lineage.names.setdefault(run_id, name)
+    for row in fresh.values():
+        if row.error is None:
+            lineage.add_run(row.run_id, row.name, row.parents)
+    return lineage
 
 
 def read_rows(store: Store, refs: dict[str, tuple[str, str, str]]) -> dict[str, CachedRun]:
@@ -425,7 +554,24 @@ def _run_values(run: Run) -> list[Any]:
         json.dumps(flat_resources(doc.get("resources")), sort_keys=True),
         json.dumps(layout.json_safe(run.to_dict())),
         run.experiment,
+        json.dumps(_extras(run), sort_keys=True),
     ]
+
+
+def _extras(run: Run) -> dict[str, Any]:
+    """What the filter language reads beyond the columns: lineage and provenance (the
+    fields MLflow's system tags ``mlflow.parentRunId``, ``mlflow.source.name`` ... map to)."""
+    doc = run.document
+    command = doc.get("command") or {}
+    notes = [note.get("text", "") for note in run.notes]
+    return {
+        "parents": run.parents,
+        "entry_point": command.get("entry_point"),
+        "command": command.get("line"),
+        "note": "\n\n".join(notes) if notes else None,
+        "remote_url": doc["git"].get("remote_url"),
+        "dirty": doc["git"].get("dirty"),
+    }
 
 
 def sql_number(value: Any) -> Any:
@@ -453,7 +599,7 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
     rows = [row for row in rows if row.error is None or not MISSING_OBJECT.search(row.error)]
     try:
         db.execute("BEGIN IMMEDIATE")
-        for table in ("runs", "metric_values", "param_values"):
+        for table in ("runs", "metric_values", "param_values", "run_parents"):
             db.executemany(f"DELETE FROM {table} WHERE ref = ?", removed)
         db.executemany(
             f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
@@ -474,6 +620,14 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
                 (k, row.ref, as_number(v), as_text(v))
                 for row in valid
                 for k, v in row.params.items()
+            ],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO run_parents VALUES (?, ?, ?, ?, ?)",
+            [
+                (parent, row.ref, row.run_id, row.name, row.commit_id)
+                for row in valid
+                for parent in row.parents
             ],
         )
         db.execute("COMMIT")

@@ -15,6 +15,7 @@ from gitruns.errors import InvalidInputError
 from gitruns.query import values as v
 from gitruns.query.ast import (
     AGGREGATES,
+    RELATIVES,
     And,
     Calc,
     Compare,
@@ -30,6 +31,7 @@ from gitruns.query.ast import (
     Or,
     Ref,
 )
+from gitruns.query.lineage import relative_predicate
 
 _AGG_INDEX = {name: i for i, name in enumerate(AGGREGATES)}  # last, min, max, count
 _TIMES = ("start_time", "end_time")
@@ -118,6 +120,8 @@ def compile_filter(node: Node | None, baseline: Row | None = None) -> Predicate:
     if isinstance(node, IsNull):
         get, negated = getter(node.field), node.negated
         return lambda row: (get(row) is None) != negated
+    if node.field.namespace == "attr" and node.field.key in RELATIVES:
+        return relative_predicate(node)
     if isinstance(node, Like):
         return _like(node)
     if isinstance(node, In):
@@ -243,6 +247,11 @@ def literal_for(field: Field, value: Any) -> Any:
         return seconds
     if field.key == "status" and isinstance(value, str):
         return value.upper()
+    if field.key == "children" and v.as_number(value) is None:
+        raise InvalidInputError(
+            f"children is the number of child runs, not {value!r}",
+            "write children > 0, or child = 'RUN' for the runs that have RUN as a child",
+        )
     return value
 
 

@@ -105,13 +105,18 @@ def _string(text: str, start: int) -> tuple[str, int]:
 
 
 def _path(text: str, start: int, tokens: list[Token]) -> int:
-    """``name``, ``params.a.b``, ``metrics.`odd key`.min``: dot-separated segments."""
+    """``name``, ``params.a.b``, ``metrics.`odd key`.min``: dot-separated segments. After
+    a dot a key may also be in single or double quotes (``params."a b"``), as in MLflow."""
     segments: list[Segment] = []
     pos = start
     pattern = _FIRST_SEGMENT
     while True:
         if pos < len(text) and text[pos] == "`":
             value, pos = _backquoted(text, pos)
+            segments.append(Segment(value, True))
+        elif segments and pos < len(text) and text[pos] in "\"'":
+            # MLflow quotes odd keys after the dot: ``params."my param"``, ``metrics.'X-Y'``
+            value, pos = _string(text, pos)
             segments.append(Segment(value, True))
         else:
             match = pattern.match(text, pos)

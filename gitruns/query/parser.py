@@ -47,11 +47,14 @@ from gitruns.query.ast import (
 )
 from gitruns.query.errors import QuerySyntaxError
 from gitruns.query.lexer import Segment, Token, tokenize
+from gitruns.query.mlflow_names import UNSUPPORTED_ATTRIBUTES, mlflow_tag_field
 from gitruns.query.values import as_number, parse_duration_literal
 
 _NAMESPACE_ALIASES = {
     "params": "params",
     "param": "params",
+    "parameters": "params",
+    "parameter": "params",
     "metrics": "metrics",
     "metric": "metrics",
     "tags": "tags",
@@ -61,7 +64,10 @@ _NAMESPACE_ALIASES = {
     "attributes": "attr",
     "attribute": "attr",
     "attr": "attr",
+    "run": "attr",
 }
+# MLflow's dataset fields: gitruns records input files (ActiveRun.log_input), not datasets.
+_DATASET_ENTITIES = ("dataset", "datasets")
 # MLflow's attribute names, so that MLflow filters work unchanged.
 _ATTRIBUTE_ALIASES = {
     "run_id": "id",
@@ -69,6 +75,8 @@ _ATTRIBUTE_ALIASES = {
     "user_id": "user",
     "created": "start_time",
     "git_commit": "commit",
+    "run name": "name",
+    "source": "entry_point",
 }
 _OPERATOR_ALIASES = {"==": "=", "<>": "!="}
 # Parentheses and ``not`` nest by recursion (here and wherever a tree is walked): a cap
@@ -337,7 +345,14 @@ def _balanced(kind: type[And] | type[Or], terms: list[Node]) -> Node:
 
 def _field(token: Token, parser: _Parser) -> Field:
     head, *rest = token.segments
-    namespace = None if head.quoted else _NAMESPACE_ALIASES.get(head.text.lower())
+    # MLflow allows the entity in backquotes too: ```metric`.acc``
+    namespace = None if head.quoted and not rest else _NAMESPACE_ALIASES.get(head.text.lower())
+    if rest and head.text.lower() in _DATASET_ENTITIES:
+        raise parser.error(
+            f"gitruns has no datasets field '{token.text}' (it records input files, "
+            "shown by 'gitruns show RUN')",
+            token,
+        )
     if namespace is None or (namespace == "attr" and not rest):
         return _attribute(head.text if not rest else token.text, token, parser)
     if not rest:
@@ -347,6 +362,8 @@ def _field(token: Token, parser: _Parser) -> Field:
             raise parser.error(f"unknown attribute '{token.text}'", token)
         return _attribute(rest[0].text, token, parser)
     key = ".".join(s.text for s in rest)
+    if namespace == "tags":
+        return _tag(key, token, parser)
     if namespace != "metrics" or not any(s.quoted for s in rest):
         return Field(namespace, key)
     last = rest[-1]
@@ -355,8 +372,22 @@ def _field(token: Token, parser: _Parser) -> Field:
     return Field("metrics", key, None, exact=True)
 
 
+def _tag(key: str, token: Token, parser: _Parser) -> Field:
+    """A tag, or the gitruns field an MLflow system tag stands for (``tags.mlflow.runName``
+    is the run's name): a filter on it then matches what it matches in MLflow."""
+    try:
+        mapped = mlflow_tag_field(key)
+    except KeyError as exc:
+        problem = f"unknown MLflow system tag '{key}', which no run can have; {exc.args[0]}"
+        raise parser.error(problem, token) from None
+    return Field("tags", key) if mapped is None else Field("attr", mapped)
+
+
 def _attribute(name: str, token: Token, parser: _Parser) -> Field:
     canonical = _ATTRIBUTE_ALIASES.get(name.lower(), name.lower())
+    if canonical in UNSUPPORTED_ATTRIBUTES:
+        what, instead = UNSUPPORTED_ATTRIBUTES[canonical]
+        raise parser.error(f"'{name}' has no meaning here: {what}; {instead}", token)
     if canonical not in ATTRIBUTES:
         raise parser.error(
             f"unknown field '{name}' (use params.<key>, metrics.<key>, tags.<key>, "

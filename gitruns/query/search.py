@@ -11,7 +11,8 @@ from typing import Any
 from gitruns.errors import GitrunsError, InvalidInputError, SkippedRunsWarning
 from gitruns.query import Field, compile_filter, parse, parse_sort_key, sort_runs
 from gitruns.query.ast import fields_of
-from gitruns.query.cache import LOCAL, CachedRun, Problem, row_for, sync
+from gitruns.query.cache import LOCAL, CachedRun, Problem, read_lineage, row_for, sync
+from gitruns.query.lineage import LazyLineage, Lineage
 from gitruns.query.sql import prefilter
 from gitruns.runs.model import Run
 from gitruns.storage import Store
@@ -49,7 +50,11 @@ def select_runs(
     snapshot = sync(store, prefilter(tree))
     listed = snapshot.runs(all_copies=all_copies)
     recorded = {ref.rpartition("/")[2] for ref in snapshot.shown}  # every ref, pre-filter or not
-    listed += [row for row in live if row.run_id not in recorded]
+    in_progress = [row for row in live if row.run_id not in recorded]
+    listed += in_progress
+    lineage = LazyLineage(lambda: _lineage(store, snapshot.fresh + in_progress))
+    for row in listed:
+        row.lineage = lineage  # each row's parents and children, looked up when asked
     rows = [row for row in listed if predicate(row)]
     if branch is not None:
         rows = _on_branch(store, rows, branch)
@@ -59,6 +64,15 @@ def select_runs(
     mentioned = [key for key, _ in keys] + (fields_of(tree) if tree is not None else [])
     rows = rows[:max_results] if max_results is not None else rows
     return Selection(rows, snapshot.problems, mentioned)
+
+
+def _lineage(store: Store, unsaved: list[CachedRun]) -> Lineage:
+    """Every run's parents and children: the cache's, and those of ``unsaved`` runs (in
+    progress, or read just now, in case the cache could not be written)."""
+    lineage = read_lineage(store, [parent for row in unsaved for parent in row.parents])
+    for row in unsaved:
+        lineage.add_run(row.run_id, row.name, row.parents)
+    return lineage
 
 
 def live_rows(store: Store) -> list[CachedRun]:
@@ -159,7 +173,9 @@ def search_runs(
 
     Args:
         filter: an expression such as ``metrics.acc > 0.9 and params.lr = 0.01``
-            (docs/querying.md); None matches every run.
+            (docs/querying.md); MLflow's filter strings work unchanged
+            (``tags.mlflow.runName = 'x'``, ``run.status = 'FINISHED'``); lineage:
+            ``parent = 'sweep'``, ``children > 0``; None matches every run.
         order_by: sort keys such as ``["-metrics.acc", "start_time"]`` (``-`` or a trailing
             ``DESC`` for descending); default newest first.
         max_results: at most this many runs.

@@ -2,9 +2,9 @@
 
 Only terms whose SQL meaning is exactly the Python one are pushed down: numeric
 comparisons on metric summaries, on params (numbers and numeric text), text equality on
-params, and the time and duration attributes, when they are joined by a top-level
-``and``. Rows the pre-filter keeps are still checked by the Python predicate, so the
-pre-filter may keep too many rows, never too few.
+params, the time and duration attributes, and whether a run has a parent, when they are
+joined by a top-level ``and``. Rows the pre-filter keeps are still checked by the Python
+predicate, so the pre-filter may keep too many rows, never too few.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gitruns.query.ast import AGGREGATES, And, Compare, Field, Node
+from gitruns.query.ast import AGGREGATES, And, Compare, Field, IsNull, Node
 from gitruns.query.evaluate import literal_for
 from gitruns.query.values import as_number, as_text
 
@@ -41,6 +41,10 @@ def _conjuncts(node: Node | None) -> list[Node]:
 
 
 def _clause(node: Node) -> Clause | None:
+    if isinstance(node, IsNull) and node.field == Field("attr", "parent"):
+        # a run's own parents (run.yaml), so exact; children are not: a child in progress
+        # is not in the cache
+        return f"ref {'IN' if node.negated else 'NOT IN'} (SELECT ref FROM run_parents)", []
     if not isinstance(node, Compare) or node.op not in _SQL_OPS:
         return None
     field, op = node.field, node.op

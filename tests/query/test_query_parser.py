@@ -117,7 +117,10 @@ def fields(draw: st.DrawFn) -> Field:
     if kind == "exact":
         agg = draw(st.none() | st.sampled_from(AGGREGATES))
         return Field("metrics", draw(_any_key), agg, exact=True)
-    return Field(kind, draw(_dotted | _any_key if kind != "metrics" else _dotted))
+    key = draw(_dotted | _any_key if kind != "metrics" else _dotted)
+    if kind == "tags" and key.startswith("mlflow."):  # MLflow's system tags: other fields
+        key = "x" + key
+    return Field(kind, key)
 
 
 _values = (

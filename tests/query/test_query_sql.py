@@ -55,3 +55,23 @@ def base(index: int) -> dict[str, Any]:
         "metrics": {},
         "tags": {},
     }
+
+
+def test_prefilter_on_having_a_parent() -> None:
+    """``parent is [not] null`` is pushed down through the run_parents table: exact, so the
+    rows kept are the rows that match."""
+    from _query_helpers import cached_row
+
+    ids = [f"0000000{i}-0000-7000-8000-000000000000" for i in range(4)]
+    rows = [
+        cached_row(run_id, extras={"parents": [ids[0]] if i % 2 else []})
+        for i, run_id in enumerate(ids)
+    ]
+    db = cache._connect(None)
+    cache._write(db, rows, [])
+    for text, expected in (("parent is not null", {1, 3}), ("parent is null", {0, 2})):
+        tree = parse(text + " and status = 'FINISHED'")
+        kept = cache._select(db, prefilter(tree))
+        assert {ids.index(r.run_id) for r in kept.values()} == expected
+        predicate = compile_filter(tree)
+        assert {i for i, row in enumerate(rows) if predicate(row)} == expected
