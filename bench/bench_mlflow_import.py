@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:mlflow-import -->", "<!-- /bench:mlflow-import -->"
-REPEATS = 15
+REPEATS = int(os.environ.get("BENCH_REPEATS", "15"))  # fewer for a quick look
 
 
 def wall_ms(python: str, module: str) -> float:
