@@ -57,6 +57,7 @@ _SCALARS = (
     ("id", "run_id"),
     ("origin", "origin"),
     ("name", "name"),
+    ("experiment", "experiment"),
     ("status", "status"),
     ("user", "user"),
     ("host", "host"),

@@ -7,10 +7,10 @@ import { h, clear, fmtDuration, fmtTime, fmtValue, shortId, statusBadge, debounc
 import { refOf } from "./source.js";
 
 const ROW_HEIGHT = 30;
-const ATTRIBUTES = ["id", "name", "status", "user", "host", "branch", "commit", "start_time", "end_time", "duration", "origin"];
+const ATTRIBUTES = ["id", "name", "experiment", "status", "user", "host", "branch", "commit", "start_time", "end_time", "duration", "origin"];
 const HEADERS = { start_time: "start", end_time: "end" };
 const PLAIN = /^[A-Za-z0-9_\/-]+$/;
-const SCALARS = ["id", "origin", "name", "status", "user", "host", "start_time", "end_time", "duration", "branch", "commit", "params", "metrics", "tags"];
+const SCALARS = ["id", "origin", "name", "experiment", "status", "user", "host", "start_time", "end_time", "duration", "branch", "commit", "params", "metrics", "tags"];
 const TABLE_POLL_MS = 2000;
 const AGG_INDEX = { last: 0, min: 1, max: 2, count: 3 };
 const WIDTHS = { id: 90, name: 200, status: 96, start_time: 170, end_time: 170, duration: 84, commit: 110 };
@@ -352,7 +352,7 @@ export class RunsTable {
   buildGroupSelect() {
     const options = [["", "nothing"]];
     for (const col of this.data.available) {
-      if (["status", "branch", "user", "host", "origin", "name", "commit"].includes(col.key) && col.ns === "attr") options.push([col.text, col.text]);
+      if (["status", "branch", "user", "host", "origin", "name", "experiment", "commit"].includes(col.key) && col.ns === "attr") options.push([col.text, col.text]);
       else if (col.ns === "tags" || col.ns === "params") options.push([col.text, col.text]);
     }
     const current = this.state.group;
