@@ -1,6 +1,6 @@
 """Benchmark: gitruns at 1,000, 10,000 and (with --100k) 100,000 runs in one repository.
 
-    python bench/bench_scale.py            # 1k and 10k; writes the `scale` section of docs/benchmarks.md
+    python bench/bench_scale.py            # 1k and 10k; writes docs/benchmarks.md, `scale`
     python bench/bench_scale.py --100k     # also 100k (builds 100,000 runs: an hour or more)
     python bench/bench_scale.py --sizes 1000 --no-write   # a quick look
 
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bench_env, compile_gitruns, git, machine_line, write_section  # noqa: E402
+from _common import bench_env, compile_gitruns, git, machine_line, write_section
 
 PY = sys.executable
 FILTER = "metrics.acc > 0.9 and params.lr = 0.01"
@@ -205,7 +205,9 @@ def main() -> None:
     parser.add_argument("--100k", dest="hundred_k", action="store_true", help="add 100,000")
     parser.add_argument("--no-write", action="store_true", help="print, do not write the docs")
     args = parser.parse_args()
-    sizes = sorted({int(x) for x in args.sizes.split(",")} | ({100_000} if args.hundred_k else set()))
+    sizes = sorted(
+        {int(x) for x in args.sizes.split(",")} | ({100_000} if args.hundred_k else set())
+    )
     compile_gitruns()
     work = Path(tempfile.mkdtemp(prefix="gitruns-scale-"))
     home = work / "home"
@@ -213,7 +215,9 @@ def main() -> None:
     (home / ".gitconfig").write_text(
         "[user]\n\tname = Bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n"
     )
-    os.environ.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=str(home / ".gitconfig"))
+    os.environ.update(
+        HOME=str(home), GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=str(home / ".gitconfig")
+    )
     for name in [n for n in os.environ if n.startswith("GITRUNS_")]:
         del os.environ[name]
     try:

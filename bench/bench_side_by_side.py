@@ -1,14 +1,12 @@
 """Benchmark: gitruns beside MLflow (file and sqlite stores), W&B (offline), Aim and DVC
 (DVCLive), measured in the same run on this machine, as ratios.
 
-    python bench/bench_side_by_side.py          # writes the `side-by-side` section of docs/benchmarks.md
+    python bench/bench_side_by_side.py          # writes docs/benchmarks.md, `side-by-side`
     python bench/bench_side_by_side.py --quick  # fewer runs and points, nothing written
 
 Each tool lives in its own venv under bench/.work/ (never a gitruns dependency); make them with
-    python3 -m venv bench/.work/venv-mlflow && bench/.work/venv-mlflow/bin/pip install 'mlflow==3.17.*'
-    python3 -m venv bench/.work/venv-wandb && bench/.work/venv-wandb/bin/pip install 'wandb==0.31.*'
-    python3 -m venv bench/.work/venv-aim && bench/.work/venv-aim/bin/pip install 'aim==3.29.*'
-    python3 -m venv bench/.work/venv-dvc && bench/.work/venv-dvc/bin/pip install 'dvc==3.67.*' dvclive
+    for t in mlflow==3.17.* wandb==0.31.* aim==3.29.* "dvc==3.67.* dvclive"; do
+      v=bench/.work/venv-${t%%[=]*}; python3 -m venv $v && $v/bin/pip install $t; done
 A tool whose venv is missing or broken is reported as such in the table. The work itself is
 done by bench/side_by_side_worker.py, run by each venv's python.
 """
@@ -17,18 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import WORK, bench_env, compile_gitruns, machine_line, make_repo, write_section  # noqa: E402
+from _common import WORK, bench_env, compile_gitruns, machine_line, make_repo, write_section
 
 WORKER = Path(__file__).resolve().parent / "side_by_side_worker.py"
 TOOLS = ["gitruns", "mlflow-file", "mlflow-sqlite", "wandb", "aim", "dvc"]
@@ -40,7 +35,13 @@ TITLES = {
     "aim": "Aim",
     "dvc": "DVC (DVCLive)",
 }
-VENV = {"mlflow-file": "mlflow", "mlflow-sqlite": "mlflow", "wandb": "wandb", "aim": "aim", "dvc": "dvc"}
+VENV = {
+    "mlflow-file": "mlflow",
+    "mlflow-sqlite": "mlflow",
+    "wandb": "wandb",
+    "aim": "aim",
+    "dvc": "dvc",
+}
 IMPORT = {
     "gitruns": "import gitruns",
     "mlflow-file": "import mlflow",
@@ -49,11 +50,32 @@ IMPORT = {
     "aim": "import aim",
     "dvc": "import dvclive",
 }
-PACKAGES = {"gitruns": [], "mlflow-file": ["mlflow"], "mlflow-sqlite": ["mlflow"], "wandb": ["wandb"], "aim": ["aim"], "dvc": ["dvc", "dvclive"]}
+PACKAGES = {
+    "gitruns": [],
+    "mlflow-file": ["mlflow"],
+    "mlflow-sqlite": ["mlflow"],
+    "wandb": ["wandb"],
+    "aim": ["aim"],
+    "dvc": ["dvc", "dvclive"],
+}
 # Small runs each tool writes (the same runs are then filtered), and log_metric calls in one
 # run: capped where a tool is slow (W&B starts a service per run, DVC saves a git experiment).
-CREATE = {"gitruns": 300, "mlflow-file": 300, "mlflow-sqlite": 300, "wandb": 10, "aim": 100, "dvc": 5}
-LOG = {"gitruns": 1_000_000, "mlflow-file": 2000, "mlflow-sqlite": 500, "wandb": 20_000, "aim": 50_000, "dvc": 2000}
+CREATE = {
+    "gitruns": 300,
+    "mlflow-file": 300,
+    "mlflow-sqlite": 300,
+    "wandb": 10,
+    "aim": 100,
+    "dvc": 5,
+}
+LOG = {
+    "gitruns": 1_000_000,
+    "mlflow-file": 2000,
+    "mlflow-sqlite": 500,
+    "wandb": 20_000,
+    "aim": 50_000,
+    "dvc": 2000,
+}
 FILTERS = {"gitruns", "mlflow-file", "mlflow-sqlite", "aim"}
 
 
@@ -128,7 +150,12 @@ def measure_tool(tool: str, scratch: Path, quick: bool) -> dict[str, Any]:
     if tool in ("gitruns", "dvc"):
         make_repo(workdir)
         if tool == "dvc":
-            subprocess.run([str(python.parent / "dvc"), "init", "-q"], cwd=workdir, check=True, env={**bench_env(), "DVC_NO_ANALYTICS": "1"})
+            subprocess.run(
+                [str(python.parent / "dvc"), "init", "-q"],
+                cwd=workdir,
+                check=True,
+                env={**bench_env(), "DVC_NO_ANALYTICS": "1"},
+            )
             subprocess.run(["git", "commit", "-qam", "dvc init"], cwd=workdir, check=True)
     else:
         workdir.mkdir(parents=True)
@@ -141,7 +168,13 @@ def measure_tool(tool: str, scratch: Path, quick: bool) -> dict[str, Any]:
     if tool in FILTERS:
         result["filter"] = worker(python, tool, "filter", workdir, 0)
     points = LOG[tool] // (20 if quick else 1)
-    result["log"] = worker(python, tool, "log", scratch / f"{tool}-log" if tool not in ("gitruns", "dvc") else workdir, points)
+    result["log"] = worker(
+        python,
+        tool,
+        "log",
+        scratch / f"{tool}-log" if tool not in ("gitruns", "dvc") else workdir,
+        points,
+    )
     return result
 
 
@@ -157,7 +190,6 @@ def cell(value: float | None, base: float | None, unit: str, higher_is_better: b
 
 def render(results: dict[str, dict[str, Any]], quick: bool) -> str:
     shown = [t for t in TOOLS if t in results]
-    base = results["gitruns"]
 
     def get(tool: str, *path: str) -> Any:
         node: Any = results[tool]
@@ -180,7 +212,8 @@ def render(results: dict[str, dict[str, Any]], quick: bool) -> str:
     lines = [
         "## Side by side: gitruns, MLflow, W&B, Aim, DVC",
         "",
-        "Reproduce: `python bench/bench_side_by_side.py` (each tool in its own venv under bench/.work/, see the script's docstring).",
+        "Reproduce: `python bench/bench_side_by_side.py` (each tool in its own venv under"
+        " bench/.work/, see the script's docstring).",
         "",
         machine_line(),
         "",
@@ -188,7 +221,14 @@ def render(results: dict[str, dict[str, Any]], quick: bool) -> str:
         "|---" * (len(shown) + 1) + "|",
     ]
 
-    def line(label: str, path: tuple[str, ...], unit: str, scale: float = 1.0, better_high: bool = False, note: dict[str, str] | None = None) -> None:
+    def line(
+        label: str,
+        path: tuple[str, ...],
+        unit: str,
+        scale: float = 1.0,
+        better_high: bool = False,
+        note: dict[str, str] | None = None,
+    ) -> None:
         ref = get("gitruns", *path)
         ref = ref * scale if ref is not None else None
         values = []
@@ -204,7 +244,9 @@ def render(results: dict[str, dict[str, Any]], quick: bool) -> str:
             if value is None:
                 values.append(f"failed: {error}" if error else "-")
                 continue
-            values.append(cell(value * scale, None if tool == "gitruns" else ref, unit, better_high))
+            values.append(
+                cell(value * scale, None if tool == "gitruns" else ref, unit, better_high)
+            )
         lines.append(row(label, values))
 
     line("`import` (`python -X importtime`, fresh interpreter)", ("import_ms",), "ms")
@@ -214,16 +256,28 @@ def render(results: dict[str, dict[str, Any]], quick: bool) -> str:
     for tool in shown:
         points = get(tool, "log", "points")
         if points is not None and points < 1_000_000:
-            finalise_notes[tool] = f"not measured (logged {points:,} points; 1M would take {1_000_000 / get(tool, 'log', 'points_per_s'):,.0f} s)"
+            needed = 1_000_000 / get(tool, "log", "points_per_s")
+            finalise_notes[tool] = (
+                f"not measured (logged {points:,} points; 1M would take {needed:,.0f} s)"
+            )
     line("end a run of 1,000,000 points (finalise)", ("log", "end_s"), "s", note=finalise_notes)
     no_filter = {
         "wandb": "no query offline (W&B filters on its server)",
         "dvc": "no filter language (`dvc exp show` lists all)",
     }
-    line("filter the runs above, warm (`metrics.acc > 0.9 and params.lr = 0.01`)", ("filter", "query_ms"), "ms", note=no_filter)
+    line(
+        "filter the runs above, warm (`metrics.acc > 0.9 and params.lr = 0.01`)",
+        ("filter", "query_ms"),
+        "ms",
+        note=no_filter,
+    )
     line("disk per small run", ("disk_per_run",), "KB", scale=1 / 1000)
-    counts = ", ".join(f"{TITLES[t]} {get(t, 'create', 'runs')}" for t in shown if get(t, "create", "runs"))
-    logged = ", ".join(f"{TITLES[t]} {get(t, 'log', 'points'):,}" for t in shown if get(t, "log", "points"))
+    counts = ", ".join(
+        f"{TITLES[t]} {get(t, 'create', 'runs')}" for t in shown if get(t, "create", "runs")
+    )
+    logged = ", ".join(
+        f"{TITLES[t]} {get(t, 'log', 'points'):,}" for t in shown if get(t, "log", "points")
+    )
     lines += [
         "",
         "Ratios in brackets are the tool's figure over gitruns' (for points/s, gitruns' over the"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bench_env, compile_gitruns, machine_line, make_repo, write_section  # noqa: E402
+from _common import bench_env, compile_gitruns, machine_line, make_repo, write_section
 
 PY = sys.executable
 GITRUNS = [PY, "-m", "gitruns"]
@@ -103,7 +102,16 @@ def measure(repeat: int) -> dict[str, dict[str, float]]:
         driver.write_text(DRIVER)
         out = Path(tmp) / "calls.json"
         subprocess.run(
-            [*GITRUNS, "record", "--no-system-metrics", "--", PY, str(driver), str(repeat), str(out)],
+            [
+                *GITRUNS,
+                "record",
+                "--no-system-metrics",
+                "--",
+                PY,
+                str(driver),
+                str(repeat),
+                str(out),
+            ],
             cwd=repo,
             env=env,
             check=True,
@@ -125,7 +133,11 @@ def render(result: dict[str, dict[str, float]], repeat: int) -> str:
         ("`python -c pass` (the baseline)", result["plain"], None),
         ("`python -c pass` with record's child hook", result["plain, hooked"], base),
         ("`gitruns --version`", result["gitruns --version"], base),
-        ("`gitruns record --no-system-metrics -- python -c pass`", result["record, no system metrics"], base),
+        (
+            "`gitruns record --no-system-metrics -- python -c pass`",
+            result["record, no system metrics"],
+            base,
+        ),
         ("`gitruns record -- python -c pass`", result["record"], base),
         ("`gitruns log-metric loss 0.5` in a recorded script", result["in run: log-metric"], inner),
         ("`gitruns set-tag stage one` in a recorded script", result["in run: set-tag"], inner),
@@ -148,7 +160,9 @@ def render(result: dict[str, dict[str, float]], repeat: int) -> str:
     ]
     for label, fig, against in rows:
         if against is None:
-            lines.append(f"| {label} | {ms(fig['min'])} | - | {ms(fig['median'])} | - | {ms(fig['cpu'])} |")
+            lines.append(
+                f"| {label} | {ms(fig['min'])} | - | {ms(fig['median'])} | - | {ms(fig['cpu'])} |"
+            )
             continue
         lines.append(
             f"| {label} | {ms(fig['min'])} | {ms(fig['min'] - against['min'])} |"

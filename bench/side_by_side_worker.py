@@ -15,8 +15,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 LRS = (0.01, 0.02, 0.05, 0.1)
 
@@ -114,7 +115,9 @@ def mlflow_step(step: str, workdir: Path, n: int, store: str) -> dict[str, Any]:
         return throughput(lambda i: mlflow.log_metric("loss", 0.5, step=i), mlflow.end_run, n)
     if step == "filter":
         expr = "metrics.acc > 0.9 and params.lr = '0.01'"
-        return timed_query(lambda: len(mlflow.search_runs(filter_string=expr, search_all_experiments=True)))
+        return timed_query(
+            lambda: len(mlflow.search_runs(filter_string=expr, search_all_experiments=True))
+        )
     raise ValueError(step)
 
 

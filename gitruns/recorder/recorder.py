@@ -25,7 +25,6 @@ from typing import Any, BinaryIO
 from gitruns.capture.resources import ResourceMeter, Usage, wait_with_usage
 from gitruns.errors import GitrunsError, InvalidInputError
 from gitruns.format import layout, yamlio
-from gitruns.query.resolve import find_run_id
 from gitruns.recorder.child_output import OutputPump
 from gitruns.recorder.child_reports import hook_environment
 from gitruns.recorder.params import RecordedParams
@@ -88,7 +87,11 @@ def record(
     started = time.time()
     capture = EnvironmentCapture(options.command)  # from now on, beside everything else
     config_params = _load_configs(options.configs)
-    parent_ids = [find_run_id(store, p) for p in options.parents]
+    parent_ids = []
+    if options.parents:  # resolving names loads the query package: only when there are any
+        from gitruns.query.resolve import find_run_id
+
+        parent_ids = [find_run_id(store, p) for p in options.parents]
     active = create_run(options.name, parent_ids, store, include_untracked=_scripts(options))
     capture.write_into(active)
     on_start(active.id, active.name)
