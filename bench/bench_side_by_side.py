@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,7 @@ def measure_tool(tool: str, scratch: Path, quick: bool) -> dict[str, Any]:
     if python is None or not importable(python, tool):
         return {"missing": True}
     result: dict[str, Any] = {"versions": {p: version_of(python, p) for p in PACKAGES[tool]}}
+    result["measured"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     result["import_ms"] = import_ms(python, tool, 3 if quick else 7)
     workdir = scratch / tool
     if tool in ("gitruns", "dvc"):
@@ -272,6 +274,11 @@ def render(results: dict[str, dict[str, Any]], quick: bool) -> str:
         note=no_filter,
     )
     line("disk per small run", ("disk_per_run",), "KB", scale=1 / 1000)
+    matches = ", ".join(
+        f"{TITLES[t]} {get(t, 'filter', 'matches')}"
+        for t in shown
+        if get(t, "filter", "matches") is not None
+    )
     counts = ", ".join(
         f"{TITLES[t]} {get(t, 'create', 'runs')}" for t in shown if get(t, "create", "runs")
     )
@@ -287,12 +294,18 @@ def render(results: dict[str, dict[str, Any]], quick: bool) -> str:
         " equal). MLflow writes each run with one `log_batch` call (its fastest way); W&B runs"
         " `wandb.init`/`finish` in offline mode; Aim `Run(...)`/`close()` without system"
         " tracking; DVC a DVCLive experiment saved as a git ref (`save_dvc_exp=True`).",
-        f"`log_metric` points logged in one run: {logged}. Aim's query language cannot test"
+        f"Filter matches: {matches}."
+        f" `log_metric` points logged in one run: {logged}. Aim's query language cannot test"
         " metric values on runs: its filter is the params half (`run.hparams.lr == 0.01 and"
-        " run.hparams.batch == 32`). Disk per run: the store's growth (`du -sb`: the repository"
-        " for gitruns and DVC, mlruns/ or the sqlite file, wandb/, .aim/) over the runs written,"
-        " without `git gc`.",
+        " run.hparams.batch == 32`), run after rebuilding Aim's index (`aim storage reindex`,"
+        " untimed: closed runs are not queryable before). Disk per run: the store's growth"
+        " (`du -sb`: the repository for gitruns and DVC, mlruns/ or the sqlite file, wandb/,"
+        " .aim/) over the runs written, without `git gc`.",
     ]
+    stamps = {get(t, "measured") for t in shown if get(t, "measured")}
+    if len(stamps) > 1:  # some tools re-measured later (--tools)
+        when = ", ".join(f"{TITLES[t]} {get(t, 'measured')}" for t in shown if get(t, "measured"))
+        lines.append(f"Measured (UTC): {when}.")
     if quick:
         lines.append("(--quick: tenth-size counts; not for the record)")
     return "\n".join(lines)
@@ -310,7 +323,10 @@ def main() -> None:
         results = json.loads(args.save.read_text())  # re-run one tool, keep the others
     scratch = Path(tempfile.mkdtemp(prefix="gitruns-sbs-"))
     try:
-        for tool in ["gitruns", *[t for t in args.tools.split(",") if t != "gitruns"]]:
+        tools = args.tools.split(",")
+        if "gitruns" not in results and "gitruns" not in tools:
+            tools.insert(0, "gitruns")  # every ratio is against it
+        for tool in tools:
             print(f"{tool} ...", file=sys.stderr, flush=True)
             results[tool] = measure_tool(tool, scratch, args.quick)
             print(json.dumps(results[tool]), file=sys.stderr, flush=True)
