@@ -231,12 +231,12 @@ def main() -> None:
         for size in sizes:
             rows.append(measure_size(work, project, have, size))
             have = size + 100  # measuring create adds 100 runs
-        text = render(rows)
+            text = render(rows)
+            if not args.no_write:  # each size as it is done: 100k takes long
+                write_section("scale", text)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(text)
-    if not args.no_write:
-        write_section("scale", text)
 
 
 if __name__ == "__main__":
