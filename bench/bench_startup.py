@@ -150,23 +150,28 @@ def render(result: dict[str, dict[str, float]], repeat: int) -> str:
         "",
         machine_line(),
         f"Rounds: {repeat}, every command in turn each round, gitruns' bytecode compiled"
-        " (`PYTHONDONTWRITEBYTECODE` unset, as in an installed package). Idle: the fastest"
-        " round (other work only adds time); loaded: the median round on this shared"
-        " machine. Overhead: minus `python -c pass` of the same rounds (inside the recorded"
-        " script for the logging verbs). CPU: user + system of the process tree, fastest round.",
+        " (`PYTHONDONTWRITEBYTECODE` unset, as in an installed package). The fastest round"
+        " is the nearest this shared machine comes to idle (other work only adds time; with"
+        " a load average far above the 2 cores it is not idle: compare `python -c pass`"
+        " with the 15-20 ms it takes on an idle core); the median round is the machine as"
+        " loaded. Overhead: minus `python -c pass` of the same rounds (inside the recorded"
+        " script for the logging verbs). CPU: user + system time of the process tree, fastest"
+        " round; it grows less with load than wall time does.",
         "",
-        "| command | idle | overhead, idle | loaded (median) | overhead, loaded | CPU |",
-        "|---|---|---|---|---|---|",
+        "| command | fastest round | overhead | median round | overhead | CPU | CPU overhead |",
+        "|---|---|---|---|---|---|---|",
     ]
     for label, fig, against in rows:
         if against is None:
             lines.append(
-                f"| {label} | {ms(fig['min'])} | - | {ms(fig['median'])} | - | {ms(fig['cpu'])} |"
+                f"| {label} | {ms(fig['min'])} | - | {ms(fig['median'])} | -"
+                f" | {ms(fig['cpu'])} | - |"
             )
             continue
         lines.append(
             f"| {label} | {ms(fig['min'])} | {ms(fig['min'] - against['min'])} |"
-            f" {ms(fig['median'])} | {ms(fig['median'] - against['median'])} | {ms(fig['cpu'])} |"
+            f" {ms(fig['median'])} | {ms(fig['median'] - against['median'])} | {ms(fig['cpu'])}"
+            f" | {ms(fig['cpu'] - against['cpu'])} |"
         )
     lines += [
         "",
