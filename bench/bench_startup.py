@@ -34,12 +34,21 @@ GITRUNS = [PY, "-m", "gitruns"]
 DRIVER = textwrap.dedent(
     """
     import json, os, resource, subprocess, sys, time
+    # The same log-metric call with the repository opened (pygit2 loaded): the way in
+    # before the fast path, for comparison
+    SLOW_JOIN = (
+        "from gitruns.recording.start import attach_to_recorded_run\\n"
+        "run = attach_to_recorded_run()\\n"
+        "run.log_metric('loss', 0.5, step=run.next_step('loss'))\\n"
+        "run.end()\\n"
+    )
     rounds, out = int(sys.argv[1]), sys.argv[2]
     kinds = {
         "plain": [sys.executable, "-c", "pass"],
         "log-metric": [sys.executable, "-m", "gitruns", "log-metric", "loss", "0.5"],
         "set-tag": [sys.executable, "-m", "gitruns", "set-tag", "stage", "one"],
         "log-param": [sys.executable, "-m", "gitruns", "log-param", "lr", "0.01"],
+        "slow join": [sys.executable, "-c", SLOW_JOIN],
     }
     times = {k: [] for k in kinds}
     for _ in range(rounds):
@@ -142,6 +151,11 @@ def render(result: dict[str, dict[str, float]], repeat: int) -> str:
         ("`gitruns log-metric loss 0.5` in a recorded script", result["in run: log-metric"], inner),
         ("`gitruns set-tag stage one` in a recorded script", result["in run: set-tag"], inner),
         ("`gitruns log-param lr 0.01` in a recorded script", result["in run: log-param"], inner),
+        (
+            "the same `log-metric` call joining with git opened (the way before the fast path)",
+            result["in run: slow join"],
+            inner,
+        ),
     ]
     lines = [
         "## Start-up: `gitruns record`, `gitruns log-metric`",
