@@ -34,8 +34,11 @@ def help_text(command: click.Command, path: list[str]) -> str:
 def walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
     found = [(path, command)]
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            found += walk(command.commands[name], [*path, name])
+        ctx = click.Context(command, info_name=path[-1])
+        for name in sorted(command.list_commands(ctx)):  # lazy groups load commands here
+            sub = command.get_command(ctx, name)
+            assert sub is not None, name
+            found += walk(sub, [*path, name])
     return found
 
 

@@ -22,11 +22,22 @@ def load_nvml() -> Any | None:
         from gitruns.capture.fake_nvml import load_fake_nvml
 
         return load_fake_nvml(fake)
+    if not _driver_present():
+        return None
     try:
         import pynvml
     except ImportError:
         return None
     return pynvml
+
+
+def _driver_present() -> bool:
+    """False only where there can be no NVIDIA driver: Linux without its kernel module's
+    files. Importing pynvml costs tens of milliseconds at every `gitruns record`, and most
+    machines that record runs have no GPU."""
+    if not os.path.isdir("/proc/driver"):
+        return True  # not Linux (or /proc not mounted): let NVML tell
+    return os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/nvidiactl")
 
 
 def _start() -> Any | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -10,12 +11,62 @@ import click
 from gitruns import __version__
 from gitruns.cli.errors import run_guarded
 
+# Every command and the module of gitruns/cli/ that defines it (each module's ``commands``).
+# A module is imported only when one of its commands runs, or when help lists them all:
+# `gitruns log-metric` then loads one small module, not the whole CLI.
+COMMAND_MODULES = {
+    "record": "record",
+    "log-metric": "log_metric_param_tag",
+    "log-param": "log_metric_param_tag",
+    "set-tag": "log_metric_param_tag",
+    "ls": "ls",
+    "show": "show",
+    "logs": "logs",
+    "diff": "diff_compare",
+    "compare": "diff_compare",
+    "metrics": "metrics_plot",
+    "plot": "metrics_plot",
+    "env": "env",
+    "artifacts": "artifacts",
+    "tag": "tag_note_rename_history",
+    "note": "tag_note_rename_history",
+    "rename": "tag_note_rename_history",
+    "history": "tag_note_rename_history",
+    "rm": "rm_restore_gc",
+    "restore": "rm_restore_gc",
+    "gc": "rm_restore_gc",
+    "remote": "remote",
+    "push": "push_fetch_pull",
+    "fetch": "push_fetch_pull",
+    "pull": "push_fetch_pull",
+    "bundle": "bundle",
+    "config": "config",
+    "ui": "ui",
+    "report": "ui",
+    "review": "review_check",
+    "check": "review_check",
+    "bisect": "bisect",
+    "ci": "ci",
+    "lineage": "lineage",
+}
+
 
 class GuardedGroup(click.Group):
-    """A group whose commands report GitrunsError as one line, not a traceback."""
+    """A group whose commands report GitrunsError as one line, not a traceback, and whose
+    commands are imported from ``COMMAND_MODULES`` when first asked for."""
 
     def invoke(self, ctx: click.Context) -> Any:
         return run_guarded(lambda: super(GuardedGroup, self).invoke(ctx))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMAND_MODULES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            module = importlib.import_module(f"gitruns.cli.{COMMAND_MODULES[cmd_name]}")
+            for command in module.commands:
+                self.add_command(command)
+        return self.commands.get(cmd_name)
 
 
 @click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,64 +92,6 @@ def cli(debug: bool, repo: str | None) -> None:
         os.environ["GITRUNS_DEBUG"] = "1"
     if repo:
         os.chdir(repo)
-
-
-def _register() -> None:
-    """Add every command, in the order ``gitruns --help`` lists them.
-
-    Command modules import only click at load time; their work is imported when they run,
-    so that ``gitruns --help`` and ``gitruns record`` start fast.
-    """
-    from gitruns.cli import (
-        artifacts,
-        bisect,
-        bundle,
-        ci,
-        config,
-        diff_compare,
-        env,
-        lineage,
-        log_metric_param_tag,
-        logs,
-        ls,
-        metrics_plot,
-        push_fetch_pull,
-        record,
-        remote,
-        review_check,
-        rm_restore_gc,
-        show,
-        tag_note_rename_history,
-        ui,
-    )
-
-    for module in (
-        record,
-        log_metric_param_tag,
-        ls,
-        show,
-        logs,
-        diff_compare,
-        metrics_plot,
-        env,
-        artifacts,
-        tag_note_rename_history,
-        rm_restore_gc,
-        remote,
-        push_fetch_pull,
-        bundle,
-        config,
-        ui,
-        review_check,
-        bisect,
-        ci,
-        lineage,
-    ):
-        for command in module.commands:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

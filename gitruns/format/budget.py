@@ -17,7 +17,6 @@ import math
 from typing import Any
 
 from gitruns.errors import InvalidInputError
-from gitruns.format import yamlio
 from gitruns.format.layout import MAX_META_BYTES
 
 MAX_METRIC_KEYS = 200_000  # summary.yaml then stays under records.MAX_SUMMARY_BYTES
@@ -42,6 +41,8 @@ class RunBudget:
     def param(self, key: str, value: Any) -> None:
         """Count a new param (already a plain value); refuse it when params.yaml would be
         unreadable."""
+        from gitruns.format import yamlio  # here: logging metrics and tags needs no YAML
+
         nodes = shape(value, f"param '{key}'", depth=1)
         size = _yaml_size(key, value)
         if self.params_nodes + nodes > yamlio.MAX_NODES:
@@ -90,6 +91,8 @@ def shape(value: Any, what: str, depth: int = 0) -> int:
     """The number of YAML nodes of ``value``; refuse too deep, too big or too long ints.
 
     ``depth`` is where ``value`` sits in its file (a param's value is at depth 1)."""
+    from gitruns.format import yamlio
+
     nodes = 0
     stack = [(value, depth)]
     while stack:
@@ -124,6 +127,8 @@ def _yaml_size(key: str, value: Any) -> int:
         return bound + 4 * len(value.encode("utf-8"))
     if value is None or isinstance(value, bool | float) or type(value) is int:
         return bound + len(repr(value))
+    from gitruns.format import yamlio
+
     return len(yamlio.dump({key: value}))
 
 

@@ -25,7 +25,6 @@ from typing import Any, BinaryIO
 from gitruns.capture.resources import ResourceMeter, Usage, wait_with_usage
 from gitruns.errors import GitrunsError, InvalidInputError
 from gitruns.format import layout, yamlio
-from gitruns.query.resolve import find_run_id
 from gitruns.recorder.child_output import OutputPump
 from gitruns.recorder.child_reports import hook_environment
 from gitruns.recorder.params import RecordedParams
@@ -90,7 +89,11 @@ def record(
     started = time.time()
     capture = EnvironmentCapture(options.command)  # from now on, beside everything else
     config_params = _load_configs(options.configs)
-    parent_ids = [find_run_id(store, p) for p in options.parents]
+    parent_ids = []
+    if options.parents:  # resolving names loads the query package: only when there are any
+        from gitruns.query.resolve import find_run_id
+
+        parent_ids = [find_run_id(store, p) for p in options.parents]
     experiment = options.experiment
     experiment = check_experiment(experiment) if experiment is not None else default_experiment()
     untracked = _scripts(options)

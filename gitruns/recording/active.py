@@ -21,13 +21,12 @@ from gitruns.format.validation import (
     to_param_value,
 )
 from gitruns.locks import LivenessLock
-from gitruns.recording.artifacts import ArtifactStore, hash_file
-from gitruns.recording.finalize import finalize
+from gitruns.recording.artifacts import ArtifactStore, artifact_store, hash_file
 from gitruns.recording.journal import JournalWriter
-from gitruns.storage import Store
 
 if TYPE_CHECKING:
     from gitruns.recording.staged_params import StagedParams
+    from gitruns.storage import Store
 
 
 class ActiveRun:
@@ -35,26 +34,28 @@ class ActiveRun:
 
     The same object serves a process that joined a run owned by another process (a script
     under ``gitruns record``): it writes its own journal, and the owner finalises the run.
+    A joined writer may leave ``store``, ``artifacts`` and ``author`` out (None): they are
+    opened when first needed, so ``gitruns log-metric`` never loads git (pygit2).
     """
 
     def __init__(
         self,
-        store: Store,
+        store: Store | None,
         run_id: str,
         name: str,
         run_dir: Path,
         owner_lock: LivenessLock | None,
-        artifact_store: ArtifactStore,
-        author: str,
+        artifacts: ArtifactStore | None,
+        author: str | None,
     ) -> None:
         self.id = run_id
         self.name = name
         self.status = "RUNNING"
-        self.store = store
+        self._store = store
         self.run_dir = run_dir
         self._owner_lock = owner_lock
-        self._artifacts = artifact_store
-        self._author = author
+        self._artifact_store = artifacts
+        self._author_line = author
         self._writer = JournalWriter(run_dir, owner=owner_lock is not None)
         self._params: dict[str, Any] = {}
         self._tags: dict[str, str] = {}
@@ -65,6 +66,28 @@ class ActiveRun:
         self._end_hooks: list[Callable[[], None]] = []
         self.commit: str | None = None
         self.experiment: str | None = None  # the experiment it belongs to, if any
+
+    @property
+    def store(self) -> Store:
+        """The repository (opened on first use by a joined writer that was given none)."""
+        if self._store is None:
+            from gitruns.storage import Store
+
+            self._store = Store(self.run_dir)
+        return self._store
+
+    @property
+    def _artifacts(self) -> ArtifactStore:
+        if self._artifact_store is None:
+            self._artifact_store = artifact_store(self.store)
+        return self._artifact_store
+
+    @property
+    def _author(self) -> str:
+        if self._author_line is None:
+            identity = self.store.identity()
+            self._author_line = f"{identity.name} <{identity.email}>"
+        return self._author_line
 
     @property
     def is_owner(self) -> bool:
@@ -300,6 +323,8 @@ class ActiveRun:
             self.status = status
             if self._owner_lock is None:
                 return
+            from gitruns.recording.finalize import finalize  # loads git: owners only
+
             try:
                 self.commit = finalize(
                     self.store, self.run_dir, owner_summaries=self._writer.summaries()

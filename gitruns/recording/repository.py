@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from gitruns.recording.staging_files import STAGING_DIR
-from gitruns.storage import Store
+
+if TYPE_CHECKING:  # loaded by open_store: importing ENV_REPO must not load git
+    from gitruns.storage import Store
 
 ENV_REPO = "GITRUNS_REPO"
 
@@ -15,6 +18,8 @@ def open_store(repo: str | os.PathLike[str] | None = None, *, recover: bool = Tr
 
     Finalises runs whose process died, so every caller sees them as CRASHED.
     """
+    from gitruns.storage import Store
+
     store = Store(repo if repo is not None else os.environ.get(ENV_REPO))
     if recover and _anything_staged(store):
         # Imported here: recovery loads the finaliser, which a push or a listing with

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitruns.errors import RunStateError
 from gitruns.format import layout
@@ -20,10 +20,11 @@ from gitruns.recording import stack
 from gitruns.recording.active import ActiveRun
 from gitruns.recording.artifacts import artifact_store
 from gitruns.recording.names import random_name
-from gitruns.recording.recovery import staging_area
 from gitruns.recording.repository import ENV_REPO
 from gitruns.recording.staging_files import JOIN_CLAIM_FILE, PATCH_STAGED
-from gitruns.storage import Store
+
+if TYPE_CHECKING:  # git (pygit2) is loaded only where a run is created or git is needed
+    from gitruns.storage import Store
 
 ENV_RUN_ID = "GITRUNS_RUN_ID"
 ENV_RUN_DIR = "GITRUNS_RUN_DIR"
@@ -53,6 +54,8 @@ def create_run(
     Untracked files in ``include_untracked`` (the entry-point script) go into the code
     snapshot. ``experiment`` is the experiment it belongs to (``recording.experiment``).
     """
+    from gitruns.recording.recovery import staging_area  # loads the finaliser (and git)
+
     store.require_writable()
     run_id = new_run_id()
     run_name = check_name_key(name, "run name") if name is not None else random_name(run_id)
@@ -115,13 +118,24 @@ def recorded_run_id() -> str | None:
     return run_id if run_id and Path(os.environ.get(ENV_RUN_DIR, "")).is_dir() else None
 
 
-def attach_to_recorded_run(repo: str | os.PathLike[str] | None = None) -> ActiveRun | None:
-    """Join the run ``gitruns record`` is recording, when this process runs under it."""
+def attach_to_recorded_run(
+    repo: str | os.PathLike[str] | None = None, *, open_git: bool = True
+) -> ActiveRun | None:
+    """Join the run ``gitruns record`` is recording, when this process runs under it.
+
+    Without ``open_git`` the repository is opened only if a call needs it (artifacts,
+    notes): metrics, params and tags go to the journal alone, so ``gitruns log-metric``
+    starts without loading git. The journal, its checks and its locks are the same.
+    """
     run_id, run_dir = os.environ.get(ENV_RUN_ID), os.environ.get(ENV_RUN_DIR)
     if not run_id or not run_dir or not Path(run_dir).is_dir():
         return None
     if stack.is_active(run_id):
         return None
+    if not open_git:
+        return ActiveRun(None, run_id, "", Path(run_dir), None, None, None)
+    from gitruns.storage import Store
+
     store = Store(repo if repo is not None else run_dir)
     identity = store.identity()
     author = f"{identity.name} <{identity.email}>"
@@ -132,7 +146,7 @@ def attach_to_recorded_run(repo: str | os.PathLike[str] | None = None) -> Active
 def joined_recorded_run() -> Iterator[ActiveRun]:
     """The run ``gitruns record`` is recording, joined for one short write (its own journal,
     ended on the way out): what ``gitruns log-metric`` and its siblings write through."""
-    run = attach_to_recorded_run()
+    run = attach_to_recorded_run(open_git=False)
     if run is None:
         raise RunStateError(
             "not inside a recorded run",

@@ -15,6 +15,7 @@ import yaml
 from _capture_helpers import A100, use_fake_nvml
 
 import gitruns
+from gitruns.capture import gpu
 from gitruns.capture.environment import (
     child_interpreter,
     installed_packages,
@@ -96,8 +97,14 @@ def test_platform_info_defaults_to_this_interpreter() -> None:
     assert platform_info()["python"]["executable"] == sys.executable
 
 
-def test_no_gpu_driver_means_an_empty_inventory(capfd: pytest.CaptureFixture[str]) -> None:
-    # The real pynvml on a machine without an NVIDIA driver.
+def test_no_gpu_driver_means_an_empty_inventory(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This machine has no NVIDIA driver: pynvml is not even imported (it costs every record).
+    assert load_nvml() is None
+    assert gpu_inventory() == []
+    # The real pynvml, asked anyway, fails to start NVML quietly.
+    monkeypatch.setattr(gpu, "_driver_present", lambda: True)
     assert load_nvml() is not None
     assert gpu_inventory() == []
     assert capfd.readouterr() == ("", "")

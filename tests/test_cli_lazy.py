@@ -1,0 +1,81 @@
+"""The CLI loads a command's module only when needed; nothing is lost by it.
+
+Import-graph checks, not timings: what `import gitruns`, `gitruns --help` and a verb load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gitruns.cli.main import COMMAND_MODULES
+
+CLI_DIR = Path(__file__).resolve().parents[1] / "gitruns" / "cli"
+HEAVY = ("pygit2", "yaml", "jsonschema", "psutil", "tabulate")
+
+
+def _loaded_after(code: str, *argv: str) -> list[str]:
+    """Which of HEAVY a fresh interpreter has loaded after running ``code``."""
+    body = textwrap.indent(code, "    ")
+    probe = (
+        f"import sys\nsys.argv = ['gitruns', *{list(argv)!r}]\ntry:\n{body}\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return eval(done.stdout.splitlines()[-1])  # a printed list of names
+
+
+def test_every_command_module_is_listed() -> None:
+    modules = {
+        p.stem
+        for p in CLI_DIR.glob("*.py")
+        if "\ncommands = " in p.read_text()  # a module that defines commands
+    }
+    assert modules == set(COMMAND_MODULES.values())
+    for module_name in modules:
+        module = importlib.import_module(f"gitruns.cli.{module_name}")
+        for command in module.commands:
+            assert COMMAND_MODULES.get(command.name) == module_name, command.name
+
+
+def test_help_lists_every_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gitruns", "--help"], capture_output=True, text=True, check=True
+    )
+    listed = done.stdout.split("Commands:\n", 1)[1]
+    names = [line.split()[0] for line in listed.splitlines() if line.startswith("  ")]
+    assert names == sorted(COMMAND_MODULES)
+
+
+def test_import_gitruns_loads_no_git() -> None:
+    assert _loaded_after("import gitruns") == []
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["log-metric", "--help"]])
+def test_help_loads_no_git(argv: list[str]) -> None:
+    code = "from gitruns.cli.main import main\nmain()"
+    assert "pygit2" not in _loaded_after(code, *argv)
+
+
+def test_a_verb_loads_only_its_own_module() -> None:
+    probe = textwrap.dedent(
+        """
+        import sys
+        sys.argv = ["gitruns", "log-metric", "--help"]
+        from gitruns.cli.main import main
+        try:
+            main()
+        except SystemExit:
+            pass
+        print(sorted(m for m in sys.modules if m.startswith("gitruns.cli.")))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    loaded = eval(done.stdout.splitlines()[-1])
+    assert loaded == ["gitruns.cli.errors", "gitruns.cli.log_metric_param_tag", "gitruns.cli.main"]
