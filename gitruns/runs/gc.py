@@ -63,7 +63,8 @@ def collect_garbage(
             dry_run or store.delete_named_ref(TRASH_PREFIX + trashed.id, trashed.marker)
         ):
             report.purged.append(trashed)
-    _collect_artifacts(store, report, dry_run)
+    with store.no_background_compaction():
+        _collect_artifacts(store, report, dry_run)
     if not dry_run:
         store.git("pack-refs", "--all")
         store.git(*(["gc", "--quiet", "--prune=now"] if now else ["gc", "--auto", "--quiet"]))

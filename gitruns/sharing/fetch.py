@@ -72,6 +72,7 @@ def fetch_into(
     bad = {ref.removeprefix(prefix) for ref, _ in report.invalid}
     report.new = [i for i in report.new if i not in bad]
     report.updated = [i for i in report.updated if i not in bad]
+    store.compact_in_background()  # a loose ref file a fetched run
     return report
 
 
