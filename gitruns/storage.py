@@ -43,6 +43,8 @@ MAX_UNTRACKED_BYTES = 10 << 20  # an untracked entry-point script put in the cod
 PACK_LIMIT = 50  # small packs (one a run or annotation) before they are rolled up
 LOOSE_OBJECT_LIMIT = 6700  # loose objects before they are packed (git's gc.auto)
 REF_LIMIT = 100  # loose run refs before they are packed (and an eighth of those packed)
+REPACK_COMMAND = "git repack -d -l -q --geometric=2"  # what the background compaction runs
+PACK_REFS_COMMAND = "git pack-refs --all"
 PACKED_REF_BYTES = 88  # a run's line in packed-refs: "<40 hex> refs/runs/<36>\n"
 _KEEP_NAME = re.compile(r"pack-[0-9a-f]{40}\.keep")
 MISSING_OBJECT = re.compile(r"git object [0-9a-f]{40} is missing")
@@ -377,8 +379,8 @@ class Store:
         if lock is None:
             return  # another process is at it
         quiet = "</dev/null >/dev/null 2>&1"
-        steps = [f"git repack -d -l -q --geometric=2 {quiet}"] if repack else []
-        steps += [f"git pack-refs --all {quiet}"] if pack_refs else []
+        steps = [f"{REPACK_COMMAND} {quiet}"] if repack else []
+        steps += [f"{PACK_REFS_COMMAND} {quiet}"] if pack_refs else []
         try:
             subprocess.run(
                 ["sh", "-c", f"({'; '.join(steps)}) &"],
