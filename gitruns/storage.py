@@ -49,6 +49,8 @@ PACKED_REF_BYTES = 88  # a run's line in packed-refs: "<40 hex> refs/runs/<36>\n
 _KEEP_NAME = re.compile(r"pack-[0-9a-f]{40}\.keep")
 MISSING_OBJECT = re.compile(r"git object [0-9a-f]{40} is missing")
 _KIND_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
+_MODE_TREE = int(pygit2.GIT_FILEMODE_TREE)
+_MODE_BLOBS = (int(pygit2.GIT_FILEMODE_BLOB), int(pygit2.GIT_FILEMODE_BLOB_EXECUTABLE))
 _T = TypeVar("_T")
 
 # A file of the run tree is either its bytes or a file on disk to stream into a blob.
@@ -890,25 +892,39 @@ class Store:
             return False
         return obj is not None and obj.type == pygit2.enums.ObjectType.COMMIT
 
-    def tree_entries(self, commit: str) -> Iterator[tuple[bytes, int, int]]:
+    def tree_entries(
+        self, commit: str, memo: dict[str, list[tuple[bytes, int, int, pygit2.Oid]]] | None = None
+    ) -> Iterator[tuple[bytes, int, int]]:
         """Every entry below a commit's tree, depth first: raw path, file mode, blob size.
 
         Untrusted input: names are returned as raw bytes (they may be anything a crafted
         tree holds), and trees, links and submodules report size 0 without being followed.
+        ``memo`` (shared by the checks of many runs, as a fetch does) keeps each folder's
+        listing by its id: folders that runs share (``env/``) are read once.
         """
-        stack: list[tuple[bytes, pygit2.Tree]] = [(b"", self._tree(commit))]
+        stack: list[tuple[bytes, pygit2.Oid]] = [(b"", self._tree(commit).id)]
         while stack:
             prefix, tree = stack.pop()
-            for entry in tree:
-                path = prefix + (entry.raw_name or b"")
-                mode = entry.filemode
-                if mode == pygit2.GIT_FILEMODE_TREE:
-                    yield path, mode, 0
-                    stack.append((path + b"/", self._tree(entry.id)))
-                elif mode in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
-                    yield path, mode, self._size(entry.id, fetch=False)
-                else:
-                    yield path, mode, 0
+            for name, mode, size, oid in self._listing(tree, memo):
+                path = prefix + name
+                yield path, mode, size
+                if mode == _MODE_TREE:
+                    stack.append((path + b"/", oid))
+
+    def _listing(
+        self, tree: pygit2.Oid, memo: dict[str, list[tuple[bytes, int, int, pygit2.Oid]]] | None
+    ) -> list[tuple[bytes, int, int, pygit2.Oid]]:
+        key = str(tree)
+        found = memo.get(key) if memo is not None else None
+        if found is None:
+            found = []
+            for entry in self._tree(tree):
+                mode = int(entry.filemode)
+                size = self._size(entry.id, fetch=False) if mode in _MODE_BLOBS else 0
+                found.append((entry.raw_name or b"", mode, size, entry.id))
+            if memo is not None:
+                memo[key] = found
+        return found
 
     def commit_merge(
         self, ours: str, theirs: str, files: Mapping[str, FileContent | None], message: str
