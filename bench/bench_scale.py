@@ -300,7 +300,7 @@ def render(saved: dict[str, Any], command: str) -> str:
     if saved.get("transfer"):
         lines += [
             "Push and fetch of N runs, gitruns against raw git of the same refs (local bare "
-            "remotes, medians of 3; gitruns includes Python start-up):",
+            "remotes, medians of the rounds given; gitruns includes Python start-up):",
             "",
             "| runs | `gitruns push` | `git push` | ratio "
             "| `gitruns fetch` | `git fetch` | ratio |",
@@ -334,6 +334,7 @@ def main() -> None:
     parser.add_argument("--disk-sizes", default="1000,10000")
     parser.add_argument("--transfer-sizes", default="1000,10000")
     parser.add_argument("--parts", default="create,disk,transfer")
+    parser.add_argument("--rounds", type=int, default=3, help="transfer rounds (medians)")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -355,7 +356,7 @@ def main() -> None:
         if "transfer" in parts:
             saved["transfer"] = []
             for size in map(int, args.transfer_sizes.split(",")):
-                saved["transfer"].append(transfer_cost(size, work=work))
+                saved["transfer"].append(transfer_cost(size, args.rounds, work=work))
                 print(saved["transfer"][-1], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
