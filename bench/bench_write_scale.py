@@ -18,16 +18,16 @@ ref costs depends on how many refs there are, not on what they point at.
 
 Other scripts may call these functions for their own tables::
 
-    from bench.bench_scale import create_cost, disk_per_run, transfer_cost
+    from bench.bench_write_scale import create_cost, disk_per_run, transfer_cost
     create_cost(10_000, packed=True)     # {"ms_per_run": ..., ...}
     disk_per_run(1000)                   # {"bytes_per_run": ..., ...}
     transfer_cost(1000)                  # {"push_gitruns": s, "push_git": s, ...}
 
-    python bench/bench_scale.py                   # 1k/10k/100k, updates docs/benchmarks.md
-    python bench/bench_scale.py --sizes 1000 --no-docs
-    python bench/bench_scale.py --parts create    # only some parts (create, disk, transfer)
+    python bench/bench_write_scale.py                   # 1k/10k/100k, updates docs/benchmarks.md
+    python bench/bench_write_scale.py --sizes 1000 --no-docs
+    python bench/bench_write_scale.py --parts create    # only some parts (create, disk, transfer)
 
-Figures go to docs/benchmarks.md between the ``<!-- bench:scale -->`` markers.
+Figures go to docs/benchmarks.md between the ``<!-- bench:write-scale -->`` markers.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
-RESULTS = ROOT / "bench" / ".work" / "scale-results.json"
-MARK_BEGIN, MARK_END = "<!-- bench:scale -->", "<!-- /bench:scale -->"
+RESULTS = ROOT / "bench" / ".work" / "write-scale-results.json"
+MARK_BEGIN, MARK_END = "<!-- bench:write-scale -->", "<!-- /bench:write-scale -->"
 
 SMALL_RUN = """
 def small_run(gitruns, index):
@@ -130,7 +130,7 @@ def seed_refs(project: Path, count: int) -> None:
 def create_cost(runs: int, *, packed: bool, count: int = 200, work: Path | None = None) -> dict:
     """ms to create a small run in a repository of ``runs`` runs, refs loose or packed."""
     own = work is None
-    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-scale-")) if work is None else work
+    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-write-scale-")) if work is None else work
     try:
         project = new_project(work / f"create-{runs}-{'packed' if packed else 'loose'}")
         seed_refs(project, runs)
@@ -176,7 +176,7 @@ def git_dir_size(git_dir: Path) -> tuple[int, int]:
 def disk_per_run(runs: int, work: Path | None = None) -> dict:
     """``.git`` per run after ``runs`` real small runs and no gc by anyone."""
     own = work is None
-    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-scale-")) if work is None else work
+    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-write-scale-")) if work is None else work
     try:
         project = new_project(work / f"disk-{runs}")
         empty_alloc, empty_apparent = git_dir_size(project / ".git")
@@ -216,7 +216,7 @@ def transfer_cost(runs: int, rounds: int = 3, work: Path | None = None) -> dict:
     """``gitruns push``/``fetch`` of ``runs`` runs against raw git's of the same refs
     (medians of ``rounds``; local bare remotes; gitruns times include Python start-up)."""
     own = work is None
-    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-scale-")) if work is None else work
+    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-write-scale-")) if work is None else work
     try:
         project = new_project(work / f"transfer-{runs}")
         sh(project, sys.executable, "-c", MAKE_RUNS, str(runs))
@@ -258,7 +258,7 @@ def render(saved: dict[str, Any], command: str) -> str:
     load = os.getloadavg()[0]
     lines = [
         MARK_BEGIN,
-        "## Scale: creating, keeping and sharing 1k-100k runs",
+        "## Writing at scale: creating runs, disk per run, transfers (issue 16)",
         "",
         f"Reproduce: `{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"git {sh(ROOT, 'git', '--version').split()[-1]}, {os.cpu_count()} cores, load average "
@@ -339,7 +339,7 @@ def main() -> None:
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-scale-"))
+    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-write-scale-"))
     isolate(work / "home")
     try:
         if "create" in parts:
@@ -362,7 +362,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(saved, indent=1))
-    command = "python bench/bench_scale.py " + " ".join(sys.argv[1:])
+    command = "python bench/bench_write_scale.py " + " ".join(sys.argv[1:])
     section = render(saved, command.strip())
     print(section)
     if not args.no_docs:
