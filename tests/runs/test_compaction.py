@@ -62,11 +62,12 @@ def test_runs_end_up_packed_without_gc(repo: Path, monkeypatch: pytest.MonkeyPat
     store = Store(repo)
     assert packs.gitruns_keeps(store.objects_dir) == []
     assert loose_objects(repo) == []
-    assert packs.count_packs(store.objects_dir) <= 4 + 1
-    # Refs are counted whenever a repack is due, at least every PACK_LIMIT + 1 writes.
-    assert len(loose_run_refs(repo)) <= 5 + 4 + 1
+    # Bounded, not exact: writes made while a background job runs start none (the lock is
+    # held), and a geometric roll-up may leave a few packs of decreasing size.
+    assert packs.count_packs(store.objects_dir) <= 3 * 4
+    assert len(loose_run_refs(repo)) <= 20  # of 30: most refs went into packed-refs
     packed = (repo / ".git" / "packed-refs").read_text()
-    assert sum(f"refs/runs/{run_id}\n" in packed for run_id in ids) >= 30 - 10
+    assert sum(f"refs/runs/{run_id}\n" in packed for run_id in ids) >= 10
     fsck(repo)
     assert sorted(run_refs(repo)) == sorted(f"refs/runs/{i}" for i in ids)
     assert {r.id for r in gitruns.list_runs()} == set(ids)
