@@ -27,7 +27,7 @@ from pathlib import Path
 KEEP_PREFIX = b"gitruns "  # first bytes of every .keep file gitruns writes
 _TYPES = {"commit": 1, "tree": 2, "blob": 3}
 _CHUNK = 1 << 20
-_FILE_LEVEL = 1  # streamed files (metric series, logs): libgit2's level for loose objects
+_FILE_LEVEL = 1  # zlib level of every object: libgit2 writes loose objects at this level
 MODE_TREE = 0o040000
 MODE_BLOB = 0o100644
 
@@ -102,7 +102,7 @@ class PackWriter:
         raw = hashlib.sha1(header + data).digest()
         if raw not in self._entries:
             offset = self._file.tell()
-            packed = _entry_header(_TYPES[kind], len(data)) + zlib.compress(data)
+            packed = _entry_header(_TYPES[kind], len(data)) + zlib.compress(data, _FILE_LEVEL)
             self._file.write(packed)
             self._entries[raw] = (offset, zlib.crc32(packed))
         return raw.hex()
@@ -270,6 +270,16 @@ def count_packs(objects_dir: Path) -> int:
         return sum(1 for entry in os.scandir(objects_dir / "pack") if entry.name.endswith(".pack"))
     except FileNotFoundError:
         return 0
+
+
+def loose_objects_past(objects_dir: Path, limit: int) -> bool:
+    """Whether there are about more than ``limit`` loose objects, estimated as git's
+    ``gc --auto`` does from one of the 256 fan-out folders (``objects/17``)."""
+    try:
+        found = sum(1 for entry in os.scandir(objects_dir / "17") if len(entry.name) == 38)
+    except FileNotFoundError:
+        return False
+    return found > (limit + 255) // 256
 
 
 def gitruns_keeps(objects_dir: Path) -> list[tuple[Path, str]]:

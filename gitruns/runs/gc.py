@@ -64,7 +64,9 @@ def collect_garbage(
             dry_run or store.delete_named_ref(TRASH_PREFIX + trashed.id, trashed.marker)
         ):
             report.purged.append(trashed)
-    _collect_artifacts(store, report, dry_run)
+    with store.no_background_compaction():
+        _collect_artifacts(store, report, dry_run)
+        _collect_stale_packed_refs_lock(store, report, dry_run)
     if not dry_run:
         store.git("pack-refs", "--all")
         store.git(*(["gc", "--quiet", "--prune=now"] if now else ["gc", "--auto", "--quiet"]))
@@ -122,6 +124,17 @@ def _collect_write_leftovers(store: Store, report: GcReport, dry_run: bool) -> N
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+
+
+def _collect_stale_packed_refs_lock(store: Store, report: GcReport, dry_run: bool) -> None:
+    """A ``git pack-refs`` killed mid-way (ours runs in the background) leaves
+    ``packed-refs.lock``, and git then refuses to delete any packed ref. While the repack
+    lock is held no compaction of ours runs; an hour-old lock is a leftover."""
+    lock = store.common_dir / "packed-refs.lock"
+    if lock.exists() and _age(lock) > LEFTOVER_AGE_S:
+        report.staging_removed += 1
+        if not dry_run:
+            lock.unlink(missing_ok=True)
 
 
 def _collect_artifacts(store: Store, report: GcReport, dry_run: bool) -> None:

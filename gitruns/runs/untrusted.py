@@ -9,8 +9,10 @@ checks keep other tools (and people running ``git checkout refs/runs/...``) safe
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
@@ -40,17 +42,30 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def check_tree(store: Store, commit: str, where: str, limits: Limits = DEFAULT_LIMITS) -> None:
+# Folder listings by id, shared by the checks of one batch of runs (``check_trees``).
+TreeMemo = dict[str, list[tuple[bytes, int, int, Any]]]
+
+
+def check_tree(
+    store: Store,
+    commit: str,
+    where: str,
+    limits: Limits = DEFAULT_LIMITS,
+    memo: TreeMemo | None = None,
+) -> None:
     """Raise InvalidRunError (naming ``where``) when the run's tree is unsafe or too big."""
     if not store.has_commit(commit):
         raise InvalidRunError(f"{where} does not point at a commit", "it is not a gitruns run")
     entries = 0
     total = 0
-    for raw_path, mode, size in store.tree_entries(commit):
+    for raw_path, mode, size in store.tree_entries(commit, memo):
         entries += 1
         if entries > limits.max_entries:
             raise _invalid(where, f"has more than {limits.max_entries} files and folders")
-        path = _check_path(raw_path, where, limits)
+        problem = _path_problem(raw_path, limits.max_depth)
+        if problem is not None:
+            raise _invalid(where, problem)
+        path = raw_path.decode("utf-8")
         if mode == _MODE_TREE:
             continue
         if mode not in _MODE_BLOBS:
@@ -72,20 +87,23 @@ def _cap(path: str, limits: Limits) -> int:
     return limits.max_metric_bytes if path.endswith(".csv") else limits.max_file_bytes
 
 
-def _check_path(raw_path: bytes, where: str, limits: Limits) -> str:
+@functools.lru_cache(maxsize=8192)
+def _path_problem(raw_path: bytes, max_depth: int) -> str | None:
+    """What is wrong with a path of a fetched tree, or None. Cached: runs repeat the same
+    few paths (``run.yaml``, ``metrics/loss.csv``), so a fetch checks each once."""
     try:
         path = raw_path.decode("utf-8")
     except UnicodeDecodeError:
-        raise _invalid(where, f"holds a file name that is not UTF-8: {raw_path!r}") from None
+        return f"holds a file name that is not UTF-8: {raw_path!r}"
     segments = path.split("/")
-    if len(segments) > limits.max_depth:
-        raise _invalid(where, f"nests folders deeper than {limits.max_depth}: {path!r}")
+    if len(segments) > max_depth:
+        return f"nests folders deeper than {max_depth}: {path!r}"
     for segment in segments:
         if segment in ("", ".", "..") or _CONTROL.search(segment):
-            raise _invalid(where, f"holds an unsafe path {path!r}")
+            return f"holds an unsafe path {path!r}"
         if segment.rstrip(". ").lower() in _GIT_NAMES:
-            raise _invalid(where, f"holds a .git path {path!r}")
-    return path
+            return f"holds a .git path {path!r}"
+    return None
 
 
 def _invalid(where: str, what: str) -> InvalidRunError:
@@ -93,14 +111,35 @@ def _invalid(where: str, what: str) -> InvalidRunError:
 
 
 def check_run_ref(
-    store: Store, ref_name: str, run_id: str, commit: str, limits: Limits = DEFAULT_LIMITS
+    store: Store,
+    ref_name: str,
+    run_id: str,
+    commit: str,
+    limits: Limits = DEFAULT_LIMITS,
+    memo: TreeMemo | None = None,
 ) -> None:
     """The cheap part: the ref is a run ref of ``run_id`` (gitruns.format.runrefs, the same check
     as listing's), and the tree is safe (see ``check_tree``)."""
     parsed = parse_run_ref(ref_name)
     if parsed is None or parsed[1] != run_id:
         raise _invalid(ref_name, NOT_A_RUN)
-    check_tree(store, commit, ref_name, limits)
+    check_tree(store, commit, ref_name, limits, memo)
+
+
+def check_run_refs(
+    store: Store, refs: list[tuple[str, str, str]], limits: Limits = DEFAULT_LIMITS
+) -> dict[str, InvalidRunError]:
+    """``check_run_ref`` of many ``(ref name, run id, commit)`` in one pass (a fetch): each
+    folder the runs share is read once, each path checked once. ``{ref name: error}`` of
+    the runs that fail; every run gets every check."""
+    memo: TreeMemo = {}
+    failed: dict[str, InvalidRunError] = {}
+    for ref_name, run_id, commit in refs:
+        try:
+            check_run_ref(store, ref_name, run_id, commit, limits, memo)
+        except InvalidRunError as exc:
+            failed[ref_name] = exc
+    return failed
 
 
 def load_untrusted_run(

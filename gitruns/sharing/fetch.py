@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from gitruns.errors import InvalidRunError
 from gitruns.format.layout import REMOTE_RUNS_PREFIX
-from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits, check_run_ref
+from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits, check_run_refs
 from gitruns.sharing.gitcli import Echo, run_git, transport_error
 from gitruns.sharing.refs import list_refs, under
 from gitruns.sharing.remotes import fetch_refspec, require_fetchable
@@ -72,6 +71,7 @@ def fetch_into(
     bad = {ref.removeprefix(prefix) for ref, _ in report.invalid}
     report.new = [i for i in report.new if i not in bad]
     report.updated = [i for i in report.updated if i not in bad]
+    store.compact_in_background()  # a loose ref file a fetched run
     return report
 
 
@@ -81,12 +81,12 @@ def drop_invalid(
     """Check fetched runs' trees; drop the refs of unsafe ones; return (ref, why) for each."""
     invalid = []
     drops: list[tuple[str, str, str | None]] = []
+    names = {run_id: f"{REMOTE_RUNS_PREFIX}{label}/{run_id}" for run_id in run_ids}
+    failed = check_run_refs(store, [(names[i], i, refs[i]) for i in run_ids], limits)
     for run_id in run_ids:
-        name = f"{REMOTE_RUNS_PREFIX}{label}/{run_id}"
-        try:
-            check_run_ref(store, name, run_id, refs[run_id], limits)
-        except InvalidRunError as exc:
-            invalid.append((name, str(exc.message)))
-            drops.append((name, "", refs[run_id]))
+        exc = failed.get(names[run_id])
+        if exc is not None:
+            invalid.append((names[run_id], str(exc.message)))
+            drops.append((names[run_id], "", refs[run_id]))
     store.update_refs(drops)
     return invalid

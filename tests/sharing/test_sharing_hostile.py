@@ -190,3 +190,23 @@ def test_valid_runs_pass_fsck(tmp_path: Path) -> None:
     push_runs(store(team.alice), "origin", allow_unpublished_code=True)
     pull_runs(store(team.bob), "origin")
     fsck(team.bob)
+
+
+def test_a_bad_folder_shared_by_many_runs_fails_each_of_them(tmp_path: Path) -> None:
+    """Fetch checks runs in one pass that reads each folder once (issue 16): a folder with
+    a symlink shared by three runs still makes each of the three fail, and the valid run
+    beside them, which shares its other folders, still passes."""
+    team = make_team(tmp_path)
+    good = make_run(team.alice, "good")
+    push_runs(store(team.alice), "origin", allow_unpublished_code=True)
+    remote = team.remote
+    tip = runs_of(remote)[good]
+    link = _blob(remote, b"/etc/passwd")
+    shared = _tree(remote, [("120000", "blob", link, "evil-link")])
+    bad = [_crafted_run(remote, tip, [("040000", "tree", shared, "shared")]) for _ in range(3)]
+    report = fetch_runs(store(team.bob), "origin")
+    failed = {ref.rsplit("/", 1)[-1]: why for ref, why in report.invalid}
+    assert set(failed) == set(bad)
+    assert all("symlink" in why and "shared/evil-link" in why for why in failed.values())
+    assert report.new == [good]
+    fsck(team.bob)

@@ -1,0 +1,373 @@
+"""Benchmark: what a repository of 1k, 10k and 100k runs costs to write to and to keep.
+
+Measures, on repositories under /tmp:
+
+* **create cost vs size**: creating a small run (2 params, 3 metric points, 1 tag, through
+  ``gitruns.start_run``) in a repository already holding N runs, with the run refs loose
+  (one file each) and packed (``git pack-refs --all``); ms a run, median of batches, in one
+  process after a warm-up run, as ``bench_store.py`` measures it at 0 runs;
+* **disk per run**: N real small runs written through the API with no ``gc`` by anyone,
+  after gitruns' background compaction finished; ``.git`` in bytes allocated on disk
+  (``du``) and in apparent bytes, per run, and how many packs and loose refs are left;
+* **transfers**: ``gitruns push`` and ``gitruns fetch`` of N runs against raw ``git push``
+  and ``git fetch`` of the same refs (``bench_sharing.py`` measures the same at 1k).
+
+Seeded repositories hold one real run and N refs to copies of it (``git update-ref
+--stdin``): writing 100,000 real runs takes most of an hour here, and what a new run's
+ref costs depends on how many refs there are, not on what they point at.
+
+Other scripts may call these functions for their own tables::
+
+    from bench.bench_write_scale import create_cost, disk_per_run, transfer_cost
+    create_cost(10_000, packed=True)     # {"ms_per_run": ..., ...}
+    disk_per_run(1000)                   # {"bytes_per_run": ..., ...}
+    transfer_cost(1000)                  # {"push_gitruns": s, "push_git": s, ...}
+
+    python bench/bench_write_scale.py                   # 1k/10k/100k, updates docs/benchmarks.md
+    python bench/bench_write_scale.py --sizes 1000 --no-docs
+    python bench/bench_write_scale.py --parts create    # only some parts (create, disk, transfer)
+
+Figures go to docs/benchmarks.md between the ``<!-- bench:write-scale -->`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+RESULTS = ROOT / "bench" / ".work" / "write-scale-results.json"
+MARK_BEGIN, MARK_END = "<!-- bench:write-scale -->", "<!-- /bench:write-scale -->"
+
+SMALL_RUN = """
+def small_run(gitruns, index):
+    with gitruns.start_run(name=f"run-{index}", params={"lr": 0.01, "batch": 32}) as run:
+        run.log_metric("loss", 0.5, step=0)
+        run.log_metric("loss", 0.25, step=1)
+        run.log_metric("acc", 0.9, step=1)
+        run.set_tag("model", "mlp")
+"""
+CREATE_WORKER = (
+    SMALL_RUN
+    + """
+import json, statistics, sys, time
+import gitruns
+count, batches = int(sys.argv[1]), 5
+small_run(gitruns, -1)  # warm up: imports, schema validators
+size = max(count // batches, 1)
+per_batch, cpu = [], time.process_time()
+for first in range(0, count, size):
+    start = time.perf_counter()
+    for index in range(first, first + size):
+        small_run(gitruns, index)
+    per_batch.append((time.perf_counter() - start) * 1000 / size)
+cpu = (time.process_time() - cpu) * 1000 / count
+print(json.dumps({"ms_per_run": statistics.median(per_batch), "cpu_ms_per_run": cpu}))
+"""
+)
+MAKE_RUNS = (
+    SMALL_RUN
+    + """
+import sys, gitruns
+for index in range(int(sys.argv[1])):
+    small_run(gitruns, index)
+"""
+)
+
+
+def sh(cwd: Path, *args: str, stdin: str | None = None) -> str:
+    result = subprocess.run(args, cwd=cwd, input=stdin, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed in {cwd}: {result.stderr}")
+    return result.stdout
+
+
+def isolate(home: Path) -> None:
+    """Run every git and gitruns call away from the user's config."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n"
+    )
+    os.environ.update(
+        HOME=str(home), GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=str(home / ".gitconfig")
+    )
+    for name in list(os.environ):
+        if name.startswith("GITRUNS_"):
+            del os.environ[name]
+
+
+def new_project(path: Path) -> Path:
+    sh(path.parent, "git", "init", "-q", str(path))
+    (path / "train.py").write_text("print('train')\n")
+    sh(path, "git", "add", "train.py")
+    sh(path, "git", "commit", "-q", "-m", "initial")
+    return path
+
+
+def seed_refs(project: Path, count: int) -> None:
+    """``count`` run refs (UUIDv7-shaped, oldest first) at the commit of one real run."""
+    sh(project, sys.executable, "-c", MAKE_RUNS, "1")
+    commit = sh(project, "git", "for-each-ref", "--format=%(objectname)", "refs/runs/").split()[0]
+    base = int(time.time() * 1000) - count
+    lines = []
+    for i in range(count - 1):
+        raw = (base + i) << 80 | 0x7 << 76 | 0x2 << 62 | i
+        lines.append(f"create refs/runs/{uuid.UUID(int=raw)} {commit}\n")
+    sh(project, "git", "update-ref", "--stdin", stdin="".join(lines))
+
+
+def create_cost(runs: int, *, packed: bool, count: int = 200, work: Path | None = None) -> dict:
+    """ms to create a small run in a repository of ``runs`` runs, refs loose or packed."""
+    own = work is None
+    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-write-scale-")) if work is None else work
+    try:
+        project = new_project(work / f"create-{runs}-{'packed' if packed else 'loose'}")
+        seed_refs(project, runs)
+        if packed:
+            sh(project, "git", "pack-refs", "--all")
+        out = json.loads(sh(project, sys.executable, "-c", CREATE_WORKER, str(count)))
+        out.update(runs=runs, refs="packed" if packed else "loose")
+        return out
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def wait_for_compaction(project: Path, timeout: float = 600.0) -> None:
+    """Until no background compaction holds the repack lock."""
+    import fcntl
+
+    lock = project / ".git" / "gitruns" / "repack.lock"
+    deadline = time.monotonic() + timeout
+    while lock.exists() and time.monotonic() < deadline:
+        with open(lock, "rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError:
+                time.sleep(0.2)
+
+
+def git_dir_size(git_dir: Path) -> tuple[int, int]:
+    """(bytes allocated on disk, apparent bytes) of a folder, as ``du`` and ``du -b``."""
+    allocated = apparent = 0
+    for root, _dirs, files in os.walk(git_dir):
+        for name in files:
+            try:
+                info = os.lstat(os.path.join(root, name))
+            except FileNotFoundError:
+                continue
+            allocated += info.st_blocks * 512
+            apparent += info.st_size
+    return allocated, apparent
+
+
+def disk_per_run(runs: int, work: Path | None = None) -> dict:
+    """``.git`` per run after ``runs`` real small runs and no gc by anyone."""
+    own = work is None
+    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-write-scale-")) if work is None else work
+    try:
+        project = new_project(work / f"disk-{runs}")
+        empty_alloc, empty_apparent = git_dir_size(project / ".git")
+        start = time.perf_counter()
+        sh(project, sys.executable, "-c", MAKE_RUNS, str(runs))
+        write_s = time.perf_counter() - start
+        wait_for_compaction(project)
+        alloc, apparent = git_dir_size(project / ".git")
+        pack_dir = project / ".git" / "objects" / "pack"
+        loose_refs = sum(1 for _ in (project / ".git" / "refs" / "runs").glob("*"))
+        loose_objects = sum(
+            len(os.listdir(d)) for d in (project / ".git" / "objects").glob("[0-9a-f][0-9a-f]")
+        )
+        return {
+            "runs": runs,
+            "bytes_per_run": (alloc - empty_alloc) / runs,
+            "apparent_bytes_per_run": (apparent - empty_apparent) / runs,
+            "git_dir_bytes": alloc,
+            "packs": len(list(pack_dir.glob("*.pack"))),
+            "keep_files": len(list(pack_dir.glob("*.keep"))),
+            "loose_objects": loose_objects,
+            "loose_run_refs": loose_refs,
+            "write_s": write_s,
+        }
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _timed(cwd: Path, *args: str) -> float:
+    start = time.perf_counter()
+    sh(cwd, *args)
+    return time.perf_counter() - start
+
+
+def transfer_cost(runs: int, rounds: int = 3, work: Path | None = None) -> dict:
+    """``gitruns push``/``fetch`` of ``runs`` runs against raw git's of the same refs
+    (medians of ``rounds``; local bare remotes; gitruns times include Python start-up)."""
+    own = work is None
+    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-write-scale-")) if work is None else work
+    try:
+        project = new_project(work / f"transfer-{runs}")
+        sh(project, sys.executable, "-c", MAKE_RUNS, str(runs))
+        wait_for_compaction(project)
+        samples: dict[str, list[float]] = {}
+        for index in range(rounds):
+            for way in ("gitruns", "git"):
+                source = work / f"src-{way}-{index}"
+                remote = work / f"remote-{way}-{index}.git"
+                shutil.copytree(project, source, symlinks=True)
+                sh(work, "git", "init", "-q", "--bare", str(remote))
+                sh(source, "git", "remote", "add", "origin", str(remote))
+                sh(source, "git", "push", "-q", "origin", "main")
+                sh(source, "git", "fetch", "-q", "origin")
+                clone = work / f"dst-{way}-{index}"
+                sh(work, "git", "clone", "-q", str(remote), str(clone))
+                if way == "gitruns":
+                    push = _timed(source, sys.executable, "-m", "gitruns", "push")
+                    fetch = _timed(clone, sys.executable, "-m", "gitruns", "fetch")
+                else:
+                    push = _timed(source, "git", "push", "-q", "origin", "refs/runs/*:refs/runs/*")
+                    spec = "refs/runs/*:refs/remote-runs/origin/*"
+                    fetch = _timed(clone, "git", "fetch", "-q", "origin", spec)
+                samples.setdefault(f"push_{way}", []).append(push)
+                samples.setdefault(f"fetch_{way}", []).append(fetch)
+                for path in (source, remote, clone):
+                    shutil.rmtree(path, ignore_errors=True)
+        out: dict[str, Any] = {k: statistics.median(v) for k, v in samples.items()}
+        out["runs"] = runs
+        out["push_ratio"] = out["push_gitruns"] / out["push_git"]
+        out["fetch_ratio"] = out["fetch_gitruns"] / out["fetch_git"]
+        return out
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def render(saved: dict[str, Any], command: str) -> str:
+    load = os.getloadavg()[0]
+    lines = [
+        MARK_BEGIN,
+        "## Writing at scale: creating runs, disk per run, transfers (issue 16)",
+        "",
+        f"Reproduce: `{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"git {sh(ROOT, 'git', '--version').split()[-1]}, {os.cpu_count()} cores, load average "
+        f"{load:.1f} at the end: the machine is shared, so wall times vary by tens of percent).",
+        "",
+    ]
+    if saved.get("create"):
+        lines += [
+            "Creating a small run (2 params, 3 points, 1 tag; `start_run` in one process, "
+            "median of 5 batches; CPU time is steadier on a shared machine):",
+            "",
+            "| runs in the repository | refs | ms a run | CPU ms a run |",
+            "|---|---|---|---|",
+        ]
+        for row in saved["create"]:
+            lines.append(
+                f"| {row['runs']:,} | {row['refs']} | {row['ms_per_run']:.2f} | "
+                f"{row['cpu_ms_per_run']:.2f} |"
+            )
+        lines.append("")
+    if saved.get("disk"):
+        lines += [
+            "`.git` per run after N small runs written through the API, nobody running gc "
+            "(background compaction finished; bytes allocated on disk as `du` counts them, "
+            "and apparent bytes):",
+            "",
+            "| runs | per run on disk | apparent | `.git` | packs | keep files | loose objects "
+            "| loose run refs | writing took |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in saved["disk"]:
+            lines.append(
+                f"| {row['runs']:,} | {row['bytes_per_run'] / 1024:.2f} KiB | "
+                f"{row['apparent_bytes_per_run'] / 1024:.2f} KiB | "
+                f"{row['git_dir_bytes'] / 2**20:.1f} MiB | {row['packs']} | {row['keep_files']} "
+                f"| {row['loose_objects']} | {row['loose_run_refs']} | {row['write_s']:.0f} s |"
+            )
+        lines.append("")
+    if saved.get("transfer"):
+        lines += [
+            "Push and fetch of N runs, gitruns against raw git of the same refs (local bare "
+            "remotes, medians of the rounds given; gitruns includes Python start-up):",
+            "",
+            "| runs | `gitruns push` | `git push` | ratio "
+            "| `gitruns fetch` | `git fetch` | ratio |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in saved["transfer"]:
+            lines.append(
+                f"| {row['runs']:,} | {row['push_gitruns']:.2f} s | {row['push_git']:.2f} s | "
+                f"{row['push_ratio']:.2f}x | {row['fetch_gitruns']:.2f} s | "
+                f"{row['fetch_git']:.2f} s | {row['fetch_ratio']:.2f}x |"
+            )
+        lines.append("")
+    lines.append(MARK_END)
+    return "\n".join(lines)
+
+
+def write_docs(section: str) -> None:
+    text = DOCS.read_text()
+    if MARK_BEGIN in text and MARK_END in text:
+        head, rest = text.split(MARK_BEGIN, 1)
+        _old, tail = rest.split(MARK_END, 1)
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    DOCS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--disk-sizes", default="1000,10000")
+    parser.add_argument("--transfer-sizes", default="1000,10000")
+    parser.add_argument("--parts", default="create,disk,transfer")
+    parser.add_argument("--rounds", type=int, default=3, help="transfer rounds (medians)")
+    parser.add_argument("--no-docs", action="store_true")
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    work = Path(tempfile.mkdtemp(prefix="gitruns-bench-write-scale-"))
+    isolate(work / "home")
+    try:
+        if "create" in parts:
+            saved["create"] = []
+            for size in map(int, args.sizes.split(",")):
+                for packed in (False, True):
+                    saved["create"].append(create_cost(size, packed=packed, work=work))
+                    print(saved["create"][-1], flush=True)
+        if "disk" in parts:
+            saved["disk"] = []
+            for size in map(int, args.disk_sizes.split(",")):
+                saved["disk"].append(disk_per_run(size, work=work))
+                print(saved["disk"][-1], flush=True)
+        if "transfer" in parts:
+            saved["transfer"] = []
+            for size in map(int, args.transfer_sizes.split(",")):
+                saved["transfer"].append(transfer_cost(size, args.rounds, work=work))
+                print(saved["transfer"][-1], flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(saved, indent=1))
+    command = "python bench/bench_write_scale.py " + " ".join(sys.argv[1:])
+    section = render(saved, command.strip())
+    print(section)
+    if not args.no_docs:
+        write_docs(section)
+
+
+if __name__ == "__main__":
+    main()
