@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fsck, git, gitruns_cli
 
 from gitruns.format import layout
 from gitruns.recording.artifacts import artifact_store
 from gitruns.recording.repository import open_store
 from gitruns.runs.model import Run, load_run
-from conftest import fsck, git, gitruns_cli
 
 pytest.importorskip("mlflow")
 

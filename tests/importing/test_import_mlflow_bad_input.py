@@ -12,7 +12,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from conftest import fsck, git, gitruns_cli
 
 RUN_A = "a" * 32
