@@ -126,10 +126,29 @@ def import_mlflow(
                 entry = ImportedRun(mlflow_id, experiment.name, None, FAILED, reason=str(exc))
                 _add(report, entry, progress)
     ids = {run.run_id: derived_run_id(run) for run in runs}
+    known = KnownRuns.of(store)
     for run in parents_first(runs):
-        entry = _import_one(store, source, run, ids, dry_run)
+        entry = _import_one(store, source, run, ids, known, dry_run)
         _add(report, entry, progress)
     return report
+
+
+@dataclass
+class KnownRuns:
+    """The runs the repository holds, listed once (each listing reads every ref)."""
+
+    local: dict[str, str]  # id -> commit
+    trashed: set[str]
+    fetched: dict[str, str]  # id -> the remote it was fetched from
+
+    @classmethod
+    def of(cls, store: Store) -> KnownRuns:
+        local, remote, _odd = store.all_run_refs()
+        trashed = {
+            name[len(layout.TRASH_PREFIX) :] for name in store.refs_under(layout.TRASH_PREFIX)
+        }
+        fetched = {run_id: name for name, refs in remote.items() for run_id in refs}
+        return cls(local, trashed, fetched)
 
 
 def _add(
@@ -184,16 +203,21 @@ def parents_first(runs: list[MlflowRun]) -> list[MlflowRun]:
 
 
 def _import_one(
-    store: Store, source: MlflowStore, run: MlflowRun, ids: dict[str, str], dry_run: bool
+    store: Store,
+    source: MlflowStore,
+    run: MlflowRun,
+    ids: dict[str, str],
+    known: KnownRuns,
+    dry_run: bool,
 ) -> ImportedRun:
     run_id = ids[run.run_id]
     entry = ImportedRun(run.run_id, run.experiment.name, _name(run), FAILED, run_id)
-    skip = _reason_to_skip(store, run, run_id)
+    skip = _reason_to_skip(store, run, run_id, known)
     if skip is not None:
         entry.outcome, entry.reason, entry.run_id = skip
         return entry
     try:
-        written = _write_run(store, source, run, run_id, ids, entry.warnings, dry_run)
+        written = _write_run(store, source, run, run_id, ids, known, entry.warnings, dry_run)
     except (GitrunsError, OSError) as exc:
         entry.run_id, entry.reason = None, _failure(exc)
         return entry
@@ -213,23 +237,22 @@ def _failure(exc: BaseException) -> str:
 
 
 def _reason_to_skip(
-    store: Store, run: MlflowRun, run_id: str
+    store: Store, run: MlflowRun, run_id: str, known: KnownRuns
 ) -> tuple[str, str, str | None] | None:
     """(outcome, why, the gitruns run it is) for a run not to import now; None to import."""
-    existing = store.run_commit(run_id)
+    existing = known.local.get(run_id)
     if existing is not None:
         changed = _changes(store, run_id, existing, run)
         if changed:
             why = f"changed in MLflow since it was imported ({changed}); kept as imported"
             return CHANGED, why, run_id
         return SKIPPED, "imported before", run_id
-    if store.ref_commit(layout.TRASH_PREFIX + run_id) is not None:
+    if run_id in known.trashed:
         why = "imported before and deleted since ('gitruns restore' brings it back)"
         return SKIPPED, why, run_id
-    for remote, refs in store.remote_run_refs().items():
-        if run_id in refs:
-            why = f"imported before and fetched from {remote} ('gitruns pull' adopts it)"
-            return SKIPPED, why, run_id
+    if run_id in known.fetched:
+        why = f"imported before and fetched from {known.fetched[run_id]} ('gitruns pull' adopts it)"
+        return SKIPPED, why, run_id
     if run.deleted:
         return SKIPPED, "deleted in MLflow", None
     if run.status not in FINAL_STATUSES:
@@ -265,13 +288,14 @@ def _write_run(
     run: MlflowRun,
     run_id: str,
     ids: dict[str, str],
+    known: KnownRuns,
     warnings: list[str],
     dry_run: bool,
 ) -> bool:
     """Check and write one run; False when its ref appeared meanwhile."""
     budget = RunBudget()
     document = _document(run, run_id, budget)
-    parent_commits = _link_parent(store, run, ids, document, warnings, dry_run)
+    parent_commits = _link_parent(run, ids, known, document, warnings, dry_run)
     params = {}
     for key, value in sorted(run.params.items()):
         params[check_name_key(key, "param key")] = to_param_value(value, key)
@@ -304,7 +328,10 @@ def _write_run(
     )
     when = layout.parse_time(document["end_time"])
     commit = store.create_run_commit(files, code + parent_commits, message, when)
-    return store.create_ref(run_id, commit)
+    if not store.create_ref(run_id, commit):
+        return False
+    known.local[run_id] = commit
+    return True
 
 
 def _document(run: MlflowRun, run_id: str, budget: RunBudget) -> dict[str, Any]:
@@ -353,9 +380,9 @@ def _document(run: MlflowRun, run_id: str, budget: RunBudget) -> dict[str, Any]:
 
 
 def _link_parent(
-    store: Store,
     run: MlflowRun,
     ids: dict[str, str],
+    known: KnownRuns,
     document: dict[str, Any],
     warnings: list[str],
     dry_run: bool,
@@ -366,7 +393,7 @@ def _link_parent(
     if not parent:
         return []
     parent_id = ids.get(parent)
-    commit = store.run_commit(parent_id) if parent_id else None
+    commit = known.local.get(parent_id) if parent_id else None
     if parent_id and (commit or dry_run):
         document["parents"] = [parent_id]
         return [commit] if commit else []
