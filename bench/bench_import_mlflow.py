@@ -130,7 +130,7 @@ def main() -> None:
             f"| {row['kind']} | {row['write']} | {row['import']} | {row['again']} |"
             f" {row['search']} | {row['history']} |"
         )
-    import mlflow  # noqa: PLC0415 (only for its version, after the measurements)
+    import mlflow  # only for its version, after the measurements
 
     body = "\n".join(
         [

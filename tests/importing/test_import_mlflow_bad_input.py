@@ -171,6 +171,14 @@ def test_a_run_changed_since_import_is_reported_and_kept(repo: Path, mlruns: Pat
     assert "changed: exp/run-a" in result.stdout
     assert "changed in MLflow since it was imported (params); kept as imported" in result.stdout
     assert refs(repo) == before
+    # the documented way to take the new version: delete for good, import again
+    assert gitruns_cli(repo, "rm", "--yes", "run-a").returncode == 0
+    assert gitruns_cli(repo, "gc", "--older-than", "0").returncode == 0
+    again = gitruns_cli(repo, "import", "mlflow", str(mlruns))
+    assert again.stdout.strip().endswith("1 imported, 1 skipped, 0 changed, 0 failed")
+    shown = json.loads(gitruns_cli(repo, "show", "run-a", "--format", "json").stdout)
+    assert shown["params"] == {"lr": "0.2"}
+    fsck(repo)
 
 
 def test_deleted_in_gitruns_is_not_imported_again(repo: Path, mlruns: Path) -> None:
