@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from gitruns.errors import RunStateError
 from gitruns.format.validation import check_name_key, check_tag_value, check_text, to_param_value
 from gitruns.query.resolve import find_run, find_run_id
+from gitruns.recording import experiment as experiments
 from gitruns.recording import stack
 from gitruns.recording.active import ActiveRun
 from gitruns.recording.repository import open_store
@@ -45,6 +46,7 @@ def start_run(
     repo: str | os.PathLike[str] | None = None,
     nested: bool = False,
     log_system_metrics: bool | None = None,
+    experiment: str | None = None,
 ) -> ActiveRun:
     """Start a run (or, inside ``gitruns record``, join the run being recorded).
 
@@ -63,18 +65,32 @@ def start_run(
         log_system_metrics: sample CPU, memory, I/O and GPUs of this process and its
             children, and record resource totals (default: GITRUNS_SYSTEM_METRICS=1).
             Under ``gitruns record`` the recorder does this already.
+        experiment: the experiment the run belongs to; default ``set_experiment()``'s,
+            else ``GITRUNS_EXPERIMENT`` (``gitruns record --experiment``), else a nested
+            run's parent's, else none. A joined recorded run takes it when given here or
+            by ``set_experiment()``.
     """
     stack.check_can_start(nested)
     _check_start_arguments(name, params, tags, notes)
+    explicit = experiments.chosen_explicitly(experiment)
     outer = active_run()
     run = join_recorded_run_once(repo) if outer is None else None
-    if run is None:
+    if run is not None:
+        run.experiment = explicit or experiments.default_experiment()
+        if explicit is not None:
+            run.set_fields(experiment=explicit)
+    else:
         from gitruns.recording import provenance
 
         store = open_store(repo)
         parent_ids = [find_run_id(store, p) for p in parents]
         untracked = provenance.entry_scripts()
-        run = create_run(name, parent_ids, store, outer, include_untracked=untracked)
+        chosen = explicit or experiments.default_experiment()
+        if chosen is None and outer is not None:
+            chosen = outer.experiment  # a nested run stays in its parent's experiment
+        run = create_run(
+            name, parent_ids, store, outer, include_untracked=untracked, experiment=chosen
+        )
         provenance.capture(run)
         recorded = recorded_run_id() if outer is None else None
         if recorded:
@@ -116,6 +132,18 @@ def _check_start_arguments(
         budget.text(f"tag '{key}'", key, check_tag_value(value, key))
     if notes:
         budget.text("a note", "text", check_text(notes, "a note"))
+
+
+def set_experiment(name: str | None) -> None:
+    """Make the runs this process starts from now on belong to experiment ``name``
+    (None: back to ``GITRUNS_EXPERIMENT``, else none). Runs already started keep theirs."""
+    experiments.set_experiment(name)
+
+
+def get_experiment() -> str | None:
+    """The experiment new runs of this process join: ``set_experiment()``'s, else
+    ``GITRUNS_EXPERIMENT``, else None."""
+    return experiments.default_experiment()
 
 
 def end_run(status: str = "FINISHED") -> None:

@@ -26,6 +26,7 @@ def cached_row(
     origin: str = "local",
     code_commit: str | None = COMMIT_A,
     resources: dict[str, Any] | None = None,
+    experiment: str | None = None,
 ) -> CachedRun:
     """A cache row built directly, as the cache would hold it after reading a run."""
     end = start + duration if duration is not None else None
@@ -53,6 +54,7 @@ def cached_row(
             json.dumps(tags or {}),
             json.dumps(resources or {}),
             json.dumps({"id": run_id, "name": name}),
+            experiment,
         )
     )
 

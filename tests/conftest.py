@@ -12,6 +12,7 @@ import pygit2
 import pytest
 from hypothesis import settings
 
+import gitruns.recording.experiment
 import gitruns.recording.stack
 
 # Shared, loaded machines: no per-example deadline. In CI, derandomised so that a run is
@@ -56,6 +57,7 @@ def isolated_environment(
         pygit2.settings.search_path[level] = value
     for run in list(gitruns.recording.stack._active):
         gitruns.recording.stack.forget_run(run)
+    gitruns.recording.experiment.set_experiment(None)  # the process-wide default
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:

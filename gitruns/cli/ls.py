@@ -35,6 +35,7 @@ FORMATS = ["table", "json", "csv", "markdown"]
     show_default=True,
     help="Output format.",
 )
+@click.option("--experiment", "-e", metavar="NAME", help="Runs of experiment NAME only.")
 @click.option("--branch", metavar="B", help="Runs whose code commit is on branch B.")
 @click.option("--commit", metavar="C", help="Runs whose code commit is C (or starts with C).")
 @click.option(
@@ -56,6 +57,7 @@ def command(
     limit: int | None,
     columns: str | None,
     fmt: str,
+    experiment: str | None,
     branch: str | None,
     commit: str | None,
     all_copies: bool,
@@ -69,7 +71,8 @@ def command(
     differ between the listed runs. The table fits the terminal (COLUMNS; 80 when
     piped). Filter fields: params.KEY, metrics.KEY (value at the highest step;
     metrics.KEY.min/.max/.count), tags.KEY, status, name, user, branch, commit,
-    start_time, end_time, duration, id, origin. See docs/querying.md.
+    start_time, end_time, duration, id, origin, experiment. See docs/querying.md.
+    An experiment column appears when a listed run belongs to one.
 
     \b
     Examples:
@@ -80,11 +83,13 @@ def command(
       gitruns ls -f 'params.model.name like "resnet%"' -c id,name,params.lr,metrics.loss.min
       gitruns compare $(gitruns ls -q -n 3)
       gitruns ls --branch main --format markdown
+      gitruns ls --experiment baseline -s -metrics.acc
     """
     from gitruns.query.search import select_runs
     from gitruns.recording.repository import open_store
 
     store = open_store()
+    filter_ = _with_experiment(filter_, experiment)
     selection = select_runs(
         store,
         filter_,
@@ -161,6 +166,17 @@ def _print(
         from gitruns.display.fit import terminal_width
 
         click.echo(text.fit_table(headers, cells, terminal_width()))
+
+
+def _with_experiment(filter_: str | None, experiment: str | None) -> str | None:
+    """``--experiment NAME`` as a term of the filter (so it sorts, limits and pre-filters
+    in SQL like any other)."""
+    if experiment is None:
+        return filter_
+    from gitruns.query.ast import quote_string
+
+    term = f"experiment = {quote_string(experiment)}"
+    return f"{term} and ({filter_})" if filter_ else term
 
 
 def _first_look(store: Store, rows: list[CachedRun]) -> None:

@@ -23,6 +23,14 @@ def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @click.option("--name", "-n", default=None, help="Run name (default: a generated one).")
+@click.option(
+    "--experiment",
+    "-e",
+    default=None,
+    metavar="NAME",
+    help="Experiment the run belongs to (default: $GITRUNS_EXPERIMENT); the command's own "
+    "gitruns/MLflow runs join it too.",
+)
 @click.option("--tag", "-t", "tags", multiple=True, metavar="K=V", help="Set a tag (repeatable).")
 @click.option(
     "--param",
@@ -105,6 +113,7 @@ def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def command(
     name: str | None,
+    experiment: str | None,
     tags: tuple[str, ...],
     params: tuple[str, ...],
     configs: tuple[Path, ...],
@@ -134,6 +143,7 @@ def command(
     Examples:
       gitruns record -- python train.py --lr 0.01 --epochs 10
       gitruns record -n baseline -t model=mlp --artifact 'out/*.pt' -- python train.py
+      gitruns record --experiment wine -- python train.py --alpha 0.5
       gitruns record --config conf.yaml -- ./train.sh
       gitruns record -- python my_app.py --multirun db=mysql,postgresql
       gitruns record --metric-regex 'valid loss (?P<val_loss>[0-9.]+)' -- python main.py
@@ -145,6 +155,7 @@ def command(
     options = RecordOptions(
         command=list(command),
         name=name,
+        experiment=experiment,
         tags=dict(_pairs(tags, "--tag")),
         params={k: parse_scalar(v) for k, v in _pairs(params, "--param")},
         configs=list(configs),

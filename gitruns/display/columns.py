@@ -23,6 +23,8 @@ def default_columns(rows: Sequence[CachedRun], mentioned: Sequence[Field] = ()) 
     aside. A narrow terminal drops columns from the right, so params come before
     metrics: they say what a run was, and its metrics are easiest read next to them."""
     columns = list(BASE_COLUMNS)
+    if any(row.experiment is not None for row in rows):
+        columns.insert(2, Field("attr", "experiment"))  # after the name
     if any(row.origin != LOCAL for row in rows):
         columns.append(Field("attr", "origin"))
     for field in mentioned:

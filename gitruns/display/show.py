@@ -69,6 +69,8 @@ def _identity(run: Run, data: dict[str, Any]) -> list[str]:
         f"name      {run.name}",
         f"status    {status}",
     ]
+    if run.experiment is not None:
+        lines.insert(2, f"experiment {run.experiment}")
     if run.origin != "local":
         lines.append(f"origin    {run.origin} (fetched; annotating it makes it a local run)")
     lines += [

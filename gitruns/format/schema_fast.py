@@ -43,6 +43,7 @@ def _run(doc: dict[str, Any]) -> bool:
         and _matches(_RUN_ID, doc["id"])
         and isinstance(doc["name"], str)
         and len(doc["name"]) <= 250
+        and ("experiment" not in doc or _short_text(doc["experiment"]))
         and doc["status"] in _STATUSES
         and isinstance(doc["start_time"], str)
         and _optional(doc["end_time"], str)
@@ -134,6 +135,10 @@ def _cost(value: Any) -> bool:
 
 def _non_negative(value: Any) -> bool:
     return _number(value) and value >= 0
+
+
+def _short_text(value: Any) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= 250
 
 
 def _optional(value: Any, kind: type) -> bool:

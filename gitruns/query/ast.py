@@ -22,6 +22,7 @@ ATTRIBUTES = (
     "end_time",
     "duration",
     "origin",
+    "experiment",
 )
 PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_/\-]+")
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")

@@ -32,7 +32,7 @@ from gitruns.runs.resources import flat_resources
 from gitruns.storage import MISSING_OBJECT, Store
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 4  # 3: the record column; 4: the resources column
+CACHE_SCHEMA_VERSION = 5  # 3: the record column; 4: the resources column; 5: experiment
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -59,6 +59,7 @@ _COLUMNS = [
     "tags",
     "resources",
     "record",
+    "experiment",
 ]
 # ``runs`` holds everything listing needs (params, metrics, tags as JSON, and the whole run
 # as ``gitruns show --format json`` has it, in ``record``); the two
@@ -70,7 +71,7 @@ _TABLES = [
         origin TEXT NOT NULL, error TEXT, name TEXT, status TEXT, user TEXT, email TEXT,
         host TEXT, start_time TEXT, start_ts REAL, end_time TEXT, end_ts REAL,
         duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT,
-        resources TEXT, record TEXT
+        resources TEXT, record TEXT, experiment TEXT
     ) WITHOUT ROWID""",
     """CREATE TABLE metric_values (
         key TEXT, ref TEXT, last REAL, min REAL, max REAL, count INTEGER,
@@ -95,6 +96,7 @@ _ATTRIBUTE_COLUMNS = {
     "end_time": "end_ts",
     "duration": "duration",
     "origin": "origin",
+    "experiment": "experiment",
 }
 
 META_FILES = (layout.RUN_FILE, layout.PARAMS_FILE, layout.SUMMARY_FILE, layout.ARTIFACTS_FILE)
@@ -147,6 +149,7 @@ class CachedRun:
     tags_json = _column(19)
     resources_json = _column(20)
     record_json = _column(21)
+    experiment = _column(22)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -421,6 +424,7 @@ def _run_values(run: Run) -> list[Any]:
         json.dumps(run.tags, sort_keys=True),
         json.dumps(flat_resources(doc.get("resources")), sort_keys=True),
         json.dumps(layout.json_safe(run.to_dict())),
+        run.experiment,
     ]
 
 

@@ -32,6 +32,7 @@ from gitruns.recorder.params import RecordedParams
 from gitruns.recorder.written_files import split_by_time, stale_files_warning
 from gitruns.recording.active import ActiveRun
 from gitruns.recording.capped_log import CappedLog
+from gitruns.recording.experiment import ENV_EXPERIMENT, check_experiment, default_experiment
 from gitruns.recording.repository import ENV_REPO
 from gitruns.recording.staging_files import EXTRA_FILES_DIR
 from gitruns.recording.start import ENV_NAME_FIXED, ENV_RUN_DIR, ENV_RUN_ID, create_run
@@ -59,6 +60,7 @@ class RecordOptions:
     kill_grace: float = 10.0  # seconds a signalled child gets before SIGKILL
     metric_regexes: list[str] = field(default_factory=list)  # printed lines -> metrics
     import_metrics: bool = True  # TensorBoard events and metrics.csv written by the run
+    experiment: str | None = None  # default: GITRUNS_EXPERIMENT
 
 
 @dataclass
@@ -89,7 +91,12 @@ def record(
     capture = EnvironmentCapture(options.command)  # from now on, beside everything else
     config_params = _load_configs(options.configs)
     parent_ids = [find_run_id(store, p) for p in options.parents]
-    active = create_run(options.name, parent_ids, store, include_untracked=_scripts(options))
+    experiment = options.experiment
+    experiment = check_experiment(experiment) if experiment is not None else default_experiment()
+    untracked = _scripts(options)
+    active = create_run(
+        options.name, parent_ids, store, include_untracked=untracked, experiment=experiment
+    )
     capture.write_into(active)
     on_start(active.id, active.name)
     recorder = _Recorder(active, options, executable, stdout, stderr, patterns)
@@ -243,6 +250,8 @@ class _Recorder:
         env[ENV_REPO] = str(store.workdir or store.git_dir)
         if self.options.name:
             env[ENV_NAME_FIXED] = "1"
+        if self.active.experiment is not None:  # API runs of the child join it too
+            env[ENV_EXPERIMENT] = self.active.experiment
         if self.hooked:
             env = hook_environment(self.active.run_dir, env)
         previous = {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}

@@ -64,6 +64,7 @@ class ActiveRun:
         self._end_lock = threading.Lock()
         self._end_hooks: list[Callable[[], None]] = []
         self.commit: str | None = None
+        self.experiment: str | None = None  # the experiment it belongs to, if any
 
     @property
     def is_owner(self) -> bool:

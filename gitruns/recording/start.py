@@ -45,12 +45,13 @@ def create_run(
     outer: ActiveRun | None = None,
     *,
     include_untracked: Iterable[Path] = (),
+    experiment: str | None = None,
 ) -> ActiveRun:
     """Stage a new run owned by this process (not made the active run).
 
     ``parent_ids`` are run ids (resolve what a user typed with ``query.resolve`` first).
     Untracked files in ``include_untracked`` (the entry-point script) go into the code
-    snapshot.
+    snapshot. ``experiment`` is the experiment it belongs to (``recording.experiment``).
     """
     store.require_writable()
     run_id = new_run_id()
@@ -80,6 +81,8 @@ def create_run(
         "notes": [],
         "parents": parent_ids,
     }
+    if experiment is not None:  # only when set: runs of no experiment stay as they were
+        document["experiment"] = check_name_key(experiment, "experiment name")
     start = {"run": document, "code_commit": code.commit, "pid": os.getpid()}
     if code.keep:
         start["code_keep"] = code.keep  # released once the run's ref exists
@@ -87,7 +90,9 @@ def create_run(
     if code.patch:
         (run_dir / PATCH_STAGED).write_bytes(code.patch)
     author = f"{identity.name} <{identity.email}>"
-    return ActiveRun(store, run_id, run_name, run_dir, lock, artifact_store(store), author)
+    active = ActiveRun(store, run_id, run_name, run_dir, lock, artifact_store(store), author)
+    active.experiment = experiment
+    return active
 
 
 def join_recorded_run_once(repo: str | os.PathLike[str] | None = None) -> ActiveRun | None:

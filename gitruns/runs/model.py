@@ -51,6 +51,12 @@ class Run:
         return str(self.document["status"])
 
     @property
+    def experiment(self) -> str | None:
+        """The experiment the run belongs to (None: none)."""
+        value = self.document.get("experiment")
+        return value if isinstance(value, str) else None
+
+    @property
     def tags(self) -> dict[str, str]:
         return dict(self.document.get("tags", {}))
 
@@ -122,6 +128,7 @@ class Run:
             "commit": self.commit or None,  # None: a run in progress has no commit yet
             "origin": self.origin,
             "name": self.name,
+            "experiment": self.experiment,
             "status": self.status,
             "start_time": doc["start_time"],
             "end_time": doc.get("end_time"),

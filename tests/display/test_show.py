@@ -55,6 +55,7 @@ def test_show_json_and_yaml_keep_their_keys(repo: Path, pair: dict[str, str]) ->
         "hydra",
         "resources",
         "schema_version",
+        "experiment",
     }
     assert set(data) == expected
     assert data["metrics"]["unstable"]["last"] == "NaN"
