@@ -34,6 +34,7 @@ from gitruns.importing.mlflow_store import (
     open_mlflow_store,
 )
 from gitruns.recording.artifacts import artifact_store
+from gitruns.recording.experiment import check_experiment
 from gitruns.recording.journal import CSV_HEADER, MetricSummary
 from gitruns.recording.names import random_name
 from gitruns.storage import FileContent, Store
@@ -375,7 +376,7 @@ def _document(run: MlflowRun, run_id: str, budget: RunBudget) -> dict[str, Any]:
         "tags": tags,
         "notes": notes,
         "parents": [],
-        "experiment": run.experiment.name,
+        "experiment": check_experiment(run.experiment.name),
     }
 
 

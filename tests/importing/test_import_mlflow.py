@@ -96,7 +96,7 @@ def test_import_brings_every_field_and_is_idempotent(repo: Path, kind: str) -> N
         assert run.start_time == iso(want["start_time"])
         assert run.end_time == iso(want["end_time"])
         assert run.duration == round((want["end_time"] - want["start_time"]) / 1000, 3)
-        assert run.document["experiment"] == want["experiment"]
+        assert run.experiment == want["experiment"]
         assert run.user["name"] == want["tags"]["mlflow.user"]
         assert run.params == want["params"]
         mapped = {"mlflow.runName", "mlflow.user", "mlflow.note.content", "mlflow.parentRunId"}
@@ -143,6 +143,9 @@ def test_import_brings_every_field_and_is_idempotent(repo: Path, kind: str) -> N
 
     listing = gitruns_cli(repo, "ls", "-f", 'params.lr = 0.01 and status = "FINISHED"')
     assert listing.returncode == 0 and "sweep" in listing.stdout
+    nlp = gitruns_cli(repo, "ls", "--experiment", "nlp")
+    assert nlp.returncode == 0, nlp.stderr
+    assert "diverged" in nlp.stdout and "nan-run" in nlp.stdout and "sweep" not in nlp.stdout
 
 
 def test_only_the_named_experiment_and_dry_run(repo: Path) -> None:
@@ -154,7 +157,7 @@ def test_only_the_named_experiment_and_dry_run(repo: Path) -> None:
 
     real = gitruns_cli(repo, "import", "mlflow", location, "-e", "vision")
     assert real.stdout.strip().endswith("3 imported, 0 skipped, 0 changed, 0 failed")
-    assert {r.document["experiment"] for r in imported_runs(repo).values()} == {"vision"}
+    assert {r.experiment for r in imported_runs(repo).values()} == {"vision"}
 
     unknown = gitruns_cli(repo, "import", "mlflow", location, "-e", "audio")
     assert unknown.returncode == 1
