@@ -63,6 +63,7 @@ class MlflowStore:
     """What the importer reads from a store; the two layouts below implement it."""
 
     description: str
+    base: Path  # relative artifact locations are relative to it
 
     def experiments(self) -> list[MlflowExperiment]:
         raise NotImplementedError
@@ -90,8 +91,6 @@ class MlflowStore:
                     return candidate, None
             return None, None  # nothing was logged (MLflow creates the folder lazily)
         return None, f"artifacts at {uri} are not local: not imported"
-
-    base: Path
 
 
 def open_mlflow_store(location: str) -> MlflowStore:
@@ -145,7 +144,12 @@ class FileStore(MlflowStore):
             meta_file = folder / "meta.yaml"
             if not meta_file.is_file():
                 continue
-            meta = _read_meta(meta_file, f"experiment meta {meta_file}")
+            try:
+                meta = _read_meta(meta_file, str(meta_file))
+            except InvalidRunError as exc:
+                raise InvalidInputError(
+                    exc.message, "repair it, or move that experiment's folder out of the store"
+                ) from None
             experiment_id = str(meta.get("experiment_id", folder.name))
             name = meta.get("name")
             if not isinstance(name, str):
@@ -192,9 +196,12 @@ class FileStore(MlflowStore):
         series: MetricSeries = {}
         for key, path in _key_files(folder):
             points = []
-            with path.open("rb") as handle:
-                for number, line in enumerate(handle, 1):
-                    points.append(_metric_line(line, path, number))
+            try:
+                with path.open("rb") as handle:
+                    for number, line in enumerate(handle, 1):
+                        points.append(_metric_line(line, path, number))
+            except OSError as exc:
+                raise InvalidRunError(f"{path} cannot be read ({exc.strerror})", "") from None
             series[key] = points
         return series
 
@@ -274,10 +281,14 @@ class SqliteStore(MlflowStore):
             run.run_id,
         )
         for key, step, stamp, value, is_nan in rows:
-            if not isinstance(step, int) or not isinstance(stamp, int):
+            if (
+                not isinstance(step, int)
+                or not isinstance(stamp, int)
+                or not (is_nan or isinstance(value, int | float))
+            ):
                 raise InvalidRunError(
                     f"metric '{key}' of run {run.run_id} has a point without an integer step"
-                    " or timestamp",
+                    " and timestamp and a number",
                     "repair the row",
                 )
             number = float("nan") if is_nan else float(value)
@@ -306,7 +317,10 @@ def _read_meta(path: Path, where: str) -> dict[str, Any]:
         raise InvalidRunError(
             f"{where} cannot be read ({exc.strerror})", "check the file"
         ) from None
-    meta = yamlio.load(raw, where)
+    try:
+        meta = yamlio.load(raw, where)
+    except InvalidRunError as exc:  # PyYAML's message spans lines: one line per failure
+        raise InvalidRunError(" ".join(exc.message.split()), exc.hint) from None
     if not isinstance(meta, dict):
         raise InvalidRunError(f"{where} is not a mapping", "repair the file")
     return meta

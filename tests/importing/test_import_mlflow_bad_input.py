@@ -210,3 +210,58 @@ def test_artifacts_elsewhere_are_a_warning(repo: Path, mlruns: Path) -> None:
     result = gitruns_cli(repo, "import", "mlflow", str(mlruns))
     assert result.returncode == 0, result.stderr
     assert "warning: artifacts at s3://bucket/x are not local: not imported" in result.stdout
+
+
+def make_sqlite_store(path: Path) -> None:
+    """MLflow's tables (the columns the importer reads), two finished runs."""
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE experiments (experiment_id INTEGER, name TEXT, lifecycle_stage TEXT,
+            artifact_location TEXT);
+        CREATE TABLE runs (run_uuid TEXT, name TEXT, user_id TEXT, status TEXT,
+            start_time INTEGER, end_time INTEGER, lifecycle_stage TEXT, artifact_uri TEXT,
+            experiment_id INTEGER);
+        CREATE TABLE params (key TEXT, value TEXT, run_uuid TEXT);
+        CREATE TABLE tags (key TEXT, value TEXT, run_uuid TEXT);
+        CREATE TABLE metrics (key TEXT, value FLOAT, timestamp INTEGER, run_uuid TEXT,
+            step INTEGER, is_nan BOOLEAN);
+        INSERT INTO experiments VALUES (1, 'exp', 'active', '/nowhere');
+        """
+    )
+    for run_id in (RUN_A, RUN_B):
+        db.execute(
+            "INSERT INTO runs VALUES (?, ?, 'bob', 'FINISHED', 1767225600000, 1767225660000,"
+            " 'active', '/nowhere', 1)",
+            (run_id, f"run-{run_id[0]}"),
+        )
+        db.execute("INSERT INTO metrics VALUES ('loss', 0, 1767225600000, ?, 0, 1)", (run_id,))
+        db.execute("INSERT INTO metrics VALUES ('loss', 0.5, 1767225601000, ?, 1, 0)", (run_id,))
+    db.commit()
+    db.close()
+
+
+def test_a_sqlite_row_without_a_value_fails_that_run_only(repo: Path, tmp_path: Path) -> None:
+    database = tmp_path / "mlflow.db"
+    make_sqlite_store(database)
+    with sqlite3.connect(database) as db:
+        db.execute("INSERT INTO metrics VALUES ('acc', NULL, 1767225600000, ?, 0, 0)", (RUN_B,))
+    result = gitruns_cli(repo, "import", "mlflow", str(database), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["counts"] == {"imported": 1, "skipped": 0, "changed": 0, "failed": 1}
+    (failed,) = [r for r in report["runs"] if r["outcome"] == "failed"]
+    assert failed["mlflow_run_id"] == RUN_B
+    assert "metric 'acc' of run" in failed["reason"]
+    shown = json.loads(gitruns_cli(repo, "show", "run-a", "--format", "json").stdout)
+    assert shown["metrics"]["loss"]["count"] == 2  # the NaN point is kept, as NaN
+    assert gitruns_cli(repo, "metrics", "run-a", "loss").stdout.count("nan") == 1
+    assert len(refs(repo).splitlines()) == 1
+    fsck(repo)
+
+
+def test_a_corrupt_experiment_meta_stops_the_import(repo: Path, mlruns: Path) -> None:
+    (mlruns / "1" / "meta.yaml").write_text("name: [\n")
+    result = gitruns_cli(repo, "import", "mlflow", str(mlruns))
+    assert_one_line_error(result, "meta.yaml is not valid YAML", "move that experiment's folder")
+    assert refs(repo) == ""
