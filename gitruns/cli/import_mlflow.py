@@ -52,7 +52,8 @@ def mlflow_command(location: str, experiments: tuple[str, ...], dry_run: bool, f
     mlflow.run_id.
 
     Importing again creates nothing new: runs imported before are skipped, and a run that
-    changed in MLflow since (status, end time, params) is reported and kept as imported.
+    changed in MLflow since (status, end time, params) is reported and kept as imported
+    (docs/mlflow.md says how to take the new version).
     Runs still RUNNING, and runs deleted in MLflow, are skipped. A run that cannot be
     imported is reported with why, and nothing of it is written; the exit code is then 1.
 
