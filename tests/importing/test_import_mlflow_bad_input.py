@@ -2,13 +2,18 @@
 
 The stores are written by hand in MLflow's file-store layout (and a sqlite file by the
 standard library), so these tests need no MLflow. A broken run is a failure line of the
-report and leaves no ref and no object a ref reaches; the other runs are imported.
+report and leaves no ref and no object a ref reaches; the other runs are imported. An
+import killed with SIGKILL leaves only whole runs, and the next import brings the rest.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -265,3 +270,37 @@ def test_a_corrupt_experiment_meta_stops_the_import(repo: Path, mlruns: Path) ->
     result = gitruns_cli(repo, "import", "mlflow", str(mlruns))
     assert_one_line_error(result, "meta.yaml is not valid YAML", "move that experiment's folder")
     assert refs(repo) == ""
+
+
+def test_an_import_killed_midway_leaves_whole_runs_and_resumes(repo: Path, tmp_path: Path) -> None:
+    root = tmp_path / "big"
+    (root / "1").mkdir(parents=True)
+    (root / "1" / "meta.yaml").write_text("experiment_id: '1'\nname: exp\n")
+    points = "".join(f"{1767225600000 + s} {1 / (s + 1)} {s}\n" for s in range(200))
+    run_ids = [f"{n:032x}" for n in range(300)]
+    for run_id in run_ids:
+        folder = write_run(root, run_id)
+        (folder / "metrics" / "loss").write_text(points)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gitruns", "import", "mlflow", str(root)],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    refs_dir = repo / ".git" / "refs" / "runs"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(refs_dir.glob("*"))) < 20:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    written = len(refs(repo).splitlines())
+    assert 20 <= written < 300
+    listing = json.loads(gitruns_cli(repo, "ls", "--format", "json").stdout)
+    assert len(listing) == written
+    assert {run["metrics"]["loss"]["count"] for run in listing} == {200}
+    fsck(repo)
+    again = gitruns_cli(repo, "import", "mlflow", str(root))
+    assert again.returncode == 0, again.stderr
+    counts = f"{300 - written} imported, {written} skipped, 0 changed, 0 failed"
+    assert again.stdout.strip().endswith(counts)
+    fsck(repo)
