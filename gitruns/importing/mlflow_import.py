@@ -11,8 +11,11 @@ imports running at once cannot both create one, and ids still sort by when runs 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from gitruns.format.validation import (
     to_param_value,
 )
 from gitruns.importing.mlflow_store import (
+    MetricPoints,
     MlflowExperiment,
     MlflowRun,
     MlflowStore,
@@ -48,6 +52,7 @@ GIT_REPO_TAG = "mlflow.source.git.repoURL"
 # MLflow's model-registry bookkeeping: it means nothing here, and it outgrows tag values.
 DROPPED_TAGS = {"mlflow.log-model.history"}
 FINAL_STATUSES = {"FINISHED", "FAILED", "KILLED"}
+SPILL_BYTES = 4 << 20  # a metric CSV longer than this is written to a file, not kept in memory
 _GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 _URL_USER = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", re.IGNORECASE)
 
@@ -128,10 +133,23 @@ def import_mlflow(
                 _add(report, entry, progress)
     ids = {run.run_id: derived_run_id(run) for run in runs}
     known = KnownRuns.of(store)
-    for run in parents_first(runs):
-        entry = _import_one(store, source, run, ids, known, dry_run)
-        _add(report, entry, progress)
+    with _spill_folder(store, dry_run) as spill:
+        for run in parents_first(runs):
+            entry = _import_one(store, source, run, ids, known, dry_run, spill)
+            _add(report, entry, progress)
     return report
+
+
+@contextmanager
+def _spill_folder(store: Store, dry_run: bool) -> Iterator[Path]:
+    """Where long metric series are written while a run is imported: beside the
+    repository's objects (a dry run writes nothing there, so it uses the system's)."""
+    parent = None
+    if not dry_run:
+        parent = store.gitruns_dir / "tmp"
+        parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="import-", dir=parent) as folder:
+        yield Path(folder)
 
 
 @dataclass
@@ -210,6 +228,7 @@ def _import_one(
     ids: dict[str, str],
     known: KnownRuns,
     dry_run: bool,
+    spill: Path,
 ) -> ImportedRun:
     run_id = ids[run.run_id]
     entry = ImportedRun(run.run_id, run.experiment.name, _name(run), FAILED, run_id)
@@ -218,10 +237,13 @@ def _import_one(
         entry.outcome, entry.reason, entry.run_id = skip
         return entry
     try:
-        written = _write_run(store, source, run, run_id, ids, known, entry.warnings, dry_run)
+        written = _write_run(store, source, run, run_id, ids, known, entry.warnings, dry_run, spill)
     except (GitrunsError, OSError) as exc:
         entry.run_id, entry.reason = None, _failure(exc)
         return entry
+    finally:
+        for leftover in spill.iterdir():
+            leftover.unlink()
     if dry_run:
         entry.outcome = WOULD_IMPORT
     elif written:
@@ -292,6 +314,7 @@ def _write_run(
     known: KnownRuns,
     warnings: list[str],
     dry_run: bool,
+    spill: Path,
 ) -> bool:
     """Check and write one run; False when its ref appeared meanwhile."""
     budget = RunBudget()
@@ -303,8 +326,8 @@ def _write_run(
         budget.param(key, params[key])
     files: dict[str, FileContent] = {}
     summaries: dict[str, Any] = {}
-    for key, points in sorted(source.read_metrics(run).items()):
-        content, summary = metric_file(key, points, budget)
+    for key, points in source.read_metrics(run):
+        content, summary = metric_file(key, points, budget, spill)
         files[layout.metric_path(key)] = content
         summaries[key] = summary.to_dict()
     artifacts: list[dict[str, Any]] = []
@@ -404,13 +427,16 @@ def _link_parent(
 
 
 def metric_file(
-    key: str, points: list[tuple[int, int, float]], budget: RunBudget
-) -> tuple[bytes, MetricSummary]:
-    """A metric's CSV (``step,timestamp,value``, in MLflow's order) and its summary."""
+    key: str, points: MetricPoints, budget: RunBudget, spill: Path
+) -> tuple[FileContent, MetricSummary]:
+    """A metric's CSV (``step,timestamp,value``, in MLflow's order) and its summary. A long
+    series goes to a file in the ``spill`` folder as it is read: memory stays flat."""
     check_metric_key(key)
     budget.metric_key(key)
     summary = MetricSummary()
     lines = [CSV_HEADER]
+    size = 0
+    spilled: Path | None = None
     for step, stamp, value in points:
         if step < 0:
             raise InvalidInputError(
@@ -418,9 +444,26 @@ def metric_file(
             )
         check_step(step, key)
         timestamp_ms(stamp, key)
-        lines.append(f"{step},{stamp},{value!r}\n".encode("ascii"))
+        line = f"{step},{stamp},{value!r}\n".encode("ascii")
+        lines.append(line)
+        size += len(line)
         summary.add(step, stamp, value)
-    return b"".join(lines), summary
+        if size > SPILL_BYTES:
+            spilled = _append(spilled, spill, lines)
+            lines, size = [], 0
+    if spilled is None:
+        return b"".join(lines), summary
+    return _append(spilled, spill, lines), summary
+
+
+def _append(path: Path | None, folder: Path, lines: list[bytes]) -> Path:
+    if path is None:
+        handle, name = tempfile.mkstemp(suffix=".csv", dir=folder)
+        os.close(handle)
+        path = Path(name)
+    with path.open("ab") as out:
+        out.write(b"".join(lines))
+    return path
 
 
 def _store_artifacts(store: Store, folder: Path) -> list[dict[str, Any]]:

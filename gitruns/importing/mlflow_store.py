@@ -55,8 +55,10 @@ class MlflowRun:
     local_artifacts: Path | None = None  # the run's folder in a file store, for moved stores
 
 
-# (step, timestamp in ms, value) of each point of each key
-MetricSeries = dict[str, list[tuple[int, int, float]]]
+# (step, timestamp in ms, value) of each point of one key, read as they come
+MetricPoints = Iterator[tuple[int, int, float]]
+# each metric key of a run and its points (read the points before the next key)
+MetricSeries = Iterator[tuple[str, MetricPoints]]
 
 
 class MlflowStore:
@@ -193,17 +195,8 @@ class FileStore(MlflowStore):
 
     def read_metrics(self, run: MlflowRun) -> MetricSeries:
         folder = self.root / run.experiment.id / run.run_id / "metrics"
-        series: MetricSeries = {}
         for key, path in _key_files(folder):
-            points = []
-            try:
-                with path.open("rb") as handle:
-                    for number, line in enumerate(handle, 1):
-                        points.append(_metric_line(line, path, number))
-            except OSError as exc:
-                raise InvalidRunError(f"{path} cannot be read ({exc.strerror})", "") from None
-            series[key] = points
-        return series
+            yield key, _metric_lines(path)
 
 
 class SqliteStore(MlflowStore):
@@ -274,13 +267,20 @@ class SqliteStore(MlflowStore):
         return run
 
     def read_metrics(self, run: MlflowRun) -> MetricSeries:
-        series: MetricSeries = {}
-        rows = self._query(
-            "SELECT key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ?"
-            " ORDER BY key, timestamp, step",
-            run.run_id,
-        )
-        for key, step, stamp, value, is_nan in rows:
+        keys = self._query("SELECT DISTINCT key FROM metrics WHERE run_uuid = ?", run.run_id)
+        for (key,) in sorted(keys):
+            yield str(key), self._points(run, key)
+
+    def _points(self, run: MlflowRun, key: Any) -> MetricPoints:
+        try:
+            rows = self.db.execute(
+                "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ?"
+                " AND key = ? ORDER BY timestamp, step",
+                (run.run_id, key),
+            )
+        except sqlite3.DatabaseError as exc:
+            raise InvalidRunError(f"{self.description} cannot be read ({exc})", "") from None
+        for step, stamp, value, is_nan in rows:
             if (
                 not isinstance(step, int)
                 or not isinstance(stamp, int)
@@ -291,9 +291,7 @@ class SqliteStore(MlflowStore):
                     " and timestamp and a number",
                     "repair the row",
                 )
-            number = float("nan") if is_nan else float(value)
-            series.setdefault(str(key), []).append((step, stamp, number))
-        return series
+            yield step, stamp, float("nan") if is_nan else float(value)
 
 
 def _experiment_key(experiment_id: str) -> Any:
@@ -354,6 +352,15 @@ def _read_values(folder: Path) -> Iterator[tuple[str, str]]:
             yield key, path.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidRunError(f"{path} is not UTF-8 text", "repair or remove it") from None
+
+
+def _metric_lines(path: Path) -> MetricPoints:
+    try:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, 1):
+                yield _metric_line(line, path, number)
+    except OSError as exc:
+        raise InvalidRunError(f"{path} cannot be read ({exc.strerror})", "") from None
 
 
 def _metric_line(line: bytes, path: Path, number: int) -> tuple[int, int, float]:

@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import fsck, git, gitruns_cli
 
+from gitruns.recording.repository import open_store
+from gitruns.runs.model import load_run
+
 RUN_A = "a" * 32
 RUN_B = "b" * 32
 
@@ -303,4 +306,25 @@ def test_an_import_killed_midway_leaves_whole_runs_and_resumes(repo: Path, tmp_p
     assert again.returncode == 0, again.stderr
     counts = f"{300 - written} imported, {written} skipped, 0 changed, 0 failed"
     assert again.stdout.strip().endswith(counts)
+    fsck(repo)
+
+
+def test_a_long_series_is_streamed_whole(repo: Path, mlruns: Path) -> None:
+    count = 250_000  # about 8 MiB of CSV: over the size kept in memory
+    lines = "".join(f"{1767225600000 + s} {s * 0.5} {s}\n" for s in range(count))
+    (mlruns / "1" / RUN_A / "metrics" / "loss").write_text(lines)
+    result = gitruns_cli(repo, "import", "mlflow", str(mlruns))
+    assert result.returncode == 0, result.stderr
+    store = open_store(repo)
+    run = next(
+        load_run(store, run_id, commit)
+        for run_id, commit in store.run_refs().items()
+        if load_run(store, run_id, commit).tags["mlflow.run_id"] == RUN_A
+    )
+    rows = list(run.metric_rows("loss"))
+    assert len(rows) == count == run.metrics["loss"]["count"]
+    assert rows[0] == (0, 1767225600000, 0.0)
+    assert rows[-1] == (count - 1, 1767225600000 + count - 1, (count - 1) * 0.5)
+    assert run.metrics["loss"]["max"] == (count - 1) * 0.5
+    assert list((repo / ".git" / "gitruns" / "tmp").glob("import-*")) == []
     fsck(repo)
