@@ -49,6 +49,7 @@ NAME_TAG, USER_TAG, NOTE_TAG = "mlflow.runName", "mlflow.user", "mlflow.note.con
 PARENT_TAG = "mlflow.parentRunId"
 GIT_COMMIT_TAG, GIT_BRANCH_TAG = "mlflow.source.git.commit", "mlflow.source.git.branch"
 GIT_REPO_TAG = "mlflow.source.git.repoURL"
+SOURCE_TAG = "mlflow.source.name"  # the script or notebook that ran
 # MLflow's model-registry bookkeeping: it means nothing here, and it outgrows tag values.
 DROPPED_TAGS = {"mlflow.log-model.history"}
 FINAL_STATUSES = {"FINISHED", "FAILED", "KILLED"}
@@ -400,6 +401,8 @@ def _document(run: MlflowRun, run_id: str, budget: RunBudget) -> dict[str, Any]:
         "notes": notes,
         "parents": [],
         "experiment": check_experiment(run.experiment.name),
+        # what `record` calls the entry point; the rest of `command` MLflow does not know
+        "command": {"entry_point": run.tags[SOURCE_TAG]} if run.tags.get(SOURCE_TAG) else None,
     }
 
 

@@ -104,6 +104,7 @@ def test_import_brings_every_field_and_is_idempotent(repo: Path, kind: str) -> N
         assert run.tags == {**tags, "mlflow.run_id": mlflow_id}
         assert run.git["commit"] == code_commit == want["tags"]["mlflow.source.git.commit"]
         assert run.git["branch"] == want["tags"]["mlflow.source.git.branch"]
+        assert run.document["command"] == {"entry_point": want["tags"]["mlflow.source.name"]}
         for key, points in want["metrics"].items():
             history = [
                 [p.step, p.timestamp, None if math.isnan(p.value) else p.value]
