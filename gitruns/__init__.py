@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitruns.errors import (
     AmbiguousRunError,
+    ArtifactError,
     ConcurrentUpdateError,
     GitrunsError,
     InvalidInputError,
@@ -29,6 +30,7 @@ _PUBLIC = {
     "add_run_note": "gitruns.api",
     "delete_run_tags": "gitruns.api",
     "end_run": "gitruns.api",
+    "get_artifact": "gitruns.api",
     "get_experiment": "gitruns.api",
     "get_run": "gitruns.api",
     "list_runs": "gitruns.api",
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
         add_run_note,
         delete_run_tags,
         end_run,
+        get_artifact,
         get_experiment,
         get_run,
         list_runs,
@@ -93,6 +96,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ActiveRun",
     "AmbiguousRunError",
+    "ArtifactError",
     "ConcurrentUpdateError",
     "GitrunsError",
     "InvalidInputError",
@@ -111,6 +115,7 @@ __all__ = [
     "add_run_note",
     "delete_run_tags",
     "end_run",
+    "get_artifact",
     "get_experiment",
     "get_run",
     "list_runs",

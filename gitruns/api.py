@@ -218,6 +218,35 @@ def get_run(ref: str, *, repo: str | os.PathLike[str] | None = None) -> Run:
     return find_run(open_store(repo), ref)
 
 
+def get_artifact(
+    run: str | Run,
+    path: str,
+    *,
+    remote: str | None = None,
+    repo: str | os.PathLike[str] | None = None,
+) -> Path:
+    """The local path of one artifact of a run, downloaded when it is not here.
+
+    The content is fetched (from the run's git remote through Git LFS, or the object store
+    configured for it) into the local store and checked against its sha256, and its path
+    there returned: a read-only file named by its sha256. Copy it to change it. Content
+    already here is returned at once (``gitruns artifacts verify`` re-checks it).
+
+    Args:
+        run: a run, or a reference to one (id, prefix or suffix of an id, name); runs
+            fetched from a remote and not pulled are found too.
+        path: the artifact's path in the run, e.g. ``"models/model.pt"``.
+        remote: download from this git remote or artifacts remote instead of the run's own.
+        repo: a path inside the git repository; default the current directory.
+
+    Raises:
+        ArtifactError: the run has no such artifact, or it cannot be had intact.
+    """
+    from gitruns.artifacts.service import get_artifact as fetch
+
+    return fetch(open_store(repo), run, path, remote=remote)
+
+
 def list_runs(*, repo: str | os.PathLike[str] | None = None) -> list[Run]:
     """Every valid run, newest first: local runs, and fetched runs that no local run of
     the same id shadows. ``search_runs()`` with no filter: a run that cannot be read is

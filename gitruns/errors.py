@@ -73,3 +73,7 @@ class StorageWriteError(GitrunsError):
 
 class SkippedRunsWarning(UserWarning):
     """Listing left out runs it could not read (``RunList.skipped`` names them and why)."""
+
+
+class ArtifactError(GitrunsError):
+    """An artifact cannot be found, transferred, verified or placed."""

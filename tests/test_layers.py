@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gitruns.query",),
     ("gitruns.sharing", "gitruns.importing"),
     ("gitruns.review",),
+    ("gitruns.artifacts",),
     ("gitruns.display",),
     ("gitruns.recorder", "gitruns._sitehook"),
     ("gitruns.ui",),

@@ -58,6 +58,7 @@ def _register() -> None:
         diff_compare,
         env,
         import_mlflow,
+        lineage,
         log_metric_param_tag,
         logs,
         ls,
@@ -93,6 +94,7 @@ def _register() -> None:
         review_check,
         bisect,
         ci,
+        lineage,
     ):
         for command in module.commands:
             cli.add_command(command)

@@ -81,7 +81,26 @@ def push_command(remote: str, runs: tuple[str, ...], allow_unpublished_code: boo
         f"pushed {len(report.pushed)} run(s) to {remote}; {len(report.up_to_date)} already there",
         err=True,
     )
+    _push_artifacts(store, remote, [report.run_id(u) for u in report.pushed])
     report.check()
+
+
+def _push_artifacts(store: Any, remote: str, run_ids: list[str]) -> None:
+    """Artifacts go with the runs: the pre-push hook sent them, or they are sent now."""
+    from gitruns.artifacts.service import after_run_push
+    from gitruns.display.show import human_size
+
+    if not run_ids:
+        return
+    sent, note = after_run_push(store, remote, run_ids, _echo())
+    if sent is not None:
+        click.echo(
+            f"uploaded {len(sent.moved)} artifact object(s), {human_size(sent.bytes_moved)}, "
+            f"to {sent.destination}",
+            err=True,
+        )
+    if note:
+        click.echo(f"note: {note}", err=True)
 
 
 @click.command("fetch")

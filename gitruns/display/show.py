@@ -46,7 +46,7 @@ def run_page(run: Run, store: Store, width: int | None = None) -> str:
     lines += _notes(data["notes"])
     lines += _environment(read_env(run))
     lines += resource_lines(data.get("resources"))
-    lines += _artifacts(data["artifacts"])
+    lines += _artifacts(run, data["artifacts"])
     lines += _lineage(store, data)
     text = "\n".join(printable(line) for line in lines) + "\n"
     return fit_lines(text, width) if width is not None else text
@@ -262,22 +262,26 @@ def _environment(env: EnvSummary) -> list[str]:
     return ["", "environment"] + [f"  {k:<{width}}  {v}" for k, v in kept.items()]
 
 
-def _artifacts(artifacts: list[dict[str, Any]]) -> list[str]:
-    """Artifacts in the order they were logged, with their step: a checkpoint timeline."""
+def _artifacts(run: Run, artifacts: list[dict[str, Any]]) -> list[str]:
+    """Artifacts in the order they were logged, with their step (a checkpoint timeline),
+    each marked when its content is not here (fetched runs, a teammate's)."""
     if not artifacts:
         return []
-    ordered = timeline(artifacts)
+    absent_paths = {f.path for f in run.artifact_files if not f.here}
     rows = []
-    for art in ordered:
+    for art in timeline(artifacts):
         when = str(art.get("time") or "")[:19].replace("T", " ")
         step = art.get("step")
         step_text = f"step {step}" if isinstance(step, int) and not isinstance(step, bool) else ""
-        rows.append((when, step_text, human_size(art.get("size") or 0), str(art["path"])))
+        mark = "  (not here)" if art.get("path") in absent_paths else ""
+        rows.append((when, step_text, human_size(art.get("size") or 0), f"{art['path']}{mark}"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = ["", "artifacts (in the order logged)" if widths[0] else "artifacts"]
     for when, step_text, size, path in rows:
         cells = [c.ljust(w) for c, w in ((when, widths[0]), (step_text, widths[1])) if w]
         lines.append("  " + "  ".join([*cells, size.rjust(widths[2]), path]))
+    if absent_paths:
+        lines.append(f"  {len(absent_paths)} not here: gitruns artifacts get {run.id[-8:]}")
     return lines
 
 

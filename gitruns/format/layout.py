@@ -10,11 +10,12 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: artifacts are Git LFS objects with pointer files under artifacts/
 RUN_FILE = "run.yaml"
 PARAMS_FILE = "params.yaml"
 SUMMARY_FILE = "summary.yaml"
 ARTIFACTS_FILE = "artifacts.yaml"
+ARTIFACTS_DIR = "artifacts"  # Git LFS pointer files, one per artifact (schema_version 2)
 PATCH_FILE = "code/uncommitted.patch"
 ENV_DIR = "env"
 PLATFORM_FILE = "env/platform.yaml"
@@ -45,6 +46,12 @@ def metric_path(key: str) -> str:
     """``train/loss`` -> ``metrics/train/loss.csv`` (the .csv suffix keeps ``a`` and
     ``a/b`` from clashing as a file and a folder)."""
     return f"{METRICS_DIR}/{key}.csv"
+
+
+def artifact_pointer_path(path: str) -> str:
+    """``models/model.pt`` -> ``artifacts/models/model.pt``: where the artifact's Git LFS
+    pointer file sits in the run's tree."""
+    return f"{ARTIFACTS_DIR}/{path}"
 
 
 def metric_key(path: str) -> str | None:

@@ -31,6 +31,13 @@ def check_metric_key(key: object) -> str:
     return key
 
 
+def check_artifact_path(path: str) -> str:
+    """Return ``path`` when it can name an artifact: it becomes ``artifacts/<path>`` in the
+    run's tree, so the same rules as for metric keys apply."""
+    _check_path_key(path, "artifact path")
+    return path
+
+
 def check_name_key(key: object, what: str) -> str:
     """Check a param or tag key: a non-empty string without control characters."""
     if not isinstance(key, str) or not key.strip():

@@ -39,6 +39,7 @@ from gitruns.importing.mlflow_store import (
 )
 from gitruns.recording.artifacts import artifact_store
 from gitruns.recording.experiment import check_experiment
+from gitruns.recording.finalize import pointer_files
 from gitruns.recording.journal import CSV_HEADER, MetricSummary
 from gitruns.recording.names import random_name
 from gitruns.storage import FileContent, Store
@@ -346,6 +347,7 @@ def _write_run(
     files[layout.PARAMS_FILE] = yamlio.dump(params)
     files[layout.SUMMARY_FILE] = yamlio.dump(summaries)
     files[layout.ARTIFACTS_FILE] = yamlio.dump(artifacts)
+    files.update(pointer_files(artifacts))  # git-lfs pushes the content with the run
     code = [document["git"]["commit"]] if document["git"]["commit"] else []
     message = (
         f"run {document['name']} ({run_id}): {document['status']}\n\n"

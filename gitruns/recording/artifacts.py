@@ -1,9 +1,16 @@
-"""A content-addressed artifact store outside the git object database.
+"""The local artifact store: git-lfs's own object store, outside the git object database.
 
-Content lives at ``<store>/sha256/<first two hex>/<rest>``; the run's tree holds only
-pointers (path, sha256, size, uri, media type). Storing the same bytes twice costs nothing.
-The default store is ``<git common dir>/gitruns/artifacts``; ``GITRUNS_ARTIFACT_STORE`` or
-the git config key ``gitruns.artifactStore`` move it (a shared disk, a bigger volume).
+Content lives where git-lfs keeps its objects, ``<lfs dir>/objects/<aa>/<bb>/<sha256>``
+(``<lfs dir>`` is git config ``lfs.storage``, else ``<git common dir>/lfs``), so git-lfs
+uploads a run's artifacts straight from it on ``git push`` and nothing is stored twice. The
+run's tree holds only pointers (``artifacts.yaml`` and a Git LFS pointer file per artifact).
+Storing the same bytes twice costs nothing.
+
+Runs of schema_version 1 kept content in ``<git common dir>/gitruns/artifacts/sha256/<aa>/
+<rest>`` (or the store named by ``GITRUNS_ARTIFACT_STORE`` / git config
+``gitruns.artifactStore``): those stores are still read (``legacy_roots``), never written.
+Every object gitruns adds is listed in ``<git common dir>/gitruns/lfs-objects.txt``, so that
+``gitruns artifacts gc`` can tell run artifacts from the objects of the user's own LFS files.
 """
 
 from __future__ import annotations
@@ -20,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from gitruns.errors import InvalidInputError
 from gitruns.format import layout
+from gitruns.format.lfs import artifact_uri
+from gitruns.format.validation import check_artifact_path
 
 if TYPE_CHECKING:
     from gitruns.storage import Store
 
-URI_SCHEME = "gitruns-store"
 _CHUNK = 1 << 20
+LEDGER_FILE = "lfs-objects.txt"
 
 
 @dataclass(frozen=True)
@@ -51,17 +60,68 @@ class ArtifactPointer:
 
 
 class ArtifactStore:
-    def __init__(self, root: Path) -> None:
+    """Objects by sha256: ``root/objects/<aa>/<bb>/<sha256>`` (git-lfs's layout)."""
+
+    def __init__(
+        self, root: Path, legacy_roots: tuple[Path, ...] = (), ledger: Path | None = None
+    ) -> None:
         self.root = root
+        self.legacy_roots = legacy_roots
+        self.ledger = ledger
 
     def object_path(self, sha256: str) -> Path:
-        return self.root / "sha256" / sha256[:2] / sha256[2:]
+        """Where the object is (or would be) in the LFS store."""
+        return self.root / "objects" / sha256[:2] / sha256[2:4] / sha256
+
+    def find(self, sha256: str) -> Path | None:
+        """The object's file, in the LFS store or a schema_version 1 store; None if absent."""
+        for path in self.candidate_paths(sha256):
+            if path.is_file():
+                return path
+        return None
+
+    def candidate_paths(self, sha256: str) -> list[Path]:
+        legacy = [root / "sha256" / sha256[:2] / sha256[2:] for root in self.legacy_roots]
+        return [self.object_path(sha256), *legacy]
+
+    def tmp_file(self) -> Path:
+        """A fresh temporary file name beside the objects (same file system: renames work)."""
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        return tmp_dir / f"gitruns-{os.getpid()}-{secrets.token_hex(6)}"
+
+    def adopt(self, tmp: Path, sha256: str) -> Path:
+        """Move a verified temporary file into place as the object ``sha256``."""
+        target = self.object_path(sha256)
+        if target.exists():
+            tmp.unlink(missing_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            tmp.replace(target)
+        self.note_added([sha256])
+        return target
+
+    def note_added(self, digests: list[str]) -> None:
+        """List objects as gitruns's (one append, atomic for lines below PIPE_BUF each)."""
+        if self.ledger is None or not digests:
+            return
+        self.ledger.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, "".join(f"{d}\n" for d in digests).encode())
+        finally:
+            os.close(fd)
+
+    def listed(self) -> set[str]:
+        """Every object gitruns ever added to the LFS store."""
+        if self.ledger is None or not self.ledger.exists():
+            return set()
+        return {line for line in self.ledger.read_text().split() if len(line) == 64}
 
     def put(self, source: Path) -> tuple[str, int]:
         """Copy ``source`` into the store (hashing as it copies); return (sha256, size)."""
-        tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_dir / f"{os.getpid()}-{secrets.token_hex(6)}"
+        tmp = self.tmp_file()
         digest = hashlib.sha256()
         size = 0
         try:
@@ -71,13 +131,7 @@ class ArtifactStore:
                     dst.write(chunk)
                     size += len(chunk)
             sha = digest.hexdigest()
-            target = self.object_path(sha)
-            if target.exists():
-                tmp.unlink()
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.chmod(tmp, 0o444)
-                tmp.replace(target)
+            self.adopt(tmp, sha)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -117,8 +171,7 @@ class ArtifactStore:
     def _pointer(
         self, source: Path, name: str, step: int | None, now: float, at_mtime: bool
     ) -> ArtifactPointer:
-        if ".." in name.split("/"):
-            raise InvalidInputError(f"artifact path {name!r} contains '..'", "use a plain name")
+        check_artifact_path(name)
         when = source.stat().st_mtime if at_mtime else now
         sha, size = self.put(source)
         media_type = _media_type(source.name)
@@ -126,7 +179,7 @@ class ArtifactStore:
             name,
             sha,
             size,
-            f"{URI_SCHEME}:sha256/{sha}",
+            artifact_uri(sha),
             media_type,
             layout.iso_time(when),
             step if step is not None else _known_step(name, source),
@@ -174,6 +227,45 @@ def timeline(artifacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(artifacts, key=key)
 
 
+@dataclass(frozen=True)
+class ArtifactFile:
+    """One artifact of a run and whether its content is here (in the local store)."""
+
+    path: str
+    sha256: str
+    size: int
+    uri: str
+    media_type: str | None
+    local_path: Path | None  # the object in the local store; None when not here
+
+    @property
+    def here(self) -> bool:
+        return self.local_path is not None
+
+
+def artifact_files(store: ArtifactStore, entries: list[dict[str, object]]) -> list[ArtifactFile]:
+    """The entries of a run's ``artifacts.yaml`` with where each one's content is here (an
+    object of the right size; ``gitruns artifacts verify`` checks the bytes)."""
+    found = []
+    for entry in entries:
+        sha, size = str(entry["sha256"]), int(entry["size"])  # type: ignore[call-overload]
+        local = store.find(sha)
+        if local is not None and local.stat().st_size != size:
+            local = None
+        media = entry.get("media_type")
+        found.append(
+            ArtifactFile(
+                str(entry["path"]),
+                sha,
+                size,
+                str(entry.get("uri", "")),
+                media if isinstance(media, str) else None,
+                local,
+            )
+        )
+    return found
+
+
 def hash_file(path: Path) -> tuple[str, int]:
     """sha256 and size of a file, streamed (for inputs that are recorded, not stored)."""
     digest = hashlib.sha256()
@@ -205,12 +297,27 @@ def _media_type(name: str) -> str | None:
 
 
 def artifact_store(store: Store) -> ArtifactStore:
-    """The configured store (GITRUNS_ARTIFACT_STORE, git config gitruns.artifactStore) or the
-    repository's own."""
-    configured = os.environ.get("GITRUNS_ARTIFACT_STORE")
-    if not configured:
-        try:
-            configured = store.repo.config["gitruns.artifactstore"]
-        except KeyError:
-            configured = None
-    return ArtifactStore(Path(configured) if configured else store.gitruns_dir / "artifacts")
+    """The repository's LFS object store, with the schema_version 1 stores to read from."""
+    return ArtifactStore(lfs_dir(store), legacy_roots(store), store.gitruns_dir / LEDGER_FILE)
+
+
+def lfs_dir(store: Store) -> Path:
+    """git-lfs's storage folder: git config ``lfs.storage`` (relative to the git common
+    dir, as git-lfs reads it), else ``<git common dir>/lfs``."""
+    configured = store.config_value("lfs.storage")
+    if configured:
+        path = Path(os.path.expanduser(configured))
+        return path if path.is_absolute() else store.common_dir / path
+    return store.common_dir / "lfs"
+
+
+def legacy_roots(store: Store) -> tuple[Path, ...]:
+    """The stores of schema_version 1, read only: the configured one, then the default."""
+    roots = []
+    configured = os.environ.get("GITRUNS_ARTIFACT_STORE") or store.config_value(
+        "gitruns.artifactstore"
+    )
+    if configured:
+        roots.append(Path(configured))
+    roots.append(store.gitruns_dir / "artifacts")
+    return tuple(roots)

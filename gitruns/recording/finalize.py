@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitruns.errors import InvalidRunError
 from gitruns.format import layout, schema, yamlio
+from gitruns.format.lfs import LFS_URI_SCHEME, pointer_text
 from gitruns.recording.capped_log import TAIL_SUFFIXES, assemble
 from gitruns.recording.journal import MetricSummary
 from gitruns.recording.staging import (
@@ -74,6 +75,7 @@ def finalize(
     files[layout.RUN_FILE] = yamlio.dump(document)
     files[layout.SUMMARY_FILE] = yamlio.dump(summaries)
     files[layout.ARTIFACTS_FILE] = yamlio.dump(artifacts)
+    files.update(pointer_files(artifacts))
     if (run_dir / PATCH_STAGED).exists():
         files[layout.PATCH_FILE] = run_dir / PATCH_STAGED
     files.update(_extra_files(run_dir / EXTRA_FILES_DIR))
@@ -191,6 +193,20 @@ def replay(
             for path, origin in sorted(sources[key].items())
         }
     return document, params, [artifacts[p] for p in sorted(artifacts)]
+
+
+def pointer_files(artifacts: list[dict[str, Any]]) -> dict[str, FileContent]:
+    """A Git LFS pointer file at ``artifacts/<path>`` for each artifact, which is what makes
+    git-lfs upload it when the run is pushed. A path that is also another artifact's folder
+    (``a`` and ``a/b``, logged by two processes) cannot be both in a tree: the folder wins and
+    the file keeps only its ``artifacts.yaml`` entry (``gitruns artifacts push`` uploads it)."""
+    wanted = {
+        layout.artifact_pointer_path(a["path"]): pointer_text(a["sha256"], a["size"])
+        for a in artifacts
+        if str(a.get("uri", "")).startswith(LFS_URI_SCHEME + ":")
+    }
+    folders = {path.rsplit("/", n)[0] for path in wanted for n in range(1, path.count("/"))}
+    return {path: text for path, text in wanted.items() if path not in folders}
 
 
 def _last_activity(staged: StagedRun, now: float) -> float:

@@ -31,6 +31,7 @@ class GcReport:
     artifacts_removed: int = 0
     artifact_bytes: int = 0
     artifacts_skipped: str | None = None  # why the artifact store was left alone
+    artifact_digests: list[str] = field(default_factory=list)  # what was (or would be) removed
     staging_removed: int = 0
     staging_bytes: int = 0
     objects_before: int = 0
@@ -124,21 +125,33 @@ def _collect_write_leftovers(store: Store, report: GcReport, dry_run: bool) -> N
 
 
 def _collect_artifacts(store: Store, report: GcReport, dry_run: bool) -> None:
+    """Objects no run references: in the LFS store only those gitruns added (the rest may
+    belong to the user's own LFS files), and anything in the old default store."""
     artifacts = artifact_store(store)
-    if artifacts.root.resolve() != (store.gitruns_dir / "artifacts").resolve():
-        report.artifacts_skipped = (
-            f"{artifacts.root} is a configured store that other repositories may share"
-        )
-        return
     referenced = _referenced_digests(store)
-    for path in _artifact_files(artifacts.root):
-        digest = path.parent.name + path.name if path.parent.parent.name == "sha256" else None
-        if digest in referenced or _age(path) <= LEFTOVER_AGE_S:
-            continue
-        report.artifacts_removed += 1
-        report.artifact_bytes += path.stat().st_size
-        if not dry_run:
-            path.unlink(missing_ok=True)
+    for digest in sorted(artifacts.listed() - referenced):
+        _remove(artifacts.object_path(digest), report, dry_run)
+    legacy = store.gitruns_dir / "artifacts"
+    for path in _artifact_files(legacy):
+        named = path.parent.name + path.name if path.parent.parent.name == "sha256" else None
+        if named not in referenced:
+            _remove(path, report, dry_run)
+    others = [root for root in artifacts.legacy_roots if root.resolve() != legacy.resolve()]
+    if others:
+        report.artifacts_skipped = (
+            f"{others[0]} is a configured store that other repositories may share"
+        )
+
+
+def _remove(path: Path, report: GcReport, dry_run: bool) -> None:
+    """Remove one object file unless it is young (it may be an object being stored now)."""
+    if not path.is_file() or _age(path) <= LEFTOVER_AGE_S:
+        return
+    report.artifacts_removed += 1
+    report.artifact_bytes += path.stat().st_size
+    report.artifact_digests.append(path.name if len(path.name) == 64 else str(path))
+    if not dry_run:
+        path.unlink(missing_ok=True)
 
 
 def _artifact_files(root: Path) -> list[Path]:
@@ -147,6 +160,13 @@ def _artifact_files(root: Path) -> list[Path]:
         if folder.is_dir():
             found += [p for p in folder.rglob("*") if p.is_file()]
     return found
+
+
+def collect_artifacts(store: Store, *, dry_run: bool = False) -> GcReport:
+    """Only the artifact part of gc (``gitruns artifacts gc``)."""
+    report = GcReport()
+    _collect_artifacts(store, report, dry_run)
+    return report
 
 
 def _referenced_digests(store: Store) -> set[str]:

@@ -9,6 +9,7 @@ from typing import Any
 from gitruns.errors import InvalidRunError, RunNotFoundError
 from gitruns.format import layout, schema, yamlio
 from gitruns.format.layout import MAX_META_BYTES, MAX_METRIC_BYTES
+from gitruns.recording.artifacts import ArtifactFile, artifact_files, artifact_store
 from gitruns.storage import Store
 
 # summary.yaml has about 120 bytes and 7 YAML nodes per metric key: room for the
@@ -87,6 +88,13 @@ class Run:
     @property
     def parents(self) -> list[str]:
         return list(self.document.get("parents", []))
+
+    @property
+    def artifact_files(self) -> list[ArtifactFile]:
+        """``artifacts`` with availability: each one's path, sha256, size and ``here`` /
+        ``local_path`` (its object in the local store, None when it must be downloaded with
+        ``gitruns.get_artifact`` or ``gitruns artifacts get``)."""
+        return artifact_files(artifact_store(self._store), self.artifacts)
 
     def metric_history(self, key: str) -> list[MetricPoint]:
         """Every point of metric ``key`` in logged order."""

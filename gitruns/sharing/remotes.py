@@ -102,6 +102,11 @@ def undo_setup(store: Store, remote: str) -> SetupChange:
     return SetupChange([], removed)
 
 
+def remotes_set_up(store: Store) -> list[str]:
+    """The remotes whose push refspecs carry runs (``setup_remote`` ran for them)."""
+    return [r for r in store.remote_names() if PUSH_RUNS in _values(store, f"remote.{r}.push")]
+
+
 def _values(store: Store, key: str) -> list[str]:
     result = run_git(store, ["config", "--local", "--get-all", key])
     return result.stdout.splitlines() if result.returncode == 0 else []

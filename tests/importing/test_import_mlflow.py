@@ -132,6 +132,11 @@ def test_import_brings_every_field_and_is_idempotent(repo: Path, kind: str) -> N
     (model,) = sweep.artifacts
     content = artifact_store(store).object_path(model["sha256"]).read_text()
     assert content == "weights v1\n"
+    pointer = git(repo, "cat-file", "-p", f"refs/runs/{sweep.id}:artifacts/models/model.txt")
+    assert (
+        pointer
+        == f"version https://git-lfs.github.com/spec/v1\noid sha256:{model['sha256']}\nsize 11\n"
+    )
     diverged = next(r for r in runs.values() if r.name == "diverged")
     assert diverged.status == "FAILED"
     fsck(repo)

@@ -57,7 +57,7 @@ def test_api_artifacts_logged_at_steps(repo: Path) -> None:
         ("config.yaml", None),
     ]
     table = gitruns_cli(repo, "artifacts", "ls", "ckpt").stdout.splitlines()
-    assert table[0].split() == ["logged", "step", "size", "sha256", "path"]
+    assert table[0].split() == ["logged", "step", "size", "state", "sha256", "path"]
     assert [line.split()[-1] for line in table[2:]][:3] == [
         "checkpoints/c.pt",
         "checkpoints/b.pt",

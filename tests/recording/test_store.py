@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -413,13 +414,22 @@ def test_artifacts_outside_git_and_deduplicated(repo: Path) -> None:
     assert sorted(by_path) == ["model.bin", "models/copy.bin", "outputs/a.txt", "outputs/sub/b.txt"]
     pointer = by_path["model.bin"]
     assert pointer["sha256"] == sha and pointer["size"] == 8000
-    assert pointer["uri"] == f"gitruns-store:sha256/{sha}"
+    assert pointer["uri"] == f"git-lfs:sha256/{sha}"
     assert by_path["models/copy.bin"]["sha256"] == sha
-    store = repo / ".git" / "gitruns" / "artifacts" / "sha256"
-    stored = store / sha[:2] / sha[2:]
+    store = repo / ".git" / "lfs" / "objects"  # git-lfs's own object store
+    stored = store / sha[:2] / sha[2:4] / sha
     assert stored.read_bytes() == model.read_bytes()
     objects = sorted(p for p in store.rglob("*") if p.is_file())
     assert len(objects) == 3  # model (once, deduplicated), a.txt, b.txt
+    # each artifact has a Git LFS pointer file in the run's tree, as git-lfs writes them
+    pointer_file = git(repo, "show", f"{ref_of(run.id)}:artifacts/model.bin")
+    assert pointer_file == (
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize 8000\n"
+    )
+    if shutil.which("git-lfs"):
+        assert git(repo, "lfs", "pointer", f"--file={model}") == pointer_file
+    listed = git(repo, "ls-tree", "-r", "--name-only", ref_of(run.id), "artifacts/").split()
+    assert listed == [f"artifacts/{p}" for p in sorted(by_path)]
     # the git object database never holds artifact content
     blob = git(repo, "hash-object", str(model)).strip()
     assert git(repo, "cat-file", "-e", blob, check=False) == ""
@@ -433,20 +443,19 @@ def test_artifacts_outside_git_and_deduplicated(repo: Path) -> None:
     fsck(repo)
 
 
-def test_artifact_store_location_configurable(
-    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    elsewhere = tmp_path / "shared-store"
-    git(repo, "config", "gitruns.artifactStore", str(elsewhere))
+def test_artifact_store_follows_lfs_storage(repo: Path, tmp_path: Path) -> None:
+    """The store is git-lfs's: git config lfs.storage moves both (relative to .git)."""
+    elsewhere = tmp_path / "big-volume"
+    git(repo, "config", "lfs.storage", str(elsewhere))
     with gitruns.start_run() as run:
         run.log_artifact(repo / "train.py")
     sha = gitruns.get_run(run.id).artifacts[0]["sha256"]
-    assert (elsewhere / "sha256" / sha[:2] / sha[2:]).is_file()
-    env_store = tmp_path / "env-store"
-    monkeypatch.setenv("GITRUNS_ARTIFACT_STORE", str(env_store))
+    assert (elsewhere / "objects" / sha[:2] / sha[2:4] / sha).is_file()
+    git(repo, "config", "lfs.storage", "lfs-elsewhere")
     with gitruns.start_run() as run:
         run.log_artifact(repo / "train.py")
-    assert (env_store / "sha256" / sha[:2] / sha[2:]).is_file()
+    assert (repo / ".git" / "lfs-elsewhere" / "objects" / sha[:2] / sha[2:4] / sha).is_file()
+    assert gitruns.get_run(run.id).artifact_files[0].here
 
 
 def test_missing_artifact_is_an_error(repo: Path) -> None:
@@ -489,8 +498,9 @@ def test_newer_schema_version_is_refused(repo: Path) -> None:
         pass
     with gitruns.start_run(name="present") as present:
         pass
-    _rewrite_run_yaml(repo, future.id, lambda d: d.update(schema_version=2, new_field="x"))
-    with pytest.raises(gitruns.InvalidRunError, match="schema_version 2") as caught:
+    newer = layout.SCHEMA_VERSION + 1
+    _rewrite_run_yaml(repo, future.id, lambda d: d.update(schema_version=newer, new_field="x"))
+    with pytest.raises(gitruns.InvalidRunError, match=f"schema_version {newer}") as caught:
         gitruns.get_run(future.id)
     assert "upgrade gitruns" in caught.value.hint
     with pytest.warns(gitruns.SkippedRunsWarning, match="schema_version 2"):

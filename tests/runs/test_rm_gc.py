@@ -24,7 +24,7 @@ def _refs(repo: Path, prefix: str) -> dict[str, str]:
 
 
 def _artifact_files(repo: Path) -> list[Path]:
-    return sorted(p for p in (repo / ".git/gitruns/artifacts/sha256").rglob("*") if p.is_file())
+    return sorted(p for p in (repo / ".git/lfs/objects").rglob("*") if p.is_file())
 
 
 def _age_artifacts(repo: Path) -> None:
