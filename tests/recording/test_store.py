@@ -503,7 +503,7 @@ def test_newer_schema_version_is_refused(repo: Path) -> None:
     with pytest.raises(gitruns.InvalidRunError, match=f"schema_version {newer}") as caught:
         gitruns.get_run(future.id)
     assert "upgrade gitruns" in caught.value.hint
-    with pytest.warns(gitruns.SkippedRunsWarning, match="schema_version 2"):
+    with pytest.warns(gitruns.SkippedRunsWarning, match=f"schema_version {newer}"):
         assert [r.id for r in gitruns.list_runs()] == [present.id]
     fsck(repo)
 
