@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gitruns.recording",),
     ("gitruns.runs",),
     ("gitruns.query",),
-    ("gitruns.sharing",),
+    ("gitruns.sharing", "gitruns.importing"),
     ("gitruns.review",),
     ("gitruns.artifacts",),
     ("gitruns.display",),

@@ -47,6 +47,7 @@ COMMAND_MODULES = {
     "check": "review_check",
     "bisect": "bisect",
     "ci": "ci",
+    "import": "import_mlflow",
     "lineage": "lineage",
 }
 

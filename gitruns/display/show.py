@@ -60,7 +60,7 @@ def _identity(run: Run, data: dict[str, Any]) -> list[str]:
         pid = getattr(run, "pid", None)
         status += f" (in progress{f', pid {pid}' if pid else ''})"
     user = data["user"]
-    who = f"{user['name']} <{user['email']}>"
+    who = f"{user['name']} <{user['email']}>" if user["email"] else user["name"]
     if user.get("os_user"):
         who += f" ({user['os_user']})"
     so_far = " so far" if run.live else ""
@@ -74,7 +74,7 @@ def _identity(run: Run, data: dict[str, Any]) -> list[str]:
     if run.origin != "local":
         lines.append(f"origin    {run.origin} (fetched; annotating it makes it a local run)")
     lines += [
-        f"user      {who} on {data['host']}",
+        f"user      {who}" + (f" on {data['host']}" if data["host"] else ""),
         f"start     {data['start_time']}",
         f"end       {data['end_time'] or '-'}  ({format_duration(data['duration_s'])}{so_far})",
     ]

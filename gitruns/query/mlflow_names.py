@@ -28,6 +28,7 @@ MAPPED_TAGS = {
 # MLflow, or logged through gitruns.mlflow, may carry them.
 PLAIN_TAGS = frozenset(
     {
+        "mlflow.run_id",  # the MLflow run an imported run came from (gitruns import mlflow)
         "mlflow.source.type",
         "mlflow.source.git.diff",
         "mlflow.runSourceType",
