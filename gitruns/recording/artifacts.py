@@ -158,11 +158,16 @@ class ArtifactStore:
         base = artifact_path.strip("/") if artifact_path else ""
         now = time.time()
         if source.is_dir():
-            files = sorted(p for p in source.rglob("*") if p.is_file())
+            # a git directory inside the folder (logging ".") is never an artifact
+            files = sorted(
+                p
+                for p in source.rglob("*")
+                if p.is_file() and ".git" not in p.relative_to(source).parts
+            )
             names = [p.relative_to(source).as_posix() for p in files]
-            prefix = base or source.name
+            prefix = base or source.name  # "." has no name: its files go at the top
             return [
-                self._pointer(p, f"{prefix}/{n}", step, now, at_mtime)
+                self._pointer(p, f"{prefix}/{n}" if prefix else n, step, now, at_mtime)
                 for p, n in zip(files, names, strict=True)
             ]
         name = f"{base}/{source.name}" if base else source.name
