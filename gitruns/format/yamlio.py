@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from gitruns.errors import InvalidRunError
+from gitruns.format import yaml_fast
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -63,6 +64,10 @@ def load(
             f"{where} is {len(raw)} bytes, over the {max_bytes} byte limit",
             "the run is not valid; remove or repair it",
         )
+    data = yaml_fast.parse(raw)  # the YAML gitruns writes, read 5-10x faster
+    if data is not yaml_fast.UNSURE:
+        _check_plain_tree(data, where, max_nodes)
+        return data
     try:
         data = yaml.load(raw, Loader=_Loader)
     except yaml.YAMLError as exc:
