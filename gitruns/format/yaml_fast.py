@@ -22,12 +22,14 @@ from yaml.resolver import Resolver
 
 UNSURE = object()
 _MAX_DEPTH = 64
-_PLAIN = re.compile(r"[A-Za-z0-9/._][A-Za-z0-9_./+@()-]*(?: [A-Za-z0-9_./+@()-]+)*")
+_WIDE = "\u00a1-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
+_REST = f"A-Za-z0-9_./+@()<>'={_WIDE}-"
+_PLAIN = re.compile(f"(?:[A-Za-z0-9/._{_WIDE}]|-(?=[A-Za-z_-]))[{_REST}]*(?: [{_REST}]+)*")
 _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
 _QUOTED = re.compile(r"'((?:[^']|'')*)'")
-_WORDS = {
+_WORDS: dict[str, Any] = {
     "null": None,
     "true": True,
     "false": False,
@@ -73,6 +75,8 @@ def parse(raw: bytes) -> Any:
 
 
 def _scalar(text: str) -> Any:
+    if not text:
+        raise _Unsure
     if text in _WORDS:
         value = _WORDS[text]
         return [] if value == [] else {} if value == {} else value
