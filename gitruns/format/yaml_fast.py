@@ -21,7 +21,9 @@ from typing import Any
 from yaml.resolver import Resolver
 
 UNSURE = object()
-_MAX_DEPTH = 64
+MAX_DEPTH = 32  # deeper documents go to PyYAML (and yamlio's checks)
+_SEEN: dict[str, Any] = {}
+_SEEN_MAX = 50_000
 _WIDE = "\u00a1-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
 _REST = f"A-Za-z0-9_./+@()<>'={_WIDE}-"
 _PLAIN = re.compile(f"(?:[A-Za-z0-9/._{_WIDE}]|-(?=[A-Za-z_-]))[{_REST}]*(?: [{_REST}]+)*")
@@ -75,6 +77,16 @@ def parse(raw: bytes) -> Any:
 
 
 def _scalar(text: str) -> Any:
+    known = _SEEN.get(text, _SEEN)  # keys and many values repeat from run to run
+    if known is not _SEEN:
+        return known
+    value = _new_scalar(text)
+    if len(_SEEN) < _SEEN_MAX and len(text) <= 64 and not isinstance(value, list | dict):
+        _SEEN[text] = value  # immutable values only: each document gets its own containers
+    return value
+
+
+def _new_scalar(text: str) -> Any:
     if not text:
         raise _Unsure
     if text in _WORDS:
@@ -108,7 +120,7 @@ def _key(text: str) -> str:
 
 
 def _block(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> tuple[Any, int]:
-    if depth > _MAX_DEPTH:
+    if depth > MAX_DEPTH:
         raise _Unsure
     if lines[i][1].startswith("- ") or lines[i][1] == "-":
         return _sequence(lines, i, indent, depth)

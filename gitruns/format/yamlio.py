@@ -66,7 +66,11 @@ def load(
         )
     data = yaml_fast.parse(raw)  # the YAML gitruns writes, read 5-10x faster
     if data is not yaml_fast.UNSURE:
-        _check_plain_tree(data, where, max_nodes)
+        # It builds fresh containers with string keys, nested at most yaml_fast.MAX_DEPTH
+        # (< MAX_DEPTH); a line holds one scalar or "key:" and a container per "- ": only
+        # a document that may pass the node budget needs the walk.
+        if 2 * (raw.count(b"\n") + 1) + raw.count(b"- ") + 1 > max_nodes:
+            _check_plain_tree(data, where, max_nodes)
         return data
     try:
         data = yaml.load(raw, Loader=_Loader)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gitruns.errors import InvalidRunError
 from gitruns.format import yaml_fast, yamlio
 
 
@@ -99,3 +101,14 @@ def test_real_run_files_take_the_fast_path() -> None:
         assert fast is not yaml_fast.UNSURE, raw
         assert identical(fast, safe_load(raw))
         assert identical(yamlio.load(raw, "x"), fast)
+
+
+def test_the_limits_hold_on_the_fast_path() -> None:
+    deep: Any = "x"
+    for _ in range(40):
+        deep = {"k": deep}
+    assert yaml_fast.parse(yamlio.dump(deep)) is yaml_fast.UNSURE  # left to PyYAML
+    nested = "\n".join("- " * 30 + "x" for _ in range(5)).encode()
+    with pytest.raises(InvalidRunError, match="too large"):
+        yamlio.load(nested, "here", max_nodes=100)
+    assert yamlio.load(nested, "here", max_nodes=1000) == safe_load(nested)
