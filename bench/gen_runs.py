@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_query import WORK, git, run_data  # noqa: E402
+from bench_query import WORK, git, run_data
 
 _BASE_MS = 1_790_000_000_000  # 2026-09-21: ids and times are spread from here
 
