@@ -386,7 +386,12 @@ def _snapshot(
     writer left in the file."""
     valid: list[CachedRun] = []
     problems: list[Problem] = []
-    for ref, (run_id, origin, commit) in sorted(refs.items()):
+    # Only refs with a row at hand or not cached at this commit can be listed: a filtered
+    # query at 10,000 runs then looks at its few candidates, not at every ref.
+    candidates = {ref for ref in (*fresh, *stored) if ref in refs}
+    candidates.update(ref for ref, (_, _, commit) in refs.items() if cached.get(ref) != commit)
+    for ref in sorted(candidates):
+        run_id, origin, commit = refs[ref]
         row = fresh.get(ref) or stored.get(ref)
         if row is None and cached.get(ref) == commit:
             continue  # in the cache, and the pre-filter ruled it out
