@@ -16,8 +16,9 @@ import json
 import multiprocessing
 import os
 import sqlite3
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -308,11 +309,16 @@ def read_row_batches(
         for chunk in chunks:
             yield [_read_row(store, ref, *info) for ref, info in chunk]
         return
-    jobs = [(str(store.git_dir), chunk) for chunk in chunks]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for part in pool.map(_read_chunk, jobs):
-            yield [CachedRun(row) for row in part]
+        # A few batches in flight, not all: results waiting for the writer are held in memory.
+        pending: deque[Future[list[tuple[Any, ...]]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_read_chunk, (str(store.git_dir), chunk)))
+            if len(pending) > 2 * workers:
+                yield [CachedRun(row) for row in pending.popleft().result()]
+        while pending:
+            yield [CachedRun(row) for row in pending.popleft().result()]
 
 
 def _read_chunk(job: tuple[str, list[tuple[str, tuple[str, str, str]]]]) -> list[tuple[Any, ...]]:
