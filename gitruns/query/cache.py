@@ -31,7 +31,7 @@ from gitruns.query.served import record_of, run_from_row, run_parts
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
 from gitruns.runs.resources import flat_resources
-from gitruns.storage import MISSING_OBJECT, Store
+from gitruns.storage import MISSING_OBJECT, Store, limit_mapped_packs
 
 CACHE_FILE = "cache.sqlite"
 CACHE_SCHEMA_VERSION = 5  # 3: the record column; 4: the resources column; 5: exact record
@@ -39,6 +39,7 @@ LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
 BATCH_RUNS = 500  # runs read, written and let go at a time during a sync
+WORKER_MAPPED_PACK_BYTES = 32 << 20
 _COLUMNS = [
     "ref",
     "commit_id",
@@ -324,6 +325,7 @@ def read_row_batches(
 def _read_chunk(job: tuple[str, list[tuple[str, tuple[str, str, str]]]]) -> list[tuple[Any, ...]]:
     """In a worker process: open the repository afresh and read some runs."""
     git_dir, items = job
+    limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)  # RSS stays flat however big the packs
     store = Store(git_dir)
     return [_read_row(store, ref, *info).row for ref, info in items]
 
