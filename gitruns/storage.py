@@ -1110,6 +1110,13 @@ def _retry_locked(action: Callable[[], _T]) -> _T:
     raise AssertionError("unreachable")
 
 
+def limit_mapped_packs(limit_bytes: int) -> None:
+    """Cap how much of the pack files libgit2 keeps mapped in this process (8 GiB by
+    default on 64-bit): reading every run of a 175 MB pack otherwise keeps all of it
+    resident. For processes that read many runs (cache build workers)."""
+    pygit2.settings.mwindow_mapped_limit = limit_bytes
+
+
 def _common_dir(git_dir: Path) -> Path:
     """Linked worktrees keep shared state in the main repository's git dir."""
     commondir_file = git_dir / "commondir"

@@ -16,8 +16,9 @@ import json
 import multiprocessing
 import os
 import sqlite3
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,16 +28,19 @@ from gitruns.format import layout
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
 from gitruns.query.lineage import Family, LazyLineage, Lineage
+from gitruns.query.served import record_of, run_from_row, run_parts
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
 from gitruns.runs.resources import flat_resources
-from gitruns.storage import MISSING_OBJECT, Store
+from gitruns.storage import MISSING_OBJECT, Store, limit_mapped_packs
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 6  # 3: the record column; 4: the resources column; 5: experiment; 6: lineage
+CACHE_SCHEMA_VERSION = 7  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
+BATCH_RUNS = 500  # runs read, written and let go at a time during a sync
+WORKER_MAPPED_PACK_BYTES = 32 << 20
 _COLUMNS = [
     "ref",
     "commit_id",
@@ -64,7 +68,7 @@ _COLUMNS = [
     "extras",
 ]
 # ``runs`` holds everything listing needs (params, metrics, tags as JSON, and the whole run
-# as ``gitruns show --format json`` has it, in ``record``); the two
+# in ``record``: its metadata exactly as read from git, see gitruns.query.served); the two
 # key-value tables only index numbers and text so that a filter can skip most rows in SQL
 # (gitruns.query.sql). Values are typed as gitruns.query.values compares them.
 _TABLES = [
@@ -228,10 +232,8 @@ class CachedRun:
         return self._resources
 
     def record(self) -> dict[str, Any]:
-        """The whole run as plain data (``Run.to_dict()``, JSON-safe) plus its ``origin``."""
-        record: dict[str, Any] = json.loads(self.record_json)
-        record["origin"] = self.origin
-        return record
+        """The whole run as plain data (``Run.to_dict()``, JSON-safe) with its ``origin``."""
+        return record_of(self)
 
     def attribute(self, name: str) -> Any:
         if name in _EXTRA_ATTRIBUTES:
@@ -327,10 +329,8 @@ def _sync_with(
             cached = dict(db.execute("SELECT ref, commit_id FROM runs").fetchall())
         stale = [ref for ref, (_, _, commit) in refs.items() if cached.get(ref) != commit]
         gone = [ref for ref in cached if ref not in refs]
-        fresh = read_rows(store, {ref: refs[ref] for ref in stale})
-        if fresh or gone:
-            _write(db, fresh.values(), gone)
-        if where is not None:
+        fresh = _read_and_write(store, db, {ref: refs[ref] for ref in stale}, gone, cached)
+        if where is not None or len(stale) > BATCH_RUNS:
             stored = _select(db, where)
     finally:
         db.close()
@@ -398,25 +398,66 @@ def _lineage(
     return lineage
 
 
+def _read_and_write(
+    store: Store,
+    db: sqlite3.Connection,
+    refs: dict[str, tuple[str, str, str]],
+    gone: list[str],
+    cached: dict[str, str],
+) -> dict[str, CachedRun]:
+    """Read ``refs`` from git and write them to the cache a batch at a time; return the
+    rows the snapshot must take from memory: all of them for a small sync, only those not
+    written (missing objects, a busy file) for a big one, whose written rows are let go
+    (memory stays flat at 100,000 runs) and selected back. ``cached`` learns what was
+    written."""
+    kept: dict[str, CachedRun] = {}
+    if gone:
+        _write(db, [], gone)
+    for batch in read_row_batches(store, refs):
+        written = _write(db, batch, [])
+        for row in batch:
+            if row.ref in written:
+                cached[row.ref] = row.commit_id
+            if row.ref not in written or len(refs) <= BATCH_RUNS:
+                kept[row.ref] = row
+    return kept
+
+
 def read_rows(store: Store, refs: dict[str, tuple[str, str, str]]) -> dict[str, CachedRun]:
-    """Read the runs of ``refs`` from git: the slow part of a sync (YAML and schema
-    validation, about 1-2 ms a run), so a big batch is spread over worker processes."""
+    """Read the runs of ``refs`` from git (all at once; see ``read_row_batches``)."""
+    return {row.ref: row for batch in read_row_batches(store, refs) for row in batch}
+
+
+def read_row_batches(
+    store: Store, refs: dict[str, tuple[str, str, str]]
+) -> Iterator[list[CachedRun]]:
+    """Read the runs of ``refs`` from git in batches of ``BATCH_RUNS``, in ref order: the
+    slow part of a sync (YAML and schema validation, about 1 ms a run), so a big sync is
+    spread over worker processes, whose batches arrive as they are done."""
     items = sorted(refs.items())
     store.fetch_run_files([commit for _, _, commit in refs.values()], META_FILES)
     workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    chunks = [items[i : i + BATCH_RUNS] for i in range(0, len(items), BATCH_RUNS)]
     if len(items) < PARALLEL_MIN_RUNS or workers < 2 or not _can_fork():
-        return {ref: _read_row(store, ref, *info) for ref, info in items}
-    size = max(50, len(items) // (workers * 4))
-    chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    jobs = [(str(store.git_dir), chunk) for chunk in chunks]
+        for chunk in chunks:
+            yield [_read_row(store, ref, *info) for ref, info in chunk]
+        return
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return {row[0]: CachedRun(row) for part in pool.map(_read_chunk, jobs) for row in part}
+        # A few batches in flight, not all: results waiting for the writer are held in memory.
+        pending: deque[Future[list[tuple[Any, ...]]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_read_chunk, (str(store.git_dir), chunk)))
+            if len(pending) > 2 * workers:
+                yield [CachedRun(row) for row in pending.popleft().result()]
+        while pending:
+            yield [CachedRun(row) for row in pending.popleft().result()]
 
 
 def _read_chunk(job: tuple[str, list[tuple[str, tuple[str, str, str]]]]) -> list[tuple[Any, ...]]:
     """In a worker process: open the repository afresh and read some runs."""
     git_dir, items = job
+    limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)  # RSS stays flat however big the packs
     store = Store(git_dir)
     return [_read_row(store, ref, *info).row for ref, info in items]
 
@@ -485,7 +526,12 @@ def _snapshot(
     writer left in the file."""
     valid: list[CachedRun] = []
     problems: list[Problem] = []
-    for ref, (run_id, origin, commit) in sorted(refs.items()):
+    # Only refs with a row at hand or not cached at this commit can be listed: a filtered
+    # query at 10,000 runs then looks at its few candidates, not at every ref.
+    candidates = {ref for ref in (*fresh, *stored) if ref in refs}
+    candidates.update(ref for ref, (_, _, commit) in refs.items() if cached.get(ref) != commit)
+    for ref in sorted(candidates):
+        run_id, origin, commit = refs[ref]
         row = fresh.get(ref) or stored.get(ref)
         if row is None and cached.get(ref) == commit:
             continue  # in the cache, and the pre-filter ruled it out
@@ -552,7 +598,7 @@ def _run_values(run: Run) -> list[Any]:
         json.dumps(metrics, sort_keys=True),
         json.dumps(run.tags, sort_keys=True),
         json.dumps(flat_resources(doc.get("resources")), sort_keys=True),
-        json.dumps(layout.json_safe(run.to_dict())),
+        run_parts(run),
         run.experiment,
         json.dumps(_extras(run), sort_keys=True),
     ]
@@ -582,6 +628,33 @@ def sql_number(value: Any) -> Any:
     return value
 
 
+def cached_run(store: Store, ref: str, commit: str) -> Run | None:
+    """The run at ``ref`` served from the cache file when it holds a valid row for exactly
+    ``commit`` (gitruns.query.served); None otherwise (no cache yet, another version, a
+    stale or invalid row, a busy or unreadable file): the caller then reads git. Never
+    writes the cache, so looking up one run costs no sync."""
+    path = store.gitruns_dir / CACHE_FILE
+    if not path.exists():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error:
+        return None
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
+            return None
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE ref = ?"
+        found = db.execute(sql, (ref,)).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    row = CachedRun(found) if found is not None else None
+    if row is None or row.commit_id != commit or row.error is not None:
+        return None
+    return run_from_row(store, row)
+
+
 def _select(db: sqlite3.Connection, where: Clause | None) -> dict[str, CachedRun]:
     """Rows passing the pre-filter ``where``, and every invalid row (to report it)."""
     sql, args = f"SELECT {', '.join(_COLUMNS)} FROM runs", []
@@ -590,8 +663,9 @@ def _select(db: sqlite3.Connection, where: Clause | None) -> dict[str, CachedRun
     return {row[0]: CachedRun(row) for row in db.execute(sql, args)}
 
 
-def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -> None:
-    """Best effort: a cache that cannot be written (read-only, busy) only costs speed."""
+def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -> set[str]:
+    """Best effort: a cache that cannot be written (read-only, busy) only costs speed.
+    Return the refs of the rows written."""
     rows = list(rows)
     removed = [(ref,) for ref in gone] + [(row.ref,) for row in rows]
     # A run whose objects are missing may be whole next time (a partial clone's objects
@@ -634,3 +708,5 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
     except sqlite3.OperationalError:
         if db.in_transaction:
             db.execute("ROLLBACK")
+        return set()
+    return {row.ref for row in rows}

@@ -15,5 +15,13 @@ def find_run_id(store: Store, ref: str) -> str:
 
 def find_run(store: Store, ref: str) -> Run:
     """The run a user's reference names, read and validated: a local run, a fetched one
-    (``refs/remote-runs/<remote>/<id>``, checked as untrusted input) or a run in progress."""
-    return load_located(store, locate(store, ref))
+    (``refs/remote-runs/<remote>/<id>``, checked as untrusted input) or a run in progress.
+    A recorded run is served from the query cache when it holds that exact commit."""
+    location = locate(store, ref)
+    if location.ref is not None and location.commit is not None:
+        from gitruns.query.cache import cached_run
+
+        run = cached_run(store, location.ref, location.commit)
+        if run is not None:
+            return run
+    return load_located(store, location)

@@ -185,13 +185,18 @@ def search_runs(
     no local run has the same id; runs in progress are included with status RUNNING.
     """
     from gitruns.query.locate import load_row
+    from gitruns.query.served import run_from_row
     from gitruns.recording.repository import open_store
+    from gitruns.runs.live import LIVE_REF_PREFIX
 
     store = open_store(repo)
     selection = select_runs(store, filter, order_by, max_results)
     found = RunList()
     found.skipped = list(selection.problems)
     for row in selection.rows:
+        if row.record_json is not None and not row.ref.startswith(LIVE_REF_PREFIX):
+            found.append(run_from_row(store, row))  # valid rows of (ref, commit) only
+            continue
         try:
             found.append(load_row(store, row))
         except GitrunsError as exc:  # changed or damaged since the cache read it

@@ -1,0 +1,219 @@
+"""Benchmark: the query cache at scale (cold rebuild, search served from the cache).
+
+Uses the repositories of ``bench/gen_runs.py`` (made once under bench/.work/) and MLflow's
+sqlite store of the same runs (``bench_query.mlflow_store``, in bench/.work/venv):
+
+    python bench/bench_cache.py --runs 1000 10000 100000   # measure, update docs
+    python bench/bench_cache.py --runs 1000 --no-docs       # a quick look
+
+Each figure is a whole fresh process (median of ``--repeat``), with its CPU time (user +
+system, workers included) and peak RSS (the largest process):
+
+- cold rebuild: ``gitruns ls --filter ... --format csv -c id`` with the cache file deleted;
+- in-process search: ``gitruns.search_runs(filter)`` (full ``Run`` objects, warm cache)
+  against ``mlflow.search_runs(filter_string=...)`` on sqlite, each timed inside its
+  process, both returning the same ~2% of the runs;
+- ``gitruns ls --format json`` against ``--format csv`` (every run, warm cache).
+
+``figures(n)`` returns the measurements of one size as a dict: other benchmarks (the
+scaling table of docs/benchmarks.md) call it. Figures go to docs/benchmarks.md between
+<!-- bench:cache --> markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_query import FILTER, MLFLOW_FILTER, bench_python, mlflow_store
+from gen_runs import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+MARK_BEGIN, MARK_END = "<!-- bench:cache -->", "<!-- /bench:cache -->"
+SEARCH = (
+    "import json, time, gitruns; gitruns.search_runs({filter!r});"
+    "t, c = time.perf_counter(), time.process_time(); runs = gitruns.search_runs({filter!r});"
+    "print(json.dumps({{'matches': len(runs), 'search_s': time.perf_counter() - t,"
+    " 'search_cpu_s': time.process_time() - c}}))"
+)
+MLFLOW_SEARCH = """
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+import mlflow
+uri, flt = sys.argv[1], sys.argv[2]
+mlflow.set_tracking_uri(uri)
+exp = mlflow.MlflowClient(tracking_uri=uri).get_experiment_by_name("bench").experiment_id
+def search():
+    return mlflow.search_runs([exp], filter_string=flt, max_results=50000, output_format="list")
+search()
+t, c = time.perf_counter(), time.process_time()
+runs = search()
+print(json.dumps({"matches": len(runs), "search_s": time.perf_counter() - t,
+                  "search_cpu_s": time.process_time() - c}))
+"""
+_PROBE = (
+    "import json, resource, subprocess, sys, time;"
+    "t = time.perf_counter();"
+    "r = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+    "wall = time.perf_counter() - t;"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+    "print(json.dumps({'rc': r.returncode, 'wall_s': wall, 'cpu_s': u.ru_utime + u.ru_stime,"
+    " 'rss_mib': u.ru_maxrss / 1024, 'stdout': r.stdout, 'stderr': r.stderr[-3000:]}))"
+)
+
+
+def run_process(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Wall time, CPU time (its workers included) and peak RSS in MiB (its largest
+    process) of ``command`` run once, fresh, under a small probe process of its own
+    (``RUSAGE_CHILDREN`` keeps the largest child ever waited for)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE, *command], cwd=cwd, capture_output=True, text=True, env=env
+    )
+    result: dict[str, Any] = json.loads(probe.stdout)
+    if result["rc"]:
+        raise RuntimeError(f"{command} failed:\n{result['stderr']}")
+    return result
+
+
+def _drop_cache(repo: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{repo}/.git/gitruns/cache.sqlite{suffix}").unlink(missing_ok=True)
+
+
+def _median(samples: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(sample[key] for sample in samples)
+
+
+def figures(
+    n: int, repeat: int = 3, mlflow: bool = True, rebuild_only: bool = False
+) -> dict[str, Any]:
+    """Measure one size: the cold rebuild, then (unless ``rebuild_only``) search and
+    ``ls --format json``/csv."""
+    repo = generate(n)
+    gitruns = [sys.executable, "-m", "gitruns"]
+    ls_cold = [*gitruns, "ls", "--filter", FILTER, "--format", "csv", "-c", "id"]
+    found: dict[str, Any] = {"runs": n, "cpus": os.cpu_count()}
+    cold = []
+    for _ in range(repeat):
+        _drop_cache(repo)
+        cold.append(run_process(ls_cold, repo))
+    found["rebuild_s"] = _median(cold, "wall_s")
+    found["rebuild_cpu_s"] = _median(cold, "cpu_s")
+    found["rebuild_rss_mib"] = max(sample["rss_mib"] for sample in cold)
+    found["load_average"] = os.getloadavg()[0]
+    if rebuild_only:
+        return found
+    search = [sys.executable, "-c", SEARCH.format(filter=FILTER)]
+    warm = [json.loads(run_process(search, repo)["stdout"]) for _ in range(repeat)]
+    found["search_s"] = _median(warm, "search_s")
+    found["search_cpu_s"] = _median(warm, "search_cpu_s")
+    found["search_matches"] = warm[0]["matches"]
+    for fmt in ("csv", "json"):
+        listing = [run_process([*gitruns, "ls", "--format", fmt], repo) for _ in range(repeat)]
+        found[f"ls_{fmt}_s"] = _median(listing, "wall_s")
+        found[f"ls_{fmt}_cpu_s"] = _median(listing, "cpu_s")
+    if mlflow:
+        uri = mlflow_store("sqlite", n)
+        command = [str(bench_python()), "-c", MLFLOW_SEARCH, uri, MLFLOW_FILTER]
+        env = {**os.environ, "GIT_PYTHON_REFRESH": "quiet"}
+        runs = [json.loads(run_process(command, repo.parent, env)["stdout"]) for _ in range(repeat)]
+        found["mlflow_search_s"] = _median(runs, "search_s")
+        found["mlflow_search_cpu_s"] = _median(runs, "search_cpu_s")
+        found["mlflow_matches"] = runs[0]["matches"]
+    found["load_average"] = os.getloadavg()[0]
+    return found
+
+
+def _cell(f: dict[str, Any], key: str, scale: float = 1.0, digits: int = 2) -> str:
+    return f"{f[key] * scale:.{digits}f}" if key in f else "-"
+
+
+def report(rows: list[dict[str, Any]]) -> str:
+    sizes = " ".join(str(r["runs"]) for r in rows)
+    lines = [
+        "## The query cache at scale: cold rebuild, search from the cache",
+        "",
+        f"Reproduce: `python bench/bench_cache.py --runs {sizes}` (runs made once by "
+        "`bench/gen_runs.py`: one real run as the template, the rest streamed into `git "
+        "fast-import`, with the params, metrics and tags of `bench_query.py`; MLflow's sqlite "
+        "store of the same runs in bench/.work/venv). "
+        f"Machine: {rows[0]['cpus']} CPUs shared with six other sessions while measured "
+        f"(load average {rows[-1]['load_average']:.0f} at the end): wall times are "
+        "loaded-machine figures, several times an idle machine's; CPU time is steadier. "
+        "Medians of fresh processes.",
+        "",
+        "| runs | cold rebuild: wall s (target) | CPU s | peak RSS MiB (target) "
+        "| `search_runs`: wall ms | CPU ms | MLflow sqlite `search_runs`: wall ms | CPU ms "
+        "| MLflow / gitruns, CPU (target >= 2) | `ls --format` json / csv, CPU (target <= 1.5) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    targets = {10_000: ("< 2", "-"), 100_000: ("< 20", "< 200")}
+    for f in rows:
+        wall_target, rss_target = targets.get(f["runs"], ("-", "-"))
+        mlflow = f.get("mlflow_search_cpu_s")
+        ratio = f"{mlflow / f['search_cpu_s']:.1f}x" if mlflow and "search_cpu_s" in f else "-"
+        ls_ratio = f"{f['ls_json_cpu_s'] / f['ls_csv_cpu_s']:.2f}x" if "ls_json_cpu_s" in f else "-"
+        lines.append(
+            f"| {f['runs']:,} | {f['rebuild_s']:.1f} ({wall_target}) | {f['rebuild_cpu_s']:.1f} "
+            f"| {f['rebuild_rss_mib']:.0f} ({rss_target}) "
+            f"| {_cell(f, 'search_s', 1000, 0)} | {_cell(f, 'search_cpu_s', 1000, 0)} "
+            f"| {_cell(f, 'mlflow_search_s', 1000, 0)} "
+            f"| {_cell(f, 'mlflow_search_cpu_s', 1000, 0)} "
+            f"| {ratio} | {ls_ratio} |"
+        )
+    lines += [
+        "",
+        "Cold rebuild: `gitruns ls --filter ... --format csv -c id` with the cache deleted: "
+        "every run read from git, validated and written to the cache, on one worker process "
+        "per CPU (CPU time counts them all). Search: the filter of `bench_query.py` (about 2% "
+        "of the runs match), the second call in a process, timed inside it: "
+        "`gitruns.search_runs` returns full `Run` objects from the cache, MLflow "
+        '`search_runs(output_format="list")`. `ls --format json` prints every run in full '
+        "(the `show --format json` shape), csv the default columns; whole processes.",
+    ]
+    return "\n".join(lines)
+
+
+def write_docs(text: str) -> None:
+    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    block = f"{MARK_BEGIN}\n{text}\n{MARK_END}"
+    if MARK_BEGIN in current and MARK_END in current:
+        head, rest = current.split(MARK_BEGIN, 1)
+        current = head + block + rest.split(MARK_END, 1)[1]
+    else:
+        current = current.rstrip("\n") + "\n\n" + block + "\n"
+    DOCS.write_text(current)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, nargs="+", default=[1_000, 10_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-mlflow", action="store_true")
+    parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument(
+        "--rebuild-only-from", type=int, default=100_000, help="sizes from N: cold rebuild only"
+    )
+    args = parser.parse_args()
+    rows = []
+    for n in args.runs:
+        big = n >= args.rebuild_only_from
+        repeat = 1 if big else args.repeat
+        rows.append(figures(n, repeat, mlflow=not args.no_mlflow, rebuild_only=big))
+        print(json.dumps(rows[-1], indent=2), flush=True)
+    text = report(rows)
+    print(text)
+    if not args.no_docs:
+        write_docs(text)
+
+
+if __name__ == "__main__":
+    main()

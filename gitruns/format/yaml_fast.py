@@ -1,0 +1,171 @@
+"""A fast reader for the YAML gitruns itself writes; anything else is left to PyYAML.
+
+PyYAML builds Python objects in Python even with libyaml, about 0.15 ms for a small
+run.yaml: three quarters of a cold cache build. ``yamlio.dump`` writes a narrow subset
+(block mappings and indentless sequences, one value a line, sorted keys), which this
+reads line by line. It answers only when it is sure PyYAML's safe loader reads the same
+text as the same data: a plain scalar is taken only when it has no character YAML gives a
+meaning to and PyYAML's own resolver leaves it a string, numbers only in the decimal forms
+that resolver reads as int or float, quoted text only single-quoted on one line.
+Anything else (double quotes, comments, tags, anchors, flow collections, multi-line
+scalars, tabs, unusual line breaks or characters) returns ``UNSURE`` and the caller uses
+PyYAML, so crafted input is never read differently by the two paths (a property test
+compares them).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from yaml.resolver import Resolver
+
+UNSURE = object()
+MAX_DEPTH = 32  # deeper documents go to PyYAML (and yamlio's checks)
+_SEEN: dict[str, Any] = {}
+_SEEN_MAX = 50_000
+_WIDE = "\u00a1-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
+_REST = f"A-Za-z0-9_./+@()<>'={_WIDE}-"
+_PLAIN = re.compile(f"(?:[A-Za-z0-9/._{_WIDE}]|-(?=[A-Za-z_-]))[{_REST}]*(?: [{_REST}]+)*")
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
+_QUOTED = re.compile(r"'((?:[^']|'')*)'")
+_WORDS: dict[str, Any] = {
+    "null": None,
+    "true": True,
+    "false": False,
+    ".nan": float("nan"),
+    ".inf": float("inf"),
+    "-.inf": float("-inf"),
+    "[]": [],
+    "{}": {},
+}
+# Tabs, CR, NEL, the Unicode line and paragraph separators (line breaks to YAML), BOMs,
+# and what PyYAML refuses as unprintable.
+_ODD = re.compile(
+    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+class _Unsure(Exception):
+    pass
+
+
+def parse(raw: bytes) -> Any:
+    """The data of ``raw`` as ``yaml.safe_load`` reads it, or ``UNSURE``."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return UNSURE
+    if not text or _ODD.search(text):
+        return UNSURE
+    lines = []
+    for line in text.split("\n"):
+        if line:
+            content = line.lstrip(" ")
+            lines.append((len(line) - len(content), content))
+    if len(lines) == 1 and lines[0][1] in ("[]", "{}"):
+        return [] if lines[0][1] == "[]" else {}
+    if not lines or lines[0][0] != 0:
+        return UNSURE
+    try:
+        value, end = _block(lines, 0, 0, 0)
+    except (_Unsure, RecursionError, ValueError):  # ValueError: an int too long to read
+        return UNSURE
+    return value if end == len(lines) else UNSURE
+
+
+def _scalar(text: str) -> Any:
+    known = _SEEN.get(text, _SEEN)  # keys and many values repeat from run to run
+    if known is not _SEEN:
+        return known
+    value = _new_scalar(text)
+    if len(_SEEN) < _SEEN_MAX and len(text) <= 64 and not isinstance(value, list | dict):
+        _SEEN[text] = value  # immutable values only: each document gets its own containers
+    return value
+
+
+def _new_scalar(text: str) -> Any:
+    if not text:
+        raise _Unsure
+    if text in _WORDS:
+        value = _WORDS[text]
+        return [] if value == [] else {} if value == {} else value
+    quoted = _QUOTED.fullmatch(text)
+    if quoted:
+        return quoted.group(1).replace("''", "'")
+    tag = _implicit_tag(text)  # what PyYAML's resolver makes of this plain scalar
+    if tag == _INT_TAG and _INT.fullmatch(text):
+        return int(text)
+    if tag == _FLOAT_TAG and _FLOAT.fullmatch(text):
+        return float(text)
+    if tag is None and _PLAIN.fullmatch(text):
+        return text
+    raise _Unsure
+
+
+def _implicit_tag(text: str) -> str | None:
+    for tag, pattern in Resolver.yaml_implicit_resolvers.get(text[0], ()):
+        if pattern.match(text):
+            return str(tag)
+    return None
+
+
+def _key(text: str) -> str:
+    value = _scalar(text)
+    if not isinstance(value, str) or (text[0] == "'" and value != text[1:-1]):
+        raise _Unsure  # keys are names: no numbers, no quotes that YAML would unescape
+    return value
+
+
+def _block(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> tuple[Any, int]:
+    if depth > MAX_DEPTH:
+        raise _Unsure
+    if lines[i][1].startswith("- ") or lines[i][1] == "-":
+        return _sequence(lines, i, indent, depth)
+    return _mapping(lines, i, indent, depth)
+
+
+def _sequence(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> tuple[Any, int]:
+    items: list[Any] = []
+    while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
+        rest = lines[i][1][2:]
+        if rest.startswith(" ") or not rest:
+            raise _Unsure
+        if rest.startswith("- ") or ((": " in rest or rest.endswith(":")) and rest[0] != "'"):
+            lines[i] = (indent + 2, rest)  # a nested sequence or mapping starts here
+            value, i = _block(lines, i, indent + 2, depth + 1)
+        else:
+            value, i = _scalar(rest), i + 1
+        items.append(value)
+    if i < len(lines) and lines[i][0] > indent:
+        raise _Unsure
+    return items, i
+
+
+def _mapping(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> tuple[Any, int]:
+    mapping: dict[str, Any] = {}
+    while i < len(lines) and lines[i][0] == indent and not lines[i][1].startswith("- "):
+        content = lines[i][1]
+        if content.endswith(":"):
+            key, rest = _key(content[:-1]), None
+        else:
+            name, sep, rest = content.partition(": ")
+            if not sep or not rest or rest.startswith(" "):
+                raise _Unsure
+            key = _key(name)
+        if key in mapping:
+            raise _Unsure
+        i += 1
+        if rest is not None:
+            mapping[key] = _scalar(rest)
+        elif i < len(lines) and lines[i][0] > indent:
+            mapping[key], i = _block(lines, i, lines[i][0], depth + 1)
+        elif i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
+            mapping[key], i = _sequence(lines, i, indent, depth + 1)
+        else:
+            raise _Unsure  # "key:" and nothing: null, which gitruns never writes
+    if i < len(lines) and lines[i][0] > indent:
+        raise _Unsure
+    return mapping, i

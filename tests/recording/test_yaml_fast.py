@@ -1,0 +1,114 @@
+"""The fast YAML reader (gitruns.format.yaml_fast) reads what gitruns writes exactly as
+PyYAML's safe loader does, and leaves everything it is not sure of to PyYAML: crafted
+text is never read differently by the two paths."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gitruns.errors import InvalidRunError
+from gitruns.format import yaml_fast, yamlio
+
+
+def identical(a: Any, b: Any) -> bool:
+    """Equal with types (True is not 1) and NaN equal to NaN."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(identical(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def safe_load(raw: bytes) -> Any:
+    return yaml.load(raw, Loader=yamlio._Loader)
+
+
+_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12
+) | st.sampled_from(
+    ["yes", "No", "on", "null", "~", "1_000", "0o7", "0x1f", "1:20", "2026-01-01", ".5", "1e3"]
+)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | _text
+)
+_keys = _text.filter(bool)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=6) | st.lists(_values, max_size=4))
+def test_what_gitruns_writes_reads_as_pyyaml_reads_it(data: Any) -> None:
+    raw = yamlio.dump(data)
+    fast = yaml_fast.parse(raw)
+    if fast is not yaml_fast.UNSURE:
+        assert identical(fast, safe_load(raw)), raw
+
+
+_line_parts = st.sampled_from(
+    [
+        "a", "b", "key", "- ", "-", ": ", ":", " ", "  ", "'", "''", '"', "#", "&x", "*x", "!!str",
+        "[]", "{}", "[1]", "1", "-1", "1.5", "1.0e+20", ".inf", ".nan", "0x10", "010", "1_0",
+        "yes", "null", "~", "\t", "\r", "\u2028", "\ufeff", "2026-01-01", "1:30", "|", ">",
+        "é", "/x/y", "3.11.7", "<<", "=", "?", "%", "@", "`", ",",
+    ]
+)  # fmt: skip
+_lines = st.lists(st.lists(_line_parts, max_size=6).map("".join), max_size=8)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_lines)
+def test_crafted_text_is_never_read_differently(lines: list[str]) -> None:
+    raw = "\n".join(lines).encode()
+    fast = yaml_fast.parse(raw)
+    if fast is yaml_fast.UNSURE:
+        return
+    assert identical(fast, safe_load(raw)), raw  # PyYAML reads it too, as the same data
+
+
+def test_real_run_files_take_the_fast_path() -> None:
+    document = {
+        "command": {"argv": ["python", "train.py", "--lr", "0.1"], "cwd": "/work/x"},
+        "environment": {"gpus": [], "os": "Linux 6.1", "python": "3.11.7"},
+        "git": {"commit": "643e7dccee610b9355d5d4e1580d8e45533e0ea7", "dirty": False},
+        "id": "01a0c450-77b8-7003-9aa6-6d2c7ddf743f",
+        "notes": [{"author": "A <a@b.c>", "text": "it's fine", "time": "2026-01-01T00:00:00Z"}],
+        "start_time": "2026-12-01T03:57:49.279Z",
+        "duration_s": 0.485,
+        "error": None,
+        "schema_version": 1,
+    }
+    for data in (document, [], {"acc": {"count": 5, "last": float("nan"), "min": -1e-300}}):
+        raw = yamlio.dump(data)
+        fast = yaml_fast.parse(raw)
+        assert fast is not yaml_fast.UNSURE, raw
+        assert identical(fast, safe_load(raw))
+        assert identical(yamlio.load(raw, "x"), fast)
+
+
+def test_the_limits_hold_on_the_fast_path() -> None:
+    deep: Any = "x"
+    for _ in range(40):
+        deep = {"k": deep}
+    assert yaml_fast.parse(yamlio.dump(deep)) is yaml_fast.UNSURE  # left to PyYAML
+    nested = "\n".join("- " * 30 + "x" for _ in range(5)).encode()
+    with pytest.raises(InvalidRunError, match="too large"):
+        yamlio.load(nested, "here", max_nodes=100)
+    assert yamlio.load(nested, "here", max_nodes=1000) == safe_load(nested)
