@@ -1,0 +1,22 @@
+"""PyTorch Lightning logger for the ``pytorch_lightning`` package (``import pytorch_lightning``)::
+
+    from gitruns.integrations.pytorch_lightning import GitrunsLogger
+    trainer = pytorch_lightning.Trainer(logger=GitrunsLogger(log_model=True))
+
+For the ``lightning`` package, use ``gitruns.integrations.lightning``.
+"""
+
+from __future__ import annotations
+
+from pytorch_lightning.loggers import Logger
+from pytorch_lightning.utilities import rank_zero_only
+
+from gitruns.integrations._lightning_logger import LightningLoggerBody
+
+
+class GitrunsLogger(LightningLoggerBody, Logger):
+    __doc__ = LightningLoggerBody.__doc__
+
+    @staticmethod
+    def _rank() -> int:
+        return int(getattr(rank_zero_only, "rank", 0))
