@@ -25,9 +25,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("gitruns.sharing",),
     ("gitruns.review",),
     ("gitruns.display",),
-    ("gitruns.recorder", "gitruns._sitehook"),
+    ("gitruns.recorder",),
     ("gitruns.ui",),
     ("gitruns.api", "gitruns"),
+    ("gitruns.integrations",),
+    # the child-side hook of `record`: it may call the child's gitruns.autolog; the recorder
+    # finds its folder by path
+    ("gitruns._sitehook",),
     ("gitruns.cli", "gitruns.__main__"),
 ]
 

@@ -82,6 +82,12 @@ def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
     "Hydra); read its argv instead.",
 )
 @click.option(
+    "--autolog",
+    is_flag=True,
+    help="Have a Python command log its Lightning, Transformers, Keras, XGBoost, LightGBM"
+    " and Optuna training to this run, unmodified (gitruns.autolog() in the command).",
+)
+@click.option(
     "--metric-regex",
     "metric_regexes",
     multiple=True,
@@ -116,6 +122,7 @@ def command(
     no_system_metrics: bool,
     no_argv_params: bool,
     no_arg_capture: bool,
+    autolog: bool,
     metric_regexes: tuple[str, ...],
     no_import_metrics: bool,
     max_output: int,
@@ -136,6 +143,7 @@ def command(
       gitruns record -n baseline -t model=mlp --artifact 'out/*.pt' -- python train.py
       gitruns record --config conf.yaml -- ./train.sh
       gitruns record -- python my_app.py --multirun db=mysql,postgresql
+      gitruns record --autolog -- python train_lightning.py
       gitruns record --metric-regex 'valid loss (?P<val_loss>[0-9.]+)' -- python main.py
     """
     from gitruns.format.yamlio import parse_scalar
@@ -158,6 +166,7 @@ def command(
         max_output_bytes=max_output,
         metric_regexes=list(metric_regexes),
         import_metrics=not no_import_metrics,
+        autolog=autolog,
     )
 
     def announce(run_id: str, run_name: str) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitruns.integrations._patching import Undo, wrap
 from gitruns.integrations._runs import IntegrationRun
 from gitruns.integrations._values import numeric_metrics, plain_params
 
@@ -129,3 +130,20 @@ class LightningLoggerBody:
                 continue
             self._gitruns.guard(lambda p=path: run.log_artifact(p, "checkpoints"))
             self._logged_checkpoints[path] = mtime
+
+
+def wire_trainer(trainer_class: Any, logger_class: Any) -> Undo:
+    """Autolog: a ``Trainer`` gets a gitruns logger after its own ones (the default
+    TensorBoard/CSV logger stays), unless ``logger=False`` or a gitruns logger is given."""
+
+    def make(original: Any) -> Any:
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            if kwargs.get("logger", True) is False:
+                return
+            if not any(isinstance(logger, logger_class) for logger in self.loggers):
+                self.loggers = [*self.loggers, logger_class()]
+
+        return __init__
+
+    return wrap(trainer_class, "__init__", make)

@@ -73,4 +73,3 @@ def _text(value: Any) -> str:
         return str(value)[:_MAX_TEXT]
     except Exception:  # a repr that fails must not fail training
         return f"<{type(value).__name__}>"
-

@@ -8,10 +8,12 @@ For the older ``pytorch_lightning`` package, use ``gitruns.integrations.pytorch_
 
 from __future__ import annotations
 
+from lightning.pytorch import Trainer
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
-from gitruns.integrations._lightning_logger import LightningLoggerBody
+from gitruns.integrations._lightning_logger import LightningLoggerBody, wire_trainer
+from gitruns.integrations._patching import Undo
 
 
 class GitrunsLogger(LightningLoggerBody, Logger):
@@ -20,3 +22,8 @@ class GitrunsLogger(LightningLoggerBody, Logger):
     @staticmethod
     def _rank() -> int:
         return int(getattr(rank_zero_only, "rank", 0))
+
+
+def wire() -> Undo:
+    """Autolog: see ``wire_trainer``."""
+    return wire_trainer(Trainer, GitrunsLogger)
