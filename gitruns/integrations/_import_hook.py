@@ -62,7 +62,8 @@ class ImportWatcher:
                 spec: ModuleSpec | None = find(name, path, target)
                 if spec is not None:
                     if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                        spec.loader = _CallingBackLoader(spec.loader, self._on_import)
+                        loader: Any = _CallingBackLoader(spec.loader, self._on_import)
+                        spec.loader = loader
                     return spec
             return None
         finally:

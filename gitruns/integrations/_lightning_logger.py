@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +129,7 @@ class LightningLoggerBody:
             mtime = Path(path).stat().st_mtime
             if self._logged_checkpoints.get(path) == mtime:
                 continue
-            self._gitruns.guard(lambda p=path: run.log_artifact(p, "checkpoints"))
+            self._gitruns.guard(partial(run.log_artifact, path, "checkpoints"))
             self._logged_checkpoints[path] = mtime
 
 

@@ -21,7 +21,7 @@ from gitruns.integrations._runs import IntegrationRun
 from gitruns.integrations._values import numeric_metrics, plain_params
 
 
-class GitrunsCallback(keras.callbacks.Callback):  # type: ignore[misc]
+class GitrunsCallback(keras.callbacks.Callback):
     """Records a Keras ``fit`` into a gitruns run.
 
     Args:

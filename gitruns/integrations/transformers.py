@@ -21,7 +21,7 @@ from gitruns.integrations._runs import IntegrationRun
 from gitruns.integrations._values import numeric_metrics, plain_params
 
 
-class GitrunsCallback(TrainerCallback):  # type: ignore[misc]
+class GitrunsCallback(TrainerCallback):
     """Records a Transformers ``Trainer``'s training into a gitruns run.
 
     Args:

@@ -26,7 +26,7 @@ from gitruns.integrations._runs import IntegrationRun
 from gitruns.integrations._values import metric_value, plain_params
 
 
-class GitrunsCallback(TrainingCallback):  # type: ignore[misc]
+class GitrunsCallback(TrainingCallback):
     """Records an XGBoost training into a gitruns run.
 
     Args:

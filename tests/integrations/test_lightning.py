@@ -168,7 +168,9 @@ def test_autolog_appends_the_logger_unless_logger_false_or_one_is_given(
 
 def test_record_autolog_logs_an_unmodified_script_into_the_recorded_run(repo: Path) -> None:
     (repo / "train.py").write_text(SCRIPT)
-    result = record(repo, "--autolog", "--no-system-metrics", "--", sys.executable, "train.py", timeout=300)
+    result = record(
+        repo, "--autolog", "--no-system-metrics", "--", sys.executable, "train.py", timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert "GitrunsLogger" in result.stdout.decode()
     assert b"autolog" not in result.stderr  # wired, with no error
