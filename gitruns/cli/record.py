@@ -135,7 +135,9 @@ def command(
     as the program saw them; other commands' flags (--lr 0.01) are read from argv. Inside
     it, the first gitruns.start_run() and `gitruns log-metric` add to this same run.
     TensorBoard event files and metrics.csv files it writes are imported as metrics at
-    the end; only files it wrote become --artifact artifacts.
+    the end; only files it wrote become --artifact artifacts. With --autolog, a
+    Python command's framework training logs to this run with no code change
+    (docs/integrations.md).
 
     \b
     Examples:

@@ -51,6 +51,8 @@ def test_each_trial_is_a_child_run_of_the_study_run(
             assert trial.metrics["value"]["last"] == pytest.approx(frozen.value)
         else:
             assert trial.status == "FAILED" and "value" not in trial.metrics
+    found = gitruns.search_runs('tags.optuna.study = "demo" and tags.optuna.state = "COMPLETE"')
+    assert sorted(r.id for r in found) == [t.id for t in trials if t.status == "FINISHED"]
     best = [v for _, v in series(study_run, "best_value")]
     assert best[-1] == pytest.approx(study.best_value)
     assert best == sorted(best, reverse=True)
