@@ -5,7 +5,9 @@ step (``log_every_n_steps=1``, the worst case), with no logger, with a logger th
 nothing (what Lightning itself spends on having a logger), with gitruns' logger and, for
 reference, with Lightning's CSVLogger. Configurations alternate within each round; medians
 of the rounds, wall and CPU time of ``trainer.fit``. Starting and ending the run (once a
-run: provenance, then the commit) are timed on their own, outside ``fit``.
+run: provenance, then the commit) are timed on their own, outside ``fit``. The logger's
+own cost per logged step is also timed directly: ``log_metrics`` of a step's values (a
+tensor loss and the epoch), CALLS times, outside Lightning.
 
     python bench/bench_integrations.py           # writes its section of docs/benchmarks.md
     python bench/bench_integrations.py --quick   # fewer rounds, no file written
@@ -29,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 STEPS = 400
+CALLS = 20_000
 
 
 def build() -> tuple[Any, Any, Any]:
@@ -53,6 +56,7 @@ def build() -> tuple[Any, Any, Any]:
             return torch.optim.SGD(self.parameters(), lr=0.01)
 
     torch.manual_seed(0)
+    torch.set_num_threads(1)  # CPU time then measures work, not spinning worker threads
     x = torch.randn(STEPS * 4, 3)
     data = DataLoader(TensorDataset(x, x.sum(1, keepdim=True)), batch_size=4)
     return L, Net, data
@@ -123,6 +127,7 @@ def measure(rounds: int) -> dict[str, Any]:
                 run.end()
                 ends.append(time.perf_counter() - start)
     return {
+        "log_call_us": log_call_us(GitrunsLogger),
         "times": {
             name: (statistics.median(w for w, _ in pairs), statistics.median(c for _, c in pairs))
             for name, pairs in times.items()
@@ -131,6 +136,24 @@ def measure(rounds: int) -> dict[str, Any]:
         "end_ms": statistics.median(ends) * 1000,
         "rounds": rounds,
     }
+
+
+def log_call_us(logger_class: Any) -> float:
+    """Median µs of one ``log_metrics`` call of the logger, in 5 batches of CALLS / 5."""
+    import torch
+
+    import gitruns
+
+    logger = logger_class()
+    loss = torch.tensor(0.5)
+    batches = []
+    with gitruns.start_run():
+        for batch in range(5):
+            start = time.perf_counter()
+            for step in range(batch * CALLS // 5, (batch + 1) * CALLS // 5):
+                logger.log_metrics({"train_loss": loss, "epoch": 0}, step)
+            batches.append((time.perf_counter() - start) / (CALLS // 5))
+    return statistics.median(batches) * 1e6
 
 
 def report(results: dict[str, Any], command: str) -> str:
@@ -158,6 +181,10 @@ def report(results: dict[str, Any], command: str) -> str:
             f"{per_step:+.0f} µs | {per_step_null:+.0f} µs |"
         )
     lines += [
+        "",
+        f"The logger's own cost, timed directly: {results['log_call_us']:.1f} µs per logged "
+        f"step (`log_metrics` of a tensor loss and the epoch, {CALLS:,} calls, median of 5 "
+        "batches).",
         "",
         f"Once a run, outside `fit`: starting it (provenance: git state, environment) "
         f"{results['start_ms']:.0f} ms; ending it (its commit) {results['end_ms']:.0f} ms. "
