@@ -181,3 +181,40 @@ def test_record_autolog_logs_an_unmodified_script_into_the_recorded_run(repo: Pa
     # logged by the logger, so not imported again from Lightning's TensorBoard files
     assert "train_loss" not in (run.get("metric_sources") or {})
     assert b"'train_loss' from out/lightning_logs" in result.stderr
+
+
+def test_the_pytorch_lightning_package_has_its_own_logger(
+    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
+) -> None:
+    pl = pytest.importorskip("pytorch_lightning")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from gitruns.integrations.pytorch_lightning import GitrunsLogger
+
+    class Net(pl.LightningModule):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(3, 1)
+
+        def training_step(self, batch: object, _: int) -> object:
+            x, y = batch  # type: ignore[misc]
+            loss = torch.nn.functional.mse_loss(self.layer(x), y)
+            self.log("train_loss", loss)
+            return loss
+
+        def configure_optimizers(self) -> object:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    x = torch.randn(20, 3)
+    data = DataLoader(TensorDataset(x, x.sum(1, keepdim=True)), batch_size=5)
+    trainer = pl.Trainer(
+        max_steps=3,
+        logger=GitrunsLogger("pl"),
+        log_every_n_steps=1,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(Net(), data)
+    (run,) = read_runs()
+    assert run.name == "pl" and [s for s, _ in series(run, "train_loss")] == [0, 1, 2]
