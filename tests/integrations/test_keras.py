@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
 from pathlib import Path
 
 import pytest
+from _integration_helpers import no_autolog_left, read_runs, series  # noqa: F401  (autouse fixture)
 
 import gitruns
-from tests.integrations.conftest import series
 
 pytestmark = pytest.mark.slow
+
+# Keras 3 on PyTorch: no TensorFlow needed (read when keras is first imported).
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
@@ -32,9 +35,7 @@ def _data() -> tuple[object, object]:
     return x, x.sum(axis=1, keepdims=True)
 
 
-def test_the_callback_records_fit_settings_epoch_metrics_and_the_model(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_the_callback_records_fit_settings_epoch_metrics_and_the_model(repo: Path) -> None:
     from gitruns.integrations.keras import GitrunsCallback
 
     x, y = _data()
@@ -51,9 +52,7 @@ def test_the_callback_records_fit_settings_epoch_metrics_and_the_model(
     assert [a["path"] for a in run.artifacts] == ["model.keras"]
 
 
-def test_autolog_adds_the_callback_to_fit(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_autolog_adds_the_callback_to_fit(repo: Path) -> None:
     x, y = _data()
     gitruns.autolog(frameworks=["keras"])
     _model().fit(x, y, epochs=2, verbose=0)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _integration_helpers import no_autolog_left, read_runs, series  # noqa: F401  (autouse fixture)
 
 import gitruns
-from tests.integrations.conftest import series
 
 lightgbm = pytest.importorskip("lightgbm")
 np = pytest.importorskip("numpy")
@@ -24,9 +23,7 @@ def _sets() -> tuple[object, object]:
     return train, lightgbm.Dataset(x[15:], label=y[15:], reference=train)
 
 
-def test_the_callback_records_params_and_each_rounds_metrics(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_the_callback_records_params_and_each_rounds_metrics(repo: Path) -> None:
     from gitruns.integrations.lightgbm import GitrunsCallback
 
     train, valid = _sets()
@@ -41,9 +38,7 @@ def test_the_callback_records_params_and_each_rounds_metrics(
     assert run.metrics["training-l2"]["count"] == 4
 
 
-def test_autolog_ends_the_run_when_training_stops_early(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_autolog_ends_the_run_when_training_stops_early(repo: Path) -> None:
     train, valid = _sets()
     gitruns.autolog(frameworks=["lightgbm"])
     lightgbm.train(
@@ -58,9 +53,7 @@ def test_autolog_ends_the_run_when_training_stops_early(
     assert run.status == "FINISHED" and 1 <= run.metrics["valid_0-l2"]["count"] < 100
 
 
-def test_a_run_the_user_started_gets_the_metrics_and_stays_open(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_a_run_the_user_started_gets_the_metrics_and_stays_open(repo: Path) -> None:
     from gitruns.integrations.lightgbm import GitrunsCallback
 
     train, _ = _sets()

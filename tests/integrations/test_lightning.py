@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _integration_helpers import no_autolog_left, read_runs, series  # noqa: F401  (autouse fixture)
 
 import gitruns
 from tests._record_helpers import only_run, record
-from tests.integrations.conftest import series
 
 pytestmark = pytest.mark.slow
 
@@ -80,9 +79,7 @@ def script(repo: Path) -> object:
         sys.modules.pop("lit_script", None)
 
 
-def test_the_logger_records_hparams_metrics_at_steps_and_checkpoints(
-    script: object, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_the_logger_records_hparams_metrics_at_steps_and_checkpoints(script: object) -> None:
     from gitruns.integrations.lightning import GitrunsLogger
 
     logger = GitrunsLogger(name="lit", log_model=True)
@@ -100,7 +97,7 @@ def test_the_logger_records_hparams_metrics_at_steps_and_checkpoints(
 
 
 def test_test_after_fit_logs_to_the_same_run_and_a_new_trainer_starts_a_new_one(
-    script: object, read_runs: Callable[[], list[gitruns.Run]]
+    script: object,
 ) -> None:
     from gitruns.integrations.lightning import GitrunsLogger
 
@@ -114,9 +111,7 @@ def test_test_after_fit_logs_to_the_same_run_and_a_new_trainer_starts_a_new_one(
     assert set(second.metrics) == {"epoch", "val_loss"} and second.parents == []
 
 
-def test_inside_a_users_run_the_logger_logs_to_it_and_leaves_it_open(
-    script: object, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_inside_a_users_run_the_logger_logs_to_it_and_leaves_it_open(script: object) -> None:
     from gitruns.integrations.lightning import GitrunsLogger
 
     with gitruns.start_run(name="outer") as outer:
@@ -127,9 +122,7 @@ def test_inside_a_users_run_the_logger_logs_to_it_and_leaves_it_open(
     assert run.name == "outer" and run.metrics["train_loss"]["count"] == 2
 
 
-def test_a_failed_fit_ends_the_run_failed(
-    script: object, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_a_failed_fit_ends_the_run_failed(script: object) -> None:
     from gitruns.integrations.lightning import GitrunsLogger
 
     class Broken(script.Net):  # type: ignore[name-defined,misc]
@@ -146,9 +139,7 @@ def test_a_failed_fit_ends_the_run_failed(
     assert run.status == "FAILED" and run.metrics["train_loss"]["count"] == 2
 
 
-def test_autolog_appends_the_logger_unless_logger_false_or_one_is_given(
-    script: object, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_autolog_appends_the_logger_unless_logger_false_or_one_is_given(script: object) -> None:
     from gitruns.integrations.lightning import GitrunsLogger
 
     gitruns.autolog()
@@ -183,9 +174,7 @@ def test_record_autolog_logs_an_unmodified_script_into_the_recorded_run(repo: Pa
     assert b"'train_loss' from out/lightning_logs" in result.stderr
 
 
-def test_the_pytorch_lightning_package_has_its_own_logger(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_the_pytorch_lightning_package_has_its_own_logger(repo: Path) -> None:
     pl = pytest.importorskip("pytorch_lightning")
     from torch.utils.data import DataLoader, TensorDataset
 

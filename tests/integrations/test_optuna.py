@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _integration_helpers import no_autolog_left, read_runs, series  # noqa: F401  (autouse fixture)
 
 import gitruns
-from tests.integrations.conftest import series
 
 optuna = pytest.importorskip("optuna")
 
@@ -28,9 +27,7 @@ def _study() -> object:
     return optuna.create_study(study_name="demo", sampler=optuna.samplers.TPESampler(seed=3))
 
 
-def test_each_trial_is_a_child_run_of_the_study_run(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_each_trial_is_a_child_run_of_the_study_run(repo: Path) -> None:
     from gitruns.integrations.optuna import GitrunsCallback
 
     study = _study()
@@ -58,9 +55,7 @@ def test_each_trial_is_a_child_run_of_the_study_run(
     assert best == sorted(best, reverse=True)
 
 
-def test_autolog_wraps_optimize_and_ends_the_study_run(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_autolog_wraps_optimize_and_ends_the_study_run(repo: Path) -> None:
     gitruns.autolog(frameworks=["optuna"])
     study = _study()
     study.optimize(objective, n_trials=3, catch=(ValueError,))

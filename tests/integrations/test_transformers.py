@@ -3,14 +3,13 @@ config (nothing downloaded) trained on 20 rows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _integration_helpers import no_autolog_left, read_runs, series  # noqa: F401  (autouse fixture)
 
 import gitruns
-from tests.integrations.conftest import series
 
 pytestmark = pytest.mark.slow
 
@@ -53,9 +52,7 @@ def _trainer(output: Path, **kwargs: Any) -> Any:
     )
 
 
-def test_the_callback_records_arguments_logs_at_global_steps_and_checkpoints(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_the_callback_records_arguments_logs_at_global_steps_and_checkpoints(repo: Path) -> None:
     from gitruns.integrations.transformers import GitrunsCallback
 
     trainer = _trainer(repo / "out", callbacks=[GitrunsCallback("gpt", log_checkpoints=True)])
@@ -73,9 +70,7 @@ def test_the_callback_records_arguments_logs_at_global_steps_and_checkpoints(
     assert {a["step"] for a in run.artifacts} == {4, 8}
 
 
-def test_autolog_adds_the_callback_to_every_trainer_once(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_autolog_adds_the_callback_to_every_trainer_once(repo: Path) -> None:
     from gitruns.integrations.transformers import GitrunsCallback
 
     gitruns.autolog(frameworks=["transformers"])

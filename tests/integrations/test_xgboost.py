@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _integration_helpers import no_autolog_left, read_runs, series  # noqa: F401  (autouse fixture)
 
 import gitruns
-from tests.integrations.conftest import series
 
 xgboost = pytest.importorskip("xgboost")
 np = pytest.importorskip("numpy")
@@ -24,9 +23,7 @@ def _data() -> tuple[object, object]:
 PARAMS = {"max_depth": 2, "eta": 0.3, "objective": "reg:squarederror"}
 
 
-def test_the_callback_records_params_each_rounds_metrics_and_the_model(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_the_callback_records_params_each_rounds_metrics_and_the_model(repo: Path) -> None:
     from gitruns.integrations.xgboost import GitrunsCallback
 
     train, valid = _data()
@@ -43,9 +40,7 @@ def test_the_callback_records_params_each_rounds_metrics_and_the_model(
     assert [a["path"] for a in run.artifacts] == ["model.json"]
 
 
-def test_early_stopping_records_the_best_round(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_early_stopping_records_the_best_round(repo: Path) -> None:
     from gitruns.integrations.xgboost import GitrunsCallback
 
     train, valid = _data()
@@ -63,9 +58,7 @@ def test_early_stopping_records_the_best_round(
     assert run.metrics["valid-rmse"]["count"] < 50
 
 
-def test_autolog_records_train_and_a_given_callback_is_not_doubled(
-    repo: Path, read_runs: Callable[[], list[gitruns.Run]]
-) -> None:
+def test_autolog_records_train_and_a_given_callback_is_not_doubled(repo: Path) -> None:
     from gitruns.integrations.xgboost import GitrunsCallback
 
     rng = np.random.default_rng(1)
