@@ -53,6 +53,7 @@ _PUBLIC = {
     "ActiveRun": "gitruns.recording.active",
     "active_run": "gitruns.recording.stack",
     "Run": "gitruns.runs.model",
+    "autolog": "gitruns.integrations.autolog",
 }
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from gitruns.integrations.autolog import autolog
     from gitruns.query.search import RunList, search_runs
     from gitruns.recording.active import ActiveRun
     from gitruns.recording.stack import active_run
@@ -113,6 +115,7 @@ __all__ = [
     "__version__",
     "active_run",
     "add_run_note",
+    "autolog",
     "delete_run_tags",
     "end_run",
     "get_artifact",

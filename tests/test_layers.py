@@ -26,10 +26,14 @@ LAYERS: list[tuple[str, ...]] = [
     ("gitruns.review",),
     ("gitruns.artifacts",),
     ("gitruns.display",),
-    ("gitruns.recorder", "gitruns._sitehook"),
+    ("gitruns.recorder",),
     ("gitruns.ui",),
     ("gitruns.api", "gitruns"),
+    ("gitruns.integrations",),
     ("gitruns.mlflow",),
+    # the child-side hook of `record`: it may call the child's gitruns.autolog; the recorder
+    # finds its folder by path
+    ("gitruns._sitehook",),
     ("gitruns.cli", "gitruns.__main__"),
 ]
 

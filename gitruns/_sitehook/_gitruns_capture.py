@@ -425,3 +425,23 @@ def _sweep_started(capture_dir: str, config: Any) -> None:
         "started": time.time(),
     }
     write_report(capture_dir, "hydra-sweep.json", record)
+
+
+# -- autolog ---------------------------------------------------------------------------------
+def start_autolog(capture_dir: str) -> None:
+    """``record --autolog``: call the child's ``gitruns.autolog()``; at exit, report the
+    frameworks it could not wire."""
+    try:
+        from gitruns.integrations import autolog
+    except ImportError as exc:
+        note_error(capture_dir, "autolog (is gitruns installed for this Python?)", exc)
+        return
+    autolog.autolog()
+
+    def report_errors() -> None:
+        for framework, error in sorted(autolog.errors().items()):
+            note_error(capture_dir, f"autolog of {framework}", RuntimeError(error))
+
+    import atexit
+
+    atexit.register(report_errors)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _CAPTURE_DIR_VAR = "GITRUNS_CAPTURE_DIR"
 _PYTHONPATH_VAR = "GITRUNS_ORIGINAL_PYTHONPATH"  # absent: PYTHONPATH was unset
+_AUTOLOG_VAR = "GITRUNS_AUTOLOG"  # "1": call gitruns.autolog() (record --autolog)
+_NO_ARGS_VAR = "GITRUNS_NO_ARG_CAPTURE"  # "1": report no arguments (record --no-arg-capture)
 # module name -> name of the patch function in _gitruns_capture
 WATCHED = {
     "argparse": "patch_argparse",
@@ -35,16 +37,19 @@ def _same_dir(entry: str) -> bool:
         return False
 
 
-def _restore_environment() -> str | None:
-    """Put PYTHONPATH back and remove the hook's variables; return the capture folder."""
+def _restore_environment() -> tuple[str | None, str | None, str | None]:
+    """Put PYTHONPATH back and remove the hook's variables; return the capture folder and
+    the autolog and no-argument-capture settings."""
     capture_dir = os.environ.pop(_CAPTURE_DIR_VAR, None)
+    autolog = os.environ.pop(_AUTOLOG_VAR, None)
+    no_args = os.environ.pop(_NO_ARGS_VAR, None)
     original = os.environ.pop(_PYTHONPATH_VAR, None)
     if original is None:
         os.environ.pop("PYTHONPATH", None)
     else:
         os.environ["PYTHONPATH"] = original
     sys.path[:] = [entry for entry in sys.path if not _same_dir(entry)]
-    return capture_dir
+    return capture_dir, autolog, no_args
 
 
 class _PatchingLoader:
@@ -129,6 +134,18 @@ def _capture_module() -> Any:
     return module
 
 
+def _start_autolog(capture_dir: str) -> None:
+    """``gitruns.autolog()`` of the child's own gitruns: it imports no framework, only
+    watches for their import (a failure is reported, never raised)."""
+    try:
+        _capture_module().start_autolog(capture_dir)
+    except Exception as exc:
+        try:  # noqa: SIM105  (contextlib is not imported at start-up: it costs time)
+            _capture_module().note_error(capture_dir, "autolog: starting", exc)
+        except Exception:
+            pass
+
+
 def _chain_next_sitecustomize() -> None:
     """Import the ``sitecustomize`` this one shadowed, as ``site`` would have.
 
@@ -148,8 +165,10 @@ def _chain_next_sitecustomize() -> None:
 
 def _install() -> None:
     global _watcher
-    capture_dir = _restore_environment()
-    if capture_dir:
+    capture_dir, autolog, no_args = _restore_environment()
+    if capture_dir and autolog == "1":
+        _start_autolog(capture_dir)
+    if capture_dir and no_args != "1":
         _watcher = ImportWatcher(capture_dir)
         sys.meta_path.insert(0, _watcher)
         for name in WATCHED:

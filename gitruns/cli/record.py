@@ -90,6 +90,12 @@ def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
     "Hydra); read its argv instead.",
 )
 @click.option(
+    "--autolog",
+    is_flag=True,
+    help="Have a Python command log its Lightning, Transformers, Keras, XGBoost, LightGBM"
+    " and Optuna training to this run, unmodified (gitruns.autolog() in the command).",
+)
+@click.option(
     "--metric-regex",
     "metric_regexes",
     multiple=True,
@@ -125,6 +131,7 @@ def command(
     no_system_metrics: bool,
     no_argv_params: bool,
     no_arg_capture: bool,
+    autolog: bool,
     metric_regexes: tuple[str, ...],
     no_import_metrics: bool,
     max_output: int,
@@ -137,7 +144,9 @@ def command(
     as the program saw them; other commands' flags (--lr 0.01) are read from argv. Inside
     it, the first gitruns.start_run() and `gitruns log-metric` add to this same run.
     TensorBoard event files and metrics.csv files it writes are imported as metrics at
-    the end; only files it wrote become --artifact artifacts.
+    the end; only files it wrote become --artifact artifacts. With --autolog, a
+    Python command's framework training logs to this run with no code change
+    (docs/integrations.md).
 
     \b
     Examples:
@@ -146,6 +155,7 @@ def command(
       gitruns record --experiment wine -- python train.py --alpha 0.5
       gitruns record --config conf.yaml -- ./train.sh
       gitruns record -- python my_app.py --multirun db=mysql,postgresql
+      gitruns record --autolog -- python train_lightning.py
       gitruns record --metric-regex 'valid loss (?P<val_loss>[0-9.]+)' -- python main.py
     """
     from gitruns.format.yamlio import parse_scalar
@@ -169,6 +179,7 @@ def command(
         max_output_bytes=max_output,
         metric_regexes=list(metric_regexes),
         import_metrics=not no_import_metrics,
+        autolog=autolog,
     )
 
     def announce(run_id: str, run_name: str) -> None:

@@ -404,16 +404,11 @@ def delete_run(run_id: str) -> None:
     trash_run(store, find_run_id(store, run_id))
 
 
-def autolog(*args: Any, **kwargs: Any) -> Any:
-    """``gitruns.autolog`` where this gitruns has it (framework integrations)."""
-    import gitruns
+def autolog(*, disable: bool = False, **mlflow_options: Any) -> None:
+    """``mlflow.autolog()``: ``gitruns.autolog()``, which wires every installed framework
+    (Lightning, Transformers, Keras, XGBoost, LightGBM, Optuna). MLflow's other options
+    (``log_models``, ``log_datasets``, ``silent`` ...) are accepted and have no effect:
+    the integrations log what docs/integrations.md lists."""
+    from gitruns.integrations.autolog import autolog as wire_frameworks
 
-    if "autolog" in getattr(gitruns, "_PUBLIC", {}) or hasattr(gitruns, "autolog"):
-        return getattr(gitruns, "autolog")(*args, **kwargs)  # noqa: B009 - i11c adds it
-    from gitruns.mlflow.exceptions import unsupported
-
-    raise unsupported(
-        "mlflow.autolog()",
-        "log with gitruns.log_metric in the training loop, or record the script with "
-        "'gitruns record', which imports TensorBoard and CSV metrics it writes",
-    )
+    wire_frameworks(disable=disable)

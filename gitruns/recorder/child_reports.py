@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gitruns._sitehook as sitehook
-
 CAPTURE_FOLDER = "child-reports"
 CAPTURE_DIR_VARIABLE = "GITRUNS_CAPTURE_DIR"
 ORIGINAL_PYTHONPATH_VARIABLE = "GITRUNS_ORIGINAL_PYTHONPATH"
+AUTOLOG_VARIABLE = "GITRUNS_AUTOLOG"  # "1": the child calls gitruns.autolog() at start-up
+NO_ARG_CAPTURE_VARIABLE = "GITRUNS_NO_ARG_CAPTURE"  # "1": the hook is there for autolog only
 MAX_REPORT_BYTES = 16 * 1024 * 1024
-HOOK_DIR = Path(sitehook.__file__).resolve().parent
+# Found by path, not imported: the hook sits above the recorder (it may call the child's
+# gitruns.autolog), see docs/design.md.
+HOOK_DIR = Path(__file__).resolve().parents[1] / "_sitehook"
 
 
 @dataclass
@@ -41,9 +43,12 @@ class ChildReports:
         return bool(self.argparse or self.click or self.hydra_run or self.hydra_jobs)
 
 
-def hook_environment(run_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
+def hook_environment(
+    run_dir: Path, env: Mapping[str, str], *, capture_args: bool = True, autolog: bool = False
+) -> dict[str, str]:
     """``env`` with the hook first on PYTHONPATH and its report folder named; the hook
-    puts PYTHONPATH back as it was before the program runs."""
+    puts PYTHONPATH back as it was before the program runs. ``autolog``: the child calls
+    ``gitruns.autolog()`` at start-up; without ``capture_args`` it reports no arguments."""
     reports = (run_dir / CAPTURE_FOLDER).absolute()  # the child may change directory
     reports.mkdir(exist_ok=True)
     hooked = dict(env)
@@ -52,6 +57,10 @@ def hook_environment(run_dir: Path, env: Mapping[str, str]) -> dict[str, str]:
         hooked[ORIGINAL_PYTHONPATH_VARIABLE] = original
     hooked["PYTHONPATH"] = str(HOOK_DIR) + (os.pathsep + original if original else "")
     hooked[CAPTURE_DIR_VARIABLE] = str(reports)
+    if autolog:
+        hooked[AUTOLOG_VARIABLE] = "1"
+    if not capture_args:
+        hooked[NO_ARG_CAPTURE_VARIABLE] = "1"
     return hooked
 
 

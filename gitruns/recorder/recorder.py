@@ -60,6 +60,7 @@ class RecordOptions:
     metric_regexes: list[str] = field(default_factory=list)  # printed lines -> metrics
     import_metrics: bool = True  # TensorBoard events and metrics.csv written by the run
     experiment: str | None = None  # default: GITRUNS_EXPERIMENT
+    autolog: bool = False  # a Python child calls gitruns.autolog() (gitruns/integrations)
 
 
 @dataclass
@@ -207,7 +208,10 @@ class _Recorder:
         ]
         self.signalled: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
-        self.hooked = options.capture_args and _python_of_command(options.command)
+        wanted = options.capture_args or options.autolog
+        self.hooked = wanted and _python_of_command(options.command)
+        if options.autolog and not self.hooked:
+            self.warnings.append("--autolog: the command is not a Python program; nothing wired")
         self.params = RecordedParams(active, options.params)
         self.start_sources: list[tuple[str, dict[str, Any]]] = []
         self.meter: ResourceMeter | None = None
@@ -256,7 +260,12 @@ class _Recorder:
         if self.active.experiment is not None:  # API runs of the child join it too
             env[ENV_EXPERIMENT] = self.active.experiment
         if self.hooked:
-            env = hook_environment(self.active.run_dir, env)
+            env = hook_environment(
+                self.active.run_dir,
+                env,
+                capture_args=self.options.capture_args,
+                autolog=self.options.autolog,
+            )
         previous = {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
         for sig in FORWARDED_SIGNALS:
             signal.signal(sig, self._on_signal)
@@ -359,7 +368,10 @@ class _Recorder:
         from gitruns.recording.hydra_jobs import hydra_fields, job_params, write_job_runs
 
         reports = read_reports(self.active.run_dir)
-        self.warnings += [f"argument capture: {error}" for error in reports.errors]
+        self.warnings += [
+            error if error.startswith("autolog") else f"argument capture: {error}"
+            for error in reports.errors
+        ]
         _remember_reported_secrets(self.active.run_dir, reports)
         sources: list[tuple[str, dict[str, Any]]] = []
         if reports.argparse is not None:

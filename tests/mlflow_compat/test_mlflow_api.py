@@ -313,9 +313,6 @@ def test_unsupported_parts_name_the_gitruns_way(repo: Path) -> None:
             call()
         assert isinstance(caught.value, GitrunsError)
         assert "is not part of gitruns.mlflow" in caught.value.message and caught.value.hint
-    if not hasattr(gitruns, "autolog"):
-        with pytest.raises(UnsupportedError, match="autolog"):
-            mlflow.autolog()
     with pytest.raises(AttributeError):
         mlflow.no_such_function  # noqa: B018
 
@@ -328,3 +325,22 @@ def test_tracking_uri_is_accepted_with_one_warning(repo: Path) -> None:
         mlflow.set_tracking_uri("file:./mlruns")  # once per process
     assert mlflow.get_tracking_uri() == "file:./mlruns"
     assert mlflow.is_tracking_uri_set()
+
+
+def test_autolog_is_gitruns_autolog_and_takes_mlflow_options(repo: Path) -> None:
+    """mlflow.autolog(log_models=..., silent=...) wires the installed frameworks as
+    gitruns.autolog() does, and disable=True undoes it."""
+    pytest.importorskip("xgboost")
+    script = (
+        "import gitruns.mlflow as mlflow\n"
+        "from gitruns.integrations.autolog import wired\n"
+        "mlflow.autolog(log_models=False, silent=True)\n"
+        "import xgboost\n"
+        "assert 'xgboost' in wired(), wired()\n"
+        "mlflow.autolog(disable=True)\n"
+        "assert wired() == [], wired()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
