@@ -145,9 +145,9 @@ def report(rows: list[dict[str, Any]]) -> str:
         "`bench/gen_runs.py`: one real run as the template, the rest streamed into `git "
         "fast-import`, with the params, metrics and tags of `bench_query.py`; MLflow's sqlite "
         "store of the same runs in bench/.work/venv). "
-        f"Machine: {rows[0]['cpus']} CPUs shared with six other sessions while measured "
-        f"(load average {rows[-1]['load_average']:.0f} at the end): wall times are "
-        "loaded-machine figures, several times an idle machine's; CPU time is steadier. "
+        f"Machine: {rows[0]['cpus']} CPUs, shared with other work "
+        f"(load average {rows[-1]['load_average']:.1f} at the end; above 2, wall times are "
+        "several times an idle machine's and CPU time is the steadier figure). "
         "Medians of fresh processes.",
         "",
         "| runs | cold rebuild: wall s (target) | CPU s | peak RSS MiB (target) "
