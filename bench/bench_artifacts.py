@@ -330,7 +330,9 @@ def render(results: dict[str, tuple[float, int]], args: argparse.Namespace) -> s
     lines = [
         "## Artifacts: upload and download",
         "",
-        f"Reproduce: `python bench/bench_artifacts.py` ({time.strftime('%Y-%m-%d')}, "
+        "Reproduce: `python bench/bench_artifacts.py "
+        f"--files {args.files} --file-mib {args.file_mib} --large-mib {args.large_mib} "
+        f"--rounds {args.rounds}` ({time.strftime('%Y-%m-%d')}, "
         f"{sh(ROOT, 'git', '--version').strip()}, {sh(ROOT, 'git', 'lfs', 'version').split()[0]}, "
         "2 shared cores, servers on 127.0.0.1; "
         f"median of {args.rounds} interleaved rounds; each figure is the command as a user "
