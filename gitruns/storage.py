@@ -567,8 +567,12 @@ class Store:
             return None
         return str(ref.target) if ref is not None else None
 
-    def read_file(self, commit: str, path: str, max_bytes: int) -> bytes | None:
-        """A file of a commit's tree, or None when it is absent; refuse oversized blobs."""
+    def _regular_file(
+        self, commit: str, path: str, max_bytes: int
+    ) -> tuple[pygit2.Oid, int] | None:
+        """(blob id, size) of a file of a commit's tree, or None when it is absent; refuse
+        anything but a regular file (a missing folder, a symlink, a submodule) and blobs
+        over ``max_bytes``."""
         entry = self._entry(self._tree(commit), path)
         if entry is None:
             return None
@@ -585,7 +589,12 @@ class Store:
                 f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
                 "the run is not valid; remove or repair it",
             )
-        return self._blob_data(entry.id)
+        return entry.id, size
+
+    def read_file(self, commit: str, path: str, max_bytes: int) -> bytes | None:
+        """A file of a commit's tree, or None when it is absent; refuse oversized blobs."""
+        found = self._regular_file(commit, path, max_bytes)
+        return None if found is None else self._blob_data(found[0])
 
     def stream_file(self, commit: str, path: str, max_bytes: int) -> Iterator[bytes] | None:
         """A file of a commit's tree as chunks of bytes, or None when it is absent.
@@ -596,24 +605,15 @@ class Store:
         smaller ones are read whole, which is faster. Oversized blobs are refused like
         ``read_file``.
         """
-        entry = self._entry(self._tree(commit), path)  # a missing folder: InvalidRunError
-        if entry is None:
+        found = self._regular_file(commit, path, max_bytes)
+        if found is None:
             return None
-        if entry.filemode not in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
-            raise InvalidRunError(
-                f"{path} in commit {commit[:12]} is not a regular file", "remove or repair the run"
-            )
-        size = self._size(entry.id)
-        if size > max_bytes:
-            raise InvalidRunError(
-                f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
-                "the run is not valid; remove or repair it",
-            )
+        oid, size = found
         if size <= STREAM_MIN_BYTES:
-            data = self._blob_data(entry.id)
+            data = self._blob_data(oid)
             step = STREAM_CHUNK_BYTES
             return (data[i : i + step] for i in range(0, max(len(data), 1), step))
-        return self._big_blob(str(entry.id), size)
+        return self._big_blob(str(oid), size)
 
     def _big_blob(self, blob: str, size: int) -> Iterator[bytes]:
         try:

@@ -23,6 +23,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 KEEP_PREFIX = b"gitruns "  # first bytes of every .keep file gitruns writes
 _TYPES = {"commit": 1, "tree": 2, "blob": 3}
@@ -127,16 +128,7 @@ class PackWriter:
                 out = compressor.compress(chunk)
                 self._file.write(out)
                 crc = zlib.crc32(out, crc)
-        out = compressor.flush()
-        self._file.write(out)
-        crc = zlib.crc32(out, crc)
-        raw = hasher.digest()
-        if raw in self._entries:  # the same content twice: keep the first copy
-            self._file.seek(offset)
-            self._file.truncate()
-        else:
-            self._entries[raw] = (offset, crc)
-        return raw.hex()
+        return self._finish(compressor, crc, hasher, offset)
 
     def add_loose(self, path: Path) -> str:
         """Add a loose object file (zlib of ``<kind> <size>\\0<content>``), streamed."""
@@ -166,12 +158,17 @@ class PackWriter:
                 out = compressor.compress(data)
                 self._file.write(out)
                 crc = zlib.crc32(out, crc)
+        if head is not None:
+            raise OSError(f"{path} is not a git object")
+        return self._finish(compressor, crc, hasher, offset)
+
+    def _finish(self, compressor: Any, crc: int, hasher: Any, offset: int) -> str:
+        """End a streamed entry begun at ``offset``: flush its compressor and record it, or
+        drop it when the pack already holds the same object (the first copy is kept)."""
         out = compressor.flush()
         self._file.write(out)
         crc = zlib.crc32(out, crc)
-        raw = hasher.digest()
-        if head is not None:
-            raise OSError(f"{path} is not a git object")
+        raw: bytes = hasher.digest()
         if raw in self._entries:
             self._file.seek(offset)
             self._file.truncate()
