@@ -3,6 +3,7 @@
     python bench/bench_scale.py            # 1k and 10k; writes docs/benchmarks.md, `scale`
     python bench/bench_scale.py --100k     # also 100k (builds 100,000 runs: an hour or more)
     python bench/bench_scale.py --sizes 1000 --no-write   # a quick look
+    python bench/bench_scale.py --fill fast-import --100k   # 100k in minutes, see below
 
 It uses only gitruns' public API (`gitruns.start_run`, `gitruns.search_runs`) and CLI, so it
 measures whatever gitruns is installed in this interpreter: re-run it after changing the
@@ -16,6 +17,12 @@ storage, the cache or the transfers. One repository grows from size to size; at 
 * push / fetch: `gitruns push` of every run to an empty bare remote and `gitruns fetch` of
   them into a fresh clone, against raw git with the same refspecs;
 * disk: the growth of `.git` over the runs written (`du -sb`), as written (no `git gc`).
+
+``--fill api`` (the default) grows one repository through the API from size to size.
+``--fill fast-import`` makes each size in its own repository: all but the last 1,000 runs are
+streamed in by ``bench/gen_runs.py`` (git fast-import, one pack and packed refs, what
+``gitruns gc`` leaves), the last 1,000 are written through the API as above and the disk
+figure is their growth; every other figure is measured the same way.
 """
 
 from __future__ import annotations
@@ -132,6 +139,18 @@ def transfers(work: Path, project: Path, size: int) -> dict[str, float]:
     return times
 
 
+API_FILL = 1000  # with --fill fast-import, the runs written through the API at each size
+
+
+def fast_import_project(work: Path, size: int) -> Path:
+    """A repository of ``size - API_FILL`` runs streamed in by gen_runs (fast-import)."""
+    import gen_runs
+
+    project = work / f"project-{size}"
+    gen_runs.generate(size - API_FILL, repo=project)
+    return project
+
+
 def measure_size(work: Path, project: Path, have: int, size: int) -> dict[str, Any]:
     print(f"building up to {size:,} runs ...", file=sys.stderr, flush=True)
     before = disk(project / ".git")
@@ -187,9 +206,17 @@ def render(rows: list[dict[str, Any]]) -> str:
             f" | {r['disk_per_run'] / 1000:.1f} KB |"
         )
     loads = ", ".join(f"{r['runs']:,}: {r['load']:.1f}" for r in rows)
+    fill = rows[0].get("fill", "api")
     lines += [
         "",
-        f"Load average when each size finished: {loads}. Create: ms a run, median of 5"
+        (
+            f"Each size in its own repository: all but the last {API_FILL:,} runs streamed in"
+            " by `bench/gen_runs.py` (git fast-import: one pack, packed refs), the last"
+            f" {API_FILL:,} written through the API (the disk column is their growth). "
+            if fill == "fast-import"
+            else "One repository grows through the API from size to size. "
+        )
+        + f"Load average when each size finished: {loads}. Create: ms a run, median of 5"
         " batches of 10 runs through `gitruns.start_run` in one process. Targets (issue 16):"
         " create <= 3 ms at every size, loose or packed refs; search at 10k at least 2x"
         " faster than `mlflow.search_runs` on sqlite; `ls --format json` within 1.5x of csv;"
@@ -204,6 +231,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated run counts")
     parser.add_argument("--100k", dest="hundred_k", action="store_true", help="add 100,000")
     parser.add_argument("--no-write", action="store_true", help="print, do not write the docs")
+    parser.add_argument(
+        "--fill",
+        choices=("api", "fast-import"),
+        default="api",
+        help="how each size is reached (see the docstring)",
+    )
     args = parser.parse_args()
     sizes = sorted(
         {int(x) for x in args.sizes.split(",")} | ({100_000} if args.hundred_k else set())
@@ -229,7 +262,9 @@ def main() -> None:
         git(project, "commit", "-q", "-m", "initial")
         rows, have = [], 0
         for size in sizes:
-            rows.append(measure_size(work, project, have, size))
+            if args.fill == "fast-import":
+                project, have = fast_import_project(work, size), size - API_FILL
+            rows.append(measure_size(work, project, have, size) | {"fill": args.fill})
             have = size + 100  # measuring create adds 100 runs
             text = render(rows)
             if not args.no_write:  # each size as it is done: 100k takes long
