@@ -131,14 +131,30 @@ def check_run_refs(
 ) -> dict[str, InvalidRunError]:
     """``check_run_ref`` of many ``(ref name, run id, commit)`` in one pass (a fetch): each
     folder the runs share is read once, each path checked once. ``{ref name: error}`` of
-    the runs that fail; every run gets every check."""
-    memo: TreeMemo = {}
+    the runs that fail; every run gets every check.
+
+    The objects are read in bulk (``gitruns.runs.treecheck``: a few ``git cat-file``
+    processes for all runs), except in a partial clone, whose missing blobs the per-object
+    reads of ``check_tree`` know not to fetch."""
     failed: dict[str, InvalidRunError] = {}
+    checkable: list[tuple[str, str]] = []
     for ref_name, run_id, commit in refs:
-        try:
-            check_run_ref(store, ref_name, run_id, commit, limits, memo)
-        except InvalidRunError as exc:
-            failed[ref_name] = exc
+        parsed = parse_run_ref(ref_name)
+        if parsed is None or parsed[1] != run_id:
+            failed[ref_name] = _invalid(ref_name, NOT_A_RUN)
+        else:
+            checkable.append((ref_name, commit))
+    if store.promisor_remote() is not None:
+        memo: TreeMemo = {}
+        for ref_name, commit in checkable:
+            try:
+                check_tree(store, commit, ref_name, limits, memo)
+            except InvalidRunError as exc:
+                failed[ref_name] = exc
+        return failed
+    from gitruns.runs.treecheck import check_trees_in_bulk
+
+    failed.update(check_trees_in_bulk(store, checkable, limits))
     return failed
 
 
