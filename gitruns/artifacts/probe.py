@@ -11,10 +11,13 @@ reads and validates those runs in full, as before.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gitruns.format.layout import ARTIFACTS_FILE, RUNS_PREFIX
 from gitruns.runs.gitbatch import read_objects
-from gitruns.storage import Store
+
+if TYPE_CHECKING:
+    from gitruns.storage import Store
 
 _EMPTY = (b"", b"[]")
 

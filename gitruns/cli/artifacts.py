@@ -353,9 +353,9 @@ def pre_push_command(remote: str, url: str | None) -> None:
       echo "refs/runs/ID SHA refs/runs/ID 0000..." | gitruns artifacts pre-push origin
     """
     from gitruns.artifacts.probe import pushed_run_commits, with_artifacts
-    from gitruns.recording.repository import open_store
+    from gitruns.sharing.lightrepo import open_for_transfer
 
-    lines, store = sys.stdin.read(), open_store()
+    lines, store = sys.stdin.read(), open_for_transfer()
     # One bulk read of the pushed runs; nothing more loads when none has artifacts.
     if not with_artifacts(store, pushed_run_commits(lines)):
         return

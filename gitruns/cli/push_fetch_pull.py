@@ -55,10 +55,10 @@ def push_command(remote: str, runs: tuple[str, ...], allow_unpublished_code: boo
       gitruns push origin baseline 3f2a9c1d
       gitruns push --allow-unpublished-code
     """
-    from gitruns.recording.repository import open_store
+    from gitruns.sharing.lightrepo import open_for_transfer
     from gitruns.sharing.push import push_runs
 
-    store = open_store()
+    store = open_for_transfer()
     ids = _resolve(store, runs) if runs else None
     report = push_runs(
         store,
@@ -119,10 +119,10 @@ def fetch_command(remote: str) -> None:
       gitruns fetch
       gitruns fetch upstream
     """
-    from gitruns.recording.repository import open_store
     from gitruns.sharing.fetch import fetch_runs
+    from gitruns.sharing.lightrepo import open_for_transfer
 
-    report = fetch_runs(open_store(), remote, echo=_echo())
+    report = fetch_runs(open_for_transfer(), remote, echo=_echo())
     _show_fetch(report)
 
 

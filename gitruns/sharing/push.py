@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.runs.gitbatch import read_objects
@@ -16,7 +17,9 @@ from gitruns.sharing.gitcli import Echo, run_git, transport_error
 from gitruns.sharing.porcelain import RefUpdate, parse_push
 from gitruns.sharing.refs import list_refs, under
 from gitruns.sharing.remotes import PUSH_RUNS, require_remote
-from gitruns.storage import Store
+
+if TYPE_CHECKING:
+    from gitruns.storage import Store
 
 ALLOW_CONFIG = "gitruns.allowUnpublishedCode"
 ANNOTATION_TRAILER = "Gitruns-Annotation:"

@@ -186,3 +186,10 @@ def test_parse_tree_refuses_trailing_garbage() -> None:
         parse_tree(entry + b"junk", 20)
     with pytest.raises(ValueError):
         parse_tree(entry[:-3], 20)
+
+
+def test_the_summary_cap_is_the_readers() -> None:
+    from gitruns.runs import untrusted
+    from gitruns.runs.model import MAX_SUMMARY_BYTES
+
+    assert untrusted._SUMMARY_CAP == MAX_SUMMARY_BYTES
