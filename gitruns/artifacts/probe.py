@@ -39,7 +39,7 @@ def pushed_run_commits(ref_lines: str) -> list[str]:
     commits = []
     for line in ref_lines.splitlines():
         parts = line.split()
-        if len(parts) != 4 or not parts[0].startswith(RUNS_PREFIX) or set(parts[1]) == {"0"}:
+        if len(parts) != 4 or not parts[0].startswith(RUNS_PREFIX) or not parts[1].strip("0"):
             continue
         commits.append(parts[1])
     return commits
