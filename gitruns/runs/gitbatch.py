@@ -19,8 +19,8 @@ from typing import Protocol
 
 from gitruns.errors import GitrunsError
 
-_ENTRY = rb"(\d+) ([^\0]*)\0(.{%d})"  # mode, name, raw id of one tree entry
-_ENTRY_20 = re.compile(_ENTRY % 20, re.S)
+_ENTRY = rb"([0-7]+) ([^\0]*)\0(.{%d})"  # mode, name, raw id of one tree entry
+_MODES = {b"100644": 0o100644, b"100755": 0o100755, b"40000": 0o040000}
 
 
 class GitDir(Protocol):
@@ -41,18 +41,20 @@ def read_objects(repo: GitDir, names: Sequence[str]) -> list[tuple[str, str, byt
     """``(id, type, content)`` of each named object, or None when it is missing."""
     out = _cat_file(repo, "--batch", names)
     found: list[tuple[str, str, bytes] | None] = []
-    pos = 0
+    append, find, pos, end = found.append, out.find, 0, len(out)
     for _ in names:
-        header, pos = _line(out, pos)
-        parts = header.split()
-        if len(parts) != 3:
-            found.append(None)  # "<name> missing", "<name> ambiguous"
-            continue
-        oid, kind, size_text = parts
-        size = int(size_text)
-        if pos + size + 1 > len(out):
+        stop = find(b"\n", pos)
+        if stop < 0:
             raise BatchError("git cat-file --batch stopped short")
-        found.append((oid.decode(), kind.decode(), out[pos : pos + size]))
+        parts = out[pos:stop].split()
+        pos = stop + 1
+        if len(parts) != 3:
+            append(None)  # "<name> missing", "<name> ambiguous"
+            continue
+        size = int(parts[2])
+        if pos + size + 1 > end:
+            raise BatchError("git cat-file --batch stopped short")
+        append((parts[0].decode(), parts[1].decode(), out[pos : pos + size]))
         pos += size + 1  # the content, then a newline
     return found
 
@@ -69,13 +71,20 @@ def object_sizes(repo: GitDir, ids: Sequence[str]) -> list[int | None]:
 def parse_tree(data: bytes, id_bytes: int) -> list[tuple[bytes, int, str]]:
     """The entries of a raw tree object: (raw name, mode, id in hex). Raises ValueError
     on a malformed tree (crafted input)."""
-    pattern = _ENTRY_20 if id_bytes == 20 else re.compile(_ENTRY % id_bytes, re.S)
-    found = pattern.findall(data)
+    whole, entry = _TREE_20 if id_bytes == 20 else _tree_patterns(id_bytes)
     # Every byte must belong to an entry: a tree that is not a sequence of entries is
     # malformed, whatever a lenient match would make of it.
-    if sum(len(mode) + len(name) + 2 + id_bytes for mode, name, _ in found) != len(data):
+    if whole.fullmatch(data) is None:
         raise ValueError("malformed tree")
-    return [(name, int(mode, 8), raw.hex()) for mode, name, raw in found]
+    modes = _MODES
+    return [
+        (name, modes.get(mode) or int(mode, 8), raw.hex())
+        for mode, name, raw in entry.findall(data)
+    ]
+
+
+def _tree_patterns(id_bytes: int) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    return re.compile(b"(?:%s)*" % _ENTRY % id_bytes, re.S), re.compile(_ENTRY % id_bytes, re.S)
 
 
 def _cat_file(repo: GitDir, mode: str, names: Sequence[str]) -> bytes:
@@ -125,8 +134,4 @@ def _drain(process: subprocess.Popen[bytes], errors: list[bytes]) -> None:
     errors.append(process.stderr.read())
 
 
-def _line(out: bytes, pos: int) -> tuple[bytes, int]:
-    end = out.find(b"\n", pos)
-    if end < 0:
-        raise BatchError("git cat-file --batch stopped short")
-    return out[pos:end], end + 1
+_TREE_20 = _tree_patterns(20)

@@ -37,6 +37,7 @@ class Rules(Protocol):
     max_entries: int
     max_depth: int
     max_total_bytes: int
+    smallest_cap: int  # no regular file this big or smaller is over its cap
 
     def path_problem(self, raw_path: bytes) -> str | None: ...
 
@@ -110,7 +111,9 @@ def _blob_sizes(store: Store, trees: dict[str, Listing | None]) -> dict[str, int
 
 class _Walk:
     """The checks of one run's tree over folders already read; a folder's (entries, bytes)
-    are kept by (id, path) once it passed, for the next runs that hold it at that path."""
+    are kept by (id, path) once it passed, for the next runs that hold it at that path.
+    Each path's verdict is kept too (runs repeat ``run.yaml``, ``metrics/loss.csv``), and a
+    regular file no bigger than the smallest cap needs no more than that."""
 
     def __init__(
         self, trees: dict[str, Listing | None], sizes: dict[str, int | None], rules: Rules
@@ -119,6 +122,8 @@ class _Walk:
         self.sizes = sizes
         self.rules = rules
         self.passed: dict[tuple[str, bytes], tuple[int, int]] = {}
+        self.paths: dict[bytes, str] = {}  # raw path -> problem, "" when none
+        self.small = rules.smallest_cap
 
     def tree(self, tree_id: str, prefix: bytes) -> tuple[int, int]:
         known = self.passed.get((tree_id, prefix))
@@ -128,26 +133,25 @@ class _Walk:
         if listing is None:
             where = prefix.decode("utf-8", errors="replace").rstrip("/") or "its root"
             raise _Unsafe(f"holds a folder that cannot be read: {where}")
-        rules = self.rules
+        rules, paths, sizes, small = self.rules, self.paths, self.sizes, self.small
         entries = total = 0
         for name, mode, oid in listing:
             raw_path = prefix + name
             entries += 1
-            problem = rules.path_problem(raw_path)
-            if problem is not None:
+            problem = paths.get(raw_path)
+            if problem is None:
+                problem = paths[raw_path] = rules.path_problem(raw_path) or ""
+            if problem:
                 raise _Unsafe(problem)
             if mode == MODE_TREE:
                 below, size = self.tree(oid, raw_path + b"/")
                 entries += below
             else:
-                path = raw_path.decode("utf-8")
-                found = self.sizes.get(oid, 0) if mode in MODE_BLOBS else 0
-                problem = rules.file_problem(path, mode, found or 0)
-                if problem is not None:
-                    raise _Unsafe(problem)
-                if found is None:
-                    raise _Unsafe(f"holds {path}, whose content is missing")
-                size = found
+                found = sizes.get(oid, 0) if mode in MODE_BLOBS else 0
+                if found is None or found > small or mode not in MODE_BLOBS:
+                    size = self._file(raw_path.decode("utf-8"), mode, found)
+                else:
+                    size = found
             total += size
             if entries > rules.max_entries:
                 raise _Unsafe(f"has more than {rules.max_entries} files and folders")
@@ -155,3 +159,11 @@ class _Walk:
                 raise _Unsafe(f"is over {rules.max_total_bytes} bytes in all")
         self.passed[(tree_id, prefix)] = (entries, total)
         return entries, total
+
+    def _file(self, path: str, mode: int, size: int | None) -> int:
+        problem = self.rules.file_problem(path, mode, size or 0)
+        if problem is not None:
+            raise _Unsafe(problem)
+        if size is None:
+            raise _Unsafe(f"holds {path}, whose content is missing")
+        return size

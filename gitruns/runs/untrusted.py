@@ -183,6 +183,9 @@ class _Rules:
         self.max_entries = limits.max_entries
         self.max_depth = limits.max_depth
         self.max_total_bytes = limits.max_total_bytes
+        self.smallest_cap = min(
+            _SUMMARY_CAP, MAX_META_BYTES, limits.max_metric_bytes, limits.max_file_bytes
+        )
 
     def path_problem(self, raw_path: bytes) -> str | None:
         return _path_problem(raw_path, self.max_depth)

@@ -3,10 +3,10 @@
 A transfer of runs is git processes (``for-each-ref``, ``cat-file``, ``push``, ``fetch``)
 driven from Python; importing pygit2 and ``gitruns.storage`` (about 0.1 s) is most of what
 gitruns adds to a small push. ``open_for_transfer`` finds the repository with one ``git
-rev-parse`` and answers what a transfer asks (its folders, remote names, whether it is a
-partial clone, reachability) with the git CLI; anything else (recovering crashed runs,
-resolving a run name, uploading artifacts, packing refs after a fetch) opens the real
-``Store`` on first use, so every operation behaves exactly as with ``open_store``.
+rev-parse`` and answers what a transfer asks (its folders, remote names, config values,
+whether it is a partial clone, reachability) with the git CLI; anything else (recovering
+crashed runs, resolving a run name, uploading artifacts, packing refs after a fetch) opens
+the real ``Store`` on first use, so every operation behaves exactly as with ``open_store``.
 """
 
 from __future__ import annotations
@@ -75,6 +75,11 @@ class LightRepo:
         if self._remotes is None:
             self._remotes = self._git("remote").split()
         return list(self._remotes)
+
+    def config_value(self, key: str) -> str | None:
+        """As ``Store.config_value``: a git config value (every level), None when unset or
+        empty."""
+        return self._git("config", "--get", key).rstrip("\n") or None
 
     def promisor_remote(self) -> str | None:
         """As ``Store.promisor_remote``: the remote a partial clone fetches from, or None."""

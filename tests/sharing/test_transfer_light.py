@@ -75,3 +75,12 @@ def test_bare_or_staged_repositories_open_the_full_store(tmp_path: Path) -> None
     staged = team.alice / ".git" / "gitruns" / "staging" / "some-run"
     staged.mkdir(parents=True)
     assert isinstance(open_for_transfer(team.alice), Store)
+
+
+def test_light_config_values_are_gits(tmp_path: Path) -> None:
+    team = make_team(tmp_path)
+    git(team.alice, "config", "gitruns.allowUnpublishedCode", "true")
+    git(team.alice, "config", "core.hooksPath", "")
+    light, full = open_for_transfer(team.alice), open_store(team.alice)
+    for key in ("gitruns.allowUnpublishedCode", "user.name", "core.hooksPath", "no.such"):
+        assert light.config_value(key) == full.config_value(key), key
