@@ -316,6 +316,22 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
                 f" | {theirs['cpu']:.2f} s | {ours['cpu'] / theirs['cpu']:.2f}x"
                 f" | {low:.1f}-{high:.1f} |"
             )
+    within, over = [], []
+    for row in rows:
+        for key, label in names:
+            suffix = "_hook" if "hook" in key else ""
+            ours = row.get(f"{key.split('_')[0]}_gitruns{suffix}")
+            theirs = row.get(f"{key.split('_')[0]}_git{suffix}")
+            if ours and theirs:
+                ratio = ours["cpu"] / theirs["cpu"]
+                text = f"{label.split(',')[0].split(' ')[0]}{' with the hook' if suffix else ''}"
+                (within if ratio <= TARGET_RATIO else over).append(
+                    f"{text} at {row['runs']:,} ({ratio:.2f}x)"
+                )
+    verdict = (
+        f" By CPU time, within the target: {', '.join(within) or 'none'}; over it:"
+        f" {', '.join(over) or 'none'}."
+    )
     parts = []
     for row in rows:
         check, start = row.get("check_only"), row.get("startup")
@@ -328,7 +344,8 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
     lines += [
         "",
         f"Target (issue 16): within {TARGET_RATIO}x of raw git at 1k and 10k runs, both ways."
-        " Wall times on this shared machine swing by tens of percent from round to round;"
+        + verdict
+        + " Wall times on this shared machine swing by tens of percent from round to round;"
         " the CPU columns are steadier. Measured apart in the same run: " + "; ".join(parts) + ".",
         "",
         "What gitruns adds to the one `git push` / `git fetch` (see docs/design.md,"
