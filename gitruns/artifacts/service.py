@@ -230,15 +230,14 @@ def pre_push_upload(
     object store bound to ``remote`` or its LFS endpoint. Returns the report (None when
     nothing was to be sent) and a note for the user ("" when none)."""
     from gitruns.artifacts import lfs
+    from gitruns.artifacts.probe import pushed_run_commits, with_artifacts
     from gitruns.artifacts.remotes import list_remotes
 
     files: list[ArtifactFile] = []
     local = artifact_store(store)
-    for line in ref_lines.splitlines():
-        parts = line.split()
-        if len(parts) != 4 or not parts[0].startswith(RUNS_PREFIX) or set(parts[1]) == {"0"}:
-            continue
-        files += artifact_files(local, _artifact_entries(store, parts[1]))
+    # One bulk read: most runs have no artifacts, and only those that have are read.
+    for commit in with_artifacts(store, pushed_run_commits(ref_lines)):
+        files += artifact_files(local, _artifact_entries(store, commit))
     if not files:
         return None, ""
     known = set(store.remote_names()) | {r.name for r in list_remotes(store)}
@@ -272,14 +271,23 @@ def _artifact_entries(store: Store, commit: str) -> list[dict[str, object]]:
 
 
 def after_run_push(
-    store: Store, remote: str, run_ids: list[str], echo: Echo | None = None
+    store: Store,
+    remote: str,
+    run_ids: list[str],
+    echo: Echo | None = None,
+    commits: dict[str, str] | None = None,
 ) -> tuple[TransferReport | None, str]:
     """What ``gitruns push`` does for artifacts once the runs went: nothing when the pre-push
     hook uploaded them; else upload them now. Returns the report (None when nothing was
-    sent here) and a note for the user ("" when none)."""
+    sent here) and a note for the user ("" when none). ``commits`` (``{run id: commit}``,
+    as the push listed them) saves looking each run up."""
     from gitruns.artifacts import hook, lfs
+    from gitruns.artifacts.probe import with_artifacts
 
-    runs = [load_run(store, i, c) for i in run_ids if (c := store.run_commit(i))]
+    if commits is None:
+        commits = {i: c for i in run_ids if (c := store.run_commit(i))}
+    having = set(with_artifacts(store, [commits[i] for i in run_ids if i in commits]))
+    runs = [load_run(store, i, commits[i]) for i in run_ids if commits.get(i) in having]
     files = [f for run in runs for f in files_of(store, run)]
     if not files:
         return None, ""

@@ -352,13 +352,17 @@ def pre_push_command(remote: str, url: str | None) -> None:
     Examples:
       echo "refs/runs/ID SHA refs/runs/ID 0000..." | gitruns artifacts pre-push origin
     """
+    from gitruns.artifacts.probe import pushed_run_commits, with_artifacts
+    from gitruns.sharing.lightrepo import open_for_transfer
+
+    lines, store = sys.stdin.read(), open_for_transfer()
+    # One bulk read of the pushed runs; nothing more loads when none has artifacts.
+    if not with_artifacts(store, pushed_run_commits(lines)):
+        return
     from gitruns.artifacts.service import pre_push_upload
     from gitruns.display.show import human_size
-    from gitruns.recording.repository import open_store
 
-    report, note = pre_push_upload(
-        open_store(), remote, sys.stdin.read(), terminal=sys.stderr.isatty()
-    )
+    report, note = pre_push_upload(store, remote, lines, terminal=sys.stderr.isatty())
     if report is not None and report.moved:
         click.echo(
             f"gitruns: uploaded the artifacts of the pushed runs to {report.destination}: "

@@ -55,10 +55,10 @@ def push_command(remote: str, runs: tuple[str, ...], allow_unpublished_code: boo
       gitruns push origin baseline 3f2a9c1d
       gitruns push --allow-unpublished-code
     """
-    from gitruns.recording.repository import open_store
+    from gitruns.sharing.lightrepo import open_for_transfer
     from gitruns.sharing.push import push_runs
 
-    store = open_store()
+    store = open_for_transfer()
     ids = _resolve(store, runs) if runs else None
     report = push_runs(
         store,
@@ -81,18 +81,21 @@ def push_command(remote: str, runs: tuple[str, ...], allow_unpublished_code: boo
         f"pushed {len(report.pushed)} run(s) to {remote}; {len(report.up_to_date)} already there",
         err=True,
     )
-    _push_artifacts(store, remote, [report.run_id(u) for u in report.pushed])
+    _push_artifacts(store, remote, [report.run_id(u) for u in report.pushed], report.commits)
     report.check()
 
 
-def _push_artifacts(store: Any, remote: str, run_ids: list[str]) -> None:
+def _push_artifacts(store: Any, remote: str, run_ids: list[str], commits: dict[str, str]) -> None:
     """Artifacts go with the runs: the pre-push hook sent them, or they are sent now."""
+    from gitruns.artifacts.probe import with_artifacts
+
+    # One bulk read; the artifact machinery loads only when some pushed run has artifacts.
+    if not with_artifacts(store, [commits[i] for i in run_ids if i in commits]):
+        return
     from gitruns.artifacts.service import after_run_push
     from gitruns.display.show import human_size
 
-    if not run_ids:
-        return
-    sent, note = after_run_push(store, remote, run_ids, _echo())
+    sent, note = after_run_push(store, remote, run_ids, _echo(), commits)
     if sent is not None:
         click.echo(
             f"uploaded {len(sent.moved)} artifact object(s), {human_size(sent.bytes_moved)}, "
@@ -116,10 +119,10 @@ def fetch_command(remote: str) -> None:
       gitruns fetch
       gitruns fetch upstream
     """
-    from gitruns.recording.repository import open_store
     from gitruns.sharing.fetch import fetch_runs
+    from gitruns.sharing.lightrepo import open_for_transfer
 
-    report = fetch_runs(open_store(), remote, echo=_echo())
+    report = fetch_runs(open_for_transfer(), remote, echo=_echo())
     _show_fetch(report)
 
 

@@ -12,21 +12,27 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
 from gitruns.format.layout import MAX_META_BYTES, MAX_METRIC_BYTES
 from gitruns.format.runrefs import NOT_A_RUN, parse_run_ref
-from gitruns.runs.model import MAX_SUMMARY_BYTES, Run, load_run
-from gitruns.storage import Store
+from gitruns.runs.treecheck import MODE_BLOBS, MODE_TREE, NOT_A_COMMIT, check_trees_in_bulk
 
-_MODE_TREE = 0o040000
-_MODE_BLOBS = (0o100644, 0o100755)
+if TYPE_CHECKING:
+    from gitruns.runs.model import Run
+    from gitruns.storage import Store
+
+_MODE_TREE = MODE_TREE
+_MODE_BLOBS = MODE_BLOBS
 _MODE_NAMES = {0o120000: "a symlink", 0o160000: "a submodule"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 # .git, and names that some file systems treat as .git (NTFS short name, trailing dots).
 _GIT_NAMES = {".git", "git~1"}
+# gitruns.runs.model.MAX_SUMMARY_BYTES (tests/runs/test_treecheck.py checks they agree),
+# kept here so that a fetch's checks do not load the run model and its YAML.
+_SUMMARY_CAP = 64 * 1024 * 1024
 _META_FILES = {layout.RUN_FILE, layout.PARAMS_FILE, layout.SUMMARY_FILE, layout.ARTIFACTS_FILE}
 
 
@@ -55,7 +61,7 @@ def check_tree(
 ) -> None:
     """Raise InvalidRunError (naming ``where``) when the run's tree is unsafe or too big."""
     if not store.has_commit(commit):
-        raise InvalidRunError(f"{where} does not point at a commit", "it is not a gitruns run")
+        raise InvalidRunError(f"{where} {NOT_A_COMMIT}", "it is not a gitruns run")
     entries = 0
     total = 0
     for raw_path, mode, size in store.tree_entries(commit, memo):
@@ -68,20 +74,28 @@ def check_tree(
         path = raw_path.decode("utf-8")
         if mode == _MODE_TREE:
             continue
-        if mode not in _MODE_BLOBS:
-            kind = _MODE_NAMES.get(mode, f"an entry of mode {mode:o}")
-            raise _invalid(where, f"holds {kind} at {path}")
-        cap = _cap(path, limits)
-        if size > cap:
-            raise _invalid(where, f"holds {path} of {size} bytes, over the {cap} byte limit")
+        problem = _file_problem(path, mode, size, limits)
+        if problem is not None:
+            raise _invalid(where, problem)
         total += size
         if total > limits.max_total_bytes:
             raise _invalid(where, f"is over {limits.max_total_bytes} bytes in all")
 
 
+def _file_problem(path: str, mode: int, size: int, limits: Limits) -> str | None:
+    """What is wrong with a file (not a folder) of a fetched tree, or None."""
+    if mode not in _MODE_BLOBS:
+        kind = _MODE_NAMES.get(mode, f"an entry of mode {mode:o}")
+        return f"holds {kind} at {path}"
+    cap = _cap(path, limits)
+    if size > cap:
+        return f"holds {path} of {size} bytes, over the {cap} byte limit"
+    return None
+
+
 def _cap(path: str, limits: Limits) -> int:
     if path == layout.SUMMARY_FILE:
-        return min(MAX_SUMMARY_BYTES, limits.max_file_bytes)
+        return min(_SUMMARY_CAP, limits.max_file_bytes)
     if path in _META_FILES:
         return min(MAX_META_BYTES, limits.max_file_bytes)
     return limits.max_metric_bytes if path.endswith(".csv") else limits.max_file_bytes
@@ -131,15 +145,53 @@ def check_run_refs(
 ) -> dict[str, InvalidRunError]:
     """``check_run_ref`` of many ``(ref name, run id, commit)`` in one pass (a fetch): each
     folder the runs share is read once, each path checked once. ``{ref name: error}`` of
-    the runs that fail; every run gets every check."""
-    memo: TreeMemo = {}
+    the runs that fail; every run gets every check.
+
+    The objects are read in bulk (``gitruns.runs.treecheck``: a few ``git cat-file``
+    processes for all runs), except in a partial clone, whose missing blobs the per-object
+    reads of ``check_tree`` know not to fetch."""
     failed: dict[str, InvalidRunError] = {}
+    checkable: list[tuple[str, str]] = []
     for ref_name, run_id, commit in refs:
-        try:
-            check_run_ref(store, ref_name, run_id, commit, limits, memo)
-        except InvalidRunError as exc:
-            failed[ref_name] = exc
+        parsed = parse_run_ref(ref_name)
+        if parsed is None or parsed[1] != run_id:
+            failed[ref_name] = _invalid(ref_name, NOT_A_RUN)
+        else:
+            checkable.append((ref_name, commit))
+    if store.promisor_remote() is not None:
+        memo: TreeMemo = {}
+        for ref_name, commit in checkable:
+            try:
+                check_tree(store, commit, ref_name, limits, memo)
+            except InvalidRunError as exc:
+                failed[ref_name] = exc
+        return failed
+    for ref_name, problem in check_trees_in_bulk(store, checkable, _Rules(limits)).items():
+        failed[ref_name] = (
+            InvalidRunError(f"{ref_name} {problem}", "it is not a gitruns run")
+            if problem == NOT_A_COMMIT
+            else _invalid(ref_name, problem)
+        )
     return failed
+
+
+class _Rules:
+    """The checks of ``check_tree`` on one path and one file, for the bulk check."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.max_entries = limits.max_entries
+        self.max_depth = limits.max_depth
+        self.max_total_bytes = limits.max_total_bytes
+        self.smallest_cap = min(
+            _SUMMARY_CAP, MAX_META_BYTES, limits.max_metric_bytes, limits.max_file_bytes
+        )
+
+    def path_problem(self, raw_path: bytes) -> str | None:
+        return _path_problem(raw_path, self.max_depth)
+
+    def file_problem(self, path: str, mode: int, size: int) -> str | None:
+        return _file_problem(path, mode, size, self.limits)
 
 
 def load_untrusted_run(
@@ -149,6 +201,8 @@ def load_untrusted_run(
 
     Errors name ``ref_name`` (e.g. ``refs/remote-runs/origin/<id>``).
     """
+    from gitruns.runs.model import load_run
+
     check_run_ref(store, ref_name, run_id, commit, limits)
     try:
         return load_run(store, run_id, commit)

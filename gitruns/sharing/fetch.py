@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gitruns.format.layout import REMOTE_RUNS_PREFIX
 from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits, check_run_refs
 from gitruns.sharing.gitcli import Echo, run_git, transport_error
 from gitruns.sharing.refs import list_refs, under
 from gitruns.sharing.remotes import fetch_refspec, require_fetchable
-from gitruns.storage import Store
+
+if TYPE_CHECKING:
+    from gitruns.storage import Store
 
 _REJECTED = re.compile(r"^\s*!\s+\[rejected\]\s+\S+\s+->\s+(\S+)\s+\((.*)\)\s*$", re.MULTILINE)
 
@@ -88,5 +91,6 @@ def drop_invalid(
         if exc is not None:
             invalid.append((names[run_id], str(exc.message)))
             drops.append((names[run_id], "", refs[run_id]))
-    store.update_refs(drops)
+    if drops:
+        store.update_refs(drops)
     return invalid

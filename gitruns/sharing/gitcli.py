@@ -8,9 +8,12 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gitruns.sharing.errors import AuthenticationError, RemoteError
-from gitruns.storage import Store
+
+if TYPE_CHECKING:
+    from gitruns.storage import Store
 
 # Where git's stderr goes while it runs (progress meters), besides being kept for errors.
 Echo = Callable[[bytes], object]

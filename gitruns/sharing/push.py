@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
+from gitruns.runs.gitbatch import read_objects
 from gitruns.sharing.errors import (
     HostRefusedError,
     PushRejectedError,
@@ -15,7 +17,9 @@ from gitruns.sharing.gitcli import Echo, run_git, transport_error
 from gitruns.sharing.porcelain import RefUpdate, parse_push
 from gitruns.sharing.refs import list_refs, under
 from gitruns.sharing.remotes import PUSH_RUNS, require_remote
-from gitruns.storage import Store
+
+if TYPE_CHECKING:
+    from gitruns.storage import Store
 
 ALLOW_CONFIG = "gitruns.allowUnpublishedCode"
 ANNOTATION_TRAILER = "Gitruns-Annotation:"
@@ -28,6 +32,8 @@ class PushReport:
     updates: list[RefUpdate] = field(default_factory=list)
     # Runs pushed although their code commit was on no branch of the remote (allowed).
     unpublished_code: list[str] = field(default_factory=list)
+    # Every local run as this push listed it, {run id: commit}.
+    commits: dict[str, str] = field(default_factory=dict)
 
     def run_id(self, update: RefUpdate) -> str:
         return update.dst.removeprefix(RUNS_PREFIX)
@@ -86,13 +92,13 @@ def push_runs(
     local = under(refs, RUNS_PREFIX)
     known = under(refs, f"{REMOTE_RUNS_PREFIX}{remote}/")
     candidates = _candidates(local, known, run_ids)
-    if allow_unpublished_code is None:
-        allow_unpublished_code = _config_true(store.config_value(ALLOW_CONFIG))
     published = set(known.values()) | set(under(refs, f"refs/remotes/{remote}/").values())
     allowed: list[str] = []
     try:
         check_published_code(store, remote, candidates, published)
     except UnpublishedCodeError as exc:
+        if allow_unpublished_code is None:
+            allow_unpublished_code = _config_true(store.config_value(ALLOW_CONFIG))
         if not allow_unpublished_code:
             require_reachable(store, remote)  # unreachable: say that, not "unpublished"
             raise
@@ -103,7 +109,7 @@ def push_runs(
         specs = [f"{RUNS_PREFIX}{i}:{RUNS_PREFIX}{i}" for i in run_ids]
         step = _MAX_REFSPECS_PER_CALL
         refspec_lists = [specs[n : n + step] for n in range(0, len(specs), step)]
-    report = PushReport(remote, unpublished_code=allowed)
+    report = PushReport(remote, unpublished_code=allowed, commits=local)
     for refspecs in refspec_lists:
         report.updates.extend(_push(store, remote, refspecs, echo))
     if check:
@@ -132,7 +138,7 @@ def check_published_code(
     ``published`` are the tips known to be on the remote (its remote-tracking branches and
     the runs fetched from it): a commit they reach is published.
     """
-    code = {run_id: store.code_parent(tip, ANNOTATION_TRAILER) for run_id, tip in runs.items()}
+    code = code_parents(store, runs)
     wanted = {c for c in code.values() if c}
     if not wanted:
         return
@@ -150,6 +156,31 @@ def check_published_code(
         f"--allow-unpublished-code (or git config {ALLOW_CONFIG} true)",
         ids,
     )
+
+
+def code_parents(store: Store, tips: dict[str, str]) -> dict[str, str | None]:
+    """``Store.code_parent`` of many runs (``{run id: tip}``), their tips read in one bulk
+    ``git cat-file``: a run never annotated (the usual case) costs no other read; the tips
+    of annotated runs are followed one by one, as ``code_parent`` does."""
+    unique = sorted(set(tips.values()))
+    found = dict(zip(unique, read_objects(store, unique), strict=True))
+    code: dict[str, str | None] = {}
+    for run_id, tip in tips.items():
+        parsed = _commit_parents(found[tip])
+        if parsed is None or parsed[1]:  # not read as a plain commit, or annotated
+            code[run_id] = store.code_parent(tip, ANNOTATION_TRAILER)
+        else:
+            code[run_id] = parsed[0][0] if parsed[0] else None
+    return code
+
+
+def _commit_parents(obj: tuple[str, str, bytes] | None) -> tuple[list[str], bool] | None:
+    """A raw commit's parents, and whether its message holds the annotation trailer."""
+    if obj is None or obj[1] != "commit":
+        return None
+    headers, _, message = obj[2].partition(b"\n\n")
+    parents = [line[7:].decode() for line in headers.split(b"\n") if line.startswith(b"parent ")]
+    return parents, ANNOTATION_TRAILER.encode() in message
 
 
 def require_reachable(store: Store, remote: str) -> None:

@@ -4,9 +4,13 @@ microseconds a ref (seconds at 100k runs)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gitruns.errors import GitrunsError
 from gitruns.sharing.gitcli import run_git
-from gitruns.storage import Store
+
+if TYPE_CHECKING:
+    from gitruns.storage import Store
 
 
 def list_refs(store: Store, *prefixes: str) -> dict[str, str]:

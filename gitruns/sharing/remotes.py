@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import is_label
 from gitruns.sharing.errors import RemoteError
 from gitruns.sharing.gitcli import run_git
-from gitruns.storage import Store
+
+if TYPE_CHECKING:
+    from gitruns.storage import Store
 
 PUSH_RUNS = f"{RUNS_PREFIX}*:{RUNS_PREFIX}*"
 ADDED_HEAD_KEY = "gitruns.{remote}.addedHead"

@@ -1,0 +1,195 @@
+"""The bulk tree check of a fetch (``check_run_refs`` over ``git cat-file`` batches) gives
+the verdicts of the per-object ``check_tree``, and stays bounded on crafted trees.
+
+Runs are crafted with git plumbing in a real repository, under refs/remote-runs/origin/."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from _sharing_helpers import make_run, runs_of, store
+from conftest import git
+
+from gitruns.errors import InvalidRunError
+from gitruns.format.ids import new_run_id
+from gitruns.runs.gitbatch import parse_tree
+from gitruns.runs.untrusted import Limits, check_run_refs, check_tree
+
+LIMITS = Limits(max_entries=40, max_depth=4, max_total_bytes=60_000, max_file_bytes=20_000)
+
+
+def _plumb(repo: Path, *args: str, data: bytes | None = None) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, input=data, capture_output=True, check=True)
+    return done.stdout.decode().strip()
+
+
+def _blob(repo: Path, data: bytes) -> str:
+    return _plumb(repo, "hash-object", "-w", "--stdin", data=data)
+
+
+def _tree(repo: Path, entries: list[tuple[str, str, str]]) -> str:
+    """A tree of (mode, id, name) written literally: git checks nothing."""
+    raw = b"".join(
+        mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(oid)
+        for mode, oid, name in sorted(entries, key=lambda e: e[2])
+    )
+    return _plumb(repo, "hash-object", "--literally", "-t", "tree", "-w", "--stdin", data=raw)
+
+
+def _run(repo: Path, base: str, tree: str) -> tuple[str, str, str]:
+    run_id = new_run_id()
+    commit = _plumb(repo, "commit-tree", tree, "-p", base, "-m", "crafted")
+    ref = f"refs/remote-runs/origin/{run_id}"
+    _plumb(repo, "update-ref", ref, commit)
+    return ref, run_id, commit
+
+
+@pytest.fixture
+def crafted(tmp_path: Path) -> tuple[Path, dict[str, tuple[str, str, str]]]:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a.txt").write_text("a\n")
+    git(repo, "add", "a.txt")
+    git(repo, "commit", "-q", "-m", "initial")
+    good_id = make_run(repo, "good")
+    good = runs_of(repo)[good_id]
+    base = good + "^"
+    small = _blob(repo, b"x\n")
+    big = _blob(repo, b"y" * 25_000)
+    root = []
+    for line in _plumb(repo, "ls-tree", good).splitlines():
+        meta, name = line.split("\t")
+        mode, _, oid = meta.split()
+        root.append((mode.lstrip("0"), oid, name))
+
+    def deep(levels: int) -> str:
+        tree = _tree(repo, [("100644", small, "leaf")])
+        for _ in range(levels):
+            tree = _tree(repo, [("40000", tree, "d")])
+        return tree
+
+    wide = _tree(repo, [("100644", small, f"f{i}") for i in range(45)])
+    cases = {
+        "good": _run(repo, base, _tree(repo, root)),
+        "symlink": _run(repo, base, _tree(repo, [*root, ("120000", small, "link")])),
+        "submodule": _run(repo, base, _tree(repo, [*root, ("160000", "1" * 40, "sub")])),
+        "dotgit": _run(
+            repo,
+            base,
+            _tree(repo, [*root, ("40000", _tree(repo, [("100644", small, "c")]), ".git")]),
+        ),
+        "dotdot": _run(repo, base, _tree(repo, [*root, ("100644", small, "..")])),
+        "big_file": _run(repo, base, _tree(repo, [*root, ("100644", big, "big.bin")])),
+        "too_many": _run(repo, base, _tree(repo, [*root, ("40000", wide, "many")])),
+        "too_deep": _run(repo, base, _tree(repo, [*root, ("40000", deep(5), "deep")])),
+        "fine_depth": _run(repo, base, _tree(repo, [*root, ("40000", deep(2), "deep")])),
+        "too_big_in_all": _run(
+            repo,
+            base,
+            _tree(
+                repo,
+                [
+                    *root,
+                    *((("100644", _blob(repo, bytes([i]) * 19_000), f"p{i}")) for i in range(4)),
+                ],
+            ),
+        ),
+    }
+    blob_ref = f"refs/remote-runs/origin/{new_run_id()}"
+    _plumb(repo, "update-ref", blob_ref, small)
+    cases["not_a_commit"] = (blob_ref, blob_ref.rsplit("/", 1)[1], small)
+    return repo, cases
+
+
+def _one_by_one(repo: Path, runs: list[tuple[str, str, str]]) -> dict[str, str]:
+    failed = {}
+    for ref, _, commit in runs:
+        try:
+            check_tree(store(repo), commit, ref, LIMITS)
+        except InvalidRunError as exc:
+            failed[ref] = exc.message
+    return failed
+
+
+def test_bulk_check_agrees_with_the_per_object_check(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    repo, cases = crafted
+    runs = list(cases.values())
+    bulk = {ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS).items()}
+    assert bulk == _one_by_one(repo, runs)
+    failing = {name for name, (ref, _, _) in cases.items() if ref in bulk}
+    assert failing == set(cases) - {"good", "fine_depth"}
+    assert "does not point at a commit" in bulk[cases["not_a_commit"][0]]
+    assert "a symlink at link" in bulk[cases["symlink"][0]]
+    assert "more than 40 files" in bulk[cases["too_many"][0]]
+    assert "deeper than 4" in bulk[cases["too_deep"][0]]
+
+
+def test_a_ref_that_is_not_its_run_id_fails(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    repo, cases = crafted
+    ref, _, commit = cases["good"]
+    failed = check_run_refs(store(repo), [(ref, new_run_id(), commit)], LIMITS)
+    assert list(failed) == [ref]
+
+
+def test_a_tree_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    """16 entries per level, 8 levels of the same folder: 4 billion paths, 9 objects."""
+    repo = tmp_path / "repo"
+    git(tmp_path, "init", "-q", str(repo))
+    tree = _tree(repo, [("100644", _blob(repo, b"x"), "leaf")])
+    for _ in range(8):
+        tree = _tree(repo, [("40000", tree, f"d{i}") for i in range(16)])
+    commit = _plumb(repo, "commit-tree", tree, "-m", "bomb")
+    ref = f"refs/remote-runs/origin/{new_run_id()}"
+    started = time.monotonic()
+    failed = check_run_refs(store(repo), [(ref, ref.rsplit("/", 1)[1], commit)])
+    assert "more than 250000 files and folders" in failed[ref].message
+    assert time.monotonic() - started < 120  # bounded (a guard against hangs, not a timing)
+
+
+def test_malformed_trees_and_folders_that_are_files_fail(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    git(tmp_path, "init", "-q", str(repo))
+    blob = _blob(repo, b"x\n")
+    garbage = _plumb(
+        repo, "hash-object", "--literally", "-t", "tree", "-w", "--stdin", data=b"100644 oops"
+    )
+    odd_mode = _tree(repo, [("100664", blob, "file")])
+    runs = []
+    for tree in (
+        _tree(repo, [("40000", garbage, "bad")]),
+        _tree(repo, [("40000", blob, "not-a-folder")]),
+        _tree(repo, [("100644", _tree(repo, [("100644", blob, "x")]), "folder-as-file")]),
+        odd_mode,
+    ):
+        ref = f"refs/remote-runs/origin/{new_run_id()}"
+        runs.append((ref, ref.rsplit("/", 1)[1], _plumb(repo, "commit-tree", tree, "-m", "x")))
+    failed = check_run_refs(store(repo), runs)
+    messages = [failed[ref].message if ref in failed else "" for ref, _, _ in runs]
+    assert "folder that cannot be read: bad" in messages[0]
+    assert "folder that cannot be read: not-a-folder" in messages[1]
+    # A file entry that names a folder is refused when read (Store.read_file), not here.
+    assert "mode 100664" in messages[3]  # a mode git never writes
+
+
+def test_parse_tree_refuses_trailing_garbage() -> None:
+    entry = b"100644 name\0" + bytes(20)
+    assert parse_tree(entry, 20) == [(b"name", 0o100644, "00" * 20)]
+    with pytest.raises(ValueError):
+        parse_tree(entry + b"junk", 20)
+    with pytest.raises(ValueError):
+        parse_tree(entry[:-3], 20)
+
+
+def test_the_summary_cap_is_the_readers() -> None:
+    from gitruns.runs import untrusted
+    from gitruns.runs.model import MAX_SUMMARY_BYTES
+
+    assert untrusted._SUMMARY_CAP == MAX_SUMMARY_BYTES
