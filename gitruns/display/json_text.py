@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
-from json.encoder import c_make_encoder, encode_basestring_ascii
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 _INDENT = "  "
 _CONTAINERS = (dict, list, tuple)
 _escape = encode_basestring_ascii
+# the _json accelerator's encoder (None in a Python built without it); not in the stubs
+_C_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
 
 
 def dumps_indented(value: Any) -> str:
@@ -118,11 +120,10 @@ def _flat(value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> st
 def _encoder(depth: int) -> Callable[[Any], str]:
     """The C encoder writing the items of a container at ``depth`` one a line."""
     separator = ",\n" + _INDENT * (depth + 1)
-    if c_make_encoder is None:  # a Python built without the _json accelerator
+    if _C_MAKE_ENCODER is None:
         encoder = json.JSONEncoder(separators=(separator, ": "))
         return encoder.encode
-    make: Any = c_make_encoder
-    chunks = make(
+    chunks = _C_MAKE_ENCODER(
         None, _default, encode_basestring_ascii, None, ": ", separator, False, False, True
     )
     return lambda value: "".join(chunks(value, 0))

@@ -64,3 +64,12 @@ def test_what_json_refuses_is_refused(value: Any) -> None:
         json.dumps(value, indent=2)
     with pytest.raises(TypeError):
         dumps_indented(value)
+
+
+def test_without_the_c_accelerator(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitruns.display import json_text
+
+    value = {"a": 1.5, "b": ["x", None, math.inf], "c": {}}
+    with_c = json_text._encoder.__wrapped__(2)(value)
+    monkeypatch.setattr(json_text, "_C_MAKE_ENCODER", None)
+    assert json_text._encoder.__wrapped__(2)(value) == with_c
