@@ -376,13 +376,27 @@ def read_lineage(store: Store, also_named: Iterable[str] = ()) -> Lineage:
     try:
         db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         try:
+            db.execute("BEGIN")  # one read transaction: the fingerprint and the rows agree
             if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
                 return Lineage()
-            return _lineage(db, current_refs(store), {}, list(also_named))
+            refs = _refs_if_unchanged(store, db)
+            return _lineage(db, refs or current_refs(store), {}, list(also_named))
         finally:
             db.close()
     except (sqlite3.Error, OSError):
         return Lineage()
+
+
+def _refs_if_unchanged(
+    store: Store, db: sqlite3.Connection
+) -> dict[str, tuple[str, str, str]] | None:
+    """The refs as the cache's rows hold them, when its fingerprint says they are the
+    refs now (see ``_serve_unchanged``); None otherwise."""
+    found = db.execute("SELECT fingerprint FROM ref_state").fetchone()
+    if found is None or not refstate.unchanged(store.common_dir, found[0]):
+        return None
+    rows = db.execute("SELECT ref, run_id, origin, commit_id FROM runs")
+    return {ref: (run_id, origin, commit) for ref, run_id, origin, commit in rows}
 
 
 def _lineage(

@@ -307,3 +307,20 @@ def test_a_linked_worktree_shares_the_fingerprint(repo: Path, listings: list[int
     git(tree, "update-ref", "-d", f"refs/runs/{ids[1]}")
     assert names(open_store(repo)) == ["r0"]
     assert names(store) == ["r0"]
+
+
+def test_lineage_follows_the_refs(repo: Path, listings: list[int]) -> None:
+    """Children are read from the cache without listing the refs while the fingerprint
+    holds, and a child deleted by git is gone from the next query's count."""
+    with gitruns.start_run(name="base"):
+        pass
+    with gitruns.start_run(name="tuned", parents=["base"]) as tuned:
+        pass
+    store = open_store()
+    warm(repo, store)
+    listings.clear()
+    assert [r.name for r in select_runs(store, "children = 1").rows] == ["base"]
+    assert listings == []
+    git(repo, "update-ref", "-d", f"refs/runs/{tuned.id}")
+    assert [r.name for r in select_runs(store, "children = 1").rows] == []
+    assert [r.name for r in select_runs(store, "children = 0").rows] == ["base"]
