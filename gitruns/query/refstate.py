@@ -15,7 +15,8 @@ a ``stat`` sees:
 The fingerprint lists ``(path, inode, size, mtime, ctime)`` of ``packed-refs``, ``refs/``,
 and every folder and file under the run prefixes. It is only recorded when every mtime
 in it is older than ``RACY_NS`` (as git's index treats "racily clean" files): a change in
-the same clock tick as the recording would otherwise leave an equal mtime. A later change
+the same clock tick as the recording would otherwise leave an equal mtime. A symlink among
+these paths (a legacy symbolic ref, a linked-in folder) leaves no fingerprint either. A later change
 to any of these paths gives a different stat; a new folder or file changes its parent
 folder, which is in the list. Checking costs one ``stat`` a path: a few when the refs
 are packed (``gitruns`` packs them in the background), one per loose ref otherwise.
@@ -24,6 +25,7 @@ are packed (``gitruns`` packs them in the background), one per loose ref otherwi
 from __future__ import annotations
 
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -74,8 +76,8 @@ def _stat_line(common_dir: Path, path: str, now: int) -> str | None:
         return f"{path}\t{_ABSENT}"
     except OSError:
         return None
-    if st.st_mtime_ns > now - RACY_NS:
-        return None
+    if st.st_mtime_ns > now - RACY_NS or stat.S_ISLNK(st.st_mode):
+        return None  # too recent to trust; or a symlink, whose target a stat here misses
     return f"{path}\t{st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}"
 
 

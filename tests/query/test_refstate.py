@@ -324,3 +324,17 @@ def test_lineage_follows_the_refs(repo: Path, listings: list[int]) -> None:
     git(repo, "update-ref", "-d", f"refs/runs/{tuned.id}")
     assert [r.name for r in select_runs(store, "children = 1").rows] == []
     assert [r.name for r in select_runs(store, "children = 0").rows] == ["base"]
+
+
+def test_a_symlink_among_the_refs_leaves_no_fingerprint(repo: Path, listings: list[int]) -> None:
+    """A change behind a symlink would not show in the link's own stat."""
+    run_id = record("a")
+    (repo / ".git" / "refs" / "runs" / "linked").symlink_to(repo / ".git" / "refs" / "heads")
+    store = open_store()
+    age(repo)
+    assert refstate.take(repo / ".git") is None
+    assert names(store) == ["a"]
+    assert fingerprint(repo) is None
+    listings.clear()
+    git(repo, "update-ref", "-d", f"refs/runs/{run_id}")
+    assert names(store) == [] and listings == [1]
