@@ -284,12 +284,20 @@ class Snapshot:
 
 
 def _shown_refs(refs: dict[str, tuple[str, str, str]]) -> set[str]:
-    chosen: dict[str, tuple[bool, str, str]] = {}
+    """The copy to show of each run id: the local ref, else the first remote's by name.
+    Local refs (one per id) are shown as they are; only fetched ones are ranked."""
+    shown = {ref for ref, (_, origin, _) in refs.items() if origin == LOCAL}
+    if len(shown) == len(refs):
+        return shown
+    local_ids = {refs[ref][0] for ref in shown}
+    chosen: dict[str, tuple[str, str]] = {}
     for ref, (run_id, origin, _) in refs.items():
-        rank = (origin != LOCAL, origin, ref)
+        if origin == LOCAL or run_id in local_ids:
+            continue
+        rank = (origin, ref)
         if run_id not in chosen or rank < chosen[run_id]:
             chosen[run_id] = rank
-    return {rank[2] for rank in chosen.values()}
+    return shown | {rank[1] for rank in chosen.values()}
 
 
 def current_refs(store: Store) -> dict[str, tuple[str, str, str]]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from conftest import git, gitruns_cli
+from hypothesis import given
+from hypothesis import strategies as st
 
 import gitruns
 from gitruns.query import cache, refstate
@@ -338,3 +340,33 @@ def test_a_symlink_among_the_refs_leaves_no_fingerprint(repo: Path, listings: li
     listings.clear()
     git(repo, "update-ref", "-d", f"refs/runs/{run_id}")
     assert names(store) == [] and listings == [1]
+
+
+def _shown_by_rank(refs: dict[str, tuple[str, str, str]]) -> set[str]:
+    """The rule ``_shown_refs`` implements, written plainly."""
+    chosen: dict[str, tuple[bool, str, str]] = {}
+    for ref, (run_id, origin, _) in refs.items():
+        rank = (origin != "local", origin, ref)
+        if run_id not in chosen or rank < chosen[run_id]:
+            chosen[run_id] = rank
+    return {rank[2] for rank in chosen.values()}
+
+
+_copies = st.dictionaries(
+    st.tuples(st.sampled_from(["local", "team", "alice", "?"]), st.sampled_from("abcd")),
+    st.just(""),
+    max_size=12,
+)
+
+
+@given(_copies)
+def test_the_copy_shown_is_the_local_one_else_the_first_remote(copies: dict[Any, str]) -> None:
+    refs = {
+        (f"refs/runs/{i}" if origin == "local" else f"refs/remote-runs/{origin}/{i}"): (
+            i,
+            origin,
+            "",
+        )
+        for origin, i in copies
+    }
+    assert cache._shown_refs(refs) == _shown_by_rank(refs)
