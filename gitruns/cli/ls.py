@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -137,7 +138,11 @@ def _print(
     from gitruns.query import parse_field
 
     if fmt == "json" and columns is None:  # every run in full, as `show --format json` has it
-        click.echo(json.dumps(_full_records(store, rows), indent=2))
+        from gitruns.display.json_text import iter_indented_list
+
+        for piece in iter_indented_list(_full_records(store, rows)):
+            click.echo(piece, nl=False)
+        click.echo()
         return
     if not rows and fmt == "table":
         if filtered:
@@ -192,16 +197,14 @@ def _first_look(store: Store, rows: list[CachedRun]) -> None:
         click.echo(hint, err=True)
 
 
-def _full_records(store: Store, rows: list[CachedRun]) -> list[Any]:
+def _full_records(store: Store, rows: list[CachedRun]) -> Iterator[Any]:
     """``--format json``: every run in full, as ``gitruns show --format json`` has it; from
     the cache's ``record`` column, or read for a run in progress (which has no cache row)."""
     from gitruns.format.layout import json_safe
     from gitruns.query.locate import load_row
 
-    return [
-        row.record() if row.record_json else json_safe(load_row(store, row).to_dict())
-        for row in rows
-    ]
+    for row in rows:
+        yield row.record() if row.record_json else json_safe(load_row(store, row).to_dict())
 
 
 def split_columns(text: str) -> list[str]:

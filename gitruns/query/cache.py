@@ -27,6 +27,7 @@ from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
+from gitruns.query import refstate
 from gitruns.query.lineage import Family, LazyLineage, Lineage
 from gitruns.query.served import record_of, run_from_row, run_parts
 from gitruns.query.values import as_number, as_text
@@ -35,7 +36,8 @@ from gitruns.runs.resources import flat_resources
 from gitruns.storage import MISSING_OBJECT, Store, limit_mapped_packs
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 7  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
+CACHE_SCHEMA_VERSION = 8  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
+# 8: ref_state
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -97,6 +99,11 @@ _TABLES = [
     ) WITHOUT ROWID""",
     "CREATE INDEX run_parents_ref ON run_parents (ref)",
     "CREATE INDEX runs_run_id ON runs (run_id)",  # the names of parents, by id
+    # The fingerprint of the run refs (gitruns.query.refstate) the rows are exactly in
+    # line with, if any: every write of rows deletes it in its transaction, and it is
+    # written back only after checking, in one transaction, that the rows hold exactly
+    # the refs listed after it was taken (see ``_remember``).
+    "CREATE TABLE ref_state (id INTEGER PRIMARY KEY CHECK (id = 0), fingerprint TEXT)",
 ]
 _ATTRIBUTE_COLUMNS = {
     "id": "run_id",
@@ -266,6 +273,8 @@ class Snapshot:
     problems: list[Problem]
     shown: set[str]
     fresh: list[CachedRun] = field(default_factory=list)  # valid runs read from git just now
+    recorded: set[str] = field(default_factory=set)  # the run ids ``sync`` was asked about
+    # that have a ref
 
     def runs(self, *, all_copies: bool = False) -> list[CachedRun]:
         """One row per run id, or every copy (local and fetched from each remote)."""
@@ -275,12 +284,20 @@ class Snapshot:
 
 
 def _shown_refs(refs: dict[str, tuple[str, str, str]]) -> set[str]:
-    chosen: dict[str, tuple[bool, str, str]] = {}
+    """The copy to show of each run id: the local ref, else the first remote's by name.
+    Local refs (one per id) are shown as they are; only fetched ones are ranked."""
+    shown = {ref for ref, (_, origin, _) in refs.items() if origin == LOCAL}
+    if len(shown) == len(refs):
+        return shown
+    local_ids = {refs[ref][0] for ref in shown}
+    chosen: dict[str, tuple[str, str]] = {}
     for ref, (run_id, origin, _) in refs.items():
-        rank = (origin != LOCAL, origin, ref)
+        if origin == LOCAL or run_id in local_ids:
+            continue
+        rank = (origin, ref)
         if run_id not in chosen or rank < chosen[run_id]:
             chosen[run_id] = rank
-    return {rank[2] for rank in chosen.values()}
+    return shown | {rank[1] for rank in chosen.values()}
 
 
 def current_refs(store: Store) -> dict[str, tuple[str, str, str]]:
@@ -297,28 +314,41 @@ def current_refs(store: Store) -> dict[str, tuple[str, str, str]]:
     return refs
 
 
-def sync(store: Store, where: Clause | None = None) -> Snapshot:
+def sync(store: Store, where: Clause | None = None, asked: Iterable[str] = ()) -> Snapshot:
     """Bring the cache in line with the refs and return its runs: every one, or with
-    ``where`` (gitruns.query.sql.prefilter) those that may match, plus runs just read.
+    ``where`` (gitruns.query.sql.prefilter) those that may match, plus runs just read;
+    ``Snapshot.recorded`` says which of the ``asked`` run ids have a ref.
 
-    A corrupt cache file is deleted and built again; when the file cannot be used at all
-    (a read-only repository, a lock held too long) an in-memory cache stands in.
+    When the refs stat the same as when the cache last matched them exactly
+    (gitruns.query.refstate), the rows are served without listing the refs. A corrupt
+    cache file is deleted and built again; when the file cannot be used at all (a
+    read-only repository, a lock held too long) an in-memory cache stands in.
     """
-    refs = current_refs(store)
     path = store.gitruns_dir / CACHE_FILE
+    asked = list(asked)
+    warm = _serve_unchanged(store, path, where, asked)
+    if warm is not None:
+        return warm
+    state = refstate.take(store.common_dir)  # before the listing: a change after it shows
+    refs = current_refs(store)
     for attempt in range(2):
         try:
-            return _sync_with(store, refs, path, where)
+            return _sync_with(store, refs, path, where, state, asked)
         except (sqlite3.OperationalError, OSError):
             break  # locked, or not writable: leave the file alone
         except sqlite3.DatabaseError:
             if attempt == 0 and not _try_discard(path):
                 break
-    return _sync_with(store, refs, None, where)
+    return _sync_with(store, refs, None, where, None, asked)
 
 
 def _sync_with(
-    store: Store, refs: dict[str, tuple[str, str, str]], path: Path | None, where: Clause | None
+    store: Store,
+    refs: dict[str, tuple[str, str, str]],
+    path: Path | None,
+    where: Clause | None,
+    state: str | None = None,
+    asked: list[str] | None = None,
 ) -> Snapshot:
     db = _connect(path)
     try:
@@ -332,10 +362,15 @@ def _sync_with(
         fresh = _read_and_write(store, db, {ref: refs[ref] for ref in stale}, gone, cached)
         if where is not None or len(stale) > BATCH_RUNS:
             stored = _select(db, where)
+        if path is not None and state is not None:
+            _remember(db, state, refs)
     finally:
         db.close()
     snapshot = _snapshot(store, refs, cached, stored, fresh)
     snapshot.fresh = [row for row in fresh.values() if row.error is None]
+    if asked:
+        ids = {run_id for ref, (run_id, _, _) in refs.items() if ref.endswith(run_id)}
+        snapshot.recorded = ids.intersection(asked)
     return snapshot
 
 
@@ -349,13 +384,27 @@ def read_lineage(store: Store, also_named: Iterable[str] = ()) -> Lineage:
     try:
         db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         try:
+            db.execute("BEGIN")  # one read transaction: the fingerprint and the rows agree
             if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
                 return Lineage()
-            return _lineage(db, current_refs(store), {}, list(also_named))
+            refs = _refs_if_unchanged(store, db)
+            return _lineage(db, refs or current_refs(store), {}, list(also_named))
         finally:
             db.close()
     except (sqlite3.Error, OSError):
         return Lineage()
+
+
+def _refs_if_unchanged(
+    store: Store, db: sqlite3.Connection
+) -> dict[str, tuple[str, str, str]] | None:
+    """The refs as the cache's rows hold them, when its fingerprint says they are the
+    refs now (see ``_serve_unchanged``); None otherwise."""
+    found = db.execute("SELECT fingerprint FROM ref_state").fetchone()
+    if found is None or not refstate.unchanged(store.common_dir, found[0]):
+        return None
+    rows = db.execute("SELECT ref, run_id, origin, commit_id FROM runs")
+    return {ref: (run_id, origin, commit) for ref, run_id, origin, commit in rows}
 
 
 def _lineage(
@@ -673,6 +722,7 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
     rows = [row for row in rows if row.error is None or not MISSING_OBJECT.search(row.error)]
     try:
         db.execute("BEGIN IMMEDIATE")
+        db.execute("DELETE FROM ref_state")  # the rows may no longer match the refs
         for table in ("runs", "metric_values", "param_values", "run_parents"):
             db.executemany(f"DELETE FROM {table} WHERE ref = ?", removed)
         db.executemany(
@@ -710,3 +760,81 @@ def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -
             db.execute("ROLLBACK")
         return set()
     return {row.ref for row in rows}
+
+
+def _serve_unchanged(
+    store: Store, path: Path, where: Clause | None, asked: list[str]
+) -> Snapshot | None:
+    """The snapshot from the cache file alone, when it holds the fingerprint of the refs
+    as they stat now (its rows are then exactly the refs: see ``_remember``); None when
+    it does not, or the file cannot be read (the caller then syncs)."""
+    if not path.exists():
+        return None
+    try:
+        db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        db.execute("BEGIN")  # one read transaction: the fingerprint and the rows agree
+        if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
+            return None
+        found = db.execute("SELECT fingerprint FROM ref_state").fetchone()
+        if found is None or not refstate.unchanged(store.common_dir, found[0]):
+            return None
+        stored = _select(db, where)
+        shown = _shown_among(db, list(stored.values()))
+        recorded = _with_refs(db, asked)
+        db.execute("COMMIT")
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    valid = [row for _, row in sorted(stored.items()) if row.error is None]
+    problems = [(ref, row.error) for ref, row in sorted(stored.items()) if row.error is not None]
+    return Snapshot(valid, problems, shown, recorded=recorded)
+
+
+def _shown_among(db: sqlite3.Connection, rows: list[CachedRun]) -> set[str]:
+    """Which of ``rows`` are the copies to show (``_shown_refs``), looking up the other
+    copies of fetched runs only: a local ref is always the one shown."""
+    shown = {row.ref for row in rows if row.origin == LOCAL}
+    fetched = [row for row in rows if row.origin != LOCAL]
+    ids = sorted({row.run_id for row in fetched})
+    copies: dict[str, tuple[str, str, str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        sql = (
+            f"SELECT ref, run_id, origin FROM runs WHERE run_id IN ({', '.join('?' * len(chunk))})"
+        )
+        copies.update({ref: (run_id, origin, "") for ref, run_id, origin in db.execute(sql, chunk)})
+    return shown | (_shown_refs(copies) & {row.ref for row in fetched})
+
+
+def _with_refs(db: sqlite3.Connection, run_ids: list[str]) -> set[str]:
+    """Those of ``run_ids`` that a cached run ref has (local or fetched)."""
+    found: set[str] = set()
+    for start in range(0, len(run_ids), 500):
+        chunk = run_ids[start : start + 500]
+        sql = f"SELECT run_id FROM runs WHERE run_id IN ({', '.join('?' * len(chunk))})"
+        found.update(run_id for (run_id,) in db.execute(sql, chunk))
+    return found
+
+
+def _remember(db: sqlite3.Connection, state: str, refs: dict[str, tuple[str, str, str]]) -> None:
+    """Record ``state`` (taken before ``refs`` were listed) as the refs the rows match, if
+    in the same transaction the rows hold exactly ``refs``: any sync that wrote rows from an
+    older listing meanwhile, or rows that could not be written (missing objects, a busy
+    file), leave no fingerprint, and the next query lists the refs again."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("SELECT fingerprint FROM ref_state").fetchone() != (state,):
+                rows = dict(db.execute("SELECT ref, commit_id FROM runs").fetchall())
+                if rows == {ref: commit for ref, (_, _, commit) in refs.items()}:
+                    db.execute("INSERT OR REPLACE INTO ref_state VALUES (0, ?)", (state,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    except sqlite3.OperationalError:
+        pass  # busy: only the next query's speed is at stake

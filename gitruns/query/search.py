@@ -47,10 +47,9 @@ def select_runs(
     if max_results is not None and max_results < 0:
         raise InvalidInputError(f"max_results is {max_results}", "give 0 or more")
     live = live_rows(store)  # before the refs: a run that ends meanwhile is then in both
-    snapshot = sync(store, prefilter(tree))
+    snapshot = sync(store, prefilter(tree), asked=[row.run_id for row in live])
     listed = snapshot.runs(all_copies=all_copies)
-    recorded = {ref.rpartition("/")[2] for ref in snapshot.shown}  # every ref, pre-filter or not
-    in_progress = [row for row in live if row.run_id not in recorded]
+    in_progress = [row for row in live if row.run_id not in snapshot.recorded]
     listed += in_progress
     lineage = LazyLineage(lambda: _lineage(store, snapshot.fresh + in_progress))
     for row in listed:

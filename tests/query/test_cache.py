@@ -164,8 +164,8 @@ def test_another_schema_version_is_rebuilt(repo: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (cache.CACHE_SCHEMA_VERSION,)
         tables = db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
-        expected = [("metric_values",), ("param_values",), ("run_parents",), ("runs",)]
-        assert sorted(tables) == expected
+        expected = ["metric_values", "param_values", "ref_state", "run_parents", "runs"]
+        assert sorted(name for (name,) in tables) == expected
 
 
 def test_invalid_runs_are_reported_skipped_and_not_read_again(repo: Path, reads: list[str]) -> None:
