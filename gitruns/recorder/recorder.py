@@ -39,6 +39,7 @@ from gitruns.runs.model import Run, load_run
 from gitruns.storage import Store
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PACKAGE_CACHE_DIR = "packages"  # in .git/gitruns: capture.package_cache
 
 
 @dataclass
@@ -88,7 +89,8 @@ def record(
     executable = _check_command(options.command)
     patterns = compile_patterns(options.metric_regexes)
     started = time.time()
-    capture = EnvironmentCapture(options.command)  # from now on, beside everything else
+    # from now on, beside everything else; the package list from .git/gitruns/packages
+    capture = EnvironmentCapture(options.command, store.gitruns_dir / PACKAGE_CACHE_DIR)
     config_params = _load_configs(options.configs)
     parent_ids = []
     if options.parents:  # resolving names loads the query package: only when there are any
@@ -128,8 +130,9 @@ class EnvironmentCapture:
     before the run does and writes its files into the staging folder as soon as both
     are ready, so that a recorder killed later still leaves them behind."""
 
-    def __init__(self, command: list[str]) -> None:
+    def __init__(self, command: list[str], cache_dir: Path | None = None) -> None:
         self._command = command
+        self._cache_dir = cache_dir
         self._target: ActiveRun | None = None
         self._target_ready = threading.Event()
         self._thread = threading.Thread(target=self._capture, name="gitruns-env", daemon=True)
@@ -148,11 +151,11 @@ class EnvironmentCapture:
 
         python = _python_of(self._command)
         try:
-            platform_info = environment.platform_info(python)
+            platform_info = environment.platform_info(python, self._cache_dir)
         except Exception as exc:  # capture must never break a run
             platform_info = {"error": f"{type(exc).__name__}: {exc}"}
         try:
-            packages = environment.installed_packages(python)
+            packages = environment.installed_packages(python, self._cache_dir)
         except Exception as exc:
             packages = f"# could not list packages: {type(exc).__name__}: {exc}\n"
         conda_files, conda = _conda_capture(python, packages)
