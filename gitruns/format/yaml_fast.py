@@ -26,11 +26,7 @@ _SEEN: dict[str, Any] = {}
 _SEEN_MAX = 50_000
 _WIDE = "\u00a1-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
 _REST = f"A-Za-z0-9_./+@()<>'={_WIDE}-"
-_PLAIN = re.compile(f"(?:[A-Za-z0-9/._{_WIDE}]|-(?=[A-Za-z_-]))[{_REST}]*(?: [{_REST}]+)*")
 _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
-_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
-_FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
-_QUOTED = re.compile(r"'((?:[^']|'')*)'")
 _WORDS: dict[str, Any] = {
     "null": None,
     "true": True,
@@ -41,11 +37,34 @@ _WORDS: dict[str, Any] = {
     "[]": [],
     "{}": {},
 }
-# Tabs, CR, NEL, the Unicode line and paragraph separators (line breaks to YAML), BOMs,
-# and what PyYAML refuses as unprintable.
-_ODD = re.compile(
-    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
+
+
+class _Patterns:
+    """The patterns, compiled on the first parse (their wide classes cost about 10 ms at
+    import, which every command that only writes YAML, or none, would pay)."""
+
+    def __init__(self) -> None:
+        self.plain = re.compile(
+            f"(?:[A-Za-z0-9/._{_WIDE}]|-(?=[A-Za-z_-]))[{_REST}]*(?: [{_REST}]+)*"
+        )
+        self.int = re.compile(r"-?(?:0|[1-9][0-9]*)")
+        self.float = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
+        self.quoted = re.compile(r"'((?:[^']|'')*)'")
+        # Tabs, CR, NEL, the Unicode line and paragraph separators (line breaks to YAML),
+        # BOMs, and what PyYAML refuses as unprintable.
+        self.odd = re.compile(
+            "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+        )
+
+
+_compiled: _Patterns | None = None
+
+
+def _patterns() -> _Patterns:
+    global _compiled
+    if _compiled is None:
+        _compiled = _Patterns()
+    return _compiled
 
 
 class _Unsure(Exception):
@@ -58,7 +77,7 @@ def parse(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return UNSURE
-    if not text or _ODD.search(text):
+    if not text or _patterns().odd.search(text):
         return UNSURE
     lines = []
     for line in text.split("\n"):
@@ -92,15 +111,16 @@ def _new_scalar(text: str) -> Any:
     if text in _WORDS:
         value = _WORDS[text]
         return [] if value == [] else {} if value == {} else value
-    quoted = _QUOTED.fullmatch(text)
+    patterns = _patterns()
+    quoted = patterns.quoted.fullmatch(text)
     if quoted:
         return quoted.group(1).replace("''", "'")
     tag = _implicit_tag(text)  # what PyYAML's resolver makes of this plain scalar
-    if tag == _INT_TAG and _INT.fullmatch(text):
+    if tag == _INT_TAG and patterns.int.fullmatch(text):
         return int(text)
-    if tag == _FLOAT_TAG and _FLOAT.fullmatch(text):
+    if tag == _FLOAT_TAG and patterns.float.fullmatch(text):
         return float(text)
-    if tag is None and _PLAIN.fullmatch(text):
+    if tag is None and patterns.plain.fullmatch(text):
         return text
     raise _Unsure
 
