@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import sys
 
+# True once main() runs: gitruns is the program, so a command may end the process itself
+# (`record` skips the interpreter's teardown); false when click is driven from Python.
+running_as_program = False
+
 
 def main() -> None:
+    global running_as_program
+    running_as_program = True
     from gitruns.cli.log_argv import try_fast_path
 
     if try_fast_path(sys.argv[1:]):

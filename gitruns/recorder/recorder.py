@@ -89,9 +89,7 @@ def record(
     executable = _check_command(options.command)
     patterns = compile_patterns(options.metric_regexes)
     started = time.time()
-    # from now on, beside everything else; the package list from .git/gitruns/packages
-    capture = EnvironmentCapture(options.command, store.gitruns_dir / PACKAGE_CACHE_DIR)
-    config_params = _load_configs(options.configs)
+    config_params = _load_configs(options.configs) if options.configs else []
     parent_ids = []
     if options.parents:  # resolving names loads the query package: only when there are any
         from gitruns.query.resolve import find_run_id
@@ -103,11 +101,15 @@ def record(
     active = create_run(
         options.name, parent_ids, store, include_untracked=untracked, experiment=experiment
     )
-    capture.write_into(active)
     on_start(active.id, active.name)
     recorder = _Recorder(active, options, executable, stdout, stderr, patterns)
+    capture: EnvironmentCapture | None = None
     try:
         recorder.log_known_params(config_params)
+        # Beside the command, whose run time hides it (on one thread with the steps before
+        # the command starts, it would delay them); the package list from .git/gitruns.
+        capture = EnvironmentCapture(options.command, store.gitruns_dir / PACKAGE_CACHE_DIR)
+        capture.write_into(active)
         status, exit_code = recorder.run_child()
         recorder.log_resources()
         capture.wait()
@@ -115,7 +117,8 @@ def record(
         recorder.active.end(status, exit_code=exit_code)
     except BaseException as error:
         if active.status == "RUNNING":
-            capture.wait(timeout=5.0)  # do not finalise while it still writes into the run
+            if capture is not None:  # do not finalise while it still writes into the run
+                capture.wait(timeout=5.0)
             active.end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED", error=error)
         raise
     commit = store.run_commit(active.id)
@@ -127,8 +130,8 @@ def record(
 
 class EnvironmentCapture:
     """Platform, packages and allow-listed variables, captured on a thread that starts
-    before the run does and writes its files into the staging folder as soon as both
-    are ready, so that a recorder killed later still leaves them behind."""
+    with the command and writes its files into the staging folder as soon as they are
+    ready, so that a recorder killed later still leaves them behind."""
 
     def __init__(self, command: list[str], cache_dir: Path | None = None) -> None:
         self._command = command
