@@ -6,7 +6,7 @@ The recorder owns the run; the child joins it through environment variables, so
 
 from __future__ import annotations
 
-import glob
+import importlib
 import os
 import re
 import shlex
@@ -110,6 +110,7 @@ def record(
         # the command starts, it would delay them); the package list from .git/gitruns.
         capture = EnvironmentCapture(options.command, store.gitruns_dir / PACKAGE_CACHE_DIR)
         capture.write_into(active)
+        _preload(_AFTER_THE_COMMAND)
         status, exit_code = recorder.run_child()
         recorder.log_resources()
         capture.wait()
@@ -126,6 +127,26 @@ def record(
     name = run.name if run is not None else active.name
     duration = time.time() - started
     return RecordResult(run, active.id, name, status, exit_code, duration, recorder.warnings)
+
+
+# What the steps after the command import, loaded while it runs (a thread of its own:
+# the recorder only waits then), off the path from its exit to the run's commit.
+_AFTER_THE_COMMAND = (
+    "gitruns.recorder.metric_files",
+    "gitruns.recording.costs",
+    "gitruns.recording.hydra_jobs",
+)
+
+
+def _preload(modules: tuple[str, ...]) -> None:
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the step that needs it imports it again and reports
+                return
+
+    threading.Thread(target=load, name="gitruns-preload", daemon=True).start()
 
 
 class EnvironmentCapture:
@@ -354,6 +375,8 @@ class _Recorder:
         if self.hooked:
             self._collect_child_reports()
         self.warnings += self.params.warnings
+        if self.options.artifacts:
+            import glob  # its patterns compile on import: only for --artifact
         for pattern in self.options.artifacts:
             matches = [m for m in sorted(glob.glob(pattern, recursive=True)) if os.path.isfile(m)]
             fresh, stale = split_by_time(matches, started)
