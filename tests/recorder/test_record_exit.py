@@ -1,0 +1,44 @@
+"""How ``gitruns record`` ends: as the program it skips the interpreter's teardown but still
+runs exit handlers, flushes its output and returns the command's exit code; driven from
+Python (click's CliRunner) it returns like any click command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gitruns.cli.main import cli
+
+
+def test_the_program_runs_exit_handlers_and_keeps_the_exit_code(repo: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "handler-ran"
+    program = textwrap.dedent(
+        f"""
+        import atexit, sys
+        atexit.register(lambda: open({str(marker)!r}, "w").write("yes"))
+        sys.argv = ["gitruns", "record", "--no-system-metrics", "--", sys.executable, "-c",
+                    "print('out'); import sys; sys.exit(7)"]
+        from gitruns.cli.entry import main
+        main()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=repo, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 7
+    assert done.stdout == "out\n"
+    assert "FAILED" in done.stderr and done.stderr.endswith("\n")
+    assert marker.read_text() == "yes"
+
+
+def test_driven_from_python_it_returns(repo: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["record", "--no-system-metrics", "--", sys.executable, "-c", "import sys; sys.exit(3)"],
+    )
+    assert result.exit_code == 3, result.output
+    assert "recording run" in result.output
