@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from gitruns.capture.resources import ResourceMeter, Usage, wait_with_usage
 from gitruns.errors import GitrunsError, InvalidInputError
@@ -35,8 +35,10 @@ from gitruns.recording.experiment import ENV_EXPERIMENT, check_experiment, defau
 from gitruns.recording.repository import ENV_REPO
 from gitruns.recording.staging_files import EXTRA_FILES_DIR
 from gitruns.recording.start import ENV_NAME_FIXED, ENV_RUN_DIR, ENV_RUN_ID, create_run
-from gitruns.runs.model import Run, load_run
 from gitruns.storage import Store
+
+if TYPE_CHECKING:  # the run is read back at the end: loaded while the command runs
+    from gitruns.runs.model import Run
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PACKAGE_CACHE_DIR = "packages"  # in .git/gitruns: capture.package_cache
@@ -122,6 +124,8 @@ def record(
                 capture.wait(timeout=5.0)
             active.end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED", error=error)
         raise
+    from gitruns.runs.model import load_run
+
     commit = store.run_commit(active.id)
     run = load_run(store, active.id, commit) if commit else None
     name = run.name if run is not None else active.name
@@ -135,6 +139,7 @@ _AFTER_THE_COMMAND = (
     "gitruns.recorder.metric_files",
     "gitruns.recording.costs",
     "gitruns.recording.hydra_jobs",
+    "gitruns.runs.model",
 )
 
 
