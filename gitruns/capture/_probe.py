@@ -49,7 +49,11 @@ def _entry_fingerprint(entry: str) -> list[Any]:
         low = name.lower()
         if low.endswith(_INFO_SUFFIXES) or (egg and low == "egg-info"):
             child = os.path.join(folder, name)
-            inner = [_stat(os.path.join(child, m)) for m in _METADATA_FILES]
+            inner = []  # METADATA, else PKG-INFO: the file importlib.metadata reads
+            for metadata_file in _METADATA_FILES:
+                inner.append(_stat(os.path.join(child, metadata_file)))
+                if inner[-1] is not None:
+                    break
             found.append([name, _stat(child), inner])
         elif low.endswith(".pth") or low in _PATH_FILES:
             found.append([name, _stat(os.path.join(folder, name))])

@@ -90,7 +90,8 @@ def _still_true(facts: dict[str, Any]) -> bool:
         return False
     if user_site is not None and not isinstance(user_site, str):
         return False
-    return bool(_plain(fingerprint(path, user_site)) == facts.get("fingerprint"))
+    # fingerprint() builds lists, ints, strings and None only: equal as JSON reads them
+    return bool(fingerprint(path, user_site) == facts.get("fingerprint"))
 
 
 def _stat(path: str) -> list[int] | None:
