@@ -52,7 +52,6 @@ def create_run(
     Untracked files in ``include_untracked`` (the entry-point script) go into the code
     snapshot. ``experiment`` is the experiment it belongs to (``recording.experiment``).
     """
-    from gitruns.recording.artifacts import artifact_store
     from gitruns.recording.names import random_name
     from gitruns.recording.recovery import staging_area  # loads the finaliser (and git)
 
@@ -93,7 +92,8 @@ def create_run(
     if code.patch:
         (run_dir / PATCH_STAGED).write_bytes(code.patch)
     author = f"{identity.name} <{identity.email}>"
-    active = ActiveRun(store, run_id, run_name, run_dir, lock, artifact_store(store), author)
+    # The artifact store is opened on the first artifact (reading git config twice)
+    active = ActiveRun(store, run_id, run_name, run_dir, lock, None, author)
     active.experiment = experiment
     return active
 
