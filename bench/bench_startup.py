@@ -184,7 +184,7 @@ def render(result: dict[str, dict[str, float]], repeat: int) -> str:
         " with the 15-20 ms it takes on an idle core); the median round is the machine as"
         " loaded. Overhead: minus `python -c pass` of the same rounds (inside the recorded"
         " script for the logging verbs). CPU: user + system time of the process tree, fastest"
-        " round; it grows less with load than wall time does.",
+        " and median rounds; it grows less with load than wall time does.",
         "",
         "| command | fastest round | overhead | median round | overhead | CPU, fastest | overhead"
         " | CPU, median | overhead |",
