@@ -1,3 +1,3 @@
-from gitruns.cli.main import main
+from gitruns.cli.entry import main
 
 main()

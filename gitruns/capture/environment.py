@@ -64,8 +64,21 @@ def _shebang_python(program: str, path: str | None) -> str | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _probe(python: str) -> dict[str, Any] | None:
-    """Version, implementation, executable and packages of ``python``; None if it fails."""
+def _probe(python: str, cache_dir: Path | None = None) -> dict[str, Any] | None:
+    """Version, implementation, executable and packages of ``python``; None if it fails.
+
+    With ``cache_dir`` (``.git/gitruns/packages``) the answer of an earlier run is reused
+    while nothing was installed or removed since (``capture.package_cache``)."""
+    if cache_dir is not None:
+        from gitruns.capture import package_cache
+
+        if package_cache.enabled():
+            same = _same_interpreter(python)
+            return package_cache.cached_facts(python, cache_dir, _probe_now, in_process=same)
+    return _probe_now(python)
+
+
+def _probe_now(python: str) -> dict[str, Any] | None:
     if _same_interpreter(python):
         return dict(_probe_module.facts())
     try:
@@ -83,25 +96,31 @@ def _probe(python: str) -> dict[str, Any] | None:
 
 
 def _same_interpreter(python: str) -> bool:
+    """Is ``python`` this interpreter, in this environment? A virtual env's ``python`` is a
+    link to the base interpreter's binary: the same file, but another ``sys.prefix`` and
+    other packages, so its folder must be this one's too."""
     try:
-        return os.path.samefile(python, sys.executable)
+        return os.path.samefile(python, sys.executable) and os.path.samefile(
+            os.path.dirname(os.path.abspath(python)), os.path.dirname(sys.executable)
+        )
     except OSError:
         return False
 
 
-def installed_packages(python: str) -> str:
+def installed_packages(python: str, cache_dir: Path | None = None) -> str:
     """``name==version`` lines for every distribution importable by ``python``, sorted
-    case-insensitively, newline-terminated (pip-freeze form); "" if it cannot be read."""
-    facts = _probe(python)
+    case-insensitively, newline-terminated (pip-freeze form); "" if it cannot be read.
+    ``cache_dir``: where earlier answers are kept (see ``_probe``)."""
+    facts = _probe(python, cache_dir)
     if not facts:
         return ""
     lines = sorted(set(facts["packages"]), key=str.lower)
     return "".join(line + "\n" for line in lines)
 
 
-def python_info(python: str | None) -> dict[str, Any]:
+def python_info(python: str | None, cache_dir: Path | None = None) -> dict[str, Any]:
     """version, implementation and executable of ``python`` (default: this interpreter)."""
-    facts = _probe(python) if python else None
+    facts = _probe(python, cache_dir) if python else None
     if facts is None:
         if python and not _same_interpreter(python):
             return {"executable": python}
@@ -140,8 +159,9 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def platform_info(python: str | None = None) -> dict[str, Any]:
-    """Plain data about the machine and the interpreter ``python`` (see module docstring)."""
+def platform_info(python: str | None = None, cache_dir: Path | None = None) -> dict[str, Any]:
+    """Plain data about the machine and the interpreter ``python`` (see module docstring);
+    ``cache_dir`` as for ``installed_packages``."""
     import psutil
 
     from gitruns.capture.gpu import gpu_inventory
@@ -150,7 +170,7 @@ def platform_info(python: str | None = None) -> dict[str, Any]:
     uname = platform.uname()
     return {
         "gitruns_version": __version__,
-        "python": python_info(python),
+        "python": python_info(python, cache_dir),
         "os": {
             "system": uname.system,
             "release": uname.release,

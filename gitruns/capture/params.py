@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -231,6 +230,8 @@ def load_config_file(path: Path) -> dict[str, Any]:
         if kind == "JSON":
             data = json.loads(raw)
         elif kind == "TOML":
+            import tomllib  # only for a TOML config
+
             data = tomllib.loads(raw.decode("utf-8"))
         else:
             data = _load_yaml(raw)

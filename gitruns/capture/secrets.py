@@ -16,10 +16,11 @@ Params (config files, Hydra configs, the API) follow the same rules by key
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
-from fnmatch import fnmatchcase
+from fnmatch import translate
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -251,10 +252,19 @@ def redact_env(env: Mapping[str, str], allow: Iterable[str] = DEFAULT_ENV_ALLOW)
     """The allow-listed variables of ``env`` (exact names or glob patterns such as
     ``CUDA_*``), with secret-named ones set to ``[REDACTED]`` and credentials inside the
     other values masked."""
-    patterns = tuple(allow)
+    allowed = _any_of(tuple(allow))
     kept: dict[str, str] = {}
     for name in sorted(env):
-        if not any(fnmatchcase(name, pattern) for pattern in patterns):
+        if not allowed(name):
             continue
         kept[name] = REDACTED if is_secret_name(name) else redact_value(env[name])
     return kept
+
+
+@functools.lru_cache(maxsize=8)
+def _any_of(patterns: tuple[str, ...]) -> Any:
+    """One compiled test for "matches one of these glob patterns" (``fnmatchcase`` of each
+    pattern in turn compiles each to a regex and costs a call per name and pattern)."""
+    if not patterns:
+        return lambda name: False
+    return re.compile("|".join(translate(pattern) for pattern in patterns)).match

@@ -66,6 +66,8 @@ class ProcessTree:
 
     def sample(self) -> dict[str, float] | None:
         """``{"cpu_percent", "rss_mb"}`` of the tree, or None once the root is gone."""
+        if not self._root.is_running():  # reaped: no need to scan every process for children
+            return None
         cpu = rss = 0.0
         seen: dict[int, psutil.Process] = {}
         times: dict[int, CpuTimes] = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -40,7 +39,7 @@ def run_guarded(action: Callable[[], Any]) -> Any:
         return action()
     except GitrunsError as exc:
         if debug_enabled():
-            traceback.print_exc()
+            _print_traceback()
         fail(exc.message, exc.hint)
     except KeyboardInterrupt:
         click.echo("gitruns: interrupted", err=True)
@@ -52,7 +51,7 @@ def run_guarded(action: Callable[[], Any]) -> Any:
         sys.exit(EXIT_ERROR)
     except Exception as exc:
         if debug_enabled():
-            traceback.print_exc()
+            _print_traceback()
         if _is_read_only_error(exc):
             fail(
                 f"cannot write: {exc}",
@@ -69,6 +68,12 @@ def run_guarded(action: Callable[[], Any]) -> Any:
             f"unexpected {type(exc).__name__}: {exc}",
             "rerun with --debug for the traceback and report it",
         )
+
+
+def _print_traceback() -> None:
+    import traceback  # only with --debug: every command loads this module
+
+    traceback.print_exc()
 
 
 def _is_read_only_error(error: Exception) -> bool:

@@ -21,17 +21,9 @@ def log_metric(key: str, value: str, step: int | None) -> None:
     Example (in a script run with `gitruns record -- ./train.sh`):
       gitruns log-metric loss 0.42 --step 3
     """
-    from gitruns.errors import InvalidInputError
-    from gitruns.recording.start import joined_recorded_run
+    from gitruns.cli import log_argv  # the body the fast path without click runs too
 
-    try:
-        number = float(value)
-    except ValueError:
-        raise InvalidInputError(
-            f"metric '{key}' value {value!r} is not a number", "pass a number"
-        ) from None
-    with joined_recorded_run() as run:
-        run.log_metric(key, number, step=run.next_step(key) if step is None else step)
+    log_argv.log_metric(key, value, step)
 
 
 @click.command("log-param")
@@ -44,11 +36,9 @@ def log_param(key: str, value: str) -> None:
     Example:
       gitruns log-param optimizer adam
     """
-    from gitruns.format.yamlio import parse_scalar
-    from gitruns.recording.start import joined_recorded_run
+    from gitruns.cli import log_argv
 
-    with joined_recorded_run() as run:
-        run.log_param(key, parse_scalar(value), source="cli")
+    log_argv.log_param(key, value)
 
 
 @click.command("set-tag")
@@ -61,10 +51,9 @@ def set_tag(key: str, value: str) -> None:
     Example:
       gitruns set-tag stage pretrain
     """
-    from gitruns.recording.start import joined_recorded_run
+    from gitruns.cli import log_argv
 
-    with joined_recorded_run() as run:
-        run.set_tag(key, value)
+    log_argv.set_tag(key, value)
 
 
 commands = [log_metric, log_param, set_tag]

@@ -26,7 +26,6 @@ _SEEN: dict[str, Any] = {}
 _SEEN_MAX = 50_000
 _WIDE = "\u00a1-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
 _REST = f"A-Za-z0-9_./+@()<>'={_WIDE}-"
-_PLAIN = re.compile(f"(?:[A-Za-z0-9/._{_WIDE}]|-(?=[A-Za-z_-]))[{_REST}]*(?: [{_REST}]+)*")
 _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
@@ -41,11 +40,41 @@ _WORDS: dict[str, Any] = {
     "[]": [],
     "{}": {},
 }
-# Tabs, CR, NEL, the Unicode line and paragraph separators (line breaks to YAML), BOMs,
-# and what PyYAML refuses as unprintable.
-_ODD = re.compile(
-    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+
+
+# The two patterns below for ASCII text: the wide classes only add characters above
+# U+00A0, so on ASCII text these match exactly what the wide ones match, and they compile
+# in a fraction of a millisecond instead of about 10 ms (``_Wide``).
+_ASCII_REST = "A-Za-z0-9_./+@()<>'=-"
+_ASCII_PLAIN = re.compile(
+    f"(?:[A-Za-z0-9/._]|-(?=[A-Za-z_-]))[{_ASCII_REST}]*(?: [{_ASCII_REST}]+)*"
 )
+_ASCII_ODD = re.compile("[^\n\x20-\x7e]")
+
+
+class _Wide:
+    """The patterns for any text, compiled when the first non-ASCII text comes (their wide
+    classes cost about 10 ms, which every command that reads only ASCII would pay)."""
+
+    def __init__(self) -> None:
+        self.plain = re.compile(
+            f"(?:[A-Za-z0-9/._{_WIDE}]|-(?=[A-Za-z_-]))[{_REST}]*(?: [{_REST}]+)*"
+        )
+        # Tabs, CR, NEL, the Unicode line and paragraph separators (line breaks to YAML),
+        # BOMs, and what PyYAML refuses as unprintable.
+        self.odd = re.compile(
+            "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+        )
+
+
+_compiled: _Wide | None = None
+
+
+def _wide() -> _Wide:
+    global _compiled
+    if _compiled is None:
+        _compiled = _Wide()
+    return _compiled
 
 
 class _Unsure(Exception):
@@ -58,7 +87,8 @@ def parse(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return UNSURE
-    if not text or _ODD.search(text):
+    odd = _ASCII_ODD if text.isascii() else _wide().odd
+    if not text or odd.search(text):
         return UNSURE
     lines = []
     for line in text.split("\n"):
@@ -100,7 +130,7 @@ def _new_scalar(text: str) -> Any:
         return int(text)
     if tag == _FLOAT_TAG and _FLOAT.fullmatch(text):
         return float(text)
-    if tag is None and _PLAIN.fullmatch(text):
+    if tag is None and (_ASCII_PLAIN if text.isascii() else _wide().plain).fullmatch(text):
         return text
     raise _Unsure
 

@@ -6,7 +6,7 @@ The recorder owns the run; the child joins it through environment variables, so
 
 from __future__ import annotations
 
-import glob
+import importlib
 import os
 import re
 import shlex
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from gitruns.capture.resources import ResourceMeter, Usage, wait_with_usage
 from gitruns.errors import GitrunsError, InvalidInputError
@@ -35,10 +35,13 @@ from gitruns.recording.experiment import ENV_EXPERIMENT, check_experiment, defau
 from gitruns.recording.repository import ENV_REPO
 from gitruns.recording.staging_files import EXTRA_FILES_DIR
 from gitruns.recording.start import ENV_NAME_FIXED, ENV_RUN_DIR, ENV_RUN_ID, create_run
-from gitruns.runs.model import Run, load_run
 from gitruns.storage import Store
 
+if TYPE_CHECKING:  # the run is read back at the end: loaded while the command runs
+    from gitruns.runs.model import Run
+
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PACKAGE_CACHE_DIR = "packages"  # in .git/gitruns: capture.package_cache
 
 
 @dataclass
@@ -88,8 +91,7 @@ def record(
     executable = _check_command(options.command)
     patterns = compile_patterns(options.metric_regexes)
     started = time.time()
-    capture = EnvironmentCapture(options.command)  # from now on, beside everything else
-    config_params = _load_configs(options.configs)
+    config_params = _load_configs(options.configs) if options.configs else []
     parent_ids = []
     if options.parents:  # resolving names loads the query package: only when there are any
         from gitruns.query.resolve import find_run_id
@@ -101,11 +103,16 @@ def record(
     active = create_run(
         options.name, parent_ids, store, include_untracked=untracked, experiment=experiment
     )
-    capture.write_into(active)
     on_start(active.id, active.name)
     recorder = _Recorder(active, options, executable, stdout, stderr, patterns)
+    capture: EnvironmentCapture | None = None
     try:
         recorder.log_known_params(config_params)
+        # Beside the command, whose run time hides it (on one thread with the steps before
+        # the command starts, it would delay them); the package list from .git/gitruns.
+        capture = EnvironmentCapture(options.command, store.gitruns_dir / PACKAGE_CACHE_DIR)
+        capture.write_into(active)
+        _preload(_AFTER_THE_COMMAND)
         status, exit_code = recorder.run_child()
         recorder.log_resources()
         capture.wait()
@@ -113,9 +120,12 @@ def record(
         recorder.active.end(status, exit_code=exit_code)
     except BaseException as error:
         if active.status == "RUNNING":
-            capture.wait(timeout=5.0)  # do not finalise while it still writes into the run
+            if capture is not None:  # do not finalise while it still writes into the run
+                capture.wait(timeout=5.0)
             active.end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED", error=error)
         raise
+    from gitruns.runs.model import load_run
+
     commit = store.run_commit(active.id)
     run = load_run(store, active.id, commit) if commit else None
     name = run.name if run is not None else active.name
@@ -123,13 +133,35 @@ def record(
     return RecordResult(run, active.id, name, status, exit_code, duration, recorder.warnings)
 
 
+# What the steps after the command import, loaded while it runs (a thread of its own:
+# the recorder only waits then), off the path from its exit to the run's commit.
+_AFTER_THE_COMMAND = (
+    "gitruns.recorder.metric_files",
+    "gitruns.recording.costs",
+    "gitruns.recording.hydra_jobs",
+    "gitruns.runs.model",
+)
+
+
+def _preload(modules: tuple[str, ...]) -> None:
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the step that needs it imports it again and reports
+                return
+
+    threading.Thread(target=load, name="gitruns-preload", daemon=True).start()
+
+
 class EnvironmentCapture:
     """Platform, packages and allow-listed variables, captured on a thread that starts
-    before the run does and writes its files into the staging folder as soon as both
-    are ready, so that a recorder killed later still leaves them behind."""
+    with the command and writes its files into the staging folder as soon as they are
+    ready, so that a recorder killed later still leaves them behind."""
 
-    def __init__(self, command: list[str]) -> None:
+    def __init__(self, command: list[str], cache_dir: Path | None = None) -> None:
         self._command = command
+        self._cache_dir = cache_dir
         self._target: ActiveRun | None = None
         self._target_ready = threading.Event()
         self._thread = threading.Thread(target=self._capture, name="gitruns-env", daemon=True)
@@ -148,11 +180,11 @@ class EnvironmentCapture:
 
         python = _python_of(self._command)
         try:
-            platform_info = environment.platform_info(python)
+            platform_info = environment.platform_info(python, self._cache_dir)
         except Exception as exc:  # capture must never break a run
             platform_info = {"error": f"{type(exc).__name__}: {exc}"}
         try:
-            packages = environment.installed_packages(python)
+            packages = environment.installed_packages(python, self._cache_dir)
         except Exception as exc:
             packages = f"# could not list packages: {type(exc).__name__}: {exc}\n"
         conda_files, conda = _conda_capture(python, packages)
@@ -348,6 +380,8 @@ class _Recorder:
         if self.hooked:
             self._collect_child_reports()
         self.warnings += self.params.warnings
+        if self.options.artifacts:
+            import glob  # its patterns compile on import: only for --artifact
         for pattern in self.options.artifacts:
             matches = [m for m in sorted(glob.glob(pattern, recursive=True)) if os.path.isfile(m)]
             fresh, stale = split_by_time(matches, started)

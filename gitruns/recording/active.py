@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -21,10 +20,10 @@ from gitruns.format.validation import (
     to_param_value,
 )
 from gitruns.locks import LivenessLock
-from gitruns.recording.artifacts import ArtifactStore, artifact_store, hash_file
 from gitruns.recording.journal import JournalWriter
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # artifacts load when used: `gitruns log-metric` never needs them
+    from gitruns.recording.artifacts import ArtifactStore
     from gitruns.recording.staged_params import StagedParams
     from gitruns.storage import Store
 
@@ -79,6 +78,8 @@ class ActiveRun:
     @property
     def _artifacts(self) -> ArtifactStore:
         if self._artifact_store is None:
+            from gitruns.recording.artifacts import artifact_store
+
             self._artifact_store = artifact_store(self.store)
         return self._artifact_store
 
@@ -250,6 +251,8 @@ class ActiveRun:
         """Record an input data file as lineage: its path and sha256 (content not stored)."""
         source = Path(path)
         if source.is_file():
+            from gitruns.recording.artifacts import hash_file
+
             sha, size = hash_file(source)
             record = {"path": str(path), "sha256": sha, "size": size, "uri": uri}
         else:
@@ -379,6 +382,8 @@ def _redacted(folder: Path, key: str, value: Any) -> Any:
 
 
 def _describe(error: BaseException) -> dict[str, str]:
+    import traceback
+
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return {
         "type": type(error).__name__,

@@ -35,16 +35,20 @@ class CostRates:
 def configured_rates(store: Store) -> CostRates:
     """The rates in git config; a value that is not a number is ignored (it cannot have
     been written by ``gitruns config``, which checks it)."""
-    gpu_setting = SETTINGS["resources.gpuhourcost"]
-    rates = CostRates(
-        gpu_hour=_number(store.config_value(git_key(gpu_setting))),
-        cpu_hour=_number(store.config_value(git_key(SETTINGS["resources.cpuhourcost"]))),
-        currency=store.config_value(git_key(SETTINGS["resources.currency"])),
-    )
     section = PREFIX + "resources."
-    for name, value in store.config_entries(section).items():
+    entries = store.config_entries(section)  # git config read once, not once a key
+
+    def value(key: str) -> str | None:  # names come lower case but for subsections
+        return entries.get(git_key(SETTINGS[key]).lower()) or None
+
+    rates = CostRates(
+        gpu_hour=_number(value("resources.gpuhourcost")),
+        cpu_hour=_number(value("resources.cpuhourcost")),
+        currency=value("resources.currency"),
+    )
+    for name, value_text in entries.items():
         head, _, variable = name[len(section) :].rpartition(".")
-        number = _number(value)
+        number = _number(value_text)
         if head and variable.lower() == "gpuhourcost" and number is not None:
             rates.gpu_hour_by_model[head.lower()] = number
     return rates

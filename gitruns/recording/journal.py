@@ -25,7 +25,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import secrets
 import threading
 import time
 import weakref
@@ -127,7 +126,7 @@ class JournalWriter:
             self.dir = run_dir
         else:
             # time first, so that sorting writer folders by name sorts them by creation
-            name = f"{WRITER_PREFIX}{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(3)}"
+            name = f"{WRITER_PREFIX}{time.time_ns():020d}-{os.getpid()}-{os.urandom(3).hex()}"
             self.dir = run_dir / name
             self.dir.mkdir()
             self._lock_file = LivenessLock.acquire(self.dir / WRITER_LOCK, create=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,6 +180,8 @@ def remove_run_dir(run_dir: Path) -> None:
         run_dir.rename(hidden)
     except OSError:
         hidden = run_dir  # already gone, or renamed by another process: delete what is left
+    import shutil  # only here: `gitruns log-metric` reads staging without it
+
     shutil.rmtree(hidden, ignore_errors=True)
 
 

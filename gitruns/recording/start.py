@@ -18,8 +18,6 @@ from gitruns.format.ids import new_run_id
 from gitruns.format.validation import check_name_key
 from gitruns.recording import stack
 from gitruns.recording.active import ActiveRun
-from gitruns.recording.artifacts import artifact_store
-from gitruns.recording.names import random_name
 from gitruns.recording.repository import ENV_REPO
 from gitruns.recording.staging_files import JOIN_CLAIM_FILE, PATCH_STAGED
 
@@ -54,6 +52,7 @@ def create_run(
     Untracked files in ``include_untracked`` (the entry-point script) go into the code
     snapshot. ``experiment`` is the experiment it belongs to (``recording.experiment``).
     """
+    from gitruns.recording.names import random_name
     from gitruns.recording.recovery import staging_area  # loads the finaliser (and git)
 
     store.require_writable()
@@ -93,7 +92,8 @@ def create_run(
     if code.patch:
         (run_dir / PATCH_STAGED).write_bytes(code.patch)
     author = f"{identity.name} <{identity.email}>"
-    active = ActiveRun(store, run_id, run_name, run_dir, lock, artifact_store(store), author)
+    # The artifact store is opened on the first artifact (reading git config twice)
+    active = ActiveRun(store, run_id, run_name, run_dir, lock, None, author)
     active.experiment = experiment
     return active
 
@@ -134,6 +134,7 @@ def attach_to_recorded_run(
         return None
     if not open_git:
         return ActiveRun(None, run_id, "", Path(run_dir), None, None, None)
+    from gitruns.recording.artifacts import artifact_store
     from gitruns.storage import Store
 
     store = Store(repo if repo is not None else run_dir)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitruns.capture.secrets import (
@@ -167,3 +169,15 @@ def test_huge_arguments_are_redacted_in_linear_time() -> None:
     assert redact_argv(words) == words
     assert redact_text(" ".join(words)) == " ".join(words)
     assert not is_secret_name("A" * 100_000)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.text(alphabet="AB_*?[]!x", min_size=1, max_size=5), max_size=4),
+    st.lists(st.text(alphabet="AB_x[]!", max_size=6), max_size=8),
+)
+def test_allow_patterns_match_as_fnmatchcase_does(patterns: list[str], names: list[str]) -> None:
+    # redact_env tests every name against all patterns with one compiled expression.
+    env = dict.fromkeys(names, "v")
+    expected = {n for n in names if any(fnmatchcase(n, p) for p in patterns)}
+    assert set(redact_env(env, patterns)) == expected

@@ -112,3 +112,13 @@ def test_the_limits_hold_on_the_fast_path() -> None:
     with pytest.raises(InvalidRunError, match="too large"):
         yamlio.load(nested, "here", max_nodes=100)
     assert yamlio.load(nested, "here", max_nodes=1000) == safe_load(nested)
+
+
+@settings(max_examples=3000)
+@given(st.text(st.characters(max_codepoint=127), max_size=16))
+def test_ascii_patterns_match_the_wide_ones_on_ascii_text(text: str) -> None:
+    # yaml_fast reads ASCII text with small patterns and compiles the wide ones only for
+    # other text: on ASCII text they must agree.
+    wide = yaml_fast._wide()
+    assert bool(yaml_fast._ASCII_ODD.search(text)) == bool(wide.odd.search(text))
+    assert bool(yaml_fast._ASCII_PLAIN.fullmatch(text)) == bool(wide.plain.fullmatch(text))

@@ -1,0 +1,22 @@
+"""The ``gitruns`` program: the logging verbs' plain forms run without click (they are
+called once a step from shell scripts, ``cli.log_argv``); everything else is click's."""
+
+from __future__ import annotations
+
+import sys
+
+# True once main() runs: gitruns is the program, so a command may end the process itself
+# (`record` skips the interpreter's teardown); false when click is driven from Python.
+running_as_program = False
+
+
+def main() -> None:
+    global running_as_program
+    running_as_program = True
+    from gitruns.cli.log_argv import try_fast_path
+
+    if try_fast_path(sys.argv[1:]):
+        return
+    from gitruns.cli.main import main as click_main
+
+    click_main()
