@@ -106,6 +106,9 @@ class Store:
         self._promisor: str | None = None  # "" once known to be a complete repository
         self._unfetchable: set[str] = set()
         self._plain_refs: bool | None = None  # see _plain_ref_files
+        # The tree last looked up, by the id it was asked for: reading a run's files one
+        # by one then peels its commit once (objects never change).
+        self._last_tree: tuple[str | pygit2.Oid, pygit2.Tree] | None = None
 
     def require_writable(self) -> None:
         """Refuse plainly, before anything is tried, to write where the user may not."""
@@ -764,8 +767,12 @@ class Store:
         self.fetch_missing(wanted)
 
     def _tree(self, oid: str | pygit2.Oid) -> pygit2.Tree:
+        last = self._last_tree
+        if last is not None and last[0] == oid:
+            return last[1]
         tree = self._object(oid).peel(pygit2.Tree)
         assert isinstance(tree, pygit2.Tree)
+        self._last_tree = (oid, tree)
         return tree
 
     def _blob_data(self, oid: str | pygit2.Oid) -> bytes:

@@ -27,6 +27,7 @@ from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
+from gitruns.query.build_file import BuildFile, connect_for_building
 from gitruns.query.lineage import Family, LazyLineage, Lineage
 from gitruns.query.served import record_of, run_from_row, run_parts
 from gitruns.query.values import as_number, as_text
@@ -98,6 +99,9 @@ _TABLES = [
     "CREATE INDEX run_parents_ref ON run_parents (ref)",
     "CREATE INDEX runs_run_id ON runs (run_id)",  # the names of parents, by id
 ]
+# A build file gets its tables first and its indexes once filled (faster, and denser).
+_TABLES_ONLY = [statement for statement in _TABLES if not statement.startswith("CREATE INDEX")]
+_INDEXES = [statement for statement in _TABLES if statement.startswith("CREATE INDEX")]
 _ATTRIBUTE_COLUMNS = {
     "id": "run_id",
     "name": "name",
@@ -320,6 +324,8 @@ def sync(store: Store, where: Clause | None = None) -> Snapshot:
 def _sync_with(
     store: Store, refs: dict[str, tuple[str, str, str]], path: Path | None, where: Clause | None
 ) -> Snapshot:
+    if path is not None and not path.exists():
+        return _build(store, refs, path, where)
     db = _connect(path)
     try:
         if where is None:
@@ -329,7 +335,7 @@ def _sync_with(
             cached = dict(db.execute("SELECT ref, commit_id FROM runs").fetchall())
         stale = [ref for ref, (_, _, commit) in refs.items() if cached.get(ref) != commit]
         gone = [ref for ref in cached if ref not in refs]
-        fresh = _read_and_write(store, db, {ref: refs[ref] for ref in stale}, gone, cached)
+        fresh = _read_and_write(store, db, {ref: refs[ref] for ref in stale}, gone, cached, path)
         if where is not None or len(stale) > BATCH_RUNS:
             stored = _select(db, where)
     finally:
@@ -398,29 +404,125 @@ def _lineage(
     return lineage
 
 
+def _build(
+    store: Store, refs: dict[str, tuple[str, str, str]], path: Path, where: Clause | None
+) -> Snapshot:
+    """A cold build: no cache file yet. Every run is read and written into a build file
+    (gitruns.query.build_file) that becomes the cache only once it is whole."""
+    build = BuildFile.create(path)
+    db: sqlite3.Connection | None = None
+    try:
+        db = build.connect()
+        db.executescript(";\n".join(_TABLES_ONLY) + ";")
+        cached: dict[str, str] = {}
+        fresh = _read_and_write(store, db, refs, [], cached, build.path, building=True)
+        db.executescript(";\n".join(_INDEXES) + ";")
+        db.execute(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
+        db.execute("PRAGMA journal_mode = WAL")  # what every later user opens it with
+        stored = _select(db, where) if where is not None or len(refs) > BATCH_RUNS else {}
+        db.close()
+        db = None
+        build.install(path)
+    finally:
+        if db is not None:
+            db.close()
+        build.abandon()
+    snapshot = _snapshot(store, refs, cached, stored, fresh)
+    snapshot.fresh = [row for row in fresh.values() if row.error is None]
+    return snapshot
+
+
 def _read_and_write(
     store: Store,
     db: sqlite3.Connection,
     refs: dict[str, tuple[str, str, str]],
     gone: list[str],
     cached: dict[str, str],
+    path: Path | None = None,
+    *,
+    building: bool = False,
 ) -> dict[str, CachedRun]:
     """Read ``refs`` from git and write them to the cache a batch at a time; return the
     rows the snapshot must take from memory: all of them for a small sync, only those not
     written (missing objects, a busy file) for a big one, whose written rows are let go
     (memory stays flat at 100,000 runs) and selected back. ``cached`` learns what was
-    written."""
+    written.
+
+    ``path`` is the file of ``db`` (None: a cache in memory). A big sync is read by worker
+    processes that write their batches to that file themselves, one at a time, so the
+    rows never travel back to this process; ``building``: it is a build file (no other
+    writer, no rows to replace)."""
     kept: dict[str, CachedRun] = {}
     if gone:
         _write(db, [], gone)
-    for batch in read_row_batches(store, refs):
-        written = _write(db, batch, [])
-        for row in batch:
-            if row.ref in written:
-                cached[row.ref] = row.commit_id
-            if row.ref not in written or len(refs) <= BATCH_RUNS:
-                kept[row.ref] = row
+    keep_all = len(refs) <= BATCH_RUNS
+    if path is None or not _parallel(len(refs)):
+        for batch in read_row_batches(store, refs):
+            written = _write(db, batch, [], replace=not building)
+            for row in batch:
+                if row.ref in written:
+                    cached[row.ref] = row.commit_id
+                if row.ref not in written or keep_all:
+                    kept[row.ref] = row
+        return kept
+    for written_refs, rows in _written_batches(store, refs, path, building, keep_all):
+        cached.update((ref, refs[ref][2]) for ref in written_refs)
+        kept.update((row.ref, row) for row in rows)
     return kept
+
+
+def _written_batches(
+    store: Store,
+    refs: dict[str, tuple[str, str, str]],
+    path: Path,
+    building: bool,
+    keep_all: bool,
+) -> Iterator[tuple[list[str], list[CachedRun]]]:
+    """Worker processes read ``refs`` a batch at a time and write each batch to the cache
+    file ``path`` (one writer at a time, by a lock they share); yield, per batch, the refs
+    written and the rows this process must hold (see ``_read_and_write``)."""
+    items = sorted(refs.items())
+    store.fetch_run_files([commit for _, _, commit in refs.values()], META_FILES)
+    chunks = [items[i : i + BATCH_RUNS] for i in range(0, len(items), BATCH_RUNS)]
+    context = multiprocessing.get_context("fork")
+    setup = (str(store.git_dir), str(path), building, context.Lock())
+    workers = _workers()
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_writer, initargs=setup
+    ) as pool:
+        # A few batches in flight, not all: the parent only collects what they report.
+        pending: deque[Future[tuple[list[str], list[tuple[Any, ...]]]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_read_and_write_chunk, chunk, keep_all))
+            if len(pending) > 2 * workers:
+                written, rows = pending.popleft().result()
+                yield written, [CachedRun(row) for row in rows]
+        while pending:
+            written, rows = pending.popleft().result()
+            yield written, [CachedRun(row) for row in rows]
+
+
+# In a worker process of ``_written_batches``: its repository, cache connection and the
+# lock the workers take turns writing under.
+_WRITER: dict[str, Any] = {}
+
+
+def _start_writer(git_dir: str, path: str, building: bool, lock: Any) -> None:
+    limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)  # RSS stays flat however big the packs
+    db = connect_for_building(Path(path)) if building else _connect_file(Path(path))
+    _WRITER.update(store=Store(git_dir), db=db, building=building, lock=lock)
+
+
+def _read_and_write_chunk(
+    items: list[tuple[str, tuple[str, str, str]]], keep_all: bool
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Read some runs and write them to the cache; return the refs written and the rows
+    to send back (all when ``keep_all``, else those not written)."""
+    rows = [_read_row(_WRITER["store"], ref, *info) for ref, info in items]
+    with _WRITER["lock"]:
+        written = _write(_WRITER["db"], rows, [], replace=not _WRITER["building"])
+    kept = [row.row for row in rows if keep_all or row.ref not in written]
+    return sorted(written), kept
 
 
 def read_rows(store: Store, refs: dict[str, tuple[str, str, str]]) -> dict[str, CachedRun]:
@@ -436,9 +538,9 @@ def read_row_batches(
     spread over worker processes, whose batches arrive as they are done."""
     items = sorted(refs.items())
     store.fetch_run_files([commit for _, _, commit in refs.values()], META_FILES)
-    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    workers = _workers()
     chunks = [items[i : i + BATCH_RUNS] for i in range(0, len(items), BATCH_RUNS)]
-    if len(items) < PARALLEL_MIN_RUNS or workers < 2 or not _can_fork():
+    if not _parallel(len(items)):
         for chunk in chunks:
             yield [_read_row(store, ref, *info) for ref, info in chunk]
         return
@@ -466,6 +568,15 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+def _workers() -> int:
+    return min(os.cpu_count() or 1, MAX_WORKERS)
+
+
+def _parallel(runs: int) -> bool:
+    """Whether reading ``runs`` runs is worth worker processes."""
+    return runs >= PARALLEL_MIN_RUNS and _workers() >= 2 and _can_fork()
+
+
 def _try_discard(path: Path) -> bool:
     try:
         discard(path)
@@ -484,12 +595,22 @@ def _connect(path: Path | None) -> sqlite3.Connection:
     """Open the cache (or an in-memory one for None), creating or rebuilding its table."""
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    db = _connect_file(path)
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
+            _rebuild(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _connect_file(path: Path | None) -> sqlite3.Connection:
+    """A connection to the cache file as every user shares it (WAL), or to one in memory."""
     db = sqlite3.connect(path or ":memory:", timeout=30.0, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
-        if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
-            _rebuild(db)
     except BaseException:
         db.close()
         raise
@@ -663,17 +784,20 @@ def _select(db: sqlite3.Connection, where: Clause | None) -> dict[str, CachedRun
     return {row[0]: CachedRun(row) for row in db.execute(sql, args)}
 
 
-def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -> set[str]:
+def _write(
+    db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str], *, replace: bool = True
+) -> set[str]:
     """Best effort: a cache that cannot be written (read-only, busy) only costs speed.
-    Return the refs of the rows written."""
+    Return the refs of the rows written. ``replace=False``: the file holds none of these
+    refs yet (a build file), so no old rows are looked for."""
     rows = list(rows)
-    removed = [(ref,) for ref in gone] + [(row.ref,) for row in rows]
+    removed = [(ref,) for ref in gone] + ([(row.ref,) for row in rows] if replace else [])
     # A run whose objects are missing may be whole next time (a partial clone's objects
     # fetched, a repair): it is not cached, so every sync reads it again.
     rows = [row for row in rows if row.error is None or not MISSING_OBJECT.search(row.error)]
     try:
         db.execute("BEGIN IMMEDIATE")
-        for table in ("runs", "metric_values", "param_values", "run_parents"):
+        for table in ("runs", "metric_values", "param_values", "run_parents") if removed else ():
             db.executemany(f"DELETE FROM {table} WHERE ref = ?", removed)
         db.executemany(
             f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
