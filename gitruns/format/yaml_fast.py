@@ -53,7 +53,7 @@ _BLANK = re.compile(r"^ +$", re.MULTILINE)  # a line of spaces only: left to PyY
 # Mapping lines already read, ``content -> (key, value)`` (``_OPEN``: a block follows):
 # the lines of run.yaml repeat from run to run. Immutable values only, as in ``_SEEN``.
 _LINES: dict[str, tuple[str, Any]] = {}
-_LINES_MAX = 50_000
+_LINES_MAX = 10_000  # the lines that repeat are among the first runs' lines
 _LINE_MAX_CHARS = 200
 _OPEN = object()
 Lines = list[tuple[str, str]]  # (indent as spaces, content)
@@ -96,6 +96,12 @@ def _scalar(text: str) -> Any:
 
 
 def _new_scalar(text: str) -> Any:
+    # Decimal numbers first (most values no other run repeats are): PyYAML's resolver
+    # tries its float pattern first, then int, and both take every text these match.
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if _INT.fullmatch(text):
+        return int(text)
     if not text:
         raise _Unsure
     if text in _WORDS:
