@@ -23,7 +23,8 @@ from yaml.resolver import Resolver
 UNSURE = object()
 MAX_DEPTH = 32  # deeper documents go to PyYAML (and yamlio's checks)
 _SEEN: dict[str, Any] = {}
-_SEEN_MAX = 50_000
+_SEEN_MAX = 20_000
+_NOT_REMEMBERED = (list, dict, int, float)
 _WIDE = "\u00a1-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
 _REST = f"A-Za-z0-9_./+@()<>'={_WIDE}-"
 _PLAIN = re.compile(f"(?:[A-Za-z0-9/._{_WIDE}]|-(?=[A-Za-z_-]))[{_REST}]*(?: [{_REST}]+)*")
@@ -90,8 +91,10 @@ def _scalar(text: str) -> Any:
     if known is not _SEEN:
         return known
     value = _new_scalar(text)
-    if len(_SEEN) < _SEEN_MAX and len(text) <= 64 and not isinstance(value, list | dict):
-        _SEEN[text] = value  # immutable values only: each document gets its own containers
+    # Immutable values only (each document gets its own containers), and no numbers:
+    # they are read as fast as looked up, and most (metric values) never come again.
+    if len(_SEEN) < _SEEN_MAX and len(text) <= 64 and type(value) not in _NOT_REMEMBERED:
+        _SEEN[text] = value
     return value
 
 

@@ -96,7 +96,7 @@ def connect_for_building(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
-    db.execute("PRAGMA cache_size = -8192")  # 8 MiB
+    db.execute("PRAGMA cache_size = -4096")  # 4 MiB
     return db
 
 

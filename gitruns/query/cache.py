@@ -35,7 +35,7 @@ from gitruns.query.served import record_of, run_from_row, run_parts
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
 from gitruns.runs.resources import flat_resources
-from gitruns.storage import MISSING_OBJECT, Store, limit_mapped_packs
+from gitruns.storage import MISSING_OBJECT, Store, limit_mapped_packs, limit_object_cache
 
 CACHE_FILE = "cache.sqlite"
 CACHE_SCHEMA_VERSION = 7  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
@@ -43,7 +43,9 @@ LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
 BATCH_RUNS = 500  # runs read, written and let go at a time during a sync
-WORKER_MAPPED_PACK_BYTES = 32 << 20
+WORKER_MAPPED_PACK_BYTES = 16 << 20
+WORKER_OBJECT_CACHE_BYTES = 4 << 20  # each run's commit and tree are read once
+PACKED_REF_BYTES = 60  # a line of packed-refs naming a run is 88 bytes or more
 _COLUMNS = [
     "ref",
     "commit_id",
@@ -312,24 +314,33 @@ def sync(store: Store, where: Clause | None = None) -> Snapshot:
     A corrupt cache file is deleted and built again; when the file cannot be used at all
     (a read-only repository, a lock held too long) an in-memory cache stands in.
     """
-    refs = current_refs(store)
     path = store.gitruns_dir / CACHE_FILE
-    for attempt in range(2):
-        try:
-            return _sync_with(store, refs, path, where)
-        except (sqlite3.OperationalError, OSError):
-            break  # locked, or not writable: leave the file alone
-        except sqlite3.DatabaseError:
-            if attempt == 0 and not _try_discard(path):
-                break
-    return _sync_with(store, refs, None, where)
+    workers = Workers.before_a_big_build(store, path)
+    try:
+        refs = current_refs(store)
+        for attempt in range(2):
+            try:
+                return _sync_with(store, refs, path, where, workers)
+            except (sqlite3.OperationalError, OSError):
+                break  # locked, or not writable: leave the file alone
+            except sqlite3.DatabaseError:
+                if attempt == 0 and not _try_discard(path):
+                    break
+        return _sync_with(store, refs, None, where)
+    finally:
+        if workers is not None:
+            workers.close()
 
 
 def _sync_with(
-    store: Store, refs: dict[str, tuple[str, str, str]], path: Path | None, where: Clause | None
+    store: Store,
+    refs: dict[str, tuple[str, str, str]],
+    path: Path | None,
+    where: Clause | None,
+    workers: Workers | None = None,
 ) -> Snapshot:
     if path is not None and not path.exists():
-        return _build(store, refs, path, where)
+        return _build(store, refs, path, where, workers)
     db = _connect(path)
     try:
         if where is None:
@@ -409,7 +420,11 @@ def _lineage(
 
 
 def _build(
-    store: Store, refs: dict[str, tuple[str, str, str]], path: Path, where: Clause | None
+    store: Store,
+    refs: dict[str, tuple[str, str, str]],
+    path: Path,
+    where: Clause | None,
+    workers: Workers | None = None,
 ) -> Snapshot:
     """A cold build: no cache file yet. Every run is read and written into a build file
     (gitruns.query.build_file) that becomes the cache only once it is whole."""
@@ -419,7 +434,9 @@ def _build(
         db = build.connect()
         db.executescript(";\n".join(_TABLES_ONLY) + ";")
         cached: dict[str, str] = {}
-        fresh = _read_and_write(store, db, refs, [], cached, build.path, building=True)
+        fresh = _read_and_write(
+            store, db, refs, [], cached, build.path, building=True, workers=workers
+        )
         db.executescript(";\n".join(_INDEXES) + ";")
         db.execute(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
         db.execute("PRAGMA journal_mode = WAL")  # what every later user opens it with
@@ -445,6 +462,7 @@ def _read_and_write(
     path: Path | None = None,
     *,
     building: bool = False,
+    workers: Workers | None = None,
 ) -> dict[str, CachedRun]:
     """Read ``refs`` from git and write them to the cache a batch at a time; return the
     rows the snapshot must take from memory: all of them for a small sync, only those not
@@ -455,7 +473,7 @@ def _read_and_write(
     ``path`` is the file of ``db`` (None: a cache in memory). A big sync is read by worker
     processes that write their batches to that file themselves, one at a time, so the
     rows never travel back to this process; ``building``: it is a build file (no other
-    writer, no rows to replace)."""
+    writer, no rows to replace); ``workers``: forked already (``Workers``)."""
     kept: dict[str, CachedRun] = {}
     if gone:
         _write(db, [], gone)
@@ -469,72 +487,137 @@ def _read_and_write(
                 if row.ref not in written or keep_all:
                     kept[row.ref] = row
         return kept
-    for written_refs, rows in _written_batches(store, refs, path, building, keep_all):
+    batches = _written_batches(store, db, refs, path, building, keep_all, workers)
+    for written_refs, rows in batches:
         cached.update((ref, refs[ref][2]) for ref in written_refs)
         kept.update((row.ref, row) for row in rows)
     return kept
 
 
+class Workers:
+    """The worker processes of a big sync, and the lock they take turns writing under.
+
+    Forked while this process is small when they can be: a child's allocations land in
+    the free slots of pages it shares with its parent, copying them, so workers forked
+    after 100,000 refs were listed grow by the size of that listing (about 60 MB each).
+    """
+
+    def __init__(self, count: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self.count = count
+        self.lock = context.Lock()
+        # Their garbage collector would touch (and so copy) every object they inherit.
+        gc.freeze()
+        try:
+            self.pool = ProcessPoolExecutor(
+                count, mp_context=context, initializer=_remember_lock, initargs=(self.lock,)
+            )
+            self.pool.submit(int)  # forks them all now (a fork pool starts every worker)
+        finally:
+            gc.unfreeze()
+
+    @classmethod
+    def before_a_big_build(cls, store: Store, path: Path) -> Workers | None:
+        """Workers forked now, before the refs are listed, when there is no cache file and
+        the packed refs hold enough runs for a parallel build (a guess from their size; a
+        wrong guess costs one idle fork). None otherwise: they are forked when needed."""
+        if path.exists() or not _parallel(PARALLEL_MIN_RUNS):
+            return None
+        try:
+            packed = (store.common_dir / "packed-refs").stat().st_size
+        except OSError:
+            return None
+        if packed < PARALLEL_MIN_RUNS * PACKED_REF_BYTES:
+            return None
+        return cls(_workers() - 1)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _written_batches(
     store: Store,
+    db: sqlite3.Connection,
     refs: dict[str, tuple[str, str, str]],
     path: Path,
     building: bool,
     keep_all: bool,
+    workers: Workers | None = None,
 ) -> Iterator[tuple[list[str], list[CachedRun]]]:
-    """Worker processes read ``refs`` a batch at a time and write each batch to the cache
-    file ``path`` (one writer at a time, by a lock they share); yield, per batch, the refs
-    written and the rows this process must hold (see ``_read_and_write``)."""
+    """Read ``refs`` a batch at a time and write each batch to the cache file ``path``
+    (through ``db`` here), in worker processes and in this one: one process per CPU, so
+    that on 2 CPUs one worker's memory is saved and this process is not left waiting.
+    Writers take turns by a lock they share. Yield, per batch, the refs written and the
+    rows this process must hold (see ``_read_and_write``), as batches are done."""
     items = sorted(refs.items())
     store.fetch_run_files([commit for _, _, commit in refs.values()], META_FILES)
-    chunks = [items[i : i + BATCH_RUNS] for i in range(0, len(items), BATCH_RUNS)]
-    context = multiprocessing.get_context("fork")
-    setup = (str(store.git_dir), str(path), building, context.Lock())
-    workers = _workers()
-    # Forked workers share this process's memory until they touch it; their garbage
-    # collector would touch every object (100,000 refs: 60 MB copied into each worker).
-    gc.freeze()
+    remaining = deque(items[i : i + BATCH_RUNS] for i in range(0, len(items), BATCH_RUNS))
+    del items
+    own = workers is None
+    if workers is None:
+        workers = Workers(_workers() - 1)
+    setup = (str(store.git_dir), str(path), building)
+    mapped = limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)
+    cached = limit_object_cache(WORKER_OBJECT_CACHE_BYTES)
+    here = {"store": store, "db": db, "building": building, "lock": workers.lock}
     try:
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_start_writer, initargs=setup
-        ) as pool:
-            # A few batches in flight, not all: the parent only collects what they report.
-            pending: deque[Future[tuple[list[str], list[tuple[Any, ...]]]]] = deque()
-            for chunk in chunks:
-                pending.append(pool.submit(_read_and_write_chunk, chunk, keep_all))
-                if len(pending) > 2 * workers:
-                    written, rows = pending.popleft().result()
-                    yield written, [CachedRun(row) for row in rows]
-            while pending:
+        # A few batches in flight, not all: the workers never wait for work, and this
+        # process takes the next batch itself while they are busy.
+        pending: deque[Future[tuple[list[str], list[tuple[Any, ...]]]]] = deque()
+        while remaining or pending:
+            while remaining and len(pending) < 2 * workers.count:
+                chunk = remaining.popleft()
+                pending.append(workers.pool.submit(_read_and_write_chunk, setup, chunk, keep_all))
+            while pending and (pending[0].done() or not remaining):
                 written, rows = pending.popleft().result()
+                yield written, [CachedRun(row) for row in rows]
+            if remaining:
+                written, rows = _read_and_write_batch(here, remaining.popleft(), keep_all)
                 yield written, [CachedRun(row) for row in rows]
     except BrokenProcessPool as exc:  # a worker killed (out of memory?) mid-way
         raise GitrunsError(
             "a worker process reading runs into the cache died", "run the command again"
         ) from exc
     finally:
-        gc.unfreeze()
+        limit_mapped_packs(mapped)
+        limit_object_cache(cached)
+        if own:
+            workers.close()
 
 
-# In a worker process of ``_written_batches``: its repository, cache connection and the
-# lock the workers take turns writing under.
+# In a worker process of ``Workers``: the lock they write under, and for the file it
+# writes to now, its repository and cache connection.
 _WRITER: dict[str, Any] = {}
 
 
-def _start_writer(git_dir: str, path: str, building: bool, lock: Any) -> None:
+def _remember_lock(lock: Any) -> None:
+    _WRITER["lock"] = lock
+
+
+def _start_writer(git_dir: str, path: str, building: bool) -> None:
     limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)  # RSS stays flat however big the packs
+    limit_object_cache(WORKER_OBJECT_CACHE_BYTES)
     db = connect_for_building(Path(path)) if building else _connect_file(Path(path))
-    _WRITER.update(store=Store(git_dir), db=db, building=building, lock=lock)
+    _WRITER.update(store=Store(git_dir), db=db, building=building, setup=(git_dir, path, building))
 
 
 def _read_and_write_chunk(
-    items: list[tuple[str, tuple[str, str, str]]], keep_all: bool
+    setup: tuple[str, str, bool], items: list[tuple[str, tuple[str, str, str]]], keep_all: bool
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """In a worker process: ``_read_and_write_batch`` with its own repository and file."""
+    if _WRITER.get("setup") != setup:
+        _start_writer(*setup)
+    return _read_and_write_batch(_WRITER, items, keep_all)
+
+
+def _read_and_write_batch(
+    writer: dict[str, Any], items: list[tuple[str, tuple[str, str, str]]], keep_all: bool
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Read some runs and write them to the cache; return the refs written and the rows
-    to send back (all when ``keep_all``, else those not written)."""
-    rows = [_read_row(_WRITER["store"], ref, *info) for ref, info in items]
-    with _WRITER["lock"]:
-        written = _write(_WRITER["db"], rows, [], replace=not _WRITER["building"])
+    to hand back (all when ``keep_all``, else those not written)."""
+    rows = [_read_row(writer["store"], ref, *info) for ref, info in items]
+    with writer["lock"]:
+        written = _write(writer["db"], rows, [], replace=not writer["building"])
     kept = [row.row for row in rows if keep_all or row.ref not in written]
     return sorted(written), kept
 
@@ -574,6 +657,7 @@ def _read_chunk(job: tuple[str, list[tuple[str, tuple[str, str, str]]]]) -> list
     """In a worker process: open the repository afresh and read some runs."""
     git_dir, items = job
     limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)  # RSS stays flat however big the packs
+    limit_object_cache(WORKER_OBJECT_CACHE_BYTES)
     store = Store(git_dir)
     return [_read_row(store, ref, *info).row for ref, info in items]
 

@@ -193,3 +193,27 @@ def test_workers_replace_changed_rows_of_a_live_cache(repo: Path, workers: None)
     assert counts(cache_file(repo)) == {"runs": 7, "metric_values": 14, "param_values": 7}
     again = cache.sync(store)
     assert sorted(row.name for row in again.runs() if row.tags) == ["r0", "r1", "r2"]
+
+
+def test_workers_forked_before_the_refs_are_listed_build_the_cache(
+    repo: Path, workers: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not cache._parallel(cache.PARALLEL_MIN_RUNS):
+        pytest.skip("one CPU: a build has no worker processes")
+    ids = [record(f"r{i}", layers=i) for i in range(6)]
+    git(repo, "pack-refs", "--all")  # what gitruns gc leaves: the guess sees packed runs
+    forked: list[cache.Workers] = []
+    original = cache.Workers.before_a_big_build.__func__  # type: ignore[attr-defined]
+
+    def watching(cls: type[cache.Workers], store: Any, path: Path) -> cache.Workers | None:
+        found = original(cls, store, path)
+        forked.extend([found] if found is not None else [])
+        return found
+
+    monkeypatch.setattr(cache.Workers, "before_a_big_build", classmethod(watching))
+    snapshot = cache.sync(open_store())
+    assert len(forked) == 1 and forked[0].count >= 1
+    assert sorted(row.run_id for row in snapshot.runs()) == sorted(ids)
+    assert counts(cache_file(repo)) == {"runs": 6, "metric_values": 12, "param_values": 6}
+    assert cache.sync(open_store()).problems == []
+    assert len(forked) == 1  # a cache file exists: nothing forked ahead any more
