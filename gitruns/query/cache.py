@@ -523,6 +523,8 @@ class Workers:
         wrong guess costs one idle fork). None otherwise: they are forked when needed."""
         if path.exists() or not _parallel(PARALLEL_MIN_RUNS):
             return None
+        if not os.access(store.common_dir, os.W_OK):
+            return None  # no cache can be written here: every query would fork in vain
         try:
             packed = (store.common_dir / "packed-refs").stat().st_size
         except OSError:
