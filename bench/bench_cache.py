@@ -213,8 +213,9 @@ def report(rows: list[dict[str, Any]]) -> str:
     lines += [
         "",
         "Cold rebuild: `gitruns ls --filter ... --format csv -c id` with the cache deleted: "
-        "every run read from git, validated and written to a new cache file by one worker "
-        "process per CPU, the file put in place when whole (CPU time counts the workers). "
+        "every run read from git, validated and written to a new cache file by the command "
+        "and one worker process per other CPU, the file put in place when whole (CPU time "
+        "counts the workers). "
         "Memory is sampled every 20 ms over the whole process tree; RSS counts the pages "
         "that forked workers share with their parent once per process, PSS shares them out. "
         "MLflow keeps its runs in the database itself, so its cold start is a whole process: "
