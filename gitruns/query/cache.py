@@ -531,7 +531,10 @@ class Workers:
             return None
         if packed < PARALLEL_MIN_RUNS * PACKED_REF_BYTES:
             return None
-        return cls(_workers() - 1)
+        try:
+            return cls(_workers() - 1)
+        except OSError:  # cannot fork now (process limits): the build forks when it can
+            return None
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
