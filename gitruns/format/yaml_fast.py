@@ -23,7 +23,8 @@ from yaml.resolver import Resolver
 UNSURE = object()
 MAX_DEPTH = 32  # deeper documents go to PyYAML (and yamlio's checks)
 _SEEN: dict[str, Any] = {}
-_SEEN_MAX = 50_000
+_SEEN_MAX = 20_000
+_NOT_REMEMBERED = (list, dict, int, float)
 _WIDE = "\u00a1-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
 _REST = f"A-Za-z0-9_./+@()<>'={_WIDE}-"
 _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
@@ -77,6 +78,17 @@ def _wide() -> _Wide:
     return _compiled
 
 
+_LINE = re.compile(r"^( *)(.+)$", re.MULTILINE)
+_BLANK = re.compile(r"^ +$", re.MULTILINE)  # a line of spaces only: left to PyYAML
+# Mapping lines already read, ``content -> (key, value)`` (``_OPEN``: a block follows):
+# the lines of run.yaml repeat from run to run. Immutable values only, as in ``_SEEN``.
+_LINES: dict[str, tuple[str, Any]] = {}
+_LINES_MAX = 10_000  # the lines that repeat are among the first runs' lines
+_LINE_MAX_CHARS = 200
+_OPEN = object()
+Lines = list[tuple[str, str]]  # (indent as spaces, content)
+
+
 class _Unsure(Exception):
     pass
 
@@ -88,19 +100,17 @@ def parse(raw: bytes) -> Any:
     except UnicodeDecodeError:
         return UNSURE
     odd = _ASCII_ODD if text.isascii() else _wide().odd
-    if not text or odd.search(text):
+    if not text or odd.search(text) or _BLANK.search(text):
         return UNSURE
-    lines = []
-    for line in text.split("\n"):
-        if line:
-            content = line.lstrip(" ")
-            lines.append((len(line) - len(content), content))
+    # (indent, content) of each line that is not empty, split in C: an indent is the
+    # string of its spaces, and strings of spaces compare as their lengths do.
+    lines = _LINE.findall(text)
     if len(lines) == 1 and lines[0][1] in ("[]", "{}"):
         return [] if lines[0][1] == "[]" else {}
-    if not lines or lines[0][0] != 0:
+    if not lines or lines[0][0]:
         return UNSURE
     try:
-        value, end = _block(lines, 0, 0, 0)
+        value, end = _block(lines, 0, "", 0)
     except (_Unsure, RecursionError, ValueError):  # ValueError: an int too long to read
         return UNSURE
     return value if end == len(lines) else UNSURE
@@ -111,12 +121,20 @@ def _scalar(text: str) -> Any:
     if known is not _SEEN:
         return known
     value = _new_scalar(text)
-    if len(_SEEN) < _SEEN_MAX and len(text) <= 64 and not isinstance(value, list | dict):
-        _SEEN[text] = value  # immutable values only: each document gets its own containers
+    # Immutable values only (each document gets its own containers), and no numbers:
+    # they are read as fast as looked up, and most (metric values) never come again.
+    if len(_SEEN) < _SEEN_MAX and len(text) <= 64 and type(value) not in _NOT_REMEMBERED:
+        _SEEN[text] = value
     return value
 
 
 def _new_scalar(text: str) -> Any:
+    # Decimal numbers first (most values no other run repeats are): PyYAML's resolver
+    # tries its float pattern first, then int, and both take every text these match.
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if _INT.fullmatch(text):
+        return int(text)
     if not text:
         raise _Unsure
     if text in _WORDS:
@@ -149,7 +167,7 @@ def _key(text: str) -> str:
     return value
 
 
-def _block(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> tuple[Any, int]:
+def _block(lines: Lines, i: int, indent: str, depth: int) -> tuple[Any, int]:
     if depth > MAX_DEPTH:
         raise _Unsure
     if lines[i][1].startswith("- ") or lines[i][1] == "-":
@@ -157,15 +175,15 @@ def _block(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> tup
     return _mapping(lines, i, indent, depth)
 
 
-def _sequence(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> tuple[Any, int]:
+def _sequence(lines: Lines, i: int, indent: str, depth: int) -> tuple[Any, int]:
     items: list[Any] = []
     while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
         rest = lines[i][1][2:]
         if rest.startswith(" ") or not rest:
             raise _Unsure
         if rest.startswith("- ") or ((": " in rest or rest.endswith(":")) and rest[0] != "'"):
-            lines[i] = (indent + 2, rest)  # a nested sequence or mapping starts here
-            value, i = _block(lines, i, indent + 2, depth + 1)
+            lines[i] = (indent + "  ", rest)  # a nested sequence or mapping starts here
+            value, i = _block(lines, i, indent + "  ", depth + 1)
         else:
             value, i = _scalar(rest), i + 1
         items.append(value)
@@ -174,28 +192,42 @@ def _sequence(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> 
     return items, i
 
 
-def _mapping(lines: list[tuple[int, str]], i: int, indent: int, depth: int) -> tuple[Any, int]:
+def _mapping(lines: Lines, i: int, indent: str, depth: int) -> tuple[Any, int]:
     mapping: dict[str, Any] = {}
-    while i < len(lines) and lines[i][0] == indent and not lines[i][1].startswith("- "):
-        content = lines[i][1]
-        if content.endswith(":"):
-            key, rest = _key(content[:-1]), None
-        else:
-            name, sep, rest = content.partition(": ")
-            if not sep or not rest or rest.startswith(" "):
-                raise _Unsure
-            key = _key(name)
+    count = len(lines)
+    while i < count:
+        at, content = lines[i]
+        if at != indent or content.startswith("- "):
+            break
+        known = _LINES.get(content)
+        key, value = known if known is not None else _mapping_line(content)
         if key in mapping:
             raise _Unsure
         i += 1
-        if rest is not None:
-            mapping[key] = _scalar(rest)
-        elif i < len(lines) and lines[i][0] > indent:
+        if value is not _OPEN:
+            mapping[key] = value
+        elif i < count and lines[i][0] > indent:
             mapping[key], i = _block(lines, i, lines[i][0], depth + 1)
-        elif i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
+        elif i < count and lines[i][0] == indent and lines[i][1].startswith("- "):
             mapping[key], i = _sequence(lines, i, indent, depth + 1)
         else:
             raise _Unsure  # "key:" and nothing: null, which gitruns never writes
-    if i < len(lines) and lines[i][0] > indent:
+    if i < count and lines[i][0] > indent:
         raise _Unsure
     return mapping, i
+
+
+def _mapping_line(content: str) -> tuple[str, Any]:
+    """``key: value`` as (key, value), ``key:`` as (key, ``_OPEN``); remembered when the
+    value is immutable (a fresh ``[]`` or ``{}`` is made for each document)."""
+    if content.endswith(":"):
+        parsed = (_key(content[:-1]), _OPEN)
+    else:
+        name, sep, rest = content.partition(": ")
+        if not sep or not rest or rest.startswith(" "):
+            raise _Unsure
+        parsed = (_key(name), _scalar(rest))
+    fresh = isinstance(parsed[1], list | dict)
+    if not fresh and len(_LINES) < _LINES_MAX and len(content) <= _LINE_MAX_CHARS:
+        _LINES[content] = parsed
+    return parsed

@@ -12,6 +12,7 @@ writers agree.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -19,6 +20,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,12 +30,13 @@ from gitruns.format import layout
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
 from gitruns.query import refstate
+from gitruns.query.build_file import BuildFile, connect_for_building
 from gitruns.query.lineage import Family, LazyLineage, Lineage
 from gitruns.query.served import record_of, run_from_row, run_parts
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
 from gitruns.runs.resources import flat_resources
-from gitruns.storage import MISSING_OBJECT, Store, limit_mapped_packs
+from gitruns.storage import MISSING_OBJECT, Store, limit_mapped_packs, limit_object_cache
 
 CACHE_FILE = "cache.sqlite"
 CACHE_SCHEMA_VERSION = 8  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
@@ -42,7 +45,9 @@ LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
 BATCH_RUNS = 500  # runs read, written and let go at a time during a sync
-WORKER_MAPPED_PACK_BYTES = 32 << 20
+WORKER_MAPPED_PACK_BYTES = 16 << 20
+WORKER_OBJECT_CACHE_BYTES = 4 << 20  # each run's commit and tree are read once
+PACKED_REF_BYTES = 60  # a line of packed-refs naming a run is 88 bytes or more
 _COLUMNS = [
     "ref",
     "commit_id",
@@ -105,6 +110,9 @@ _TABLES = [
     # the refs listed after it was taken (see ``_remember``).
     "CREATE TABLE ref_state (id INTEGER PRIMARY KEY CHECK (id = 0), fingerprint TEXT)",
 ]
+# A build file gets its tables first and its indexes once filled (faster, and denser).
+_TABLES_ONLY = [statement for statement in _TABLES if not statement.startswith("CREATE INDEX")]
+_INDEXES = [statement for statement in _TABLES if statement.startswith("CREATE INDEX")]
 _ATTRIBUTE_COLUMNS = {
     "id": "run_id",
     "name": "name",
@@ -128,6 +136,8 @@ Problem = tuple[str, str]  # (ref, why it was skipped)
 # Errors a crafted or damaged run can raise in a reader beyond GitrunsError.
 UNREADABLE = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError)
 _SQL_INT = 2**63
+# json.dumps(value, sort_keys=True), without building an encoder for each call.
+_sorted_json = json.JSONEncoder(sort_keys=True).encode
 Clause = tuple[str, list[Any]]  # SQL over the runs table, and its arguments
 
 
@@ -329,17 +339,22 @@ def sync(store: Store, where: Clause | None = None, asked: Iterable[str] = ()) -
     warm = _serve_unchanged(store, path, where, asked)
     if warm is not None:
         return warm
-    state = refstate.take(store.common_dir)  # before the listing: a change after it shows
-    refs = current_refs(store)
-    for attempt in range(2):
-        try:
-            return _sync_with(store, refs, path, where, state, asked)
-        except (sqlite3.OperationalError, OSError):
-            break  # locked, or not writable: leave the file alone
-        except sqlite3.DatabaseError:
-            if attempt == 0 and not _try_discard(path):
-                break
-    return _sync_with(store, refs, None, where, None, asked)
+    workers = Workers.before_a_big_build(store, path)
+    try:
+        state = refstate.take(store.common_dir)  # before the listing: a change after it shows
+        refs = current_refs(store)
+        for attempt in range(2):
+            try:
+                return _sync_with(store, refs, path, where, state, asked, workers)
+            except (sqlite3.OperationalError, OSError):
+                break  # locked, or not writable: leave the file alone
+            except sqlite3.DatabaseError:
+                if attempt == 0 and not _try_discard(path):
+                    break
+        return _sync_with(store, refs, None, where, None, asked)
+    finally:
+        if workers is not None:
+            workers.close()
 
 
 def _sync_with(
@@ -349,7 +364,10 @@ def _sync_with(
     where: Clause | None,
     state: str | None = None,
     asked: list[str] | None = None,
+    workers: Workers | None = None,
 ) -> Snapshot:
+    if path is not None and not path.exists():
+        return _with_recorded(_build(store, refs, path, where, workers), refs, asked)
     db = _connect(path)
     try:
         if where is None:
@@ -359,7 +377,7 @@ def _sync_with(
             cached = dict(db.execute("SELECT ref, commit_id FROM runs").fetchall())
         stale = [ref for ref, (_, _, commit) in refs.items() if cached.get(ref) != commit]
         gone = [ref for ref in cached if ref not in refs]
-        fresh = _read_and_write(store, db, {ref: refs[ref] for ref in stale}, gone, cached)
+        fresh = _read_and_write(store, db, {ref: refs[ref] for ref in stale}, gone, cached, path)
         if where is not None or len(stale) > BATCH_RUNS:
             stored = _select(db, where)
         if path is not None and state is not None:
@@ -368,6 +386,13 @@ def _sync_with(
         db.close()
     snapshot = _snapshot(store, refs, cached, stored, fresh)
     snapshot.fresh = [row for row in fresh.values() if row.error is None]
+    return _with_recorded(snapshot, refs, asked)
+
+
+def _with_recorded(
+    snapshot: Snapshot, refs: dict[str, tuple[str, str, str]], asked: list[str] | None
+) -> Snapshot:
+    """``snapshot`` with ``recorded``: which of the ``asked`` run ids have a ref."""
     if asked:
         ids = {run_id for ref, (run_id, _, _) in refs.items() if ref.endswith(run_id)}
         snapshot.recorded = ids.intersection(asked)
@@ -447,29 +472,212 @@ def _lineage(
     return lineage
 
 
+def _build(
+    store: Store,
+    refs: dict[str, tuple[str, str, str]],
+    path: Path,
+    where: Clause | None,
+    workers: Workers | None = None,
+) -> Snapshot:
+    """A cold build: no cache file yet. Every run is read and written into a build file
+    (gitruns.query.build_file) that becomes the cache only once it is whole."""
+    build = BuildFile.create(path)
+    db: sqlite3.Connection | None = None
+    try:
+        db = build.connect()
+        db.executescript(";\n".join(_TABLES_ONLY) + ";")
+        cached: dict[str, str] = {}
+        fresh = _read_and_write(
+            store, db, refs, [], cached, build.path, building=True, workers=workers
+        )
+        db.executescript(";\n".join(_INDEXES) + ";")
+        db.execute(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
+        db.execute("PRAGMA journal_mode = WAL")  # what every later user opens it with
+        stored = _select(db, where) if where is not None or len(refs) > BATCH_RUNS else {}
+        db.close()
+        db = None
+        build.install(path)
+    finally:
+        if db is not None:
+            db.close()
+        build.abandon()
+    snapshot = _snapshot(store, refs, cached, stored, fresh)
+    snapshot.fresh = [row for row in fresh.values() if row.error is None]
+    return snapshot
+
+
 def _read_and_write(
     store: Store,
     db: sqlite3.Connection,
     refs: dict[str, tuple[str, str, str]],
     gone: list[str],
     cached: dict[str, str],
+    path: Path | None = None,
+    *,
+    building: bool = False,
+    workers: Workers | None = None,
 ) -> dict[str, CachedRun]:
     """Read ``refs`` from git and write them to the cache a batch at a time; return the
     rows the snapshot must take from memory: all of them for a small sync, only those not
     written (missing objects, a busy file) for a big one, whose written rows are let go
     (memory stays flat at 100,000 runs) and selected back. ``cached`` learns what was
-    written."""
+    written.
+
+    ``path`` is the file of ``db`` (None: a cache in memory). A big sync is read by worker
+    processes that write their batches to that file themselves, one at a time, so the
+    rows never travel back to this process; ``building``: it is a build file (no other
+    writer, no rows to replace); ``workers``: forked already (``Workers``)."""
     kept: dict[str, CachedRun] = {}
     if gone:
         _write(db, [], gone)
-    for batch in read_row_batches(store, refs):
-        written = _write(db, batch, [])
-        for row in batch:
-            if row.ref in written:
-                cached[row.ref] = row.commit_id
-            if row.ref not in written or len(refs) <= BATCH_RUNS:
-                kept[row.ref] = row
+    keep_all = len(refs) <= BATCH_RUNS
+    if path is None or not _parallel(len(refs)):
+        for batch in read_row_batches(store, refs):
+            written = _write(db, batch, [], replace=not building)
+            for row in batch:
+                if row.ref in written:
+                    cached[row.ref] = row.commit_id
+                if row.ref not in written or keep_all:
+                    kept[row.ref] = row
+        return kept
+    batches = _written_batches(store, db, refs, path, building, keep_all, workers)
+    for written_refs, rows in batches:
+        cached.update((ref, refs[ref][2]) for ref in written_refs)
+        kept.update((row.ref, row) for row in rows)
     return kept
+
+
+class Workers:
+    """The worker processes of a big sync, and the lock they take turns writing under.
+
+    Forked while this process is small when they can be: a child's allocations land in
+    the free slots of pages it shares with its parent, copying them, so workers forked
+    after 100,000 refs were listed grow by the size of that listing (about 60 MB each).
+    """
+
+    def __init__(self, count: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self.count = count
+        self.lock = context.Lock()
+        # Their garbage collector would touch (and so copy) every object they inherit.
+        gc.freeze()
+        try:
+            self.pool = ProcessPoolExecutor(
+                count, mp_context=context, initializer=_remember_lock, initargs=(self.lock,)
+            )
+            self.pool.submit(int)  # forks them all now (a fork pool starts every worker)
+        finally:
+            gc.unfreeze()
+
+    @classmethod
+    def before_a_big_build(cls, store: Store, path: Path) -> Workers | None:
+        """Workers forked now, before the refs are listed, when there is no cache file and
+        the packed refs hold enough runs for a parallel build (a guess from their size; a
+        wrong guess costs one idle fork). None otherwise: they are forked when needed."""
+        if path.exists() or not _parallel(PARALLEL_MIN_RUNS):
+            return None
+        if not os.access(store.common_dir, os.W_OK):
+            return None  # no cache can be written here: every query would fork in vain
+        try:
+            packed = (store.common_dir / "packed-refs").stat().st_size
+        except OSError:
+            return None
+        if packed < PARALLEL_MIN_RUNS * PACKED_REF_BYTES:
+            return None
+        try:
+            return cls(_workers() - 1)
+        except OSError:  # cannot fork now (process limits): the build forks when it can
+            return None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _written_batches(
+    store: Store,
+    db: sqlite3.Connection,
+    refs: dict[str, tuple[str, str, str]],
+    path: Path,
+    building: bool,
+    keep_all: bool,
+    workers: Workers | None = None,
+) -> Iterator[tuple[list[str], list[CachedRun]]]:
+    """Read ``refs`` a batch at a time and write each batch to the cache file ``path``
+    (through ``db`` here), in worker processes and in this one: one process per CPU, so
+    that on 2 CPUs one worker's memory is saved and this process is not left waiting.
+    Writers take turns by a lock they share. Yield, per batch, the refs written and the
+    rows this process must hold (see ``_read_and_write``), as batches are done."""
+    items = sorted(refs.items())
+    store.fetch_run_files([commit for _, _, commit in refs.values()], META_FILES)
+    remaining = deque(items[i : i + BATCH_RUNS] for i in range(0, len(items), BATCH_RUNS))
+    del items
+    own = workers is None
+    if workers is None:
+        workers = Workers(_workers() - 1)
+    setup = (str(store.git_dir), str(path), building)
+    mapped = limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)
+    cached = limit_object_cache(WORKER_OBJECT_CACHE_BYTES)
+    here = {"store": store, "db": db, "building": building, "lock": workers.lock}
+    try:
+        # A few batches in flight, not all: the workers never wait for work, and this
+        # process takes the next batch itself while they are busy.
+        pending: deque[Future[tuple[list[str], list[tuple[Any, ...]]]]] = deque()
+        while remaining or pending:
+            while remaining and len(pending) < 2 * workers.count:
+                chunk = remaining.popleft()
+                pending.append(workers.pool.submit(_read_and_write_chunk, setup, chunk, keep_all))
+            while pending and (pending[0].done() or not remaining):
+                written, rows = pending.popleft().result()
+                yield written, [CachedRun(row) for row in rows]
+            if remaining:
+                written, rows = _read_and_write_batch(here, remaining.popleft(), keep_all)
+                yield written, [CachedRun(row) for row in rows]
+    except BrokenProcessPool as exc:  # a worker killed (out of memory?) mid-way
+        raise GitrunsError(
+            "a worker process reading runs into the cache died", "run the command again"
+        ) from exc
+    finally:
+        limit_mapped_packs(mapped)
+        limit_object_cache(cached)
+        if own:
+            workers.close()
+
+
+# In a worker process of ``Workers``: the lock they write under, and for the file it
+# writes to now, its repository and cache connection.
+_WRITER: dict[str, Any] = {}
+
+
+def _remember_lock(lock: Any) -> None:
+    _WRITER["lock"] = lock
+
+
+def _start_writer(git_dir: str, path: str, building: bool) -> None:
+    limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)  # RSS stays flat however big the packs
+    limit_object_cache(WORKER_OBJECT_CACHE_BYTES)
+    db = connect_for_building(Path(path)) if building else _connect_file(Path(path))
+    _WRITER.update(store=Store(git_dir), db=db, building=building, setup=(git_dir, path, building))
+
+
+def _read_and_write_chunk(
+    setup: tuple[str, str, bool], items: list[tuple[str, tuple[str, str, str]]], keep_all: bool
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """In a worker process: ``_read_and_write_batch`` with its own repository and file."""
+    if _WRITER.get("setup") != setup:
+        _start_writer(*setup)
+    return _read_and_write_batch(_WRITER, items, keep_all)
+
+
+def _read_and_write_batch(
+    writer: dict[str, Any], items: list[tuple[str, tuple[str, str, str]]], keep_all: bool
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Read some runs and write them to the cache; return the refs written and the rows
+    to hand back (all when ``keep_all``, else those not written)."""
+    rows = [_read_row(writer["store"], ref, *info) for ref, info in items]
+    with writer["lock"]:
+        written = _write(writer["db"], rows, [], replace=not writer["building"])
+    kept = [row.row for row in rows if keep_all or row.ref not in written]
+    return sorted(written), kept
 
 
 def read_rows(store: Store, refs: dict[str, tuple[str, str, str]]) -> dict[str, CachedRun]:
@@ -485,9 +693,9 @@ def read_row_batches(
     spread over worker processes, whose batches arrive as they are done."""
     items = sorted(refs.items())
     store.fetch_run_files([commit for _, _, commit in refs.values()], META_FILES)
-    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    workers = _workers()
     chunks = [items[i : i + BATCH_RUNS] for i in range(0, len(items), BATCH_RUNS)]
-    if len(items) < PARALLEL_MIN_RUNS or workers < 2 or not _can_fork():
+    if not _parallel(len(items)):
         for chunk in chunks:
             yield [_read_row(store, ref, *info) for ref, info in chunk]
         return
@@ -507,12 +715,22 @@ def _read_chunk(job: tuple[str, list[tuple[str, tuple[str, str, str]]]]) -> list
     """In a worker process: open the repository afresh and read some runs."""
     git_dir, items = job
     limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)  # RSS stays flat however big the packs
+    limit_object_cache(WORKER_OBJECT_CACHE_BYTES)
     store = Store(git_dir)
     return [_read_row(store, ref, *info).row for ref, info in items]
 
 
 def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _workers() -> int:
+    return min(os.cpu_count() or 1, MAX_WORKERS)
+
+
+def _parallel(runs: int) -> bool:
+    """Whether reading ``runs`` runs is worth worker processes."""
+    return runs >= PARALLEL_MIN_RUNS and _workers() >= 2 and _can_fork()
 
 
 def _try_discard(path: Path) -> bool:
@@ -533,12 +751,22 @@ def _connect(path: Path | None) -> sqlite3.Connection:
     """Open the cache (or an in-memory one for None), creating or rebuilding its table."""
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    db = _connect_file(path)
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
+            _rebuild(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _connect_file(path: Path | None) -> sqlite3.Connection:
+    """A connection to the cache file as every user shares it (WAL), or to one in memory."""
     db = sqlite3.connect(path or ":memory:", timeout=30.0, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
-        if db.execute("PRAGMA user_version").fetchone()[0] != CACHE_SCHEMA_VERSION:
-            _rebuild(db)
     except BaseException:
         db.close()
         raise
@@ -643,13 +871,13 @@ def _run_values(run: Run) -> list[Any]:
         sql_number(doc.get("duration_s")),
         git.get("branch"),
         git.get("commit"),
-        json.dumps(layout.flatten(run.params), sort_keys=True),
-        json.dumps(metrics, sort_keys=True),
-        json.dumps(run.tags, sort_keys=True),
-        json.dumps(flat_resources(doc.get("resources")), sort_keys=True),
+        _sorted_json(layout.flatten(run.params)),
+        _sorted_json(metrics),
+        _sorted_json(run.tags),
+        _sorted_json(flat_resources(doc.get("resources"))),
         run_parts(run),
         run.experiment,
-        json.dumps(_extras(run), sort_keys=True),
+        _sorted_json(_extras(run)),
     ]
 
 
@@ -712,18 +940,21 @@ def _select(db: sqlite3.Connection, where: Clause | None) -> dict[str, CachedRun
     return {row[0]: CachedRun(row) for row in db.execute(sql, args)}
 
 
-def _write(db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str]) -> set[str]:
+def _write(
+    db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str], *, replace: bool = True
+) -> set[str]:
     """Best effort: a cache that cannot be written (read-only, busy) only costs speed.
-    Return the refs of the rows written."""
+    Return the refs of the rows written. ``replace=False``: the file holds none of these
+    refs yet (a build file), so no old rows are looked for."""
     rows = list(rows)
-    removed = [(ref,) for ref in gone] + [(row.ref,) for row in rows]
+    removed = [(ref,) for ref in gone] + ([(row.ref,) for row in rows] if replace else [])
     # A run whose objects are missing may be whole next time (a partial clone's objects
     # fetched, a repair): it is not cached, so every sync reads it again.
     rows = [row for row in rows if row.error is None or not MISSING_OBJECT.search(row.error)]
     try:
         db.execute("BEGIN IMMEDIATE")
         db.execute("DELETE FROM ref_state")  # the rows may no longer match the refs
-        for table in ("runs", "metric_values", "param_values", "run_parents"):
+        for table in ("runs", "metric_values", "param_values", "run_parents") if removed else ():
             db.executemany(f"DELETE FROM {table} WHERE ref = ?", removed)
         db.executemany(
             f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",

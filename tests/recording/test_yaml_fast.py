@@ -122,3 +122,22 @@ def test_ascii_patterns_match_the_wide_ones_on_ascii_text(text: str) -> None:
     wide = yaml_fast._wide()
     assert bool(yaml_fast._ASCII_ODD.search(text)) == bool(wide.odd.search(text))
     assert bool(yaml_fast._ASCII_PLAIN.fullmatch(text)) == bool(wide.plain.fullmatch(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.from_regex(yaml_fast._FLOAT, fullmatch=True) | st.from_regex(yaml_fast._INT, fullmatch=True)
+)
+def test_decimal_numbers_read_as_pyyaml_reads_them(text: str) -> None:
+    raw = f"key: {text}\nlist:\n- {text}\n".encode()
+    fast = yaml_fast.parse(raw)
+    assert fast is not yaml_fast.UNSURE
+    assert identical(fast, safe_load(raw)), raw
+
+
+def test_remembered_lines_never_share_containers() -> None:
+    raw = b"a: []\nb: {}\nc: 1\n"
+    first = yaml_fast.parse(raw)
+    first["a"].append(1)
+    first["b"]["x"] = 2
+    assert yaml_fast.parse(raw) == {"a": [], "b": {}, "c": 1}
