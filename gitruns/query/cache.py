@@ -367,7 +367,7 @@ def _sync_with(
     workers: Workers | None = None,
 ) -> Snapshot:
     if path is not None and not path.exists():
-        return _with_recorded(_build(store, refs, path, where, workers), refs, asked)
+        return _with_recorded(_build(store, refs, path, where, workers, state), refs, asked)
     db = _connect(path)
     try:
         if where is None:
@@ -478,9 +478,12 @@ def _build(
     path: Path,
     where: Clause | None,
     workers: Workers | None = None,
+    state: str | None = None,
 ) -> Snapshot:
     """A cold build: no cache file yet. Every run is read and written into a build file
-    (gitruns.query.build_file) that becomes the cache only once it is whole."""
+    (gitruns.query.build_file) that becomes the cache only once it is whole; ``state``
+    (the refs' fingerprint taken before they were listed) goes in with it if the rows
+    hold exactly ``refs``."""
     build = BuildFile.create(path)
     db: sqlite3.Connection | None = None
     try:
@@ -493,6 +496,8 @@ def _build(
         db.executescript(";\n".join(_INDEXES) + ";")
         db.execute(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
         db.execute("PRAGMA journal_mode = WAL")  # what every later user opens it with
+        if state is not None:
+            _remember(db, state, refs)
         stored = _select(db, where) if where is not None or len(refs) > BATCH_RUNS else {}
         db.close()
         db = None
