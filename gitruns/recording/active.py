@@ -259,6 +259,14 @@ class ActiveRun:
     def add_parent(self, run_id: str) -> None:
         self._writer.append_event("parent", run_id=run_id)
 
+    def stage_file(self, path: str, data: bytes) -> None:
+        """Put a small file (``env/platform.yaml`` ...) into the run's tree, through the
+        journal; written again, the last one wins."""
+        from gitruns.recording.staging import inline_file_event
+        from gitruns.recording.staging_files import FILE_EVENT
+
+        self._writer.append_event(FILE_EVENT, **inline_file_event(path, data))
+
     def set_fields(self, **fields: Any) -> None:
         """Set top-level run.yaml fields (command, environment ...) for recorders."""
         self._writer.append_event("fields", fields=fields)

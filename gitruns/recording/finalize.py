@@ -21,6 +21,7 @@ from gitruns.recording.journal import MetricSummary
 from gitruns.recording.staging import (
     StagedMetric,
     StagedRun,
+    inline_files,
     read_staged_run,
     remove_run_dir,
     writer_dirs,
@@ -78,6 +79,7 @@ def finalize(
     files.update(pointer_files(artifacts))
     if (run_dir / PATCH_STAGED).exists():
         files[layout.PATCH_FILE] = run_dir / PATCH_STAGED
+    files.update(inline_files(staged.events))
     files.update(_extra_files(run_dir / EXTRA_FILES_DIR))
     scrubber.logs(run_dir / EXTRA_FILES_DIR / "logs")
     parents = [c for c in [staged.start.get("code_commit")] if c]

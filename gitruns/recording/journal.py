@@ -152,7 +152,9 @@ class JournalWriter:
         line = json.dumps(record, allow_nan=True, separators=(",", ":")) + "\n"
         try:
             if self._events_fd is None:
-                self._events_fd = _open_append(self.dir / EVENTS_FILE)
+                with self._mutex:  # the environment capture thread may write the first event
+                    if self._events_fd is None:
+                        self._events_fd = _open_append(self.dir / EVENTS_FILE)
             os.write(self._events_fd, line.encode("utf-8"))
         except OSError as exc:
             raise _write_failed(self.dir, exc) from exc
