@@ -331,14 +331,29 @@ class ActiveRun:
             self.status = status
             if self._owner_lock is None:
                 return
+            from gitruns.recording import spare
             from gitruns.recording.finalize import finalize  # loads git: owners only
+            from gitruns.recording.staging import remove_run_dir
+
+            lock = self._owner_lock
+            kept = False
+
+            def dispose(run_dir: Path) -> None:  # kept for this process's next run
+                nonlocal kept
+                kept = spare.retire(run_dir, lock)
+                if not kept:
+                    remove_run_dir(run_dir)
 
             try:
                 self.commit = finalize(
-                    self.store, self.run_dir, owner_summaries=self._writer.summaries()
+                    self.store,
+                    self.run_dir,
+                    owner_summaries=self._writer.summaries(),
+                    dispose=dispose,
                 )
             finally:
-                self._owner_lock.release()
+                if not kept:
+                    lock.release()
 
     def __enter__(self) -> ActiveRun:
         return self

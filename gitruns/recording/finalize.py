@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,17 +40,20 @@ def finalize(
     status: str | None = None,
     now: float | None = None,
     owner_summaries: Mapping[str, MetricSummary] | None = None,
+    dispose: Callable[[Path], None] = remove_run_dir,
 ) -> str | None:
     """Write the staged run as a commit and its ref; return the commit id.
 
     ``status`` overrides the status; without it, the run's own ``end`` event decides, and a
     run with no ``end`` event is CRASHED. None is returned when the run already existed.
+    ``dispose`` takes the staging folder away once the run's ref exists (the owner keeps
+    it for its next run: recording/spare.py).
     """
     staged = read_staged_run(run_dir, owner_summaries)
     if store.run_commit(staged.run_id) is not None:
         if staged.start.get("code_keep"):
             store.release_keep(staged.start["code_keep"])
-        remove_run_dir(run_dir)
+        dispose(run_dir)
         return None
     document, params, artifacts = replay(staged, status, time.time() if now is None else now)
     scrubber = _secret_scrubber(run_dir)
@@ -94,7 +97,7 @@ def finalize(
     created = store.create_ref(staged.run_id, commit)
     if staged.start.get("code_keep"):  # the snapshot is reachable from the run now
         store.release_keep(staged.start["code_keep"])
-    remove_run_dir(run_dir)
+    dispose(run_dir)
     return commit if created else None
 
 

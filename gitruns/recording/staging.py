@@ -63,12 +63,18 @@ class StagingArea:
         The folder is prepared under a hidden name and renamed into place, so a recovery
         scan never sees a run folder whose lock is not yet held.
         """
+        document = json.dumps(start, allow_nan=True, sort_keys=True)
+        from gitruns.recording import spare
+
+        reused = spare.take(self.root, run_id, document)  # this process's last run's folder
+        if reused is not None:
+            return reused
         hidden = self.root / f"{NEW_PREFIX}{run_id}"
         hidden.mkdir(parents=True)
         lock = LivenessLock.acquire(hidden / OWNER_LOCK, create=True)
         assert lock is not None  # nobody else knows this new folder yet
         # no temporary file needed: nobody reads the folder before the rename below
-        (hidden / START_FILE).write_text(json.dumps(start, allow_nan=True, sort_keys=True))
+        (hidden / START_FILE).write_text(document)
         run_dir = self.root / run_id
         hidden.rename(run_dir)
         lock.path = run_dir / OWNER_LOCK

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
 from _store_helpers import run_refs, staging_dirs, start_child
@@ -60,4 +61,137 @@ def test_a_killed_run_keeps_its_environment_files(repo: Path) -> None:
     assert run.status == "CRASHED" and run.params == {"lr": 0.1}
     assert b"pygit2==" in (run.file("env/packages.txt") or b"")
     assert all(run.file(path) for path in ENV_FILES)
+    fsck(repo)
+
+
+def _spares(repo: Path) -> list[str]:
+    tmp = repo / ".git" / "gitruns" / "tmp"
+    return sorted(p.name for p in tmp.glob("spare-*")) if tmp.is_dir() else []
+
+
+SWEEP = """
+import json
+ids = []
+for i in range(6):
+    if i == 2:
+        open("train.py", "a").write("# dirty\\n")  # run 2 has a patch, run 3 none
+    if i == 3:
+        import subprocess
+        subprocess.run(["git", "commit", "-qam", "clean again"], check=True)
+    with gitruns.start_run(name=f"sweep-{i}", params={"i": i}) as run:
+        run.log_metric(f"only{i}", float(i))
+        if i == 1:
+            run.note("a note of run 1 only")
+            os.environ["GITRUNS_TEST_MARK"] = "x"
+    ids.append(run.id)
+    spares = os.listdir(os.path.join(".git", "gitruns", "tmp"))
+    assert [s for s in spares if s.startswith("spare-")], spares
+print(json.dumps(ids))
+"""
+
+
+def test_a_sweep_reuses_one_staging_folder_and_leaves_nothing_behind(repo: Path) -> None:
+    from _store_helpers import run_child
+
+    result = run_child(repo, SWEEP)
+    assert result.returncode == 0, result.stderr
+    ids = json.loads(result.stdout)
+    assert _spares(repo) == [] and staging_dirs(repo) == []  # removed at exit
+    for i, run_id in enumerate(ids):  # nothing of one run leaks into the next
+        run = gitruns.get_run(run_id)
+        assert run.status == "FINISHED" and run.params == {"i": i}
+        assert list(run.metrics) == [f"only{i}"]
+        assert [n["text"] for n in run.notes] == (["a note of run 1 only"] if i == 1 else [])
+        assert (run.file("code/uncommitted.patch") is not None) == (i == 2)
+    fsck(repo)
+
+
+KILLED_IN_SECOND_RUN = """
+with gitruns.start_run(name="first") as run:
+    run.log_metric("a", 1.0)
+second = gitruns.start_run(name="second", params={"p": 2})
+second.log_metric("b", 2.0)
+second.set_tag("t", "v")
+print("ready", run.id, second.id, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_run_started_in_a_kept_folder_survives_kill_9(repo: Path) -> None:
+    child = start_child(repo, KILLED_IN_SECOND_RUN)
+    assert child.stdout is not None
+    word, first_id, second_id = child.stdout.readline().split()
+    assert word == "ready"
+    time.sleep(1.0)  # the flusher writes the buffered point
+    child.send_signal(signal.SIGKILL)
+    child.communicate()
+    assert staging_dirs(repo) == [second_id]
+    assert gitruns_cli(repo, "ls").returncode == 0
+    second = gitruns.get_run(second_id)
+    assert second.status == "CRASHED" and second.params == {"p": 2}
+    assert second.tags == {"t": "v"} and list(second.metrics) == ["b"]
+    assert list(gitruns.get_run(first_id).metrics) == ["a"]
+    fsck(repo)
+
+
+KILLED_WITH_A_SPARE = """
+with gitruns.start_run(name="only") as run:
+    run.log_metric("a", 1.0)
+print("ready", run.id, flush=True)
+time.sleep(120)
+"""
+
+
+def test_the_kept_folder_of_a_killed_process_is_removed(repo: Path) -> None:
+    child = start_child(repo, KILLED_WITH_A_SPARE)
+    assert child.stdout is not None
+    assert child.stdout.readline().split()[0] == "ready"
+    assert len(_spares(repo)) == 1
+    live = start_child(repo, KILLED_WITH_A_SPARE)  # another live process keeps its own
+    assert live.stdout is not None and live.stdout.readline().split()[0] == "ready"
+    assert len(_spares(repo)) == 2
+    child.send_signal(signal.SIGKILL)
+    child.communicate()
+    assert staging_dirs(repo) == []  # a spare is never taken for a run
+    assert gitruns_cli(repo, "ls").returncode == 0
+    assert len(_spares(repo)) == 2  # still there: only gc or a later run removes it
+    assert gitruns_cli(repo, "gc").returncode == 0
+    assert len(_spares(repo)) == 1  # the live process's spare is left alone
+    live.send_signal(signal.SIGKILL)
+    live.communicate()
+    with gitruns.start_run(name="later"):  # this process's first retire looks for dead ones
+        pass
+    assert len(_spares(repo)) == 1  # only this process's own
+    assert len(gitruns.list_runs()) == 3
+    fsck(repo)
+
+
+FORKED_WITH_A_SPARE = """
+import json
+with gitruns.start_run(name="before") as run:
+    run.log_metric("a", 1.0)
+pid = os.fork()
+if pid == 0:
+    with gitruns.start_run(name="child") as mine:  # never in the parent's kept folder
+        mine.log_metric("c", 1.0)
+    os._exit(0)
+with gitruns.start_run(name="parent") as mine:
+    mine.log_metric("p", 1.0)
+os.waitpid(pid, 0)
+print("ok")
+"""
+
+
+def test_a_forked_child_never_uses_its_parents_kept_folder(repo: Path) -> None:
+    from _store_helpers import run_child
+
+    result = run_child(repo, FORKED_WITH_A_SPARE)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    runs = {run.name: run for run in gitruns.list_runs()}
+    assert set(runs) == {"before", "child", "parent"}
+    assert list(runs["child"].metrics) == ["c"] and list(runs["parent"].metrics) == ["p"]
+    # the parent removed its own at exit; the child's, left by os._exit, is a dead one
+    assert len(_spares(repo)) == 1 and staging_dirs(repo) == []
+    assert gitruns_cli(repo, "gc").returncode == 0
+    assert _spares(repo) == []
     fsck(repo)
