@@ -98,7 +98,8 @@ def test_the_fast_writer_writes_what_pyyaml_writes(data: Any) -> None:
 
 
 def test_a_small_runs_documents_take_the_fast_path(repo: Any) -> None:
-    """run.yaml, params, summary and artifacts of a typical run are all written fast."""
+    """run.yaml (but for the command line, which may be anything), params, summary and
+    artifacts of a typical run are all written fast."""
     with gitruns.start_run(name="fast-yaml", params={"lr": 0.01, "model": {"layers": 3}}) as run:
         run.log_metric("loss", 0.5)
         run.set_tag("team", "nlp")
@@ -108,4 +109,7 @@ def test_a_small_runs_documents_take_the_fast_path(repo: Any) -> None:
         raw = loaded.file(path)
         assert raw is not None
         data = yamlio.load(raw, path)
-        assert yaml_write.dump(data) == raw == yamlio.pyyaml_dump(data), path
+        assert yamlio.pyyaml_dump(data) == raw
+        if path == "run.yaml":
+            data.pop("command")  # the test runner's own command line may be anything
+        assert yaml_write.dump(data) == yamlio.pyyaml_dump(data), path
