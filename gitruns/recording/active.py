@@ -321,7 +321,12 @@ class ActiveRun:
             if ended_at is not None:
                 fields["at"] = ended_at
             # Every point reaches disk before the end event does: a run killed after its end
-            # event is finalised with that status, so it must already be complete.
+            # event is finalised with that status, so it must already be complete. Points
+            # of keys that never reached a file (a run that ends within its first flush)
+            # go into the journal, with no file of their own (journal.points_to_journal).
+            self._writer.seal()
+            if self._owner_lock is not None:
+                self._writer.points_to_journal()
             self._writer.flush()
             if self._owner_lock is not None:
                 self._writer.append_event("end", **fields)

@@ -17,7 +17,7 @@ from gitruns.errors import InvalidRunError
 from gitruns.format import layout, schema, yamlio
 from gitruns.format.lfs import LFS_URI_SCHEME, pointer_text
 from gitruns.recording.capped_log import TAIL_SUFFIXES, assemble
-from gitruns.recording.journal import MetricSummary
+from gitruns.recording.journal import CSV_HEADER, MetricSummary
 from gitruns.recording.staging import (
     StagedMetric,
     StagedRun,
@@ -26,7 +26,7 @@ from gitruns.recording.staging import (
     remove_run_dir,
     writer_dirs,
 )
-from gitruns.recording.staging_files import EXTRA_FILES_DIR, PATCH_STAGED
+from gitruns.recording.staging_files import EXTRA_FILES_DIR, PATCH_STAGED, POINTS_EVENT
 from gitruns.storage import FileContent, Store
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def finalize(
     it for its next run: recording/spare.py).
     """
     staged = read_staged_run(run_dir, owner_summaries)
+    in_journal = _journal_metrics(staged, owner_summaries or {}, run_dir)
     if store.run_commit(staged.run_id) is not None:
         if staged.start.get("code_keep"):
             store.release_keep(staged.start["code_keep"])
@@ -68,6 +69,10 @@ def finalize(
         if summary.count:
             files[layout.metric_path(key)] = content
             summaries[key] = summary.to_dict()
+    for key, (data, summary) in sorted(in_journal.items()):
+        files[layout.metric_path(key)] = data
+        summaries[key] = summary.to_dict()
+    summaries = dict(sorted(summaries.items()))
     for name, doc in (
         ("run", document),
         ("params", params),
@@ -224,6 +229,38 @@ def _last_activity(staged: StagedRun, now: float) -> float:
         newest = max(newest, float(staged.events[-1].get("ts", 0.0)))
     start = layout.parse_time(staged.start["run"]["start_time"])
     return max(min(newest or now, now), start)
+
+
+def _journal_metrics(
+    staged: StagedRun, summaries: Mapping[str, MetricSummary], run_dir: Path
+) -> dict[str, tuple[bytes, MetricSummary]]:
+    """Points the owner put in its journal at the end (``journal.points_to_journal``),
+    each key's CSV and summary (the owner's, or read from the points after a crash). A
+    key that a joined process also logged to a file is written beside that file and
+    merged with it as staged files are."""
+    found: dict[str, tuple[bytes, MetricSummary]] = {}
+    for event in staged.events:
+        key, text = event.get("key"), event.get("csv")
+        if event.get("event") != POINTS_EVENT or not isinstance(key, str):
+            continue
+        if not isinstance(text, str):
+            continue
+        data = CSV_HEADER + text.encode("ascii", errors="replace")
+        summary = summaries.get(key)
+        if key in staged.metrics or key in found:
+            path = run_dir / f"owner-{abs(hash(key))}.csv"
+            path.write_bytes(data)
+            metric = staged.metrics.setdefault(key, StagedMetric(key))
+            metric.files.insert(0, path)
+            metric.summaries.insert(0, None)
+            found.pop(key, None)
+            continue
+        if summary is None:
+            summary = MetricSummary()
+            for step, stamp, value in layout.parse_metric_csv(data):
+                summary.add(step, stamp, value)
+        found[key] = (data, summary)
+    return found
 
 
 def _metric_content(metric: StagedMetric, run_dir: Path) -> tuple[FileContent, MetricSummary]:

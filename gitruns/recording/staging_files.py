@@ -31,6 +31,7 @@ LIVE_FILE = "live.json"  # summaries of the points on disk, for readers of a run
 PATCH_STAGED = "uncommitted.patch"
 EXTRA_FILES_DIR = "files"
 FILE_EVENT = "file"  # a journal event holding one small file of the run's tree, inline
+POINTS_EVENT = "points"  # a journal event holding a key's points (CSV lines) at a run's end
 # Created by the first start_run() that joins a recorded run: every later start_run(), in any
 # process of the recorded command, starts a child run instead.
 JOIN_CLAIM_FILE = "joined-by-start-run"

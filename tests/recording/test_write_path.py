@@ -195,3 +195,62 @@ def test_a_forked_child_never_uses_its_parents_kept_folder(repo: Path) -> None:
     assert gitruns_cli(repo, "gc").returncode == 0
     assert _spares(repo) == []
     fsck(repo)
+
+
+def test_killed_before_its_end_event_keeps_the_points_of_its_journal(repo: Path) -> None:
+    """A run that ends before its first flush puts its points in its journal (no metric
+    file); dying right before the end event, it is CRASHED with every point."""
+    from _store_helpers import run_child
+
+    result = run_child(
+        repo,
+        """
+        import gitruns.recording.journal as journal
+        real = journal.JournalWriter.append_event
+        def append_event(self, kind, **fields):
+            if kind == "end":
+                os._exit(9)  # die between the points and the end event
+            real(self, kind, **fields)
+        journal.JournalWriter.append_event = append_event
+        run = gitruns.start_run(name="short")
+        for step in range(100):
+            run.log_metric("m", float(step))
+            run.log_metric("n/x", -float(step))
+        print(run.id, flush=True)
+        gitruns.end_run()
+        """,
+    )
+    assert result.returncode == 9, result.stderr
+    run_id = result.stdout.strip()
+    assert staging_dirs(repo) == [run_id]
+    loaded = gitruns.get_run(run_id)
+    assert loaded.status == "CRASHED"
+    assert loaded.metrics["m"]["count"] == 100 and loaded.metrics["n/x"]["min"] == -99.0
+    assert list(loaded.metric_rows("m"))[-1][0] == 99
+    fsck(repo)
+
+
+def test_a_short_run_writes_no_metric_files(repo: Path) -> None:
+    """Its points reach the run's tree through the journal: no m<N>.csv, no keys.jsonl."""
+    made: list[str] = []
+    from gitruns.recording import journal
+
+    real = journal.JournalWriter._make_file
+
+    def spy(self: journal.JournalWriter, stream: object) -> None:
+        made.append(str(getattr(stream, "key", "")))
+        real(self, stream)  # type: ignore[arg-type]
+
+    journal.JournalWriter._make_file = spy  # type: ignore[method-assign]
+    try:
+        with gitruns.start_run(name="short") as run:
+            run.log_metric("loss", 0.5, step=0)
+            run.log_metric("loss", 0.25, step=1)
+            time.sleep(0.6)  # one flush: "loss" gets its file
+            run.log_metric("acc", 0.9, step=1)
+    finally:
+        journal.JournalWriter._make_file = real  # type: ignore[method-assign]
+    assert made == ["loss"]  # "acc" went through the journal
+    loaded = gitruns.get_run(run.id)
+    assert loaded.metrics["loss"]["count"] == 2 and loaded.metrics["acc"]["last"] == 0.9
+    assert list(loaded.metric_rows("acc")) == [(1, loaded.metrics["acc"]["last_timestamp"], 0.9)]
