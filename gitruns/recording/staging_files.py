@@ -1,5 +1,7 @@
 """The name of every file and folder in the staging area: the one table of them.
 
+<git common dir>/gitruns/tmp/spare-<pid>-<rand>/  a finished run's folder, kept (locked)
+                            for its process's next run (recording/spare.py)
 <git common dir>/gitruns/staging/
     .new-<id>/              a run being created (renamed to <id>/ once its lock is held)
     .done-<id>-<pid>/       a finalised run's folder on its way out
@@ -7,7 +9,8 @@
         owner.lock          held by the owner process for the life of the run
         start.json          what was known when the run began
         events.jsonl        the owner's journal: params, tags, notes, artifacts, end, and
-                            small files of the run's tree (``file`` events: env/ of API runs)
+                            small files of the run's tree (``file`` events: env/ of API runs),
+                            points of keys with no file yet at the end (``points`` events)
         keys.jsonl          metric key -> CSV file of this writer
         m<N>.csv            metric points, already in their final CSV form
         summary.json        metric summaries a joined writer leaves when it ends
