@@ -127,18 +127,19 @@ class _Snapshot:
         self.platform_yaml = yamlio.dump(platform)
 
 
-_last_variables: tuple[tuple[tuple[str, str], ...], bytes] | None = None
+_last_variables: tuple[dict[str, str], bytes] | None = None
 
 
 def _variables_yaml() -> bytes:
     """``env/variables.yaml`` for the environment as it is now (a program may change it
-    between runs), redacted; the same environment is not redacted twice."""
+    between runs), redacted; the same environment is not redacted twice (compared as a
+    dict: sorting it every run cost more than the rest of the capture)."""
     global _last_variables
-    current = tuple(sorted(os.environ.items()))
+    current = dict(os.environ)
     cached = _last_variables
     if cached is not None and cached[0] == current:
         return cached[1]
-    data = yamlio.dump(redact_env(dict(current)))
+    data = yamlio.dump(redact_env(dict(sorted(current.items()))))
     _last_variables = (current, data)
     return data
 
