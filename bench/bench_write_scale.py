@@ -26,6 +26,7 @@ Other scripts may call these functions for their own tables::
     python bench/bench_write_scale.py                   # 1k/10k/100k, updates docs/benchmarks.md
     python bench/bench_write_scale.py --sizes 1000 --no-docs
     python bench/bench_write_scale.py --parts create    # only some parts (create, disk, transfer)
+    python bench/bench_write_scale.py --parts create --create-rounds 5   # more rounds
 
 Figures go to docs/benchmarks.md between the ``<!-- bench:write-scale -->`` markers.
 """
@@ -127,21 +128,50 @@ def seed_refs(project: Path, count: int) -> None:
     sh(project, "git", "update-ref", "--stdin", stdin="".join(lines))
 
 
-def create_cost(runs: int, *, packed: bool, count: int = 200, work: Path | None = None) -> dict:
-    """ms to create a small run in a repository of ``runs`` runs, refs loose or packed."""
+def create_cost(
+    runs: int, *, packed: bool, count: int = 200, work: Path | None = None, rounds: int = 1
+) -> dict:
+    """ms to create a small run in a repository of ``runs`` runs, refs loose or packed.
+
+    With ``rounds`` > 1 the worker runs that many times in the same repository (refs
+    packed again before each round when ``packed``); the figures are the round of least
+    CPU time (the idlest on a shared machine) and the median of the rounds.
+    """
     own = work is None
     work = Path(tempfile.mkdtemp(prefix="gitruns-bench-write-scale-")) if work is None else work
     try:
         project = new_project(work / f"create-{runs}-{'packed' if packed else 'loose'}")
         seed_refs(project, runs)
-        if packed:
-            sh(project, "git", "pack-refs", "--all")
-        out = json.loads(sh(project, sys.executable, "-c", CREATE_WORKER, str(count)))
-        out.update(runs=runs, refs="packed" if packed else "loose")
-        return out
+        samples = [create_round(project, packed, count) for _ in range(rounds)]
+        return summarise_rounds(samples, runs, packed)
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def create_round(project: Path, packed: bool, count: int) -> dict:
+    """One worker process writing ``count`` small runs; the load average it ran under."""
+    wait_for_compaction(project)
+    if packed:
+        sh(project, "git", "pack-refs", "--all")
+    loose = sum(1 for _ in (project / ".git" / "refs" / "runs").glob("*"))
+    out = json.loads(sh(project, sys.executable, "-c", CREATE_WORKER, str(count)))
+    out.update(load=os.getloadavg()[0], loose_refs_before=loose)
+    return out
+
+
+def summarise_rounds(samples: list[dict], runs: int, packed: bool) -> dict:
+    best = min(samples, key=lambda s: s["cpu_ms_per_run"])
+    return {
+        "runs": runs,
+        "refs": "packed" if packed else "loose",
+        "ms_per_run": best["ms_per_run"],
+        "cpu_ms_per_run": best["cpu_ms_per_run"],
+        "load": best["load"],
+        "median_ms_per_run": statistics.median(s["ms_per_run"] for s in samples),
+        "median_cpu_ms_per_run": statistics.median(s["cpu_ms_per_run"] for s in samples),
+        "rounds": samples,
+    }
 
 
 def wait_for_compaction(project: Path, timeout: float = 600.0) -> None:
@@ -254,6 +284,24 @@ def transfer_cost(runs: int, rounds: int = 3, work: Path | None = None) -> dict:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def create_table(sizes: list[int], rounds: int, work: Path) -> list[dict]:
+    """Every size, loose and packed, seeded once; the rounds interleaved (round 1 of
+    each configuration, then round 2 ...) so a burst of load on the shared machine does
+    not fall on one configuration only."""
+    projects = {}
+    for size in sizes:
+        for packed in (False, True):
+            project = new_project(work / f"create-{size}-{'packed' if packed else 'loose'}")
+            seed_refs(project, size)
+            projects[size, packed] = project
+    samples: dict[tuple[int, bool], list[dict]] = {key: [] for key in projects}
+    for _ in range(rounds):
+        for (size, packed), project in projects.items():
+            samples[size, packed].append(create_round(project, packed, 200))
+            print(size, packed, samples[size, packed][-1], flush=True)
+    return [summarise_rounds(samples[key], *key) for key in projects]
+
+
 def render(saved: dict[str, Any], command: str) -> str:
     load = os.getloadavg()[0]
     lines = [
@@ -267,16 +315,26 @@ def render(saved: dict[str, Any], command: str) -> str:
     ]
     if saved.get("create"):
         lines += [
-            "Creating a small run (2 params, 3 points, 1 tag; `start_run` in one process, "
-            "median of 5 batches; CPU time is steadier on a shared machine):",
+            "Creating a small run (2 params, 3 points, 1 tag; `start_run` in one process "
+            "writing 200 runs, wall time the median of 5 batches, CPU time of the process "
+            "over all 200; each configuration measured in rounds, interleaved with the "
+            "others: the round of least CPU time is shown, with the load average it ran "
+            "under, then the medians of all rounds). Loose refs are what a repository "
+            "has before gitruns' background compaction packs them (it does so within the "
+            "round at 10k and 100k: see `loose refs before` per round in "
+            "bench/.work/write-scale-results.json):",
             "",
-            "| runs in the repository | refs | ms a run | CPU ms a run |",
-            "|---|---|---|---|",
+            "| runs in the repository | refs | ms a run | CPU ms a run | load | "
+            "median ms | median CPU ms | rounds |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for row in saved["create"]:
             lines.append(
                 f"| {row['runs']:,} | {row['refs']} | {row['ms_per_run']:.2f} | "
-                f"{row['cpu_ms_per_run']:.2f} |"
+                f"{row['cpu_ms_per_run']:.2f} | {row.get('load', float('nan')):.1f} | "
+                f"{row.get('median_ms_per_run', row['ms_per_run']):.2f} | "
+                f"{row.get('median_cpu_ms_per_run', row['cpu_ms_per_run']):.2f} | "
+                f"{len(row.get('rounds', [])) or 1} |"
             )
         lines.append("")
     if saved.get("disk"):
@@ -335,6 +393,9 @@ def main() -> None:
     parser.add_argument("--transfer-sizes", default="1000,10000")
     parser.add_argument("--parts", default="create,disk,transfer")
     parser.add_argument("--rounds", type=int, default=3, help="transfer rounds (medians)")
+    parser.add_argument(
+        "--create-rounds", type=int, default=3, help="create rounds (the idlest is shown)"
+    )
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -343,11 +404,9 @@ def main() -> None:
     isolate(work / "home")
     try:
         if "create" in parts:
-            saved["create"] = []
-            for size in map(int, args.sizes.split(",")):
-                for packed in (False, True):
-                    saved["create"].append(create_cost(size, packed=packed, work=work))
-                    print(saved["create"][-1], flush=True)
+            saved["create"] = create_table(
+                [int(n) for n in args.sizes.split(",")], args.create_rounds, work
+            )
         if "disk" in parts:
             saved["disk"] = []
             for size in map(int, args.disk_sizes.split(",")):

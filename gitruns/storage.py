@@ -109,6 +109,7 @@ class Store:
         # The tree last looked up, by the id it was asked for: reading a run's files one
         # by one then peels its commit once (objects never change).
         self._last_tree: tuple[str | pygit2.Oid, pygit2.Tree] | None = None
+        self._identity: tuple[tuple[str | None, str | None], Identity] | None = None
 
     def require_writable(self) -> None:
         """Refuse plainly, before anything is tried, to write where the user may not."""
@@ -120,13 +121,18 @@ class Store:
 
     # -- identity and code ---------------------------------------------------------------
     def identity(self) -> Identity:
-        """The git identity, honouring GIT_AUTHOR_* as the git CLI does."""
+        """The git identity, honouring GIT_AUTHOR_* as the git CLI does (read once a
+        Store: a run asks for it when it starts and again for its commit)."""
+        overrides = (os.environ.get("GIT_AUTHOR_NAME"), os.environ.get("GIT_AUTHOR_EMAIL"))
+        if self._identity is not None and self._identity[0] == overrides:
+            return self._identity[1]
         config = self.repo.config
-        name = os.environ.get("GIT_AUTHOR_NAME") or _config_get(config, "user.name")
-        email = os.environ.get("GIT_AUTHOR_EMAIL") or _config_get(config, "user.email")
-        os_user = _os_user()
-        host = socket.gethostname()
-        return Identity(name or os_user, email or f"{os_user}@{host}", os_user, host)
+        name = overrides[0] or _config_get(config, "user.name")
+        email = overrides[1] or _config_get(config, "user.email")
+        os_user, host = _os_user_and_host()
+        identity = Identity(name or os_user, email or f"{os_user}@{host}", os_user, host)
+        self._identity = (overrides, identity)
+        return identity
 
     def code_state(self, run_id: str, include_untracked: Iterable[Path] = ()) -> CodeState:
         """HEAD, branch, remote and dirty state; a snapshot commit when the tree is dirty.
@@ -1175,6 +1181,19 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+_USER_AND_HOST: dict[tuple[str | None, ...], tuple[str, str]] = {}
+
+
+def _os_user_and_host() -> tuple[str, str]:
+    """The OS user (``getpass`` reads ``/etc/passwd`` when no variable names it) and the
+    host name, read once a process for the variables ``getpass`` looks at."""
+    names = tuple(os.environ.get(v) for v in ("LOGNAME", "USER", "LNAME", "USERNAME"))
+    found = _USER_AND_HOST.get(names)
+    if found is None:
+        found = _USER_AND_HOST[names] = (_os_user(), socket.gethostname())
+    return found
 
 
 def _strip_credentials(url: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from gitruns.errors import InvalidRunError
-from gitruns.format import yaml_fast
+from gitruns.format import yaml_fast, yaml_write
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -30,6 +30,14 @@ class _StableDumper(_BaseDumper):  # type: ignore[misc,valid-type]
 
 def dump(data: Any) -> bytes:
     """Serialise ``data`` as stable block-style YAML (UTF-8)."""
+    fast = yaml_write.dump(data)  # the same bytes, 5-10x sooner, when it is sure of them
+    if fast is not None:
+        return fast
+    return pyyaml_dump(data)
+
+
+def pyyaml_dump(data: Any) -> bytes:
+    """``dump`` by PyYAML alone (what the fast writer is checked against)."""
     text = yaml.dump(
         data,
         Dumper=_StableDumper,

@@ -262,6 +262,14 @@ class ActiveRun:
     def add_parent(self, run_id: str) -> None:
         self._writer.append_event("parent", run_id=run_id)
 
+    def stage_file(self, path: str, data: bytes) -> None:
+        """Put a small file (``env/platform.yaml`` ...) into the run's tree, through the
+        journal; written again, the last one wins."""
+        from gitruns.recording.staging import inline_file_event
+        from gitruns.recording.staging_files import FILE_EVENT
+
+        self._writer.append_event(FILE_EVENT, **inline_file_event(path, data))
+
     def set_fields(self, **fields: Any) -> None:
         """Set top-level run.yaml fields (command, environment ...) for recorders."""
         self._writer.append_event("fields", fields=fields)
@@ -316,7 +324,12 @@ class ActiveRun:
             if ended_at is not None:
                 fields["at"] = ended_at
             # Every point reaches disk before the end event does: a run killed after its end
-            # event is finalised with that status, so it must already be complete.
+            # event is finalised with that status, so it must already be complete. Points
+            # of keys that never reached a file (a run that ends within its first flush)
+            # go into the journal, with no file of their own (journal.points_to_journal).
+            self._writer.seal()
+            if self._owner_lock is not None:
+                self._writer.points_to_journal()
             self._writer.flush()
             if self._owner_lock is not None:
                 self._writer.append_event("end", **fields)
@@ -326,14 +339,29 @@ class ActiveRun:
             self.status = status
             if self._owner_lock is None:
                 return
+            from gitruns.recording import spare
             from gitruns.recording.finalize import finalize  # loads git: owners only
+            from gitruns.recording.staging import remove_run_dir
+
+            lock = self._owner_lock
+            kept = False
+
+            def dispose(run_dir: Path) -> None:  # kept for this process's next run
+                nonlocal kept
+                kept = spare.retire(run_dir, lock)
+                if not kept:
+                    remove_run_dir(run_dir)
 
             try:
                 self.commit = finalize(
-                    self.store, self.run_dir, owner_summaries=self._writer.summaries()
+                    self.store,
+                    self.run_dir,
+                    owner_summaries=self._writer.summaries(),
+                    dispose=dispose,
                 )
             finally:
-                self._owner_lock.release()
+                if not kept:
+                    lock.release()
 
     def __enter__(self) -> ActiveRun:
         return self

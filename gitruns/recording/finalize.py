@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,15 +17,16 @@ from gitruns.errors import InvalidRunError
 from gitruns.format import layout, schema, yamlio
 from gitruns.format.lfs import LFS_URI_SCHEME, pointer_text
 from gitruns.recording.capped_log import TAIL_SUFFIXES, assemble
-from gitruns.recording.journal import MetricSummary
+from gitruns.recording.journal import CSV_HEADER, MetricSummary
 from gitruns.recording.staging import (
     StagedMetric,
     StagedRun,
+    inline_files,
     read_staged_run,
     remove_run_dir,
     writer_dirs,
 )
-from gitruns.recording.staging_files import EXTRA_FILES_DIR, PATCH_STAGED
+from gitruns.recording.staging_files import EXTRA_FILES_DIR, PATCH_STAGED, POINTS_EVENT
 from gitruns.storage import FileContent, Store
 
 if TYPE_CHECKING:
@@ -39,17 +40,21 @@ def finalize(
     status: str | None = None,
     now: float | None = None,
     owner_summaries: Mapping[str, MetricSummary] | None = None,
+    dispose: Callable[[Path], None] = remove_run_dir,
 ) -> str | None:
     """Write the staged run as a commit and its ref; return the commit id.
 
     ``status`` overrides the status; without it, the run's own ``end`` event decides, and a
     run with no ``end`` event is CRASHED. None is returned when the run already existed.
+    ``dispose`` takes the staging folder away once the run's ref exists (the owner keeps
+    it for its next run: recording/spare.py).
     """
     staged = read_staged_run(run_dir, owner_summaries)
+    in_journal = _journal_metrics(staged, owner_summaries or {}, run_dir)
     if store.run_commit(staged.run_id) is not None:
         if staged.start.get("code_keep"):
             store.release_keep(staged.start["code_keep"])
-        remove_run_dir(run_dir)
+        dispose(run_dir)
         return None
     document, params, artifacts = replay(staged, status, time.time() if now is None else now)
     scrubber = _secret_scrubber(run_dir)
@@ -64,6 +69,10 @@ def finalize(
         if summary.count:
             files[layout.metric_path(key)] = content
             summaries[key] = summary.to_dict()
+    for key, (data, summary) in sorted(in_journal.items()):
+        files[layout.metric_path(key)] = data
+        summaries[key] = summary.to_dict()
+    summaries = dict(sorted(summaries.items()))
     for name, doc in (
         ("run", document),
         ("params", params),
@@ -78,6 +87,7 @@ def finalize(
     files.update(pointer_files(artifacts))
     if (run_dir / PATCH_STAGED).exists():
         files[layout.PATCH_FILE] = run_dir / PATCH_STAGED
+    files.update(inline_files(staged.events))
     files.update(_extra_files(run_dir / EXTRA_FILES_DIR))
     scrubber.logs(run_dir / EXTRA_FILES_DIR / "logs")
     parents = [c for c in [staged.start.get("code_commit")] if c]
@@ -92,7 +102,7 @@ def finalize(
     created = store.create_ref(staged.run_id, commit)
     if staged.start.get("code_keep"):  # the snapshot is reachable from the run now
         store.release_keep(staged.start["code_keep"])
-    remove_run_dir(run_dir)
+    dispose(run_dir)
     return commit if created else None
 
 
@@ -219,6 +229,38 @@ def _last_activity(staged: StagedRun, now: float) -> float:
         newest = max(newest, float(staged.events[-1].get("ts", 0.0)))
     start = layout.parse_time(staged.start["run"]["start_time"])
     return max(min(newest or now, now), start)
+
+
+def _journal_metrics(
+    staged: StagedRun, summaries: Mapping[str, MetricSummary], run_dir: Path
+) -> dict[str, tuple[bytes, MetricSummary]]:
+    """Points the owner put in its journal at the end (``journal.points_to_journal``),
+    each key's CSV and summary (the owner's, or read from the points after a crash). A
+    key that a joined process also logged to a file is written beside that file and
+    merged with it as staged files are."""
+    found: dict[str, tuple[bytes, MetricSummary]] = {}
+    for event in staged.events:
+        key, text = event.get("key"), event.get("csv")
+        if event.get("event") != POINTS_EVENT or not isinstance(key, str):
+            continue
+        if not isinstance(text, str):
+            continue
+        data = CSV_HEADER + text.encode("ascii", errors="replace")
+        summary = summaries.get(key)
+        if key in staged.metrics or key in found:
+            path = run_dir / f"owner-{abs(hash(key))}.csv"
+            path.write_bytes(data)
+            metric = staged.metrics.setdefault(key, StagedMetric(key))
+            metric.files.insert(0, path)
+            metric.summaries.insert(0, None)
+            found.pop(key, None)
+            continue
+        if summary is None:
+            summary = MetricSummary()
+            for step, stamp, value in layout.parse_metric_csv(data):
+                summary.add(step, stamp, value)
+        found[key] = (data, summary)
+    return found
 
 
 def _metric_content(metric: StagedMetric, run_dir: Path) -> tuple[FileContent, MetricSummary]:

@@ -40,6 +40,7 @@ from gitruns.recording.staging_files import (
     EVENTS_FILE,
     KEYS_FILE,
     LIVE_FILE,
+    POINTS_EVENT,
     SUMMARY_FILE,
     WRITER_LOCK,
     WRITER_PREFIX,
@@ -48,6 +49,7 @@ from gitruns.recording.staging_files import (
 FLUSH_SECONDS = 0.5
 MAX_OPEN_FILES = 32  # metric files a writer keeps open at once (any number of keys work)
 MAX_BUFFERED_LINES = 20_000
+MAX_JOURNAL_POINTS = 256 << 10  # bytes of points a run's end may put in its events file
 CSV_HEADER = b"step,timestamp,value\n"
 
 
@@ -101,11 +103,14 @@ class MetricSummary:
 
 
 class _KeyStream:
-    __slots__ = ("buffer", "fd", "path", "summary", "written")
+    __slots__ = ("buffer", "fd", "key", "number", "on_disk", "path", "summary", "written")
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, key: str, number: int, path: Path) -> None:
+        self.key = key
+        self.number = number
         self.path = path
-        self.fd: int | None = fd  # None while closed (see MAX_OPEN_FILES)
+        self.fd: int | None = None  # None while closed (see MAX_OPEN_FILES)
+        self.on_disk = False  # the file is made (and the key announced) at the first write
         self.buffer: list[str] = []
         self.summary = MetricSummary()
         self.written = len(CSV_HEADER)  # bytes of the key's file on disk
@@ -140,6 +145,7 @@ class JournalWriter:
         self._open: OrderedDict[str, _KeyStream] = OrderedDict()
         self._mutex = threading.Lock()
         self._closed = False  # no more logging
+        self._sealed = False  # no more points (the run is ending)
         self._released = False  # files closed (guarded by _mutex: the flusher checks it)
 
     # -- events -----------------------------------------------------------------------
@@ -151,7 +157,9 @@ class JournalWriter:
         line = json.dumps(record, allow_nan=True, separators=(",", ":")) + "\n"
         try:
             if self._events_fd is None:
-                self._events_fd = _open_append(self.dir / EVENTS_FILE)
+                with self._mutex:  # the environment capture thread may write the first event
+                    if self._events_fd is None:
+                        self._events_fd = _open_append(self.dir / EVENTS_FILE)
             os.write(self._events_fd, line.encode("utf-8"))
         except OSError as exc:
             raise _write_failed(self.dir, exc) from exc
@@ -160,7 +168,7 @@ class JournalWriter:
     def log_metric(
         self, key: str, value: object, step: object = None, timestamp: object = None
     ) -> None:
-        if self._closed:
+        if self._closed or self._sealed:
             raise _ended()
         # Check the point before the key's file is opened: a refused point changes nothing.
         number = value if type(value) is float else to_metric_value(value, key)
@@ -189,26 +197,56 @@ class JournalWriter:
                 return self._streams[key]
             self.budget.metric_key(key)
             number = len(self._streams)
-            path = self.dir / f"m{number}.csv"
-            fd = -1
-            try:
-                fd = _open_append(path)
-                os.write(fd, CSV_HEADER)
-                line = json.dumps({"n": number, "key": key}) + "\n"
-                if self._keys_fd is None:
-                    self._keys_fd = _open_append(self.dir / KEYS_FILE)
-                os.write(self._keys_fd, line.encode("utf-8"))
-            except OSError as exc:  # e.g. a full disk: leave no half-made file behind
-                if fd >= 0:
-                    os.close(fd)
-                path.unlink(missing_ok=True)
-                raise _write_failed(self.dir, exc) from exc
-            stream = _KeyStream(path, fd)
+            stream = _KeyStream(key, number, self.dir / f"m{number}.csv")
             self._streams[key] = stream
-            self._keep_open(path.name, stream)
             if len(self._streams) == 1:
                 _FLUSHER.add(self)
             return stream
+
+    def _make_file(self, stream: _KeyStream) -> None:
+        """The key's file and its line in keys.jsonl, at its first write: a run that ends
+        before its first flush never makes them (``take_unwritten``)."""
+        fd = -1
+        try:
+            fd = _open_append(stream.path)
+            os.write(fd, CSV_HEADER)
+            line = json.dumps({"n": stream.number, "key": stream.key}) + "\n"
+            if self._keys_fd is None:
+                self._keys_fd = _open_append(self.dir / KEYS_FILE)
+            os.write(self._keys_fd, line.encode("utf-8"))
+        except OSError as exc:  # e.g. a full disk: leave no half-made file behind
+            if fd >= 0:
+                os.close(fd)
+            stream.path.unlink(missing_ok=True)
+            raise _write_failed(self.dir, exc) from exc
+        stream.fd = fd
+        stream.on_disk = True
+        self._keep_open(stream.path.name, stream)
+
+    def seal(self) -> None:
+        """No more points (the run is ending): later calls raise, as after ``close``."""
+        self._sealed = True
+
+    def points_to_journal(self) -> None:
+        """Write the points of every key none of which reached a file yet into the
+        events file, one ``points`` line a key in its final CSV form, instead of making
+        a file and a keys.jsonl line for each (what a small run that ends before its
+        first flush costs most). Recovery and finalisation read them as a staged file."""
+        with self._mutex:
+            pending = [s for s in self._streams.values() if not s.on_disk and s.buffer]
+            if sum(len(line) for s in pending for line in s.buffer) > MAX_JOURNAL_POINTS:
+                return  # larger runs: files, as usual
+            texts = [(stream, "".join(stream.buffer)) for stream in pending]
+            for stream in pending:  # taken out here, so the flusher cannot write them too
+                stream.buffer.clear()
+        for index, (stream, text) in enumerate(texts):
+            try:
+                self.append_event(POINTS_EVENT, key=stream.key, csv=text)
+            except StorageWriteError:
+                with self._mutex:  # a full disk: keep them for the files, as flushes do
+                    for later, lost in texts[index:]:
+                        later.buffer.insert(0, lost)
+                raise
 
     def flush(self, *, publish: bool = False) -> None:
         """Append every buffered point to its file; with ``publish``, then leave the
@@ -249,6 +287,8 @@ class JournalWriter:
                 oldest.fd = None
 
     def _write_stream(self, stream: _KeyStream) -> None:
+        if not stream.on_disk:
+            self._make_file(stream)  # on failure every point stays buffered
         data = "".join(stream.buffer).encode("ascii")
         stream.buffer.clear()
         view = memoryview(data)

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from gitruns.capture.secrets import redact_env
-from gitruns.format import yamlio
+from gitruns.format import layout, yamlio
 from gitruns.recording.active import ActiveRun
-from gitruns.recording.staging_files import EXTRA_FILES_DIR
 
 CAPTURE_JOIN_S = 30.0  # how long a run's end waits for the environment capture
 _SCRIPT_SUFFIXES = (".py", ".sh", ".bash", ".zsh", ".R", ".jl")
@@ -54,11 +53,10 @@ class _EnvironmentTarget:
         with self._lock:
             if self._done or not snapshot.available:
                 return
-            env_dir = self.run.run_dir / EXTRA_FILES_DIR / "env"
-            env_dir.mkdir(parents=True, exist_ok=True)
-            (env_dir / "platform.yaml").write_bytes(snapshot.platform_yaml)
-            (env_dir / "packages.txt").write_bytes(snapshot.packages)
-            (env_dir / "variables.yaml").write_bytes(_variables_yaml())
+            # In the journal, not as files of their own: see staging.inline_file_event
+            self.run.stage_file(layout.PLATFORM_FILE, snapshot.platform_yaml)
+            self.run.stage_file(layout.PACKAGES_FILE, snapshot.packages)
+            self.run.stage_file(layout.VARIABLES_FILE, _variables_yaml())
             self.run.set_fields(environment=snapshot.summary)
             self._done = True
 
@@ -129,18 +127,19 @@ class _Snapshot:
         self.platform_yaml = yamlio.dump(platform)
 
 
-_last_variables: tuple[tuple[tuple[str, str], ...], bytes] | None = None
+_last_variables: tuple[dict[str, str], bytes] | None = None
 
 
 def _variables_yaml() -> bytes:
     """``env/variables.yaml`` for the environment as it is now (a program may change it
-    between runs), redacted; the same environment is not redacted twice."""
+    between runs), redacted; the same environment is not redacted twice (compared as a
+    dict: sorting it every run cost more than the rest of the capture)."""
     global _last_variables
-    current = tuple(sorted(os.environ.items()))
+    current = dict(os.environ)
     cached = _last_variables
     if cached is not None and cached[0] == current:
         return cached[1]
-    data = yamlio.dump(redact_env(dict(current)))
+    data = yamlio.dump(redact_env(dict(sorted(current.items()))))
     _last_variables = (current, data)
     return data
 

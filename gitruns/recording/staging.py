@@ -20,6 +20,7 @@ from gitruns.recording.journal import CSV_HEADER, MetricSummary
 from gitruns.recording.staging_files import (
     DONE_PREFIX,
     EVENTS_FILE,
+    FILE_EVENT,
     KEYS_FILE,
     NEW_PREFIX,
     OWNER_LOCK,
@@ -61,12 +62,18 @@ class StagingArea:
         The folder is prepared under a hidden name and renamed into place, so a recovery
         scan never sees a run folder whose lock is not yet held.
         """
+        document = json.dumps(start, allow_nan=True, sort_keys=True)
+        from gitruns.recording import spare
+
+        reused = spare.take(self.root, run_id, document)  # this process's last run's folder
+        if reused is not None:
+            return reused
         hidden = self.root / f"{NEW_PREFIX}{run_id}"
         hidden.mkdir(parents=True)
         lock = LivenessLock.acquire(hidden / OWNER_LOCK, create=True)
         assert lock is not None  # nobody else knows this new folder yet
         # no temporary file needed: nobody reads the folder before the rename below
-        (hidden / START_FILE).write_text(json.dumps(start, allow_nan=True, sort_keys=True))
+        (hidden / START_FILE).write_text(document)
         run_dir = self.root / run_id
         hidden.rename(run_dir)
         lock.path = run_dir / OWNER_LOCK
@@ -123,6 +130,28 @@ def read_staged_run(
             staged.summaries.append(MetricSummary.from_dict(known) if known else None)
     events.sort(key=lambda e: e.get("ts", 0.0))
     return StagedRun(run_id=run_dir.name, start=start, events=events, metrics=metrics)
+
+
+def inline_file_event(path: str, data: bytes) -> dict[str, Any]:
+    """The journal event that stages ``data`` as the run's file ``path``: one line in the
+    events file the writer holds open, where a file of its own (and its folders) would cost
+    a new file on disk each, the largest part of a small run's cost."""
+    return {"path": path, "text": data.decode("utf-8", errors="surrogateescape")}
+
+
+def inline_files(events: list[dict[str, Any]]) -> dict[str, bytes]:
+    """The files staged in the journal (``inline_file_event``), the last one of a path
+    winning; a path that could leave the run's tree is ignored."""
+    found: dict[str, bytes] = {}
+    for event in events:
+        path, text = event.get("path"), event.get("text")
+        if event.get("event") != FILE_EVENT or not isinstance(path, str):
+            continue
+        parts = path.split("/")
+        if not isinstance(text, str) or any(p in ("", ".", "..") for p in parts):
+            continue
+        found[path] = text.encode("utf-8", errors="surrogateescape")
+    return found
 
 
 def _read_json_lines(path: Path) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from gitruns.format.layout import MAX_META_BYTES, REMOTE_RUNS_PREFIX, RUNS_PREFI
 from gitruns.locks import LivenessLock
 from gitruns.recording.artifacts import artifact_store
 from gitruns.recording.recovery import recover_orphans, staging_area
+from gitruns.recording.spare import SPARE_PREFIX, is_dead_spare
 from gitruns.recording.staging import writer_dirs
 from gitruns.recording.staging_files import EVENTS_FILE, NEW_PREFIX, OWNER_LOCK
 from gitruns.runs.trash import TrashedRun, trash_days, trashed_runs
@@ -114,7 +115,10 @@ def _collect_write_leftovers(store: Store, report: GcReport, dry_run: bool) -> N
             keep.unlink(missing_ok=True)
     tmp = store.gitruns_dir / "tmp"
     for entry in list(tmp.iterdir()) if tmp.is_dir() else []:
-        if _age(entry) <= LEFTOVER_AGE_S:
+        if entry.name.startswith(SPARE_PREFIX):  # a process's folder for its next run
+            if not is_dead_spare(entry):
+                continue
+        elif _age(entry) <= LEFTOVER_AGE_S:
             continue
         report.staging_removed += 1
         report.staging_bytes += _size(entry)

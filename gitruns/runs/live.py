@@ -27,7 +27,7 @@ from gitruns.locks import LivenessLock
 from gitruns.recording.capped_log import TAIL_SUFFIXES
 from gitruns.recording.finalize import replay
 from gitruns.recording.journal import CSV_HEADER, MetricSummary
-from gitruns.recording.staging import StagedRun, writer_dirs, writer_is_alive
+from gitruns.recording.staging import StagedRun, inline_files, writer_dirs, writer_is_alive
 from gitruns.recording.staging_files import (
     EVENTS_FILE,
     EXTRA_FILES_DIR,
@@ -85,6 +85,7 @@ class LiveRun(Run):
     run_dir: Path = field(default=Path(), repr=False)
     metric_files: dict[str, list[Path]] = field(default_factory=dict, repr=False)
     pid: int | None = None
+    inline_files: dict[str, bytes] = field(default_factory=dict, repr=False)  # in the journal
 
     @property
     def live(self) -> bool:
@@ -119,6 +120,8 @@ class LiveRun(Run):
             return CSV_HEADER + b"".join(_complete_lines(p, len(CSV_HEADER)) for p in files)
         if path == layout.PATCH_FILE:
             return _read(self.run_dir / PATCH_STAGED)
+        if path in self.inline_files:
+            return self.inline_files[path]
         staged = self.run_dir / EXTRA_FILES_DIR / path
         if path.startswith("logs/"):
             return read_live_log(staged)
@@ -161,6 +164,7 @@ def read_live_run(store: Store, run_dir: Path, now: float | None = None) -> Live
         run_dir=run_dir,
         metric_files=metric_files,
         pid=start.get("pid") if isinstance(start.get("pid"), int) else None,
+        inline_files=inline_files(events),
     )
 
 

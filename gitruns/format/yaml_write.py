@@ -1,0 +1,169 @@
+"""A fast writer of the YAML ``yamlio.dump`` writes, for the documents gitruns writes most.
+
+PyYAML represents data in Python even with libyaml's emitter: about 0.15 ms for a small
+run's ``run.yaml``, the largest single part of writing a small run. This writes plain
+data (mappings with string keys, lists, strings, ints, floats, bools, None) line by line
+exactly as ``yamlio.dump`` would, and gives up (None: the caller uses PyYAML) on anything
+it is not sure of: other types, non-ASCII text, strings with a character YAML gives a
+meaning to, long keys, deep nesting. Strings are plain when PyYAML's resolver reads
+them back as strings, else single-quoted, as PyYAML's emitter chooses; a property test
+compares the two byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from yaml.resolver import Resolver
+
+MAX_DEPTH = 24
+MAX_KEY = 100  # PyYAML writes keys of 128 characters or more as "? key" (complex keys)
+MAX_TEXT = 4000
+_WORD = r"A-Za-z0-9_./()@=+<>-"  # characters YAML gives no meaning to inside a plain scalar
+_KEY = re.compile(f"[{_WORD}]+(?: [{_WORD}]+)*")
+# A value may also hold "," (it means something in flow style only, and values are in
+# block style) and ":" not followed by a space or the end (times, URLs); in a key either
+# makes PyYAML quote it.
+_VALUE_CHAR = f"(?:[,{_WORD}]|:(?=[,{_WORD}]))"
+_VALUE = re.compile(f"{_VALUE_CHAR}+(?: {_VALUE_CHAR}+)*")
+_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./(-")
+_STR_TAG = "tag:yaml.org,2002:str"
+_RESOLVERS = Resolver.yaml_implicit_resolvers
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def dump(data: Any) -> bytes | None:
+    """``yamlio.dump(data)``, or None when this writer is not sure to write the same."""
+    lines: list[str] = []
+    try:
+        if isinstance(data, dict):
+            if not data:
+                return b"{}\n"
+            if not _mapping(data, "", lines, 0):
+                return None
+        elif isinstance(data, list):
+            if not data:
+                return b"[]\n"
+            if not _sequence(data, "", lines, 0):
+                return None
+        else:
+            return None
+    except _Unsure:
+        return None
+    lines.append("")
+    return "\n".join(lines).encode("ascii")
+
+
+class _Unsure(Exception):
+    pass
+
+
+def _mapping(data: dict[Any, Any], indent: str, lines: list[str], depth: int) -> bool:
+    """Block mapping lines at ``indent``; the first line's indent may be replaced by the
+    caller (``- `` of a sequence item)."""
+    if type(data) is not dict or depth > MAX_DEPTH:
+        return False
+    for key in sorted(data):
+        if type(key) is not str or len(key) >= MAX_KEY:
+            return False
+        value = data[key]
+        head = f"{indent}{_text(key, _KEY)}:"
+        if type(value) is dict and value:
+            lines.append(head)
+            if not _mapping(value, indent + "  ", lines, depth + 1):
+                return False
+        elif type(value) is list and value:
+            lines.append(head)
+            if not _sequence(value, indent, lines, depth + 1):  # indentless, as PyYAML
+                return False
+        else:
+            lines.append(f"{head} {_scalar(value)}")
+    return True
+
+
+def _sequence(data: list[Any], indent: str, lines: list[str], depth: int) -> bool:
+    if type(data) is not list or depth > MAX_DEPTH:
+        return False
+    for item in data:
+        if type(item) is dict and item:
+            start = len(lines)
+            if not _mapping(item, indent + "  ", lines, depth + 1):
+                return False
+            lines[start] = f"{indent}- " + lines[start][len(indent) + 2 :]
+        elif type(item) is list and item:
+            start = len(lines)
+            if not _sequence(item, indent + "  ", lines, depth + 1):
+                return False
+            lines[start] = f"{indent}- " + lines[start][len(indent) + 2 :]
+        else:
+            lines.append(f"{indent}- {_scalar(item)}")
+    return True
+
+
+def _scalar(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return _text(value, _VALUE)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return _float(value)
+    if kind is dict and not value:
+        return "{}"
+    if kind is list and not value:
+        return "[]"
+    raise _Unsure
+
+
+def _float(value: float) -> str:
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value).lower()
+    if "." not in text and "e" in text:
+        text = text.replace("e", ".0e", 1)
+    if _resolves_to(text) != "tag:yaml.org,2002:float":
+        raise _Unsure  # PyYAML would tag it
+    return text
+
+
+_WRITTEN: dict[tuple[str, bool], str] = {}  # keys and values repeat from run to run
+_WRITTEN_MAX = 4096
+
+
+def _text(value: str, allowed: re.Pattern[str]) -> str:
+    """A string as PyYAML writes it: plain, or single-quoted when plain would read back
+    as something else (``'1.0'``, ``'true'``, ``''``, a timestamp)."""
+    known = (value, allowed is _KEY)
+    found = _WRITTEN.get(known)
+    if found is None:
+        found = _text_uncached(value, allowed)
+        if len(_WRITTEN) >= _WRITTEN_MAX:
+            _WRITTEN.clear()
+        _WRITTEN[known] = found
+    return found
+
+
+def _text_uncached(value: str, allowed: re.Pattern[str]) -> str:
+    if value == "":
+        return "''"
+    if len(value) > MAX_TEXT or value[0] not in _FIRST or not allowed.fullmatch(value):
+        raise _Unsure
+    if value.startswith(("...", "---")) or value == "-":
+        raise _Unsure
+    if _resolves_to(value) != _STR_TAG:
+        return f"'{value}'"
+    return value
+
+
+def _resolves_to(text: str) -> str:
+    for tag, pattern in _RESOLVERS.get(text[0], ()):
+        if pattern.match(text):
+            return str(tag)
+    return _STR_TAG

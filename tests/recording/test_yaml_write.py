@@ -1,0 +1,115 @@
+"""The fast YAML writer (gitruns.format.yaml_write) writes exactly the bytes PyYAML
+writes for ``yamlio.dump``, or declines (None) and PyYAML writes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gitruns
+from gitruns.format import yaml_write, yamlio
+
+_words = st.sampled_from(
+    [
+        "yes",
+        "No",
+        "on",
+        "null",
+        "~",
+        "1_000",
+        "0o7",
+        "0x1f",
+        "1:20",
+        "2026-01-01",
+        ".5",
+        "1e3",
+        "-x",
+        "-1",
+        "a - b",
+        "x: y",
+        "a:b",
+        "http://h/p",
+        "--- x",
+        "...",
+        "-",
+        "a #b",
+        "3.0",
+        "2026-12-01T06:50:11.123+00:00",
+        "FINISHED",
+        "run-1",
+        "a b",
+        " a",
+        "a ",
+        "(x)",
+        "@x",
+        "=",
+        "+1",
+        "é",
+        "Test User <t@e.com>",
+        ">x",
+        "<x",
+        "<<",
+        "a,b",
+        ",a",
+        "a, b",
+        "a:,b",
+        "x:1",
+        "a <b>",
+        "1,000",
+        "x:",
+        "a >",
+        "-.5",
+        "a\nb",
+        "'q'",
+        '"q"',
+        "x,y",
+        "[a]",
+        "{a}",
+        "a?",
+        "!t",
+        "&a",
+        "*a",
+        "%",
+    ]
+)
+_text = _words | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=10)
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | _text
+)
+_data = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.dictionaries(_text, _data, max_size=6) | st.lists(_data, max_size=4))
+def test_the_fast_writer_writes_what_pyyaml_writes(data: Any) -> None:
+    fast = yaml_write.dump(data)
+    if fast is not None:
+        assert fast == yamlio.pyyaml_dump(data)
+
+
+def test_a_small_runs_documents_take_the_fast_path(repo: Any) -> None:
+    """run.yaml (but for the command line, which may be anything), params, summary and
+    artifacts of a typical run are all written fast."""
+    with gitruns.start_run(name="fast-yaml", params={"lr": 0.01, "model": {"layers": 3}}) as run:
+        run.log_metric("loss", 0.5)
+        run.set_tag("team", "nlp")
+        run.note("a note")
+    loaded = gitruns.get_run(run.id)
+    for path in ("run.yaml", "params.yaml", "summary.yaml", "artifacts.yaml"):
+        raw = loaded.file(path)
+        assert raw is not None
+        data = yamlio.load(raw, path)
+        assert yamlio.pyyaml_dump(data) == raw
+        if path == "run.yaml":
+            data.pop("command")  # the test runner's own command line may be anything
+        assert yaml_write.dump(data) == yamlio.pyyaml_dump(data), path
