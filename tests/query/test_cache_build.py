@@ -40,7 +40,8 @@ def cache_file(repo: Path) -> Path:
 
 def build_files(repo: Path) -> list[str]:
     tmp = repo / ".git" / "gitruns" / "tmp"
-    return sorted(p.name for p in tmp.iterdir()) if tmp.is_dir() else []
+    names = [p.name for p in tmp.iterdir()] if tmp.is_dir() else []
+    return sorted(name for name in names if name.startswith(build_file.BUILD_PREFIX))
 
 
 def counts(path: Path) -> dict[str, int]:
