@@ -147,7 +147,7 @@ def _check(repo: Path, n: int) -> None:
     refs = store.run_refs()
     if len(refs) != n:
         raise RuntimeError(f"expected {n} runs, found {len(refs)}")
-    for run_id in (min(refs), max(refs)):
+    for run_id in (min(refs), max(refs)) if refs else ():
         load_run(store, run_id, refs[run_id])  # raises when not a valid run
 
 
