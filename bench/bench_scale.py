@@ -16,7 +16,8 @@ storage, the cache or the transfers. One repository grows from size to size; at 
 * search: `gitruns.search_runs(FILTER)` in process, warm;
 * push / fetch: `gitruns push` of every run to an empty bare remote and `gitruns fetch` of
   them into a fresh clone, against raw git with the same refspecs;
-* disk: the growth of `.git` over the runs written (`du -sb`), as written (no `git gc`).
+* disk: the growth of `.git` over the runs written (`du -sb`), as written (no `git gc`),
+  once gitruns' background compaction has finished.
 
 ``--fill api`` (the default) grows one repository through the API from size to size.
 ``--fill fast-import`` makes each size in its own repository: all but the last 1,000 runs are
@@ -41,6 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bench_env, compile_gitruns, git, machine_line, write_section
+from bench_write_scale import wait_for_compaction
 
 PY = sys.executable
 FILTER = "metrics.acc > 0.9 and params.lr = 0.01"
@@ -155,6 +157,7 @@ def measure_size(work: Path, project: Path, have: int, size: int) -> dict[str, A
     print(f"building up to {size:,} runs ...", file=sys.stderr, flush=True)
     before = disk(project / ".git")
     make_runs(project, have, size - have, 1)
+    wait_for_compaction(project)  # its temporary files are not the runs' size
     per_run_disk = (disk(project / ".git") - before) / (size - have)
     row: dict[str, Any] = {"runs": size, "disk_per_run": per_run_disk}
     sh(project, *gitruns("ls", "--format", "csv"))  # the cache is current
