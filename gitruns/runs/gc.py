@@ -164,8 +164,9 @@ def _remove(path: Path, report: GcReport, dry_run: bool) -> None:
     """Remove one object file unless it is young (it may be an object being stored now)."""
     if not path.is_file() or _age(path) <= LEFTOVER_AGE_S:
         return
+    size = _size(path)  # 0 when another gc removed it meanwhile
     report.artifacts_removed += 1
-    report.artifact_bytes += path.stat().st_size
+    report.artifact_bytes += size
     report.artifact_digests.append(path.name if len(path.name) == 64 else str(path))
     if not dry_run:
         path.unlink(missing_ok=True)
@@ -191,19 +192,38 @@ def _referenced_digests(store: Store) -> set[str]:
 
     The raw bytes are searched rather than parsed: a run that fails validation still
     keeps its artifacts, so gc never deletes what a repaired run would need.
+
+    Runs in progress are read before the refs: a run that ends meanwhile has its ref
+    written before its staging folder leaves ``staging/`` (finalize, then a rename away or
+    recording/spare.py's retire), so a folder gone while being read is a run whose ref the
+    refs read next include. Read the other way round, such a run would be in neither.
     """
+    digests: set[str] = set()
+    for run_dir in staging_area(store).run_dirs():
+        digests |= _staged_digests(run_dir)
     tips = set(store.refs_under(RUNS_PREFIX).values())
     tips |= set(store.refs_under(TRASH_PREFIX).values())
     tips |= set(store.refs_under(REMOTE_RUNS_PREFIX).values())
-    digests: set[str] = set()
     for commit in tips:
         raw = store.read_file(commit, layout.ARTIFACTS_FILE, MAX_META_BYTES * 16) or b""
         digests.update(d.decode() for d in _SHA256.findall(raw))
-    for run_dir in staging_area(store).run_dirs():
-        for journal in [
-            w / EVENTS_FILE for w in writer_dirs(run_dir) if (w / EVENTS_FILE).exists()
-        ]:
-            digests.update(d.decode() for d in _SHA256.findall(journal.read_bytes()))
+    return digests
+
+
+def _staged_digests(run_dir: Path) -> set[str]:
+    """The digests a run in progress has journalled; what is left of it when its folder
+    is renamed away (the run ended) while being read."""
+    digests: set[str] = set()
+    try:
+        folders = writer_dirs(run_dir)
+    except FileNotFoundError:
+        return digests  # ended since staging/ was listed: its ref is read after this
+    for folder in folders:
+        try:
+            journal = (folder / EVENTS_FILE).read_bytes()
+        except FileNotFoundError:
+            continue  # no journal yet, or the run ended meanwhile
+        digests.update(d.decode() for d in _SHA256.findall(journal))
     return digests
 
 
@@ -215,8 +235,12 @@ def _age(path: Path) -> float:
 
 
 def _size(path: Path) -> int:
+    """Bytes under ``path``; what is removed meanwhile (a run's own cleanup) counts 0."""
     if path.is_file():
-        return path.stat().st_size
+        try:
+            return path.stat().st_size
+        except FileNotFoundError:
+            return 0
     total = 0
     for root, _dirs, files in os.walk(path):
         for name in files:

@@ -16,6 +16,8 @@ from conftest import fsck, git, gitruns_cli
 
 import gitruns
 from gitruns.format import packs
+from gitruns.recording import spare
+from gitruns.runs import gc
 from gitruns.storage import Store
 
 
@@ -122,6 +124,75 @@ def test_stale_keep_files_are_collected(repo: Path) -> None:
     os.utime(stale, (old, old))
     assert gitruns_cli(repo, "gc").returncode == 0
     assert not stale.exists()
+
+
+def _age_artifacts(repo: Path) -> list[Path]:
+    """The artifact objects, made old enough for gc to remove any no run references."""
+    files = sorted(p for p in (repo / ".git/lfs/objects").rglob("*") if p.is_file())
+    for path in files:
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    return files
+
+
+def test_gc_survives_a_run_ending_while_it_reads_the_run(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that ends between gc's listing of staging/ and its reading of that run's
+    journal (its folder renamed away to be kept as a spare) crashed `gitruns gc` with
+    FileNotFoundError; and its artifact, in neither the refs read before nor the journal,
+    would have been removed. Made deterministic: the run ends inside gc, at that moment."""
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"weights that only this run references\n")
+    run = gitruns.start_run(name="ends-during-gc")
+    run.log_artifact(model)
+    [artifact] = _age_artifacts(repo)
+    staged = repo / ".git/gitruns/staging" / run.id
+    assert staged.is_dir()
+    real_writer_dirs = gc.writer_dirs
+
+    def run_ends_first(run_dir: Path) -> list[Path]:
+        if run_dir == staged and run.status == "RUNNING":
+            run.end()  # listed a moment ago; gone (a spare in tmp/) by the time it is read
+            assert not staged.exists()
+        return real_writer_dirs(run_dir)
+
+    monkeypatch.setattr(gc, "writer_dirs", run_ends_first)
+    report = gc.collect_garbage(Store(repo), now=True)
+    assert run.status == "FINISHED" and run.commit is not None
+    assert report.artifacts_removed == 0 and artifact.exists()
+    assert gitruns.get_run(run.id).artifacts[0]["path"] == "model.bin"
+    fsck(repo)
+
+
+def test_gc_leaves_alone_a_spare_taken_while_it_looks_at_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process's spare folder, listed in tmp/ by gc and then taken for its next run
+    (renamed into staging/) before gc checks it: the new run keeps its folder and lock."""
+    with gitruns.start_run(name="first") as first:
+        first.log_metric("loss", 1.0)
+    [kept] = [p for p in (repo / ".git/gitruns/tmp").iterdir() if p.name.startswith("spare-")]
+    taken: list[gitruns.ActiveRun] = []
+    real_is_dead_spare = spare.is_dead_spare
+
+    def next_run_starts_first(folder: Path) -> bool:
+        if folder == kept and not taken:
+            taken.append(gitruns.start_run(name="second"))
+            assert not kept.exists()  # the spare became the second run's folder
+        return real_is_dead_spare(folder)
+
+    monkeypatch.setattr(gc, "is_dead_spare", next_run_starts_first)
+    gc.collect_garbage(Store(repo), now=True)
+    [second] = taken
+    staged = repo / ".git/gitruns/staging" / second.id
+    assert (staged / "owner.lock").exists() and (staged / "start.json").exists()
+    assert gitruns_cli(repo, "gc", "--now").returncode == 0  # another process: still alive
+    assert staged.is_dir()
+    second.log_metric("loss", 0.5)
+    second.end()
+    assert gitruns.get_run(second.id).metric_history("loss")
+    assert len(run_refs(repo)) == 2
+    fsck(repo)
 
 
 WRITER = """
