@@ -8,14 +8,12 @@ import re
 import subprocess
 import sys
 import zipfile
-from importlib import machinery
 from pathlib import Path
 
 import pytest
 from _record_helpers import record, run_file
 
-from gitruns.capture import _probe, environment
-from gitruns.capture.environment import installed_packages
+from gitruns.capture import _probe
 from gitruns.capture.package_cache import cached_facts
 
 
@@ -165,17 +163,28 @@ def test_uncacheable_facts_are_not_kept(tmp_path: Path) -> None:
     assert len(calls) == 2 and not list(tmp_path.iterdir())
 
 
-def test_this_interpreters_list_is_the_same_through_the_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Other tests in this process may have left distribution finders on sys.meta_path
-    # (which make the answer uncacheable, rightly): take them off for this test.
-    def standard(finder: object) -> bool:
-        return finder is machinery.PathFinder or not hasattr(finder, "find_distributions")
+_SAME_THROUGH_THE_CACHE = """
+import sys
+from pathlib import Path
+from gitruns.capture import environment
+from gitruns.capture.environment import installed_packages
+cache = Path(sys.argv[1])
+direct = installed_packages(sys.executable)
+assert direct, "no packages listed"
+assert installed_packages(sys.executable, cache) == direct  # probed, then kept
+assert len(list(cache.iterdir())) == 1
+environment._probe.cache_clear()
+assert installed_packages(sys.executable, cache) == direct  # read from the cache
+"""
 
-    monkeypatch.setattr(sys, "meta_path", [f for f in sys.meta_path if standard(f)])
-    direct = installed_packages(sys.executable)
-    assert installed_packages(sys.executable, tmp_path) == direct  # probed, then kept
-    assert len(list(tmp_path.iterdir())) == 1
-    environment._probe.cache_clear()
-    assert installed_packages(sys.executable, tmp_path) == direct  # read from the cache
+
+def test_this_interpreters_list_is_the_same_through_the_cache(tmp_path: Path) -> None:
+    # In a fresh interpreter: the test process's own state (finders other tests left on
+    # sys.meta_path, probes they cached) is not what a recorded program starts with.
+    done = subprocess.run(
+        [sys.executable, "-c", _SAME_THROUGH_THE_CACHE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
