@@ -43,7 +43,10 @@ MAX_UNTRACKED_BYTES = 10 << 20  # an untracked entry-point script put in the cod
 PACK_LIMIT = 50  # small packs (one a run or annotation) before they are rolled up
 LOOSE_OBJECT_LIMIT = 6700  # loose objects before they are packed (git's gc.auto)
 REF_LIMIT = 100  # loose run refs before they are packed (and an eighth of those packed)
-REPACK_COMMAND = "git repack -d -l -q --geometric=2"  # what the background compaction runs
+# What the background compaction runs. -n: no `git update-server-info`, whose info/refs
+# lists every ref (8.8 MB rewritten at each compaction at 100,000 runs) for dumb HTTP
+# servers, which a working repository is not.
+REPACK_COMMAND = "git repack -d -l -n -q --geometric=2"
 PACK_REFS_COMMAND = "git pack-refs --all"
 PACKED_REF_BYTES = 88  # a run's line in packed-refs: "<40 hex> refs/runs/<36>\n"
 _KEEP_NAME = re.compile(r"pack-[0-9a-f]{40}\.keep")

@@ -68,6 +68,8 @@ def test_runs_end_up_packed_without_gc(repo: Path, monkeypatch: pytest.MonkeyPat
     assert len(loose_run_refs(repo)) <= 20  # of 30: most refs went into packed-refs
     packed = (repo / ".git" / "packed-refs").read_text()
     assert sum(f"refs/runs/{run_id}\n" in packed for run_id in ids) >= 10
+    # No dumb-HTTP catalogue: info/refs would list every ref again at each compaction.
+    assert not (repo / ".git" / "info" / "refs").exists()
     fsck(repo)
     assert sorted(run_refs(repo)) == sorted(f"refs/runs/{i}" for i in ids)
     assert {r.id for r in gitruns.list_runs()} == set(ids)
