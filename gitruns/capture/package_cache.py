@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gitruns.capture._probe import fingerprint
+from gitruns.capture._probe import _stat, fingerprint
 
 ENV_PACKAGE_CACHE = "GITRUNS_PACKAGE_CACHE"
 KEEP_ENTRIES = 32  # interpreters x working folders remembered; the oldest go first
@@ -92,14 +92,6 @@ def _still_true(facts: dict[str, Any]) -> bool:
         return False
     # fingerprint() builds lists, ints, strings and None only: equal as JSON reads them
     return bool(fingerprint(path, user_site) == facts.get("fingerprint"))
-
-
-def _stat(path: str) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_mtime_ns, st.st_size, st.st_ino]
 
 
 def _canonical(value: Any) -> str:
