@@ -32,12 +32,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_section
 from bench_query import FILTER, MLFLOW_FILTER, bench_python, mlflow_store
 from gen_runs import generate
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-MARK_BEGIN, MARK_END = "<!-- bench:cache -->", "<!-- /bench:cache -->"
 SEARCH = (
     "import json, time, gitruns; gitruns.search_runs({filter!r});"
     "t, c = time.perf_counter(), time.process_time(); runs = gitruns.search_runs({filter!r});"
@@ -258,17 +256,6 @@ def report(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(text: str) -> None:
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    block = f"{MARK_BEGIN}\n{text}\n{MARK_END}"
-    if MARK_BEGIN in current and MARK_END in current:
-        head, rest = current.split(MARK_BEGIN, 1)
-        current = head + block + rest.split(MARK_END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    DOCS.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, nargs="+", default=[1_000, 10_000])
@@ -297,7 +284,7 @@ def main() -> None:
     text = report(rows)
     print(text)
     if not args.no_docs:
-        write_docs(text)
+        write_section("cache", text)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import write_section  # noqa: E402
 
 from gitruns.query import cache, compile_filter, parse  # noqa: E402
 from gitruns.query.lineage import LazyLineage, Lineage  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
-MARK_BEGIN, MARK_END = "<!-- bench:lineage -->", "<!-- /bench:lineage -->"
 SWEEP = 10  # a parent and 9 children
 
 
@@ -150,17 +151,6 @@ def render(runs: int, figures: list[tuple[str, str, float]]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(text: str) -> None:
-    current = DOCS.read_text()
-    block = f"{MARK_BEGIN}\n{text}\n{MARK_END}"
-    if MARK_BEGIN in current and MARK_END in current:
-        head, rest = current.split(MARK_BEGIN, 1)
-        current = head + block + rest.split(MARK_END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    DOCS.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10_000)
@@ -170,7 +160,7 @@ def main() -> None:
     text = render(args.runs, measure(args.runs, args.repeat))
     print(text)
     if not args.no_docs:
-        write_docs(text)
+        write_section("lineage", text)
 
 
 if __name__ == "__main__":
