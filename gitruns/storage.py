@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import pygit2
 
@@ -801,12 +801,26 @@ class Store:
         """Every ref whose full name starts with one of ``prefixes``, as ``{name: commit}``,
         in one pass (each pass reads every loose ref file: with 10,000 unpacked runs that is
         most of a query). The one ref listing of gitruns."""
-        found: dict[str, str] = {}
-        for ref in self.repo.references.iterator():
-            target = ref.target
-            if ref.name.startswith(prefixes) and isinstance(target, pygit2.Oid):
-                found[ref.name] = str(target)
-        return found
+        return {
+            name: str(target)
+            for name, target in self._listed_refs()
+            if name.startswith(prefixes) and isinstance(target, pygit2.Oid)
+        }
+
+    def _listed_refs(self) -> list[tuple[str, Any]]:
+        """``(name, target)`` of every ref, listed again when ``packed-refs`` changed while
+        it was read: ``git pack-refs`` (a user's gc, or the background compaction) renames
+        the new file in before deleting the loose refs it took, so a listing that read the
+        old file and then found those loose refs gone would miss them (a run just created
+        then looked not there). Seen from here, such a listing always spans a change of
+        the file; after a few changed listings the last one is taken."""
+        packed = self.common_dir / "packed-refs"
+        for _ in range(5):
+            before = _stat_key(packed)
+            listed = [(ref.name, ref.target) for ref in self.repo.references.iterator()]
+            if _stat_key(packed) == before:
+                break
+        return listed
 
     def ref_commit(self, name: str) -> str | None:
         """The commit a full ref name points at, or None."""
@@ -1017,8 +1031,7 @@ class Store:
         local: dict[str, str] = {}
         remote: dict[str, dict[str, str]] = {}
         odd: dict[str, str] = {}
-        for ref in self.repo.references.iterator():
-            name, target = ref.name, ref.target
+        for name, target in self._listed_refs():
             if not name.startswith((RUNS_PREFIX, REMOTE_RUNS_PREFIX)):
                 continue
             if not isinstance(target, pygit2.Oid):
@@ -1031,6 +1044,14 @@ class Store:
             else:
                 remote.setdefault(parsed[0], {})[parsed[1]] = str(target)
         return local, remote, odd
+
+
+def _stat_key(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 class Lost:
