@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from gitruns.query.cache import CachedRun
     from gitruns.storage import Store
 
-FORMATS = ["table", "json", "csv", "markdown"]
+FORMATS = ["table", "json", "yaml", "csv", "markdown"]
 
 
 @click.command("ls")
@@ -87,6 +87,7 @@ def command(
       gitruns ls -f 'parent = "sweep-3" and metrics.acc > 0.9' -c name,parent,metrics.acc
       gitruns compare $(gitruns ls -q -n 3)
       gitruns ls --branch main --format markdown
+      gitruns ls -f 'metrics.acc > 0.9' --format yaml > good-runs.yaml
       gitruns ls --experiment baseline -s -metrics.acc
     """
     from gitruns.query.search import select_runs
@@ -144,6 +145,12 @@ def _print(
             click.echo(piece, nl=False)
         click.echo()
         return
+    if fmt == "yaml" and columns is None:  # every run in full, as `show --format yaml`
+        if not rows:
+            click.echo("[]")
+        for row in rows:
+            click.echo(_yaml_item(_plain_record(store, row)), nl=False)
+        return
     if not rows and fmt == "table":
         if filtered:
             click.echo("no runs match", err=True)
@@ -156,9 +163,12 @@ def _print(
     headers = [header(f, short=fmt in ("table", "markdown")) for f in fields]
     if fmt == "table":
         headers = table_headers(fields)
-    if fmt in ("json", "csv"):
+    if fmt in ("json", "yaml", "csv"):
         data = [[raw_cell(row, f) for f in fields] for row in rows]
-        if fmt == "json":
+        if fmt == "yaml":
+            picked = [dict(zip(headers, values, strict=True)) for values in data]
+            click.echo("".join(_yaml_item(item) for item in picked) or "[]\n", nl=False)
+        elif fmt == "json":
             from gitruns.format.layout import json_safe
 
             records = [dict(zip(headers, values, strict=True)) for values in data]
@@ -205,6 +215,23 @@ def _full_records(store: Store, rows: list[CachedRun]) -> Iterator[Any]:
 
     for row in rows:
         yield row.record() if row.record_json else json_safe(load_row(store, row).to_dict())
+
+
+def _plain_record(store: Store, row: CachedRun) -> dict[str, Any]:
+    """``--format yaml``: the run as ``gitruns show --format yaml`` has it (NaN stays a float,
+    which YAML writes as ``.nan``)."""
+    from gitruns.query.locate import load_row
+    from gitruns.query.served import plain_record_of
+
+    return plain_record_of(row) if row.record_json else load_row(store, row).to_dict()
+
+
+def _yaml_item(item: dict[str, Any]) -> str:
+    """One item of a YAML block sequence: the items written one after another make the
+    list, so that a long listing is written as it is made."""
+    from gitruns.display.text import as_yaml
+
+    return as_yaml([item])
 
 
 def split_columns(text: str) -> list[str]:

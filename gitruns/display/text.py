@@ -15,10 +15,14 @@ def run_as_json(run: Run) -> str:
 
 
 def run_as_yaml(run: Run) -> str:
-    """YAML, with non-ASCII characters as escapes when the run holds a character that
+    return as_yaml(run.to_dict())
+
+
+def as_yaml(data: Any) -> str:
+    """YAML, with non-ASCII characters as escapes when ``data`` holds a character that
     ``printable`` would escape (YAML writes bidi overrides and NEL as they are)."""
-    text = yamlio.dump(run.to_dict()).decode("utf-8")
-    return text if is_printable(text.replace("\n", "")) else yamlio.dump_ascii(run.to_dict())
+    text = yamlio.dump(data).decode("utf-8")
+    return text if is_printable(text.replace("\n", "")) else yamlio.dump_ascii(data)
 
 
 MAX_CELL = 40

@@ -33,12 +33,16 @@ def run_from_row(store: Store, row: CachedRun) -> Run:
     return Run(row.run_id, row.commit_id, document, params, metrics, artifacts, store, row.origin)
 
 
+def plain_record_of(row: CachedRun) -> dict[str, Any]:
+    """The row's run as ``Run.to_dict()`` has it (NaN as floats: ``show --format yaml``)."""
+    return run_from_row(cast("Store", None), row).to_dict()  # to_dict reads no file
+
+
 def record_of(row: CachedRun) -> dict[str, Any]:
     """The row's run as ``Run.to_dict()`` has it, made JSON-safe (``show --format json``)."""
     from gitruns.format.layout import json_safe
 
     text = row.record_json
-    run = run_from_row(cast("Store", None), row)  # to_dict reads no file
-    record = run.to_dict()
+    record = plain_record_of(row)
     # Only a run holding NaN or an infinity needs the (slow) walk that spells them out.
     return json_safe(record) if "NaN" in text or "Infinity" in text else record

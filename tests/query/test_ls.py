@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from _query_helpers import write_invalid_run
 from conftest import git, gitruns_cli
 
@@ -96,6 +97,29 @@ def test_json_formats(repo: Path, runs: dict[str, str]) -> None:
     )
     assert [r["params.lr"] for r in picked] == [0.01, 0.01, 0.1]
     assert picked[0]["id"] in runs.values() and picked[0]["start_time"].endswith("Z")
+
+
+def test_yaml_formats(repo: Path, runs: dict[str, str]) -> None:
+    full = yaml.safe_load(ls(repo, "--format", "yaml", "-s", "name"))
+    assert [r["name"] for r in full] == ["adam", "base", "small-lr"]
+    for record in full:  # each item is the run as `show --format yaml` has it
+        assert record == yaml.safe_load(ls_show(repo, record["id"]))
+    picked = yaml.safe_load(
+        ls(repo, "--format", "yaml", "-c", "id,params.lr,metrics.acc", "-s", "-metrics.acc")
+    )
+    assert picked == [
+        {"id": runs["small-lr"], "params.lr": 0.01, "metrics.acc": 0.95},
+        {"id": runs["adam"], "params.lr": 0.01, "metrics.acc": 0.91},
+        {"id": runs["base"], "params.lr": 0.1, "metrics.acc": 0.80},
+    ]
+    assert ls(repo, "--format", "yaml", "-f", "params.lr > 5") == "[]\n"
+    assert ls(repo, "--format", "yaml", "-f", "params.lr > 5", "-c", "id") == "[]\n"
+
+
+def ls_show(repo: Path, run_id: str) -> str:
+    result = gitruns_cli(repo, "show", run_id, "--format", "yaml")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def test_markdown(repo: Path, runs: dict[str, str]) -> None:
@@ -187,6 +211,7 @@ def test_no_runs(repo: Path) -> None:
     result = gitruns_cli(repo, "ls")
     assert result.returncode == 0 and result.stdout == "" and "no runs yet" in result.stderr
     assert json.loads(gitruns_cli(repo, "ls", "--format", "json").stdout) == []
+    assert gitruns_cli(repo, "ls", "--format", "yaml").stdout == "[]\n"
 
 
 def test_search_runs(repo: Path, runs: dict[str, str]) -> None:

@@ -103,6 +103,19 @@ def test_cache_served_runs_equal_runs_read_from_git(
         shown = gitruns_cli(repo, "show", run_id, "--format", "json")
         assert json.loads(shown.stdout) == listed[run_id]
     assert listed[ids[1]]["metrics"]["loss"]["max"] == "Infinity"
+    listing = gitruns_cli(repo, "ls", "--format", "yaml")
+    assert listing.returncode == 0, listing.stderr
+    items = listing.stdout.split("\n- ")  # one item per run, as `show --format yaml` has it
+    assert len(items) == len(ids)
+    for run_id in ids:
+        shown = gitruns_cli(repo, "show", run_id, "--format", "yaml").stdout
+        item = next(i for i in items if f"\n  id: {run_id}\n" in i)
+        assert item.removeprefix("- ").rstrip("\n") == _as_item(shown).rstrip("\n")
+
+
+def _as_item(document: str) -> str:
+    """A YAML mapping document as the item of a block sequence."""
+    return "\n".join(("  " + line) if line else line for line in document.split("\n"))[2:]
 
 
 def test_lazy_parts_load_from_git(repo: Path) -> None:
