@@ -63,6 +63,9 @@ def compact_if_due(repo: Compactable, *, check_refs: bool = False) -> None:
     from gitruns.locks import LivenessLock
 
     try:
+        # A clone that gitruns never wrote to has no folder yet: a fetch into it must
+        # still pack the refs it brought.
+        repo.gitruns_dir.mkdir(exist_ok=True)
         lock = LivenessLock.acquire(repo.gitruns_dir / "repack.lock", create=True)
     except OSError:
         return  # a read-only repository: nothing to do
