@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from gitruns.errors import GitrunsError
 
@@ -146,43 +145,37 @@ def _run_cat_file(repo: GitDir, mode: str, listing: bytes, count: int) -> bytes:
     env = dict(os.environ)
     env.pop("GIT_DIR", None)
     env.pop("GIT_WORK_TREE", None)
-    process = subprocess.Popen(
-        ["git", f"--git-dir={repo.git_dir}", "cat-file", mode, "--buffer"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    # The names go in from a thread in one write, the answers come out in large reads:
-    # subprocess.run(input=...) would trade 512-byte pieces through select() (thousands of
-    # wake-ups for a 10,000-run batch).
-    errors: list[bytes] = []
-    feeder = threading.Thread(target=_feed, args=(process, listing))
-    drainer = threading.Thread(target=_drain, args=(process, errors))
-    feeder.start()
-    drainer.start()
-    assert process.stdout is not None
-    out = process.stdout.read()
-    feeder.join()
-    drainer.join()
-    if process.wait() != 0:
-        message = b"".join(errors).decode("utf-8", errors="replace").strip()
-        raise BatchError(f"git cat-file failed: {message}")
-    return out
+    # The names go in from a file and stderr goes to one: no thread to start and wake a
+    # pass (a fetch's check makes four), and the answers come out in large reads, where
+    # subprocess.run(input=...) would trade 512-byte pieces through select().
+    with scratch_file(repo.git_dir) as names, scratch_file(repo.git_dir) as errors:
+        names.write(listing)
+        names.seek(0)
+        done = subprocess.run(
+            ["git", f"--git-dir={repo.git_dir}", "cat-file", mode, "--buffer"],
+            stdin=names,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=env,
+            check=False,
+        )
+        if done.returncode != 0:
+            errors.seek(0)
+            message = errors.read().decode("utf-8", errors="replace").strip()
+            raise BatchError(f"git cat-file failed: {message}")
+    return done.stdout
 
 
-def _feed(process: subprocess.Popen[bytes], data: bytes) -> None:
-    assert process.stdin is not None
+def scratch_file(folder: Path) -> BinaryIO:
+    """An unnamed file (gone when closed, or when the process dies) in ``folder``, else
+    wherever ``tempfile`` says: for what a git process reads or writes in bulk."""
     try:
-        process.stdin.write(data)
-        process.stdin.close()
-    except BrokenPipeError:
-        pass  # git stopped reading (it failed): its exit status says why
+        fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
+    except (AttributeError, OSError):  # not Linux, or a file system without O_TMPFILE
+        import tempfile
 
-
-def _drain(process: subprocess.Popen[bytes], errors: list[bytes]) -> None:
-    assert process.stderr is not None
-    errors.append(process.stderr.read())
+        return tempfile.TemporaryFile()
+    return os.fdopen(fd, "w+b")
 
 
 _TREE_20 = _tree_patterns(20)

@@ -9,8 +9,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
+from gitruns.runs.gitbatch import scratch_file
 from gitruns.sharing.errors import AuthenticationError, RemoteError
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def run_git(
 def _run_quietly(command: list[str], cwd: Path, env: dict[str, str]) -> GitResult:
     """``command`` with its stderr kept in a file, not a pipe: a fetch of 10,000 runs
     writes a line a ref, and a thread woken for each line cost tens of milliseconds."""
-    with _scratch_file(cwd) as errors:
+    with scratch_file(cwd) as errors:
         done = subprocess.run(
             command,
             cwd=cwd,
@@ -114,17 +115,6 @@ def _run_quietly(command: list[str], cwd: Path, env: dict[str, str]) -> GitResul
         done.stdout.decode("utf-8", errors="replace"),
         text.decode("utf-8", errors="replace"),
     )
-
-
-def _scratch_file(folder: Path) -> BinaryIO:
-    """An unnamed file (gone when closed) in ``folder``, else wherever tempfile says."""
-    try:
-        fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
-    except (AttributeError, OSError):  # not Linux, or a file system without O_TMPFILE
-        import tempfile
-
-        return tempfile.TemporaryFile()
-    return os.fdopen(fd, "w+b")
 
 
 def _read_all(process: subprocess.Popen[bytes]) -> bytes:
