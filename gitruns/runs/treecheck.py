@@ -8,6 +8,10 @@ depth limit, where every path fails anyway), then the size of every file. A fold
 is kept by its id and path, so a folder many runs share (``env/``) is walked once. Work
 stays bounded on crafted trees: a folder is read once whatever number of paths lead to it,
 and a walk stops at the entry limit.
+
+Objects stay raw bytes (ids are never decoded) and each run is first walked on a fast path
+that can only say "passes" (``_FastWalk``); a run it cannot pass goes to the exact walk
+(``_Walk``), which finds and words the problem as the per-object check does.
 """
 
 from __future__ import annotations
