@@ -348,6 +348,18 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
         f" By CPU time, within the target: {', '.join(within) or 'none'}; over it:"
         f" {', '.join(over) or 'none'}."
     )
+    own = [
+        f"{row['runs']:,} runs {row['fetch_gitruns']['cpu'] - row['fetch_git']['cpu']:.2f} s"
+        for row in rows
+        if row.get("fetch_gitruns") and row.get("fetch_git")
+    ]
+    if own:
+        verdict += (
+            " What a fetch costs over raw git (gitruns' CPU minus raw git's, medians): "
+            + ", ".join(own)
+            + "; raw git's own figure swings most with the machine's load (its system time"
+            " writing a loose ref file a run), which moves the ratio more than gitruns does."
+        )
     parts = []
     for row in rows:
         check, start = row.get("check_only"), row.get("startup")
