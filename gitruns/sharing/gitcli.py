@@ -68,7 +68,7 @@ def run_git(
     env["LC_ALL"] = "C"  # git's messages are parsed: keep them in English
     command = ["git", f"--git-dir={store.git_dir}", *args]
     if echo is None and stdin is None:
-        return _run_quietly(command, store.workdir or store.git_dir, env)
+        return _run_quietly(command, store.workdir or store.git_dir, store.git_dir, env)
     process = subprocess.Popen(
         command,
         cwd=store.workdir or store.git_dir,
@@ -95,10 +95,11 @@ def run_git(
     )
 
 
-def _run_quietly(command: list[str], cwd: Path, env: dict[str, str]) -> GitResult:
-    """``command`` with its stderr kept in a file, not a pipe: a fetch of 10,000 runs
-    writes a line a ref, and a thread woken for each line cost tens of milliseconds."""
-    with scratch_file(cwd) as errors:
+def _run_quietly(command: list[str], cwd: Path, git_dir: Path, env: dict[str, str]) -> GitResult:
+    """``command`` with its stderr kept in a file (unnamed, in the git dir), not a pipe: a
+    fetch of 10,000 runs writes a line a ref, and a thread woken for each line cost tens of
+    milliseconds."""
+    with scratch_file(git_dir) as errors:
         done = subprocess.run(
             command,
             cwd=cwd,
