@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import pygit2
 
+from gitruns import compaction
 from gitruns.errors import (
     ConcurrentUpdateError,
     GitrunsError,
@@ -40,15 +41,6 @@ SMALL_FILE_BYTES = 1 << 20
 STREAM_MIN_BYTES = 4 << 20  # blobs bigger than this are streamed, never read whole
 STREAM_CHUNK_BYTES = 256 << 10
 MAX_UNTRACKED_BYTES = 10 << 20  # an untracked entry-point script put in the code snapshot
-PACK_LIMIT = 50  # small packs (one a run or annotation) before they are rolled up
-LOOSE_OBJECT_LIMIT = 6700  # loose objects before they are packed (git's gc.auto)
-REF_LIMIT = 100  # loose run refs before they are packed (and an eighth of those packed)
-# What the background compaction runs. -n: no `git update-server-info`, whose info/refs
-# lists every ref (8.8 MB rewritten at each compaction at 100,000 runs) for dumb HTTP
-# servers, which a working repository is not.
-REPACK_COMMAND = "git repack -d -l -n -q --geometric=2"
-PACK_REFS_COMMAND = "git pack-refs --all"
-PACKED_REF_BYTES = 88  # a run's line in packed-refs: "<40 hex> refs/runs/<36>\n"
 _KEEP_NAME = re.compile(r"pack-[0-9a-f]{40}\.keep")
 MISSING_OBJECT = re.compile(r"git object [0-9a-f]{40} is missing")
 _KIND_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
@@ -367,50 +359,8 @@ class Store:
 
     def _consolidate_packs(self, *, check_refs: bool = False) -> None:
         """Keep the repository compact without anyone running gc, as ``git gc --auto``
-        does, in the background so the writer does not wait.
-
-        Every write adds a small pack; past PACK_LIMIT packs (or past git's 6,700 loose
-        objects, estimated from one fan-out folder as git does), the small ones are rolled
-        up with ``git repack --geometric`` (kept packs, those of runs in progress, are left
-        alone, and so are the big ones). Loose run refs (a file, so a disk block, each) are
-        counted then too (or when ``check_refs``, after a fetch) and packed with ``git
-        pack-refs`` once there are more than REF_LIMIT and an eighth of those packed, so
-        the rewrite of ``packed-refs`` costs a constant amount a run at any size. The
-        background git inherits the repack lock, so no other writer starts one meanwhile.
-        """
-        repack = packs.count_packs(self.objects_dir) > PACK_LIMIT or packs.loose_objects_past(
-            self.objects_dir, LOOSE_OBJECT_LIMIT
-        )
-        if (not repack and not check_refs) or self.promisor_remote():
-            return
-        from gitruns.locks import LivenessLock
-
-        try:
-            lock = LivenessLock.acquire(self.gitruns_dir / "repack.lock", create=True)
-        except OSError:
-            return  # a read-only repository: nothing to do
-        if lock is None:
-            return  # another process is at it; refs are counted only by the lock's holder
-            # (at 100,000 loose refs a count costs tens of milliseconds)
-        pack_refs = self._loose_refs_past_limit()
-        if not repack and not pack_refs:
-            lock.release()
-            return
-        quiet = "</dev/null >/dev/null 2>&1"
-        steps = [f"{REPACK_COMMAND} {quiet}"] if repack else []
-        steps += [f"{PACK_REFS_COMMAND} {quiet}"] if pack_refs else []
-        try:
-            subprocess.run(
-                ["sh", "-c", f"({'; '.join(steps)}) &"],
-                cwd=self.git_dir,
-                env=_git_env(),
-                pass_fds=(lock.fileno(),),
-                check=False,
-            )
-        except OSError:
-            pass  # no shell: the packs wait for the next write, or for git gc
-        finally:
-            lock.release()
+        does, in the background so the writer does not wait (``gitruns.compaction``)."""
+        compaction.compact_if_due(self, check_refs=check_refs)
 
     @contextlib.contextmanager
     def no_background_compaction(self, wait_s: float = 600.0) -> Iterator[None]:
@@ -439,28 +389,6 @@ class Store:
     def compact_in_background(self) -> None:
         """After refs were added in bulk (a fetch): roll up packs and pack refs if due."""
         self._consolidate_packs(check_refs=True)
-
-    def _loose_refs_past_limit(self) -> bool:
-        """More loose run refs (``refs/runs/``, ``refs/remote-runs/<remote>/``) than
-        REF_LIMIT and than an eighth of the refs already packed."""
-        refs = self.common_dir / "refs"
-        folders = [refs / RUNS_PREFIX.removeprefix("refs/")]
-        try:
-            remotes = os.scandir(refs / REMOTE_RUNS_PREFIX.removeprefix("refs/"))
-            folders += [Path(e.path) for e in remotes if e.is_dir(follow_symlinks=False)]
-        except OSError:
-            pass
-        loose = 0
-        for folder in folders:
-            try:
-                loose += sum(1 for e in os.scandir(folder) if e.is_file(follow_symlinks=False))
-            except OSError:
-                continue
-        try:
-            packed = (self.common_dir / "packed-refs").stat().st_size // PACKED_REF_BYTES
-        except OSError:
-            packed = 0
-        return loose > max(REF_LIMIT, packed // 8)
 
     def create_run_commit(
         self,

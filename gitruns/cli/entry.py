@@ -1,5 +1,6 @@
 """The ``gitruns`` program: the logging verbs' plain forms run without click (they are
-called once a step from shell scripts, ``cli.log_argv``); everything else is click's."""
+called once a step from shell scripts, ``cli.log_argv``), and so does a plain ``gitruns
+fetch [REMOTE]`` (``cli.fetch_argv``); everything else is click's."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def main() -> None:
     from gitruns.cli.log_argv import try_fast_path
 
     if try_fast_path(sys.argv[1:]):
+        return
+    from gitruns.cli.fetch_argv import try_fast_path as try_fetch_fast_path
+
+    if try_fetch_fast_path(sys.argv[1:]):
         return
     from gitruns.cli.main import main as click_main
 

@@ -13,16 +13,9 @@ _REMOTE_HELP = "The git remote (default: origin)."
 
 def _echo() -> Any:
     """Where git's progress goes: our stderr when it is a terminal, else nowhere."""
-    import sys
+    from gitruns.cli.fetch_argv import progress_echo
 
-    if not sys.stderr.isatty():
-        return None
-
-    def write(chunk: bytes) -> None:
-        sys.stderr.buffer.write(chunk)
-        sys.stderr.buffer.flush()
-
-    return write
+    return progress_echo()
 
 
 def _resolve(store: Any, refs: tuple[str, ...]) -> list[str]:
@@ -119,11 +112,9 @@ def fetch_command(remote: str) -> None:
       gitruns fetch
       gitruns fetch upstream
     """
-    from gitruns.sharing.fetch import fetch_runs
-    from gitruns.sharing.lightrepo import open_for_transfer
+    from gitruns.cli.fetch_argv import fetch
 
-    report = fetch_runs(open_for_transfer(), remote, echo=_echo())
-    _show_fetch(report)
+    fetch(remote)  # what a plain `gitruns fetch [REMOTE]` runs without click
 
 
 @click.command("pull")
@@ -151,17 +142,10 @@ def pull_command(remote: str) -> None:
 
 
 def _show_fetch(report: Any) -> None:
-    click.echo(
-        f"fetched from {report.remote}: {len(report.new)} new, {len(report.updated)} "
-        f"updated, {len(report.removed)} gone",
-        err=True,
-    )
-    for ref, why in report.refused:
-        click.echo(
-            printable(f"refused  {ref}: rewritten on the remote ({why}); kept our copy"), err=True
-        )
-    for ref, why in report.invalid:
-        click.echo(printable(f"skipped  {ref}: {why}"), err=True)
+    from gitruns.cli.fetch_argv import fetch_lines
+
+    for line in fetch_lines(report):
+        click.echo(line, err=True)
 
 
 def _show_integrate(report: Any) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from gitruns.errors import GitrunsError
 
@@ -68,6 +67,49 @@ def object_sizes(repo: GitDir, ids: Sequence[str]) -> list[int | None]:
     return [int(line) if line.isdigit() else None for line in lines[: len(ids)]]
 
 
+def read_raw(repo: GitDir, listing: bytes, count: int) -> list[tuple[bytes, bytes, bytes] | None]:
+    """``(id, type, content)`` of each of the ``count`` objects named one a line in
+    ``listing`` (ids in hex, as bytes: nothing decoded), or None when one is missing. The
+    lean form of ``read_objects`` for a fetch's check of thousands of runs."""
+    out = _run_cat_file(repo, "--batch", listing, count)
+    found: list[tuple[bytes, bytes, bytes] | None] = []
+    append, find, pos, end = found.append, out.find, 0, len(out)
+    for _ in range(count):
+        stop = find(b"\n", pos)
+        if stop < 0:
+            raise BatchError("git cat-file --batch stopped short")
+        parts = out[pos:stop].split(b" ")
+        pos = stop + 1
+        if len(parts) != 3:
+            append(None)  # "<name> missing", "<name> ambiguous"
+            continue
+        stop = pos + int(parts[2])
+        if stop + 1 > end:
+            raise BatchError("git cat-file --batch stopped short")
+        append((parts[0], parts[1], out[pos:stop]))
+        pos = stop + 1  # the content, then a newline
+    return found
+
+
+def raw_sizes(repo: GitDir, listing: bytes, count: int) -> list[int | None]:
+    """``object_sizes`` of the ``count`` objects named one a line in ``listing``."""
+    lines = _run_cat_file(repo, "--batch-check=%(objectsize)", listing, count).split(b"\n")
+    if len(lines) < count:
+        raise BatchError("git cat-file --batch-check stopped short")
+    del lines[count:]
+    try:
+        return list(map(int, lines))  # the usual case, in C: every object is there
+    except ValueError:
+        return [int(line) if line.isdigit() else None for line in lines]
+
+
+def hex_listing(ids: Sequence[bytes], id_bytes: int) -> bytes:
+    """Raw object ids (``id_bytes`` each) as the lines of hex that ``cat-file`` reads."""
+    if not ids:
+        return b""
+    return b"".join(ids).hex("\n", id_bytes).encode() + b"\n"
+
+
 def parse_tree(data: bytes, id_bytes: int) -> list[tuple[bytes, int, str]]:
     """The entries of a raw tree object: (raw name, mode, id in hex). Raises ValueError
     on a malformed tree (crafted input)."""
@@ -92,46 +134,48 @@ def _cat_file(repo: GitDir, mode: str, names: Sequence[str]) -> bytes:
         return b""
     if any("\n" in name for name in names):
         raise BatchError("an object name holds a newline")
+    return _run_cat_file(repo, mode, ("\n".join(names) + "\n").encode(), len(names))
+
+
+def _run_cat_file(repo: GitDir, mode: str, listing: bytes, count: int) -> bytes:
+    if not count:
+        return b""
+    if listing.count(b"\n") != count or not listing.endswith(b"\n"):
+        raise BatchError("an object name holds a newline")
     env = dict(os.environ)
     env.pop("GIT_DIR", None)
     env.pop("GIT_WORK_TREE", None)
-    process = subprocess.Popen(
-        ["git", f"--git-dir={repo.git_dir}", "cat-file", mode, "--buffer"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    # The names go in from a thread in one write, the answers come out in large reads:
-    # subprocess.run(input=...) would trade 512-byte pieces through select() (thousands of
-    # wake-ups for a 10,000-run batch).
-    errors: list[bytes] = []
-    feeder = threading.Thread(target=_feed, args=(process, "\n".join(names) + "\n"))
-    drainer = threading.Thread(target=_drain, args=(process, errors))
-    feeder.start()
-    drainer.start()
-    assert process.stdout is not None
-    out = process.stdout.read()
-    feeder.join()
-    drainer.join()
-    if process.wait() != 0:
-        message = b"".join(errors).decode("utf-8", errors="replace").strip()
-        raise BatchError(f"git cat-file failed: {message}")
-    return out
+    # The names go in from a file and stderr goes to one: no thread to start and wake a
+    # pass (a fetch's check makes four), and the answers come out in large reads, where
+    # subprocess.run(input=...) would trade 512-byte pieces through select().
+    with scratch_file(repo.git_dir) as names, scratch_file(repo.git_dir) as errors:
+        names.write(listing)
+        names.seek(0)
+        done = subprocess.run(
+            ["git", f"--git-dir={repo.git_dir}", "cat-file", mode, "--buffer"],
+            stdin=names,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=env,
+            check=False,
+        )
+        if done.returncode != 0:
+            errors.seek(0)
+            message = errors.read().decode("utf-8", errors="replace").strip()
+            raise BatchError(f"git cat-file failed: {message}")
+    return done.stdout
 
 
-def _feed(process: subprocess.Popen[bytes], text: str) -> None:
-    assert process.stdin is not None
+def scratch_file(folder: Path) -> BinaryIO:
+    """An unnamed file (gone when closed, or when the process dies) in ``folder``, else
+    wherever ``tempfile`` says: for what a git process reads or writes in bulk."""
     try:
-        process.stdin.write(text.encode())
-        process.stdin.close()
-    except BrokenPipeError:
-        pass  # git stopped reading (it failed): its exit status says why
+        fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
+    except (AttributeError, OSError):  # not Linux, or a file system without O_TMPFILE
+        import tempfile
 
-
-def _drain(process: subprocess.Popen[bytes], errors: list[bytes]) -> None:
-    assert process.stderr is not None
-    errors.append(process.stderr.read())
+        return tempfile.TemporaryFile()
+    return os.fdopen(fd, "w+b")
 
 
 _TREE_20 = _tree_patterns(20)

@@ -21,6 +21,10 @@ from gitruns.sharing.remotes import fetch_refspec, require_fetchable
 if TYPE_CHECKING:
     from gitruns.storage import Store
 
+# Whatever the user's config says: with fetch.showForcedUpdates=false, git skips the
+# ancestry check and takes a rewritten run as a fast-forward. git's own auto maintenance
+# is left to the compaction that follows (``compact_in_background``).
+_NEVER_FORCED = ("--show-forced-updates", "--no-auto-maintenance")
 _REJECTED = re.compile(r"^\s*!\s+\[rejected\]\s+\S+\s+->\s+(\S+)\s+\((.*)\)\s*$", re.MULTILINE)
 
 
@@ -61,7 +65,7 @@ def fetch_into(
     """Run a ``git fetch`` into refs/remote-runs/<label>/ and check what changed."""
     prefix = f"{REMOTE_RUNS_PREFIX}{label}/"
     before = under(list_refs(store, prefix), prefix)
-    result = run_git(store, args, echo=echo)
+    result = run_git(store, [*args[:1], *_NEVER_FORCED, *args[1:]], echo=echo)
     refused = [(m[0], m[1]) for m in _REJECTED.findall(result.stderr)]
     if result.returncode != 0 and not refused:
         raise transport_error(label, "fetch", result.stderr)

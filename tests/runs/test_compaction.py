@@ -17,7 +17,7 @@ from _store_helpers import child_script, run_refs
 from conftest import fsck, git, gitruns_cli
 
 import gitruns
-from gitruns import storage
+from gitruns import compaction
 from gitruns.format import packs
 from gitruns.locks import LivenessLock
 from gitruns.storage import Store
@@ -55,8 +55,8 @@ def small_run(index: int) -> str:
 def test_runs_end_up_packed_without_gc(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Objects in a few packs, no keep file, no loose object, most refs in packed-refs:
     nobody ran gc (the limits are lowered so that 30 runs cross them several times)."""
-    monkeypatch.setattr(storage, "PACK_LIMIT", 4)
-    monkeypatch.setattr(storage, "REF_LIMIT", 5)
+    monkeypatch.setattr(compaction, "PACK_LIMIT", 4)
+    monkeypatch.setattr(compaction, "REF_LIMIT", 5)
     ids = [small_run(i) for i in range(30)]
     wait_for_compaction(repo)
     store = Store(repo)
@@ -132,7 +132,7 @@ def test_compaction_racing_live_writers_loses_nothing(repo: Path) -> None:
     ]
     rounds = 0
     while any(w.poll() is None for w in writers) or rounds < 2:
-        for command in (storage.REPACK_COMMAND, storage.PACK_REFS_COMMAND):
+        for command in (compaction.REPACK_COMMAND, compaction.PACK_REFS_COMMAND):
             subprocess.run(shlex.split(command), cwd=repo, check=True)
         rounds += 1
     for writer in writers:
@@ -154,7 +154,7 @@ def test_compaction_killed_half_way_leaves_a_working_repository(repo: Path) -> N
     gitruns gc once it is old, after which packed runs can be removed again."""
     ids = [small_run(i) for i in range(12)]
     for delay in (0.0, 0.01, 0.03, 0.08):
-        for command in (storage.REPACK_COMMAND, storage.PACK_REFS_COMMAND):
+        for command in (compaction.REPACK_COMMAND, compaction.PACK_REFS_COMMAND):
             process = subprocess.Popen(shlex.split(command), cwd=repo)
             time.sleep(delay)
             os.kill(process.pid, signal.SIGKILL)
@@ -163,7 +163,7 @@ def test_compaction_killed_half_way_leaves_a_working_repository(repo: Path) -> N
             ids.append(small_run(len(ids)))
     assert {r.id for r in gitruns.list_runs()} == set(ids)
     wait_for_compaction(repo)
-    subprocess.run(shlex.split(storage.PACK_REFS_COMMAND), cwd=repo, check=True)
+    subprocess.run(shlex.split(compaction.PACK_REFS_COMMAND), cwd=repo, check=True)
     stale = repo / ".git" / "packed-refs.lock"
     stale.write_text("")  # as a pack-refs killed while writing leaves it
     old = time.time() - 7200

@@ -1,0 +1,123 @@
+"""Keeping the repository compact in the background, as ``git gc --auto`` would, with plain
+file-system counts and the git CLI: no libgit2.
+
+Every write adds a small pack; past PACK_LIMIT packs (or past git's 6,700 loose objects,
+estimated from one fan-out folder as git does), the small ones are rolled up with ``git
+repack --geometric`` (kept packs, those of runs in progress, are left alone, and so are the
+big ones). Loose run refs (a file, so a disk block, each) are counted then too (or when
+asked, after a fetch) and packed with ``git pack-refs`` once there are more than REF_LIMIT
+and an eighth of those packed, so the rewrite of ``packed-refs`` costs a constant amount a
+run at any size. The background git inherits the repack lock, so no other writer starts one
+meanwhile. ``gitruns.storage.Store`` runs this after its writes; ``gitruns fetch`` runs it
+from the light repository of a transfer (``sharing.lightrepo``), without loading pygit2.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Protocol
+
+from gitruns.format import packs
+from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
+
+PACK_LIMIT = 50  # small packs (one a run or annotation) before they are rolled up
+LOOSE_OBJECT_LIMIT = 6700  # loose objects before they are packed (git's gc.auto)
+REF_LIMIT = 100  # loose run refs before they are packed (and an eighth of those packed)
+# What the background compaction runs. -n: no `git update-server-info`, whose info/refs
+# lists every ref (8.8 MB rewritten at each compaction at 100,000 runs) for dumb HTTP
+# servers, which a working repository is not.
+REPACK_COMMAND = "git repack -d -l -n -q --geometric=2"
+PACK_REFS_COMMAND = "git pack-refs --all"
+PACKED_REF_BYTES = 88  # a run's line in packed-refs: "<40 hex> refs/runs/<36>\n"
+
+
+class Compactable(Protocol):
+    """What compaction needs of a repository (``Store`` and ``LightRepo`` have it)."""
+
+    @property
+    def git_dir(self) -> Path: ...
+
+    @property
+    def common_dir(self) -> Path: ...
+
+    @property
+    def objects_dir(self) -> Path: ...
+
+    @property
+    def gitruns_dir(self) -> Path: ...
+
+    def promisor_remote(self) -> str | None: ...
+
+
+def compact_if_due(repo: Compactable, *, check_refs: bool = False) -> None:
+    """Start ``git repack`` and/or ``git pack-refs`` in the background when due (see the
+    module's text); return at once. ``check_refs``: count loose run refs even when no
+    repack is due (after refs were added in bulk, by a fetch)."""
+    repack = packs.count_packs(repo.objects_dir) > PACK_LIMIT or packs.loose_objects_past(
+        repo.objects_dir, LOOSE_OBJECT_LIMIT
+    )
+    if (not repack and not check_refs) or repo.promisor_remote():
+        return
+    from gitruns.locks import LivenessLock
+
+    try:
+        # A clone that gitruns never wrote to has no folder yet: a fetch into it must
+        # still pack the refs it brought.
+        repo.gitruns_dir.mkdir(exist_ok=True)
+        lock = LivenessLock.acquire(repo.gitruns_dir / "repack.lock", create=True)
+    except OSError:
+        return  # a read-only repository: nothing to do
+    if lock is None:
+        return  # another process is at it; refs are counted only by the lock's holder
+        # (at 100,000 loose refs a count costs tens of milliseconds)
+    pack_refs = loose_refs_past_limit(repo.common_dir)
+    if not repack and not pack_refs:
+        lock.release()
+        return
+    quiet = "</dev/null >/dev/null 2>&1"
+    steps = [f"{REPACK_COMMAND} {quiet}"] if repack else []
+    steps += [f"{PACK_REFS_COMMAND} {quiet}"] if pack_refs else []
+    try:
+        subprocess.run(
+            ["sh", "-c", f"({'; '.join(steps)}) &"],
+            cwd=repo.git_dir,
+            env=_git_env(),
+            pass_fds=(lock.fileno(),),
+            check=False,
+        )
+    except OSError:
+        pass  # no shell: the packs wait for the next write, or for git gc
+    finally:
+        lock.release()
+
+
+def loose_refs_past_limit(common_dir: Path) -> bool:
+    """More loose run refs (``refs/runs/``, ``refs/remote-runs/<remote>/``) than
+    REF_LIMIT and than an eighth of the refs already packed."""
+    refs = common_dir / "refs"
+    folders = [refs / RUNS_PREFIX.removeprefix("refs/")]
+    try:
+        remotes = os.scandir(refs / REMOTE_RUNS_PREFIX.removeprefix("refs/"))
+        folders += [Path(e.path) for e in remotes if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        pass
+    loose = 0
+    for folder in folders:
+        try:
+            loose += sum(1 for e in os.scandir(folder) if e.is_file(follow_symlinks=False))
+        except OSError:
+            continue
+    try:
+        packed = (common_dir / "packed-refs").stat().st_size // PACKED_REF_BYTES
+    except OSError:
+        packed = 0
+    return loose > max(REF_LIMIT, packed // 8)
+
+
+def _git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_WORK_TREE", None)
+    return env
