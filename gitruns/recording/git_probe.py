@@ -71,24 +71,25 @@ def probe_clean_worktree(start: str, scripts: Iterable[Path] = ()) -> ProbedRepo
     else None. ``scripts`` are the command's script files (``scripts_of_command``)."""
     if any(os.environ.get(name) for name in _REDIRECTING):
         return None
-    try:
-        found = _git(
+    try:  # the three at once: each needs only the folder
+        found = _start_git(
             start, "rev-parse", "--absolute-git-dir", "--git-common-dir", "--show-toplevel"
         )
-        if found is None or len(found.splitlines()) != 3:
-            return None
-        git_dir, common, top = found.splitlines()
-        workdir = Path(top)
-        common_dir = (Path(start) / common).resolve()
-        if not os.access(common_dir, os.W_OK):
-            return None  # read-only: Store says so plainly
         config = _start_git(start, "config", "-z", "--get-regexp", _CONFIG_KEYS)
         status = _start_git(
             start, "--no-optional-locks", "status", "--porcelain=v2", "--branch", "-z", "-uno"
         )
-        untracked = _untracked_scripts(workdir, scripts)
+        folders = _output(found)
         config_out, _ = config.communicate()
         status_out, _ = status.communicate()
+        if folders is None or len(folders.splitlines()) != 3:
+            return None
+        git_dir, common, top = folders.splitlines()
+        workdir = Path(top)
+        common_dir = (Path(start) / common).resolve()
+        if not os.access(common_dir, os.W_OK):
+            return None  # read-only: Store says so plainly
+        untracked = _untracked_scripts(workdir, scripts)
     except OSError:
         return None
     if untracked or status.returncode != 0 or config.returncode not in (0, 1):
@@ -186,7 +187,10 @@ def _config_values(output: bytes) -> dict[str, str]:
 
 
 def _git(cwd: str, *args: str) -> str | None:
-    process = _start_git(cwd, *args)
+    return _output(_start_git(cwd, *args))
+
+
+def _output(process: subprocess.Popen[bytes]) -> str | None:
     out, _ = process.communicate()
     if process.returncode != 0:
         return None
