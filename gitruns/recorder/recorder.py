@@ -100,32 +100,7 @@ def record(
     experiment = options.experiment
     experiment = check_experiment(experiment) if experiment is not None else default_experiment()
     untracked = _scripts(options)
-    opener: _StoreOpener | None = None
-    probed = None
-    if store is None and not options.parents:  # parents are resolved through the cache
-        from gitruns.recording.git_probe import probe_clean_worktree
-
-        probed = probe_clean_worktree(os.environ.get(ENV_REPO) or os.getcwd(), untracked)
-    if probed is not None:
-        from gitruns.recording.quick_start import create_run_from_probe
-
-        active = create_run_from_probe(probed, options.name, experiment=experiment)
-        opener = _StoreOpener(probed.start)
-        repo_dir, gitruns_dir = probed.workdir, probed.gitruns_dir
-    else:
-        if store is None:
-            from gitruns.recording.repository import open_store
-
-            store = open_store()
-        parent_ids = []
-        if options.parents:  # resolving names loads the query package: only when there are any
-            from gitruns.query.resolve import find_run_id
-
-            parent_ids = [find_run_id(store, p) for p in options.parents]
-        active = create_run(
-            options.name, parent_ids, store, include_untracked=untracked, experiment=experiment
-        )
-        repo_dir, gitruns_dir = store.workdir or store.git_dir, store.gitruns_dir
+    active, opener, repo_dir, gitruns_dir = _start_run(options, store, experiment, untracked)
     on_start(active.id, active.name)
     recorder = _Recorder(active, options, executable, stdout, stderr, patterns)
     recorder.repo_dir = repo_dir
@@ -169,6 +144,36 @@ def record(
     name = run.name if run is not None else active.name
     duration = time.time() - started
     return RecordResult(run, active.id, name, status, exit_code, duration, recorder.warnings)
+
+
+def _start_run(
+    options: RecordOptions, store: Store | None, experiment: str | None, untracked: list[Path]
+) -> tuple[ActiveRun, _StoreOpener | None, Path, Path]:
+    """The run, staged; the thread that will open its repository when it was started
+    without one; the folder the command is told (GITRUNS_REPO) and ``.git/gitruns``."""
+    probed = None
+    if store is None and not options.parents:  # parents are resolved through the cache
+        from gitruns.recording.git_probe import probe_clean_worktree
+
+        probed = probe_clean_worktree(os.environ.get(ENV_REPO) or os.getcwd(), untracked)
+    if probed is not None:
+        from gitruns.recording.quick_start import create_run_from_probe
+
+        active = create_run_from_probe(probed, options.name, experiment=experiment)
+        return active, _StoreOpener(probed.start), probed.workdir, probed.gitruns_dir
+    if store is None:
+        from gitruns.recording.repository import open_store
+
+        store = open_store()
+    parent_ids = []
+    if options.parents:  # resolving names loads the query package: only when there are any
+        from gitruns.query.resolve import find_run_id
+
+        parent_ids = [find_run_id(store, p) for p in options.parents]
+    active = create_run(
+        options.name, parent_ids, store, include_untracked=untracked, experiment=experiment
+    )
+    return active, None, store.workdir or store.git_dir, store.gitruns_dir
 
 
 class _StoreOpener:
