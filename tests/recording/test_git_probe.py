@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -262,3 +263,32 @@ def test_record_writes_the_same_run_with_and_without_the_probe(repo: Path) -> No
         "remote_url": "https://example.com/team/project.git",
         "snapshot": None,
     }
+
+
+def test_a_recorder_killed_as_its_command_starts_leaves_a_whole_crashed_run(repo: Path) -> None:
+    """The run started from the probe is staged in full before its command starts: a
+    recorder killed then (its repository perhaps not open yet) leaves a run recovery writes."""
+    command = [PY, "-c", "import time; print('started', flush=True); time.sleep(0.5)"]
+    recorder = subprocess.Popen(
+        [PY, "-m", "gitruns", "record", "-n", "early", "-t", "k=v", "--", *command],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert recorder.stdout is not None
+    assert recorder.stdout.readline() == b"started\n"
+    recorder.kill()
+    recorder.communicate()
+    time.sleep(0.8)  # the command ends on its own (it was not killed)
+    listing = subprocess.run(
+        [PY, "-m", "gitruns", "ls", "--format", "json"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [run] = json.loads(listing.stdout)
+    assert (run["name"], run["status"], run["tags"]) == ("early", "CRASHED", {"k": "v"})
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert git(repo, "log", "-1", "--format=%P", f"refs/runs/{run['id']}").split() == [head]
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
