@@ -7,12 +7,10 @@ pygit2. Transport (push/fetch) is deliberately not here: it goes through the git
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import random
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import time
@@ -36,6 +34,8 @@ from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.loose_objects import LooseObjectError, stream_loose_blob
 from gitruns.format.packs import KeptPack, PackWriter
 from gitruns.format.runrefs import LOCAL, parse_run_ref
+from gitruns.format.who import os_user_and_host as _os_user_and_host
+from gitruns.format.who import strip_credentials as _strip_credentials
 
 SMALL_FILE_BYTES = 1 << 20
 STREAM_MIN_BYTES = 4 << 20  # blobs bigger than this are streamed, never read whole
@@ -1126,47 +1126,6 @@ def _config_get(config: pygit2.Config, key: str) -> str | None:
     except (KeyError, pygit2.GitError):
         return None
     return str(value) if value else None
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-
-
-_USER_AND_HOST: dict[tuple[str | None, ...], tuple[str, str]] = {}
-
-
-def _os_user_and_host() -> tuple[str, str]:
-    """The OS user (``getpass`` reads ``/etc/passwd`` when no variable names it) and the
-    host name, read once a process for the variables ``getpass`` looks at."""
-    names = tuple(os.environ.get(v) for v in ("LOGNAME", "USER", "LNAME", "USERNAME"))
-    found = _USER_AND_HOST.get(names)
-    if found is None:
-        found = _USER_AND_HOST[names] = (_os_user(), socket.gethostname())
-    return found
-
-
-def _strip_credentials(url: str) -> str:
-    """Drop credentials embedded in a remote URL before it is recorded.
-
-    An http(s) URL loses its whole user part: hosts take a token as the user name
-    (``https://ghp_...@github.com/o/r.git``) as readily as a password. Other schemes
-    (``ssh://git@host``) keep the user name and lose only a password.
-    """
-    if "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    authority, slash, path = rest.partition("/")
-    if "@" not in authority:
-        return url
-    userinfo, host = authority.rsplit("@", 1)
-    if scheme.lower() in ("http", "https", "ftp", "ftps"):
-        return f"{scheme}://{host}{slash}{path}"
-    if ":" in userinfo:
-        return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}{slash}{path}"
-    return url
 
 
 def _file_mode(info: os.stat_result) -> int:

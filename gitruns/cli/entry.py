@@ -1,6 +1,7 @@
 """The ``gitruns`` program: the logging verbs' plain forms run without click (they are
-called once a step from shell scripts, ``cli.log_argv``), and so does a plain ``gitruns
-fetch [REMOTE]`` (``cli.fetch_argv``); everything else is click's."""
+called once a step from shell scripts, ``cli.log_argv``), and so do a plain ``gitruns
+fetch [REMOTE]`` (``cli.fetch_argv``) and ``record``'s plain forms (its start-up comes
+before the command's, ``cli.record_argv``); everything else is click's."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ def main() -> None:
     from gitruns.cli.log_argv import try_fast_path
 
     if try_fast_path(sys.argv[1:]):
+        return
+    from gitruns.cli.record_argv import try_record_fast
+
+    if try_record_fast(sys.argv[1:]):
         return
     from gitruns.cli.fetch_argv import try_fast_path as try_fetch_fast_path
 

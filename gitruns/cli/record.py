@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
@@ -161,9 +158,9 @@ def command(
       gitruns record --autolog -- python train_lightning.py
       gitruns record --metric-regex 'valid loss (?P<val_loss>[0-9.]+)' -- python main.py
     """
+    from gitruns.cli.record_argv import exit_at_once, run_record
     from gitruns.format.yamlio import parse_scalar
-    from gitruns.recorder.recorder import RecordOptions, record, result_summary
-    from gitruns.recording.repository import open_store
+    from gitruns.recorder.recorder import RecordOptions
 
     options = RecordOptions(
         command=list(command),
@@ -184,40 +181,12 @@ def command(
         import_metrics=not no_import_metrics,
         autolog=autolog,
     )
-
-    def announce(run_id: str, run_name: str) -> None:
-        click.echo(f"gitruns: recording run {run_id} ({run_name})", err=True)
-
-    store = open_store()
-    result = record(
-        options, store=store, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, on_start=announce
-    )
-    for warning in result.warnings:
-        click.echo(f"gitruns: warning: {warning}", err=True)
-    click.echo(f"gitruns: {result_summary(result)}", err=True)
+    exit_code = run_record(options, lambda text: click.echo(text, err=True))
     from gitruns.cli import entry
 
     if entry.running_as_program:  # not when click is driven from Python (CliRunner)
-        _exit_at_once(result.exit_code)
-    sys.exit(result.exit_code)
-
-
-def _exit_at_once(code: int) -> NoReturn:
-    """Exit with ``code`` without the interpreter's teardown (freeing every module and
-    object: 20-50 ms after a record, measured in bench/bench_startup.py). The run is
-    committed and its files closed: what a normal exit still does is join the threads
-    that are not daemons, run the exit handlers and flush the streams, done here."""
-    import atexit
-    import threading
-
-    for thread in threading.enumerate():
-        if not thread.daemon and thread is not threading.current_thread():
-            thread.join()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing can reach it
-            stream.flush()
-    os._exit(code)
+        exit_at_once(exit_code)
+    sys.exit(exit_code)
 
 
 commands = [command]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from gitruns.capture.resources import ResourceMeter, Usage, wait_with_usage
 from gitruns.errors import GitrunsError, InvalidInputError
-from gitruns.format import layout, yamlio
+from gitruns.format import layout
 from gitruns.recorder.child_output import OutputPump
 from gitruns.recorder.child_reports import hook_environment
 from gitruns.recorder.params import RecordedParams
@@ -35,10 +35,10 @@ from gitruns.recording.experiment import ENV_EXPERIMENT, check_experiment, defau
 from gitruns.recording.repository import ENV_REPO
 from gitruns.recording.staging_files import EXTRA_FILES_DIR
 from gitruns.recording.start import ENV_NAME_FIXED, ENV_RUN_DIR, ENV_RUN_ID, create_run
-from gitruns.storage import Store
 
 if TYPE_CHECKING:  # the run is read back at the end: loaded while the command runs
     from gitruns.runs.model import Run
+    from gitruns.storage import Store
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PACKAGE_CACHE_DIR = "packages"  # in .git/gitruns: capture.package_cache
@@ -80,57 +80,128 @@ class RecordResult:
 def record(
     options: RecordOptions,
     *,
-    store: Store,
+    store: Store | None = None,
     stdout: BinaryIO,
     stderr: BinaryIO,
     on_start: Callable[[str, str], None] = lambda run_id, name: None,
 ) -> RecordResult:
-    """Run ``options.command`` to completion as a recorded run and return how it went."""
+    """Run ``options.command`` to completion as a recorded run and return how it went.
+
+    Without ``store``, the repository is found from GITRUNS_REPO or the current folder:
+    in a clean worktree the command starts before git (pygit2) is loaded, which is opened
+    while the command runs (``recording.quick_start``); otherwise as with a ``store``.
+    """
     from gitruns.capture.metric_regex import compile_patterns
 
     executable = _check_command(options.command)
     patterns = compile_patterns(options.metric_regexes)
     started = time.time()
     config_params = _load_configs(options.configs) if options.configs else []
-    parent_ids = []
-    if options.parents:  # resolving names loads the query package: only when there are any
-        from gitruns.query.resolve import find_run_id
-
-        parent_ids = [find_run_id(store, p) for p in options.parents]
     experiment = options.experiment
     experiment = check_experiment(experiment) if experiment is not None else default_experiment()
     untracked = _scripts(options)
-    active = create_run(
-        options.name, parent_ids, store, include_untracked=untracked, experiment=experiment
-    )
+    active, opener, repo_dir, gitruns_dir = _start_run(options, store, experiment, untracked)
     on_start(active.id, active.name)
     recorder = _Recorder(active, options, executable, stdout, stderr, patterns)
-    capture: EnvironmentCapture | None = None
+    recorder.repo_dir = repo_dir
+    captures: list[EnvironmentCapture] = []
+
+    def beside_the_command() -> None:
+        # What the run needs but the command does not: on threads that start with it, so
+        # that they cost no time before it starts and overlap its run (on one thread with
+        # the steps before the command, they would delay them). The package list from
+        # .git/gitruns; the repository itself for a run started without git.
+        if opener is not None:
+            opener.start(active)
+        capture = EnvironmentCapture(options.command, gitruns_dir / PACKAGE_CACHE_DIR)
+        capture.write_into(active)
+        captures.append(capture)
+        _preload(_AFTER_THE_COMMAND)
+
     try:
         recorder.log_known_params(config_params)
-        # Beside the command, whose run time hides it (on one thread with the steps before
-        # the command starts, it would delay them); the package list from .git/gitruns.
-        capture = EnvironmentCapture(options.command, store.gitruns_dir / PACKAGE_CACHE_DIR)
-        capture.write_into(active)
-        _preload(_AFTER_THE_COMMAND)
-        status, exit_code = recorder.run_child()
+        status, exit_code = recorder.run_child(beside_the_command)
+        if opener is not None:
+            opener.wait()
         recorder.log_resources()
-        capture.wait()
+        for capture in captures:
+            capture.wait()
         recorder.collect_after(started)
         recorder.active.end(status, exit_code=exit_code)
     except BaseException as error:
         if active.status == "RUNNING":
-            if capture is not None:  # do not finalise while it still writes into the run
+            if opener is not None:
+                opener.wait(check=False)
+            for capture in captures:  # do not finalise while it still writes into the run
                 capture.wait(timeout=5.0)
             active.end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED", error=error)
         raise
     from gitruns.runs.model import load_run
 
+    store = active.store
     commit = store.run_commit(active.id)
     run = load_run(store, active.id, commit) if commit else None
     name = run.name if run is not None else active.name
     duration = time.time() - started
     return RecordResult(run, active.id, name, status, exit_code, duration, recorder.warnings)
+
+
+def _start_run(
+    options: RecordOptions, store: Store | None, experiment: str | None, untracked: list[Path]
+) -> tuple[ActiveRun, _StoreOpener | None, Path, Path]:
+    """The run, staged; the thread that will open its repository when it was started
+    without one; the folder the command is told (GITRUNS_REPO) and ``.git/gitruns``."""
+    probed = None
+    if store is None and not options.parents:  # parents are resolved through the cache
+        from gitruns.recording.git_probe import probe_clean_worktree
+
+        probed = probe_clean_worktree(os.environ.get(ENV_REPO) or os.getcwd(), untracked)
+    if probed is not None:
+        from gitruns.recording.quick_start import create_run_from_probe
+
+        active = create_run_from_probe(probed, options.name, experiment=experiment)
+        return active, _StoreOpener(probed.start), probed.workdir, probed.gitruns_dir
+    if store is None:
+        from gitruns.recording.repository import open_store
+
+        store = open_store()
+    parent_ids = []
+    if options.parents:  # resolving names loads the query package: only when there are any
+        from gitruns.query.resolve import find_run_id
+
+        parent_ids = [find_run_id(store, p) for p in options.parents]
+    active = create_run(
+        options.name, parent_ids, store, include_untracked=untracked, experiment=experiment
+    )
+    return active, None, store.workdir or store.git_dir, store.gitruns_dir
+
+
+class _StoreOpener:
+    """Opens the repository (pygit2, recovering crashed runs as ``open_store`` does) on a
+    thread while the command runs, and gives it to the run started without it."""
+
+    def __init__(self, start: str) -> None:
+        self._start = start
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, active: ActiveRun) -> None:
+        def open_it() -> None:
+            from gitruns.recording.repository import open_store
+
+            try:
+                active.use_store(open_store(self._start))
+            except BaseException as exc:  # raised again where the run needs its store
+                self._error = exc
+
+        self._thread = threading.Thread(target=open_it, name="gitruns-open", daemon=True)
+        self._thread.start()
+
+    def wait(self, *, check: bool = True) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if check and self._error is not None:
+            raise self._error
 
 
 # What the steps after the command import, loaded while it runs (a thread of its own:
@@ -177,6 +248,7 @@ class EnvironmentCapture:
     def _capture(self) -> None:
         from gitruns.capture import environment
         from gitruns.capture.secrets import redact_env
+        from gitruns.format import yamlio
 
         python = _python_of(self._command)
         try:
@@ -248,6 +320,7 @@ class _Recorder:
         self.start_sources: list[tuple[str, dict[str, Any]]] = []
         self.meter: ResourceMeter | None = None
         self.usage: Usage | None = None
+        self.repo_dir: Path = Path.cwd()  # GITRUNS_REPO for the command: set by record()
 
     # -- before --------------------------------------------------------------------------------
     def log_known_params(self, config_params: list[tuple[str, dict[str, Any]]]) -> None:
@@ -281,12 +354,12 @@ class _Recorder:
         )
 
     # -- during --------------------------------------------------------------------------------
-    def run_child(self) -> tuple[str, int]:
+    def run_child(self, beside: Callable[[], None] = lambda: None) -> tuple[str, int]:
+        """Run the command to its end; ``beside`` is called as soon as it has started."""
         env = dict(os.environ)
         env[ENV_RUN_ID] = self.active.id
         env[ENV_RUN_DIR] = str(self.active.run_dir)
-        store = self.active.store
-        env[ENV_REPO] = str(store.workdir or store.git_dir)
+        env[ENV_REPO] = str(self.repo_dir)
         if self.options.name:
             env[ENV_NAME_FIXED] = "1"
         if self.active.experiment is not None:  # API runs of the child join it too
@@ -311,6 +384,7 @@ class _Recorder:
             )
             for pump in self.pumps:
                 pump.start()
+            beside()
             self.meter = ResourceMeter(self.process.pid, self.options.system_interval)
             sampler = self._start_sampler(self.process.pid)
             returncode, self.usage = wait_with_usage(self.process)
@@ -527,6 +601,7 @@ def _python_of(command: list[str]) -> str:
 def _conda_capture(python: str, packages: str) -> tuple[dict[str, bytes], dict[str, Any]]:
     """The conda environment's files (docs/environment-capture.md), if ``python`` is in one."""
     from gitruns.capture.conda import capture_files
+    from gitruns.format import yamlio
 
     try:
         return capture_files(python, packages)

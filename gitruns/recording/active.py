@@ -75,6 +75,11 @@ class ActiveRun:
             self._store = Store(self.run_dir)
         return self._store
 
+    def use_store(self, store: Store) -> None:
+        """Give a run started without git (``recording.quick_start``) its repository,
+        opened while its command runs; before this, ``store`` would open one itself."""
+        self._store = store
+
     @property
     def _artifacts(self) -> ArtifactStore:
         if self._artifact_store is None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gitruns.capture.secrets import redact_env
-from gitruns.format import layout, yamlio
+from gitruns.format import layout
 from gitruns.recording.active import ActiveRun
 
 CAPTURE_JOIN_S = 30.0  # how long a run's end waits for the environment capture
@@ -123,6 +123,8 @@ class _Snapshot:
         except Exception as exc:
             packages = f"# could not list packages: {type(exc).__name__}: {exc}\n"
         self.packages = packages.encode("utf-8")
+        from gitruns.format import yamlio  # PyYAML: not on `record`'s way to its command
+
         self.summary = environment_summary(platform)
         self.platform_yaml = yamlio.dump(platform)
 
@@ -139,6 +141,8 @@ def _variables_yaml() -> bytes:
     cached = _last_variables
     if cached is not None and cached[0] == current:
         return cached[1]
+    from gitruns.format import yamlio
+
     data = yamlio.dump(redact_env(dict(sorted(current.items()))))
     _last_variables = (current, data)
     return data

@@ -63,28 +63,21 @@ def create_run(
         parent_ids.append(outer.id)
     identity = store.identity()
     code = store.code_state(run_id, include_untracked)
-    document: dict[str, Any] = {
-        "schema_version": layout.SCHEMA_VERSION,
-        "id": run_id,
-        "name": run_name,
-        "status": "RUNNING",
-        "start_time": layout.iso_time(time.time()),
-        "end_time": None,
-        "user": {"name": identity.name, "email": identity.email, "os_user": identity.os_user},
-        "host": identity.host,
-        "git": {
+    document = start_document(
+        run_id,
+        run_name,
+        {"name": identity.name, "email": identity.email, "os_user": identity.os_user},
+        identity.host,
+        {
             "commit": code.head,
             "snapshot": code.commit if code.dirty else None,
             "branch": code.branch,
             "remote_url": code.remote_url,
             "dirty": code.dirty,
         },
-        "tags": {},
-        "notes": [],
-        "parents": parent_ids,
-    }
-    if experiment is not None:  # only when set: runs of no experiment stay as they were
-        document["experiment"] = check_name_key(experiment, "experiment name")
+        parent_ids,
+        experiment,
+    )
     start = {"run": document, "code_commit": code.commit, "pid": os.getpid()}
     if code.keep:
         start["code_keep"] = code.keep  # released once the run's ref exists
@@ -96,6 +89,36 @@ def create_run(
     active = ActiveRun(store, run_id, run_name, run_dir, lock, None, author)
     active.experiment = experiment
     return active
+
+
+def start_document(
+    run_id: str,
+    run_name: str,
+    user: dict[str, str],
+    host: str,
+    git: dict[str, Any],
+    parent_ids: list[str],
+    experiment: str | None,
+) -> dict[str, Any]:
+    """The run.yaml of a run just started (``start.json``'s ``run``), from its identity
+    (``user``: name, email, os_user) and code state (``git``)."""
+    document: dict[str, Any] = {
+        "schema_version": layout.SCHEMA_VERSION,
+        "id": run_id,
+        "name": run_name,
+        "status": "RUNNING",
+        "start_time": layout.iso_time(time.time()),
+        "end_time": None,
+        "user": user,
+        "host": host,
+        "git": git,
+        "tags": {},
+        "notes": [],
+        "parents": parent_ids,
+    }
+    if experiment is not None:  # only when set: runs of no experiment stay as they were
+        document["experiment"] = check_name_key(experiment, "experiment name")
+    return document
 
 
 def join_recorded_run_once(repo: str | os.PathLike[str] | None = None) -> ActiveRun | None:

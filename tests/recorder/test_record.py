@@ -60,10 +60,15 @@ def test_huge_output_keeps_head_and_tail_with_a_marker(repo: Path) -> None:
 
 
 def _recording_until_ready(repo: Path, script: str) -> subprocess.Popen[bytes]:
-    """``gitruns record -- python -c script``, once the script has printed "ready"."""
+    """``gitruns record -- python -c script``, once the script has printed "ready".
+
+    stdin is not a terminal: a SIGINT sent to the recorder is then one that did not come
+    from a terminal, which it must forward (run from a terminal, the test's own stdin
+    would make the recorder take it for a Ctrl-C that reached the child already)."""
     proc = subprocess.Popen(
         [*GITRUNS, "record", "--no-system-metrics", "--", PY, "-c", script],
         cwd=repo,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -76,8 +81,11 @@ def test_sigint_is_forwarded_and_the_run_is_killed(repo: Path) -> None:
     script = textwrap.dedent(
         """
         import sys, time
-        print("ready", flush=True)
         try:
+            # "ready" from inside the try: a SIGINT that arrives as soon as it is read
+            # must already land in this handler (printed before the try, it could stop
+            # the child with Python's default KeyboardInterrupt exit instead)
+            print("ready", flush=True)
             time.sleep(30)
         except KeyboardInterrupt:
             print("interrupted", flush=True)
