@@ -316,8 +316,8 @@ class Store:
             return pack.add("blob", path.read_bytes())
         return pack.add_file(path)
 
-    def _new_pack(self, reason: str) -> PackWriter:
-        return PackWriter(self.objects_dir, self.gitruns_dir / "tmp", reason)
+    def _new_pack(self, reason: str, *, brief_keep: bool = False) -> PackWriter:
+        return PackWriter(self.objects_dir, self.gitruns_dir / "tmp", reason, brief_keep=brief_keep)
 
     def _commit_object(
         self, pack: PackWriter, tree: str, parents: list[str], message: str, when: float | None
@@ -337,7 +337,7 @@ class Store:
     ) -> str:
         """Write a commit (and the tree of ``files``, or the existing ``tree``) as a kept
         pack; it stays kept until a ref operation makes the commit its new value."""
-        pack = self._new_pack(reason)
+        pack = self._new_pack(reason, brief_keep=True)  # released by the ref operation
         try:
             if files is not None:
                 tree = self.write_tree(files, pack)

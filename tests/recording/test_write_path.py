@@ -4,6 +4,7 @@ crashes and concurrent writers still lose nothing."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -103,6 +104,23 @@ def test_a_sweep_reuses_one_staging_folder_and_leaves_nothing_behind(repo: Path)
         assert list(run.metrics) == [f"only{i}"]
         assert [n["text"] for n in run.notes] == (["a note of run 1 only"] if i == 1 else [])
         assert (run.file("code/uncommitted.patch") is not None) == (i == 2)
+    fsck(repo)
+
+
+def test_a_kept_folder_takes_the_next_start_document_in_place(repo: Path, tmp_path: Path) -> None:
+    """The next run's start document is written over the last one's (no new file), and
+    nothing of a longer one before it remains."""
+    witness = tmp_path / "start-of-the-first.json"
+    with gitruns.start_run(name="a-long-name-" + "x" * 200, params={"p": 1}) as first:
+        os.link(first.run_dir / "start.json", witness)  # a second name of that file
+    second = gitruns.start_run(name="b")
+    staged = second.run_dir / "start.json"
+    document = json.loads(staged.read_text())
+    assert document["run"]["id"] == second.id and document["run"]["name"] == "b"
+    assert os.path.samefile(staged, witness)
+    second.end()
+    assert gitruns.get_run(second.id).name == "b"
+    assert gitruns.get_run(first.id).params == {"p": 1}
     fsck(repo)
 
 
