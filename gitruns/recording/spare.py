@@ -32,7 +32,7 @@ import threading
 from pathlib import Path
 
 from gitruns.locks import LivenessLock
-from gitruns.recording.staging_files import OWNER_LOCK, START_FILE
+from gitruns.recording.staging_files import EVENTS_FILE, OWNER_LOCK, REF_SPARE, START_FILE
 
 SPARE_PREFIX = "spare-"
 
@@ -104,13 +104,19 @@ def take(staging_root: Path, run_id: str, start_json: str) -> tuple[Path, Livene
 
 
 def _empty(folder: Path) -> None:
-    """Leave only the lock and the start document (overwritten next): nothing of the run
-    before may remain. (Files are removed, not truncated to nothing and reused: that waits
-    for their writeback on the disks measured here, up to a millisecond a file, where a
-    new one costs less.)"""
+    """Leave only the lock, the start document (overwritten next) and the last run's
+    journal, renamed ``ref.spare``: its file becomes this run's ref file (see
+    ``storage._create_loose_ref``), so a run neither frees that inode nor makes a new one
+    for its ref. Nothing else of the run before may remain, and nothing reads
+    ``ref.spare`` as a journal. (Files are removed, not truncated to nothing and reused:
+    that waits for their writeback on the disks measured here, up to a millisecond a
+    file, where a new one costs less.)"""
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name in (OWNER_LOCK, START_FILE):
+            if entry.name in (OWNER_LOCK, START_FILE, REF_SPARE):
+                continue
+            if entry.name == EVENTS_FILE:
+                os.replace(entry.path, os.path.join(folder, REF_SPARE))
                 continue
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path)

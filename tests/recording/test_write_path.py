@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from _store_helpers import run_refs, staging_dirs, start_child
-from conftest import fsck, gitruns_cli
+from conftest import fsck, git, gitruns_cli
 
 import gitruns
 from gitruns.recording import provenance
@@ -121,6 +121,24 @@ def test_a_kept_folder_takes_the_next_start_document_in_place(repo: Path, tmp_pa
     second.end()
     assert gitruns.get_run(second.id).name == "b"
     assert gitruns.get_run(first.id).params == {"p": 1}
+    fsck(repo)
+
+
+def test_a_kept_folder_gives_its_last_journal_to_the_next_ref(repo: Path, tmp_path: Path) -> None:
+    """The journal of a process's last run becomes its next run's ref file (no new file
+    for the ref, none removed for the journal): the ref reads as git writes it."""
+    witness = tmp_path / "journal-of-the-first"
+    with gitruns.start_run(name="first", params={"p": 1}) as first:
+        os.link(first.run_dir / "events.jsonl", witness)  # a second name of that file
+    with gitruns.start_run(name="second") as second:
+        second.log_metric("loss", 0.5)
+    ref = repo / ".git" / "refs" / "runs" / second.id
+    assert os.path.samefile(ref, witness)
+    assert ref.read_bytes() == f"{second.commit}\n".encode()
+    assert git(repo, "rev-parse", f"refs/runs/{second.id}").strip() == second.commit
+    assert gitruns.get_run(first.id).params == {"p": 1}
+    assert list(gitruns.get_run(second.id).metrics) == ["loss"]
+    assert not (repo / ".git" / "refs" / "runs" / f"{second.id}.lock").exists()
     fsck(repo)
 
 
