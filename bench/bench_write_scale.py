@@ -62,19 +62,43 @@ def small_run(gitruns, index):
 CREATE_WORKER = (
     SMALL_RUN
     + """
-import json, statistics, sys, time
+import ctypes, fcntl, json, os, resource, statistics, sys, time
 import gitruns
+# The background compaction a run starts (git repack, pack-refs) is a grandchild that
+# outlives its shell: as a subreaper this process inherits it, so its CPU time is counted
+# too (RUSAGE_CHILDREN, once it is reaped below).
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 count, batches = int(sys.argv[1]), 5
 small_run(gitruns, -1)  # warm up: imports, schema validators
 size = max(count // batches, 1)
-per_batch, cpu = [], time.process_time()
+per_batch, per_run, before = [], [], resource.getrusage(resource.RUSAGE_SELF)
 for first in range(0, count, size):
     start = time.perf_counter()
     for index in range(first, first + size):
+        began = time.perf_counter()
         small_run(gitruns, index)
+        per_run.append((time.perf_counter() - began) * 1000)
     per_batch.append((time.perf_counter() - start) * 1000 / size)
-cpu = (time.process_time() - cpu) * 1000 / count
-print(json.dumps({"ms_per_run": statistics.median(per_batch), "cpu_ms_per_run": cpu}))
+after = resource.getrusage(resource.RUSAGE_SELF)
+user = (after.ru_utime - before.ru_utime) * 1000 / count
+system = (after.ru_stime - before.ru_stime) * 1000 / count
+with open(os.path.join(".git", "gitruns", "repack.lock"), "ab") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # the last compaction has ended
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
+background = (children.ru_utime + children.ru_stime) * 1000 / count
+print(json.dumps({
+    "background_cpu_ms_per_run": background,
+    "ms_per_run": statistics.median(per_batch),
+    "median_run_ms": statistics.median(per_run),
+    "cpu_ms_per_run": user + system,
+    "user_ms_per_run": user,
+    "sys_ms_per_run": system,
+}))
 """
 )
 MAKE_RUNS = (
@@ -167,9 +191,17 @@ def summarise_rounds(samples: list[dict], runs: int, packed: bool) -> dict:
         "refs": "packed" if packed else "loose",
         "ms_per_run": best["ms_per_run"],
         "cpu_ms_per_run": best["cpu_ms_per_run"],
+        "user_ms_per_run": best.get("user_ms_per_run"),
+        "sys_ms_per_run": best.get("sys_ms_per_run"),
         "load": best["load"],
+        "best_ms_per_run": min(s["ms_per_run"] for s in samples),
         "median_ms_per_run": statistics.median(s["ms_per_run"] for s in samples),
         "median_cpu_ms_per_run": statistics.median(s["cpu_ms_per_run"] for s in samples),
+        "median_sys_ms_per_run": statistics.median(s.get("sys_ms_per_run", 0) for s in samples),
+        "background_cpu_ms_per_run": best.get("background_cpu_ms_per_run"),
+        "median_background_cpu_ms_per_run": statistics.median(
+            s.get("background_cpu_ms_per_run", 0) for s in samples
+        ),
         "rounds": samples,
     }
 
@@ -302,41 +334,66 @@ def create_table(sizes: list[int], rounds: int, work: Path) -> list[dict]:
     return [summarise_rounds(samples[key], *key) for key in projects]
 
 
-def render(saved: dict[str, Any], command: str) -> str:
+CREATE_BLOCK = ("<!-- write-scale:create -->", "<!-- /write-scale:create -->")
+OTHER_BLOCK = ("<!-- write-scale:disk-transfer -->", "<!-- /write-scale:disk-transfer -->")
+
+
+def render_create(rows: list[dict]) -> list[str]:
     load = os.getloadavg()[0]
     lines = [
-        MARK_BEGIN,
-        "## Writing at scale: creating runs, disk per run, transfers (issue 16)",
+        f"Create: reproduce: `{' '.join(['python bench/bench_write_scale.py', *sys.argv[1:]])}`"
+        f" ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, git "
+        f"{sh(ROOT, 'git', '--version').split()[-1]}, {os.cpu_count()} cores shared with"
+        f" other work, load average {load:.1f} at the end).",
         "",
-        f"Reproduce: `{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        "Creating a small run (2 params, 3 points, 1 tag; `start_run` in one process "
+        "writing 200 runs after a warm-up run; wall: the median of 5 batches of 40 runs; "
+        "CPU: user + system time of the process over all 200, from getrusage; background "
+        "CPU: that of the compaction the runs started, `git repack` and `pack-refs`, "
+        "counted until it ended, a run's share). Each "
+        "configuration is measured in rounds, interleaved with the others (round 1 of "
+        "each, then round 2 ...). Shown: the round of least CPU time (its wall, CPU, "
+        "user and system time and the load average it ran under), the best wall of all "
+        "rounds, then the medians of the rounds. Packed rounds start right after "
+        "`git pack-refs --all`, as after `gitruns gc`; loose refs are what a repository "
+        "has before gitruns' background compaction packs them (it does so within the "
+        "first round at 10k and 100k: `loose_refs_before` per round in "
+        "bench/.work/write-scale-results.json).",
+        "",
+        "| runs in the repository | refs | ms a run | CPU ms | user | sys | background CPU "
+        "| load | best ms | median ms | median CPU ms | median sys | median background "
+        "| rounds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+
+        def ms(key: str, row: dict = row) -> str:
+            value = row.get(key)
+            return "-" if value is None else f"{value:.2f}"
+
+        lines.append(
+            f"| {row['runs']:,} | {row['refs']} | {ms('ms_per_run')} | {ms('cpu_ms_per_run')} "
+            f"| {ms('user_ms_per_run')} | {ms('sys_ms_per_run')} "
+            f"| {ms('background_cpu_ms_per_run')} | {row['load']:.1f} "
+            f"| {ms('best_ms_per_run')} | {ms('median_ms_per_run')} "
+            f"| {ms('median_cpu_ms_per_run')} | {ms('median_sys_ms_per_run')} "
+            f"| {ms('median_background_cpu_ms_per_run')} "
+            f"| {len(row.get('rounds', [])) or 1} |"
+        )
+    return lines
+
+
+def render_other(saved: dict[str, Any]) -> list[str]:
+    """The disk and transfer tables, with the command that measured them."""
+    load = os.getloadavg()[0]
+    command = " ".join(["python bench/bench_write_scale.py", *sys.argv[1:]])
+    lines = [
+        f"Disk and transfers: reproduce: `{command}` "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"git {sh(ROOT, 'git', '--version').split()[-1]}, {os.cpu_count()} cores, load average "
         f"{load:.1f} at the end: the machine is shared, so wall times vary by tens of percent).",
         "",
     ]
-    if saved.get("create"):
-        lines += [
-            "Creating a small run (2 params, 3 points, 1 tag; `start_run` in one process "
-            "writing 200 runs, wall time the median of 5 batches, CPU time of the process "
-            "over all 200; each configuration measured in rounds, interleaved with the "
-            "others: the round of least CPU time is shown, with the load average it ran "
-            "under, then the medians of all rounds). Loose refs are what a repository "
-            "has before gitruns' background compaction packs them (it does so within the "
-            "round at 10k and 100k: see `loose refs before` per round in "
-            "bench/.work/write-scale-results.json):",
-            "",
-            "| runs in the repository | refs | ms a run | CPU ms a run | load | "
-            "median ms | median CPU ms | rounds |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for row in saved["create"]:
-            lines.append(
-                f"| {row['runs']:,} | {row['refs']} | {row['ms_per_run']:.2f} | "
-                f"{row['cpu_ms_per_run']:.2f} | {row.get('load', float('nan')):.1f} | "
-                f"{row.get('median_ms_per_run', row['ms_per_run']):.2f} | "
-                f"{row.get('median_cpu_ms_per_run', row['cpu_ms_per_run']):.2f} | "
-                f"{len(row.get('rounds', [])) or 1} |"
-            )
-        lines.append("")
     if saved.get("disk"):
         lines += [
             "`.git` per run after N small runs written through the API, nobody running gc "
@@ -371,18 +428,23 @@ def render(saved: dict[str, Any], command: str) -> str:
                 f"{row['fetch_git']:.2f} s | {row['fetch_ratio']:.2f}x |"
             )
         lines.append("")
-    lines.append(MARK_END)
-    return "\n".join(lines)
+    return lines
 
 
-def write_docs(section: str) -> None:
+def write_docs(blocks: dict[tuple[str, str], list[str]]) -> None:
+    """Replace the measured blocks of the section; the rest of it (what the figures say,
+    written by hand, and a block not measured this time) stays as it is."""
     text = DOCS.read_text()
-    if MARK_BEGIN in text and MARK_END in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        _old, tail = rest.split(MARK_END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    if MARK_BEGIN not in text:
+        text = text.rstrip("\n") + f"\n\n{MARK_BEGIN}\n{MARK_END}\n"
+    for (begin, end), lines in blocks.items():
+        block = "\n".join([begin, *lines, end])
+        if begin in text and end in text:
+            before, rest = text.split(begin, 1)
+            text = before + block + rest.split(end, 1)[1]
+        else:  # a new block goes at the end of the section
+            before, after = text.split(MARK_END, 1)
+            text = before.rstrip("\n") + "\n\n" + block + "\n" + MARK_END + after
     DOCS.write_text(text)
 
 
@@ -421,11 +483,15 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(saved, indent=1))
-    command = "python bench/bench_write_scale.py " + " ".join(sys.argv[1:])
-    section = render(saved, command.strip())
-    print(section)
+    blocks = {}
+    if "create" in parts:
+        blocks[CREATE_BLOCK] = render_create(saved["create"])
+    if parts & {"disk", "transfer"}:
+        blocks[OTHER_BLOCK] = render_other(saved)
+    for lines in blocks.values():
+        print("\n".join(lines))
     if not args.no_docs:
-        write_docs(section)
+        write_docs(blocks)
 
 
 if __name__ == "__main__":

@@ -308,8 +308,8 @@ class Store:
             return pack.add("blob", path.read_bytes())
         return pack.add_file(path)
 
-    def _new_pack(self, reason: str) -> PackWriter:
-        return PackWriter(self.objects_dir, self.gitruns_dir / "tmp", reason)
+    def _new_pack(self, reason: str, *, brief_keep: bool = False) -> PackWriter:
+        return PackWriter(self.objects_dir, self.gitruns_dir / "tmp", reason, brief_keep=brief_keep)
 
     def _commit_object(
         self, pack: PackWriter, tree: str, parents: list[str], message: str, when: float | None
@@ -329,7 +329,7 @@ class Store:
     ) -> str:
         """Write a commit (and the tree of ``files``, or the existing ``tree``) as a kept
         pack; it stays kept until a ref operation makes the commit its new value."""
-        pack = self._new_pack(reason)
+        pack = self._new_pack(reason, brief_keep=True)  # released by the ref operation
         try:
             if files is not None:
                 tree = self.write_tree(files, pack)
@@ -405,12 +405,14 @@ class Store:
         present = [p for p in parents if self.has_commit(p)]
         return self._write_commit("run", files, None, present, message, when)
 
-    def create_ref(self, run_id: str, commit: str) -> bool:
+    def create_ref(self, run_id: str, commit: str, *, spare_file: Path | None = None) -> bool:
         """Point ``refs/runs/<id>`` at ``commit``; False when the ref already exists.
 
         Only the holder of the run's owner lock creates its ref (the owner, or recovery
         once the owner died), so a lock file for a ref that does not exist yet was left by
         a process killed while creating it, and is removed rather than waited on.
+        ``spare_file``, when it exists, is a file of the caller's nobody reads any more
+        (a finished run's journal) that becomes the ref's file: see ``_create_loose_ref``.
         """
         name = RUNS_PREFIX + run_id
 
@@ -419,7 +421,7 @@ class Store:
                 return False
             (self.common_dir / (name + ".lock")).unlink(missing_ok=True)
             if self._plain_ref_files():
-                return _create_loose_ref(self.common_dir / name, commit)
+                return _create_loose_ref(self.common_dir / name, commit, spare_file)
             self.repo.references.create(name, pygit2.Oid(hex=commit), force=False)
             return True
 
@@ -1032,7 +1034,7 @@ def _missing(oid: object, error: Exception | None) -> InvalidRunError:
     )
 
 
-def _create_loose_ref(path: Path, commit: str) -> bool:
+def _create_loose_ref(path: Path, commit: str, spare_file: Path | None = None) -> bool:
     """Create a loose ref file as git does: ``<ref>.lock`` created exclusively, written,
     renamed over the ref. False when the ref appeared meanwhile.
 
@@ -1042,24 +1044,60 @@ def _create_loose_ref(path: Path, commit: str) -> bool:
     new, and only the run's owner creates its ref; the caller has checked, through
     libgit2's binary search of ``packed-refs``, that the ref does not exist). A held lock
     raises the same way libgit2's does, so the caller's retry applies.
+
+    With ``spare_file`` (a file no one reads any more, on the same file system), the lock
+    is that file, overwritten with the ref's line and given the lock's name by a hard link
+    (as exclusive as ``O_EXCL``): no new inode, and none freed (see docs/design.md).
     """
     lock = path.with_name(path.name + ".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError as exc:
-        raise pygit2.GitError(f"failed to lock {lock}: it is locked") from exc
-    try:
+    fd: int | None = None
+    if spare_file is None or not _lock_from_spare(spare_file, lock, commit):
         try:
-            os.write(fd, f"{commit}\n".encode())
-        finally:
-            os.close(fd)
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError as exc:
+            raise pygit2.GitError(f"failed to lock {lock}: it is locked") from exc
+    try:
+        if fd is not None:
+            try:
+                os.write(fd, f"{commit}\n".encode())
+            finally:
+                os.close(fd)
         if os.path.lexists(path):
             return False
         os.rename(lock, path)
     finally:
         if os.path.lexists(lock):
             os.unlink(lock)
+    return True
+
+
+def _lock_from_spare(spare_file: Path, lock: Path, commit: str) -> bool:
+    """Make ``spare_file`` hold the ref line and link it as ``lock``; False (and the
+    caller makes a new lock file) when it is missing or cannot be used. The line is
+    written before the link, so the lock never shows anything else; a kill after the link
+    leaves a lock that the owner's next try removes, as any other."""
+    data = f"{commit}\n".encode()
+    try:
+        fd = os.open(spare_file, os.O_WRONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        if os.pwrite(fd, data, 0) != len(data):
+            return False
+        os.ftruncate(fd, len(data))  # never to nothing: see recording/spare.py
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    try:
+        os.link(spare_file, lock)
+    except FileExistsError as exc:
+        raise pygit2.GitError(f"failed to lock {lock}: it is locked") from exc
+    except OSError:
+        return False  # no hard links on this file system
+    with contextlib.suppress(OSError):
+        os.unlink(spare_file)
     return True
 
 

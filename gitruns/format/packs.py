@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 KEEP_PREFIX = b"gitruns "  # first bytes of every .keep file gitruns writes
+INDEX_MAGIC = b"\xfftOc"  # first bytes of a pack index (v2), and of a brief keep file
+LINKED_KEEP_REASON = "brief keep"  # the reason gitruns_keeps gives for a brief keep
 _TYPES = {"commit": 1, "tree": 2, "blob": 3}
 _CHUNK = 1 << 20
 _FILE_LEVEL = 1  # zlib level of every object: libgit2 writes loose objects at this level
@@ -88,9 +90,15 @@ class PackWriter:
     deletes temporary files) and renamed into ``objects/pack`` after its keep file exists.
     """
 
-    def __init__(self, objects_dir: Path, tmp_dir: Path, reason: str) -> None:
+    def __init__(
+        self, objects_dir: Path, tmp_dir: Path, reason: str, *, brief_keep: bool = False
+    ) -> None:
+        """``brief_keep``: the keep file is released as soon as the writer has moved a ref
+        (not, as a dirty tree's snapshot's, while a run is staged); it is then a second
+        name of the pack's index (see ``finish``)."""
         self.pack_dir = objects_dir / "pack"
         self.reason = reason
+        self.brief_keep = brief_keep
         tmp_dir.mkdir(parents=True, exist_ok=True)
         self._path = tmp_dir / f"tmp-{os.getpid()}-{secrets.token_hex(4)}.pack"
         self._file = open(self._path, "w+b")  # noqa: SIM115 - closed by finish/discard
@@ -201,12 +209,29 @@ class PackWriter:
             stem = self.pack_dir / f"pack-{checksum.hex()}"
             keep = stem.with_suffix(".keep")
             self.pack_dir.mkdir(parents=True, exist_ok=True)
-            keep.write_bytes(KEEP_PREFIX + f"{os.getpid()} {self.reason}\n".encode())
+            self._create_keep(keep, index)
             os.replace(self._path, stem.with_suffix(".pack"))
             os.replace(index, stem.with_suffix(".idx"))  # the index last: now git sees it
             return KeptPack(keep)
         finally:
             self.discard()
+
+    def _create_keep(self, keep: Path, index: Path) -> None:
+        """A brief keep file is a hard link of the pack's index, not a new file: creating
+        a file (an inode) costs 20-800 us on the disks measured here, a link and its
+        removal a few, and no inode is freed when it goes (see docs/design.md, "Writing a
+        small run"). Git only asks whether a ``.keep`` exists; ``gitruns_keeps`` knows
+        these by the index's first bytes, and their age is the index's. A keep that must
+        say whose it is (a snapshot's, kept while its run is staged) is written out."""
+        if self.brief_keep:
+            try:
+                os.link(index, keep)
+                return
+            except FileExistsError:
+                return  # the same pack is kept already (never write through a link)
+            except OSError:
+                pass  # no hard links on this file system: a file, as below
+        keep.write_bytes(KEEP_PREFIX + f"{os.getpid()} {self.reason}\n".encode())
 
     def discard(self) -> None:
         """Drop the temporary files (after ``finish``, or instead of it)."""
@@ -250,7 +275,7 @@ def _index_bytes(entries: dict[bytes, tuple[int, int]], pack_checksum: bytes) ->
             large.append(offset)
     body = b"".join(
         [
-            b"\xfftOc" + struct.pack(">I", 2),
+            INDEX_MAGIC + struct.pack(">I", 2),
             struct.pack(">256I", *fanout),
             b"".join(ids),
             struct.pack(f">{len(ids)}I", *(entries[raw][1] for raw in ids)),
@@ -280,7 +305,8 @@ def loose_objects_past(objects_dir: Path, limit: int) -> bool:
 
 
 def gitruns_keeps(objects_dir: Path) -> list[tuple[Path, str]]:
-    """Every ``.keep`` file gitruns wrote, with the reason it gave."""
+    """Every ``.keep`` file gitruns wrote, with the reason it gave (``LINKED_KEEP_REASON``
+    for a brief keep, which says nothing itself)."""
     found = []
     try:
         entries = list(os.scandir(objects_dir / "pack"))
@@ -296,4 +322,6 @@ def gitruns_keeps(objects_dir: Path) -> list[tuple[Path, str]]:
             continue
         if head.startswith(KEEP_PREFIX):
             found.append((Path(entry.path), head[len(KEEP_PREFIX) :].decode(errors="replace")))
+        elif head.startswith(INDEX_MAGIC):  # a brief keep: a link of its pack's index
+            found.append((Path(entry.path), LINKED_KEEP_REASON))
     return found

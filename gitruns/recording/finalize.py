@@ -26,7 +26,12 @@ from gitruns.recording.staging import (
     remove_run_dir,
     writer_dirs,
 )
-from gitruns.recording.staging_files import EXTRA_FILES_DIR, PATCH_STAGED, POINTS_EVENT
+from gitruns.recording.staging_files import (
+    EXTRA_FILES_DIR,
+    PATCH_STAGED,
+    POINTS_EVENT,
+    REF_SPARE,
+)
 from gitruns.storage import FileContent, Store
 
 if TYPE_CHECKING:
@@ -99,7 +104,8 @@ def finalize(
     commit = store.create_run_commit(
         files, parents, message, layout.parse_time(document["end_time"])
     )
-    created = store.create_ref(staged.run_id, commit)
+    # the journal of the run this folder held before, when there was one (spare.py)
+    created = store.create_ref(staged.run_id, commit, spare_file=run_dir / REF_SPARE)
     if staged.start.get("code_keep"):  # the snapshot is reachable from the run now
         store.release_keep(staged.start["code_keep"])
     dispose(run_dir)

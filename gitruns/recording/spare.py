@@ -32,7 +32,7 @@ import threading
 from pathlib import Path
 
 from gitruns.locks import LivenessLock
-from gitruns.recording.staging_files import OWNER_LOCK, START_FILE
+from gitruns.recording.staging_files import EVENTS_FILE, OWNER_LOCK, REF_SPARE, START_FILE
 
 SPARE_PREFIX = "spare-"
 
@@ -94,7 +94,7 @@ def take(staging_root: Path, run_id: str, start_json: str) -> tuple[Path, Livene
     run_dir = staging_root / run_id
     try:
         _empty(spare.folder)
-        (spare.folder / START_FILE).write_text(start_json)
+        _overwrite(spare.folder / START_FILE, start_json.encode())
         spare.folder.rename(run_dir)
     except OSError:
         _discard(spare)
@@ -104,17 +104,40 @@ def take(staging_root: Path, run_id: str, start_json: str) -> tuple[Path, Livene
 
 
 def _empty(folder: Path) -> None:
-    """Leave only the lock: nothing of the run before may remain. (Files are removed, not
-    truncated and reused: truncating a file just written waits for its writeback on the
-    disks measured here, up to a millisecond a file, where a new one costs less.)"""
+    """Leave only the lock, the start document (overwritten next) and the last run's
+    journal, renamed ``ref.spare``: its file becomes this run's ref file (see
+    ``storage._create_loose_ref``), so a run neither frees that inode nor makes a new one
+    for its ref. Nothing else of the run before may remain, and nothing reads
+    ``ref.spare`` as a journal. (Files are removed, not truncated to nothing and reused:
+    that waits for their writeback on the disks measured here, up to a millisecond a
+    file, where a new one costs less.)"""
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name == OWNER_LOCK:
+            if entry.name in (OWNER_LOCK, START_FILE, REF_SPARE):
+                continue
+            if entry.name == EVENTS_FILE:
+                os.replace(entry.path, os.path.join(folder, REF_SPARE))
                 continue
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path)
             else:
                 os.unlink(entry.path)
+
+
+def _overwrite(path: Path, data: bytes) -> None:
+    """Write ``data`` over the file at ``path`` (created if missing), cut to its length:
+    the previous run's start document becomes this one's without a new file, whose inode
+    would cost 20-800 us here (see docs/design.md, "Writing a small run"). Never cut to
+    nothing (a start document is never empty), which would wait for a writeback as
+    ``_empty`` says. Nobody reads a spare, so a kill half way is harmless."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+    try:
+        done = 0
+        while done < len(data):
+            done += os.pwrite(fd, data[done:], done)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
 
 
 def _discard(spare: _Spare) -> None:

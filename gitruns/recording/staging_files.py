@@ -15,6 +15,8 @@
         m<N>.csv            metric points, already in their final CSV form
         summary.json        metric summaries a joined writer leaves when it ends
         uncommitted.patch   the diff of a dirty working tree
+        ref.spare           the journal of the run this folder held before (spare.py), kept
+                            to become this run's ref file (storage._create_loose_ref)
         files/              copied into the run's tree as they are (logs/, env/ of record)
         w-<time>-<pid>-<rand>/  one journal folder per joined writing process
             writer.lock     held while that process lives
@@ -32,6 +34,7 @@ KEYS_FILE = "keys.jsonl"
 SUMMARY_FILE = "summary.json"
 LIVE_FILE = "live.json"  # summaries of the points on disk, for readers of a run in progress
 PATCH_STAGED = "uncommitted.patch"
+REF_SPARE = "ref.spare"
 EXTRA_FILES_DIR = "files"
 FILE_EVENT = "file"  # a journal event holding one small file of the run's tree, inline
 POINTS_EVENT = "points"  # a journal event holding a key's points (CSV lines) at a run's end

@@ -4,12 +4,13 @@ crashes and concurrent writers still lose nothing."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
 
 from _store_helpers import run_refs, staging_dirs, start_child
-from conftest import fsck, gitruns_cli
+from conftest import fsck, git, gitruns_cli
 
 import gitruns
 from gitruns.recording import provenance
@@ -103,6 +104,41 @@ def test_a_sweep_reuses_one_staging_folder_and_leaves_nothing_behind(repo: Path)
         assert list(run.metrics) == [f"only{i}"]
         assert [n["text"] for n in run.notes] == (["a note of run 1 only"] if i == 1 else [])
         assert (run.file("code/uncommitted.patch") is not None) == (i == 2)
+    fsck(repo)
+
+
+def test_a_kept_folder_takes_the_next_start_document_in_place(repo: Path, tmp_path: Path) -> None:
+    """The next run's start document is written over the last one's (no new file), and
+    nothing of a longer one before it remains."""
+    witness = tmp_path / "start-of-the-first.json"
+    with gitruns.start_run(name="a-long-name-" + "x" * 200, params={"p": 1}) as first:
+        os.link(first.run_dir / "start.json", witness)  # a second name of that file
+    second = gitruns.start_run(name="b")
+    staged = second.run_dir / "start.json"
+    document = json.loads(staged.read_text())
+    assert document["run"]["id"] == second.id and document["run"]["name"] == "b"
+    assert os.path.samefile(staged, witness)
+    second.end()
+    assert gitruns.get_run(second.id).name == "b"
+    assert gitruns.get_run(first.id).params == {"p": 1}
+    fsck(repo)
+
+
+def test_a_kept_folder_gives_its_last_journal_to_the_next_ref(repo: Path, tmp_path: Path) -> None:
+    """The journal of a process's last run becomes its next run's ref file (no new file
+    for the ref, none removed for the journal): the ref reads as git writes it."""
+    witness = tmp_path / "journal-of-the-first"
+    with gitruns.start_run(name="first", params={"p": 1}) as first:
+        os.link(first.run_dir / "events.jsonl", witness)  # a second name of that file
+    with gitruns.start_run(name="second") as second:
+        second.log_metric("loss", 0.5)
+    ref = repo / ".git" / "refs" / "runs" / second.id
+    assert os.path.samefile(ref, witness)
+    assert ref.read_bytes() == f"{second.commit}\n".encode()
+    assert git(repo, "rev-parse", f"refs/runs/{second.id}").strip() == second.commit
+    assert gitruns.get_run(first.id).params == {"p": 1}
+    assert list(gitruns.get_run(second.id).metrics) == ["loss"]
+    assert not (repo / ".git" / "refs" / "runs" / f"{second.id}.lock").exists()
     fsck(repo)
 
 

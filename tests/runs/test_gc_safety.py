@@ -126,6 +126,31 @@ def test_stale_keep_files_are_collected(repo: Path) -> None:
     assert not stale.exists()
 
 
+def test_a_brief_keep_is_a_second_name_of_its_index(repo: Path) -> None:
+    """The keep file of a run's pack is a hard link of the pack's index (no new file):
+    git honours it, gitruns knows it as its own, removing it leaves the index whole, and
+    one left by a killed writer is collected by gitruns gc once old."""
+    store = Store(repo)
+    commit = store.create_run_commit({"run.yaml": b"a: 1\n"}, [], "run x\n", time.time())
+    [(keep, reason)] = packs.gitruns_keeps(store.objects_dir)
+    index = keep.with_suffix(".idx")
+    assert reason == packs.LINKED_KEEP_REASON and os.path.samefile(keep, index)
+    git(repo, "gc", "--prune=now", "-q")
+    assert git(repo, "cat-file", "-t", commit).strip() == "commit"  # unreachable, yet kept
+    old = time.time() - 7200  # as if its writer was killed two hours ago
+    os.utime(keep, (old, old))
+    assert gitruns_cli(repo, "gc").returncode == 0
+    assert not keep.exists() and index.exists()
+    git(repo, "verify-pack", str(index))
+    git(repo, "gc", "--prune=now", "-q")
+    assert subprocess.run(["git", "cat-file", "-e", commit], cwd=repo).returncode != 0
+    with gitruns.start_run(name="linked") as run:
+        run.log_metric("loss", 0.5)
+    assert packs.gitruns_keeps(store.objects_dir) == []  # released once the ref exists
+    assert run_refs(repo) == [f"refs/runs/{run.id}"]
+    fsck(repo)
+
+
 def _age_artifacts(repo: Path) -> list[Path]:
     """The artifact objects, made old enough for gc to remove any no run references."""
     files = sorted(p for p in (repo / ".git/lfs/objects").rglob("*") if p.is_file())
