@@ -785,6 +785,14 @@ class Store:
         return tree
 
     def _blob_data(self, oid: str | pygit2.Oid) -> bytes:
+        # The object database's bytes, with no Blob object made (about a third less per
+        # blob: a cold cache build reads four a run); anything odd takes the path below.
+        try:
+            kind, data = self.repo.odb.read(oid)
+        except (pygit2.GitError, KeyError, ValueError):
+            kind = None
+        if kind == pygit2.GIT_OBJECT_BLOB:
+            return bytes(data)
         blob = self._object(oid)
         if not isinstance(blob, pygit2.Blob):
             raise InvalidRunError(f"git object {oid} is not a file", "remove or repair the run")
