@@ -27,6 +27,7 @@ from typing import Any
 
 from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
+from gitruns.format.json_fast import dumps_sorted
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
 from gitruns.query import refstate
@@ -36,7 +37,13 @@ from gitruns.query.served import record_of, run_from_row, run_parts
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
 from gitruns.runs.resources import flat_resources
-from gitruns.storage import MISSING_OBJECT, Store, limit_mapped_packs, limit_object_cache
+from gitruns.storage import (
+    MISSING_OBJECT,
+    Store,
+    limit_mapped_packs,
+    limit_object_cache,
+    verify_object_hashes,
+)
 
 CACHE_FILE = "cache.sqlite"
 CACHE_SCHEMA_VERSION = 8  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
@@ -137,7 +144,7 @@ Problem = tuple[str, str]  # (ref, why it was skipped)
 UNREADABLE = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError)
 _SQL_INT = 2**63
 # json.dumps(value, sort_keys=True), without building an encoder for each call.
-_sorted_json = json.JSONEncoder(sort_keys=True).encode
+_sorted_json = dumps_sorted
 Clause = tuple[str, list[Any]]  # SQL over the runs table, and its arguments
 
 
@@ -626,6 +633,7 @@ def _written_batches(
     setup = (str(store.git_dir), str(path), building)
     mapped = limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)
     cached = limit_object_cache(WORKER_OBJECT_CACHE_BYTES)
+    verify_object_hashes(False)  # as the git CLI reads (see verify_object_hashes)
     here = {"store": store, "db": db, "building": building, "lock": workers.lock}
     try:
         # A few batches in flight, not all: the workers never wait for work, and this
@@ -648,6 +656,7 @@ def _written_batches(
     finally:
         limit_mapped_packs(mapped)
         limit_object_cache(cached)
+        verify_object_hashes(True)
         if own:
             workers.close()
 
@@ -664,6 +673,7 @@ def _remember_lock(lock: Any) -> None:
 def _start_writer(git_dir: str, path: str, building: bool) -> None:
     limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)  # RSS stays flat however big the packs
     limit_object_cache(WORKER_OBJECT_CACHE_BYTES)
+    verify_object_hashes(False)
     db = connect_for_building(Path(path)) if building else _connect_file(Path(path))
     _WRITER.update(store=Store(git_dir), db=db, building=building, setup=(git_dir, path, building))
 
