@@ -150,11 +150,13 @@ def _top_mapping(text: str) -> Any:
                 document[key] = value
                 keys += 1
                 continue
-            part = _ENTRIES.get(entry)
-            if part is None:
+            known = _ENTRIES.get(entry)
+            if known is None:
                 part = _entry(entry)
-            elif type(part) is bytes:
-                part = marshal.loads(part)
+            elif isinstance(known, bytes):
+                part = marshal.loads(known)
+            else:
+                part = known
             keys += len(part)
             document.update(part)
     except (_Unsure, RecursionError, ValueError):
@@ -167,6 +169,7 @@ def _entry(text: str) -> dict[str, Any]:
     lines = _LINE.findall(text)
     if not lines:
         return {}
+    value: dict[str, Any]
     value, end = _mapping(lines, 0, "", 0)
     if end != len(lines):
         raise _Unsure
