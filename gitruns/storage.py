@@ -608,6 +608,16 @@ class Store:
         found = self._regular_file(commit, path, max_bytes)
         return None if found is None else self._blob_data(found[0])
 
+    def file_blob(self, commit: str, path: str, max_bytes: int) -> str | None:
+        """The blob id of a file of a commit's tree, None when it is absent, with the
+        checks of ``read_file``; ``blob_data`` reads it (runs share many blobs)."""
+        found = self._regular_file(commit, path, max_bytes)
+        return None if found is None else str(found[0])
+
+    def blob_data(self, blob: str) -> bytes:
+        """The bytes of a blob that ``file_blob`` found."""
+        return self._blob_data(blob)
+
     def stream_file(self, commit: str, path: str, max_bytes: int) -> Iterator[bytes] | None:
         """A file of a commit's tree as chunks of bytes, or None when it is absent.
 

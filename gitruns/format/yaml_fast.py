@@ -97,9 +97,9 @@ Lines = list[tuple[str, str]]  # (indent as spaces, content)
 # (ids, times, metric values) go.
 _TOP = re.compile(r"\n(?=[^ \n-])")
 _ENTRIES: dict[str, dict[str, Any] | bytes] = {}
-_ENTRIES_MAX = 4_096
+_ENTRIES_MAX = 2_048
 _ONCE: set[str] = set()  # entries read once (not remembered yet)
-_ENTRY_MAX_CHARS = 4_096
+_ENTRY_MAX_CHARS = 1_024
 
 
 class _Unsure(Exception):
