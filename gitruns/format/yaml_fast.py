@@ -97,7 +97,7 @@ Lines = list[tuple[str, str]]  # (indent as spaces, content)
 # (ids, times, metric values) go.
 _TOP = re.compile(r"\n(?=[^ \n-])")
 _ENTRIES: dict[str, dict[str, Any] | bytes] = {}
-_ENTRIES_MAX = 2_048
+_ENTRIES_MAX = 1_024
 _ONCE: set[str] = set()  # entries read once (not remembered yet)
 _ENTRY_MAX_CHARS = 1_024
 

@@ -228,7 +228,7 @@ def _load_yaml(store: Store, commit: str, path: str, where: str, required: bool 
 # read nor parsed again. Kept when seen a second time; emptied when full.
 _PARSED: dict[tuple[str, str], bytes] = {}
 _SEEN_ONCE: set[tuple[str, str]] = set()
-_PARSED_MAX = 1_024
+_PARSED_MAX = 256
 _PARSED_MAX_BYTES = 2_048
 
 
