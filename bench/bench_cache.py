@@ -5,6 +5,7 @@ sqlite store of the same runs (``bench_query.mlflow_store``, in bench/.work/venv
 
     python bench/bench_cache.py --runs 1000 10000 100000   # measure, update docs
     python bench/bench_cache.py --runs 1000 --no-docs       # a quick look
+    python bench/bench_cache.py --before 924b9b5            # and that commit's rebuild
 
 Each figure is a whole fresh process (median of ``--repeat``), with its CPU time (user +
 system, workers included) and peak RSS (the largest process):
@@ -119,16 +120,39 @@ def _median(samples: list[dict[str, Any]], key: str) -> float:
     return statistics.median(sample[key] for sample in samples)
 
 
+def before_tree(revision: str) -> Path:
+    """The ``gitruns`` package of ``revision`` (a commit of this repository), extracted
+    once under bench/.work/: the cold rebuild of ``--before`` runs it by PYTHONPATH."""
+    root = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    folder = root / "bench" / ".work" / f"before-{commit[:12]}"
+    if not (folder / "gitruns").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", commit, "gitruns"], cwd=root, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
 def figures(
     n: int,
     repeat: int = 3,
     mlflow: bool = True,
     rebuild_only: bool = False,
     warm_only: bool = False,
+    before: Path | None = None,
 ) -> dict[str, Any]:
     """Measure one size: the cold rebuild (interleaved with MLflow's whole search process,
-    its cold start: it has no cache to build; skipped with ``warm_only``), then (unless
-    ``rebuild_only``) search and ``ls --format json``/csv."""
+    its cold start: it has no cache to build; skipped with ``warm_only``; and with the
+    gitruns of ``before``, see ``before_tree``), then (unless ``rebuild_only``) search and
+    ``ls --format json``/csv."""
     repo = generate(n)
     gitruns = [sys.executable, "-m", "gitruns"]
     ls_cold = [*gitruns, "ls", "--filter", FILTER, "--format", "csv", "-c", "id"]
@@ -138,8 +162,13 @@ def figures(
     if mlflow and not rebuild_only:
         uri = mlflow_store("sqlite", n)
         mlflow_command = [str(bench_python()), "-c", MLFLOW_SEARCH, uri, MLFLOW_FILTER]
-    cold, mlflow_runs, loads = [], [], [os.getloadavg()[0]]
+    cold, mlflow_runs, loads, older = [], [], [os.getloadavg()[0]], []
     for _ in range(0 if warm_only else repeat):
+        if before is not None:
+            _drop_cache(repo)
+            path = os.pathsep.join([str(before), os.environ.get("PYTHONPATH", "")])
+            older.append(run_process(ls_cold, repo, {**os.environ, "PYTHONPATH": path}))
+            loads.append(os.getloadavg()[0])
         _drop_cache(repo)
         cold.append(run_process(ls_cold, repo))
         loads.append(os.getloadavg()[0])
@@ -154,6 +183,13 @@ def figures(
         found["rebuild_rss_mib"] = max(sample["rss_mib"] for sample in cold)
         found["rebuild_tree_rss_mib"] = max(sample["tree_rss_mib"] for sample in cold)
         found["rebuild_tree_pss_mib"] = max(sample["tree_pss_mib"] for sample in cold)
+    if older:
+        found["before"] = before.name if before is not None else None
+        found["before_rebuild_s"] = _median(older, "wall_s")
+        found["before_rebuild_cpu_s"] = _median(older, "cpu_s")
+        found["before_rebuild_tree_pss_mib"] = max(sample["tree_pss_mib"] for sample in older)
+        found["rebuild_cpu_samples"] = [round(sample["cpu_s"], 2) for sample in cold]
+        found["before_rebuild_cpu_samples"] = [round(sample["cpu_s"], 2) for sample in older]
     found["rebuild_load"] = (min(loads), max(loads))
     if mlflow_runs:
         found["mlflow_process_s"] = _median(mlflow_runs, "wall_s")
@@ -225,6 +261,9 @@ def report(rows: list[dict[str, Any]]) -> str:
         "that forked workers share with their parent once per process, PSS shares them out. "
         "MLflow keeps its runs in the database itself, so its cold start is a whole process: "
         "`import mlflow` and two `search_runs` calls, run in turn with each rebuild.",
+    ]
+    lines += _before_and_after(rows)
+    lines += [
         "",
         "### Search from the cache",
         "",
@@ -256,6 +295,32 @@ def report(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _before_and_after(rows: list[dict[str, Any]]) -> list[str]:
+    """The cold rebuild of ``--before``'s gitruns and of this one, run in turn."""
+    measured = [f for f in rows if "before_rebuild_cpu_s" in f]
+    if not measured:
+        return []
+    lines = [
+        "",
+        f"Before and after (`--before`: the gitruns of `{measured[0]['before']}`; the cold "
+        "rebuilds of the two run in turn, same repository, same minutes):",
+        "",
+        "| runs | before: wall s | CPU s (each) | tree PSS MiB | after: wall s | CPU s (each) "
+        "| tree PSS MiB | CPU after / before |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for f in measured:
+        each = ", ".join(f"{cpu:.1f}" for cpu in f["before_rebuild_cpu_samples"])
+        each_after = ", ".join(f"{cpu:.1f}" for cpu in f["rebuild_cpu_samples"])
+        lines.append(
+            f"| {f['runs']:,} | {f['before_rebuild_s']:.1f} | {f['before_rebuild_cpu_s']:.1f} "
+            f"({each}) | {f['before_rebuild_tree_pss_mib']:.0f} | {f['rebuild_s']:.1f} "
+            f"| {f['rebuild_cpu_s']:.1f} ({each_after}) | {f['rebuild_tree_pss_mib']:.0f} "
+            f"| {f['rebuild_cpu_s'] / f['before_rebuild_cpu_s']:.2f} |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, nargs="+", default=[1_000, 10_000])
@@ -268,14 +333,25 @@ def main() -> None:
     parser.add_argument(
         "--warm-only", action="store_true", help="no cold rebuild: search and ls only (no docs)"
     )
+    parser.add_argument(
+        "--before",
+        metavar="REVISION",
+        help="also time the cold rebuild of this commit's gitruns, in turn with this one",
+    )
     args = parser.parse_args()
+    before = before_tree(args.before) if args.before else None
     rows = []
     for n in args.runs:
         big = n >= args.rebuild_only_from
         repeat = 1 if big else args.repeat
         rows.append(
             figures(
-                n, repeat, mlflow=not args.no_mlflow, rebuild_only=big, warm_only=args.warm_only
+                n,
+                repeat,
+                mlflow=not args.no_mlflow,
+                rebuild_only=big,
+                warm_only=args.warm_only,
+                before=before,
             )
         )
         print(json.dumps(rows[-1], indent=2), flush=True)

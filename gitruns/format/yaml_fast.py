@@ -15,6 +15,7 @@ compares them).
 
 from __future__ import annotations
 
+import marshal
 import re
 from typing import Any
 
@@ -51,6 +52,7 @@ _ASCII_PLAIN = re.compile(
     f"(?:[A-Za-z0-9/._]|-(?=[A-Za-z_-]))[{_ASCII_REST}]*(?: [{_ASCII_REST}]+)*"
 )
 _ASCII_ODD = re.compile("[^\n\x20-\x7e]")
+_ASCII_ODD_BYTES = bytes(b for b in range(128) if not (b == 10 or 0x20 <= b <= 0x7E))
 
 
 class _Wide:
@@ -79,14 +81,25 @@ def _wide() -> _Wide:
 
 
 _LINE = re.compile(r"^( *)(.+)$", re.MULTILINE)
-_BLANK = re.compile(r"^ +$", re.MULTILINE)  # a line of spaces only: left to PyYAML
 # Mapping lines already read, ``content -> (key, value)`` (``_OPEN``: a block follows):
 # the lines of run.yaml repeat from run to run. Immutable values only, as in ``_SEEN``.
 _LINES: dict[str, tuple[str, Any]] = {}
 _LINES_MAX = 10_000  # the lines that repeat are among the first runs' lines
 _LINE_MAX_CHARS = 200
+_NOT_REMEMBERED_LINES = (list, dict, float)
 _OPEN = object()
 Lines = list[tuple[str, str]]  # (indent as spaces, content)
+# A top-level mapping is read an entry at a time: the text of each top-level key and its
+# block (``_TOP`` splits before every line that starts a key) read once, then looked up:
+# run.yaml's command, environment, git, user ... blocks are the same from run to run.
+# An entry holding containers is kept marshalled (each document gets fresh ones); the
+# memo is emptied when full, so blocks that repeat come back while those that never do
+# (ids, times, metric values) go.
+_TOP = re.compile(r"\n(?=[^ \n-])")
+_ENTRIES: dict[str, dict[str, Any] | bytes] = {}
+_ENTRIES_MAX = 1_024
+_ONCE: set[str] = set()  # entries read once (not remembered yet)
+_ENTRY_MAX_CHARS = 1_024
 
 
 class _Unsure(Exception):
@@ -99,9 +112,15 @@ def parse(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return UNSURE
-    odd = _ASCII_ODD if text.isascii() else _wide().odd
-    if not text or odd.search(text) or _BLANK.search(text):
+    if not text or " \n" in text or text[-1] == " ":  # a trailing space, or a blank line
         return UNSURE
+    if text.isascii():
+        if len(raw.translate(None, _ASCII_ODD_BYTES)) != len(raw):
+            return UNSURE
+    elif _wide().odd.search(text):
+        return UNSURE
+    if text[0] not in " -\n" and not text.startswith(("[]", "{}")):
+        return _top_mapping(text)
     # (indent, content) of each line that is not empty, split in C: an indent is the
     # string of its spaces, and strings of spaces compare as their lengths do.
     lines = _LINE.findall(text)
@@ -114,6 +133,59 @@ def parse(raw: bytes) -> Any:
     except (_Unsure, RecursionError, ValueError):  # ValueError: an int too long to read
         return UNSURE
     return value if end == len(lines) else UNSURE
+
+
+def _top_mapping(text: str) -> Any:
+    """A document that starts with a key, read an entry at a time (``_ENTRIES``). Each
+    entry is read by ``_mapping`` on its own lines exactly as in the whole document: a
+    top-level line ends every block above it, and no block looks past its own lines."""
+    document: dict[str, Any] = {}
+    keys = 0
+    try:
+        for entry in _TOP.split(text):
+            if "\n" not in entry:  # one line: what ``_mapping`` makes of it, sooner
+                key, value = _LINES.get(entry) or _mapping_line(entry)
+                if value is _OPEN:
+                    return UNSURE  # "key:" and nothing
+                document[key] = value
+                keys += 1
+                continue
+            known = _ENTRIES.get(entry)
+            if known is None:
+                part = _entry(entry)
+            elif isinstance(known, bytes):
+                part = marshal.loads(known)
+            else:
+                part = known
+            keys += len(part)
+            document.update(part)
+    except (_Unsure, RecursionError, ValueError):
+        return UNSURE
+    return document if keys == len(document) else UNSURE  # else a key came twice
+
+
+def _entry(text: str) -> dict[str, Any]:
+    """The keys of one top-level entry (more than one where a key starts with ``-``)."""
+    lines = _LINE.findall(text)
+    if not lines:
+        return {}
+    value: dict[str, Any]
+    value, end = _mapping(lines, 0, "", 0)
+    if end != len(lines):
+        raise _Unsure
+    # Remembered when seen a second time: most entries that are not the same in the
+    # next run (a metric's summary) are never seen again.
+    if len(text) <= _ENTRY_MAX_CHARS:
+        if text not in _ONCE:
+            if len(_ONCE) >= _ENTRIES_MAX:
+                _ONCE.clear()
+            _ONCE.add(text)
+            return value
+        if len(_ENTRIES) >= _ENTRIES_MAX:
+            _ENTRIES.clear()
+        plain = all(type(item) not in (list, dict) for item in value.values())
+        _ENTRIES[text] = value if plain else marshal.dumps(value)
+    return value
 
 
 def _scalar(text: str) -> Any:
@@ -226,8 +298,15 @@ def _mapping_line(content: str) -> tuple[str, Any]:
         name, sep, rest = content.partition(": ")
         if not sep or not rest or rest.startswith(" "):
             raise _Unsure
-        parsed = (_key(name), _scalar(rest))
-    fresh = isinstance(parsed[1], list | dict)
-    if not fresh and len(_LINES) < _LINES_MAX and len(content) <= _LINE_MAX_CHARS:
+        # A decimal float first, as ``_scalar`` would (it remembers no numbers): the
+        # values of summary.yaml, which seldom repeat.
+        parsed = (_key(name), float(rest) if _FLOAT.fullmatch(rest) else _scalar(rest))
+        if type(parsed[1]) is float:
+            return parsed
+    # Not floats either: most (metric values) never come again. Emptied when full, so
+    # that the lines of later runs are remembered too.
+    if type(parsed[1]) not in _NOT_REMEMBERED_LINES and len(content) <= _LINE_MAX_CHARS:
+        if len(_LINES) >= _LINES_MAX:
+            _LINES.clear()
         _LINES[content] = parsed
     return parsed

@@ -76,8 +76,10 @@ def load(
     if data is not yaml_fast.UNSURE:
         # It builds fresh containers with string keys, nested at most yaml_fast.MAX_DEPTH
         # (< MAX_DEPTH); a line holds one scalar or "key:" and a container per "- ": only
-        # a document that may pass the node budget needs the walk.
-        if 2 * (raw.count(b"\n") + 1) + raw.count(b"- ") + 1 > max_nodes:
+        # a document that may pass the node budget needs the walk. That is at most
+        # 2.5 nodes a byte, so short texts need no counting either.
+        count = 3 * len(raw) + 3 > max_nodes
+        if count and 2 * (raw.count(b"\n") + 1) + raw.count(b"- ") + 1 > max_nodes:
             _check_plain_tree(data, where, max_nodes)
         return data
     try:

@@ -27,6 +27,7 @@ from typing import Any
 
 from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
+from gitruns.format.json_fast import dumps_sorted
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
 from gitruns.query import refstate
@@ -36,7 +37,13 @@ from gitruns.query.served import record_of, run_from_row, run_parts
 from gitruns.query.values import as_number, as_text
 from gitruns.runs.model import Run, load_run
 from gitruns.runs.resources import flat_resources
-from gitruns.storage import MISSING_OBJECT, Store, limit_mapped_packs, limit_object_cache
+from gitruns.storage import (
+    MISSING_OBJECT,
+    Store,
+    limit_mapped_packs,
+    limit_object_cache,
+    verify_object_hashes,
+)
 
 CACHE_FILE = "cache.sqlite"
 CACHE_SCHEMA_VERSION = 8  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
@@ -137,7 +144,7 @@ Problem = tuple[str, str]  # (ref, why it was skipped)
 UNREADABLE = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError)
 _SQL_INT = 2**63
 # json.dumps(value, sort_keys=True), without building an encoder for each call.
-_sorted_json = json.JSONEncoder(sort_keys=True).encode
+_sorted_json = dumps_sorted
 Clause = tuple[str, list[Any]]  # SQL over the runs table, and its arguments
 
 
@@ -159,12 +166,16 @@ class CachedRun:
         "_params",
         "_resources",
         "_tags",
+        "indexed",
         "lineage",
         "row",
     )
 
     def __init__(self, row: tuple[Any, ...]) -> None:
         self.row = row
+        # (flat params, metrics, parents) of a row just read from git, for ``_write`` to
+        # index without decoding its JSON again (the columns hold them key-sorted).
+        self.indexed: tuple[dict[str, Any], dict[str, list[Any]], list[str]] | None = None
         self._extras: dict[str, Any] | None = None
         self._family: Family | None = None
         # every run's parents and children, looked up on first use (search.select_runs)
@@ -622,6 +633,7 @@ def _written_batches(
     setup = (str(store.git_dir), str(path), building)
     mapped = limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)
     cached = limit_object_cache(WORKER_OBJECT_CACHE_BYTES)
+    verify_object_hashes(False)  # as the git CLI reads (see verify_object_hashes)
     here = {"store": store, "db": db, "building": building, "lock": workers.lock}
     try:
         # A few batches in flight, not all: the workers never wait for work, and this
@@ -644,6 +656,7 @@ def _written_batches(
     finally:
         limit_mapped_packs(mapped)
         limit_object_cache(cached)
+        verify_object_hashes(True)
         if own:
             workers.close()
 
@@ -660,6 +673,7 @@ def _remember_lock(lock: Any) -> None:
 def _start_writer(git_dir: str, path: str, building: bool) -> None:
     limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)  # RSS stays flat however big the packs
     limit_object_cache(WORKER_OBJECT_CACHE_BYTES)
+    verify_object_hashes(False)
     db = connect_for_building(Path(path)) if building else _connect_file(Path(path))
     _WRITER.update(store=Store(git_dir), db=db, building=building, setup=(git_dir, path, building))
 
@@ -843,26 +857,40 @@ def _read_row(store: Store, ref: str, run_id: str, origin: str, commit: str) -> 
             from gitruns.runs.untrusted import load_untrusted_run
 
             run = load_untrusted_run(store, ref, run_id, commit)
-        values = _run_values(run)
+        row = _valid_row(run, ref, origin)
     except GitrunsError as exc:
         message = exc.message.replace(f"refs/runs/{run_id} ", "").replace("\n", " ")
         return CachedRun((ref, commit, run_id, origin, message, *[None] * (len(_COLUMNS) - 5)))
     except UNREADABLE as exc:  # what no schema foresaw: skip the run, name the cause
         message = f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
         return CachedRun((ref, commit, run_id, origin, message, *[None] * (len(_COLUMNS) - 5)))
-    return CachedRun((ref, commit, run_id, origin, None, *values))
+    return row
 
 
 def row_for(run: Run, ref: str, origin: str) -> CachedRun:
     """A row for a run that is not cached (a run in progress has no ref to key it by)."""
-    return CachedRun((ref, run.commit, run.id, origin, None, *_run_values(run)))
+    return _valid_row(run, ref, origin)
 
 
-def _run_values(run: Run) -> list[Any]:
+def _valid_row(run: Run, ref: str, origin: str) -> CachedRun:
+    """The row of a valid run, holding also the params, metrics and parents its JSON
+    columns encode (``CachedRun.indexed``): writing the row indexes them."""
+    params = layout.flatten(run.params)
+    metrics = {k: [s["last"], s["min"], s["max"], s["count"]] for k, s in run.metrics.items()}
+    extras = _extras(run)
+    row = CachedRun(
+        (ref, run.commit, run.id, origin, None, *_run_values(run, params, metrics, extras))
+    )
+    row.indexed = (params, metrics, extras["parents"])
+    return row
+
+
+def _run_values(
+    run: Run, params: dict[str, Any], metrics: dict[str, list[Any]], extras: dict[str, Any]
+) -> list[Any]:
     doc = run.document
     git = doc["git"]
     end = doc.get("end_time")
-    metrics = {k: [s["last"], s["min"], s["max"], s["count"]] for k, s in run.metrics.items()}
     return [
         run.name,
         run.status,
@@ -876,13 +904,13 @@ def _run_values(run: Run) -> list[Any]:
         sql_number(doc.get("duration_s")),
         git.get("branch"),
         git.get("commit"),
-        _sorted_json(layout.flatten(run.params)),
+        _sorted_json(params),
         _sorted_json(metrics),
         _sorted_json(run.tags),
         _sorted_json(flat_resources(doc.get("resources"))),
         run_parts(run),
         run.experiment,
-        _sorted_json(_extras(run)),
+        _sorted_json(extras),
     ]
 
 
@@ -965,29 +993,29 @@ def _write(
             f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
             [row.row for row in rows],
         )
-        valid = [row for row in rows if row.error is None]
+        valid = [(row, row.indexed or _indexed(row)) for row in rows if row.error is None]
         db.executemany(
             "INSERT INTO metric_values VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (k, row.ref, *map(sql_number, summary))
-                for row in valid
-                for k, summary in row.metrics.items()
+                for row, (_, metrics, _) in valid
+                for k, summary in metrics.items()
             ],
         )
         db.executemany(
             "INSERT INTO param_values VALUES (?, ?, ?, ?)",
             [
                 (k, row.ref, as_number(v), as_text(v))
-                for row in valid
-                for k, v in row.params.items()
+                for row, (params, _, _) in valid
+                for k, v in params.items()
             ],
         )
         db.executemany(
             "INSERT OR IGNORE INTO run_parents VALUES (?, ?, ?, ?, ?)",
             [
                 (parent, row.ref, row.run_id, row.name, row.commit_id)
-                for row in valid
-                for parent in row.parents
+                for row, (_, _, parents) in valid
+                for parent in parents
             ],
         )
         db.execute("COMMIT")
@@ -996,6 +1024,10 @@ def _write(
             db.execute("ROLLBACK")
         return set()
     return {row.ref for row in rows}
+
+
+def _indexed(row: CachedRun) -> tuple[dict[str, Any], dict[str, list[Any]], list[str]]:
+    return row.params, row.metrics, row.parents
 
 
 def _serve_unchanged(

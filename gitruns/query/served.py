@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, cast
 
+from gitruns.format.json_fast import dumps
 from gitruns.runs.model import Run
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 def run_parts(run: Run) -> str:
     """What the ``record`` column holds: the run's metadata, exactly (``allow_nan``:
     Python's json reads NaN and infinities back as floats, and ints of any size)."""
-    return json.dumps([run.document, run.params, run.metrics, run.artifacts])
+    return dumps([run.document, run.params, run.metrics, run.artifacts])  # as json.dumps
 
 
 def run_from_row(store: Store, row: CachedRun) -> Run:

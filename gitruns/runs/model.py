@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -202,12 +203,45 @@ def load_run(store: Store, run_id: str, commit: str) -> Run:
 
 def _load_yaml(store: Store, commit: str, path: str, where: str, required: bool = False) -> Any:
     summary = path == layout.SUMMARY_FILE
-    raw = store.read_file(commit, path, MAX_SUMMARY_BYTES if summary else MAX_META_BYTES)
-    if raw is None:
+    blob = store.file_blob(commit, path, MAX_SUMMARY_BYTES if summary else MAX_META_BYTES)
+    if blob is None:
         if required:
             raise InvalidRunError(f"{where} has no {path}", "it is not a gitruns run")
         return None
+    known = _PARSED.get((path, blob))
+    if known is not None:
+        return marshal.loads(known)
+    raw = store.blob_data(blob)
     if summary:
         limits = {"max_bytes": MAX_SUMMARY_BYTES, "max_nodes": MAX_SUMMARY_NODES}
-        return yamlio.load(raw, f"{where} {path}", **limits)
-    return yamlio.load(raw, f"{where} {path}")
+        value = yamlio.load(raw, f"{where} {path}", **limits)
+    else:
+        value = yamlio.load(raw, f"{where} {path}")
+    if path != layout.RUN_FILE and len(raw) <= _PARSED_MAX_BYTES:
+        _remember_parsed((path, blob), value)
+    return value
+
+
+# Small files read before, by (path, blob id), marshalled (each reading gets fresh
+# containers): runs share blobs (every run without artifacts has the same
+# artifacts.yaml, runs of a sweep often the same params.yaml), which are then neither
+# read nor parsed again. Kept when seen a second time; emptied when full.
+_PARSED: dict[tuple[str, str], bytes] = {}
+_SEEN_ONCE: set[tuple[str, str]] = set()
+_PARSED_MAX = 256
+_PARSED_MAX_BYTES = 2_048
+
+
+def _remember_parsed(key: tuple[str, str], value: Any) -> None:
+    if key not in _SEEN_ONCE:
+        if len(_SEEN_ONCE) >= _PARSED_MAX:
+            _SEEN_ONCE.clear()
+        _SEEN_ONCE.add(key)
+        return
+    try:
+        kept = marshal.dumps(value)
+    except ValueError:  # a value YAML has and marshal not (a date): read it each time
+        return
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[key] = kept

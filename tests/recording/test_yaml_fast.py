@@ -141,3 +141,72 @@ def test_remembered_lines_never_share_containers() -> None:
     first["a"].append(1)
     first["b"]["x"] = 2
     assert yaml_fast.parse(raw) == {"a": [], "b": {}, "c": 1}
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_lines)
+def test_crafted_text_read_again_from_memory_reads_the_same(lines: list[str]) -> None:
+    # A top-level mapping is read an entry at a time and entries seen before come from
+    # memory (the second reading remembers them, the third uses them): every reading
+    # must be PyYAML's.
+    raw = "\n".join(lines).encode()
+    for _ in range(3):
+        fast = yaml_fast.parse(raw)
+        if fast is not yaml_fast.UNSURE:
+            assert identical(fast, safe_load(raw)), raw
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(_keys, _values, max_size=6), min_size=1, max_size=4))
+def test_documents_sharing_entries_read_as_pyyaml_reads_them(parts: list[Any]) -> None:
+    # Runs share most of run.yaml's entries (command, git, user ...): documents made of
+    # the same entries in other combinations, read many times.
+    documents = [
+        {k: v for part in parts[: i + 1] for k, v in part.items()} for i in range(len(parts))
+    ]
+    for raw in [yamlio.dump(d) for d in documents] * 3:
+        fast = yaml_fast.parse(raw)
+        if fast is not yaml_fast.UNSURE:
+            assert identical(fast, safe_load(raw)), raw
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\n-b: 2\n",  # a key starting with "-" stays with the entry before it
+        "a:\n- 1\n- 2\nb: 3\n",  # an indentless sequence under a top-level key
+        "a:\n  x: 1\nb: 2\na: 3\n",  # a key twice, in different entries
+        "a:\n  x: 1\na:\n  x: 1\n",  # the same entry twice
+        "a: 1\n\nb:\n  c: 2\n\n  d: 3\n",  # empty lines inside and between entries
+        "a: 1 \nb: 2\n",  # a trailing space
+        "a:\nb: 1\n",  # "a:" with nothing under it (null)
+        "\n- a\n- b\n",  # a sequence after an empty line
+        "a: 1\n - b\n",
+        "a:\n  - b\n  -c: 1\n",
+    ],
+)
+def test_entry_boundaries_read_as_pyyaml_reads_them(text: str) -> None:
+    raw = text.encode()
+    for _ in range(3):
+        fast = yaml_fast.parse(raw)
+        try:
+            expected = safe_load(raw)
+        except yaml.YAMLError:
+            assert fast is yaml_fast.UNSURE
+            continue
+        assert fast is yaml_fast.UNSURE or identical(fast, expected), raw
+
+
+def test_entries_from_memory_never_share_containers() -> None:
+    raw = b"a:\n  b:\n  - 1\n  c: {}\nd: x\n"
+    readings = [yaml_fast.parse(raw) for _ in range(4)]  # read, remembered, then reused
+    readings[2]["a"]["b"].append(2)
+    readings[2]["a"]["c"]["k"] = 1
+    assert readings[3] == {"a": {"b": [1], "c": {}}, "d": "x"}
+    assert yaml_fast.parse(raw) == {"a": {"b": [1], "c": {}}, "d": "x"}
+
+
+def test_the_ascii_table_of_odd_bytes_is_the_ascii_pattern() -> None:
+    for byte in range(128):
+        odd = bool(yaml_fast._ASCII_ODD.search(chr(byte)))
+        assert (byte in yaml_fast._ASCII_ODD_BYTES) == odd, byte
