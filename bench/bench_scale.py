@@ -130,6 +130,7 @@ def transfers(work: Path, project: Path, size: int) -> dict[str, float]:
             times["push_gitruns"] = timed(project, *gitruns("push", name))
             sh(work, "git", "clone", "-q", str(remote), str(clone))
             times["fetch_gitruns"] = timed(clone, *gitruns("fetch"))
+            wait_for_compaction(clone)  # the fetch's background pack-refs, before rmtree
         else:
             times["push_git"] = timed(project, "git", "push", "-q", name, "refs/runs/*:refs/runs/*")
             sh(work, "git", "clone", "-q", str(remote), str(clone))
@@ -184,9 +185,10 @@ def render(rows: list[dict[str, Any]]) -> str:
     lines = [
         "## Scale: 1k, 10k, 100k runs in one repository",
         "",
-        "Reproduce: `python bench/bench_scale.py` (1k and 10k; add `--100k` for 100,000 runs,"
-        " an hour or more). It drives the installed gitruns through its public API and CLI,"
-        " so re-running it after a change measures the change.",
+        "Reproduce: `python bench/bench_scale.py --fill fast-import --100k` (about 10 minutes;"
+        " without `--100k`, 1k and 10k only; the default `--fill api` writes every run through"
+        " the API, an hour or more at 100k). It drives the installed gitruns through its"
+        " public API and CLI, so re-running it after a change measures the change.",
         "",
         machine_line(),
         f"Filter: `{FILTER}`. Whole processes unless said; warm figures are the best of 3,"

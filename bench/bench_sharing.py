@@ -52,6 +52,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+from bench_write_scale import wait_for_compaction  # noqa: E402
+
 BENCH_VENV = ROOT / "bench" / ".work" / "venv"
 DOCS = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "bench" / ".work" / "sharing-results.json"
@@ -191,21 +193,6 @@ def measured(cwd: Path, *args: str) -> tuple[float, float]:
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed in {cwd}: {errors.decode()}")
     return wall, usage.ru_utime + usage.ru_stime
-
-
-def wait_for_compaction(repo: Path) -> None:
-    """Until gitruns' background compaction (which holds the repack lock) has ended."""
-    import fcntl
-
-    lock = repo / ".git" / "gitruns" / "repack.lock"
-    deadline = time.monotonic() + 600
-    while lock.exists() and time.monotonic() < deadline:
-        with lock.open("rb") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except OSError:
-                time.sleep(0.05)
 
 
 def transfer_round(
