@@ -72,19 +72,7 @@ def try_fast_path(args: Sequence[str]) -> bool:
     call = _plain_call(args)
     if call is None:
         return False
-    try:
-        call()
-    except Exception as exc:  # the CLI's one error handler decides the message and code
-        _report(exc)
-    except KeyboardInterrupt as exc:
-        _report(exc)
+    from gitruns.cli.outside_click import run_outside_click
+
+    run_outside_click(call)
     return True
-
-
-def _report(error: BaseException) -> None:
-    from gitruns.cli.errors import run_guarded
-
-    def again() -> None:
-        raise error
-
-    run_guarded(again)

@@ -177,30 +177,15 @@ def try_record_fast(args: Sequence[str]) -> bool:
     parsed = parse_record_argv(args)
     if parsed is None:
         return False
-    try:
-        code = run_record(options_from(parsed), _echo)
-    except Exception as exc:  # the CLI's one error handler decides the message and code
-        _report(exc)
-    except KeyboardInterrupt as exc:
-        _report(exc)
-    else:
-        exit_at_once(code)
-    return True
+    from gitruns.cli.outside_click import run_outside_click
+
+    exit_at_once(run_outside_click(lambda: run_record(options_from(parsed), _echo)))
 
 
 def _echo(text: str) -> None:
     # as click.echo(text, err=True): one line, flushed
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
-
-
-def _report(error: BaseException) -> None:
-    from gitruns.cli.errors import run_guarded
-
-    def again() -> None:
-        raise error
-
-    run_guarded(again)
 
 
 def exit_at_once(code: int) -> NoReturn:

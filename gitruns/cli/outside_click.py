@@ -1,0 +1,26 @@
+"""Running a command body whose arguments were read without click (the plain forms of the
+logging verbs, ``fetch`` and ``record``: ``cli.log_argv``, ``cli.fetch_argv``,
+``cli.record_argv``), with the CLI's one error handler loaded only when an error happens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+
+_T = TypeVar("_T")
+
+
+def run_outside_click(body: Callable[[], _T]) -> _T:
+    """``body()``; an error becomes what ``cli.errors.run_guarded`` makes of it (one line
+    and exit 1, or exit 130 on Ctrl-C), exactly as when click runs the command."""
+    try:
+        return body()
+    except (Exception, KeyboardInterrupt) as exc:
+        from gitruns.cli.errors import run_guarded
+
+        error = exc  # the except clause's name is gone once it ends
+
+        def again() -> NoReturn:
+            raise error
+
+        return run_guarded(again)  # type: ignore[no-any-return]
