@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,17 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, list):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
+
+
+def wait_for_compaction(repo: Path) -> None:
+    """Until the background compaction (which holds the repack lock) has ended."""
+    from gitruns.locks import LivenessLock
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        lock = LivenessLock.acquire(repo / ".git" / "gitruns" / "repack.lock", create=True)
+        if lock is not None:
+            lock.release()
+            return
+        time.sleep(0.05)
+    raise AssertionError("the background compaction did not end")

@@ -69,10 +69,6 @@ def _plain_call(args: Sequence[str]) -> Callable[[], None] | None:
 
 def try_fast_path(args: Sequence[str]) -> bool:
     """Run ``args`` here and return True, or return False for click to parse them."""
-    call = _plain_call(args)
-    if call is None:
-        return False
-    from gitruns.cli.outside_click import run_outside_click
+    from gitruns.cli.outside_click import run_when_plain
 
-    run_outside_click(call)
-    return True
+    return run_when_plain(_plain_call(args))

@@ -24,3 +24,12 @@ def run_outside_click(body: Callable[[], _T]) -> _T:
             raise error
 
         return run_guarded(again)  # type: ignore[no-any-return]
+
+
+def run_when_plain(call: Callable[[], object] | None) -> bool:
+    """Run ``call`` (what a fast path read from its plain argv) and return True; False when
+    there is none, for click to parse the arguments."""
+    if call is None:
+        return False
+    run_outside_click(call)
+    return True

@@ -16,7 +16,7 @@ import pytest
 
 from gitruns.recording.git_probe import probe_clean_worktree
 from gitruns.storage import Store
-from tests.conftest import git
+from tests.conftest import git, gitruns_cli
 
 PY = sys.executable
 
@@ -219,21 +219,11 @@ def _record(repo: Path, env: dict[str, str]) -> dict[str, object]:
         env={**os.environ, **env},
     )
     assert done.returncode == 0, done.stderr
-    listing = subprocess.run(
-        [PY, "-m", "gitruns", "ls", "--format", "json"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    listing = gitruns_cli(repo, "ls", "--format", "json")
+    assert listing.returncode == 0, listing.stderr
     newest = max(json.loads(listing.stdout), key=lambda r: r["id"])
-    shown = subprocess.run(
-        [PY, "-m", "gitruns", "show", newest["id"], "--format", "json"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    shown = gitruns_cli(repo, "show", newest["id"], "--format", "json")
+    assert shown.returncode == 0, shown.stderr
     run = json.loads(shown.stdout)
     kept = ("name", "status", "exit_code", "params", "tags", "experiment", "git", "user")
     found: dict[str, object] = {key: run[key] for key in kept}
@@ -280,13 +270,8 @@ def test_a_recorder_killed_as_its_command_starts_leaves_a_whole_crashed_run(repo
     recorder.kill()
     recorder.communicate()
     time.sleep(0.8)  # the command ends on its own (it was not killed)
-    listing = subprocess.run(
-        [PY, "-m", "gitruns", "ls", "--format", "json"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    listing = gitruns_cli(repo, "ls", "--format", "json")
+    assert listing.returncode == 0, listing.stderr
     [run] = json.loads(listing.stdout)
     assert (run["name"], run["status"], run["tags"]) == ("early", "CRASHED", {"k": "v"})
     head = git(repo, "rev-parse", "HEAD").strip()

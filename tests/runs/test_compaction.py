@@ -13,26 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
-from _store_helpers import child_script, run_refs
+from _store_helpers import child_script, run_refs, wait_for_compaction
 from conftest import fsck, git, gitruns_cli
 
 import gitruns
 from gitruns import compaction
 from gitruns.format import packs
-from gitruns.locks import LivenessLock
 from gitruns.storage import Store
-
-
-def wait_for_compaction(repo: Path) -> None:
-    """Until the background compaction (which holds the repack lock) has ended."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        lock = LivenessLock.acquire(repo / ".git" / "gitruns" / "repack.lock", create=True)
-        if lock is not None:
-            lock.release()
-            return
-        time.sleep(0.05)
-    raise AssertionError("the background compaction did not end")
 
 
 def loose_objects(repo: Path) -> list[Path]:

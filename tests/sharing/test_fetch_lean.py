@@ -6,29 +6,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from _sharing_helpers import make_run, make_team, runs_of
+from _store_helpers import wait_for_compaction
 from conftest import git, gitruns_cli
 
 from gitruns.format.ids import new_run_id
-from gitruns.locks import LivenessLock
 from gitruns.runs import treecheck
 from gitruns.runs.untrusted import DEFAULT_LIMITS, _Rules
 from gitruns.sharing.fetch import fetch_runs
 from gitruns.sharing.lightrepo import LightRepo, open_for_transfer
-
-
-def _wait_for_compaction(repo: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        lock = LivenessLock.acquire(repo / ".git" / "gitruns" / "repack.lock", create=True)
-        if lock is not None:
-            lock.release()
-            return
-        time.sleep(0.05)
-    raise AssertionError("the background compaction did not end")
 
 
 def test_a_rewritten_run_is_refused_even_without_forced_update_checks(tmp_path: Path) -> None:
@@ -84,7 +72,7 @@ def test_refs_a_fetch_brought_are_packed_without_libgit2(tmp_path: Path) -> None
     light = open_for_transfer(team.bob)
     assert isinstance(light, LightRepo)
     light.compact_in_background()
-    _wait_for_compaction(team.bob)
+    wait_for_compaction(team.bob)
     assert "pygit2" not in sys.modules or light._store is None  # never opened the Store
     packed = (team.bob / ".git" / "packed-refs").read_text()
     assert all(f"{name}\n" in packed for name in names)
