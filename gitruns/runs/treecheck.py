@@ -20,9 +20,11 @@ import functools
 import gc
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from itertools import compress
+from typing import TYPE_CHECKING, Protocol, cast
 
 from gitruns.runs.gitbatch import hex_listing, raw_sizes, read_raw
+from gitruns.runs.plaintrees import FOLDER, PlainFolders, is_plain_listing, plain_files
 
 if TYPE_CHECKING:
     from gitruns.storage import Store
@@ -80,10 +82,24 @@ def _check(store: Store, runs: Sequence[tuple[str, str]], rules: Rules) -> dict[
         return failed
     id_bytes = len(next(iter(roots.values())))
     trees = _read_trees(store, set(roots.values()), rules.max_depth, id_bytes)
-    sizes = _blob_sizes(store, trees, id_bytes)
-    fast = _FastWalk(trees, sizes, rules)
+    plain, small = plain_files(trees, rules), rules.smallest_cap
+    if plain is None:
+        sizes = _blob_sizes(store, trees, id_bytes)
+    else:
+        listed = list(plain[0])
+        listed_sizes = raw_sizes(store, hex_listing(listed, id_bytes), len(listed))
+        sizes = dict(zip(listed, listed_sizes, strict=True))
+        if None in listed_sizes or max(cast("list[int]", listed_sizes), default=0) > small:
+            plain = None  # a file is missing or large: the walks look at it
+    folders: PlainFolders | None = None
+    if plain is not None:
+        folders = PlainFolders(trees, cast("dict[bytes, int]", sizes), plain[1], rules)
+    fast: _FastWalk | None = None
     exact: _Walk | None = None
     for ref_name, root in roots.items():
+        if folders is not None and folders.passes(root):
+            continue  # the usual case: each folder's figures worked out once (plaintrees)
+        fast = fast or _FastWalk(trees, sizes, rules)
         if fast.tree(root, b"") is not None:
             continue
         # Something is off (or past the fast walk's shortcuts): the exact walk decides,
@@ -136,7 +152,11 @@ def _read_trees(
                 if not any(parts[::4]):
                     entries = (parts[1::4], parts[2::4], parts[3::4])
             trees[tree_id] = entries
-            if entries:
+            if not entries:
+                pass
+            elif is_plain_listing(entries[0]):  # the usual case, in C
+                following += compress(entries[2], map(FOLDER.__eq__, entries[0]))
+            else:
                 following += [
                     oid
                     for mode, oid in zip(entries[0], entries[2], strict=True)
