@@ -67,9 +67,12 @@ def push_command(remote: str, runs: tuple[str, ...], allow_unpublished_code: boo
             f"of '{remote}'; that code is now published with them",
             err=True,
         )
-    for update in report.pushed:
-        kind = "new" if update.flag == "*" else "updated"
-        click.echo(f"{kind:8} {report.run_id(update)}")
+    lines = [
+        f"{'new' if update.flag == '*' else 'updated':8} {report.run_id(update)}\n"
+        for update in report.pushed
+    ]
+    if lines:  # one write: a push of 10,000 runs took 0.15 s of CPU echoing line by line
+        click.echo("".join(lines), nl=False)
     click.echo(
         f"pushed {len(report.pushed)} run(s) to {remote}; {len(report.up_to_date)} already there",
         err=True,
