@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import gc
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import compress
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -54,26 +54,42 @@ class Rules(Protocol):
 
 
 def check_trees_in_bulk(
-    store: Store, runs: Sequence[tuple[str, str]], rules: Rules
+    store: Store,
+    runs: Sequence[tuple[str, str]],
+    rules: Rules,
+    root_trees: Mapping[str, str | None] | None = None,
 ) -> dict[str, str]:
     """``{ref name: what is wrong}`` of the ``(ref name, commit)`` runs whose tree fails a
-    check (``NOT_A_COMMIT`` when the ref names no commit)."""
+    check (``NOT_A_COMMIT`` when the ref names no commit).
+
+    ``root_trees``: ``{object id: its root tree id, None when it is not a commit}`` as git
+    parsed the objects (``git for-each-ref`` with ``%(objecttype) %(tree)``); the commits
+    it does not hold are read here."""
     collecting = gc.isenabled()
     gc.disable()  # tens of thousands of lists and slices, no cycle among them: nothing to free
     try:
-        return _check(store, runs, rules)
+        return _check(store, runs, rules, root_trees or {})
     finally:
         if collecting:
             gc.enable()
 
 
-def _check(store: Store, runs: Sequence[tuple[str, str]], rules: Rules) -> dict[str, str]:
+def _check(
+    store: Store,
+    runs: Sequence[tuple[str, str]],
+    rules: Rules,
+    root_trees: Mapping[str, str | None],
+) -> dict[str, str]:
     failed: dict[str, str] = {}
     roots: dict[str, bytes] = {}  # ref name -> raw root tree id
-    listing = "".join(f"{commit}\n" for _, commit in runs).encode()
-    commits = read_raw(store, listing, len(runs))
-    for (ref_name, _), found in zip(runs, commits, strict=True):
-        root = _root_tree(found)
+    unknown = [(ref_name, commit) for ref_name, commit in runs if commit not in root_trees]
+    listing = "".join(f"{commit}\n" for _, commit in unknown).encode()
+    commits = dict(zip(unknown, read_raw(store, listing, len(unknown)), strict=True))
+    for ref_name, commit in runs:
+        if commit in root_trees:
+            root = _hex_root(root_trees[commit], len(commit))
+        else:
+            root = _root_tree(commits[ref_name, commit])
         if root is None:
             failed[ref_name] = NOT_A_COMMIT
         else:
@@ -110,6 +126,15 @@ def _check(store: Store, runs: Sequence[tuple[str, str]], rules: Rules) -> dict[
         except _Unsafe as exc:
             failed[ref_name] = str(exc)
     return failed
+
+
+def _hex_root(tree: str | None, id_length: int) -> bytes | None:
+    if tree is None or len(tree) != id_length:
+        return None
+    try:
+        return bytes.fromhex(tree)
+    except ValueError:
+        return None
 
 
 def _root_tree(found: tuple[bytes, bytes, bytes] | None) -> bytes | None:

@@ -338,3 +338,29 @@ def test_a_bad_name_anywhere_makes_the_batch_walked(
     assert bulk == _one_by_one(repo, runs)
     # "a/b" as one name is the path a/b, which the path rules allow; the others are not
     assert list(bulk) == ([] if name == "a/b" else [hostile[0]])
+
+
+def test_root_trees_as_git_lists_them_give_the_same_verdicts(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    """A fetch hands the check the root trees ``git for-each-ref`` parsed (no commit pass):
+    same verdicts, a ref naming a blob or an annotated tag is still not a commit."""
+    from gitruns.sharing.refs import list_refs_with_trees
+
+    repo, cases = crafted
+    _, _, good = cases["good"]
+    _plumb(repo, "tag", "-a", "-m", "a tag", "t1", good)
+    tag = _plumb(repo, "rev-parse", "t1")
+    tag_ref = f"refs/remote-runs/origin/{new_run_id()}"
+    _plumb(repo, "update-ref", tag_ref, tag)
+    runs = [*cases.values(), (tag_ref, tag_ref.rsplit("/", 1)[1], tag)]
+    refs, trees = list_refs_with_trees(store(repo), "refs/remote-runs/origin/")
+    assert {ref: refs[ref] for ref, _, _ in runs} == {ref: c for ref, _, c in runs}
+    assert trees[good] == _plumb(repo, "rev-parse", f"{good}^{{tree}}")
+    assert trees[tag] is None and trees[cases["not_a_commit"][2]] is None
+    listed = {
+        ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS, trees).items()
+    }
+    assert listed == _bulk(repo, runs)
+    assert "does not point at a commit" in listed[tag_ref]
+    assert set(listed) == {ref for ref, _, _ in runs} - {cases["good"][0], cases["fine_depth"][0]}
