@@ -20,6 +20,7 @@ the per-path checks and wording of ``runs.untrusted.check_tree``. This only ever
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from itertools import chain, compress
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 FOLDER = b"40000"
 _PLAIN_MODES = frozenset((FOLDER, b"100644", b"100755"))
-_UNSEEN = object()
 
 
 class PlainRules(Protocol):
@@ -68,7 +68,7 @@ def plain_files(
 
 
 class PlainFolders:
-    """``passes(root)`` of runs whose folders ``plain_files`` found plain, given every file's
+    """``failing(roots)``: the runs whose folders ``plain_files`` found plain, given every file's
     size (``sizes``: none missing, none over ``rules.smallest_cap``; the caller checks)."""
 
     def __init__(
@@ -86,36 +86,46 @@ class PlainFolders:
         # None when a folder under it could not be read (or was not: past the depth read).
         self.figures: dict[bytes, tuple[int, int, int] | None] = {}
 
-    def passes(self, root: bytes) -> bool:
-        found = self._figures(root)
-        if found is None:
-            return False
-        entries, size, depth = found
-        rules = self.rules
-        return (
-            entries <= rules.max_entries
-            and size <= rules.max_total_bytes
-            and (depth <= rules.max_depth)
+    def failing(self, roots: Mapping[str, bytes]) -> list[str]:
+        """Those of the ``{ref name: root tree id}`` runs that do not pass here (the walks
+        decide them)."""
+        figures_of, rules = self._figures, self.rules
+        most_entries, most_bytes, deepest = (
+            rules.max_entries,
+            rules.max_total_bytes,
+            rules.max_depth,
         )
+        failed = []
+        for ref_name, root in roots.items():
+            found = figures_of(root)
+            if (
+                found is None
+                or found[0] > most_entries
+                or found[1] > most_bytes
+                or found[2] > deepest
+            ):
+                failed.append(ref_name)
+        return failed
 
     def _figures(self, tree_id: bytes) -> tuple[int, int, int] | None:
         figures = self.figures
-        known = figures.get(tree_id, _UNSEEN)
-        if known is not _UNSEEN:
-            return known  # type: ignore[return-value]
+        if tree_id in figures:
+            return figures[tree_id]
         listing = self.trees.get(tree_id)
         figures[tree_id] = None  # until it is known (a folder never holds itself)
         if listing is None:
             return None
         modes, _, ids = listing
-        entries, size, depth = len(ids), sum(map(self.size_of.__getitem__, ids)), min(len(ids), 1)
+        entries, size = len(ids), sum(map(self.size_of.__getitem__, ids))
+        depth = 1 if ids else 0
         if FOLDER in modes:
             for folder in compress(ids, map(FOLDER.__eq__, modes)):
-                below = self._figures(folder)
+                below = figures[folder] if folder in figures else self._figures(folder)
                 if below is None:
                     return None
                 entries += below[0]
                 size += below[1]
-                depth = max(depth, below[2] + 1)
+                if below[2] >= depth:
+                    depth = below[2] + 1
         found = figures[tree_id] = (entries, size, depth)
         return found

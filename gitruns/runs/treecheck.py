@@ -110,11 +110,11 @@ def _check(
     folders: PlainFolders | None = None
     if plain is not None:
         folders = PlainFolders(trees, cast("dict[bytes, int]", sizes), plain[1], rules)
+    if folders is not None:  # the usual case: each folder's figures worked out once
+        roots = {ref_name: roots[ref_name] for ref_name in folders.failing(roots)}
     fast: _FastWalk | None = None
     exact: _Walk | None = None
     for ref_name, root in roots.items():
-        if folders is not None and folders.passes(root):
-            continue  # the usual case: each folder's figures worked out once (plaintrees)
         fast = fast or _FastWalk(trees, sizes, rules)
         if fast.tree(root, b"") is not None:
             continue
