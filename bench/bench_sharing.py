@@ -163,27 +163,60 @@ CHECK_ONLY = """
 import json, resource, time
 from gitruns.runs.untrusted import check_run_refs
 from gitruns.sharing.lightrepo import open_for_transfer
-from gitruns.sharing.refs import list_refs, under
+from gitruns.sharing.refs import list_refs_with_trees, under
 store, prefix = open_for_transfer(), "refs/remote-runs/origin/"
-refs = under(list_refs(store, prefix), prefix)
+listed, trees = list_refs_with_trees(store, prefix)  # as the fetch lists them
+refs = under(listed, prefix)
 def children():
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
 t, c, k = time.perf_counter(), time.process_time(), children()
-failed = check_run_refs(store, [(prefix + i, i, commit) for i, commit in refs.items()])
+runs = [(prefix + i, i, commit) for i, commit in refs.items()]
+failed = check_run_refs(store, runs, root_trees=trees)
 cpu = time.process_time() - c + children() - k
 print(json.dumps({"wall": time.perf_counter() - t, "cpu": cpu, "failed": len(failed)}))
 """
 
 
-def measured(cwd: Path, *args: str) -> tuple[float, float]:
+# `gitruns ARGS` as `python -m gitruns` runs it, writing at exit the CPU of the Python process
+# alone (not of its git children) to the file $BENCH_SELF_CPU.
+GITRUNS_SELF_CPU = """
+import atexit, os, resource, sys
+def written():
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    with open(os.environ["BENCH_SELF_CPU"], "w") as out:
+        out.write(str(used.ru_utime + used.ru_stime))
+atexit.register(written)
+sys.argv = ["gitruns", *sys.argv[1:]]
+from gitruns.cli.entry import main
+main()
+"""
+
+
+def measured_gitruns(cwd: Path, *args: str) -> tuple[float, float, float]:
+    """``measured`` of ``gitruns ARGS``, and the CPU seconds of its Python process alone (the
+    rest of its CPU is the git processes it ran)."""
+    out = cwd.parent / f".self-cpu-{os.getpid()}"
+    wall, cpu = measured(
+        cwd, sys.executable, "-c", GITRUNS_SELF_CPU, *args, env={"BENCH_SELF_CPU": str(out)}
+    )
+    own = float(out.read_text())
+    out.unlink()
+    return wall, cpu, own
+
+
+def measured(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall and CPU seconds (user + system, with every child the process waited for) of
     one whole process; it must succeed."""
     from _common import bench_env
 
     start = time.perf_counter()
     process = subprocess.Popen(
-        args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=bench_env()
+        args,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**bench_env(), **(env or {})},
     )
     assert process.stderr is not None
     errors = process.stderr.read()
@@ -209,7 +242,9 @@ def transfer_round(
         sh(source, "git", "remote", "add", tag, str(remote))
         sh(source, "git", "push", "-q", tag, "main")
         if way == "gitruns":
-            push = measured(source, sys.executable, "-m", "gitruns", "push", tag)
+            wall, cpu, own = measured_gitruns(source, "push", tag)
+            push = wall, cpu
+            out["push_own"] = (own, own, os.getloadavg()[0])
         else:
             push = measured(source, "git", "push", "-q", tag, "refs/runs/*:refs/runs/*")
         out[f"push_{way}"] = (*push, os.getloadavg()[0])
@@ -218,7 +253,9 @@ def transfer_round(
             clone = work / f"clone-{tag}"
             sh(work, "git", "clone", "-q", str(remote), str(clone))
             if way == "gitruns":
-                fetch = measured(clone, sys.executable, "-m", "gitruns", "fetch")
+                wall, cpu, own = measured_gitruns(clone, "fetch")
+                fetch = wall, cpu
+                out["fetch_own"] = (own, own, os.getloadavg()[0])
             else:
                 spec = "refs/runs/*:refs/remote-runs/origin/*"
                 fetch = measured(clone, "git", "fetch", "-q", "origin", spec)
@@ -297,8 +334,8 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
         machine_line(),
         "",
         "| runs | what | gitruns wall | raw git wall | wall ratio | gitruns CPU | raw git CPU"
-        " | CPU ratio | load (1 min) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        " | CPU ratio | of gitruns' CPU: Python / its git processes | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     names = (
         ("push", "push to an empty remote"),
@@ -313,10 +350,14 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
                 continue
             low = min(ours["load"][0], theirs["load"][0])
             high = max(ours["load"][1], theirs["load"][1])
+            own = row.get(f"{key.split('_')[0]}_own{'_hook' if 'hook' in key else ''}")
+            split = (
+                f"{own['cpu']:.2f} s / {ours['cpu'] - own['cpu']:.2f} s" if own else "not measured"
+            )
             lines.append(
                 f"| {row['runs']:,} | {label} | {ours['wall']:.2f} s | {theirs['wall']:.2f} s"
                 f" | {ours['wall'] / theirs['wall']:.2f}x | {ours['cpu']:.2f} s"
-                f" | {theirs['cpu']:.2f} s | {ours['cpu'] / theirs['cpu']:.2f}x"
+                f" | {theirs['cpu']:.2f} s | {ours['cpu'] / theirs['cpu']:.2f}x | {split}"
                 f" | {low:.1f}-{high:.1f} |"
             )
     within, over = [], []
