@@ -405,19 +405,25 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
         " the CPU columns are steadier. Measured apart in the same run: " + "; ".join(parts) + ".",
         "",
         "What gitruns adds to the one `git push` / `git fetch` (see docs/design.md,"
-        ' "transfers read objects in bulk"): a push runs `git rev-parse`, `git remote`, one'
-        " `git for-each-ref`, one `git cat-file --batch` over the runs' tips (code commits),"
-        " one `git rev-list` (is that code on the remote), the push, and one `git cat-file"
-        " --batch` over `<commit>:artifacts.yaml` (which runs have artifacts to upload), with"
-        " neither pygit2 nor YAML loaded; it used to parse four YAML files of every pushed run."
-        " A fetch runs `git rev-parse`, `git remote`, `git for-each-ref` before and after,"
-        " the fetch, `git config` (is this a partial clone), the tree check (four `git"
-        " cat-file` passes for all runs: commits, two levels of folders, file sizes) and the"
-        " compaction check (file counts; `git pack-refs` starts in the background past the"
-        ' loose-ref limit), with neither pygit2 nor click loaded (docs/design.md, "gitruns'
-        ' fetch loads neither libgit2 nor click"). What is left over raw git is that fixed'
-        " cost (Python start-up, a few short git processes) and, for a fetch, the check,"
-        " which every fetched run still gets in full.",
+        ' "transfers read objects in bulk" and "transfers near raw git"): a plain `gitruns'
+        " push [REMOTE]` runs without click (`cli/push_argv.py`) and runs `git rev-parse`,"
+        " `git remote`, one `git for-each-ref`, one `git cat-file --batch` over the runs'"
+        " tips (code commits), one `git rev-list` (is that code on the remote), the push"
+        " (raw git's command: the same glob refspec `refs/runs/*:refs/runs/*`, with"
+        " `--porcelain`, so the same pack and the same work on the remote) and one `git"
+        " cat-file --batch` over `<commit>:artifacts.yaml` (which runs have artifacts to"
+        " upload), with neither pygit2 nor YAML loaded. A fetch runs `git rev-parse`, `git"
+        " remote`, `git for-each-ref` before and after (the second also gives each run's root"
+        " tree, as git parsed its commit), the fetch, `git config` (is this a partial clone),"
+        " the tree check (three `git cat-file` passes for all runs: two levels of folders,"
+        " file sizes; each distinct folder's figures worked out once) and the compaction"
+        " check (file counts; `git pack-refs` starts in the background past the loose-ref"
+        ' limit), with neither pygit2 nor click loaded. The column "Python / its git'
+        " processes\" splits gitruns' CPU (medians of each part) into its own Python"
+        " process and the git processes it ran, the one `git push` or `git fetch` among"
+        " them: what is left over raw git is Python (start-up, imports, the check's own"
+        " work) and a few short git processes; every fetched run still gets the check in"
+        " full.",
     ]
     return "\n".join(lines)
 
