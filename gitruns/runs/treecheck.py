@@ -20,11 +20,10 @@ import functools
 import gc
 import re
 from collections.abc import Mapping, Sequence
-from itertools import compress
-from typing import TYPE_CHECKING, Protocol, cast
+from itertools import chain, compress
+from typing import TYPE_CHECKING, Protocol
 
 from gitruns.runs.gitbatch import hex_listing, raw_sizes, read_raw
-from gitruns.runs.plaintrees import FOLDER, PlainFolders, is_plain_listing, plain_files
 
 if TYPE_CHECKING:
     from gitruns.storage import Store
@@ -98,24 +97,10 @@ def _check(
         return failed
     id_bytes = len(next(iter(roots.values())))
     trees = _read_trees(store, set(roots.values()), rules.max_depth, id_bytes)
-    plain, small = plain_files(trees, rules), rules.smallest_cap
-    if plain is None:
-        sizes = _blob_sizes(store, trees, id_bytes)
-    else:
-        listed = list(plain[0])
-        listed_sizes = raw_sizes(store, hex_listing(listed, id_bytes), len(listed))
-        sizes = dict(zip(listed, listed_sizes, strict=True))
-        if None in listed_sizes or max(cast("list[int]", listed_sizes), default=0) > small:
-            plain = None  # a file is missing or large: the walks look at it
-    folders: PlainFolders | None = None
-    if plain is not None:
-        folders = PlainFolders(trees, cast("dict[bytes, int]", sizes), plain[1], rules)
-    if folders is not None:  # the usual case: each folder's figures worked out once
-        roots = {ref_name: roots[ref_name] for ref_name in folders.failing(roots)}
-    fast: _FastWalk | None = None
+    sizes = _blob_sizes(store, trees, id_bytes)
+    fast = _FastWalk(trees, sizes, rules)
     exact: _Walk | None = None
     for ref_name, root in roots.items():
-        fast = fast or _FastWalk(trees, sizes, rules)
         if fast.tree(root, b"") is not None:
             continue
         # Something is off (or past the fast walk's shortcuts): the exact walk decides,
@@ -179,8 +164,8 @@ def _read_trees(
             trees[tree_id] = entries
             if not entries:
                 pass
-            elif is_plain_listing(entries[0]):  # the usual case, in C
-                following += compress(entries[2], map(FOLDER.__eq__, entries[0]))
+            elif _PLAIN_MODES.issuperset(entries[0]):  # the usual case, in C
+                following += compress(entries[2], map(_FOLDER.__eq__, entries[0]))
             else:
                 following += [
                     oid
@@ -194,17 +179,25 @@ def _read_trees(
 def _blob_sizes(
     store: Store, trees: dict[bytes, RawEntries | None], id_bytes: int
 ) -> dict[bytes, int | None]:
-    blobs = list(
-        {
-            oid
-            for modes, _, ids in filter(None, trees.values())
-            for mode, oid in zip(modes, ids, strict=True)
-            if mode == b"100644" or mode == b"100755" or _mode(mode) in MODE_BLOBS
-        }
-    )
+    listed = list(filter(None, trees.values()))
+    modes = list(chain.from_iterable([entries[0] for entries in listed]))
+    if _PLAIN_MODES.issuperset(modes):  # the usual case: the files picked out in C
+        ids = chain.from_iterable([entries[2] for entries in listed])
+        blobs = list(set(compress(ids, map(_FOLDER.__ne__, modes))))
+    else:
+        blobs = list(
+            {
+                oid
+                for modes, _, ids in listed
+                for mode, oid in zip(modes, ids, strict=True)
+                if mode == b"100644" or mode == b"100755" or _mode(mode) in MODE_BLOBS
+            }
+        )
     return dict(zip(blobs, raw_sizes(store, hex_listing(blobs, id_bytes), len(blobs)), strict=True))
 
 
+_FOLDER = b"40000"
+_PLAIN_MODES = frozenset((_FOLDER, b"100644", b"100755"))  # as git writes them
 _COMMON_MODES = {b"40000": MODE_TREE, b"100644": MODE_BLOBS[0], b"100755": MODE_BLOBS[1]}
 
 

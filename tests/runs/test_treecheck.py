@@ -195,74 +195,31 @@ def test_the_summary_cap_is_the_readers() -> None:
     assert untrusted._SUMMARY_CAP == MAX_SUMMARY_BYTES
 
 
-# -- the figures of plain folders, worked out once a folder id (runs.plaintrees) ---------------
-
-
-def _spy_plain(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Record, per bulk check, whether the batch was plain (``PlainFolders`` was used)."""
-    from gitruns.runs import treecheck
-
-    used: list[bool] = []
-    real = treecheck.PlainFolders
-
-    def spy(*args: object) -> object:
-        used.append(True)
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(treecheck, "PlainFolders", spy)
-    return used
+# -- hostile runs in a batch with good ones, reusing the good runs' object ids ------------------
 
 
 def _bulk(repo: Path, runs: list[tuple[str, str, str]]) -> dict[str, str]:
     return {ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS).items()}
 
 
-def test_valid_runs_need_neither_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A batch of recorded runs is passed from the folders' figures alone."""
-    from gitruns.runs import treecheck
-
-    repo = tmp_path / "repo"
-    git(tmp_path, "init", "-q", "-b", "main", str(repo))
-    (repo / "a.txt").write_text("a\n")
-    git(repo, "add", "a.txt")
-    git(repo, "commit", "-q", "-m", "initial")
-    for i in range(3):
-        make_run(repo, f"r{i}")
-    used = _spy_plain(monkeypatch)
-
-    def no_walk(*args: object) -> None:
-        raise AssertionError("a valid run went to a per-run walk")
-
-    monkeypatch.setattr(treecheck, "_FastWalk", no_walk)
-    monkeypatch.setattr(treecheck, "_Walk", no_walk)
-    runs = [(f"refs/runs/{i}", i, c) for i, c in runs_of(repo).items()]
-    assert check_run_refs(store(repo), runs) == {}
-    assert used == [True]
-
-
 @pytest.mark.parametrize("case", ["too_many", "too_deep", "too_big_in_all"])
-def test_runs_over_a_limit_in_a_plain_batch_are_refused(
-    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
-    monkeypatch: pytest.MonkeyPatch,
-    case: str,
+def test_runs_over_a_limit_next_to_good_runs_are_refused(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]], case: str
 ) -> None:
     """Limits that depend on where a folder sits or how often it repeats (entries, bytes,
-    depth) are still applied to each run when the batch is plain."""
+    depth) are applied to each run of a batch whose folders are all well-formed."""
     repo, cases = crafted
     runs = [cases["good"], cases["fine_depth"], cases[case]]
-    used = _spy_plain(monkeypatch)
     bulk = _bulk(repo, runs)
-    assert used == [True]
     assert list(bulk) == [cases[case][0]]
     assert bulk == _one_by_one(repo, runs)
 
 
 def test_a_shared_folder_deeper_in_another_run_is_checked_there(
     crafted: tuple[Path, dict[str, tuple[str, str, str]]],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A hostile run holds a good run's own folders (same ids, already passed at depth 1)
-    three folders down: its paths are then too deep, and figures kept by id say so."""
+    three folders down: its paths are then too deep, whatever was kept of that folder."""
     repo, cases = crafted
     ref, _, good = cases["good"]
     root = _plumb(repo, "rev-parse", f"{good}^{{tree}}")
@@ -276,9 +233,7 @@ def test_a_shared_folder_deeper_in_another_run_is_checked_there(
     hostile = _run(repo, base, _tree(repo, [("40000", deep, "d")]))
     also_root = _run(repo, base, _tree(repo, [("40000", root, "again")]))
     runs = [cases["good"], hostile, also_root]
-    used = _spy_plain(monkeypatch)
     bulk = _bulk(repo, runs)
-    assert used == [True]
     assert "deeper than 4" in bulk[hostile[0]]
     assert ref not in bulk and also_root[0] not in bulk  # a good tree one level down is fine
     assert bulk == _one_by_one(repo, runs)
@@ -303,7 +258,7 @@ def test_an_id_of_a_good_run_under_another_mode_is_refused(
     crafted: tuple[Path, dict[str, tuple[str, str, str]]], mode: str
 ) -> None:
     """A hostile run names a good run's file (same blob id, already sized) as a folder, a
-    symlink, a submodule or an odd mode: the batch is not plain, and the walks refuse it."""
+    symlink, a submodule or an odd mode: refused, the good run not."""
     repo, cases = crafted
     _, _, good = cases["good"]
     blob = _plumb(repo, "rev-parse", f"{good}:run.yaml")
@@ -322,19 +277,15 @@ def test_an_id_of_a_good_run_under_another_mode_is_refused(
 
 
 @pytest.mark.parametrize("name", ["..", ".git", "a/b", "bad\x01name", "GIT~1"])
-def test_a_bad_name_anywhere_makes_the_batch_walked(
-    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
-    monkeypatch: pytest.MonkeyPatch,
-    name: str,
+def test_a_bad_name_next_to_a_good_runs_file_is_refused(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]], name: str
 ) -> None:
     repo, cases = crafted
     _, _, good = cases["good"]
     blob = _plumb(repo, "rev-parse", f"{good}:run.yaml")
     hostile = _run(repo, good + "^", _tree(repo, [("100644", blob, name)]))
     runs = [cases["good"], hostile]
-    used = _spy_plain(monkeypatch)
     bulk = _bulk(repo, runs)
-    assert used == []
     assert bulk == _one_by_one(repo, runs)
     # "a/b" as one name is the path a/b, which the path rules allow; the others are not
     assert list(bulk) == ([] if name == "a/b" else [hostile[0]])
