@@ -315,3 +315,24 @@ def test_root_trees_as_git_lists_them_give_the_same_verdicts(
     assert listed == _bulk(repo, runs)
     assert "does not point at a commit" in listed[tag_ref]
     assert set(listed) == {ref for ref, _, _ in runs} - {cases["good"][0], cases["fine_depth"][0]}
+
+
+def test_a_ref_to_a_missing_object_is_listed_and_refused(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    """git cannot list trees when a ref names a missing object: the plain listing is used
+    and the check reads the commits itself; that run fails, the good one passes."""
+    from gitruns.sharing.refs import list_refs_with_trees
+
+    repo, cases = crafted
+    run_id = new_run_id()
+    broken = repo / ".git" / "refs" / "remote-runs" / "origin" / run_id
+    broken.write_text("12" * 20 + "\n")
+    refs, trees = list_refs_with_trees(store(repo), "refs/remote-runs/origin/")
+    assert trees == {}
+    ref = f"refs/remote-runs/origin/{run_id}"
+    assert refs[ref] == "12" * 20
+    runs = [cases["good"], (ref, run_id, refs[ref])]
+    failed = check_run_refs(store(repo), runs, LIMITS, trees)
+    assert list(failed) == [ref]
+    assert "does not point at a commit" in failed[ref].message
