@@ -20,7 +20,7 @@ def main() -> None:
 
     if try_fast_path(sys.argv[1:]):
         return
-    if sys.argv[1:2] == ["fetch"]:  # a fetch does not load record's module (11 ms)
+    if sys.argv[1:2] == ["fetch"]:  # before record's module, which a fetch does not need
         from gitruns.cli.fetch_argv import try_fast_path as try_fetch_fast_path
 
         if try_fetch_fast_path(sys.argv[1:]):
