@@ -163,27 +163,60 @@ CHECK_ONLY = """
 import json, resource, time
 from gitruns.runs.untrusted import check_run_refs
 from gitruns.sharing.lightrepo import open_for_transfer
-from gitruns.sharing.refs import list_refs, under
+from gitruns.sharing.refs import list_refs_with_trees, under
 store, prefix = open_for_transfer(), "refs/remote-runs/origin/"
-refs = under(list_refs(store, prefix), prefix)
+listed, trees = list_refs_with_trees(store, prefix)  # as the fetch lists them
+refs = under(listed, prefix)
 def children():
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
 t, c, k = time.perf_counter(), time.process_time(), children()
-failed = check_run_refs(store, [(prefix + i, i, commit) for i, commit in refs.items()])
+runs = [(prefix + i, i, commit) for i, commit in refs.items()]
+failed = check_run_refs(store, runs, root_trees=trees)
 cpu = time.process_time() - c + children() - k
 print(json.dumps({"wall": time.perf_counter() - t, "cpu": cpu, "failed": len(failed)}))
 """
 
 
-def measured(cwd: Path, *args: str) -> tuple[float, float]:
+# `gitruns ARGS` as `python -m gitruns` runs it, writing at exit the CPU of the Python process
+# alone (not of its git children) to the file $BENCH_SELF_CPU.
+GITRUNS_SELF_CPU = """
+import atexit, os, resource, sys
+def written():
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    with open(os.environ["BENCH_SELF_CPU"], "w") as out:
+        out.write(str(used.ru_utime + used.ru_stime))
+atexit.register(written)
+sys.argv = ["gitruns", *sys.argv[1:]]
+from gitruns.cli.entry import main
+main()
+"""
+
+
+def measured_gitruns(cwd: Path, *args: str) -> tuple[float, float, float]:
+    """``measured`` of ``gitruns ARGS``, and the CPU seconds of its Python process alone (the
+    rest of its CPU is the git processes it ran)."""
+    out = cwd.parent / f".self-cpu-{os.getpid()}"
+    wall, cpu = measured(
+        cwd, sys.executable, "-c", GITRUNS_SELF_CPU, *args, env={"BENCH_SELF_CPU": str(out)}
+    )
+    own = float(out.read_text())
+    out.unlink()
+    return wall, cpu, own
+
+
+def measured(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall and CPU seconds (user + system, with every child the process waited for) of
     one whole process; it must succeed."""
     from _common import bench_env
 
     start = time.perf_counter()
     process = subprocess.Popen(
-        args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=bench_env()
+        args,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**bench_env(), **(env or {})},
     )
     assert process.stderr is not None
     errors = process.stderr.read()
@@ -209,7 +242,9 @@ def transfer_round(
         sh(source, "git", "remote", "add", tag, str(remote))
         sh(source, "git", "push", "-q", tag, "main")
         if way == "gitruns":
-            push = measured(source, sys.executable, "-m", "gitruns", "push", tag)
+            wall, cpu, own = measured_gitruns(source, "push", tag)
+            push = wall, cpu
+            out["push_own"] = (own, own, os.getloadavg()[0])
         else:
             push = measured(source, "git", "push", "-q", tag, "refs/runs/*:refs/runs/*")
         out[f"push_{way}"] = (*push, os.getloadavg()[0])
@@ -218,7 +253,9 @@ def transfer_round(
             clone = work / f"clone-{tag}"
             sh(work, "git", "clone", "-q", str(remote), str(clone))
             if way == "gitruns":
-                fetch = measured(clone, sys.executable, "-m", "gitruns", "fetch")
+                wall, cpu, own = measured_gitruns(clone, "fetch")
+                fetch = wall, cpu
+                out["fetch_own"] = (own, own, os.getloadavg()[0])
             else:
                 spec = "refs/runs/*:refs/remote-runs/origin/*"
                 fetch = measured(clone, "git", "fetch", "-q", "origin", spec)
@@ -297,8 +334,8 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
         machine_line(),
         "",
         "| runs | what | gitruns wall | raw git wall | wall ratio | gitruns CPU | raw git CPU"
-        " | CPU ratio | load (1 min) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        " | CPU ratio | of gitruns' CPU: Python / its git processes | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     names = (
         ("push", "push to an empty remote"),
@@ -313,10 +350,14 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
                 continue
             low = min(ours["load"][0], theirs["load"][0])
             high = max(ours["load"][1], theirs["load"][1])
+            own = row.get(f"{key.split('_')[0]}_own{'_hook' if 'hook' in key else ''}")
+            split = (
+                f"{own['cpu']:.2f} s / {ours['cpu'] - own['cpu']:.2f} s" if own else "not measured"
+            )
             lines.append(
                 f"| {row['runs']:,} | {label} | {ours['wall']:.2f} s | {theirs['wall']:.2f} s"
                 f" | {ours['wall'] / theirs['wall']:.2f}x | {ours['cpu']:.2f} s"
-                f" | {theirs['cpu']:.2f} s | {ours['cpu'] / theirs['cpu']:.2f}x"
+                f" | {theirs['cpu']:.2f} s | {ours['cpu'] / theirs['cpu']:.2f}x | {split}"
                 f" | {low:.1f}-{high:.1f} |"
             )
     within, over = [], []
@@ -364,19 +405,25 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
         " the CPU columns are steadier. Measured apart in the same run: " + "; ".join(parts) + ".",
         "",
         "What gitruns adds to the one `git push` / `git fetch` (see docs/design.md,"
-        ' "transfers read objects in bulk"): a push runs `git rev-parse`, `git remote`, one'
-        " `git for-each-ref`, one `git cat-file --batch` over the runs' tips (code commits),"
-        " one `git rev-list` (is that code on the remote), the push, and one `git cat-file"
-        " --batch` over `<commit>:artifacts.yaml` (which runs have artifacts to upload), with"
-        " neither pygit2 nor YAML loaded; it used to parse four YAML files of every pushed run."
-        " A fetch runs `git rev-parse`, `git remote`, `git for-each-ref` before and after,"
-        " the fetch, `git config` (is this a partial clone), the tree check (four `git"
-        " cat-file` passes for all runs: commits, two levels of folders, file sizes) and the"
-        " compaction check (file counts; `git pack-refs` starts in the background past the"
-        ' loose-ref limit), with neither pygit2 nor click loaded (docs/design.md, "gitruns'
-        ' fetch loads neither libgit2 nor click"). What is left over raw git is that fixed'
-        " cost (Python start-up, a few short git processes) and, for a fetch, the check,"
-        " which every fetched run still gets in full.",
+        ' "transfers read objects in bulk" and "transfers near raw git"): a plain `gitruns'
+        " push [REMOTE]` runs without click (`cli/push_argv.py`) and runs `git rev-parse`,"
+        " `git remote`, one `git for-each-ref`, one `git cat-file --batch` over the runs'"
+        " tips (code commits), one `git rev-list` (is that code on the remote), the push"
+        " (raw git's command: the same glob refspec `refs/runs/*:refs/runs/*`, with"
+        " `--porcelain`, so the same pack and the same work on the remote) and one `git"
+        " cat-file --batch` over `<commit>:artifacts.yaml` (which runs have artifacts to"
+        " upload), with neither pygit2 nor YAML loaded. A fetch runs `git rev-parse`, `git"
+        " remote`, `git for-each-ref` before and after (the second also gives each run's root"
+        " tree, as git parsed its commit), the fetch, `git config` (is this a partial clone),"
+        " the tree check (three `git cat-file` passes for all runs: two levels of folders,"
+        " file sizes; each distinct folder's figures worked out once) and the compaction"
+        " check (file counts; `git pack-refs` starts in the background past the loose-ref"
+        ' limit), with neither pygit2 nor click loaded. The column "Python / its git'
+        " processes\" splits gitruns' CPU (medians of each part) into its own Python"
+        " process and the git processes it ran, the one `git push` or `git fetch` among"
+        " them: what is left over raw git is Python (start-up, imports, the check's own"
+        " work) and a few short git processes; every fetched run still gets the check in"
+        " full.",
     ]
     return "\n".join(lines)
 

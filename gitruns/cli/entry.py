@@ -1,7 +1,8 @@
 """The ``gitruns`` program: the logging verbs' plain forms run without click (they are
 called once a step from shell scripts, ``cli.log_argv``), and so do a plain ``gitruns
-fetch [REMOTE]`` (``cli.fetch_argv``) and ``record``'s plain forms (its start-up comes
-before the command's, ``cli.record_argv``); everything else is click's."""
+fetch [REMOTE]`` (``cli.fetch_argv``), a plain ``gitruns push [REMOTE]`` (``cli.push_argv``)
+and ``record``'s plain forms (its start-up comes before the command's,
+``cli.record_argv``); everything else is click's."""
 
 from __future__ import annotations
 
@@ -19,13 +20,19 @@ def main() -> None:
 
     if try_fast_path(sys.argv[1:]):
         return
+    if sys.argv[1:2] == ["fetch"]:  # before record's module, which a fetch does not need
+        from gitruns.cli.fetch_argv import try_fast_path as try_fetch_fast_path
+
+        if try_fetch_fast_path(sys.argv[1:]):
+            return
+    if sys.argv[1:2] == ["push"]:
+        from gitruns.cli.push_argv import try_fast_path as try_push_fast_path
+
+        if try_push_fast_path(sys.argv[1:]):
+            return
     from gitruns.cli.record_argv import try_record_fast
 
     if try_record_fast(sys.argv[1:]):
-        return
-    from gitruns.cli.fetch_argv import try_fast_path as try_fetch_fast_path
-
-    if try_fetch_fast_path(sys.argv[1:]):
         return
     from gitruns.cli.main import main as click_main
 

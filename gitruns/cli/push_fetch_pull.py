@@ -18,12 +18,6 @@ def _echo() -> Any:
     return progress_echo()
 
 
-def _resolve(store: Any, refs: tuple[str, ...]) -> list[str]:
-    from gitruns.query.resolve import find_run_id
-
-    return [find_run_id(store, r) for r in refs]
-
-
 @click.command("push")
 @click.argument("remote", default="origin")
 @click.argument("runs", nargs=-1)
@@ -48,55 +42,9 @@ def push_command(remote: str, runs: tuple[str, ...], allow_unpublished_code: boo
       gitruns push origin baseline 3f2a9c1d
       gitruns push --allow-unpublished-code
     """
-    from gitruns.sharing.lightrepo import open_for_transfer
-    from gitruns.sharing.push import push_runs
+    from gitruns.cli.push_argv import push
 
-    store = open_for_transfer()
-    ids = _resolve(store, runs) if runs else None
-    report = push_runs(
-        store,
-        remote,
-        ids,
-        allow_unpublished_code=allow_unpublished_code or None,
-        echo=_echo(),
-        check=False,
-    )
-    if report.unpublished_code:
-        click.echo(
-            f"warning: {len(report.unpublished_code)} run(s) ran on code that is on no branch "
-            f"of '{remote}'; that code is now published with them",
-            err=True,
-        )
-    for update in report.pushed:
-        kind = "new" if update.flag == "*" else "updated"
-        click.echo(f"{kind:8} {report.run_id(update)}")
-    click.echo(
-        f"pushed {len(report.pushed)} run(s) to {remote}; {len(report.up_to_date)} already there",
-        err=True,
-    )
-    _push_artifacts(store, remote, [report.run_id(u) for u in report.pushed], report.commits)
-    report.check()
-
-
-def _push_artifacts(store: Any, remote: str, run_ids: list[str], commits: dict[str, str]) -> None:
-    """Artifacts go with the runs: the pre-push hook sent them, or they are sent now."""
-    from gitruns.artifacts.probe import with_artifacts
-
-    # One bulk read; the artifact machinery loads only when some pushed run has artifacts.
-    if not with_artifacts(store, [commits[i] for i in run_ids if i in commits]):
-        return
-    from gitruns.artifacts.service import after_run_push
-    from gitruns.display.show import human_size
-
-    sent, note = after_run_push(store, remote, run_ids, _echo(), commits)
-    if sent is not None:
-        click.echo(
-            f"uploaded {len(sent.moved)} artifact object(s), {human_size(sent.bytes_moved)}, "
-            f"to {sent.destination}",
-            err=True,
-        )
-    if note:
-        click.echo(f"note: {note}", err=True)
+    push(remote, runs, bool(allow_unpublished_code))  # what a plain `gitruns push` runs
 
 
 @click.command("fetch")

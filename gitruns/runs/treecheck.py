@@ -19,7 +19,8 @@ from __future__ import annotations
 import functools
 import gc
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from itertools import chain, compress
 from typing import TYPE_CHECKING, Protocol
 
 from gitruns.runs.gitbatch import hex_listing, raw_sizes, read_raw
@@ -52,26 +53,42 @@ class Rules(Protocol):
 
 
 def check_trees_in_bulk(
-    store: Store, runs: Sequence[tuple[str, str]], rules: Rules
+    store: Store,
+    runs: Sequence[tuple[str, str]],
+    rules: Rules,
+    root_trees: Mapping[str, str | None] | None = None,
 ) -> dict[str, str]:
     """``{ref name: what is wrong}`` of the ``(ref name, commit)`` runs whose tree fails a
-    check (``NOT_A_COMMIT`` when the ref names no commit)."""
+    check (``NOT_A_COMMIT`` when the ref names no commit).
+
+    ``root_trees``: ``{object id: its root tree id, None when it is not a commit}`` as git
+    parsed the objects (``git for-each-ref`` with ``%(objecttype) %(tree)``); the commits
+    it does not hold are read here."""
     collecting = gc.isenabled()
     gc.disable()  # tens of thousands of lists and slices, no cycle among them: nothing to free
     try:
-        return _check(store, runs, rules)
+        return _check(store, runs, rules, root_trees or {})
     finally:
         if collecting:
             gc.enable()
 
 
-def _check(store: Store, runs: Sequence[tuple[str, str]], rules: Rules) -> dict[str, str]:
+def _check(
+    store: Store,
+    runs: Sequence[tuple[str, str]],
+    rules: Rules,
+    root_trees: Mapping[str, str | None],
+) -> dict[str, str]:
     failed: dict[str, str] = {}
     roots: dict[str, bytes] = {}  # ref name -> raw root tree id
-    listing = "".join(f"{commit}\n" for _, commit in runs).encode()
-    commits = read_raw(store, listing, len(runs))
-    for (ref_name, _), found in zip(runs, commits, strict=True):
-        root = _root_tree(found)
+    unknown = [(ref_name, commit) for ref_name, commit in runs if commit not in root_trees]
+    listing = "".join(f"{commit}\n" for _, commit in unknown).encode()
+    commits = dict(zip(unknown, read_raw(store, listing, len(unknown)), strict=True))
+    for ref_name, commit in runs:
+        if commit in root_trees:
+            root = _hex_root(root_trees[commit], len(commit))
+        else:
+            root = _root_tree(commits[ref_name, commit])
         if root is None:
             failed[ref_name] = NOT_A_COMMIT
         else:
@@ -94,6 +111,15 @@ def _check(store: Store, runs: Sequence[tuple[str, str]], rules: Rules) -> dict[
         except _Unsafe as exc:
             failed[ref_name] = str(exc)
     return failed
+
+
+def _hex_root(tree: str | None, id_length: int) -> bytes | None:
+    if tree is None or len(tree) != id_length:
+        return None
+    try:
+        return bytes.fromhex(tree)
+    except ValueError:
+        return None
 
 
 def _root_tree(found: tuple[bytes, bytes, bytes] | None) -> bytes | None:
@@ -136,7 +162,11 @@ def _read_trees(
                 if not any(parts[::4]):
                     entries = (parts[1::4], parts[2::4], parts[3::4])
             trees[tree_id] = entries
-            if entries:
+            if not entries:
+                pass
+            elif _PLAIN_MODES.issuperset(entries[0]):  # the usual case, in C
+                following += compress(entries[2], map(_FOLDER.__eq__, entries[0]))
+            else:
                 following += [
                     oid
                     for mode, oid in zip(entries[0], entries[2], strict=True)
@@ -149,17 +179,25 @@ def _read_trees(
 def _blob_sizes(
     store: Store, trees: dict[bytes, RawEntries | None], id_bytes: int
 ) -> dict[bytes, int | None]:
-    blobs = list(
-        {
-            oid
-            for modes, _, ids in filter(None, trees.values())
-            for mode, oid in zip(modes, ids, strict=True)
-            if mode == b"100644" or mode == b"100755" or _mode(mode) in MODE_BLOBS
-        }
-    )
+    listed = list(filter(None, trees.values()))
+    modes = list(chain.from_iterable([entries[0] for entries in listed]))
+    if _PLAIN_MODES.issuperset(modes):  # the usual case: the files picked out in C
+        ids = chain.from_iterable([entries[2] for entries in listed])
+        blobs = list(set(compress(ids, map(_FOLDER.__ne__, modes))))
+    else:
+        blobs = list(
+            {
+                oid
+                for modes, _, ids in listed
+                for mode, oid in zip(modes, ids, strict=True)
+                if mode == b"100644" or mode == b"100755" or _mode(mode) in MODE_BLOBS
+            }
+        )
     return dict(zip(blobs, raw_sizes(store, hex_listing(blobs, id_bytes), len(blobs)), strict=True))
 
 
+_FOLDER = b"40000"
+_PLAIN_MODES = frozenset((_FOLDER, b"100644", b"100755"))  # as git writes them
 _COMMON_MODES = {b"40000": MODE_TREE, b"100644": MODE_BLOBS[0], b"100755": MODE_BLOBS[1]}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -141,7 +142,10 @@ def check_run_ref(
 
 
 def check_run_refs(
-    store: Store, refs: list[tuple[str, str, str]], limits: Limits = DEFAULT_LIMITS
+    store: Store,
+    refs: list[tuple[str, str, str]],
+    limits: Limits = DEFAULT_LIMITS,
+    root_trees: Mapping[str, str | None] | None = None,
 ) -> dict[str, InvalidRunError]:
     """``check_run_ref`` of many ``(ref name, run id, commit)`` in one pass (a fetch): each
     folder the runs share is read once, each path checked once. ``{ref name: error}`` of
@@ -149,7 +153,8 @@ def check_run_refs(
 
     The objects are read in bulk (``gitruns.runs.treecheck``: a few ``git cat-file``
     processes for all runs), except in a partial clone, whose missing blobs the per-object
-    reads of ``check_tree`` know not to fetch."""
+    reads of ``check_tree`` know not to fetch. ``root_trees``: the root tree of each commit
+    as git listed it, when known (see ``check_trees_in_bulk``)."""
     failed: dict[str, InvalidRunError] = {}
     checkable: list[tuple[str, str]] = []
     for ref_name, run_id, commit in refs:
@@ -166,7 +171,8 @@ def check_run_refs(
             except InvalidRunError as exc:
                 failed[ref_name] = exc
         return failed
-    for ref_name, problem in check_trees_in_bulk(store, checkable, _Rules(limits)).items():
+    verdicts = check_trees_in_bulk(store, checkable, _Rules(limits), root_trees)
+    for ref_name, problem in verdicts.items():
         failed[ref_name] = (
             InvalidRunError(f"{ref_name} {problem}", "it is not a gitruns run")
             if problem == NOT_A_COMMIT

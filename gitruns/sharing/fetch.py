@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from gitruns.format.layout import REMOTE_RUNS_PREFIX
 from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits, check_run_refs
 from gitruns.sharing.gitcli import Echo, run_git, transport_error
-from gitruns.sharing.refs import list_refs, under
+from gitruns.sharing.refs import list_refs, list_refs_with_trees, under
 from gitruns.sharing.remotes import fetch_refspec, require_fetchable
 
 if TYPE_CHECKING:
@@ -69,12 +69,14 @@ def fetch_into(
     refused = [(m[0], m[1]) for m in _REJECTED.findall(result.stderr)]
     if result.returncode != 0 and not refused:
         raise transport_error(label, "fetch", result.stderr)
-    after = under(list_refs(store, prefix), prefix)
+    listed, root_trees = list_refs_with_trees(store, prefix)
+    after = under(listed, prefix)
     report = FetchReport(label, refused=refused)
     report.new = sorted(i for i in after if i not in before)
     report.updated = sorted(i for i in after if i in before and before[i] != after[i])
     report.removed = sorted(i for i in before if i not in after)
-    report.invalid = drop_invalid(store, label, [*report.new, *report.updated], after, limits)
+    changed = [*report.new, *report.updated]
+    report.invalid = drop_invalid(store, label, changed, after, limits, root_trees)
     bad = {ref.removeprefix(prefix) for ref, _ in report.invalid}
     report.new = [i for i in report.new if i not in bad]
     report.updated = [i for i in report.updated if i not in bad]
@@ -83,13 +85,20 @@ def fetch_into(
 
 
 def drop_invalid(
-    store: Store, label: str, run_ids: list[str], refs: dict[str, str], limits: Limits
+    store: Store,
+    label: str,
+    run_ids: list[str],
+    refs: dict[str, str],
+    limits: Limits,
+    root_trees: dict[str, str | None] | None = None,
 ) -> list[tuple[str, str]]:
-    """Check fetched runs' trees; drop the refs of unsafe ones; return (ref, why) for each."""
+    """Check fetched runs' trees; drop the refs of unsafe ones; return (ref, why) for each.
+    ``root_trees``: what ``list_refs_with_trees`` said of their commits, when known."""
     invalid = []
     drops: list[tuple[str, str, str | None]] = []
     names = {run_id: f"{REMOTE_RUNS_PREFIX}{label}/{run_id}" for run_id in run_ids}
-    failed = check_run_refs(store, [(names[i], i, refs[i]) for i in run_ids], limits)
+    checked = [(names[i], i, refs[i]) for i in run_ids]
+    failed = check_run_refs(store, checked, limits, root_trees)
     for run_id in run_ids:
         exc = failed.get(names[run_id])
         if exc is not None:

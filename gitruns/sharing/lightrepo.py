@@ -16,7 +16,6 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from gitruns.compaction import compact_if_due
 from gitruns.errors import GitrunsError, ReadOnlyRepositoryError
 from gitruns.recording.repository import ENV_REPO, open_store
 from gitruns.recording.staging_files import STAGING_DIR
@@ -110,6 +109,8 @@ class LightRepo:
     def compact_in_background(self) -> None:
         """As ``Store.compact_in_background``, from file counts and the git CLI: a fetch
         ends without loading libgit2 (about 60 ms of CPU)."""
+        from gitruns.compaction import compact_if_due  # (a push never needs it: 10 ms)
+
         compact_if_due(self, check_refs=True)
 
     def full_store(self) -> Store:

@@ -193,3 +193,146 @@ def test_the_summary_cap_is_the_readers() -> None:
     from gitruns.runs.model import MAX_SUMMARY_BYTES
 
     assert untrusted._SUMMARY_CAP == MAX_SUMMARY_BYTES
+
+
+# -- hostile runs in a batch with good ones, reusing the good runs' object ids ------------------
+
+
+def _bulk(repo: Path, runs: list[tuple[str, str, str]]) -> dict[str, str]:
+    return {ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS).items()}
+
+
+@pytest.mark.parametrize("case", ["too_many", "too_deep", "too_big_in_all"])
+def test_runs_over_a_limit_next_to_good_runs_are_refused(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]], case: str
+) -> None:
+    """Limits that depend on where a folder sits or how often it repeats (entries, bytes,
+    depth) are applied to each run of a batch whose folders are all well-formed."""
+    repo, cases = crafted
+    runs = [cases["good"], cases["fine_depth"], cases[case]]
+    bulk = _bulk(repo, runs)
+    assert list(bulk) == [cases[case][0]]
+    assert bulk == _one_by_one(repo, runs)
+
+
+def test_a_shared_folder_deeper_in_another_run_is_checked_there(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    """A hostile run holds a good run's own folders (same ids, already passed at depth 1)
+    three folders down: its paths are then too deep, whatever was kept of that folder."""
+    repo, cases = crafted
+    ref, _, good = cases["good"]
+    root = _plumb(repo, "rev-parse", f"{good}^{{tree}}")
+    folder = next(
+        line.split()[2] for line in _plumb(repo, "ls-tree", good).splitlines() if " tree " in line
+    )
+    deep = _tree(repo, [("40000", folder, "x")])
+    for _ in range(2):
+        deep = _tree(repo, [("40000", deep, "d")])
+    base = good + "^"
+    hostile = _run(repo, base, _tree(repo, [("40000", deep, "d")]))
+    also_root = _run(repo, base, _tree(repo, [("40000", root, "again")]))
+    runs = [cases["good"], hostile, also_root]
+    bulk = _bulk(repo, runs)
+    assert "deeper than 4" in bulk[hostile[0]]
+    assert ref not in bulk and also_root[0] not in bulk  # a good tree one level down is fine
+    assert bulk == _one_by_one(repo, runs)
+
+
+def test_a_repeated_folder_counts_each_time_it_is_held(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    """One folder id held many times (a small bomb): its entries count every time."""
+    repo, cases = crafted
+    _, _, good = cases["good"]
+    root = _plumb(repo, "rev-parse", f"{good}^{{tree}}")
+    many = _run(repo, good + "^", _tree(repo, [("40000", root, f"copy{i}") for i in range(4)]))
+    runs = [cases["good"], many]
+    bulk = _bulk(repo, runs)
+    assert "more than 40 files" in bulk[many[0]]
+    assert bulk == _one_by_one(repo, runs)
+
+
+@pytest.mark.parametrize("mode", ["40000", "120000", "160000", "100664"])
+def test_an_id_of_a_good_run_under_another_mode_is_refused(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]], mode: str
+) -> None:
+    """A hostile run names a good run's file (same blob id, already sized) as a folder, a
+    symlink, a submodule or an odd mode: refused, the good run not."""
+    repo, cases = crafted
+    _, _, good = cases["good"]
+    blob = _plumb(repo, "rev-parse", f"{good}:run.yaml")
+    hostile = _run(repo, good + "^", _tree(repo, [("100644", blob, "run.yaml"), (mode, blob, "x")]))
+    runs = [cases["good"], hostile]
+    bulk = _bulk(repo, runs)
+    assert list(bulk) == [hostile[0]]
+    # (libgit2, under the per-object check, cannot read a blob as a folder, and reads
+    # mode 100664 as 100644: those two are compared with what the bulk check says)
+    if mode == "40000":
+        assert "holds a folder that cannot be read: x" in bulk[hostile[0]]
+    elif mode == "100664":
+        assert "holds an entry of mode 100664 at x" in bulk[hostile[0]]
+    else:
+        assert bulk == _one_by_one(repo, runs)
+
+
+@pytest.mark.parametrize("name", ["..", ".git", "a/b", "bad\x01name", "GIT~1"])
+def test_a_bad_name_next_to_a_good_runs_file_is_refused(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]], name: str
+) -> None:
+    repo, cases = crafted
+    _, _, good = cases["good"]
+    blob = _plumb(repo, "rev-parse", f"{good}:run.yaml")
+    hostile = _run(repo, good + "^", _tree(repo, [("100644", blob, name)]))
+    runs = [cases["good"], hostile]
+    bulk = _bulk(repo, runs)
+    assert bulk == _one_by_one(repo, runs)
+    # "a/b" as one name is the path a/b, which the path rules allow; the others are not
+    assert list(bulk) == ([] if name == "a/b" else [hostile[0]])
+
+
+def test_root_trees_as_git_lists_them_give_the_same_verdicts(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    """A fetch hands the check the root trees ``git for-each-ref`` parsed (no commit pass):
+    same verdicts, a ref naming a blob or an annotated tag is still not a commit."""
+    from gitruns.sharing.refs import list_refs_with_trees
+
+    repo, cases = crafted
+    _, _, good = cases["good"]
+    _plumb(repo, "tag", "-a", "-m", "a tag", "t1", good)
+    tag = _plumb(repo, "rev-parse", "t1")
+    tag_ref = f"refs/remote-runs/origin/{new_run_id()}"
+    _plumb(repo, "update-ref", tag_ref, tag)
+    runs = [*cases.values(), (tag_ref, tag_ref.rsplit("/", 1)[1], tag)]
+    refs, trees = list_refs_with_trees(store(repo), "refs/remote-runs/origin/")
+    assert {ref: refs[ref] for ref, _, _ in runs} == {ref: c for ref, _, c in runs}
+    assert trees[good] == _plumb(repo, "rev-parse", f"{good}^{{tree}}")
+    assert trees[tag] is None and trees[cases["not_a_commit"][2]] is None
+    listed = {
+        ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS, trees).items()
+    }
+    assert listed == _bulk(repo, runs)
+    assert "does not point at a commit" in listed[tag_ref]
+    assert set(listed) == {ref for ref, _, _ in runs} - {cases["good"][0], cases["fine_depth"][0]}
+
+
+def test_a_ref_to_a_missing_object_is_listed_and_refused(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    """git cannot list trees when a ref names a missing object: the plain listing is used
+    and the check reads the commits itself; that run fails, the good one passes."""
+    from gitruns.sharing.refs import list_refs_with_trees
+
+    repo, cases = crafted
+    run_id = new_run_id()
+    broken = repo / ".git" / "refs" / "remote-runs" / "origin" / run_id
+    broken.write_text("12" * 20 + "\n")
+    refs, trees = list_refs_with_trees(store(repo), "refs/remote-runs/origin/")
+    assert trees == {}
+    ref = f"refs/remote-runs/origin/{run_id}"
+    assert refs[ref] == "12" * 20
+    runs = [cases["good"], (ref, run_id, refs[ref])]
+    failed = check_run_refs(store(repo), runs, LIMITS, trees)
+    assert list(failed) == [ref]
+    assert "does not point at a commit" in failed[ref].message
