@@ -719,7 +719,12 @@ class Store:
         last = self._last_tree
         if last is not None and last[0] == oid:
             return last[1]
-        tree = self._object(oid).peel(pygit2.Tree)
+        try:
+            tree = self._object(oid).peel(pygit2.Tree)
+        except (pygit2.GitError, ValueError) as exc:  # a crafted tree names a file as a folder
+            raise InvalidRunError(
+                f"git object {oid} is not a folder", "remove or repair the run"
+            ) from exc
         assert isinstance(tree, pygit2.Tree)
         self._last_tree = (oid, tree)
         return tree

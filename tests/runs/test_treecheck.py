@@ -270,6 +270,8 @@ def test_an_id_of_a_good_run_under_another_mode_is_refused(
     # mode 100664 as 100644: those two are compared with what the bulk check says)
     if mode == "40000":
         assert "holds a folder that cannot be read: x" in bulk[hostile[0]]
+        # the per-object check (partial clones) refuses it too, rather than crash
+        assert f"git object {blob} is not a folder" in _one_by_one(repo, runs)[hostile[0]]
     elif mode == "100664":
         assert "holds an entry of mode 100664 at x" in bulk[hostile[0]]
     else:
