@@ -16,6 +16,7 @@ pygit2's. Large files are streamed: memory stays flat.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -31,6 +32,17 @@ LINKED_KEEP_REASON = "brief keep"  # the reason gitruns_keeps gives for a brief 
 _TYPES = {"commit": 1, "tree": 2, "blob": 3}
 _CHUNK = 1 << 20
 _FILE_LEVEL = 1  # zlib level of every object: libgit2 writes loose objects at this level
+# A small object is compressed with a 4 KiB window and a smaller hash table: zlib's default
+# state (256 KiB, set up for every object) cost 50-70 us an object where the compression
+# itself costs a few, and a small run's pack has 13 objects. The window covers the whole
+# object, so the output is as small; any zlib reader (git, libgit2) reads it.
+_SMALL_OBJECT_BYTES = 4096
+_SMALL_WINDOW_BITS = 12
+_SMALL_MEM_LEVEL = 5
+# Compressed entries of small objects this process packed lately, by id: the runs of a
+# sweep repeat their environment files, artifacts list and folders byte for byte.
+_RECENT_ENTRIES: dict[bytes, tuple[bytes, int]] = {}
+_RECENT_LIMIT = 256
 MODE_TREE = 0o040000
 MODE_BLOB = 0o100644
 
@@ -111,9 +123,9 @@ class PackWriter:
         raw = hashlib.sha1(header + data).digest()
         if raw not in self._entries:
             offset = self._file.tell()
-            packed = _entry_header(_TYPES[kind], len(data)) + zlib.compress(data, _FILE_LEVEL)
+            packed, crc = _packed_entry(raw, _TYPES[kind], data)
             self._file.write(packed)
-            self._entries[raw] = (offset, zlib.crc32(packed))
+            self._entries[raw] = (offset, crc)
         return raw.hex()
 
     def add_file(self, path: Path) -> str:
@@ -239,6 +251,24 @@ class PackWriter:
             self._file.close()
         self._path.unlink(missing_ok=True)
         self._path.with_suffix(".idx").unlink(missing_ok=True)
+
+
+def _packed_entry(raw: bytes, kind: int, data: bytes) -> tuple[bytes, int]:
+    """The pack entry of an object (header and zlib stream) and its CRC-32."""
+    if len(data) > _SMALL_OBJECT_BYTES:
+        packed = _entry_header(kind, len(data)) + zlib.compress(data, _FILE_LEVEL)
+        return packed, zlib.crc32(packed)
+    recent = _RECENT_ENTRIES.get(raw)
+    if recent is not None:
+        return recent
+    compressor = zlib.compressobj(_FILE_LEVEL, zlib.DEFLATED, _SMALL_WINDOW_BITS, _SMALL_MEM_LEVEL)
+    packed = _entry_header(kind, len(data)) + compressor.compress(data) + compressor.flush()
+    entry = (packed, zlib.crc32(packed))
+    if len(_RECENT_ENTRIES) >= _RECENT_LIMIT:
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread
+            del _RECENT_ENTRIES[next(iter(_RECENT_ENTRIES))]
+    _RECENT_ENTRIES[raw] = entry
+    return entry
 
 
 def _entry_header(kind: int, size: int) -> bytes:
