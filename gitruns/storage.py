@@ -1160,6 +1160,11 @@ def verify_object_hashes(enabled: bool) -> None:
     pygit2.settings.enable_strict_hash_verification(enabled)
 
 
+def git_dir_at(start: str) -> str | None:
+    """The git folder ``Store(start)`` opens, or None outside a repository."""
+    return pygit2.discover_repository(start)
+
+
 def _common_dir(git_dir: Path) -> Path:
     """Linked worktrees keep shared state in the main repository's git dir."""
     commondir_file = git_dir / "commondir"
