@@ -113,8 +113,10 @@ class PackWriter:
         self.brief_keep = brief_keep
         tmp_dir.mkdir(parents=True, exist_ok=True)
         self._path = tmp_dir / f"tmp-{os.getpid()}-{secrets.token_hex(4)}.pack"
-        self._file = open(self._path, "w+b")  # noqa: SIM115 - closed by finish/discard
-        self._file.write(b"PACK" + struct.pack(">II", 2, 0))  # count patched in finish
+        # A small pack (a run's) is built in memory and written in one call at the end;
+        # past _CHUNK bytes, or for a streamed file, it goes on in its temporary file.
+        self._memory: bytearray | None = bytearray(b"PACK" + struct.pack(">II", 2, 0))
+        self._file: Any = None  # the temporary file once spilled (count patched in finish)
         self._entries: dict[bytes, tuple[int, int]] = {}  # raw id -> (offset, crc32)
 
     def add(self, kind: str, data: bytes) -> str:
@@ -122,17 +124,30 @@ class PackWriter:
         header = b"%s %d\0" % (kind.encode(), len(data))
         raw = hashlib.sha1(header + data).digest()
         if raw not in self._entries:
-            offset = self._file.tell()
             packed, crc = _packed_entry(raw, _TYPES[kind], data)
-            self._file.write(packed)
-            self._entries[raw] = (offset, crc)
+            memory = self._memory
+            if memory is not None and len(memory) + len(packed) <= _CHUNK:
+                self._entries[raw] = (len(memory), crc)
+                memory += packed
+            else:
+                file = self._spill()
+                self._entries[raw] = (file.tell(), crc)
+                file.write(packed)
         return raw.hex()
+
+    def _spill(self) -> Any:
+        """The temporary file, holding what was built in memory so far."""
+        if self._memory is not None:
+            self._file = open(self._path, "w+b")  # noqa: SIM115 - closed by finish/discard
+            self._file.write(self._memory)
+            self._memory = None
+        return self._file
 
     def add_file(self, path: Path) -> str:
         """Add a blob streamed from a file (flat memory whatever its size)."""
         size = path.stat().st_size
         hasher = hashlib.sha1(b"blob %d\0" % size)
-        offset = self._file.tell()
+        offset = self._spill().tell()
         head = _entry_header(_TYPES["blob"], size)
         self._file.write(head)
         crc = zlib.crc32(head)
@@ -154,7 +169,7 @@ class PackWriter:
         """Add a loose object file (zlib of ``<kind> <size>\\0<content>``), streamed."""
         source = zlib.decompressobj()
         head: bytes | None = b""
-        offset = self._file.tell()
+        offset = self._spill().tell()
         compressor = zlib.compressobj(_FILE_LEVEL)
         hasher = hashlib.sha1()
         crc = 0
@@ -207,17 +222,16 @@ class PackWriter:
         try:
             if not self._entries:
                 return None
-            self._file.seek(8)
-            self._file.write(struct.pack(">I", len(self._entries)))
-            self._file.seek(0)
-            digest = hashlib.sha1()
-            while chunk := self._file.read(_CHUNK):
-                digest.update(chunk)
-            checksum = digest.digest()
-            self._file.write(checksum)
-            self._file.close()
+            count = struct.pack(">I", len(self._entries))
+            if self._memory is not None:
+                self._memory[8:12] = count
+                checksum = hashlib.sha1(self._memory).digest()
+                self._memory += checksum
+                _write_new_file(self._path, self._memory)
+            else:
+                checksum = self._checksum_file(count)
             index = self._path.with_suffix(".idx")
-            index.write_bytes(_index_bytes(self._entries, checksum))
+            _write_new_file(index, _index_bytes(self._entries, checksum))
             stem = self.pack_dir / f"pack-{checksum.hex()}"
             keep = stem.with_suffix(".keep")
             self.pack_dir.mkdir(parents=True, exist_ok=True)
@@ -227,6 +241,19 @@ class PackWriter:
             return KeptPack(keep)
         finally:
             self.discard()
+
+    def _checksum_file(self, count: bytes) -> bytes:
+        """Patch the object count into the temporary file, append its checksum, close it."""
+        self._file.seek(8)
+        self._file.write(count)
+        self._file.seek(0)
+        digest = hashlib.sha1()
+        while chunk := self._file.read(_CHUNK):
+            digest.update(chunk)
+        checksum = digest.digest()
+        self._file.write(checksum)
+        self._file.close()
+        return checksum
 
     def _create_keep(self, keep: Path, index: Path) -> None:
         """A brief keep file is a hard link of the pack's index, not a new file: creating
@@ -247,10 +274,22 @@ class PackWriter:
 
     def discard(self) -> None:
         """Drop the temporary files (after ``finish``, or instead of it)."""
-        if not self._file.closed:
+        self._memory = None
+        if self._file is not None and not self._file.closed:
             self._file.close()
         self._path.unlink(missing_ok=True)
         self._path.with_suffix(".idx").unlink(missing_ok=True)
+
+
+def _write_new_file(path: Path, data: bytes | bytearray) -> None:
+    """Write a whole file in one call (no buffered file object: fewer system calls)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _packed_entry(raw: bytes, kind: int, data: bytes) -> tuple[bytes, int]:

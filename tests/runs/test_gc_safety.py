@@ -93,6 +93,33 @@ def test_small_objects_packed_with_a_small_window_read_back_in_git(
     fsck(repo)
 
 
+def test_a_pack_built_in_memory_goes_on_in_its_file(repo: Path, tmp_path: Path) -> None:
+    """Small objects are kept in memory; a streamed file, or more than a megabyte of small
+    objects, moves the pack to its temporary file, and every object reads back."""
+    store = Store(repo)
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"step,value\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(90_000)))
+    pack = packs.PackWriter(store.objects_dir, tmp_path / "t", "test")
+    first = pack.add("blob", b"first\n")
+    streamed = pack.add_file(big)
+    last = pack.add("blob", b"last\n")
+    many = [pack.add("blob", os.urandom(3000)) for _ in range(400)]  # 1.2 MB, incompressible
+    kept = pack.finish()
+    assert kept is not None
+    git(repo, "verify-pack", str(kept.keep)[: -len(".keep")] + ".idx")
+    assert git(repo, "cat-file", "-p", first) == "first\n"
+    assert git(repo, "cat-file", "-p", last) == "last\n"
+    assert git(repo, "cat-file", "-s", streamed).strip() == str(big.stat().st_size)
+    assert all(git(repo, "cat-file", "-s", oid).strip() == "3000" for oid in many[::50])
+    only_small = packs.PackWriter(store.objects_dir, tmp_path / "t", "test")
+    for _ in range(400):
+        only_small.add("blob", os.urandom(3000))
+    small_kept = only_small.finish()
+    assert small_kept is not None
+    git(repo, "verify-pack", str(small_kept.keep)[: -len(".keep")] + ".idx")
+    assert list((tmp_path / "t").iterdir()) == []
+
+
 def test_pack_index_with_large_offsets_is_well_formed() -> None:
     """Offsets past 2 GiB go to the 8-byte table (packs of huge runs)."""
     entries = {bytes([i]) * 20: (offset, i) for i, offset in enumerate([12, 3 << 30, 5 << 30])}
