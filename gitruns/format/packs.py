@@ -358,9 +358,11 @@ def _index_bytes(entries: dict[bytes, tuple[int, int]], pack_checksum: bytes) ->
 
 def count_packs(objects_dir: Path) -> int:
     try:
-        return sum(1 for entry in os.scandir(objects_dir / "pack") if entry.name.endswith(".pack"))
+        names = os.listdir(os.path.join(objects_dir, "pack"))
     except FileNotFoundError:
         return 0
+    # Names ending in ".pack", counted in C: every write looks, over up to 150 names.
+    return ("\0".join(names) + "\0").count(".pack\0")
 
 
 def loose_objects_past(objects_dir: Path, limit: int) -> bool:
