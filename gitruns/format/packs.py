@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import secrets
 import struct
@@ -326,13 +327,10 @@ def _entry_header(kind: int, size: int) -> bytes:
 def _index_bytes(entries: dict[bytes, tuple[int, int]], pack_checksum: bytes) -> bytes:
     """A version 2 pack index: fan-out table, sorted ids, CRCs, offsets, checksums."""
     ids = sorted(entries)
-    fanout = [0] * 256
+    counts = [0] * 256
     for raw in ids:
-        fanout[raw[0]] += 1
-    total = 0
-    for byte in range(256):
-        total += fanout[byte]
-        fanout[byte] = total
+        counts[raw[0]] += 1
+    fanout = list(itertools.accumulate(counts))
     small: list[int] = []
     large: list[int] = []
     for raw in ids:

@@ -15,7 +15,10 @@ it when nothing it depends on has changed since:
   has opened mapped, even once a ``git repack`` (our background compaction's, or anyone's)
   has deleted it, so a ``Store`` is dropped as soon as someone else changed the packs, and
   a deleted pack's disk space is not held for longer than by the last run's ``Store``,
-  which the finished ``ActiveRun`` holds anyway.
+  which the finished ``ActiveRun`` holds anyway. (A change within the same tick of the
+  file system's clock as the stamp goes unseen until the next one: the ``Store`` is then
+  only older; libgit2 finds new packs on a miss, and a run's ``Store`` opens few packs,
+  those holding HEAD's commit, never the runs' own.)
 
 One ``Store`` is kept (the last); a run takes it away while it runs, so two threads never
 share one. Recovery of crashed runs happens as when the repository is opened.
@@ -59,7 +62,12 @@ class _Kept:
             folder = os.stat(self._git_dir)
         except OSError:
             return (None,)
-        return (os.getpid(), folder.st_dev, folder.st_ino, *map(_stat_key, self._paths))
+        return (
+            os.getpid(),
+            folder.st_dev,
+            folder.st_ino,
+            *map(_stat_key, self._paths),
+        )
 
     def still_valid(self, start: str) -> bool:
         from gitruns.storage import git_dir_at

@@ -99,7 +99,8 @@ def writer_is_alive(writer_dir: Path) -> bool:
 
 def writer_dirs(run_dir: Path) -> list[Path]:
     """The owner's journal (the run folder itself), then each joined writer's, oldest first."""
-    return [run_dir, *sorted(p for p in run_dir.iterdir() if p.name.startswith(WRITER_PREFIX))]
+    names = sorted(name for name in os.listdir(run_dir) if name.startswith(WRITER_PREFIX))
+    return [run_dir, *(run_dir / name for name in names)]
 
 
 def read_staged_run(
