@@ -123,3 +123,29 @@ def test_a_forked_child_opens_its_own_store(repo: Path) -> None:
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
     assert {run.name for run in gitruns.list_runs()} == {"parent-1", "child", "parent-2"}
     fsck(repo)
+
+
+def test_a_kept_store_sees_the_worktree_index_and_head_move(repo: Path) -> None:
+    """What a run records of the code comes from disk each time, not from the kept
+    Store: an edit makes the next run dirty, a commit moves its HEAD."""
+    clean = _small_run("clean")
+    (repo / "train.py").write_text("print('edited')\n")
+    dirty = _small_run("dirty")
+    git(repo, "commit", "-qam", "edit")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "new.py").write_text("x = 1\n")
+    git(repo, "add", "new.py")  # staged only: the index changed
+    staged = _small_run("staged")
+    git(repo, "commit", "-qm", "new")
+    after = _small_run("after")
+    assert dirty.store is clean.store and after.store is clean.store
+    runs = {
+        name: gitruns.get_run(run.id)
+        for name, run in (("clean", clean), ("dirty", dirty), ("staged", staged), ("after", after))
+    }
+    assert not runs["clean"].git["dirty"] and runs["dirty"].git["dirty"]
+    assert "edited" in git(repo, "show", f"{runs['dirty'].git['snapshot']}:train.py")
+    assert runs["staged"].git["commit"] == head and runs["staged"].git["dirty"]
+    assert runs["after"].git["commit"] == git(repo, "rev-parse", "HEAD").strip()
+    assert not runs["after"].git["dirty"]
+    fsck(repo)
