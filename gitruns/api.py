@@ -81,8 +81,9 @@ def start_run(
             run.set_fields(experiment=explicit)
     else:
         from gitruns.recording import provenance
+        from gitruns.recording.kept_store import open_for_run
 
-        store = open_store(repo)
+        store = open_for_run(repo)  # the process's last run's, when still valid
         parent_ids = [find_run_id(store, p) for p in parents]
         untracked = provenance.entry_scripts()
         chosen = explicit or experiments.default_experiment()

@@ -105,6 +105,9 @@ class Store:
         # by one then peels its commit once (objects never change).
         self._last_tree: tuple[str | pygit2.Oid, pygit2.Tree] | None = None
         self._identity: tuple[tuple[str | None, str | None], Identity] | None = None
+        # Read once a Store, as the identity: a remote's URL by branch, the resolved worktree
+        self._remote_urls: dict[str | None, str | None] = {}
+        self._real_workdir: Path | None = None
 
     def require_writable(self) -> None:
         """Refuse plainly, before anything is tried, to write where the user may not."""
@@ -160,7 +163,9 @@ class Store:
         """Those of ``paths`` that are untracked, unignored regular files in the worktree,
         as worktree-relative paths (at most ``MAX_UNTRACKED_BYTES`` each)."""
         assert self.workdir is not None
-        root = self.workdir.resolve()
+        if self._real_workdir is None:
+            self._real_workdir = self.workdir.resolve()
+        root = self._real_workdir
         found: dict[str, int] = {}
         for path in paths:
             try:
@@ -259,6 +264,11 @@ class Store:
         return name.removeprefix("refs/heads/") if name else None
 
     def _remote_url(self, branch: str | None) -> str | None:
+        if branch not in self._remote_urls:
+            self._remote_urls[branch] = self._read_remote_url(branch)
+        return self._remote_urls[branch]
+
+    def _read_remote_url(self, branch: str | None) -> str | None:
         config = self.repo.config
         remote = _config_get(config, f"branch.{branch}.remote") if branch else None
         for name in (remote, "origin"):
@@ -1163,6 +1173,11 @@ def verify_object_hashes(enabled: bool) -> None:
     as they are inflated. A cold cache build reads every run's commit, tree and four
     blobs once, and the SHA-1 (with collision detection) was about 4% of it."""
     pygit2.settings.enable_strict_hash_verification(enabled)
+
+
+def git_dir_at(start: str) -> str | None:
+    """The git folder ``Store(start)`` opens, or None outside a repository."""
+    return pygit2.discover_repository(start)
 
 
 def _common_dir(git_dir: Path) -> Path:

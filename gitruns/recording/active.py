@@ -367,6 +367,9 @@ class ActiveRun:
             finally:
                 if not kept:
                     lock.release()
+            from gitruns.recording.kept_store import keep
+
+            keep(self.store)  # for this process's next run (kept_store.py)
 
     def __enter__(self) -> ActiveRun:
         return self

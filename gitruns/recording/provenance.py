@@ -129,21 +129,24 @@ class _Snapshot:
         self.platform_yaml = yamlio.dump(platform)
 
 
-_last_variables: tuple[dict[str, str], bytes] | None = None
+_last_variables: tuple[dict[Any, Any], bytes] | None = None
 
 
 def _variables_yaml() -> bytes:
     """``env/variables.yaml`` for the environment as it is now (a program may change it
     between runs), redacted; the same environment is not redacted twice (compared as a
-    dict: sorting it every run cost more than the rest of the capture)."""
+    dict: sorting it every run cost more than the rest of the capture). The comparison
+    uses the environment's raw bytes where Python keeps them: ``dict(os.environ)`` decodes
+    every variable in Python code, a run's largest share of the capture."""
     global _last_variables
-    current = dict(os.environ)
+    raw = getattr(os.environ, "_data", None)
+    current = dict(raw) if isinstance(raw, dict) else dict(os.environ)
     cached = _last_variables
     if cached is not None and cached[0] == current:
         return cached[1]
     from gitruns.format import yamlio
 
-    data = yamlio.dump(redact_env(dict(sorted(current.items()))))
+    data = yamlio.dump(redact_env(dict(sorted(os.environ.items()))))
     _last_variables = (current, data)
     return data
 

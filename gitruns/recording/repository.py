@@ -21,13 +21,19 @@ def open_store(repo: str | os.PathLike[str] | None = None, *, recover: bool = Tr
     from gitruns.storage import Store
 
     store = Store(repo if repo is not None else os.environ.get(ENV_REPO))
-    if recover and _anything_staged(store):
+    if recover:
+        recover_staged(store)
+    return store
+
+
+def recover_staged(store: Store) -> None:
+    """Finalise the staged runs whose process died (a folder listing when none is staged)."""
+    if _anything_staged(store):
         # Imported here: recovery loads the finaliser, which a push or a listing with
         # nothing staged (the usual case) never needs.
         from gitruns.recording.recovery import recover_orphans
 
         recover_orphans(store)
-    return store
 
 
 def _anything_staged(store: Store) -> bool:

@@ -99,7 +99,8 @@ def writer_is_alive(writer_dir: Path) -> bool:
 
 def writer_dirs(run_dir: Path) -> list[Path]:
     """The owner's journal (the run folder itself), then each joined writer's, oldest first."""
-    return [run_dir, *sorted(p for p in run_dir.iterdir() if p.name.startswith(WRITER_PREFIX))]
+    names = sorted(name for name in os.listdir(run_dir) if name.startswith(WRITER_PREFIX))
+    return [run_dir, *(run_dir / name for name in names)]
 
 
 def read_staged_run(
@@ -110,7 +111,7 @@ def read_staged_run(
     ``owner_summaries`` are the live owner's in-memory summaries (a crashed owner left
     none: its series are then summarised by reading them).
     """
-    start = json.loads((run_dir / START_FILE).read_text())
+    start = json.loads((run_dir / START_FILE).read_bytes())
     events: list[dict[str, Any]] = []
     metrics: dict[str, StagedMetric] = {}
     for writer_dir in writer_dirs(run_dir):
@@ -159,6 +160,16 @@ def _read_json_lines(path: Path) -> list[dict[str, Any]]:
         raw = path.read_bytes()
     except FileNotFoundError:
         return []
+    try:  # the whole file in one parse (half the time of one a line): every line is one
+        # JSON object and json.dumps leaves no raw newline in it; a bad line (a killed
+        # writer's last) makes the whole fail, and then each line is parsed on its own
+        whole: list[dict[str, Any]] = json.loads(
+            b"[" + raw.rstrip(b"\n").replace(b"\n", b",") + b"]"
+        )
+    except ValueError:
+        pass
+    else:
+        return whole
     records = []
     for line in raw.split(b"\n"):
         if not line:

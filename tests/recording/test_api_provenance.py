@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+import gitruns
 from tests._record_helpers import only_run, run_file
 from tests.conftest import fsck, git
 
@@ -109,3 +112,26 @@ def test_record_also_snapshots_its_untracked_script(repo: Path) -> None:
     assert result.returncode == 0, result.stderr
     run = only_run(repo)
     assert git(repo, "show", f"{run['git']['snapshot']}:fresh.py") == "print('fresh')\n"
+
+
+def test_variables_follow_the_environment_from_run_to_run(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep reuses variables.yaml while the environment is the same, and writes it anew
+    when the program changed a variable between runs (or removed one)."""
+    from gitruns.recording import provenance
+
+    assert provenance._process_snapshot().ready.wait(60)
+    monkeypatch.setenv("CUDA_HOME", "/first")
+    with gitruns.start_run(name="one") as first:
+        pass
+    monkeypatch.setenv("CUDA_HOME", "/second")
+    with gitruns.start_run(name="two") as second:
+        pass
+    monkeypatch.delenv("CUDA_HOME")
+    with gitruns.start_run(name="three") as third:
+        pass
+    runs = (first, second, third)
+    texts = [run_file(repo, run.id, "env/variables.yaml").decode() for run in runs]
+    assert "CUDA_HOME: /first" in texts[0] and "CUDA_HOME: /second" in texts[1]
+    assert "CUDA_HOME" not in texts[2]

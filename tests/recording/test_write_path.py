@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from _store_helpers import run_refs, staging_dirs, start_child
 from conftest import fsck, git, gitruns_cli
 
@@ -290,3 +291,27 @@ def test_a_short_run_writes_no_metric_files(repo: Path) -> None:
     loaded = gitruns.get_run(run.id)
     assert loaded.metrics["loss"]["count"] == 2 and loaded.metrics["acc"]["last"] == 0.9
     assert list(loaded.metric_rows("acc")) == [(1, loaded.metrics["acc"]["last_timestamp"], 0.9)]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b'{"a":1}\n{"b":"x\\ny","c":[1,2]}\n',
+        b'{"a":1}\n{"b":2',  # a killed writer's half line
+        b'{"a":1}\n{"b":2}',  # a whole last line without its newline
+        b'{"a":1}\n\n{"b":NaN}\n',
+        b'{"a":1}\n881aec48baa6b9a66cd89eacca2db80d\n',  # a ref line over an old journal
+    ],
+)
+def test_journal_lines_read_in_one_parse_as_one_a_line(tmp_path: Path, raw: bytes) -> None:
+    from gitruns.recording.staging import _read_json_lines
+
+    expected = []
+    for line in raw.split(b"\n"):
+        try:
+            expected.append(json.loads(line))
+        except ValueError:
+            continue
+    (tmp_path / "events.jsonl").write_bytes(raw)
+    assert repr(_read_json_lines(tmp_path / "events.jsonl")) == repr(expected)

@@ -69,6 +69,57 @@ def test_a_written_pack_is_valid_and_kept_until_released(repo: Path, tmp_path: P
     assert list((tmp_path / "t").iterdir()) == []
 
 
+def test_small_objects_packed_with_a_small_window_read_back_in_git(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Small objects are compressed with a 4 KiB zlib window and remembered by id for the
+    next pack (a sweep repeats its environment files): git reads both packs, and an
+    object around the size limit too."""
+    store = Store(repo)
+    contents = [b"", b"x\n", bytes(range(256)) * 16, bytes(range(256)) * 16 + b"!", b"y" * 9000]
+    stems = []
+    for _ in range(2):  # the second pack takes every entry from the first one's memory
+        pack = packs.PackWriter(store.objects_dir, tmp_path / "t", "test")
+        ids = [pack.add("blob", data) for data in contents]
+        kept = pack.finish()
+        assert kept is not None
+        stems.append(str(kept.keep)[: -len(".keep")])
+        kept.release()
+    assert stems[0] == stems[1]  # byte for byte the same pack
+    git(repo, "verify-pack", stems[0] + ".idx")
+    for oid, data in zip(ids, contents, strict=True):
+        shown = subprocess.run(["git", "cat-file", "blob", oid], cwd=repo, capture_output=True)
+        assert shown.stdout == data
+    fsck(repo)
+
+
+def test_a_pack_built_in_memory_goes_on_in_its_file(repo: Path, tmp_path: Path) -> None:
+    """Small objects are kept in memory; a streamed file, or more than a megabyte of small
+    objects, moves the pack to its temporary file, and every object reads back."""
+    store = Store(repo)
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"step,value\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(90_000)))
+    pack = packs.PackWriter(store.objects_dir, tmp_path / "t", "test")
+    first = pack.add("blob", b"first\n")
+    streamed = pack.add_file(big)
+    last = pack.add("blob", b"last\n")
+    many = [pack.add("blob", os.urandom(3000)) for _ in range(400)]  # 1.2 MB, incompressible
+    kept = pack.finish()
+    assert kept is not None
+    git(repo, "verify-pack", str(kept.keep)[: -len(".keep")] + ".idx")
+    assert git(repo, "cat-file", "-p", first) == "first\n"
+    assert git(repo, "cat-file", "-p", last) == "last\n"
+    assert git(repo, "cat-file", "-s", streamed).strip() == str(big.stat().st_size)
+    assert all(git(repo, "cat-file", "-s", oid).strip() == "3000" for oid in many[::50])
+    only_small = packs.PackWriter(store.objects_dir, tmp_path / "t", "test")
+    for _ in range(400):
+        only_small.add("blob", os.urandom(3000))
+    small_kept = only_small.finish()
+    assert small_kept is not None
+    git(repo, "verify-pack", str(small_kept.keep)[: -len(".keep")] + ".idx")
+    assert list((tmp_path / "t").iterdir()) == []
+
+
 def test_pack_index_with_large_offsets_is_well_formed() -> None:
     """Offsets past 2 GiB go to the 8-byte table (packs of huge runs)."""
     entries = {bytes([i]) * 20: (offset, i) for i, offset in enumerate([12, 3 << 30, 5 << 30])}
