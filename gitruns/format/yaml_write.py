@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from yaml.resolver import Resolver
+from gitruns.format.yaml_resolvers import IMPLICIT_RESOLVERS
 
 MAX_DEPTH = 24
 MAX_KEY = 100  # PyYAML writes keys of 128 characters or more as "? key" (complex keys)
@@ -29,7 +29,7 @@ _VALUE_CHAR = f"(?:[,{_WORD}]|:(?=[,{_WORD}]))"
 _VALUE = re.compile(f"{_VALUE_CHAR}+(?: {_VALUE_CHAR}+)*")
 _FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./(-")
 _STR_TAG = "tag:yaml.org,2002:str"
-_RESOLVERS = Resolver.yaml_implicit_resolvers
+_RESOLVERS = IMPLICIT_RESOLVERS
 _SCALARS = (str, int, float, bool, type(None))
 
 

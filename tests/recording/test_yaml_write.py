@@ -113,3 +113,20 @@ def test_a_small_runs_documents_take_the_fast_path(repo: Any) -> None:
         if path == "run.yaml":
             data.pop("command")  # the test runner's own command line may be anything
         assert yaml_write.dump(data) == yamlio.pyyaml_dump(data), path
+
+
+def test_the_resolver_table_is_pyyamls() -> None:
+    """yaml_write and yaml_fast decide what a plain scalar means from a copy of PyYAML's
+    implicit resolvers (so that writing needs no PyYAML import): the copy must be PyYAML's
+    table, entry for entry and in its order."""
+    from yaml.resolver import Resolver
+
+    from gitruns.format.yaml_resolvers import IMPLICIT_RESOLVERS
+
+    def table(resolvers: Any) -> dict[str, list[tuple[str, str, int]]]:
+        return {
+            first: [(tag, pattern.pattern, pattern.flags) for tag, pattern in entries]
+            for first, entries in resolvers.items()
+        }
+
+    assert table(IMPLICIT_RESOLVERS) == table(Resolver.yaml_implicit_resolvers)
