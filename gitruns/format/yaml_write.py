@@ -153,13 +153,39 @@ def _text(value: str, allowed: re.Pattern[str]) -> str:
 def _text_uncached(value: str, allowed: re.Pattern[str]) -> str:
     if value == "":
         return "''"
-    if len(value) > MAX_TEXT or value[0] not in _FIRST or not allowed.fullmatch(value):
+    if len(value) > MAX_TEXT:
+        raise _Unsure
+    if value[0] not in _FIRST or not allowed.fullmatch(value) or _block_indicator(value):
+        if allowed is _VALUE and _needs_quotes(value):
+            return "'" + value.replace("'", "''") + "'"
         raise _Unsure
     if value.startswith(("...", "---")) or value == "-":
         raise _Unsure
     if _resolves_to(value) != _STR_TAG:
         return f"'{value}'"
     return value
+
+
+_PRINTABLE_LINE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+_LEADING_INDICATORS = "#,[]{}&*!|>'\"%@`"
+
+
+def _needs_quotes(value: str) -> bool:
+    """Whether the emitter (libyaml's, as PyYAML's) surely writes this value single-quoted:
+    one line of printable ASCII with no space at either end (so single quotes are allowed)
+    that holds a block indicator (so plain style is not): an indicator first (``#1 SMP``,
+    ``@x``, ``'q'``), ``- ``/``? ``/``: `` first, ``: `` or `` #`` inside, or a document
+    marker. Anything else stays the caller's to decline."""
+    return bool(_PRINTABLE_LINE.fullmatch(value)) and _block_indicator(value)
+
+
+def _block_indicator(value: str) -> bool:
+    """Whether a value holds what the emitter calls a block indicator (no plain style)."""
+    if value.startswith(("---", "...")) or value[0] in _LEADING_INDICATORS:
+        return True
+    if value[0] in "-?:" and (len(value) == 1 or value[1] == " "):
+        return True
+    return ": " in value or value.endswith(":") or " #" in value
 
 
 def _resolves_to(text: str) -> str:

@@ -37,6 +37,7 @@ from gitruns.recording.staging_files import EXTRA_FILES_DIR
 from gitruns.recording.start import ENV_NAME_FIXED, ENV_RUN_DIR, ENV_RUN_ID, create_run
 
 if TYPE_CHECKING:  # the run is read back at the end: loaded while the command runs
+    from gitruns.recording.git_probe import ProbedRepo
     from gitruns.runs.model import Run
     from gitruns.storage import Store
 
@@ -75,6 +76,8 @@ class RecordResult:
     exit_code: int
     duration: float
     warnings: list[str] = field(default_factory=list)
+    # metric summaries as written, when the run was not read back (``run`` None)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def record(
@@ -116,7 +119,7 @@ def record(
         capture = EnvironmentCapture(options.command, gitruns_dir / PACKAGE_CACHE_DIR)
         capture.write_into(active)
         captures.append(capture)
-        _preload(_AFTER_THE_COMMAND)
+        _preload(_PLAIN_END if opener is not None and opener.plain else _AFTER_THE_COMMAND)
 
     try:
         recorder.log_known_params(config_params)
@@ -136,13 +139,19 @@ def record(
                 capture.wait(timeout=5.0)
             active.end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED", error=error)
         raise
+    duration = time.time() - started
+    if not active.store_is_open:  # finalised without pygit2: say what was written
+        name = active.written.get("name", active.name)
+        metrics = active.written.get("summaries", {})
+        result = RecordResult(None, active.id, name, status, exit_code, duration)
+        result.warnings, result.metrics = recorder.warnings, metrics
+        return result
     from gitruns.runs.model import load_run
 
     store = active.store
     commit = store.run_commit(active.id)
     run = load_run(store, active.id, commit) if commit else None
     name = run.name if run is not None else active.name
-    duration = time.time() - started
     return RecordResult(run, active.id, name, status, exit_code, duration, recorder.warnings)
 
 
@@ -160,7 +169,7 @@ def _start_run(
         from gitruns.recording.quick_start import create_run_from_probe
 
         active = create_run_from_probe(probed, options.name, experiment=experiment)
-        return active, _StoreOpener(probed.start), probed.workdir, probed.gitruns_dir
+        return active, _StoreOpener(probed), probed.workdir, probed.gitruns_dir
     if store is None:
         from gitruns.recording.repository import open_store
 
@@ -177,15 +186,27 @@ def _start_run(
 
 
 class _StoreOpener:
-    """Opens the repository (pygit2, recovering crashed runs as ``open_store`` does) on a
-    thread while the command runs, and gives it to the run started without it."""
+    """Gives the run started without git what will finalise it: the plain writer
+    (``runwrite.PlainRepo``, no pygit2) when the repository allows it and no crashed run
+    of another process waits for recovery; else the repository, opened (pygit2,
+    recovering crashed runs as ``open_store`` does) on a thread while the command runs."""
 
-    def __init__(self, start: str) -> None:
-        self._start = start
+    def __init__(self, probed: ProbedRepo) -> None:
+        self._probed = probed
+        self._start = probed.start
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self.plain = False  # the run is given the plain writer, not the repository
 
     def start(self, active: ActiveRun) -> None:
+        from gitruns.recording.quick_start import others_to_recover, plain_repo
+
+        plain = plain_repo(self._probed)
+        if plain is not None and not others_to_recover(self._probed.gitruns_dir, active.id):
+            active.use_plain_repo(plain)
+            self.plain = True
+            return
+
         def open_it() -> None:
             from gitruns.recording.repository import open_store
 
@@ -212,6 +233,9 @@ _AFTER_THE_COMMAND = (
     "gitruns.recording.hydra_jobs",
     "gitruns.runs.model",
 )
+# The same for a run finalised without pygit2 (``runs.model`` would load it: the run is
+# not read back then).
+_PLAIN_END = tuple(name for name in _AFTER_THE_COMMAND if name != "gitruns.runs.model")
 
 
 def _preload(modules: tuple[str, ...]) -> None:
@@ -442,7 +466,7 @@ class _Recorder:
 
         try:
             totals = self.meter.totals(self.usage)
-            cost = estimate(totals, configured_rates(self.active.store))
+            cost = estimate(totals, configured_rates(self.active.settings_source()))
             if cost is not None:
                 totals["cost"] = cost
         except Exception as exc:  # measuring must never break a run
@@ -634,11 +658,11 @@ def result_summary(result: RecordResult, max_metrics: int = 4) -> str:
         f"run {result.name} ({result.run_id[-8:]}) {result.status} in "
         f"{result.duration:.1f}s, exit {result.exit_code}"
     )
-    if result.run is not None:
-        user_metrics = [k for k in sorted(result.run.metrics) if not k.startswith("system/")]
-        shown = [f"{k}={result.run.metrics[k]['last']:.4g}" for k in user_metrics[:max_metrics]]
-        if shown:
-            text += ": " + ", ".join(shown)
+    metrics = result.run.metrics if result.run is not None else result.metrics
+    user_metrics = [k for k in sorted(metrics) if not k.startswith("system/")]
+    shown = [f"{k}={metrics[k]['last']:.4g}" for k in user_metrics[:max_metrics]]
+    if shown:
+        text += ": " + ", ".join(shown)
     return text
 
 

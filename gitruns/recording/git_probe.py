@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitruns.format.who import os_user_and_host, strip_credentials
@@ -38,7 +38,10 @@ _REDIRECTING = (
     "GIT_CEILING_DIRECTORIES",
     "GIT_DISCOVERY_ACROSS_FILESYSTEM",
 )
-_CONFIG_KEYS = r"^(user\.(name|email)|branch\..*\.remote|remote\..*\.url|extensions\..*)$"
+_CONFIG_KEYS = (
+    r"^(user\.(name|email)|branch\..*\.remote|remote\..*\.(url|promisor)|extensions\..*"
+    r"|core\.(logallrefupdates|sharedrepository)|gitruns\..*)$"
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class ProbedRepo:
     head: str | None  # None: no commit yet (unborn HEAD)
     branch: str | None  # None: detached HEAD
     remote_url: str | None
+    # what else was read of the config: how refs are written (core.*), partial clones
+    # (remote.*.promisor) and gitruns' own settings, for finalising without pygit2
+    config: dict[str, str] = field(default_factory=dict)
 
     @property
     def gitruns_dir(self) -> Path:
@@ -116,6 +122,7 @@ def probe_clean_worktree(start: str, scripts: Iterable[Path] = ()) -> ProbedRepo
         head=head,
         branch=branch,
         remote_url=_remote_url(values, branch) if head is not None else None,
+        config=values,
     )
 
 

@@ -72,9 +72,23 @@ _words = st.sampled_from(
         "&a",
         "*a",
         "%",
+        "#1 SMP PREEMPT_DYNAMIC @0",
+        "x: y #z",
+        "? x",
+        "- x",
+        "`x",
+        "a;b #c",
+        ": x",
+        "x:",
+        "it's",
+        "@it's",
     ]
 )
-_text = _words | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=10)
+_text = (
+    _words
+    | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=10)
+    | st.text(st.sampled_from(" -?:#'\"@!&*|>%`,[]{}.x1"), max_size=6)  # indicators, quotes
+)
 _scalars = (
     st.none()
     | st.booleans()
@@ -89,7 +103,7 @@ _data = st.recursive(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=3000, deadline=None)
 @given(st.dictionaries(_text, _data, max_size=6) | st.lists(_data, max_size=4))
 def test_the_fast_writer_writes_what_pyyaml_writes(data: Any) -> None:
     fast = yaml_write.dump(data)
