@@ -155,11 +155,14 @@ def _text_uncached(value: str, allowed: re.Pattern[str]) -> str:
         return "''"
     if len(value) > MAX_TEXT:
         raise _Unsure
-    if value[0] not in _FIRST or not allowed.fullmatch(value) or _block_indicator(value):
-        if allowed is _VALUE and _needs_quotes(value):
+    if allowed is _VALUE and _PRINTABLE_LINE.fullmatch(value):
+        # A value of one line of printable ASCII, no space at either end: the emitter
+        # writes it plain unless it holds a block indicator or reads back as another
+        # type, and then single-quoted (allowed for any such line).
+        if _block_indicator(value) or _resolves_to(value) != _STR_TAG:
             return "'" + value.replace("'", "''") + "'"
-        raise _Unsure
-    if value.startswith(("...", "---")) or value == "-":
+        return value
+    if value[0] not in _FIRST or not allowed.fullmatch(value) or _block_indicator(value):
         raise _Unsure
     if _resolves_to(value) != _STR_TAG:
         return f"'{value}'"
@@ -170,17 +173,10 @@ _PRINTABLE_LINE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 _LEADING_INDICATORS = "#,[]{}&*!|>'\"%@`"
 
 
-def _needs_quotes(value: str) -> bool:
-    """Whether the emitter (libyaml's, as PyYAML's) surely writes this value single-quoted:
-    one line of printable ASCII with no space at either end (so single quotes are allowed)
-    that holds a block indicator (so plain style is not): an indicator first (``#1 SMP``,
-    ``@x``, ``'q'``), ``- ``/``? ``/``: `` first, ``: `` or `` #`` inside, or a document
-    marker. Anything else stays the caller's to decline."""
-    return bool(_PRINTABLE_LINE.fullmatch(value)) and _block_indicator(value)
-
-
 def _block_indicator(value: str) -> bool:
-    """Whether a value holds what the emitter calls a block indicator (no plain style)."""
+    """Whether a value holds what the emitter (libyaml's, as PyYAML's) calls a block
+    indicator, which rules out plain style: an indicator first (``#1 SMP``, ``@x``,
+    ``'q'``), ``- ``/``? ``/``: `` first, ``: `` or `` #`` inside, a document marker."""
     if value.startswith(("---", "...")) or value[0] in _LEADING_INDICATORS:
         return True
     if value[0] in "-?:" and (len(value) == 1 or value[1] == " "):

@@ -142,11 +142,38 @@ def _check_plain_tree(data: Any, where: str, max_nodes: int) -> None:
 def parse_scalar(text: str) -> Any:
     """A command-line value typed as YAML would: ``0.01`` float, ``true`` bool, ``[1, 2]``
     list, anything unparsable or date-like stays the string it was."""
+    value = _fast_scalar(text)
+    if value is yaml_fast.UNSURE:
+        return pyyaml_scalar(text)
+    return _typed_scalar(text, value)
+
+
+def _fast_scalar(text: str) -> Any:
+    """``text`` as a one-line YAML value, read by ``yaml_fast`` (as the value of a one-key
+    mapping: a plain or single-quoted scalar resolves the same there as alone), or UNSURE:
+    ``gitruns record -p lr=0.01`` then needs no PyYAML."""
+    if not text or text != text.strip() or not text.isprintable():
+        return yaml_fast.UNSURE
+    try:
+        found = yaml_fast.parse(b"v: " + text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return yaml_fast.UNSURE
+    if isinstance(found, dict) and list(found) == ["v"]:
+        return found["v"]
+    return yaml_fast.UNSURE
+
+
+def pyyaml_scalar(text: str) -> Any:
+    """``parse_scalar`` by PyYAML alone (what the fast reading is checked against)."""
     yaml, loader, _dumper = _yaml()
     try:
         value = yaml.load(text, Loader=loader)
     except yaml.YAMLError:
         return text
+    return _typed_scalar(text, value)
+
+
+def _typed_scalar(text: str, value: Any) -> Any:
     if value is None and text.strip() not in ("null", "~", "None", "none"):
         return text
     if isinstance(value, str | bool | int | float | list | dict) or value is None:

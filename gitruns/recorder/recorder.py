@@ -454,7 +454,9 @@ class _Recorder:
         from gitruns.capture.system import SystemSampler
 
         run = self.active
-        sampler = SystemSampler(pid, self.options.system_interval, run.log_metric, self.meter)
+        sampler = SystemSampler(
+            pid, self.options.system_interval, run.log_metric, self.meter, when_due=True
+        )
         sampler.start()
         return sampler
 
