@@ -37,7 +37,7 @@ from gitruns.recording.staging_files import EXTRA_FILES_DIR
 from gitruns.recording.start import ENV_NAME_FIXED, ENV_RUN_DIR, ENV_RUN_ID, create_run
 
 if TYPE_CHECKING:  # the run is read back at the end: loaded while the command runs
-    from gitruns.recording.git_probe import ProbedRepo
+    from gitruns.recording.git_probe import ProbedRepo, StartedProbe
     from gitruns.runs.model import Run
     from gitruns.storage import Store
 
@@ -87,23 +87,32 @@ def record(
     stdout: BinaryIO,
     stderr: BinaryIO,
     on_start: Callable[[str, str], None] = lambda run_id, name: None,
+    probe: StartedProbe | None = None,
 ) -> RecordResult:
     """Run ``options.command`` to completion as a recorded run and return how it went.
 
     Without ``store``, the repository is found from GITRUNS_REPO or the current folder:
-    in a clean worktree the command starts before git (pygit2) is loaded, which is opened
-    while the command runs (``recording.quick_start``); otherwise as with a ``store``.
+    in a clean worktree the command starts before git (pygit2) is loaded, and the run is
+    finalised without it (``recording.quick_start``); otherwise as with a ``store``.
+    ``probe``: the git probe of that folder, started earlier (``git_probe.start_probe``).
     """
-    from gitruns.capture.metric_regex import compile_patterns
-
-    executable = _check_command(options.command)
-    patterns = compile_patterns(options.metric_regexes)
-    started = time.time()
-    config_params = _load_configs(options.configs) if options.configs else []
-    experiment = options.experiment
-    experiment = check_experiment(experiment) if experiment is not None else default_experiment()
-    untracked = _scripts(options)
-    active, opener, repo_dir, gitruns_dir = _start_run(options, store, experiment, untracked)
+    try:
+        executable = _check_command(options.command)
+        patterns = _patterns(options.metric_regexes)
+        started = time.time()
+        config_params = _load_configs(options.configs) if options.configs else []
+        experiment = options.experiment
+        if experiment is not None:
+            experiment = check_experiment(experiment)
+        else:
+            experiment = default_experiment()
+        untracked = _scripts(options)
+        active, opener, repo_dir, gitruns_dir = _start_run(
+            options, store, experiment, untracked, probe
+        )
+    finally:
+        if probe is not None:
+            probe.close()  # read by the probe, or not wanted
     on_start(active.id, active.name)
     recorder = _Recorder(active, options, executable, stdout, stderr, patterns)
     recorder.repo_dir = repo_dir
@@ -156,15 +165,21 @@ def record(
 
 
 def _start_run(
-    options: RecordOptions, store: Store | None, experiment: str | None, untracked: list[Path]
+    options: RecordOptions,
+    store: Store | None,
+    experiment: str | None,
+    untracked: list[Path],
+    probe: StartedProbe | None = None,
 ) -> tuple[ActiveRun, _StoreOpener | None, Path, Path]:
-    """The run, staged; the thread that will open its repository when it was started
-    without one; the folder the command is told (GITRUNS_REPO) and ``.git/gitruns``."""
+    """The run, staged; what will finalise it when it was started without the repository;
+    the folder the command is told (GITRUNS_REPO) and ``.git/gitruns``."""
     probed = None
     if store is None and not options.parents:  # parents are resolved through the cache
         from gitruns.recording.git_probe import probe_clean_worktree
 
-        probed = probe_clean_worktree(os.environ.get(ENV_REPO) or os.getcwd(), untracked)
+        start = os.environ.get(ENV_REPO) or os.getcwd()
+        wanted = probe if probe is not None and probe.start == start else None
+        probed = probe_clean_worktree(start, untracked, wanted)
     if probed is not None:
         from gitruns.recording.quick_start import create_run_from_probe
 
@@ -583,6 +598,14 @@ def _scripts(options: RecordOptions) -> list[Path]:
     from gitruns.recording.provenance import scripts_of_command
 
     return scripts_of_command(options.command)
+
+
+def _patterns(regexes: list[str]) -> list[re.Pattern[str]]:
+    if not regexes:
+        return []  # capture.metric_regex (and its compiling) only when asked for
+    from gitruns.capture.metric_regex import compile_patterns
+
+    return compile_patterns(regexes)
 
 
 def _check_command(command: list[str]) -> str:

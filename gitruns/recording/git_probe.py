@@ -19,6 +19,7 @@ the repository with libgit2 as before, so every other case keeps its exact behav
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterable
@@ -72,19 +73,56 @@ class ProbedRepo:
         return f"{self.user_name} <{self.user_email}>"
 
 
-def probe_clean_worktree(start: str, scripts: Iterable[Path] = ()) -> ProbedRepo | None:
-    """The repository found from ``start`` when it is the plain case (module docstring),
-    else None. ``scripts`` are the command's script files (``scripts_of_command``)."""
+@dataclass
+class StartedProbe:
+    """The probe's three git processes, started (``start_probe``) and not yet read."""
+
+    start: str
+    found: subprocess.Popen[bytes]
+    config: subprocess.Popen[bytes]
+    status: subprocess.Popen[bytes]
+
+    def close(self) -> None:
+        """Wait for the processes when their answers are not wanted (no zombies)."""
+        for process in (self.found, self.config, self.status):
+            with contextlib.suppress(OSError, ValueError):
+                process.communicate()
+
+
+def start_probe(start: str) -> StartedProbe | None:
+    """Start the probe's git processes for the folder ``start`` (all three at once: each
+    needs only the folder), so that they run while the caller does something else
+    (``gitruns record`` loads its modules meanwhile); None when the probe would decline
+    at once or git cannot run."""
     if any(os.environ.get(name) for name in _REDIRECTING):
         return None
-    try:  # the three at once: each needs only the folder
-        found = _start_git(
-            start, "rev-parse", "--absolute-git-dir", "--git-common-dir", "--show-toplevel"
-        )
-        config = _start_git(start, "config", "-z", "--get-regexp", _CONFIG_KEYS)
-        status = _start_git(
-            start, "--no-optional-locks", "status", "--porcelain=v2", "--branch", "-z", "-uno"
-        )
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for args in (
+            ("rev-parse", "--absolute-git-dir", "--git-common-dir", "--show-toplevel"),
+            ("config", "-z", "--get-regexp", _CONFIG_KEYS),
+            ("--no-optional-locks", "status", "--porcelain=v2", "--branch", "-z", "-uno"),
+        ):
+            started.append(_start_git(start, *args))
+    except OSError:
+        for process in started:
+            process.communicate()
+        return None
+    return StartedProbe(start, *started)
+
+
+def probe_clean_worktree(
+    start: str, scripts: Iterable[Path] = (), started: StartedProbe | None = None
+) -> ProbedRepo | None:
+    """The repository found from ``start`` when it is the plain case (module docstring),
+    else None. ``scripts`` are the command's script files (``scripts_of_command``);
+    ``started``, the processes ``start_probe(start)`` started earlier."""
+    if started is None:
+        started = start_probe(start)
+    if started is None:
+        return None
+    found, config, status = started.found, started.config, started.status
+    try:
         folders = _output(found)
         config_out, _ = config.communicate()
         status_out, _ = status.communicate()
