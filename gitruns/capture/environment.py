@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import platform
 import re
 import shutil
 import socket
@@ -120,6 +119,8 @@ def installed_packages(python: str, cache_dir: Path | None = None) -> str:
 
 def python_info(python: str | None, cache_dir: Path | None = None) -> dict[str, Any]:
     """version, implementation and executable of ``python`` (default: this interpreter)."""
+    import platform  # here: `record` imports this module before its command starts
+
     facts = _probe(python, cache_dir) if python else None
     if facts is None:
         if python and not _same_interpreter(python):
@@ -156,12 +157,16 @@ def cpu_model() -> str:
                 return out.stdout.strip()
         except (OSError, subprocess.SubprocessError):
             pass
+    import platform
+
     return platform.processor() or platform.machine()
 
 
 def platform_info(python: str | None = None, cache_dir: Path | None = None) -> dict[str, Any]:
     """Plain data about the machine and the interpreter ``python`` (see module docstring);
     ``cache_dir`` as for ``installed_packages``."""
+    import platform
+
     from gitruns.capture.gpu import gpu_inventory
     from gitruns.version import __version__
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitruns.format.ids import new_run_id
 from gitruns.format.validation import check_name_key
@@ -23,7 +24,9 @@ from gitruns.recording.names import random_name
 from gitruns.recording.staging import StagingArea
 from gitruns.recording.staging_files import DONE_PREFIX, NEW_PREFIX, OWNER_LOCK, STAGING_DIR
 from gitruns.recording.start import start_document
-from gitruns.runwrite import PlainRepo
+
+if TYPE_CHECKING:  # loaded after the command started (packs, hashlib, zlib, mmap)
+    from gitruns.runwrite import PlainRepo
 
 
 def create_run_from_probe(
@@ -65,6 +68,8 @@ def plain_repo(probed: ProbedRepo) -> PlainRepo | None:
         for key, value in config.items()
     ):
         return None
+    from gitruns.runwrite import PlainRepo
+
     settings = {key: value for key, value in config.items() if key.startswith("gitruns.")}
     return PlainRepo(
         probed.git_dir, probed.common_dir, probed.user_name, probed.user_email, settings
