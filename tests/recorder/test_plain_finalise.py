@@ -286,3 +286,55 @@ def test_a_kill_at_any_step_of_the_plain_finalise_leaves_a_recoverable_run(
     assert git(repo, "rev-parse", f"refs/runs/{run_id}^{{tree}}")
     assert not (repo / ".git" / "gitruns" / "staging" / run_id).exists()
     assert os.listdir(repo / ".git" / "gitruns" / "staging") == []
+
+
+def test_concurrent_records_each_finalise_their_own_run(repo: Path) -> None:
+    """Four records at once: each sees the others' live runs (not crashed), finalises its
+    own without pygit2, and every run is there."""
+    script = "import time; time.sleep(0.3)"
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-c", MODULES_AT_EXIT, "--", sys.executable, "-c", script],
+            cwd=repo,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for process in started:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        assert "pygit2" not in json.loads(err.strip().splitlines()[-1])
+    runs = _runs(repo)
+    assert len(runs) == 4 and {r["status"] for r in runs} == {"FINISHED"}
+    assert os.listdir(repo / ".git" / "gitruns" / "staging") == []
+    fsck(repo)
+
+
+def test_the_plain_finalise_starts_the_background_compaction(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the limits (lowered here), the plain writer starts the same background
+    `git repack`/`git pack-refs` as Store: packs rolled up, run refs packed."""
+    from gitruns import compaction
+    from tests._store_helpers import wait_for_compaction
+
+    monkeypatch.setattr(compaction, "PACK_LIMIT", 2)
+    monkeypatch.setattr(compaction, "REF_LIMIT", 2)
+    for n in range(4):
+        probed = probe_clean_worktree(str(repo))
+        assert probed is not None
+        run = create_run_from_probe(probed, f"run-{n}")
+        plain = plain_repo(probed)
+        assert plain is not None
+        run.use_plain_repo(plain)
+        run.log_metric("loss", float(n))
+        run.end("FINISHED")
+        assert run.commit is not None and not run.store_is_open
+        wait_for_compaction(repo)
+    packs = list((repo / ".git" / "objects" / "pack").glob("*.pack"))
+    assert len(packs) <= 2
+    assert len(list((repo / ".git" / "refs" / "runs").iterdir())) <= 2  # the rest packed
+    assert len(_runs(repo)) == 4
+    fsck(repo)
