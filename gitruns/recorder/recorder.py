@@ -47,6 +47,8 @@ PACKAGE_CACHE_DIR = "packages"  # in .git/gitruns: capture.package_cache
 
 @dataclass
 class RecordOptions:
+    """What `gitruns record` was asked to do."""
+
     command: list[str]
     name: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -69,6 +71,8 @@ class RecordOptions:
 
 @dataclass
 class RecordResult:
+    """How a recorded command went, and its run."""
+
     run: Run | None
     run_id: str
     name: str

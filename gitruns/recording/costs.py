@@ -24,6 +24,8 @@ class ConfigEntries(Protocol):
 
 @dataclass
 class CostRates:
+    """The cost rates configured in git config."""
+
     gpu_hour: float | None = None
     gpu_hour_by_model: dict[str, float] = field(default_factory=dict)  # model lower-cased
     cpu_hour: float | None = None

@@ -22,6 +22,8 @@ PREFIX = "gitruns."
 
 @dataclass(frozen=True)
 class Setting:
+    """One of gitruns' settings in git config."""
+
     key: str  # as users write it
     kind: str  # "number" (>= 0), "days" (an integer >= 0), "bool", "text"
     help: str
