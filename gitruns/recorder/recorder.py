@@ -249,7 +249,10 @@ class _StoreOpener:
 _AFTER_THE_COMMAND = (
     "gitruns.recorder.metric_files",
     "gitruns.recording.costs",
-    "gitruns.recording.hydra_jobs",
+    "gitruns.recording.finalize",
+    "gitruns.recording.spare",
+    "gitruns.capture.scrub",
+    "gitruns.runwrite",
     "gitruns.runs.model",
 )
 # The same for a run finalised without pygit2 (``runs.model`` would load it: the run is
@@ -518,7 +521,6 @@ class _Recorder:
         from gitruns.capture import params as argv_params
         from gitruns.capture.secrets import redact_argv
         from gitruns.recorder.child_reports import read_reports
-        from gitruns.recording.hydra_jobs import hydra_fields, job_params, write_job_runs
 
         reports = read_reports(self.active.run_dir)
         self.warnings += [
@@ -534,10 +536,14 @@ class _Recorder:
         if not reports.parsed_arguments and self.options.parse_argv:
             sources.append(("argv", argv_params.parse_argv(redact_argv(self.options.command))))
         if reports.hydra_run is not None:
+            from gitruns.recording.hydra_jobs import hydra_fields, job_params
+
             sources.append(("hydra", job_params(reports.hydra_run)))
             self.active.set_fields(hydra=hydra_fields(reports.hydra_run))
         self.params.log(sources + self.start_sources)
         if reports.hydra_jobs:
+            from gitruns.recording.hydra_jobs import write_job_runs
+
             try:
                 jobs, warnings = write_job_runs(self.active.store, self.active, reports.hydra_jobs)
             except (GitrunsError, OSError) as exc:  # the sweep run itself is still written
