@@ -22,7 +22,7 @@ from gitruns.recording.active import ActiveRun
 from gitruns.recording.git_probe import ProbedRepo
 from gitruns.recording.names import random_name
 from gitruns.recording.staging import StagingArea
-from gitruns.recording.staging_files import DONE_PREFIX, NEW_PREFIX, OWNER_LOCK, STAGING_DIR
+from gitruns.recording.staging_files import OWNER_LOCK, STAGING_DIR
 from gitruns.recording.start import start_document
 
 if TYPE_CHECKING:  # loaded after the command started (packs, hashlib, zlib, mmap)
@@ -77,25 +77,20 @@ def plain_repo(probed: ProbedRepo) -> PlainRepo | None:
 
 
 def others_to_recover(gitruns_dir: Path, run_id: str) -> bool:
-    """Whether ``recovery.recover_orphans`` would find work in the staging area besides
-    run ``run_id`` (this process's): a run folder whose owner is gone (its lock is free
-    or missing), or a folder of a start or a removal cut short. Live runs of other
-    processes (concurrent recorders) are not work: their owners finalise them."""
+    """Whether ``recovery.recover_orphans`` would finalise a run in the staging area
+    besides run ``run_id`` (this process's): a run folder whose owner is gone (its lock
+    can be taken). Live runs of other processes (concurrent recorders) are not work, their
+    owners finalise them; nor is what recovery only clears away (``.new-`` and ``.done-``
+    folders of starts and removals cut short, a folder without its lock), which the next
+    opening of the repository through ``Store`` does."""
     try:
         entries = list(os.scandir(gitruns_dir / STAGING_DIR))
     except FileNotFoundError:
         return False
     for entry in entries:
-        if entry.name == run_id:
+        if entry.name == run_id or entry.name.startswith("."):
             continue
-        if entry.name.startswith((NEW_PREFIX, DONE_PREFIX)):
-            return True
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        lock_path = Path(entry.path) / OWNER_LOCK
-        if not lock_path.exists():
-            return True
-        lock = LivenessLock.acquire(lock_path, create=False)
+        lock = LivenessLock.acquire(Path(entry.path) / OWNER_LOCK, create=False)
         if lock is not None:
             lock.release()
             return True
