@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -91,10 +92,11 @@ def test_a_crashed_run_of_another_process_is_recovered_through_the_repository(
         cwd=repo,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # its command is killed with it
     )
     assert killed.stderr is not None
     killed.stderr.readline()  # "gitruns: recording run ..."
-    killed.kill()
+    os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
     code, heavy = _record_listing_modules(repo, "--", sys.executable, "-c", "pass")
     assert code == 0
