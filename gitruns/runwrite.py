@@ -230,6 +230,10 @@ def _packed_target(packed: Path, name: str) -> str | None:
         if os.fstat(handle.fileno()).st_size == 0:
             return None
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            header = data[: data.find(b"\n") + 1] if data[:1] == b"#" else b""
+            if b" sorted" in header:  # as git writes it: a binary search, flat at any size
+                found = _sorted_lookup(data, len(header), name.encode())
+                return None if found is None else found.decode()
             wanted = b" " + name.encode() + b"\n"
             at = data.find(wanted)
             while at >= 0:
@@ -239,6 +243,33 @@ def _packed_target(packed: Path, name: str) -> str | None:
                     if _HEX40.fullmatch(line):
                         return bytes(line).decode()
                 at = data.find(wanted, at + 1)
+    return None
+
+
+def _sorted_lookup(data: mmap.mmap, lo: int, name: bytes) -> bytes | None:
+    """The id of ref ``name`` in a sorted ``packed-refs`` (records from offset ``lo``:
+    ``<id> <name>`` lines, each maybe followed by a ``^<peeled id>`` line), or None."""
+    hi = len(data)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        start = data.rfind(b"\n", lo, mid)
+        start = lo if start < 0 else start + 1
+        if data[start : start + 1] == b"^":  # a peeled line: its record began a line up
+            start = data.rfind(b"\n", lo, start - 1)
+            start = lo if start < 0 else start + 1
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        found = data[start + 41 : end]
+        if found == name:
+            line = data[start : start + 40]
+            return line if _HEX40.fullmatch(line) else None
+        if found < name:
+            lo = end + 1
+            if data[lo : lo + 1] == b"^":
+                after = data.find(b"\n", lo)
+                lo = len(data) if after < 0 else after + 1
+        else:
+            hi = start
     return None
 
 

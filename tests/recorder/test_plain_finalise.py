@@ -340,3 +340,25 @@ def test_the_plain_finalise_starts_the_background_compaction(
     assert len(list((repo / ".git" / "refs" / "runs").iterdir())) <= 2  # the rest packed
     assert len(_runs(repo)) == 4
     fsck(repo)
+
+
+def test_refs_are_read_from_packed_refs_as_git_wrote_them(repo: Path) -> None:
+    """ref_target (a binary search of git's sorted packed-refs, peeled lines of annotated
+    tags in between) finds every packed ref git lists, and nothing else."""
+    from gitruns.runwrite import ref_target
+
+    head = git(repo, "rev-parse", "HEAD").strip()
+    names = [f"refs/runs/{n:04d}-{n * 7919 % 1000:03d}" for n in range(300)]
+    commands = "".join(f"create {name} {head}\n" for name in names)
+    subprocess.run(["git", "update-ref", "--stdin"], cwd=repo, input=commands.encode(), check=True)
+    for n in range(0, 300, 37):  # annotated tags: their peeled lines sit between records
+        git(repo, "tag", "-a", "-m", "t", f"t{n:04d}")
+    git(repo, "pack-refs", "--all")
+    assert b" sorted" in (repo / ".git" / "packed-refs").read_bytes().split(b"\n")[0]
+    listed = git(repo, "for-each-ref", "--format=%(objectname) %(refname)").split("\n")
+    common = repo / ".git"
+    for line in filter(None, listed):
+        oid, name = line.split(" ")
+        assert ref_target(common, name) == oid, name
+    for missing in ("refs/runs/0000", "refs/runs/9999-999", "refs/runs/", "refs/tags/t0001"):
+        assert ref_target(common, missing) is None
