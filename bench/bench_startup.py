@@ -4,6 +4,14 @@ takes to start its command, and what it adds to a command that runs for half a s
 
     python bench/bench_startup.py               # writes the `startup` section of docs/benchmarks.md
     python bench/bench_startup.py --repeat 5    # fewer rounds, still written
+    python bench/bench_startup.py --no-regular  # without the regular (non-editable) install
+
+When gitruns is installed editable (`pip install -e .`, as in development), every Python
+of its venv loads setuptools' editable finder at start-up; a user's `pip install gitruns`
+has none. So the script also installs the worktree as a user would (`pip install --no-deps
+.`, a wheel, into a venv of its own under bench/.work/startup-regular/ whose dependencies
+come from this venv through a `.pth` line) and times `record` there too, beside the
+editable figures, each against `python -c pass` of its own venv.
 
 Every kind of process is timed in interleaved rounds with the `python -c pass` baseline, on
 this shared machine: the minimum of the rounds stands for an idle machine (other work can
@@ -17,16 +25,19 @@ import argparse
 import json
 import os
 import resource
+import shutil
+import site
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bench_env, compile_gitruns, machine_line, make_repo, write_section
+from _common import ROOT, WORK, bench_env, compile_gitruns, machine_line, make_repo, write_section
 
 PY = sys.executable
 GITRUNS = [PY, "-m", "gitruns"]
@@ -98,13 +109,52 @@ def figures(samples: list[tuple[float, ...]]) -> dict[str, float]:
     return found
 
 
+def installed_editable() -> bool:
+    """Whether the gitruns this Python imports is an editable install (PEP 660)."""
+    try:
+        text = metadata.distribution("gitruns").read_text("direct_url.json") or "{}"
+    except metadata.PackageNotFoundError:
+        return False
+    return bool(json.loads(text).get("dir_info", {}).get("editable"))
+
+
+def regular_install() -> str | None:
+    """The Python of a venv with this worktree installed as a user's `pip install` does
+    (a wheel: no editable finder), its dependencies read from this venv through a `.pth`
+    line (a path only: the editable finder's own `.pth` there is not run); None when it
+    cannot be built (pip needs PyPI for setuptools)."""
+    venv = WORK / "startup-regular"
+    shutil.rmtree(venv, ignore_errors=True)
+    base = getattr(sys, "_base_executable", sys.executable)
+    python = venv / "bin" / "python"
+    try:
+        subprocess.run([base, "-m", "venv", str(venv)], check=True, capture_output=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
+            check=True,
+            capture_output=True,
+            env=bench_env(),
+        )
+    except subprocess.CalledProcessError as exc:
+        print(f"no regular install: {exc.stderr.decode(errors='replace')[-500:]}")
+        return None
+    found = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    Path(found, "_bench_dependencies.pth").write_text(site.getsitepackages()[0] + "\n")
+    return str(python)
+
+
 def hooked_env(env: dict[str, str], scratch: Path) -> dict[str, str]:
     from gitruns.recorder.child_reports import hook_environment
 
     return hook_environment(scratch, env)
 
 
-def measure(repeat: int) -> dict[str, dict[str, float]]:
+def measure(repeat: int, regular: str | None) -> dict[str, dict[str, float]]:
     env = bench_env()
     with tempfile.TemporaryDirectory(prefix="gitruns-startup-") as tmp:
         repo = make_repo(Path(tmp) / "repo")
@@ -133,6 +183,19 @@ def measure(repeat: int) -> dict[str, dict[str, float]]:
             "sleep": ([PY, "-c", SLEEP], env, repo),
             "record, sleep": ([*GITRUNS, "record", "--", PY, "-c", SLEEP], env, repo),
         }
+        if regular is not None:  # the same, installed as a user installs it
+            kinds["regular: plain"] = ([regular, "-c", "pass"], env, repo)
+            kinds["regular: record"] = (
+                [regular, "-m", "gitruns", "record", "--", regular, "-c", "pass"],
+                env,
+                repo,
+            )
+            kinds["regular: stamp"] = ([regular, "-c", STAMP], env, repo)
+            kinds["regular: record, stamp"] = (
+                [regular, "-m", "gitruns", "record", "--", regular, "-c", STAMP],
+                env,
+                repo,
+            )
         samples: dict[str, list[tuple[float, float, float]]] = {k: [] for k in kinds}
         for cmd, kind_env, cwd in kinds.values():  # warm the page cache once
             subprocess.run(cmd, cwd=cwd, env=kind_env, capture_output=True, check=True)
@@ -165,13 +228,17 @@ def measure(repeat: int) -> dict[str, dict[str, float]]:
     return result
 
 
-def render(result: dict[str, dict[str, float]], repeat: int, load_before: float) -> str:
+def render(
+    result: dict[str, dict[str, float]], repeat: int, load_before: float, editable: bool
+) -> str:
     def ms(value: float) -> str:
         return f"{value * 1000:.0f} ms"
 
     base, inner = result["plain"], result["in run: plain"]
     stamp = result["stamp"]
-    rows = [
+    how = " (editable install)" if editable else ""
+    regular = "regular: record" in result
+    rows: list[tuple[str, dict[str, float], dict[str, float] | str | None]] = [
         ("`python -c pass` (the baseline)", result["plain"], None),
         ("`python -c pass` with record's child hook", result["plain, hooked"], base),
         ("`gitruns --version`", result["gitruns --version"], base),
@@ -180,11 +247,27 @@ def render(result: dict[str, dict[str, float]], repeat: int, load_before: float)
             result["record, no system metrics"],
             base,
         ),
-        ("`gitruns record -- python -c pass`", result["record"], base),
+        (f"`gitruns record -- python -c pass`{how}", result["record"], base),
         (
             "the same with the package cache off (`GITRUNS_PACKAGE_CACHE=0`)",
             result["record, no package cache"],
             base,
+        ),
+        *(
+            [
+                (
+                    "`python -c pass` in the regular install's venv (baseline of the next row)",
+                    result["regular: plain"],
+                    None,
+                ),
+                (
+                    "`gitruns record -- python -c pass`, regular install (`pip install .`)",
+                    result["regular: record"],
+                    "regular: plain",
+                ),
+            ]
+            if regular
+            else []
         ),
         ("`python -c 'time.sleep(0.5)'` (baseline of the next row)", result["sleep"], None),
         ("`gitruns record -- python -c 'time.sleep(0.5)'`", result["record, sleep"], "sleep"),
@@ -203,6 +286,18 @@ def render(result: dict[str, dict[str, float]], repeat: int, load_before: float)
         "Reproduce: `python bench/bench_startup.py`",
         "",
         machine_line() + f" Load average at the start: {load_before:.1f}.",
+        (
+            "gitruns is installed editable here (`pip install -e .`): every Python of its"
+            " venv, the baseline `python -c pass` too, first loads setuptools' editable"
+            " finder, which a user's `pip install gitruns` does not have. The rows marked"
+            " regular install time the same worktree installed as a user installs it"
+            " (`pip install --no-deps .`, a wheel, in a venv of its own whose dependencies"
+            " are this venv's), each against `python -c pass` of its own venv."
+            if editable and regular
+            else "gitruns is installed editable here (`pip install -e .`)."
+            if editable
+            else "gitruns is installed as a regular package here."
+        ),
         f"Rounds: {repeat}, every command in turn each round, gitruns' bytecode compiled"
         " (`PYTHONDONTWRITEBYTECODE` unset, as in an installed package). The fastest round"
         " is the nearest this shared machine comes to idle (other work only adds time; with"
@@ -238,17 +333,21 @@ def render(result: dict[str, dict[str, float]], repeat: int, load_before: float)
         " stay click's, tests/test_cli_log_argv.py compares them) and join the run without"
         " loading git (pygit2): the journal alone takes the point, with the same checks and"
         " files as a joined API call (tests/recorder/test_log_fast_path.py compares the runs"
-        " both write); `log-param` loads PyYAML to type its value.",
+        " both write); `log-param` types its value with `yaml_fast` (PyYAML only for a value"
+        " it is not sure of).",
         "",
         "`record` reads the package list from its cache in `.git/gitruns/packages/` (the"
         " warm-up round fills it; the row with `GITRUNS_PACKAGE_CACHE=0` lists the packages"
         " every round, as before the cache), and ends without the interpreter's teardown. In a"
-        " clean worktree it starts the command before it loads pygit2, PyYAML, psutil or click"
-        " (`recording/git_probe.py` reads HEAD, branch, identity and cleanliness with four"
-        " short git processes; `cli/record_argv.py` reads its options without click): the"
-        " repository, the environment capture, the system sampler and what the end of the run"
-        " needs load on threads while the command runs. A dirty tree needs its snapshot commit"
-        " (libgit2) before the command starts, as before.",
+        " clean worktree it loads neither pygit2, PyYAML, psutil nor click at all"
+        " (`recording/git_probe.py` reads HEAD, branch, identity and cleanliness with a few"
+        " short git processes; `cli/record_argv.py` reads its options without click;"
+        " `runwrite.PlainRepo` finalises the run with the same write rules as `Store`, from"
+        " plain files; `yaml_write` writes its YAML; psutil loads only when the first"
+        " system-metrics sample is due, after one `--system-interval`). A dirty tree needs"
+        " its snapshot commit (libgit2) before the command starts, as before; a crashed run"
+        " of another process to recover, or anything the plain writer is not sure of,"
+        " finalises through `Store` (pygit2).",
         "",
         "How long after `gitruns record` is launched its command starts (the command's first"
         " statement prints `time.time()`), against a bare `python -c` started the same way:",
@@ -267,15 +366,43 @@ def render(result: dict[str, dict[str, float]], repeat: int, load_before: float)
                 ),
             )
         ),
+        *(
+            f"| {label} | {ms(fig['start'])} | {ms(fig['start'] - against['start'])}"
+            f" | {ms(fig['start_median'])}"
+            f" | {ms(fig['start_median'] - against['start_median'])} |"
+            for label, fig, against in (
+                (
+                    "`python -c 'print(time.time())'`, regular install's venv",
+                    result["regular: stamp"],
+                    result["regular: stamp"],
+                ),
+                (
+                    "`gitruns record -- python -c ...`, clean tree, regular install",
+                    result["regular: record, stamp"],
+                    result["regular: stamp"],
+                ),
+            )
+            if regular
+        ),
         "",
         "The command runs beside the rest of the start, so for a command that runs a while"
         " (the `time.sleep(0.5)` row) `record` adds about its time to the command's start plus"
-        " the run's finalising. `python -c pass` ends before the repository is even open: on"
-        " this machine's 2 cores the work after it (importing pygit2 alone is about 50-60 ms"
-        " of CPU, then PyYAML, psutil, the capture and the finalising) is still all paid"
-        " after it, one thread at a time, so the total CPU decides that row.",
+        " the run's finalising. For `python -c pass`, which ends in about 20 ms, what is left"
+        " is Python's own start, gitruns' modules (about 60 ms of CPU with everything the"
+        " record path imports, standard library included), the git probes, the capture of"
+        " the environment and the finalising (a pack, its index and the ref file).",
         "",
-        _verdict("`record` overhead", result["record"]["min"] - base["min"], 0.100)
+        _verdict(f"`record` overhead{how}", result["record"]["min"] - base["min"], 0.100)
+        + (
+            "; "
+            + _verdict(
+                "regular install",
+                result["regular: record"]["min"] - result["regular: plain"]["min"],
+                0.100,
+            )
+            if regular
+            else ""
+        )
         + "; "
         + _verdict(
             "`log-metric` overhead", result["in run: log-metric"]["min"] - inner["min"], 0.050
@@ -294,10 +421,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--no-write", action="store_true", help="print, do not write the docs")
+    parser.add_argument(
+        "--no-regular", action="store_true", help="do not time a regular (wheel) install"
+    )
     args = parser.parse_args()
     compile_gitruns()
+    editable = installed_editable()
+    regular = None if args.no_regular else regular_install()
     load_before = os.getloadavg()[0]
-    text = render(measure(args.repeat), args.repeat, load_before)
+    text = render(measure(args.repeat, regular), args.repeat, load_before, editable)
     print(text)
     if not args.no_write:
         write_section("startup", text)

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import pygit2
 
-from gitruns import compaction
+from gitruns import compaction, runwrite
 from gitruns.errors import (
     ConcurrentUpdateError,
     GitrunsError,
@@ -36,12 +36,12 @@ from gitruns.format.packs import KeptPack, PackWriter
 from gitruns.format.runrefs import LOCAL, parse_run_ref
 from gitruns.format.who import os_user_and_host as _os_user_and_host
 from gitruns.format.who import strip_credentials as _strip_credentials
+from gitruns.runwrite import RefLockedError, create_loose_ref
 
-SMALL_FILE_BYTES = 1 << 20
+SMALL_FILE_BYTES = runwrite.SMALL_FILE_BYTES
 STREAM_MIN_BYTES = 4 << 20  # blobs bigger than this are streamed, never read whole
 STREAM_CHUNK_BYTES = 256 << 10
 MAX_UNTRACKED_BYTES = 10 << 20  # an untracked entry-point script put in the code snapshot
-_KEEP_NAME = re.compile(r"pack-[0-9a-f]{40}\.keep")
 MISSING_OBJECT = re.compile(r"git object [0-9a-f]{40} is missing")
 _KIND_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
 _MODE_TREE = int(pygit2.GIT_FILEMODE_TREE)
@@ -49,7 +49,7 @@ _MODE_BLOBS = (int(pygit2.GIT_FILEMODE_BLOB), int(pygit2.GIT_FILEMODE_BLOB_EXECU
 _T = TypeVar("_T")
 
 # A file of the run tree is either its bytes or a file on disk to stream into a blob.
-FileContent = bytes | Path
+FileContent = runwrite.FileContent
 
 
 @dataclass(frozen=True)
@@ -278,45 +278,13 @@ class Store:
                     return _strip_credentials(url)
         return None
 
-    def _signature(self, when: float | None = None) -> pygit2.Signature:
-        ident = self.identity()
-        if when is None:
-            return pygit2.Signature(ident.name, ident.email)
-        offset = int((time.localtime(when).tm_gmtoff or 0) / 60)
-        return pygit2.Signature(ident.name, ident.email, int(when), offset)
-
     # -- writing runs --------------------------------------------------------------------
     # New objects go into one pack per write, kept (``.keep``) until the ref that holds
     # them has moved: a concurrent ``git gc --prune=now`` can never prune them (packs.py).
     def write_tree(self, files: Mapping[str, FileContent | pygit2.Oid], pack: PackWriter) -> str:
-        """Build a tree from ``{"a/b.txt": bytes-or-path-or-existing-blob}``, bottom-up."""
-        root: dict[str, object] = {}
-        for path, content in files.items():
-            node = root
-            *folders, leaf = path.split("/")
-            for folder in folders:
-                node = node.setdefault(folder, {})  # type: ignore[assignment]
-            node[leaf] = content
-        return self._write_folder(root, pack)
-
-    def _write_folder(self, folder: Mapping[str, object], pack: PackWriter) -> str:
-        entries: dict[str, tuple[int, str]] = {}
-        for name, content in folder.items():
-            if isinstance(content, dict):
-                entries[name] = (packs.MODE_TREE, self._write_folder(content, pack))
-            elif isinstance(content, pygit2.Oid):
-                entries[name] = (packs.MODE_BLOB, str(content))
-            elif isinstance(content, Path):
-                entries[name] = (packs.MODE_BLOB, self._blob_from_file(content, pack))
-            else:
-                entries[name] = (packs.MODE_BLOB, pack.add("blob", content))  # type: ignore[arg-type]
-        return pack.add("tree", packs.tree_bytes(entries))
-
-    def _blob_from_file(self, path: Path, pack: PackWriter) -> str:
-        # Small files are cheaper read whole; large ones stream (memory stays flat).
-        if path.stat().st_size <= SMALL_FILE_BYTES:
-            return pack.add("blob", path.read_bytes())
-        return pack.add_file(path)
+        """Build a tree from ``{"a/b.txt": bytes-or-path-or-existing-blob}``, bottom-up
+        (``runwrite.write_tree``: the one tree writer)."""
+        return runwrite.write_tree(files, pack, _existing_blob)
 
     def _new_pack(self, reason: str, *, brief_keep: bool = False) -> PackWriter:
         return PackWriter(self.objects_dir, self.gitruns_dir / "tmp", reason, brief_keep=brief_keep)
@@ -324,8 +292,8 @@ class Store:
     def _commit_object(
         self, pack: PackWriter, tree: str, parents: list[str], message: str, when: float | None
     ) -> str:
-        sig = self._signature(when)
-        line = packs.signature_line(sig.raw_name, sig.raw_email, sig.time, sig.offset)
+        ident = self.identity()
+        line = runwrite.signature(ident.name, ident.email, when)
         return pack.add("commit", packs.commit_bytes(tree, parents, line, line, message))
 
     def _write_commit(
@@ -340,15 +308,11 @@ class Store:
         """Write a commit (and the tree of ``files``, or the existing ``tree``) as a kept
         pack; it stays kept until a ref operation makes the commit its new value."""
         pack = self._new_pack(reason, brief_keep=True)  # released by the ref operation
-        try:
-            if files is not None:
-                tree = self.write_tree(files, pack)
-            assert tree is not None
-            commit = self._commit_object(pack, tree, parents, message, when)
-            kept = pack.finish()
-        except BaseException:
-            pack.discard()
-            raise
+        ident = self.identity()
+        author = runwrite.signature(ident.name, ident.email, when)
+        commit, kept = runwrite.write_commit(
+            pack, files, tree, parents, message, author, _existing_blob
+        )
         if kept is not None:
             self._kept[commit] = kept
         return commit
@@ -364,8 +328,7 @@ class Store:
 
     def release_keep(self, name: str) -> None:
         """Remove a keep file named by a staged run (its snapshot's), once its ref exists."""
-        if _KEEP_NAME.fullmatch(name):
-            (self.objects_dir / "pack" / name).unlink(missing_ok=True)
+        runwrite.release_keep(self.objects_dir, name)
 
     def _consolidate_packs(self, *, check_refs: bool = False) -> None:
         """Keep the repository compact without anyone running gc, as ``git gc --auto``
@@ -424,16 +387,17 @@ class Store:
         ``spare_file``, when it exists, is a file of the caller's nobody reads any more
         (a finished run's journal) that becomes the ref's file: see ``_create_loose_ref``.
         """
-        name = RUNS_PREFIX + run_id
 
-        def create() -> bool:
-            if name in self.repo.references:
-                return False
-            (self.common_dir / (name + ".lock")).unlink(missing_ok=True)
+        def make(path: Path, new: str) -> bool:
             if self._plain_ref_files():
-                return _create_loose_ref(self.common_dir / name, commit, spare_file)
-            self.repo.references.create(name, pygit2.Oid(hex=commit), force=False)
+                return create_loose_ref(path, new, spare_file)
+            name = path.relative_to(self.common_dir).as_posix()
+            self.repo.references.create(name, pygit2.Oid(hex=new), force=False)
             return True
+
+        def create() -> bool:  # the rules are runwrite's, shared with the plain writer
+            exists = self.repo.references.__contains__
+            return runwrite.create_run_ref(self.common_dir, run_id, commit, exists, make)
 
         return self._released(_retry_locked(create), commit)
 
@@ -1067,83 +1031,13 @@ def _missing(oid: object, error: Exception | None) -> InvalidRunError:
     )
 
 
-def _create_loose_ref(path: Path, commit: str, spare_file: Path | None = None) -> bool:
-    """Create a loose ref file as git does: ``<ref>.lock`` created exclusively, written,
-    renamed over the ref. False when the ref appeared meanwhile.
-
-    libgit2 checks a new ref against every packed ref for a folder/file clash (``a`` and
-    ``a/b``), reloading ``packed-refs`` first: 150 ms in a new process and 2.4 ms each
-    after that at 100,000 packed runs, where this costs the same at any size (a run id is
-    new, and only the run's owner creates its ref; the caller has checked, through
-    libgit2's binary search of ``packed-refs``, that the ref does not exist). A held lock
-    raises the same way libgit2's does, so the caller's retry applies.
-
-    With ``spare_file`` (a file no one reads any more, on the same file system), the lock
-    is that file, overwritten with the ref's line and given the lock's name by a hard link
-    (as exclusive as ``O_EXCL``): no new inode, and none freed (see docs/design.md).
-    """
-    lock = path.with_name(path.name + ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd: int | None = None
-    if spare_file is None or not _lock_from_spare(spare_file, lock, commit):
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError as exc:
-            raise pygit2.GitError(f"failed to lock {lock}: it is locked") from exc
-    try:
-        if fd is not None:
-            try:
-                os.write(fd, f"{commit}\n".encode())
-            finally:
-                os.close(fd)
-        if os.path.lexists(path):
-            return False
-        os.rename(lock, path)
-    finally:
-        if os.path.lexists(lock):
-            os.unlink(lock)
-    return True
-
-
-def _lock_from_spare(spare_file: Path, lock: Path, commit: str) -> bool:
-    """Make ``spare_file`` hold the ref line and link it as ``lock``; False (and the
-    caller makes a new lock file) when it is missing or cannot be used. The line is
-    written before the link, so the lock never shows anything else; a kill after the link
-    leaves a lock that the owner's next try removes, as any other."""
-    data = f"{commit}\n".encode()
-    try:
-        fd = os.open(spare_file, os.O_WRONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        if os.pwrite(fd, data, 0) != len(data):
-            return False
-        os.ftruncate(fd, len(data))  # never to nothing: see recording/spare.py
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    try:
-        os.link(spare_file, lock)
-    except FileExistsError as exc:
-        raise pygit2.GitError(f"failed to lock {lock}: it is locked") from exc
-    except OSError:
-        return False  # no hard links on this file system
-    with contextlib.suppress(OSError):
-        os.unlink(spare_file)
-    return True
+# Kept under its old name: docs and comments refer to storage._create_loose_ref.
+_create_loose_ref = create_loose_ref
 
 
 def _retry_locked(action: Callable[[], _T]) -> _T:
     """libgit2 fails at once on a held lock file; git would wait. Retry with jitter."""
-    for attempt in range(40):
-        try:
-            return action()
-        except pygit2.GitError as exc:
-            if "lock" not in str(exc).lower() or attempt == 39:
-                raise
-            time.sleep(random.uniform(0.002, 0.02) * (1 + attempt / 4))
-    raise AssertionError("unreachable")
+    return runwrite.retry_locked(action, (pygit2.GitError, RefLockedError))
 
 
 def limit_mapped_packs(limit_bytes: int) -> int:
@@ -1266,6 +1160,11 @@ def _submodule_head(path: Path) -> pygit2.Oid | None:
         return sub.head.target if isinstance(sub.head.target, pygit2.Oid) else None
     except (pygit2.GitError, KeyError, ValueError):
         return None
+
+
+def _existing_blob(content: object) -> str | None:
+    """A blob already in the repository, as a tree of ``runwrite.write_tree`` takes it."""
+    return str(content) if isinstance(content, pygit2.Oid) else None
 
 
 def _alternates(objects_dir: Path) -> list[Path]:

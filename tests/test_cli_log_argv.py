@@ -129,4 +129,5 @@ def test_plain_forms_do_not_import_click(repo: Path, tmp_path: Path) -> None:
     )
     done = record(repo, "--no-system-metrics", "--", "sh", str(script))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.decode().splitlines() == ["[]", "[]", "['yaml']"]
+    # log-param types "0.01" with yaml_fast: PyYAML only for values it is not sure of
+    assert done.stdout.decode().splitlines() == ["[]", "[]", "[]"]

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gitruns"
 LAYERS: list[tuple[str, ...]] = [
     ("gitruns.errors", "gitruns.version", "gitruns.locks"),
     ("gitruns.format",),
-    ("gitruns.storage", "gitruns.compaction"),
+    ("gitruns.storage", "gitruns.compaction", "gitruns.runwrite"),
     ("gitruns.capture",),
     ("gitruns.recording",),
     ("gitruns.runs",),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 from importlib import machinery
 from typing import Any
@@ -98,6 +97,8 @@ def facts() -> dict[str, Any]:
         key = name.lower().replace("_", "-") if name else None
         if key and key not in seen:
             seen[key] = f"{name}=={fields['Version']}"
+    import platform  # here: `gitruns record` imports this module before its command starts
+
     return {
         "version": platform.python_version(),
         "implementation": platform.python_implementation(),

@@ -34,6 +34,8 @@ _MANAGERS = ("micromamba", "mamba", "conda", "pixi")
 
 @dataclass
 class CondaPackage:
+    """One package of a conda environment."""
+
     name: str
     version: str
     build: str
@@ -59,6 +61,8 @@ class CondaPackage:
 
 @dataclass
 class CondaEnvironment:
+    """A conda environment as its metadata describes it."""
+
     prefix: str
     name: str | None
     manager: str | None

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -107,10 +108,29 @@ def wait_with_usage(process: subprocess.Popen[bytes]) -> tuple[int, Usage | None
 
 
 def _net_counters() -> tuple[int, int] | None:
+    """Bytes sent and received by every interface of the system, as
+    ``psutil.net_io_counters()`` sums them; on Linux read from ``/proc/net/dev`` as psutil
+    does there, without importing it (15-20 ms of CPU a ``gitruns record``)."""
+    if sys.platform.startswith("linux"):
+        try:
+            return _proc_net_dev(Path("/proc/net/dev").read_text())
+        except (OSError, ValueError, IndexError):
+            pass
     import psutil
 
     net = psutil.net_io_counters()
     return None if net is None else (int(net.bytes_sent), int(net.bytes_recv))
+
+
+def _proc_net_dev(text: str) -> tuple[int, int]:
+    """(sent, received) summed over the interfaces of ``/proc/net/dev`` (two header lines,
+    then ``name: rx_bytes ... (8 receive fields) tx_bytes ...``)."""
+    sent = received = 0
+    for line in text.splitlines()[2:]:
+        fields = line[line.rfind(":") + 1 :].split()
+        received += int(fields[0])
+        sent += int(fields[8])
+    return sent, received
 
 
 @dataclass
@@ -400,6 +420,8 @@ def _tree_delta(
 def _still_alive(members: Mapping[int, CpuTimes], root: int) -> list[CpuTimes]:
     """The CPU times now of the processes ever seen in the tree (root aside) that are still
     running: nobody has waited for them, so the kernel's count for the root lacks them."""
+    if not any(pid != root for pid in members):
+        return []  # nothing seen (no sample taken): psutil need not be loaded
     import psutil
 
     from gitruns.capture.system import cpu_times_of

@@ -33,7 +33,9 @@ class ProcessTree:
     counts its average since birth, so short-lived workers are not lost.
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, *, prime: bool = True) -> None:
+        """``prime``: start measuring CPU % now; without it (a tree opened when its first
+        sample is due), each process's first figure is its average since it started."""
         import psutil
 
         self._psutil = psutil
@@ -43,7 +45,7 @@ class ProcessTree:
         # Each member's CPU times at the last sample in which the root was alive: what
         # resource totals need (gitruns.capture.resources).
         self.member_times: dict[int, CpuTimes] = {}
-        for process in self._members():
+        for process in self._members() if prime else []:
             try:
                 process.cpu_percent(None)  # the priming call: the next one measures from here
                 self._known[process.pid] = process
@@ -139,15 +141,28 @@ class SystemSampler:
     ``interval`` seconds; ``stop()`` takes a last sample and joins the thread. Nothing is
     raised into the caller: a failing sample is skipped and kept in ``last_error``.
     ``observer``, when given, sees NVML and the tree when they open and every sample.
+
+    ``when_due``: the first sample comes after one ``interval`` (as W&B's), and psutil,
+    NVML and the tree are opened only then; none is taken at all when ``stop()`` comes
+    first: ``gitruns record`` of a command that ends sooner never imports psutil (15-20 ms
+    of CPU). The I/O counters then count from the first sample, and each process's first
+    CPU % is its average since it started.
     """
 
     def __init__(
-        self, pid: int, interval: float, emit: Emit, observer: SampleObserver | None = None
+        self,
+        pid: int,
+        interval: float,
+        emit: Emit,
+        observer: SampleObserver | None = None,
+        *,
+        when_due: bool = False,
     ) -> None:
         self.pid = pid
         self.interval = max(float(interval), 0.01)
         self.emit = emit
         self.observer = observer
+        self.when_due = when_due
         self.last_error: BaseException | None = None
         self._stop = threading.Event()
         self._sampling = threading.Lock()  # sample_once() may also be called from outside
@@ -165,8 +180,15 @@ class SystemSampler:
             self._thread.join()
 
     def _run(self) -> None:
-        self._guard(self._open)
         wait = min(_FIRST_SAMPLE_S, self.interval)
+        if self.when_due:
+            if self._stop.wait(self.interval):
+                return  # stopped before any sample was due: none taken, nothing opened
+            self._guard(self._open)
+            self._guard(self.sample_once)
+            wait = self.interval
+        else:
+            self._guard(self._open)
         while not self._stop.wait(wait):
             self._guard(self.sample_once)
             wait = self.interval
@@ -186,7 +208,7 @@ class SystemSampler:
 
         self._counters = _Counters()
         try:
-            self._tree = ProcessTree(self.pid)
+            self._tree = ProcessTree(self.pid, prime=not self.when_due)
         except Exception as exc:  # the process already ended: system-wide metrics only
             self.last_error = exc
         self._gpus = GpuSampler()

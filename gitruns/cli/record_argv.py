@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from gitruns.recorder.recorder import RecordOptions
+    from gitruns.recording.git_probe import StartedProbe
 
 # Option word -> the name click gives its value; the repeatable ones collect a list.
 _VALUED = {
@@ -158,14 +159,23 @@ def _pairs(items: list[str]) -> list[tuple[str, str]]:
     return [(key, value) for key, _, value in (item.partition("=") for item in items)]
 
 
-def run_record(options: RecordOptions, echo: Callable[[str], None]) -> int:
-    """Record the command (the body of ``gitruns record``); return its exit code."""
+def run_record(
+    options: RecordOptions, echo: Callable[[str], None], probe: StartedProbe | None = None
+) -> int:
+    """Record the command (the body of ``gitruns record``); return its exit code.
+    ``probe``: the git probe of the repository, started before the modules loaded."""
     from gitruns.recorder.recorder import record, result_summary
 
     def announce(run_id: str, run_name: str) -> None:
         echo(f"gitruns: recording run {run_id} ({run_name})")
 
-    result = record(options, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer, on_start=announce)
+    result = record(
+        options,
+        stdout=sys.stdout.buffer,
+        stderr=sys.stderr.buffer,
+        on_start=announce,
+        probe=probe,
+    )
     for warning in result.warnings:
         echo(f"gitruns: warning: {warning}")
     echo(f"gitruns: {result_summary(result)}")
@@ -179,7 +189,15 @@ def try_record_fast(args: Sequence[str]) -> bool:
         return False
     from gitruns.cli.outside_click import run_outside_click
 
-    exit_at_once(run_outside_click(lambda: run_record(options_from(parsed), _echo)))
+    # git answers the probe on the other core while the recorder's modules load (the
+    # recorder waits for it after); with --parent the run starts through Store anyway
+    probe = None
+    if not parsed.lists["parents"]:
+        from gitruns.recording.git_probe import start_probe
+        from gitruns.recording.repository import ENV_REPO
+
+        probe = start_probe(os.environ.get(ENV_REPO) or os.getcwd())
+    exit_at_once(run_outside_click(lambda: run_record(options_from(parsed), _echo, probe)))
 
 
 def _echo(text: str) -> None:

@@ -19,7 +19,7 @@ import marshal
 import re
 from typing import Any
 
-from yaml.resolver import Resolver
+from gitruns.format.yaml_resolvers import IMPLICIT_RESOLVERS
 
 UNSURE = object()
 MAX_DEPTH = 32  # deeper documents go to PyYAML (and yamlio's checks)
@@ -226,7 +226,7 @@ def _new_scalar(text: str) -> Any:
 
 
 def _implicit_tag(text: str) -> str | None:
-    for tag, pattern in Resolver.yaml_implicit_resolvers.get(text[0], ()):
+    for tag, pattern in IMPLICIT_RESOLVERS.get(text[0], ()):
         if pattern.match(text):
             return str(tag)
     return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from yaml.resolver import Resolver
+from gitruns.format.yaml_resolvers import IMPLICIT_RESOLVERS
 
 MAX_DEPTH = 24
 MAX_KEY = 100  # PyYAML writes keys of 128 characters or more as "? key" (complex keys)
@@ -29,7 +29,7 @@ _VALUE_CHAR = f"(?:[,{_WORD}]|:(?=[,{_WORD}]))"
 _VALUE = re.compile(f"{_VALUE_CHAR}+(?: {_VALUE_CHAR}+)*")
 _FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./(-")
 _STR_TAG = "tag:yaml.org,2002:str"
-_RESOLVERS = Resolver.yaml_implicit_resolvers
+_RESOLVERS = IMPLICIT_RESOLVERS
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -153,13 +153,35 @@ def _text(value: str, allowed: re.Pattern[str]) -> str:
 def _text_uncached(value: str, allowed: re.Pattern[str]) -> str:
     if value == "":
         return "''"
-    if len(value) > MAX_TEXT or value[0] not in _FIRST or not allowed.fullmatch(value):
+    if len(value) > MAX_TEXT:
         raise _Unsure
-    if value.startswith(("...", "---")) or value == "-":
+    if allowed is _VALUE and _PRINTABLE_LINE.fullmatch(value):
+        # A value of one line of printable ASCII, no space at either end: the emitter
+        # writes it plain unless it holds a block indicator or reads back as another
+        # type, and then single-quoted (allowed for any such line).
+        if _block_indicator(value) or _resolves_to(value) != _STR_TAG:
+            return "'" + value.replace("'", "''") + "'"
+        return value
+    if value[0] not in _FIRST or not allowed.fullmatch(value) or _block_indicator(value):
         raise _Unsure
     if _resolves_to(value) != _STR_TAG:
         return f"'{value}'"
     return value
+
+
+_PRINTABLE_LINE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+_LEADING_INDICATORS = "#,[]{}&*!|>'\"%@`"
+
+
+def _block_indicator(value: str) -> bool:
+    """Whether a value holds what the emitter (libyaml's, as PyYAML's) calls a block
+    indicator, which rules out plain style: an indicator first (``#1 SMP``, ``@x``,
+    ``'q'``), ``- ``/``? ``/``: `` first, ``: `` or `` #`` inside, a document marker."""
+    if value.startswith(("---", "...")) or value[0] in _LEADING_INDICATORS:
+        return True
+    if value[0] in "-?:" and (len(value) == 1 or value[1] == " "):
+        return True
+    return ": " in value or value.endswith(":") or " #" in value
 
 
 def _resolves_to(text: str) -> str:

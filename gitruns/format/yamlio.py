@@ -8,24 +8,41 @@ and absurdly deep or large documents are refused.
 
 from __future__ import annotations
 
-from typing import Any
-
-import yaml
+import functools
+from typing import TYPE_CHECKING, Any
 
 from gitruns.errors import InvalidRunError
 from gitruns.format import yaml_fast, yaml_write
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+if TYPE_CHECKING:
+    from types import ModuleType
 
 MAX_YAML_BYTES = 8 * 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 64
 
 
-class _StableDumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+@functools.cache
+def _yaml() -> tuple[ModuleType, Any, Any]:
+    """PyYAML, its safe loader and the stable dumper, loaded on first need: the documents
+    gitruns writes and reads mostly go through ``yaml_write``/``yaml_fast``, and importing
+    PyYAML costs about 15 ms (``gitruns record`` of a short command never needs it)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class _StableDumper(base):  # type: ignore[misc,valid-type]
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return yaml, loader, _StableDumper
+
+
+def __getattr__(name: str) -> Any:  # ``_Loader``, as tests read it
+    if name == "_Loader":
+        return _yaml()[1]
+    raise AttributeError(name)
 
 
 def dump(data: Any) -> bytes:
@@ -38,9 +55,10 @@ def dump(data: Any) -> bytes:
 
 def pyyaml_dump(data: Any) -> bytes:
     """``dump`` by PyYAML alone (what the fast writer is checked against)."""
-    text = yaml.dump(
+    yaml, _loader, dumper = _yaml()
+    text: str = yaml.dump(
         data,
-        Dumper=_StableDumper,
+        Dumper=dumper,
         sort_keys=True,
         default_flow_style=False,
         allow_unicode=True,
@@ -51,10 +69,11 @@ def pyyaml_dump(data: Any) -> bytes:
 
 def dump_ascii(data: Any) -> str:
     """``dump`` with every non-ASCII or control character written as a YAML escape."""
+    yaml, _loader, dumper = _yaml()
     return str(
         yaml.dump(
             data,
-            Dumper=_StableDumper,
+            Dumper=dumper,
             sort_keys=True,
             default_flow_style=False,
             allow_unicode=False,
@@ -82,8 +101,9 @@ def load(
         if count and 2 * (raw.count(b"\n") + 1) + raw.count(b"- ") + 1 > max_nodes:
             _check_plain_tree(data, where, max_nodes)
         return data
+    yaml, loader, _dumper = _yaml()
     try:
-        data = yaml.load(raw, Loader=_Loader)
+        data = yaml.load(raw, Loader=loader)
     except yaml.YAMLError as exc:
         raise InvalidRunError(
             f"{where} is not valid YAML ({exc})", "repair or remove the run"
@@ -122,10 +142,38 @@ def _check_plain_tree(data: Any, where: str, max_nodes: int) -> None:
 def parse_scalar(text: str) -> Any:
     """A command-line value typed as YAML would: ``0.01`` float, ``true`` bool, ``[1, 2]``
     list, anything unparsable or date-like stays the string it was."""
+    value = _fast_scalar(text)
+    if value is yaml_fast.UNSURE:
+        return pyyaml_scalar(text)
+    return _typed_scalar(text, value)
+
+
+def _fast_scalar(text: str) -> Any:
+    """``text`` as a one-line YAML value, read by ``yaml_fast`` (as the value of a one-key
+    mapping: a plain or single-quoted scalar resolves the same there as alone), or UNSURE:
+    ``gitruns record -p lr=0.01`` then needs no PyYAML."""
+    if not text or text != text.strip() or not text.isprintable():
+        return yaml_fast.UNSURE
     try:
-        value = yaml.load(text, Loader=_Loader)
+        found = yaml_fast.parse(b"v: " + text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return yaml_fast.UNSURE
+    if isinstance(found, dict) and list(found) == ["v"]:
+        return found["v"]
+    return yaml_fast.UNSURE
+
+
+def pyyaml_scalar(text: str) -> Any:
+    """``parse_scalar`` by PyYAML alone (what the fast reading is checked against)."""
+    yaml, loader, _dumper = _yaml()
+    try:
+        value = yaml.load(text, Loader=loader)
     except yaml.YAMLError:
         return text
+    return _typed_scalar(text, value)
+
+
+def _typed_scalar(text: str, value: Any) -> Any:
     if value is None and text.strip() not in ("null", "~", "None", "none"):
         return text
     if isinstance(value, str | bool | int | float | list | dict) or value is None:

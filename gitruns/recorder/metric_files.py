@@ -44,6 +44,8 @@ Emit = Callable[[str, float, int, float], None]
 
 @dataclass
 class Series:
+    """The points of one metric read from a file the run wrote."""
+
     path: Path
     kind: str  # "tensorboard" or "csv"
     tag: str
@@ -52,6 +54,8 @@ class Series:
 
 @dataclass
 class ImportReport:
+    """Where imported metrics came from, and what went wrong."""
+
     sources: dict[str, str] = field(default_factory=dict)  # key -> "tensorboard:<path>"
     points: int = 0
     warnings: list[str] = field(default_factory=list)

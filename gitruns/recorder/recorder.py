@@ -37,6 +37,7 @@ from gitruns.recording.staging_files import EXTRA_FILES_DIR
 from gitruns.recording.start import ENV_NAME_FIXED, ENV_RUN_DIR, ENV_RUN_ID, create_run
 
 if TYPE_CHECKING:  # the run is read back at the end: loaded while the command runs
+    from gitruns.recording.git_probe import ProbedRepo, StartedProbe
     from gitruns.runs.model import Run
     from gitruns.storage import Store
 
@@ -46,6 +47,8 @@ PACKAGE_CACHE_DIR = "packages"  # in .git/gitruns: capture.package_cache
 
 @dataclass
 class RecordOptions:
+    """What `gitruns record` was asked to do."""
+
     command: list[str]
     name: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -68,6 +71,8 @@ class RecordOptions:
 
 @dataclass
 class RecordResult:
+    """How a recorded command went, and its run."""
+
     run: Run | None
     run_id: str
     name: str
@@ -75,6 +80,8 @@ class RecordResult:
     exit_code: int
     duration: float
     warnings: list[str] = field(default_factory=list)
+    # metric summaries as written, when the run was not read back (``run`` None)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def record(
@@ -84,23 +91,32 @@ def record(
     stdout: BinaryIO,
     stderr: BinaryIO,
     on_start: Callable[[str, str], None] = lambda run_id, name: None,
+    probe: StartedProbe | None = None,
 ) -> RecordResult:
     """Run ``options.command`` to completion as a recorded run and return how it went.
 
     Without ``store``, the repository is found from GITRUNS_REPO or the current folder:
-    in a clean worktree the command starts before git (pygit2) is loaded, which is opened
-    while the command runs (``recording.quick_start``); otherwise as with a ``store``.
+    in a clean worktree the command starts before git (pygit2) is loaded, and the run is
+    finalised without it (``recording.quick_start``); otherwise as with a ``store``.
+    ``probe``: the git probe of that folder, started earlier (``git_probe.start_probe``).
     """
-    from gitruns.capture.metric_regex import compile_patterns
-
-    executable = _check_command(options.command)
-    patterns = compile_patterns(options.metric_regexes)
-    started = time.time()
-    config_params = _load_configs(options.configs) if options.configs else []
-    experiment = options.experiment
-    experiment = check_experiment(experiment) if experiment is not None else default_experiment()
-    untracked = _scripts(options)
-    active, opener, repo_dir, gitruns_dir = _start_run(options, store, experiment, untracked)
+    try:
+        executable = _check_command(options.command)
+        patterns = _patterns(options.metric_regexes)
+        started = time.time()
+        config_params = _load_configs(options.configs) if options.configs else []
+        experiment = options.experiment
+        if experiment is not None:
+            experiment = check_experiment(experiment)
+        else:
+            experiment = default_experiment()
+        untracked = _scripts(options)
+        active, opener, repo_dir, gitruns_dir = _start_run(
+            options, store, experiment, untracked, probe
+        )
+    finally:
+        if probe is not None:
+            probe.close()  # read by the probe, or not wanted
     on_start(active.id, active.name)
     recorder = _Recorder(active, options, executable, stdout, stderr, patterns)
     recorder.repo_dir = repo_dir
@@ -116,7 +132,7 @@ def record(
         capture = EnvironmentCapture(options.command, gitruns_dir / PACKAGE_CACHE_DIR)
         capture.write_into(active)
         captures.append(capture)
-        _preload(_AFTER_THE_COMMAND)
+        _preload(_PLAIN_END if opener is not None and opener.plain else _AFTER_THE_COMMAND)
 
     try:
         recorder.log_known_params(config_params)
@@ -136,31 +152,43 @@ def record(
                 capture.wait(timeout=5.0)
             active.end("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED", error=error)
         raise
+    duration = time.time() - started
+    if not active.store_is_open:  # finalised without pygit2: say what was written
+        name = active.written.get("name", active.name)
+        metrics = active.written.get("summaries", {})
+        result = RecordResult(None, active.id, name, status, exit_code, duration)
+        result.warnings, result.metrics = recorder.warnings, metrics
+        return result
     from gitruns.runs.model import load_run
 
     store = active.store
     commit = store.run_commit(active.id)
     run = load_run(store, active.id, commit) if commit else None
     name = run.name if run is not None else active.name
-    duration = time.time() - started
     return RecordResult(run, active.id, name, status, exit_code, duration, recorder.warnings)
 
 
 def _start_run(
-    options: RecordOptions, store: Store | None, experiment: str | None, untracked: list[Path]
+    options: RecordOptions,
+    store: Store | None,
+    experiment: str | None,
+    untracked: list[Path],
+    probe: StartedProbe | None = None,
 ) -> tuple[ActiveRun, _StoreOpener | None, Path, Path]:
-    """The run, staged; the thread that will open its repository when it was started
-    without one; the folder the command is told (GITRUNS_REPO) and ``.git/gitruns``."""
+    """The run, staged; what will finalise it when it was started without the repository;
+    the folder the command is told (GITRUNS_REPO) and ``.git/gitruns``."""
     probed = None
     if store is None and not options.parents:  # parents are resolved through the cache
         from gitruns.recording.git_probe import probe_clean_worktree
 
-        probed = probe_clean_worktree(os.environ.get(ENV_REPO) or os.getcwd(), untracked)
+        start = os.environ.get(ENV_REPO) or os.getcwd()
+        wanted = probe if probe is not None and probe.start == start else None
+        probed = probe_clean_worktree(start, untracked, wanted)
     if probed is not None:
         from gitruns.recording.quick_start import create_run_from_probe
 
         active = create_run_from_probe(probed, options.name, experiment=experiment)
-        return active, _StoreOpener(probed.start), probed.workdir, probed.gitruns_dir
+        return active, _StoreOpener(probed), probed.workdir, probed.gitruns_dir
     if store is None:
         from gitruns.recording.repository import open_store
 
@@ -177,15 +205,27 @@ def _start_run(
 
 
 class _StoreOpener:
-    """Opens the repository (pygit2, recovering crashed runs as ``open_store`` does) on a
-    thread while the command runs, and gives it to the run started without it."""
+    """Gives the run started without git what will finalise it: the plain writer
+    (``runwrite.PlainRepo``, no pygit2) when the repository allows it and no crashed run
+    of another process waits for recovery; else the repository, opened (pygit2,
+    recovering crashed runs as ``open_store`` does) on a thread while the command runs."""
 
-    def __init__(self, start: str) -> None:
-        self._start = start
+    def __init__(self, probed: ProbedRepo) -> None:
+        self._probed = probed
+        self._start = probed.start
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self.plain = False  # the run is given the plain writer, not the repository
 
     def start(self, active: ActiveRun) -> None:
+        from gitruns.recording.quick_start import others_to_recover, plain_repo
+
+        plain = plain_repo(self._probed)
+        if plain is not None and not others_to_recover(self._probed.gitruns_dir, active.id):
+            active.use_plain_repo(plain)
+            self.plain = True
+            return
+
         def open_it() -> None:
             from gitruns.recording.repository import open_store
 
@@ -209,9 +249,15 @@ class _StoreOpener:
 _AFTER_THE_COMMAND = (
     "gitruns.recorder.metric_files",
     "gitruns.recording.costs",
-    "gitruns.recording.hydra_jobs",
+    "gitruns.recording.finalize",
+    "gitruns.recording.spare",
+    "gitruns.capture.scrub",
+    "gitruns.runwrite",
     "gitruns.runs.model",
 )
+# The same for a run finalised without pygit2 (``runs.model`` would load it: the run is
+# not read back then).
+_PLAIN_END = tuple(name for name in _AFTER_THE_COMMAND if name != "gitruns.runs.model")
 
 
 def _preload(modules: tuple[str, ...]) -> None:
@@ -430,7 +476,9 @@ class _Recorder:
         from gitruns.capture.system import SystemSampler
 
         run = self.active
-        sampler = SystemSampler(pid, self.options.system_interval, run.log_metric, self.meter)
+        sampler = SystemSampler(
+            pid, self.options.system_interval, run.log_metric, self.meter, when_due=True
+        )
         sampler.start()
         return sampler
 
@@ -442,7 +490,7 @@ class _Recorder:
 
         try:
             totals = self.meter.totals(self.usage)
-            cost = estimate(totals, configured_rates(self.active.store))
+            cost = estimate(totals, configured_rates(self.active.settings_source()))
             if cost is not None:
                 totals["cost"] = cost
         except Exception as exc:  # measuring must never break a run
@@ -473,7 +521,6 @@ class _Recorder:
         from gitruns.capture import params as argv_params
         from gitruns.capture.secrets import redact_argv
         from gitruns.recorder.child_reports import read_reports
-        from gitruns.recording.hydra_jobs import hydra_fields, job_params, write_job_runs
 
         reports = read_reports(self.active.run_dir)
         self.warnings += [
@@ -489,10 +536,14 @@ class _Recorder:
         if not reports.parsed_arguments and self.options.parse_argv:
             sources.append(("argv", argv_params.parse_argv(redact_argv(self.options.command))))
         if reports.hydra_run is not None:
+            from gitruns.recording.hydra_jobs import hydra_fields, job_params
+
             sources.append(("hydra", job_params(reports.hydra_run)))
             self.active.set_fields(hydra=hydra_fields(reports.hydra_run))
         self.params.log(sources + self.start_sources)
         if reports.hydra_jobs:
+            from gitruns.recording.hydra_jobs import write_job_runs
+
             try:
                 jobs, warnings = write_job_runs(self.active.store, self.active, reports.hydra_jobs)
             except (GitrunsError, OSError) as exc:  # the sweep run itself is still written
@@ -557,6 +608,14 @@ def _scripts(options: RecordOptions) -> list[Path]:
     from gitruns.recording.provenance import scripts_of_command
 
     return scripts_of_command(options.command)
+
+
+def _patterns(regexes: list[str]) -> list[re.Pattern[str]]:
+    if not regexes:
+        return []  # capture.metric_regex (and its compiling) only when asked for
+    from gitruns.capture.metric_regex import compile_patterns
+
+    return compile_patterns(regexes)
 
 
 def _check_command(command: list[str]) -> str:
@@ -634,11 +693,11 @@ def result_summary(result: RecordResult, max_metrics: int = 4) -> str:
         f"run {result.name} ({result.run_id[-8:]}) {result.status} in "
         f"{result.duration:.1f}s, exit {result.exit_code}"
     )
-    if result.run is not None:
-        user_metrics = [k for k in sorted(result.run.metrics) if not k.startswith("system/")]
-        shown = [f"{k}={result.run.metrics[k]['last']:.4g}" for k in user_metrics[:max_metrics]]
-        if shown:
-            text += ": " + ", ".join(shown)
+    metrics = result.run.metrics if result.run is not None else result.metrics
+    user_metrics = [k for k in sorted(metrics) if not k.startswith("system/")]
+    shown = [f"{k}={metrics[k]['last']:.4g}" for k in user_metrics[:max_metrics]]
+    if shown:
+        text += ": " + ", ".join(shown)
     return text
 
 

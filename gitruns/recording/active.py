@@ -25,6 +25,7 @@ from gitruns.recording.journal import JournalWriter
 if TYPE_CHECKING:  # artifacts load when used: `gitruns log-metric` never needs them
     from gitruns.recording.artifacts import ArtifactStore
     from gitruns.recording.staged_params import StagedParams
+    from gitruns.runwrite import PlainRepo
     from gitruns.storage import Store
 
 
@@ -65,6 +66,9 @@ class ActiveRun:
         self._end_hooks: list[Callable[[], None]] = []
         self.commit: str | None = None
         self.experiment: str | None = None  # the experiment it belongs to, if any
+        self._plain: PlainRepo | None = None  # finalises without pygit2 (quick_start)
+        # the name and metric summaries finalising wrote (``finalize``'s ``written``)
+        self.written: dict[str, Any] = {}
 
     @property
     def store(self) -> Store:
@@ -79,6 +83,22 @@ class ActiveRun:
         """Give a run started without git (``recording.quick_start``) its repository,
         opened while its command runs; before this, ``store`` would open one itself."""
         self._store = store
+
+    def use_plain_repo(self, plain: PlainRepo) -> None:
+        """Finalise through ``plain`` (no pygit2) unless the repository gets opened
+        before the end (``store``) or ``plain`` is unsure (``runwrite.NeedsStore``)."""
+        self._plain = plain
+
+    @property
+    def store_is_open(self) -> bool:
+        return self._store is not None
+
+    def settings_source(self) -> Store | PlainRepo:
+        """Where gitruns' settings (git config) are read from: the open repository, else
+        what the plain writer was given, else the repository, opened."""
+        if self._store is None and self._plain is not None:
+            return self._plain
+        return self.store
 
     @property
     def _artifacts(self) -> ArtifactStore:
@@ -358,18 +378,41 @@ class ActiveRun:
                     remove_run_dir(run_dir)
 
             try:
-                self.commit = finalize(
-                    self.store,
-                    self.run_dir,
-                    owner_summaries=self._writer.summaries(),
-                    dispose=dispose,
-                )
+                self.commit = self._finalize(finalize, dispose)
             finally:
                 if not kept:
                     lock.release()
-            from gitruns.recording.kept_store import keep
+            if self._store is not None:  # a plain finalise (runwrite) opened no repository
+                from gitruns.recording.kept_store import keep
 
-            keep(self.store)  # for this process's next run (kept_store.py)
+                keep(self._store)  # for this process's next run (kept_store.py)
+
+    def _finalize(
+        self, finalize: Callable[..., str | None], dispose: Callable[[Path], None]
+    ) -> str | None:
+        """Through the plain writer when there is one and the repository was never opened,
+        else (or when it is unsure, before it wrote anything) through ``store``."""
+        from gitruns.runwrite import NeedsStore
+
+        summaries = self._writer.summaries()
+        if self._store is None and self._plain is not None:
+            try:
+                return finalize(
+                    self._plain,
+                    self.run_dir,
+                    owner_summaries=summaries,
+                    dispose=dispose,
+                    written=self.written,
+                )
+            except NeedsStore:
+                pass
+        return finalize(
+            self.store,
+            self.run_dir,
+            owner_summaries=summaries,
+            dispose=dispose,
+            written=self.written,
+        )
 
     def __enter__(self) -> ActiveRun:
         return self

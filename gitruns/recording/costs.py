@@ -9,15 +9,23 @@ it is left out rather than priced at a guess. Without any rate there is no estim
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from gitruns.errors import InvalidInputError
 from gitruns.recording.settings import PREFIX, SETTINGS, check_value, git_key
-from gitruns.storage import Store
+
+
+class ConfigEntries(Protocol):
+    """Where git config is read from: ``Store``, or ``runwrite.PlainRepo`` (what the git
+    probe read of it) at the end of a record that never loads pygit2."""
+
+    def config_entries(self, prefix: str) -> dict[str, str]: ...
 
 
 @dataclass
 class CostRates:
+    """The cost rates configured in git config."""
+
     gpu_hour: float | None = None
     gpu_hour_by_model: dict[str, float] = field(default_factory=dict)  # model lower-cased
     cpu_hour: float | None = None
@@ -32,7 +40,7 @@ class CostRates:
         return self.gpu_hour
 
 
-def configured_rates(store: Store) -> CostRates:
+def configured_rates(store: ConfigEntries) -> CostRates:
     """The rates in git config; a value that is not a number is ignored (it cannot have
     been written by ``gitruns config``, which checks it)."""
     section = PREFIX + "resources."

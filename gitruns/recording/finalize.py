@@ -32,27 +32,36 @@ from gitruns.recording.staging_files import (
     POINTS_EVENT,
     REF_SPARE,
 )
-from gitruns.storage import FileContent, Store
+from gitruns.runwrite import FileContent
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a record in a clean worktree finalises without pygit2 (PlainRepo)
     from gitruns.capture.scrub import Scrubber
+    from gitruns.runwrite import PlainRepo
+    from gitruns.storage import Store
 
 
 def finalize(
-    store: Store,
+    store: Store | PlainRepo,
     run_dir: Path,
     *,
     status: str | None = None,
     now: float | None = None,
     owner_summaries: Mapping[str, MetricSummary] | None = None,
     dispose: Callable[[Path], None] = remove_run_dir,
+    written: dict[str, Any] | None = None,
 ) -> str | None:
     """Write the staged run as a commit and its ref; return the commit id.
 
     ``status`` overrides the status; without it, the run's own ``end`` event decides, and a
     run with no ``end`` event is CRASHED. None is returned when the run already existed.
     ``dispose`` takes the staging folder away once the run's ref exists (the owner keeps
-    it for its next run: recording/spare.py).
+    it for its next run: recording/spare.py). ``written``, when given, receives the run's
+    final ``name`` and metric ``summaries`` (``gitruns record``'s last line, without
+    reading the run back from git).
+
+    ``store`` is a ``Store``, or for ``gitruns record`` in a clean worktree a
+    ``runwrite.PlainRepo``, which raises ``runwrite.NeedsStore`` before it writes anything
+    when it cannot be sure (the caller then finalises through a ``Store``).
     """
     staged = read_staged_run(run_dir, owner_summaries)
     in_journal = _journal_metrics(staged, owner_summaries or {}, run_dir)
@@ -109,6 +118,8 @@ def finalize(
     if staged.start.get("code_keep"):  # the snapshot is reachable from the run now
         store.release_keep(staged.start["code_keep"])
     dispose(run_dir)
+    if written is not None:
+        written.update(name=document["name"], summaries=summaries)
     return commit if created else None
 
 

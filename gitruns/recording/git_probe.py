@@ -19,10 +19,11 @@ the repository with libgit2 as before, so every other case keeps its exact behav
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitruns.format.who import os_user_and_host, strip_credentials
@@ -38,7 +39,10 @@ _REDIRECTING = (
     "GIT_CEILING_DIRECTORIES",
     "GIT_DISCOVERY_ACROSS_FILESYSTEM",
 )
-_CONFIG_KEYS = r"^(user\.(name|email)|branch\..*\.remote|remote\..*\.url|extensions\..*)$"
+_CONFIG_KEYS = (
+    r"^(user\.(name|email)|branch\..*\.remote|remote\..*\.(url|promisor)|extensions\..*"
+    r"|core\.(logallrefupdates|sharedrepository)|gitruns\..*)$"
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ class ProbedRepo:
     head: str | None  # None: no commit yet (unborn HEAD)
     branch: str | None  # None: detached HEAD
     remote_url: str | None
+    # what else was read of the config: how refs are written (core.*), partial clones
+    # (remote.*.promisor) and gitruns' own settings, for finalising without pygit2
+    config: dict[str, str] = field(default_factory=dict)
 
     @property
     def gitruns_dir(self) -> Path:
@@ -66,19 +73,56 @@ class ProbedRepo:
         return f"{self.user_name} <{self.user_email}>"
 
 
-def probe_clean_worktree(start: str, scripts: Iterable[Path] = ()) -> ProbedRepo | None:
-    """The repository found from ``start`` when it is the plain case (module docstring),
-    else None. ``scripts`` are the command's script files (``scripts_of_command``)."""
+@dataclass
+class StartedProbe:
+    """The probe's three git processes, started (``start_probe``) and not yet read."""
+
+    start: str
+    found: subprocess.Popen[bytes]
+    config: subprocess.Popen[bytes]
+    status: subprocess.Popen[bytes]
+
+    def close(self) -> None:
+        """Wait for the processes when their answers are not wanted (no zombies)."""
+        for process in (self.found, self.config, self.status):
+            with contextlib.suppress(OSError, ValueError):
+                process.communicate()
+
+
+def start_probe(start: str) -> StartedProbe | None:
+    """Start the probe's git processes for the folder ``start`` (all three at once: each
+    needs only the folder), so that they run while the caller does something else
+    (``gitruns record`` loads its modules meanwhile); None when the probe would decline
+    at once or git cannot run."""
     if any(os.environ.get(name) for name in _REDIRECTING):
         return None
-    try:  # the three at once: each needs only the folder
-        found = _start_git(
-            start, "rev-parse", "--absolute-git-dir", "--git-common-dir", "--show-toplevel"
-        )
-        config = _start_git(start, "config", "-z", "--get-regexp", _CONFIG_KEYS)
-        status = _start_git(
-            start, "--no-optional-locks", "status", "--porcelain=v2", "--branch", "-z", "-uno"
-        )
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for args in (
+            ("rev-parse", "--absolute-git-dir", "--git-common-dir", "--show-toplevel"),
+            ("config", "-z", "--get-regexp", _CONFIG_KEYS),
+            ("--no-optional-locks", "status", "--porcelain=v2", "--branch", "-z", "-uno"),
+        ):
+            started.append(_start_git(start, *args))
+    except OSError:
+        for process in started:
+            process.communicate()
+        return None
+    return StartedProbe(start, *started)
+
+
+def probe_clean_worktree(
+    start: str, scripts: Iterable[Path] = (), started: StartedProbe | None = None
+) -> ProbedRepo | None:
+    """The repository found from ``start`` when it is the plain case (module docstring),
+    else None. ``scripts`` are the command's script files (``scripts_of_command``);
+    ``started``, the processes ``start_probe(start)`` started earlier."""
+    if started is None:
+        started = start_probe(start)
+    if started is None:
+        return None
+    found, config, status = started.found, started.config, started.status
+    try:
         folders = _output(found)
         config_out, _ = config.communicate()
         status_out, _ = status.communicate()
@@ -116,6 +160,7 @@ def probe_clean_worktree(start: str, scripts: Iterable[Path] = ()) -> ProbedRepo
         head=head,
         branch=branch,
         remote_url=_remote_url(values, branch) if head is not None else None,
+        config=values,
     )
 
 

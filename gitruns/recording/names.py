@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import random
 
 _ADJECTIVES = [
     "able",
@@ -109,4 +109,7 @@ _NOUNS = [
 
 def random_name(run_id: str) -> str:
     """An adjective, a noun and the last 4 hex digits of the run id."""
-    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{run_id[-4:]}"
+    # SystemRandom is what secrets.choice uses; the secrets module (hmac, hashlib) is
+    # not loaded before the recorded command starts
+    pick = random.SystemRandom().choice
+    return f"{pick(_ADJECTIVES)}-{pick(_NOUNS)}-{run_id[-4:]}"

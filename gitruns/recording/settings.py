@@ -10,15 +10,20 @@ and dots; git config allows that in a subsection and nowhere else).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gitruns.errors import GitrunsError, InvalidInputError
-from gitruns.storage import Store
+
+if TYPE_CHECKING:  # costs.py reads settings at the end of a record that never loads pygit2
+    from gitruns.storage import Store
 
 PREFIX = "gitruns."
 
 
 @dataclass(frozen=True)
 class Setting:
+    """One of gitruns' settings in git config."""
+
     key: str  # as users write it
     kind: str  # "number" (>= 0), "days" (an integer >= 0), "bool", "text"
     help: str

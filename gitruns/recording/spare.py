@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import secrets
 import shutil
 import threading
 from pathlib import Path
@@ -67,7 +66,7 @@ def retire(run_dir: Path, lock: LivenessLock) -> bool:
             old, _spare = _spare, None  # runs now go to another repository
         else:
             old = None
-        folder = spare_root(root) / f"{SPARE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        folder = spare_root(root) / f"{SPARE_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
         try:
             folder.parent.mkdir(exist_ok=True)
             run_dir.rename(folder)

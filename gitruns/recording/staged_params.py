@@ -20,6 +20,8 @@ from gitruns.recording.staging_files import EVENTS_FILE
 
 @dataclass(frozen=True)
 class StagedParam:
+    """A param some journal of the run holds, and where it came from."""
+
     value: Any
     source: str
     leaf_sources: dict[str, str] | None  # dotted path -> source, when sources differ by leaf

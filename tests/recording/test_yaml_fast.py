@@ -210,3 +210,17 @@ def test_the_ascii_table_of_odd_bytes_is_the_ascii_pattern() -> None:
     for byte in range(128):
         odd = bool(yaml_fast._ASCII_ODD.search(chr(byte)))
         assert (byte in yaml_fast._ASCII_ODD_BYTES) == odd, byte
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.sampled_from(["0.1", "1e3", "-1", "1_000", "0x1f", "yes", "~", "null", "'q'", "a b"])
+    | st.text(st.sampled_from(" -?:#'\"@!&*|>%`,[]{}.x1eE_+~"), max_size=6)
+    | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+)
+def test_a_command_line_value_is_typed_as_pyyaml_types_it(text: str) -> None:
+    """``record -p k=v`` types v without PyYAML when yaml_fast is sure: the same value."""
+    fast = yamlio.parse_scalar(text)
+    slow = yamlio.pyyaml_scalar(text)
+    assert type(fast) is type(slow)
+    assert fast == slow or (fast != fast and slow != slow)  # nan

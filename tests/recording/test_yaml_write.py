@@ -72,9 +72,23 @@ _words = st.sampled_from(
         "&a",
         "*a",
         "%",
+        "#1 SMP PREEMPT_DYNAMIC @0",
+        "x: y #z",
+        "? x",
+        "- x",
+        "`x",
+        "a;b #c",
+        ": x",
+        "x:",
+        "it's",
+        "@it's",
     ]
 )
-_text = _words | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=10)
+_text = (
+    _words
+    | st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=10)
+    | st.text(st.sampled_from(" -?:#'\"@!&*|>%`,[]{}.x1"), max_size=6)  # indicators, quotes
+)
 _scalars = (
     st.none()
     | st.booleans()
@@ -89,7 +103,7 @@ _data = st.recursive(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=3000, deadline=None)
 @given(st.dictionaries(_text, _data, max_size=6) | st.lists(_data, max_size=4))
 def test_the_fast_writer_writes_what_pyyaml_writes(data: Any) -> None:
     fast = yaml_write.dump(data)
@@ -113,3 +127,20 @@ def test_a_small_runs_documents_take_the_fast_path(repo: Any) -> None:
         if path == "run.yaml":
             data.pop("command")  # the test runner's own command line may be anything
         assert yaml_write.dump(data) == yamlio.pyyaml_dump(data), path
+
+
+def test_the_resolver_table_is_pyyamls() -> None:
+    """yaml_write and yaml_fast decide what a plain scalar means from a copy of PyYAML's
+    implicit resolvers (so that writing needs no PyYAML import): the copy must be PyYAML's
+    table, entry for entry and in its order."""
+    from yaml.resolver import Resolver
+
+    from gitruns.format.yaml_resolvers import IMPLICIT_RESOLVERS
+
+    def table(resolvers: Any) -> dict[str, list[tuple[str, str, int]]]:
+        return {
+            first: [(tag, pattern.pattern, pattern.flags) for tag, pattern in entries]
+            for first, entries in resolvers.items()
+        }
+
+    assert table(IMPLICIT_RESOLVERS) == table(Resolver.yaml_implicit_resolvers)
