@@ -197,7 +197,7 @@ def _metric_entry(text: str) -> dict[str, Any] | None:
 
 
 def _number(text: str) -> float:
-    return _WORDS[text] if text[-1] in "nf" else float(text)  # type: ignore[no-any-return]
+    return _WORDS[text] if text[-1] in "nf" else float(text)
 
 
 def _entry(text: str) -> dict[str, Any]:
