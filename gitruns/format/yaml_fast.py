@@ -237,6 +237,11 @@ def _scalar(text: str) -> Any:
 
 
 def _new_scalar(text: str) -> Any:
+    if text[:1] == "'":  # single-quoted text (times, ids): no number or word starts so,
+        quoted = _QUOTED.fullmatch(text)
+        if quoted:
+            return quoted.group(1).replace("''", "'")
+        raise _Unsure
     # Decimal numbers first (most values no other run repeats are): PyYAML's resolver
     # tries its float pattern first, then int, and both take every text these match.
     if _FLOAT.fullmatch(text):
@@ -248,9 +253,6 @@ def _new_scalar(text: str) -> Any:
     if text in _WORDS:
         value = _WORDS[text]
         return [] if value == [] else {} if value == {} else value
-    quoted = _QUOTED.fullmatch(text)
-    if quoted:
-        return quoted.group(1).replace("''", "'")
     tag = _implicit_tag(text)  # what PyYAML's resolver makes of this plain scalar
     if tag == _INT_TAG and _INT.fullmatch(text):
         return int(text)
