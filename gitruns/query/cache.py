@@ -665,7 +665,7 @@ def _batches(
     items: list[tuple[str, tuple[str, str, str]]], workers: int
 ) -> Iterator[list[tuple[str, tuple[str, str, str]]]]:
     """``items`` in batches of ``BATCH_RUNS``, the last few cut in five: this process
-    feeds the workers only between its own batches, so each has up to two queued, and at
+    feeds the workers only between its own batches, so they have up to two each queued, at
     the end the first to finish waits for the others' queues: smaller batches there keep
     every CPU busy to the end."""
     tail = max(len(items) - 2 * (workers + 1) * BATCH_RUNS, 0)
