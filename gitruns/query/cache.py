@@ -664,10 +664,10 @@ def _written_batches(
 def _batches(
     items: list[tuple[str, tuple[str, str, str]]], workers: int
 ) -> Iterator[list[tuple[str, tuple[str, str, str]]]]:
-    """``items`` in batches of ``BATCH_RUNS``, the last few cut in five: this process
-    feeds the workers only between its own batches, so they have up to two each queued, at
-    the end the first to finish waits for the others' queues: smaller batches there keep
-    every CPU busy to the end."""
+    """``items`` in batches of ``BATCH_RUNS``, the last few cut in five. This process
+    feeds the workers only between its own batches, so each worker has up to two queued;
+    at the end, the process that finishes first waits for those queues: smaller batches
+    there keep every CPU busy to the end."""
     tail = max(len(items) - 2 * (workers + 1) * BATCH_RUNS, 0)
     tail -= tail % BATCH_RUNS
     for start in range(0, tail, BATCH_RUNS):
