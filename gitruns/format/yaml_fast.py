@@ -152,7 +152,7 @@ def _top_mapping(text: str) -> Any:
                 continue
             known = _ENTRIES.get(entry)
             if known is None:
-                part = _entry(entry)
+                part = _metric_entry(entry) or _entry(entry)
             elif isinstance(known, bytes):
                 part = marshal.loads(known)
             else:
@@ -162,6 +162,42 @@ def _top_mapping(text: str) -> Any:
     except (_Unsure, RecursionError, ValueError):
         return UNSURE
     return document if keys == len(document) else UNSURE  # else a key came twice
+
+
+# One metric of summary.yaml as gitruns writes it (its keys sorted, one number a line):
+# seldom the same in two runs, so read by one match instead of line by line. The groups
+# take only texts ``_mapping_line`` reads as numbers: ints by ``_INT`` and decimal floats
+# by ``_FLOAT`` (both as it types them), or one of PyYAML's NaN and infinities.
+_NUMBER = r"(-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?|\.nan|\.inf|-\.inf)"
+_WHOLE = r"(-?(?:0|[1-9][0-9]*))"
+_METRIC = re.compile(
+    rf"([A-Za-z0-9_][A-Za-z0-9_./-]*):\n  count: {_WHOLE}\n  last: {_NUMBER}\n"
+    rf"  last_step: {_WHOLE}\n  last_timestamp: {_WHOLE}\n  max: {_NUMBER}\n"
+    rf"  min: {_NUMBER}\n?"
+)
+
+
+def _metric_entry(text: str) -> dict[str, Any] | None:
+    """A metric's entry of summary.yaml read as ``_entry`` reads it, or None when the
+    text is not exactly that shape (``_entry`` then reads it)."""
+    found = _METRIC.fullmatch(text)
+    if found is None:
+        return None
+    name, count, last, step, timestamp, high, low = found.groups()
+    return {
+        _key(name): {
+            "count": int(count),
+            "last": _number(last),
+            "last_step": int(step),
+            "last_timestamp": int(timestamp),
+            "max": _number(high),
+            "min": _number(low),
+        }
+    }
+
+
+def _number(text: str) -> float:
+    return _WORDS[text] if text[-1] in "nf" else float(text)
 
 
 def _entry(text: str) -> dict[str, Any]:
@@ -201,6 +237,11 @@ def _scalar(text: str) -> Any:
 
 
 def _new_scalar(text: str) -> Any:
+    if text[:1] == "'":  # single-quoted text (times, ids): no number or word starts so,
+        quoted = _QUOTED.fullmatch(text)
+        if quoted:
+            return quoted.group(1).replace("''", "'")
+        raise _Unsure
     # Decimal numbers first (most values no other run repeats are): PyYAML's resolver
     # tries its float pattern first, then int, and both take every text these match.
     if _FLOAT.fullmatch(text):
@@ -212,9 +253,6 @@ def _new_scalar(text: str) -> Any:
     if text in _WORDS:
         value = _WORDS[text]
         return [] if value == [] else {} if value == {} else value
-    quoted = _QUOTED.fullmatch(text)
-    if quoted:
-        return quoted.group(1).replace("''", "'")
     tag = _implicit_tag(text)  # what PyYAML's resolver makes of this plain scalar
     if tag == _INT_TAG and _INT.fullmatch(text):
         return int(text)

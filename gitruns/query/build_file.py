@@ -36,6 +36,7 @@ INSTALL_LOCK = "cache-install.lock"
 # files older than this are removed as abandoned.
 ABANDONED_AGE_S = 60.0
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+BUILD_PAGE_BYTES = 16384
 
 
 class BuildFile:
@@ -92,8 +93,11 @@ class BuildFile:
 
 def connect_for_building(path: Path) -> sqlite3.Connection:
     """Open a build file: no rollback journal and no fsync (a build that fails is removed,
-    never repaired), a big page cache for the inserts."""
+    never repaired), a big page cache for the inserts, and pages of 16 KiB (set by the
+    first connection, before any table): a run's row is about 2 KB, which on 4 KiB pages
+    spilled into an overflow page of its own (4.5 KB a row; 2.7 KB on 16 KiB pages)."""
     db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    db.execute(f"PRAGMA page_size = {BUILD_PAGE_BYTES}")
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
     db.execute("PRAGMA cache_size = -4096")  # 4 MiB

@@ -508,7 +508,7 @@ def _build(
         db.execute(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
         db.execute("PRAGMA journal_mode = WAL")  # what every later user opens it with
         if state is not None:
-            _remember(db, state, refs)
+            _remember(db, state, refs, written=cached)  # nobody else writes a build file
         stored = _select(db, where) if where is not None or len(refs) > BATCH_RUNS else {}
         db.close()
         db = None
@@ -625,11 +625,11 @@ def _written_batches(
     rows this process must hold (see ``_read_and_write``), as batches are done."""
     items = sorted(refs.items())
     store.fetch_run_files([commit for _, _, commit in refs.values()], META_FILES)
-    remaining = deque(items[i : i + BATCH_RUNS] for i in range(0, len(items), BATCH_RUNS))
-    del items
     own = workers is None
     if workers is None:
         workers = Workers(_workers() - 1)
+    remaining = deque(_batches(items, workers.count))
+    del items
     setup = (str(store.git_dir), str(path), building)
     mapped = limit_mapped_packs(WORKER_MAPPED_PACK_BYTES)
     cached = limit_object_cache(WORKER_OBJECT_CACHE_BYTES)
@@ -659,6 +659,22 @@ def _written_batches(
         verify_object_hashes(True)
         if own:
             workers.close()
+
+
+def _batches(
+    items: list[tuple[str, tuple[str, str, str]]], workers: int
+) -> Iterator[list[tuple[str, tuple[str, str, str]]]]:
+    """``items`` in batches of ``BATCH_RUNS``, the last few cut in five. This process
+    feeds the workers only between its own batches, so each worker has up to two queued;
+    at the end, the process that finishes first waits for those queues: smaller batches
+    there keep every CPU busy to the end."""
+    tail = max(len(items) - 2 * (workers + 1) * BATCH_RUNS, 0)
+    tail -= tail % BATCH_RUNS
+    for start in range(0, tail, BATCH_RUNS):
+        yield items[start : start + BATCH_RUNS]
+    step = max(BATCH_RUNS // 5, 1)
+    for start in range(tail, len(items), step):
+        yield items[start : start + step]
 
 
 # In a worker process of ``Workers``: the lock they write under, and for the file it
@@ -1088,16 +1104,25 @@ def _with_refs(db: sqlite3.Connection, run_ids: list[str]) -> set[str]:
     return found
 
 
-def _remember(db: sqlite3.Connection, state: str, refs: dict[str, tuple[str, str, str]]) -> None:
+def _remember(
+    db: sqlite3.Connection,
+    state: str,
+    refs: dict[str, tuple[str, str, str]],
+    written: dict[str, str] | None = None,
+) -> None:
     """Record ``state`` (taken before ``refs`` were listed) as the refs the rows match, if
     in the same transaction the rows hold exactly ``refs``: any sync that wrote rows from an
     older listing meanwhile, or rows that could not be written (missing objects, a busy
-    file), leave no fingerprint, and the next query lists the refs again."""
+    file), leave no fingerprint, and the next query lists the refs again. ``written``:
+    every row of the file, ``{ref: commit}`` (a build file, which only its build writes),
+    so they need not be read back."""
     try:
         db.execute("BEGIN IMMEDIATE")
         try:
             if db.execute("SELECT fingerprint FROM ref_state").fetchone() != (state,):
-                rows = dict(db.execute("SELECT ref, commit_id FROM runs").fetchall())
+                rows = written
+                if rows is None:
+                    rows = dict(db.execute("SELECT ref, commit_id FROM runs").fetchall())
                 if rows == {ref: commit for ref, (_, _, commit) in refs.items()}:
                     db.execute("INSERT OR REPLACE INTO ref_state VALUES (0, ?)", (state,))
             db.execute("COMMIT")

@@ -218,3 +218,44 @@ def test_workers_forked_before_the_refs_are_listed_build_the_cache(
     assert counts(cache_file(repo)) == {"runs": 6, "metric_values": 12, "param_values": 6}
     assert cache.sync(open_store()).problems == []
     assert len(forked) == 1  # a cache file exists: nothing forked ahead any more
+
+
+def test_batches_cover_every_run_in_order_the_last_ones_smaller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cache, "BATCH_RUNS", 10)
+    items = [(f"refs/runs/{i:04d}", ("", "local", "")) for i in range(97)]
+    batches = list(cache._batches(items, 1))
+    assert [item for batch in batches for item in batch] == items
+    sizes = [len(batch) for batch in batches]
+    assert sizes[:5] == [10] * 5 and max(sizes[5:]) == 2  # the last 2 * 2 batches in five
+
+
+def test_a_build_file_has_16_kib_pages_and_a_finished_build_the_fingerprint(
+    repo: Path, workers: None
+) -> None:
+    for i in range(5):
+        record(f"r{i}", lr=0.1 * i)
+    then = time.time() - 60  # refs older than a racy stat: the fingerprint is recorded
+    for folder, _, files in os.walk(repo / ".git" / "refs"):
+        for path in [folder, *(os.path.join(folder, name) for name in files)]:
+            os.utime(path, (then, then))
+    cache.sync(open_store())
+    with sqlite3.connect(cache_file(repo)) as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (build_file.BUILD_PAGE_BYTES,)
+        assert db.execute("SELECT count(*) FROM ref_state").fetchone() == (1,)
+
+
+def test_pack_windows_are_a_quarter_of_the_mapped_cap_and_put_back() -> None:
+    import pygit2
+
+    from gitruns.storage import limit_mapped_packs
+
+    window = pygit2.settings.mwindow_size
+    previous = limit_mapped_packs(16 << 20)
+    try:
+        assert pygit2.settings.mwindow_size == 4 << 20
+        assert pygit2.settings.mwindow_mapped_limit == 16 << 20
+    finally:
+        limit_mapped_packs(previous)
+    assert pygit2.settings.mwindow_size == window

@@ -224,3 +224,55 @@ def test_a_command_line_value_is_typed_as_pyyaml_types_it(text: str) -> None:
     slow = yamlio.pyyaml_scalar(text)
     assert type(fast) is type(slow)
     assert fast == slow or (fast != fast and slow != slow)  # nan
+
+
+_metric_numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers()
+_metric_summaries = st.dictionaries(
+    _keys,
+    st.fixed_dictionaries(
+        {
+            "count": st.integers(),
+            "last": _metric_numbers,
+            "last_step": st.integers(),
+            "last_timestamp": st.integers(),
+            "max": _metric_numbers,
+            "min": _metric_numbers,
+        }
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_metric_summaries, st.lists(st.sampled_from(["", "\n", " ", "-", "'", "x", "e+5"])))
+def test_summary_entries_read_as_pyyaml_reads_them(summary: Any, cuts: list[str]) -> None:
+    # summary.yaml's metrics are read by one match each (``_metric_entry``): as written,
+    # and with a piece of text put in at a few places, they read as PyYAML reads them.
+    raw = yamlio.dump(summary)
+    texts = [raw]
+    for index, piece in enumerate(cuts):
+        at = (index * 7919) % (len(raw) + 1)
+        texts.append(raw[:at] + piece.encode() + raw[at:])
+    for text in texts:
+        fast = yaml_fast.parse(text)
+        if fast is yaml_fast.UNSURE:
+            continue
+        try:
+            expected = safe_load(text)
+        except yaml.YAMLError:
+            raise AssertionError(text) from None
+        assert identical(fast, expected), text
+
+
+def test_a_summary_takes_the_metric_match() -> None:
+    summary = {
+        "acc": {"count": 5, "last": 0.5, "last_step": 4, "last_timestamp": 17, "max": 0.9},
+        "val/loss": {"count": 1, "last": float("nan"), "last_step": 0, "last_timestamp": 1},
+    }
+    summary["acc"]["min"] = 1e-05
+    summary["val/loss"].update({"max": float("inf"), "min": float("-inf")})
+    raw = yamlio.dump(summary)
+    entries = raw.decode().split("\nval")
+    assert yaml_fast._metric_entry(entries[0]) is not None
+    assert yaml_fast._metric_entry("val" + entries[1]) is not None
+    assert identical(yaml_fast.parse(raw), safe_load(raw))
