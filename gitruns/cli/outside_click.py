@@ -1,10 +1,11 @@
 """Running a command body whose arguments were read without click (the plain forms of the
-logging verbs, ``fetch`` and ``record``: ``cli.log_argv``, ``cli.fetch_argv``,
-``cli.record_argv``), with the CLI's one error handler loaded only when an error happens."""
+logging verbs, ``fetch``, ``push`` and ``record``: ``cli.log_argv``, ``cli.fetch_argv``,
+``cli.push_argv``, ``cli.record_argv``), with the CLI's one error handler loaded only
+when an error happens."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn, TypeVar
 
 _T = TypeVar("_T")
@@ -33,3 +34,16 @@ def run_when_plain(call: Callable[[], object] | None) -> bool:
         return False
     run_outside_click(call)
     return True
+
+
+def remote_verb_call(
+    args: Sequence[str], verb: str, body: Callable[[str], object]
+) -> Callable[[], object] | None:
+    """``body(remote)`` for ``VERB`` or ``VERB REMOTE`` (after ``gitruns``; the remote
+    defaults to origin), or None for any other form, which click reads."""
+    if not args or args[0] != verb or len(args) > 2:
+        return None
+    remote = args[1] if len(args) == 2 else "origin"
+    if not remote or remote.startswith("-"):
+        return None
+    return lambda: body(remote)

@@ -91,14 +91,11 @@ def _say(text: str, *, err: bool = False, newline: bool = True) -> None:
     stream.flush()
 
 
-def _plain_call(args: Sequence[str]) -> Callable[[], None] | None:
+def _plain_call(args: Sequence[str]) -> Callable[[], object] | None:
     """The call ``args`` (after ``gitruns``) asks for, when click would read it the same way."""
-    if not args or args[0] != "push" or len(args) > 2:
-        return None
-    remote = args[1] if len(args) == 2 else "origin"
-    if not remote or remote.startswith("-"):
-        return None
-    return lambda: push(remote)
+    from gitruns.cli.outside_click import remote_verb_call
+
+    return remote_verb_call(args, "push", push)
 
 
 def try_fast_path(args: Sequence[str]) -> bool:

@@ -395,24 +395,16 @@ class ActiveRun:
         from gitruns.runwrite import NeedsStore
 
         summaries = self._writer.summaries()
+
+        def through(repo: object) -> str | None:
+            return finalize(
+                repo, self.run_dir, owner_summaries=summaries, dispose=dispose, written=self.written
+            )
+
         if self._store is None and self._plain is not None:
-            try:
-                return finalize(
-                    self._plain,
-                    self.run_dir,
-                    owner_summaries=summaries,
-                    dispose=dispose,
-                    written=self.written,
-                )
-            except NeedsStore:
-                pass
-        return finalize(
-            self.store,
-            self.run_dir,
-            owner_summaries=summaries,
-            dispose=dispose,
-            written=self.written,
-        )
+            with contextlib.suppress(NeedsStore):
+                return through(self._plain)
+        return through(self.store)
 
     def __enter__(self) -> ActiveRun:
         return self
