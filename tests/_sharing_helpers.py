@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from conftest import git
+from conftest import git, gitruns_cli
 
 import gitruns
 from gitruns.recording.repository import open_store
@@ -198,3 +199,21 @@ def have_http_backend() -> bool:
     return (Path(exec_path.strip()) / "git-http-backend").exists() or bool(
         shutil.which("git-http-backend")
     )
+
+
+CLICK_ONLY = "import sys; from gitruns.cli.main import main; main()"
+
+
+def fast_and_click(repo: Path, copy: Path, *argv: str) -> tuple[list[object], list[object]]:
+    """``argv`` through the `gitruns` entry (fast path first) in ``repo`` and through click
+    alone in ``copy`` (an identical clone): (code, stdout, stderr) of each, ``copy``'s path
+    in its messages read as ``repo``'s."""
+    fast = gitruns_cli(repo, *argv)
+    slow = subprocess.run(
+        [sys.executable, "-c", CLICK_ONLY, *argv], cwd=copy, capture_output=True, text=True
+    )
+    return [fast.returncode, fast.stdout, fast.stderr], [
+        slow.returncode,
+        slow.stdout,
+        slow.stderr.replace(str(copy), str(repo)),
+    ]

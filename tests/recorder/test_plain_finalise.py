@@ -53,11 +53,16 @@ def _record_listing_modules(cwd: Path, *args: str) -> tuple[int, list[str]]:
     return done.returncode, json.loads(done.stderr.strip().splitlines()[-1])
 
 
-def _runs(cwd: Path) -> list[dict[str, Any]]:
-    listing = subprocess.run(
-        [*GITRUNS, "ls", "--format", "json"], cwd=cwd, capture_output=True, text=True, check=True
+def _cli_json(cwd: Path, *args: str) -> Any:
+    """What ``gitruns ARGS --format json`` prints, read (the command must succeed)."""
+    done = subprocess.run(
+        [*GITRUNS, *args, "--format", "json"], cwd=cwd, capture_output=True, text=True, check=True
     )
-    runs: list[dict[str, Any]] = json.loads(listing.stdout)
+    return json.loads(done.stdout)
+
+
+def _runs(cwd: Path) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = _cli_json(cwd, "ls")
     return runs
 
 
@@ -214,14 +219,7 @@ def test_gc_racing_plain_finalises_loses_nothing(repo: Path) -> None:
     runs = _runs(repo)
     assert len(runs) == 8 and {r["status"] for r in runs} == {"FINISHED"}
     for found in runs:
-        shown = subprocess.run(
-            [*GITRUNS, "show", found["id"], "--format", "json"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert json.loads(shown.stdout)["id"] == found["id"]
+        assert _cli_json(repo, "show", found["id"])["id"] == found["id"]
     fsck(repo)
 
 
@@ -272,14 +270,7 @@ def test_a_kill_at_any_step_of_the_plain_finalise_leaves_a_recoverable_run(
     run_id = killed.stdout.strip()
     (run,) = _runs(repo)  # any command recovers it
     assert run["id"] == run_id and run["status"] == "FINISHED"
-    shown = subprocess.run(
-        [*GITRUNS, "show", run_id, "--format", "json"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    document = json.loads(shown.stdout)
+    document = _cli_json(repo, "show", run_id)
     assert document["params"] == {"lr": 0.1}
     assert document["metrics"]["loss"]["last"] == 0.5
     assert not list((repo / ".git" / "refs" / "runs").glob("*.lock"))

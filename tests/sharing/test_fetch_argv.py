@@ -10,26 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from _sharing_helpers import make_run, make_team
+from _sharing_helpers import fast_and_click, make_run, make_team
 from conftest import git, gitruns_cli
 
 from gitruns.cli.fetch_argv import _plain_call
-
-CLICK_ONLY = "import sys; from gitruns.cli.main import main; main()"
-
-
-def _both(repo: Path, copy: Path, *argv: str) -> tuple[list[object], list[object]]:
-    """``argv`` through the `gitruns` entry (fast path first) in ``repo`` and through click
-    alone in ``copy`` (an identical clone): (code, stdout, stderr) of each."""
-    fast = gitruns_cli(repo, *argv)
-    slow = subprocess.run(
-        [sys.executable, "-c", CLICK_ONLY, *argv], cwd=copy, capture_output=True, text=True
-    )
-    return [fast.returncode, fast.stdout, fast.stderr], [
-        slow.returncode,
-        slow.stdout,
-        slow.stderr.replace(str(copy), str(repo)),
-    ]
 
 
 def test_fetch_says_the_same_with_and_without_click(tmp_path: Path) -> None:
@@ -42,9 +26,9 @@ def test_fetch_says_the_same_with_and_without_click(tmp_path: Path) -> None:
     git(team.bob, "remote", "add", "up", str(team.remote))
     git(copy, "remote", "add", "up", str(team.remote))
     for argv in (["fetch"], ["fetch", "up"], ["fetch", "origin"], ["fetch", "nosuch"]):
-        fast, slow = _both(team.bob, copy, *argv)
+        fast, slow = fast_and_click(team.bob, copy, *argv)
         assert fast == slow, argv
-    fast, _ = _both(team.bob, copy, "fetch", "nosuch")
+    fast, _ = fast_and_click(team.bob, copy, "fetch", "nosuch")
     assert fast[0] == 1 and str(fast[2]).startswith("gitruns: error: ")
     assert "Traceback" not in str(fast[2])
 

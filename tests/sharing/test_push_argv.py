@@ -11,12 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from _sharing_helpers import make_run, make_team
+from _sharing_helpers import fast_and_click, make_run, make_team
 from conftest import git, gitruns_cli
 
 from gitruns.cli.push_argv import _plain_call
-
-CLICK_ONLY = "import sys; from gitruns.cli.main import main; main()"
 
 
 def _twins(tmp_path: Path) -> tuple[Path, Path, Path]:
@@ -32,28 +30,14 @@ def _twins(tmp_path: Path) -> tuple[Path, Path, Path]:
     return team.alice, copy, team.remote
 
 
-def _both(repo: Path, copy: Path, *argv: str) -> tuple[list[object], list[object]]:
-    """``argv`` through the `gitruns` entry (fast path first) in ``repo`` and through click
-    alone in ``copy``: (code, stdout, stderr) of each."""
-    fast = gitruns_cli(repo, *argv)
-    slow = subprocess.run(
-        [sys.executable, "-c", CLICK_ONLY, *argv], cwd=copy, capture_output=True, text=True
-    )
-    return [fast.returncode, fast.stdout, fast.stderr], [
-        slow.returncode,
-        slow.stdout,
-        slow.stderr.replace(str(copy), str(repo)),
-    ]
-
-
 def test_push_says_the_same_with_and_without_click(tmp_path: Path) -> None:
     repo, copy, _ = _twins(tmp_path)
     for argv in (["push"], ["push"], ["push", "origin"], ["push", "nosuch"]):
-        fast, slow = _both(repo, copy, *argv)
+        fast, slow = fast_and_click(repo, copy, *argv)
         assert fast == slow, argv
     first_new = gitruns_cli(repo, "push")  # nothing left to push: 0 new
     assert first_new.stdout == "" and "0 run(s)" in first_new.stderr
-    fast, _ = _both(repo, copy, "push", "nosuch")
+    fast, _ = fast_and_click(repo, copy, "push", "nosuch")
     assert fast[0] == 1 and str(fast[2]).startswith("gitruns: error: no such remote 'nosuch'")
     assert "Traceback" not in str(fast[2])
 
@@ -66,7 +50,7 @@ def test_refusals_are_the_same_with_and_without_click(tmp_path: Path) -> None:
         git(side, "commit", "-qam", "unpushed")
     for side in (repo, copy):
         make_run(side, "on-unpushed-code")
-    fast, slow = _both(repo, copy, "push")
+    fast, slow = fast_and_click(repo, copy, "push")
     assert fast[0] == 1 and "on no branch of 'origin'" in str(fast[2])
     uuid = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
     assert [fast[0], uuid.sub("ID", str(fast[2]))] == [slow[0], uuid.sub("ID", str(slow[2]))]
