@@ -397,6 +397,14 @@ def render(
         " of another process to recover, or anything the plain writer is not sure of,"
         " finalises through `Store` (pygit2).",
         "",
+        "Round five (issue 16 part 6) cut the CPU of that path further: standard modules it"
+        " does without (`socket`, `getpass`, `platform`, `importlib.resources`, `secrets`,"
+        " `csv`; tests/recorder/test_plain_finalise.py checks), a higher threshold for the"
+        " youngest GC generation in the record process (no collection during start-up), and"
+        " NamedTuples or plain classes for seven of its 19 dataclasses (docs/design.md,"
+        ' "Start-up of `record`, round five"). `--before REV` adds rows timing REV\'s'
+        " gitruns and this tree's in the same rounds.",
+        "",
         "How long after `gitruns record` is launched its command starts (the command's first"
         " statement prints `time.time()`), against a bare `python -c` started the same way:",
         "",
