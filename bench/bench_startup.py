@@ -5,6 +5,7 @@ takes to start its command, and what it adds to a command that runs for half a s
     python bench/bench_startup.py               # writes the `startup` section of docs/benchmarks.md
     python bench/bench_startup.py --repeat 5    # fewer rounds, still written
     python bench/bench_startup.py --no-regular  # without the regular (non-editable) install
+    python bench/bench_startup.py --before main # also times main's gitruns, interleaved
 
 When gitruns is installed editable (`pip install -e .`, as in development), every Python
 of its venv loads setuptools' editable finder at start-up; a user's `pip install gitruns`
@@ -12,6 +13,11 @@ has none. So the script also installs the worktree as a user would (`pip install
 .`, a wheel, into a venv of its own under bench/.work/startup-regular/ whose dependencies
 come from this venv through a `.pth` line) and times `record` there too, beside the
 editable figures, each against `python -c pass` of its own venv.
+
+With ``--before REV``, the gitruns of git revision REV (``git archive``, under
+bench/.work/startup-before/) is timed in the same rounds as this worktree's, both put first
+on ``PYTHONPATH`` in each venv, so that a change is measured against what it changes on the
+same machine at the same moment.
 
 Every kind of process is timed in interleaved rounds with the `python -c pass` baseline, on
 this shared machine: the minimum of the rounds stands for an idle machine (other work can
@@ -33,6 +39,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -148,13 +155,37 @@ def regular_install() -> str | None:
     return str(python)
 
 
+def before_tree(rev: str) -> tuple[str, Path]:
+    """gitruns as of git revision ``rev`` (its short hash, and a folder holding its
+    ``gitruns/``, bytecode compiled), for the before/after rows."""
+    short = subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    folder = WORK / "startup-before" / short
+    if not (folder / "gitruns").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", short, "gitruns"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    subprocess.run(
+        [PY, "-m", "compileall", "-q", str(folder / "gitruns")],
+        check=True,
+        capture_output=True,
+        env=bench_env(),
+    )
+    return short, folder
+
+
 def hooked_env(env: dict[str, str], scratch: Path) -> dict[str, str]:
     from gitruns.recorder.child_reports import hook_environment
 
     return hook_environment(scratch, env)
 
 
-def measure(repeat: int, regular: str | None) -> dict[str, dict[str, float]]:
+def measure(
+    repeat: int, regular: str | None, before: tuple[str, Path] | None = None
+) -> dict[str, dict[str, float]]:
     env = bench_env()
     with tempfile.TemporaryDirectory(prefix="gitruns-startup-") as tmp:
         repo = make_repo(Path(tmp) / "repo")
@@ -196,6 +227,17 @@ def measure(repeat: int, regular: str | None) -> dict[str, dict[str, float]]:
                 env,
                 repo,
             )
+        if before is not None:  # REV's gitruns and this tree's, each first on PYTHONPATH
+            pythons = {"editable": PY, **({"regular": regular} if regular else {})}
+            for install, python in pythons.items():
+                for side, tree in (("before", before[1]), ("after", ROOT)):
+                    side_env = {**env, "PYTHONPATH": str(tree)}
+                    kinds[f"{side} {install}: plain"] = ([python, "-c", "pass"], side_env, repo)
+                    kinds[f"{side} {install}: record"] = (
+                        [python, "-m", "gitruns", "record", "--", python, "-c", "pass"],
+                        side_env,
+                        repo,
+                    )
         samples: dict[str, list[tuple[float, float, float]]] = {k: [] for k in kinds}
         for cmd, kind_env, cwd in kinds.values():  # warm the page cache once
             subprocess.run(cmd, cwd=cwd, env=kind_env, capture_output=True, check=True)
@@ -229,7 +271,11 @@ def measure(repeat: int, regular: str | None) -> dict[str, dict[str, float]]:
 
 
 def render(
-    result: dict[str, dict[str, float]], repeat: int, load_before: float, editable: bool
+    result: dict[str, dict[str, float]],
+    repeat: int,
+    load_before: float,
+    editable: bool,
+    before_rev: str | None = None,
 ) -> str:
     def ms(value: float) -> str:
         return f"{value * 1000:.0f} ms"
@@ -325,6 +371,8 @@ def render(
             f" | {ms(fig['cpu'] - against['cpu'])} | {ms(fig['cpu_median'])}"
             f" | {ms(fig['cpu_median'] - against['cpu_median'])} |"
         )
+    if before_rev is not None:
+        lines += ["", *_before_after(result, before_rev, ms)]
     lines += [
         "",
         "Targets (issue 16): `record` overhead <= 100 ms and `log-metric` <= 50 ms a call, idle."
@@ -348,6 +396,14 @@ def render(
         " its snapshot commit (libgit2) before the command starts, as before; a crashed run"
         " of another process to recover, or anything the plain writer is not sure of,"
         " finalises through `Store` (pygit2).",
+        "",
+        "Round five (issue 16 part 6) cut the CPU of that path further: standard modules it"
+        " does without (`socket`, `getpass`, `platform`, `importlib.resources`, `secrets`,"
+        " `csv`; tests/recorder/test_plain_finalise.py checks), a higher threshold for the"
+        " youngest GC generation in the record process (no collection during start-up), and"
+        " NamedTuples or plain classes for seven of its 19 dataclasses (docs/design.md,"
+        ' "Start-up of `record`, round five"). `--before REV` adds rows timing REV\'s'
+        " gitruns and this tree's in the same rounds.",
         "",
         "How long after `gitruns record` is launched its command starts (the command's first"
         " statement prints `time.time()`), against a bare `python -c` started the same way:",
@@ -412,6 +468,35 @@ def render(
     return "\n".join(lines)
 
 
+def _before_after(
+    result: dict[str, dict[str, float]], rev: str, ms: Callable[[float], str]
+) -> list[str]:
+    """Rows of `record` as of ``rev`` and as in this tree, timed in the same rounds."""
+    lines = [
+        f"Before and after: `gitruns record -- python -c pass` with the gitruns of {rev}"
+        " (before) and of this tree (after), in the same rounds, each first on PYTHONPATH,"
+        " against `python -c pass` with the same PYTHONPATH:",
+        "",
+        "| install | gitruns | fastest round | overhead | median round | overhead"
+        " | CPU, fastest | overhead | CPU, median | overhead |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for install in ("editable", "regular"):
+        for side in ("before", "after"):
+            fig = result.get(f"{side} {install}: record")
+            base = result.get(f"{side} {install}: plain")
+            if fig is None or base is None:
+                continue
+            lines.append(
+                f"| {install} | {side} ({rev if side == 'before' else 'this tree'})"
+                f" | {ms(fig['min'])} | {ms(fig['min'] - base['min'])}"
+                f" | {ms(fig['median'])} | {ms(fig['median'] - base['median'])}"
+                f" | {ms(fig['cpu'])} | {ms(fig['cpu'] - base['cpu'])}"
+                f" | {ms(fig['cpu_median'])} | {ms(fig['cpu_median'] - base['cpu_median'])} |"
+            )
+    return lines
+
+
 def _verdict(what: str, seconds: float, target: float) -> str:
     met = "met" if seconds <= target else "NOT met"
     return f"{what} {seconds * 1000:.0f} ms against <= {target * 1000:.0f} ms: {met}"
@@ -424,12 +509,17 @@ def main() -> None:
     parser.add_argument(
         "--no-regular", action="store_true", help="do not time a regular (wheel) install"
     )
+    parser.add_argument(
+        "--before", metavar="REV", help="also time the gitruns of git revision REV, interleaved"
+    )
     args = parser.parse_args()
     compile_gitruns()
     editable = installed_editable()
     regular = None if args.no_regular else regular_install()
+    before = before_tree(args.before) if args.before else None
     load_before = os.getloadavg()[0]
-    text = render(measure(args.repeat, regular), args.repeat, load_before, editable)
+    result = measure(args.repeat, regular, before)
+    text = render(result, args.repeat, load_before, editable, before[0] if before else None)
     print(text)
     if not args.no_write:
         write_section("startup", text)

@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import itertools
 import os
-import secrets
 import struct
 import zlib
 from dataclasses import dataclass
@@ -113,7 +112,7 @@ class PackWriter:
         self.reason = reason
         self.brief_keep = brief_keep
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        self._path = tmp_dir / f"tmp-{os.getpid()}-{secrets.token_hex(4)}.pack"
+        self._path = tmp_dir / f"tmp-{os.getpid()}-{os.urandom(4).hex()}.pack"
         # A small pack (a run's) is built in memory and written in one call at the end;
         # past _CHUNK bytes, or for a streamed file, it goes on in its temporary file.
         self._memory: bytearray | None = bytearray(b"PACK" + struct.pack(">II", 2, 0))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from gitruns.errors import InvalidRunError
@@ -13,6 +12,8 @@ from gitruns.format import schema_fast
 
 @cache
 def _validator(name: str) -> Any:
+    from importlib import resources  # 9-13 ms to import: `record` finalises without it
+
     import jsonschema
 
     text = resources.files("gitruns").joinpath(f"schemas/{name}.schema.json").read_text()

@@ -21,14 +21,12 @@ written during the run (written_files.py) is read and its series logged into the
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitruns.capture.tfevents import read_scalars
 from gitruns.errors import InvalidInputError
 from gitruns.format.validation import check_metric_key
 from gitruns.recorder.written_files import find_written
@@ -72,6 +70,8 @@ def import_metrics(root: Path, since: float, emit: Emit, taken: Iterable[str]) -
     files = find_written(root, is_metric_file, since)
     files.sort(key=lambda path: (path.parent, path.name == CSV_NAME, path.name))
     series: list[Series] = []
+    if files:  # csv and the event reader load only for a run that wrote such files
+        import csv
     for path in files:
         try:
             series += read_metric_file(path)
@@ -104,6 +104,8 @@ def logged_keys(run: ActiveRun) -> set[str]:
 def read_metric_file(path: Path) -> list[Series]:
     if path.name == CSV_NAME:
         return read_metrics_csv(path)
+    from gitruns.capture.tfevents import read_scalars
+
     found: dict[str, Series] = {}
     for point in read_scalars(path):
         if point.step < 0:
@@ -119,6 +121,8 @@ def read_metrics_csv(path: Path) -> list[Series]:
     if path.stat().st_size > MAX_CSV_BYTES:
         raise ValueError(f"over {MAX_CSV_BYTES} bytes")
     stamp = path.stat().st_mtime
+    import csv
+
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         rows = list(csv.DictReader(handle))
     if not rows:

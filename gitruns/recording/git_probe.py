@@ -23,8 +23,8 @@ import contextlib
 import os
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from gitruns.format.who import os_user_and_host, strip_credentials
 
@@ -45,8 +45,9 @@ _CONFIG_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class ProbedRepo:
+# NamedTuples, not dataclasses: `record` makes these before its command starts, and a
+# dataclass costs 0.5-1 ms of CPU to define (docs/design.md, "Start-up of record")
+class ProbedRepo(NamedTuple):
     """A clean worktree's repository as a run's start document needs it."""
 
     start: str  # the folder it was found from (what Store() is given)
@@ -62,7 +63,7 @@ class ProbedRepo:
     remote_url: str | None
     # what else was read of the config: how refs are written (core.*), partial clones
     # (remote.*.promisor) and gitruns' own settings, for finalising without pygit2
-    config: dict[str, str] = field(default_factory=dict)
+    config: dict[str, str]
 
     @property
     def gitruns_dir(self) -> Path:
@@ -73,8 +74,7 @@ class ProbedRepo:
         return f"{self.user_name} <{self.user_email}>"
 
 
-@dataclass
-class StartedProbe:
+class StartedProbe(NamedTuple):
     """The probe's three git processes, started (``start_probe``) and not yet read."""
 
     start: str

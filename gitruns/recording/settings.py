@@ -9,8 +9,7 @@ and dots; git config allows that in a subsection and nowhere else).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitruns.errors import GitrunsError, InvalidInputError
 
@@ -20,8 +19,7 @@ if TYPE_CHECKING:  # costs.py reads settings at the end of a record that never l
 PREFIX = "gitruns."
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):  # not a dataclass: 0.5-1 ms less of `record`'s start-up
     """One of gitruns' settings in git config."""
 
     key: str  # as users write it

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitruns.recording.staging import writer_dirs
 from gitruns.recording.staging_files import EVENTS_FILE
 
 
-@dataclass(frozen=True)
-class StagedParam:
+class StagedParam(NamedTuple):  # not a dataclass: 0.5-1 ms less of `record`'s start-up
     """A param some journal of the run holds, and where it came from."""
 
     value: Any

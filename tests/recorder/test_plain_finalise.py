@@ -25,25 +25,36 @@ from tests._record_helpers import GITRUNS, record
 from tests.conftest import fsck, git
 
 HEAVY = ("pygit2", "yaml", "psutil", "click", "jsonschema")
+# Standard modules the clean-tree record path does without, once its package cache is
+# warm (each cost it 1-13 ms of CPU; bench/bench_startup.py): who.py reads user and host
+# without getpass and socket, platform_info reads uname without platform, schema.py loads
+# importlib.resources only with jsonschema, packs.py names its files without secrets,
+# metric_files.py loads csv only for a run that wrote a metrics.csv.
+LIGHT = (
+    "socket", "getpass", "platform", "importlib.resources", "importlib.metadata", "secrets",
+    "csv", "tempfile", "email", "zipfile",
+)  # fmt: skip
 
 # `gitruns record ARGS`, run as the console script does, printing at exit which of the
-# heavy modules the process loaded (as JSON, on stderr's last line).
+# watched modules (and their submodules) the process loaded (as JSON, on stderr's last line).
 MODULES_AT_EXIT = textwrap.dedent(
     """
     import atexit, json, sys
-    heavy = {heavy!r}
-    atexit.register(lambda: print(json.dumps(sorted(
-        m for m in sys.modules if m.split(".")[0] in heavy)), file=sys.stderr))
+    watched = set(sys.argv.pop(1).split(","))
+    atexit.register(lambda: print(json.dumps(sorted(m for m in sys.modules if any(
+        m == w or m.startswith(w + ".") for w in watched))), file=sys.stderr))
     sys.argv = ["gitruns", "record", *sys.argv[1:]]
     from gitruns.cli.entry import main
     main()
     """
-).format(heavy=HEAVY)
+)
 
 
-def _record_listing_modules(cwd: Path, *args: str) -> tuple[int, list[str]]:
+def _record_listing_modules(
+    cwd: Path, *args: str, watched: tuple[str, ...] = HEAVY
+) -> tuple[int, list[str]]:
     done = subprocess.run(
-        [sys.executable, "-c", MODULES_AT_EXIT, *args],
+        [sys.executable, "-c", MODULES_AT_EXIT, ",".join(watched), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -75,6 +86,23 @@ def test_a_short_record_in_a_clean_tree_loads_nothing_heavy(repo: Path, options:
     assert run["status"] == "FINISHED"
     fsck(repo)
     assert git(repo, "for-each-ref", "--format=%(objectname)", "refs/runs/").strip()
+
+
+def test_a_second_record_loads_no_standard_module_it_can_do_without(repo: Path) -> None:
+    """With the package cache filled by a first record, the second loads none of LIGHT
+    (the first lists the packages in-process, with importlib.metadata and platform)."""
+    first, _ = _record_listing_modules(repo, "--", sys.executable, "-c", "pass")
+    code, loaded = _record_listing_modules(
+        repo, "--", sys.executable, "-c", "pass", watched=HEAVY + LIGHT
+    )
+    assert (first, code) == (0, 0)
+    assert loaded == []
+    runs = _runs(repo)
+    assert [run["status"] for run in runs] == ["FINISHED", "FINISHED"]
+    # the same platform facts (os, hostname, python), read with and without platform
+    platforms = {git(repo, "show", f"refs/runs/{run['id']}:env/platform.yaml") for run in runs}
+    assert len(platforms) == 1 and "hostname: " in platforms.pop()
+    fsck(repo)
 
 
 def test_a_dirty_tree_still_records_through_the_repository(repo: Path) -> None:
