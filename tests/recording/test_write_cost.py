@@ -118,3 +118,19 @@ def test_head_read_once_through_packed_refs_and_slashed_branches(repo: Path) -> 
     assert loaded.git["branch"] == "team/feature-x"
     assert loaded.git["commit"] == git(repo, "rev-parse", "HEAD").strip()
     fsck(repo)
+
+
+def test_the_command_is_made_again_when_the_directory_changes(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process's command fields are remembered between its runs, but never stale: a
+    run started from another directory records that directory."""
+    first, second = small_run(0), small_run(1)
+    (repo / "sub").mkdir()
+    monkeypatch.chdir(repo / "sub")
+    third = small_run(2)
+    commands = [gitruns.get_run(i).to_dict()["command"] for i in (first, second, third)]
+    assert commands[0] == commands[1]
+    assert commands[0]["cwd"] == str(repo) and commands[2]["cwd"] == str(repo / "sub")
+    assert commands[2]["argv"] == commands[0]["argv"]
+    fsck(repo)
