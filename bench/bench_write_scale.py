@@ -173,11 +173,26 @@ def create_cost(
             shutil.rmtree(work, ignore_errors=True)
 
 
-def create_round(project: Path, packed: bool, count: int) -> dict:
-    """One worker process writing ``count`` small runs; the load average it ran under."""
+# Seconds between a round's set-up and its timed runs, after a sync: see create_round.
+SETTLE_S = 61.0
+
+
+def create_round(project: Path, packed: bool, count: int, settle: float = SETTLE_S) -> dict:
+    """One worker process writing ``count`` small runs; the load average it ran under.
+
+    Before the worker starts, the file system is synced and left alone for ``settle``
+    seconds: on ext4 without a journal (this VM's) every new file scans the inodes freed
+    in its block group in the last 60 s (360 s while their inode table is unwritten), and
+    ``pack-refs`` has just freed up to 100,000 (the previous round's compaction some
+    hundreds). A user does not create runs in the same second as ``gitruns gc``; the
+    deletions of the round's own background compaction still count.
+    """
     wait_for_compaction(project)
     if packed:
         sh(project, "git", "pack-refs", "--all")
+    if settle > 0:
+        os.sync()
+        time.sleep(settle)
     loose = sum(1 for _ in (project / ".git" / "refs" / "runs").glob("*"))
     out = json.loads(sh(project, sys.executable, "-c", CREATE_WORKER, str(count)))
     out.update(load=os.getloadavg()[0], loose_refs_before=loose)
@@ -316,7 +331,7 @@ def transfer_cost(runs: int, rounds: int = 3, work: Path | None = None) -> dict:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def create_table(sizes: list[int], rounds: int, work: Path) -> list[dict]:
+def create_table(sizes: list[int], rounds: int, work: Path, settle: float = SETTLE_S) -> list[dict]:
     """Every size, loose and packed, seeded once; the rounds interleaved (round 1 of
     each configuration, then round 2 ...) so a burst of load on the shared machine does
     not fall on one configuration only."""
@@ -329,7 +344,7 @@ def create_table(sizes: list[int], rounds: int, work: Path) -> list[dict]:
     samples: dict[tuple[int, bool], list[dict]] = {key: [] for key in projects}
     for _ in range(rounds):
         for (size, packed), project in projects.items():
-            samples[size, packed].append(create_round(project, packed, 200))
+            samples[size, packed].append(create_round(project, packed, 200, settle))
             print(size, packed, samples[size, packed][-1], flush=True)
     return [summarise_rounds(samples[key], *key) for key in projects]
 
@@ -338,7 +353,7 @@ CREATE_BLOCK = ("<!-- write-scale:create -->", "<!-- /write-scale:create -->")
 OTHER_BLOCK = ("<!-- write-scale:disk-transfer -->", "<!-- /write-scale:disk-transfer -->")
 
 
-def render_create(rows: list[dict]) -> list[str]:
+def render_create(rows: list[dict], settle: float = SETTLE_S) -> list[str]:
     load = os.getloadavg()[0]
     lines = [
         f"Create: reproduce: `{' '.join(['python bench/bench_write_scale.py', *sys.argv[1:]])}`"
@@ -354,8 +369,10 @@ def render_create(rows: list[dict]) -> list[str]:
         "configuration is measured in rounds, interleaved with the others (round 1 of "
         "each, then round 2 ...). Shown: the round of least CPU time (its wall, CPU, "
         "user and system time and the load average it ran under), the best wall of all "
-        "rounds, then the medians of the rounds. Packed rounds start right after "
-        "`git pack-refs --all`, as after `gitruns gc`; loose refs are what a repository "
+        "rounds, then the medians of the rounds. Packed rounds follow "
+        "`git pack-refs --all`, as after `gitruns gc`; every round starts after a `sync` "
+        f"and {settle:g} s of quiet (the freed inodes of the set-up, see "
+        "bench_write_scale.create_round); loose refs are what a repository "
         "has before gitruns' background compaction packs them (it does so within the "
         "first round at 10k and 100k: `loose_refs_before` per round in "
         "bench/.work/write-scale-results.json).",
@@ -458,6 +475,12 @@ def main() -> None:
     parser.add_argument(
         "--create-rounds", type=int, default=3, help="create rounds (the idlest is shown)"
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_S,
+        help="seconds of quiet after a sync before each create round (0: none)",
+    )
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
@@ -467,7 +490,7 @@ def main() -> None:
     try:
         if "create" in parts:
             saved["create"] = create_table(
-                [int(n) for n in args.sizes.split(",")], args.create_rounds, work
+                [int(n) for n in args.sizes.split(",")], args.create_rounds, work, args.settle
             )
         if "disk" in parts:
             saved["disk"] = []
@@ -485,7 +508,7 @@ def main() -> None:
     RESULTS.write_text(json.dumps(saved, indent=1))
     blocks = {}
     if "create" in parts:
-        blocks[CREATE_BLOCK] = render_create(saved["create"])
+        blocks[CREATE_BLOCK] = render_create(saved["create"], args.settle)
     if parts & {"disk", "transfer"}:
         blocks[OTHER_BLOCK] = render_other(saved)
     for lines in blocks.values():

@@ -55,9 +55,7 @@ def compact_if_due(repo: Compactable, *, check_refs: bool = False) -> None:
     """Start ``git repack`` and/or ``git pack-refs`` in the background when due (see the
     module's text); return at once. ``check_refs``: count loose run refs even when no
     repack is due (after refs were added in bulk, by a fetch)."""
-    repack = packs.count_packs(repo.objects_dir) > PACK_LIMIT or packs.loose_objects_past(
-        repo.objects_dir, LOOSE_OBJECT_LIMIT
-    )
+    repack = _repack_due(repo.objects_dir, exact=check_refs)
     if (not repack and not check_refs) or repo.promisor_remote():
         return
     from gitruns.locks import LivenessLock
@@ -91,6 +89,29 @@ def compact_if_due(repo: Compactable, *, check_refs: bool = False) -> None:
         pass  # no shell: the packs wait for the next write, or for git gc
     finally:
         lock.release()
+
+
+# objects folder -> (packs counted there, writes since): a process that writes run after
+# run lists ``objects/pack`` (up to 150 names) every few writes, not at every one
+_counted: dict[str, tuple[int, int]] = {}
+
+
+def _repack_due(objects_dir: Path, *, exact: bool) -> bool:
+    """More than PACK_LIMIT packs, or git's estimate of loose objects past its limit.
+
+    Between two counts a process adds its own writes (one pack each) to the last count and
+    counts again after PACK_LIMIT // 8 writes, or at once when the estimate passes the
+    limit: a roll-up due because of other writers' packs starts at most a few writes later.
+    """
+    key = os.fspath(objects_dir)
+    counted, since = _counted.get(key, (0, PACK_LIMIT))
+    since += 1
+    if not exact and since < max(PACK_LIMIT // 8, 1) and counted + since <= PACK_LIMIT:
+        _counted[key] = (counted, since)
+        return False
+    count = packs.count_packs(objects_dir)
+    _counted[key] = (count, 0)
+    return count > PACK_LIMIT or packs.loose_objects_past(objects_dir, LOOSE_OBJECT_LIMIT)
 
 
 def loose_refs_past_limit(common_dir: Path) -> bool:

@@ -142,10 +142,16 @@ class Store:
         does not ignore.
         """
         repo = self.repo
-        if repo.head_is_unborn:
-            return CodeState(None, None, self._branch_name(), None, False, None)
-        head = repo.head.peel(pygit2.Commit)
-        branch = self._branch_name()
+        # HEAD looked up once (``head_is_unborn``, ``head``, ``head_is_detached`` and the
+        # branch each read HEAD again: six reads of it a run)
+        head_ref = repo.lookup_reference("HEAD")
+        target = head_ref.target
+        branch = target.removeprefix("refs/heads/") if isinstance(target, str) else None
+        try:
+            head_id = head_ref.resolve().target
+        except KeyError:  # pygit2.NotFoundError: an unborn branch
+            return CodeState(None, None, branch, None, False, None)
+        head = repo[head_id].peel(pygit2.Commit)
         remote_url = self._remote_url(branch)
         if repo.is_bare or self.workdir is None:
             return CodeState(str(head.id), str(head.id), branch, remote_url, False, None)
@@ -256,13 +262,6 @@ class Store:
             oid = repo.create_blob_fromworkdir(path)
             index.add(pygit2.IndexEntry(path, oid, pygit2.enums.FileMode(_file_mode(info))))
         return index.write_tree(repo)
-
-    def _branch_name(self) -> str | None:
-        if self.repo.head_is_detached:
-            return None
-        target = self.repo.references["HEAD"].target
-        name = target if isinstance(target, str) else None
-        return name.removeprefix("refs/heads/") if name else None
 
     def _remote_url(self, branch: str | None) -> str | None:
         if branch not in self._remote_urls:

@@ -118,6 +118,7 @@ class PackWriter:
         self._memory: bytearray | None = bytearray(b"PACK" + struct.pack(">II", 2, 0))
         self._file: Any = None  # the temporary file once spilled (count patched in finish)
         self._entries: dict[bytes, tuple[int, int]] = {}  # raw id -> (offset, crc32)
+        self._published = False  # both temporary files renamed into objects/pack
 
     def add(self, kind: str, data: bytes) -> str:
         """Add an object given its content; return its id (hex)."""
@@ -238,6 +239,7 @@ class PackWriter:
             self._create_keep(keep, index)
             os.replace(self._path, stem.with_suffix(".pack"))
             os.replace(index, stem.with_suffix(".idx"))  # the index last: now git sees it
+            self._published = True
             return KeptPack(keep)
         finally:
             self.discard()
@@ -277,6 +279,8 @@ class PackWriter:
         self._memory = None
         if self._file is not None and not self._file.closed:
             self._file.close()
+        if self._published:
+            return  # nothing left to remove (two failing unlinks a write, saved)
         self._path.unlink(missing_ok=True)
         self._path.with_suffix(".idx").unlink(missing_ok=True)
 

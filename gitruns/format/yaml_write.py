@@ -13,6 +13,7 @@ compares the two byte for byte.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from gitruns.format.yaml_resolvers import IMPLICIT_RESOLVERS
@@ -53,6 +54,29 @@ def dump(data: Any) -> bytes | None:
         return None
     lines.append("")
     return "\n".join(lines).encode("ascii")
+
+
+def dump_by_key(data: dict[Any, Any], write_entry: Callable[[str, Any], str]) -> bytes | None:
+    """A mapping of string keys written key by key, ``write_entry(key, value)`` (PyYAML's
+    text of ``{key: value}``) writing each entry this writer is unsure of. In the block
+    style ``yamlio.dump`` uses (sorted keys, no anchors, no line wrapping) a top-level
+    entry's lines do not depend on the other entries: a ``run.yaml`` whose command line
+    holds a newline (``python -c``) no longer sends its whole document to PyYAML."""
+    if type(data) is not dict or not data or any(type(key) is not str for key in data):
+        return None
+    parts: list[str] = []
+    for key in sorted(data):
+        lines: list[str] = []
+        try:
+            written = _mapping({key: data[key]}, "", lines, 0)
+        except _Unsure:
+            written = False
+        if written:
+            lines.append("")
+            parts.append("\n".join(lines))
+        else:
+            parts.append(write_entry(key, data[key]))
+    return "".join(parts).encode("utf-8")
 
 
 class _Unsure(Exception):

@@ -50,7 +50,28 @@ def dump(data: Any) -> bytes:
     fast = yaml_write.dump(data)  # the same bytes, 5-10x sooner, when it is sure of them
     if fast is not None:
         return fast
+    by_key = yaml_write.dump_by_key(data, _pyyaml_entry)  # PyYAML for the unsure entries
+    if by_key is not None:
+        return by_key
     return pyyaml_dump(data)
+
+
+_ENTRIES: dict[tuple[str, str], str] = {}  # (key, repr(value)) -> PyYAML's text of it
+_ENTRIES_MAX = 64
+
+
+def _pyyaml_entry(key: str, value: Any) -> str:
+    """PyYAML's text of ``{key: value}``, remembered: a process writes the same command
+    line into every run it records. ``repr`` tells plain values apart exactly (1, 1.0 and
+    True, -0.0 and 0.0); anything else PyYAML's safe dumper refuses anyway."""
+    known = (key, repr(value))
+    text = _ENTRIES.get(known)
+    if text is None:
+        text = pyyaml_dump({key: value}).decode("utf-8")
+        if len(_ENTRIES) >= _ENTRIES_MAX:
+            _ENTRIES.clear()
+        _ENTRIES[known] = text
+    return text
 
 
 def pyyaml_dump(data: Any) -> bytes:

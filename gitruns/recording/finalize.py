@@ -71,7 +71,7 @@ def finalize(
         dispose(run_dir)
         return None
     document, params, artifacts = replay(staged, status, time.time() if now is None else now)
-    scrubber = _secret_scrubber(run_dir)
+    scrubber = _LazyScrubber(run_dir)
     if isinstance(document.get("error"), dict):
         document["error"] = {
             k: scrubber.text(v) if isinstance(v, str) else v for k, v in document["error"].items()
@@ -313,6 +313,27 @@ def _secret_scrubber(run_dir: Path) -> Scrubber:
     from gitruns.capture.scrub import Scrubber, known_values
 
     return Scrubber(known_values(writer_dirs(run_dir)))
+
+
+class _LazyScrubber:
+    """The run's ``_secret_scrubber``, made when first needed: a run that neither failed
+    nor has logs (any small API run) never reads its writers' remembered secrets."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self._run_dir = run_dir
+        self._scrubber: Scrubber | None = None
+
+    def _get(self) -> Scrubber:
+        if self._scrubber is None:
+            self._scrubber = _secret_scrubber(self._run_dir)
+        return self._scrubber
+
+    def text(self, text: str) -> str:
+        return self._get().text(text)
+
+    def logs(self, folder: Path) -> None:
+        if folder.is_dir():
+            self._get().logs(folder)
 
 
 def _extra_files(folder: Path) -> dict[str, FileContent]:

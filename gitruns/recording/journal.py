@@ -51,6 +51,9 @@ MAX_OPEN_FILES = 32  # metric files a writer keeps open at once (any number of k
 MAX_BUFFERED_LINES = 20_000
 MAX_JOURNAL_POINTS = 256 << 10  # bytes of points a run's end may put in its events file
 CSV_HEADER = b"step,timestamp,value\n"
+# One encoder for every event line: ``json.dumps`` with options builds a new one a call,
+# a few microseconds each, and a small run writes a dozen lines.
+_EVENT_ENCODER = json.JSONEncoder(allow_nan=True, separators=(",", ":"))
 
 
 class MetricSummary:
@@ -154,7 +157,7 @@ class JournalWriter:
         if self._closed:
             raise _ended()
         record = {**fields, "event": kind, "ts": time.time()}
-        line = json.dumps(record, allow_nan=True, separators=(",", ":")) + "\n"
+        line = _EVENT_ENCODER.encode(record) + "\n"
         try:
             if self._events_fd is None:
                 with self._mutex:  # the environment capture thread may write the first event

@@ -177,18 +177,31 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_after_fork)
 
 
+_last_command: tuple[tuple[object, ...], dict[str, Any]] | None = None
+
+
 def command_fields(argv: list[str]) -> dict[str, Any]:
-    """``run.yaml`` ``command`` for this process: what ``record`` writes for its child."""
+    """``run.yaml`` ``command`` for this process: what ``record`` writes for its child.
+    Made again only when something it is made of changed (a sweep's runs share it; the
+    redaction and quoting of a long ``python -c`` program took tens of microseconds)."""
+    global _last_command
+    entry = entry_point()
+    key = (tuple(argv), os.getcwd(), entry, sys.executable)
+    cached = _last_command
+    if cached is not None and cached[0] == key:
+        return {**cached[1], "argv": list(cached[1]["argv"])}
     from gitruns.capture.secrets import redact_argv
 
     safe = redact_argv(argv)
-    return {
+    fields = {
         "argv": safe,
         "line": shlex.join(safe),
-        "cwd": os.getcwd(),
-        "entry_point": entry_point(),
+        "cwd": key[1],
+        "entry_point": entry,
         "executable": sys.executable,
     }
+    _last_command = (key, {**fields, "argv": list(safe)})
+    return fields
 
 
 def entry_point() -> str:

@@ -111,7 +111,7 @@ def read_staged_run(
     ``owner_summaries`` are the live owner's in-memory summaries (a crashed owner left
     none: its series are then summarised by reading them).
     """
-    start = json.loads((run_dir / START_FILE).read_bytes())
+    start = json.loads(read_small_file(run_dir / START_FILE))
     events: list[dict[str, Any]] = []
     metrics: dict[str, StagedMetric] = {}
     for writer_dir in writer_dirs(run_dir):
@@ -155,9 +155,24 @@ def inline_files(events: list[dict[str, Any]]) -> dict[str, bytes]:
     return found
 
 
+def read_small_file(path: Path) -> bytes:
+    """A whole file through one descriptor: ``Path.read_bytes`` builds a buffered file
+    object (and asks whether it is a terminal), a few times the cost of the read itself
+    for the small files a run's end reads back (its start document and journal)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        chunks = [os.read(fd, size + 1)]
+        while chunks[-1]:  # grown since the fstat (another writer), or a short read
+            chunks.append(os.read(fd, 1 << 16))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _read_json_lines(path: Path) -> list[dict[str, Any]]:
     try:
-        raw = path.read_bytes()
+        raw = read_small_file(path)
     except FileNotFoundError:
         return []
     try:  # the whole file in one parse (half the time of one a line): every line is one

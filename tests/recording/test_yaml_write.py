@@ -111,6 +111,40 @@ def test_the_fast_writer_writes_what_pyyaml_writes(data: Any) -> None:
         assert fast == yamlio.pyyaml_dump(data)
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.dictionaries(_text, _data, min_size=1, max_size=6))
+def test_a_mapping_written_key_by_key_is_what_pyyaml_writes(data: Any) -> None:
+    """The entries the fast writer is unsure of (multi-line or non-ASCII text, odd keys)
+    go to PyYAML one by one: the document is still PyYAML's, byte for byte."""
+    expected = yamlio.pyyaml_dump(data)
+    assert yamlio.dump(data) == expected
+    assert yamlio.dump(data) == expected  # again, from the remembered entries
+
+
+def test_a_python_c_command_line_leaves_the_rest_of_run_yaml_fast(
+    monkeypatch: Any, repo: Any
+) -> None:
+    """A command line with newlines (``python -c``) is PyYAML's, once a process; the
+    other entries of run.yaml stay with the fast writer; the bytes are PyYAML's."""
+    calls: list[Any] = []
+    real = yamlio.pyyaml_dump
+
+    def counted(data: Any) -> bytes:
+        calls.append(data)
+        return real(data)
+
+    monkeypatch.setattr(yamlio, "pyyaml_dump", counted)
+    monkeypatch.setattr(yamlio, "_ENTRIES", {})
+    command = {"argv": ["python", "-c", "import x\nx.go()"], "line": "python -c 'a\nb'"}
+    document = {"command": command, "name": "run-1", "status": "FINISHED", "tags": {"é": "x"}}
+    first = yamlio.dump(document)
+    second = yamlio.dump({**document, "name": "run-2"})
+    assert [sorted(c) for c in calls] == [["command"], ["tags"]]  # each once: remembered
+    monkeypatch.setattr(yamlio, "pyyaml_dump", real)
+    assert first == real(document)
+    assert second == real({**document, "name": "run-2"})
+
+
 def test_a_small_runs_documents_take_the_fast_path(repo: Any) -> None:
     """run.yaml (but for the command line, which may be anything), params, summary and
     artifacts of a typical run are all written fast."""

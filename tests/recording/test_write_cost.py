@@ -1,0 +1,137 @@
+"""What the write path of a small run skips since issue 16 part 3 (fifth round), and that the
+runs it writes are the same: real repositories, the real git CLI, ``git fsck --strict``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from _store_helpers import git_bytes, wait_for_compaction
+from conftest import fsck, git
+
+import gitruns
+from gitruns import compaction
+from gitruns.format import packs
+from gitruns.recording.staging import read_small_file
+
+
+def small_run(index: int) -> str:
+    with gitruns.start_run(name=f"run-{index}", params={"lr": 0.01}) as run:
+        run.log_metric("loss", 0.5, step=0)
+        run.set_tag("model", "mlp")
+    return run.id
+
+
+def test_a_secret_in_an_api_runs_error_is_still_scrubbed(repo: Path) -> None:
+    """The scrubber is made only when a run needs it (an error, logs): a failed API run
+    whose error repeats a secret param still has it redacted in git."""
+    secret = "planted-api-pw-4471"
+    with pytest.raises(ValueError), gitruns.start_run(params={"password": secret}) as run:
+        raise ValueError(f"cannot log in with {secret}")
+    loaded = gitruns.get_run(run.id)
+    assert loaded.status == "FAILED"
+    run_yaml = (loaded.file("run.yaml") or b"").decode()
+    assert "cannot log in with [REDACTED]" in run_yaml and secret not in run_yaml
+    assert secret.encode() not in git_bytes(repo, "cat-file", "--batch-all-objects", "--batch")
+    fsck(repo)
+
+
+def test_packs_are_counted_every_few_writes_and_rolled_up_when_past(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a limit of 16 a process lists objects/pack every 2 writes, or at once when its
+    estimate passes the limit: 40 runs still get rolled up, fsck-clean. (How far depends
+    on how long each background job takes: writes made while one runs start none.)"""
+    monkeypatch.setattr(compaction, "PACK_LIMIT", 16)
+    monkeypatch.setattr(compaction, "_counted", {})
+    ids = [small_run(i) for i in range(40)]
+    wait_for_compaction(repo)
+    objects = repo / ".git" / "objects"
+    assert packs.count_packs(objects) < 40  # one pack a run without any roll-up
+    fsck(repo)
+    listed = git(repo, "for-each-ref", "--format=%(refname)", "refs/runs/").split()
+    assert sorted(listed) == sorted(f"refs/runs/{i}" for i in ids)
+
+
+def test_other_writers_packs_are_noticed_within_a_few_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compaction, "PACK_LIMIT", 50)
+    monkeypatch.setattr(compaction, "_counted", {})
+    objects = tmp_path / "objects"
+    (objects / "pack").mkdir(parents=True)
+
+    def add_packs(count: int) -> None:
+        for _ in range(count):
+            (objects / "pack" / f"pack-{os.urandom(20).hex()}.pack").write_bytes(b"")
+
+    add_packs(10)
+    assert compaction._repack_due(objects, exact=False) is False  # the first call counts
+    add_packs(45)  # another process's writes: 55 packs now, past the limit
+    answers = [compaction._repack_due(objects, exact=False) for _ in range(50 // 8)]
+    assert answers[-1] is True and answers.count(True) == 1
+    assert compaction._repack_due(objects, exact=True) is True  # a fetch always counts
+
+
+def test_a_process_counts_at_once_when_its_own_writes_pass_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compaction, "PACK_LIMIT", 50)
+    monkeypatch.setattr(compaction, "_counted", {})
+    objects = tmp_path / "objects"
+    (objects / "pack").mkdir(parents=True)
+    due = []
+    for _ in range(60):  # one pack a write, as a run adds
+        due.append(compaction._repack_due(objects, exact=False))
+        (objects / "pack" / f"pack-{os.urandom(20).hex()}.pack").write_bytes(b"")
+    assert due.index(True) == 51  # the first write that finds 51 packs
+
+
+def test_read_small_file_reads_whole_files(tmp_path: Path) -> None:
+    for size in (0, 1, 4095, 300_000):
+        path = tmp_path / f"f{size}"
+        data = os.urandom(size)
+        path.write_bytes(data)
+        assert read_small_file(path) == data
+    with pytest.raises(FileNotFoundError):
+        read_small_file(tmp_path / "missing")
+
+
+def test_a_written_pack_leaves_no_temporary_file(repo: Path) -> None:
+    small_run(0)
+    tmp = repo / ".git" / "gitruns" / "tmp"
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("tmp-")] == []
+    writer = packs.PackWriter(repo / ".git" / "objects", tmp, "test")
+    writer.add("blob", b"never published\n")
+    writer.discard()  # a pack given up: its temporary files go
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("tmp-")] == []
+
+
+def test_head_read_once_through_packed_refs_and_slashed_branches(repo: Path) -> None:
+    """The code state reads HEAD once: a branch with slashes whose ref is in packed-refs
+    gives the same commit and branch name as before."""
+    git(repo, "checkout", "-q", "-b", "team/feature-x")
+    git(repo, "pack-refs", "--all")
+    assert not (repo / ".git" / "refs" / "heads" / "team" / "feature-x").exists()
+    run_id = small_run(0)
+    loaded = gitruns.get_run(run_id)
+    assert loaded.git["branch"] == "team/feature-x"
+    assert loaded.git["commit"] == git(repo, "rev-parse", "HEAD").strip()
+    fsck(repo)
+
+
+def test_the_command_is_made_again_when_the_directory_changes(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process's command fields are remembered between its runs, but never stale: a
+    run started from another directory records that directory."""
+    first, second = small_run(0), small_run(1)
+    (repo / "sub").mkdir()
+    monkeypatch.chdir(repo / "sub")
+    third = small_run(2)
+    commands = [gitruns.get_run(i).to_dict()["command"] for i in (first, second, third)]
+    assert commands[0] == commands[1]
+    assert commands[0]["cwd"] == str(repo) and commands[2]["cwd"] == str(repo / "sub")
+    assert commands[2]["argv"] == commands[0]["argv"]
+    fsck(repo)
