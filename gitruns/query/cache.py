@@ -18,8 +18,8 @@ import multiprocessing
 import os
 import sqlite3
 from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -639,16 +639,19 @@ def _written_batches(
         # A few batches in flight, not all: the workers never wait for work, and this
         # process takes the next batch itself while they are busy.
         pending: deque[Future[tuple[list[str], list[tuple[Any, ...]]]]] = deque()
+
+        def submit(chunk: list[tuple[str, tuple[str, str, str]]]) -> Future[Any]:
+            return workers.pool.submit(_read_and_write_chunk, setup, chunk, keep_all)
+
         while remaining or pending:
-            while remaining and len(pending) < 2 * workers.count:
-                chunk = remaining.popleft()
-                pending.append(workers.pool.submit(_read_and_write_chunk, setup, chunk, keep_all))
-            while pending and (pending[0].done() or not remaining):
-                written, rows = pending.popleft().result()
+            for future in _collect_and_top_up(pending, remaining, 2 * workers.count, submit):
+                written, rows = future.result()
                 yield written, [CachedRun(row) for row in rows]
             if remaining:
                 written, rows = _read_and_write_batch(here, remaining.popleft(), keep_all)
                 yield written, [CachedRun(row) for row in rows]
+            elif pending:
+                wait(pending, return_when=FIRST_COMPLETED)
     except BrokenProcessPool as exc:  # a worker killed (out of memory?) mid-way
         raise GitrunsError(
             "a worker process reading runs into the cache died", "run the command again"
@@ -659,6 +662,25 @@ def _written_batches(
         verify_object_hashes(True)
         if own:
             workers.close()
+
+
+def _collect_and_top_up(
+    pending: deque[Future[Any]],
+    remaining: deque[Any],
+    depth: int,
+    submit: Callable[[Any], Future[Any]],
+) -> list[Future[Any]]:
+    """Take the finished batches out of ``pending`` (returned, in the order sent), then
+    send more of ``remaining`` until ``depth`` are in flight: before this process reads
+    a batch of its own, so the workers have work queued for all of that time. (Topped up
+    only before a batch was done, a worker that finished its two ran dry while this
+    process read: a third of its time at 10,000 and 100,000 runs.)"""
+    done = [future for future in pending if future.done()]
+    for future in done:
+        pending.remove(future)
+    while remaining and len(pending) < depth:
+        pending.append(submit(remaining.popleft()))
+    return done
 
 
 def _batches(

@@ -259,3 +259,34 @@ def test_pack_windows_are_a_quarter_of_the_mapped_cap_and_put_back() -> None:
     finally:
         limit_mapped_packs(previous)
     assert pygit2.settings.mwindow_size == window
+
+
+def test_workers_get_more_work_before_this_process_reads_a_batch_of_its_own() -> None:
+    """Finished batches are taken out wherever they are in the queue, and the queue is
+    filled up again at once: a worker that finished its two batches must not wait for
+    this process to finish one of its own before getting the next."""
+    from collections import deque
+    from concurrent.futures import Future
+
+    sent: list[int] = []
+
+    def submit(chunk: int) -> Future[Any]:
+        sent.append(chunk)
+        return Future()
+
+    remaining: deque[int] = deque(range(10))
+    pending: deque[Future[Any]] = deque()
+    assert cache._collect_and_top_up(pending, remaining, 2, submit) == []
+    assert sent == [0, 1] and len(pending) == 2
+    first, second = pending
+    second.set_result("second")  # finished out of order: still taken out
+    done = cache._collect_and_top_up(pending, remaining, 2, submit)
+    assert done == [second] and pending[0] is first and sent == [0, 1, 2]
+    first.set_result("first")
+    third = pending[1]
+    third.set_result("third")
+    assert cache._collect_and_top_up(pending, remaining, 2, submit) == [first, third]
+    assert len(pending) == 2 and sent == [0, 1, 2, 3, 4]
+    remaining.clear()
+    assert cache._collect_and_top_up(pending, remaining, 2, submit) == []
+    assert len(pending) == 2  # nothing left to send: the two still running stay
