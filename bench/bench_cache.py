@@ -64,6 +64,16 @@ import psutil
 t = time.perf_counter()
 child = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 done, peak = threading.Event(), {"rss": 0, "pss": 0}
+workers = {}  # pid -> [first seen, last seen, ns on a CPU, ns waiting for one]
+def schedstat(pid):
+    # Linux: time on a CPU and time runnable but waiting for one; the rest of a worker's
+    # life it slept (waiting for work, a lock, the disk): what the load does not change.
+    try:
+        with open(f"/proc/{pid}/schedstat") as file:
+            run, wait, _ = (int(x) for x in file.read().split())
+        return run, wait
+    except (OSError, ValueError):
+        return None
 def sample():
     # The whole process tree (workers included) every 20 ms: the sum of RSS counts pages
     # that forked workers share with their parent once per process (an upper bound); the
@@ -75,12 +85,16 @@ def sample():
             processes = [root, *root.children(recursive=True)]
         except psutil.Error:
             break
+        now = time.perf_counter()
         for process in processes:
             try:
                 info = process.memory_full_info()
             except psutil.Error:
                 continue
             rss, pss = rss + info.rss, pss + info.pss
+            stat = schedstat(process.pid) if process.pid != child.pid else None
+            if stat is not None:
+                workers.setdefault(process.pid, [now, now, 0, 0])[1:] = [now, *stat]
         peak["rss"], peak["pss"] = max(peak["rss"], rss), max(peak["pss"], pss)
         done.wait(0.02)
 sampler = threading.Thread(target=sample, daemon=True)
@@ -93,6 +107,7 @@ u = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"rc": child.returncode, "wall_s": wall, "cpu_s": u.ru_utime + u.ru_stime,
     "rss_mib": u.ru_maxrss / 1024, "tree_rss_mib": peak["rss"] / 2**20,
     "tree_pss_mib": peak["pss"] / 2**20, "stdout": out,
+    "workers_asleep_s": sum(b - a - (run + wait) / 1e9 for a, b, run, wait in workers.values()),
     "stderr": err[-3000:]}))
 """
 
@@ -190,6 +205,8 @@ def figures(
         found["before_rebuild_tree_pss_mib"] = max(sample["tree_pss_mib"] for sample in older)
         found["rebuild_cpu_samples"] = [round(sample["cpu_s"], 2) for sample in cold]
         found["before_rebuild_cpu_samples"] = [round(sample["cpu_s"], 2) for sample in older]
+        found["rebuild_asleep_s"] = _median(cold, "workers_asleep_s")
+        found["before_rebuild_asleep_s"] = _median(older, "workers_asleep_s")
     found["rebuild_load"] = (min(loads), max(loads))
     if mlflow_runs:
         found["mlflow_process_s"] = _median(mlflow_runs, "wall_s")
@@ -303,19 +320,24 @@ def _before_and_after(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "",
         f"Before and after (`--before`: the gitruns of `{measured[0]['before']}`; the cold "
-        "rebuilds of the two run in turn, same repository, same minutes):",
+        "rebuilds of the two run in turn, same repository, same minutes; workers asleep: "
+        "the time the worker processes neither ran nor waited for a CPU, from "
+        "/proc/<pid>/schedstat: waiting for work or for the write lock, which the load of "
+        "the machine does not change):",
         "",
-        "| runs | before: wall s | CPU s (each) | tree PSS MiB | after: wall s | CPU s (each) "
-        "| tree PSS MiB | CPU after / before |",
-        "|---|---|---|---|---|---|---|---|",
+        "| runs | before: wall s | CPU s (each) | tree PSS MiB | workers asleep s "
+        "| after: wall s | CPU s (each) | tree PSS MiB | workers asleep s | CPU after / before |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in measured:
         each = ", ".join(f"{cpu:.1f}" for cpu in f["before_rebuild_cpu_samples"])
         each_after = ", ".join(f"{cpu:.1f}" for cpu in f["rebuild_cpu_samples"])
         lines.append(
             f"| {f['runs']:,} | {f['before_rebuild_s']:.1f} | {f['before_rebuild_cpu_s']:.1f} "
-            f"({each}) | {f['before_rebuild_tree_pss_mib']:.0f} | {f['rebuild_s']:.1f} "
+            f"({each}) | {f['before_rebuild_tree_pss_mib']:.0f} "
+            f"| {f['before_rebuild_asleep_s']:.2f} | {f['rebuild_s']:.1f} "
             f"| {f['rebuild_cpu_s']:.1f} ({each_after}) | {f['rebuild_tree_pss_mib']:.0f} "
+            f"| {f['rebuild_asleep_s']:.2f} "
             f"| {f['rebuild_cpu_s'] / f['before_rebuild_cpu_s']:.2f} |"
         )
     return lines

@@ -18,8 +18,8 @@ import multiprocessing
 import os
 import sqlite3
 from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -501,15 +501,20 @@ def _build(
         db = build.connect()
         db.executescript(";\n".join(_TABLES_ONLY) + ";")
         cached: dict[str, str] = {}
+        errors: set[str] = set()
         fresh = _read_and_write(
-            store, db, refs, [], cached, build.path, building=True, workers=workers
+            store, db, refs, [], cached, build.path, building=True, workers=workers, errors=errors
         )
         db.executescript(";\n".join(_INDEXES) + ";")
         db.execute(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
         db.execute("PRAGMA journal_mode = WAL")  # what every later user opens it with
         if state is not None:
             _remember(db, state, refs, written=cached)  # nobody else writes a build file
-        stored = _select(db, where) if where is not None or len(refs) > BATCH_RUNS else {}
+        stored: dict[str, CachedRun] = {}
+        if where is not None:
+            stored = _select_built(db, where, errors)
+        elif len(refs) > BATCH_RUNS:
+            stored = _select(db, None)
         db.close()
         db = None
         build.install(path)
@@ -532,6 +537,7 @@ def _read_and_write(
     *,
     building: bool = False,
     workers: Workers | None = None,
+    errors: set[str] | None = None,
 ) -> dict[str, CachedRun]:
     """Read ``refs`` from git and write them to the cache a batch at a time; return the
     rows the snapshot must take from memory: all of them for a small sync, only those not
@@ -542,8 +548,10 @@ def _read_and_write(
     ``path`` is the file of ``db`` (None: a cache in memory). A big sync is read by worker
     processes that write their batches to that file themselves, one at a time, so the
     rows never travel back to this process; ``building``: it is a build file (no other
-    writer, no rows to replace); ``workers``: forked already (``Workers``)."""
+    writer, no rows to replace); ``workers``: forked already (``Workers``); ``errors``
+    learns the refs of the rows written that hold an error."""
     kept: dict[str, CachedRun] = {}
+    errors = set() if errors is None else errors
     if gone:
         _write(db, [], gone)
     keep_all = len(refs) <= BATCH_RUNS
@@ -553,13 +561,16 @@ def _read_and_write(
             for row in batch:
                 if row.ref in written:
                     cached[row.ref] = row.commit_id
+                    if row.error is not None:
+                        errors.add(row.ref)
                 if row.ref not in written or keep_all:
                     kept[row.ref] = row
         return kept
     batches = _written_batches(store, db, refs, path, building, keep_all, workers)
-    for written_refs, rows in batches:
+    for written_refs, rows, error_refs in batches:
         cached.update((ref, refs[ref][2]) for ref in written_refs)
         kept.update((row.ref, row) for row in rows)
+        errors.update(error_refs)
     return kept
 
 
@@ -617,12 +628,13 @@ def _written_batches(
     building: bool,
     keep_all: bool,
     workers: Workers | None = None,
-) -> Iterator[tuple[list[str], list[CachedRun]]]:
+) -> Iterator[tuple[list[str], list[CachedRun], list[str]]]:
     """Read ``refs`` a batch at a time and write each batch to the cache file ``path``
     (through ``db`` here), in worker processes and in this one: one process per CPU, so
     that on 2 CPUs one worker's memory is saved and this process is not left waiting.
-    Writers take turns by a lock they share. Yield, per batch, the refs written and the
-    rows this process must hold (see ``_read_and_write``), as batches are done."""
+    Writers take turns by a lock they share. Yield, per batch, the refs written, the
+    rows this process must hold (see ``_read_and_write``) and the refs written with an
+    error, as batches are done."""
     items = sorted(refs.items())
     store.fetch_run_files([commit for _, _, commit in refs.values()], META_FILES)
     own = workers is None
@@ -638,17 +650,22 @@ def _written_batches(
     try:
         # A few batches in flight, not all: the workers never wait for work, and this
         # process takes the next batch itself while they are busy.
-        pending: deque[Future[tuple[list[str], list[tuple[Any, ...]]]]] = deque()
+        pending: deque[Future[tuple[list[str], list[tuple[Any, ...]], list[str]]]] = deque()
+
+        def submit(chunk: list[tuple[str, tuple[str, str, str]]]) -> Future[Any]:
+            return workers.pool.submit(_read_and_write_chunk, setup, chunk, keep_all)
+
         while remaining or pending:
-            while remaining and len(pending) < 2 * workers.count:
-                chunk = remaining.popleft()
-                pending.append(workers.pool.submit(_read_and_write_chunk, setup, chunk, keep_all))
-            while pending and (pending[0].done() or not remaining):
-                written, rows = pending.popleft().result()
-                yield written, [CachedRun(row) for row in rows]
+            for future in _collect_and_top_up(pending, remaining, 2 * workers.count, submit):
+                written, rows, error_refs = future.result()
+                yield written, [CachedRun(row) for row in rows], error_refs
             if remaining:
-                written, rows = _read_and_write_batch(here, remaining.popleft(), keep_all)
-                yield written, [CachedRun(row) for row in rows]
+                written, rows, error_refs = _read_and_write_batch(
+                    here, remaining.popleft(), keep_all
+                )
+                yield written, [CachedRun(row) for row in rows], error_refs
+            elif pending:
+                wait(pending, return_when=FIRST_COMPLETED)
     except BrokenProcessPool as exc:  # a worker killed (out of memory?) mid-way
         raise GitrunsError(
             "a worker process reading runs into the cache died", "run the command again"
@@ -659,6 +676,25 @@ def _written_batches(
         verify_object_hashes(True)
         if own:
             workers.close()
+
+
+def _collect_and_top_up(
+    pending: deque[Future[Any]],
+    remaining: deque[Any],
+    depth: int,
+    submit: Callable[[Any], Future[Any]],
+) -> list[Future[Any]]:
+    """Take the finished batches out of ``pending`` (returned, in the order sent), then
+    send more of ``remaining`` until ``depth`` are in flight: before this process reads
+    a batch of its own, so the workers have work queued for all of that time. (Topped up
+    only before a batch was done, a worker that finished its two ran dry while this
+    process read: a third of its time at 10,000 and 100,000 runs.)"""
+    done = [future for future in pending if future.done()]
+    for future in done:
+        pending.remove(future)
+    while remaining and len(pending) < depth:
+        pending.append(submit(remaining.popleft()))
+    return done
 
 
 def _batches(
@@ -696,7 +732,7 @@ def _start_writer(git_dir: str, path: str, building: bool) -> None:
 
 def _read_and_write_chunk(
     setup: tuple[str, str, bool], items: list[tuple[str, tuple[str, str, str]]], keep_all: bool
-) -> tuple[list[str], list[tuple[Any, ...]]]:
+) -> tuple[list[str], list[tuple[Any, ...]], list[str]]:
     """In a worker process: ``_read_and_write_batch`` with its own repository and file."""
     if _WRITER.get("setup") != setup:
         _start_writer(*setup)
@@ -705,14 +741,16 @@ def _read_and_write_chunk(
 
 def _read_and_write_batch(
     writer: dict[str, Any], items: list[tuple[str, tuple[str, str, str]]], keep_all: bool
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Read some runs and write them to the cache; return the refs written and the rows
-    to hand back (all when ``keep_all``, else those not written)."""
+) -> tuple[list[str], list[tuple[Any, ...]], list[str]]:
+    """Read some runs and write them to the cache; return the refs written, the rows
+    to hand back (all when ``keep_all``, else those not written) and the refs written
+    with an error."""
     rows = [_read_row(writer["store"], ref, *info) for ref, info in items]
     with writer["lock"]:
         written = _write(writer["db"], rows, [], replace=not writer["building"])
     kept = [row.row for row in rows if keep_all or row.ref not in written]
-    return sorted(written), kept
+    errors = [row.ref for row in rows if row.error is not None and row.ref in written]
+    return sorted(written), kept, errors
 
 
 def read_rows(store: Store, refs: dict[str, tuple[str, str, str]]) -> dict[str, CachedRun]:
@@ -981,12 +1019,28 @@ def cached_run(store: Store, ref: str, commit: str) -> Run | None:
     return run_from_row(store, row)
 
 
-def _select(db: sqlite3.Connection, where: Clause | None) -> dict[str, CachedRun]:
-    """Rows passing the pre-filter ``where``, and every invalid row (to report it)."""
+def _select(
+    db: sqlite3.Connection, where: Clause | None, *, with_errors: bool = True
+) -> dict[str, CachedRun]:
+    """Rows passing the pre-filter ``where``, and every invalid row (to report it; not
+    with ``with_errors=False``)."""
     sql, args = f"SELECT {', '.join(_COLUMNS)} FROM runs", []
     if where is not None:
-        sql, args = f"{sql} WHERE ({where[0]}) OR error IS NOT NULL", where[1]
+        errors = " OR error IS NOT NULL" if with_errors else ""
+        sql, args = f"{sql} WHERE ({where[0]}){errors}", where[1]
     return {row[0]: CachedRun(row) for row in db.execute(sql, args)}
+
+
+def _select_built(db: sqlite3.Connection, where: Clause, errors: set[str]) -> dict[str, CachedRun]:
+    """``_select(db, where)`` of a build file whose invalid rows are ``errors``: without
+    reading every row of the table to find them (a tenth of a second at 100,000 runs)."""
+    stored = _select(db, where, with_errors=False)
+    wanted = sorted(errors)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE ref IN ({', '.join('?' * len(chunk))})"
+        stored.update((row[0], CachedRun(row)) for row in db.execute(sql, chunk))
+    return stored
 
 
 def _write(

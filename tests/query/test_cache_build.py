@@ -181,6 +181,27 @@ def test_workers_refuse_a_hostile_fetched_run(repo: Path, workers: None) -> None
     assert listed.returncode == 0 and f"skipping {REMOTE}{ids[2]}" in listed.stderr
 
 
+@pytest.mark.parametrize("parallel", [True, False])
+def test_a_filtered_cold_build_reports_invalid_runs_it_did_not_select(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    """A cold build with a filter selects back the matches and the invalid rows it wrote
+    (by ref, not by reading the whole table): a hostile run outside the filter is still
+    reported, and the runs outside the filter are in the cache."""
+    monkeypatch.setattr(cache, "BATCH_RUNS", 2)
+    monkeypatch.setattr(cache, "PARALLEL_MIN_RUNS", 3 if parallel else 1_000)
+    ids = [record(f"r{i}", layers=i) for i in range(6)]
+    _hostile_copy(repo, ids[1])
+    where = ("ref IN (SELECT ref FROM param_values WHERE key = ? AND num >= ?)", ["layers", 4])
+    snapshot = cache.sync(open_store(), where)
+    assert [ref for ref, _ in snapshot.problems] == [f"{REMOTE}{ids[1]}"]
+    assert sorted(row.name for row in snapshot.runs()) == ["r4", "r5"]
+    assert counts(cache_file(repo))["runs"] == 7
+    warm = cache.sync(open_store(), where)  # the same answer from the file
+    assert [ref for ref, _ in warm.problems] == [f"{REMOTE}{ids[1]}"]
+    assert sorted(row.name for row in warm.runs()) == ["r4", "r5"]
+
+
 def test_workers_replace_changed_rows_of_a_live_cache(repo: Path, workers: None) -> None:
     ids = [record(f"r{i}", lr=0.1) for i in range(4)]
     store = open_store()
@@ -259,3 +280,34 @@ def test_pack_windows_are_a_quarter_of_the_mapped_cap_and_put_back() -> None:
     finally:
         limit_mapped_packs(previous)
     assert pygit2.settings.mwindow_size == window
+
+
+def test_workers_get_more_work_before_this_process_reads_a_batch_of_its_own() -> None:
+    """Finished batches are taken out wherever they are in the queue, and the queue is
+    filled up again at once: a worker that finished its two batches must not wait for
+    this process to finish one of its own before getting the next."""
+    from collections import deque
+    from concurrent.futures import Future
+
+    sent: list[int] = []
+
+    def submit(chunk: int) -> Future[Any]:
+        sent.append(chunk)
+        return Future()
+
+    remaining: deque[int] = deque(range(10))
+    pending: deque[Future[Any]] = deque()
+    assert cache._collect_and_top_up(pending, remaining, 2, submit) == []
+    assert sent == [0, 1] and len(pending) == 2
+    first, second = pending
+    second.set_result("second")  # finished out of order: still taken out
+    done = cache._collect_and_top_up(pending, remaining, 2, submit)
+    assert done == [second] and pending[0] is first and sent == [0, 1, 2]
+    first.set_result("first")
+    third = pending[1]
+    third.set_result("third")
+    assert cache._collect_and_top_up(pending, remaining, 2, submit) == [first, third]
+    assert len(pending) == 2 and sent == [0, 1, 2, 3, 4]
+    remaining.clear()
+    assert cache._collect_and_top_up(pending, remaining, 2, submit) == []
+    assert len(pending) == 2  # nothing left to send: the two still running stay
