@@ -79,3 +79,23 @@ def test_a_verb_loads_only_its_own_module() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     loaded = eval(done.stdout.splitlines()[-1])
     assert loaded == ["gitruns.cli.errors", "gitruns.cli.log_metric_param_tag", "gitruns.cli.main"]
+
+
+@pytest.mark.parametrize("verb", ["ls", "show", "fetch", "push"])
+def test_the_program_loads_record_argv_only_for_record(verb: str) -> None:
+    """``gitruns <verb> --help`` through the program's entry: record's argv reader (a few
+    ms of imports and patterns) is loaded by ``record`` alone."""
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        sys.argv = ["gitruns", {verb!r}, "--help"]
+        from gitruns.cli.entry import main
+        try:
+            main()
+        except SystemExit:
+            pass
+        print("gitruns.cli.record_argv" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "False"

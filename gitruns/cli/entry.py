@@ -39,10 +39,10 @@ def main() -> None:
         # command (bench/bench_startup.py). With this threshold it makes none then, and
         # still collects in a recorder that runs for days.
         gc.set_threshold(RECORD_GC_THRESHOLD)
-    from gitruns.cli.record_argv import try_record_fast
+        from gitruns.cli.record_argv import try_record_fast
 
-    if try_record_fast(sys.argv[1:]):
-        return
+        if try_record_fast(sys.argv[1:]):
+            return
     from gitruns.cli.main import main as click_main
 
     click_main()
