@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Protocol
 
-from gitruns.format import packs
+from gitruns.format import packcounts
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 
 PACK_LIMIT = 50  # small packs (one a run or annotation) before they are rolled up
@@ -55,7 +55,7 @@ def compact_if_due(repo: Compactable, *, check_refs: bool = False) -> None:
     """Start ``git repack`` and/or ``git pack-refs`` in the background when due (see the
     module's text); return at once. ``check_refs``: count loose run refs even when no
     repack is due (after refs were added in bulk, by a fetch)."""
-    repack = packs.count_packs(repo.objects_dir) > PACK_LIMIT or packs.loose_objects_past(
+    repack = packcounts.count_packs(repo.objects_dir) > PACK_LIMIT or packcounts.loose_objects_past(
         repo.objects_dir, LOOSE_OBJECT_LIMIT
     )
     if (not repack and not check_refs) or repo.promisor_remote():

@@ -7,9 +7,8 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitruns.runs.gitbatch import scratch_file
 from gitruns.sharing.errors import AuthenticationError, RemoteError
@@ -47,8 +46,7 @@ _UNREACHABLE_MARKERS = (
 )
 
 
-@dataclass
-class GitResult:
+class GitResult(NamedTuple):  # not a dataclass: see sharing.porcelain.RefUpdate
     returncode: int
     stdout: str
     stderr: str
