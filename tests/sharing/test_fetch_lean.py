@@ -49,7 +49,8 @@ def test_fetch_loads_no_libgit2(tmp_path: Path) -> None:
         "sys.argv = ['gitruns', 'fetch']\n"
         "from gitruns.cli.main import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "print(sorted(m for m in ('pygit2', 'yaml', 'gitruns.storage') if m in sys.modules))\n"
+        "print(sorted(m for m in ('pygit2', 'yaml', 'gitruns.storage', 'dataclasses', 'hashlib')"
+        " if m in sys.modules))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=team.bob, capture_output=True, text=True, check=True

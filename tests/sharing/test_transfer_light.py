@@ -15,7 +15,16 @@ from gitruns.recording.repository import open_store
 from gitruns.sharing.lightrepo import LightRepo, open_for_transfer
 from gitruns.storage import Store
 
-HEAVY = ("pygit2", "yaml", "jsonschema", "gitruns.storage", "gitruns.runs.model")
+# dataclasses and hashlib: about 17 ms of imports a transfer, kept off the path (issue 16)
+HEAVY = (
+    "pygit2",
+    "yaml",
+    "jsonschema",
+    "gitruns.storage",
+    "gitruns.runs.model",
+    "dataclasses",
+    "hashlib",
+)
 
 
 def _heavy_loaded(cwd: Path, argv: list[str], stdin: str = "") -> list[str]:
