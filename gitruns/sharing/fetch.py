@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from gitruns.format.layout import REMOTE_RUNS_PREFIX
 from gitruns.runs.untrusted import DEFAULT_LIMITS, Limits, check_run_refs
 from gitruns.sharing.gitcli import Echo, run_git, transport_error
+from gitruns.sharing.reffiles import refs_under
 from gitruns.sharing.refs import list_refs, list_refs_with_trees, under
 from gitruns.sharing.remotes import fetch_refspec, require_fetchable
 
@@ -77,13 +78,19 @@ def fetch_into(
 ) -> FetchReport:
     """Run a ``git fetch`` into refs/remote-runs/<label>/ and check what changed."""
     prefix = f"{REMOTE_RUNS_PREFIX}{label}/"
-    before = under(list_refs(store, prefix), prefix)
+    # The ref files are read here when they are plain (see sharing.reffiles), else git lists
+    # them: the same refs either way, a git process or two less.
+    files = refs_under(store.common_dir, prefix)
+    before = under(list_refs(store, prefix) if files is None else files, prefix)
     result = run_git(store, [*args[:1], *_NEVER_FORCED, *args[1:]], echo=echo)
     refused = [(m[0], m[1]) for m in _REJECTED.findall(result.stderr)]
     if result.returncode != 0 and not refused:
         raise transport_error(label, "fetch", result.stderr)
-    listed, root_trees = list_refs_with_trees(store, prefix)
-    after = under(listed, prefix)
+    files = refs_under(store.common_dir, prefix)
+    root_trees: dict[str, str | None] | None = None  # the check reads the commits itself
+    if files is None:
+        files, root_trees = list_refs_with_trees(store, prefix)
+    after = under(files, prefix)
     report = FetchReport(label, refused=refused)
     report.new = sorted(i for i in after if i not in before)
     report.updated = sorted(i for i in after if i in before and before[i] != after[i])
