@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 from typing import IO, TYPE_CHECKING
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from gitruns.runs.gitbatch import GitDir
 
 _USAGE = 129  # git's exit status for an option it does not know
+_CHUNK = 1 << 20
+# An answer of ``info`` for an object that is there: "<id> <type> <size>".
+_SIZE = re.compile(rb"^[0-9a-f]+ [a-z]+ ([0-9]+)\n", re.MULTILINE)
 
 
 class _Refused(Exception):
@@ -58,22 +62,33 @@ class CatFileSession:
                 pass
         return read_raw(self.repo, listing, count)
 
-    def _contents(self, out: IO[bytes], count: int) -> list[tuple[bytes, bytes, bytes] | None]:
+    def _contents(self, out: int, count: int) -> list[tuple[bytes, bytes, bytes] | None]:
+        # Parsed as gitbatch.read_raw parses one process's whole output, over what has come
+        # so far; the unparsed rest is carried to the next read.
         found: list[tuple[bytes, bytes, bytes] | None] = []
-        append, readline, read = found.append, out.readline, out.read
-        for _ in range(count):
-            header = readline()
-            if not header.endswith(b"\n"):
-                raise self._stopped_short(header)
-            parts = header[:-1].split(b" ")
-            if len(parts) != 3:
-                append(None)  # "<name> missing", "<name> ambiguous"
-                continue
-            size = int(parts[2])
-            body = read(size + 1)  # the content, then a newline
-            if len(body) != size + 1:
-                raise self._stopped_short(body)
-            append((parts[0], parts[1], body[:size]))
+        append, data, pos = found.append, b"", 0
+        while True:
+            find, end = data.find, len(data)
+            while len(found) < count:
+                stop = find(b"\n", pos)
+                if stop < 0:
+                    break
+                parts = data[pos:stop].split(b" ")
+                if len(parts) != 3:
+                    append(None)  # "<name> missing", "<name> ambiguous"
+                    pos = stop + 1
+                    continue
+                body_end = stop + 1 + int(parts[2])
+                if body_end + 1 > end:
+                    break  # the content, then a newline, is still to come
+                append((parts[0], parts[1], data[stop + 1 : body_end]))
+                pos = body_end + 1
+            if len(found) == count:
+                break
+            chunk = os.read(out, _CHUNK)
+            if not chunk:
+                raise self._stopped_short(data[pos:])
+            data, pos = data[pos:] + chunk, 0
         self._answered = True
         return found
 
@@ -89,17 +104,22 @@ class CatFileSession:
                 pass
         return raw_sizes(self.repo, listing, count)
 
-    def _sizes(self, out: IO[bytes], count: int) -> list[int | None]:
-        sizes: list[int | None] = []
-        append, readline = sizes.append, out.readline
-        for _ in range(count):
-            header = readline()
-            if not header.endswith(b"\n"):
-                raise self._stopped_short(header)
-            parts = header[:-1].split(b" ")
-            append(int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else None)
+    def _sizes(self, out: int, count: int) -> list[int | None]:
+        chunks: list[bytes] = []
+        lines = 0
+        while lines < count:  # an answer a line
+            chunk = os.read(out, _CHUNK)
+            if not chunk:
+                raise self._stopped_short(b"".join(chunks))
+            chunks.append(chunk)
+            lines += chunk.count(b"\n")
+        data = b"".join(chunks)
         self._answered = True
-        return sizes
+        found = _SIZE.findall(data)
+        if len(found) == count:  # the usual case, in C: every object is there
+            return list(map(int, found))
+        answers = data.split(b"\n")[:count]
+        return [int(a.rsplit(b" ", 1)[1]) if _SIZE.match(a + b"\n") else None for a in answers]
 
     def close(self) -> None:
         process, self._process = self._process, None
@@ -113,9 +133,9 @@ class CatFileSession:
             self._errors.close()
             self._errors = None
 
-    def _answers(self, verb: bytes, listing: bytes, count: int) -> IO[bytes] | None:
-        """Send one pass (``verb`` before each name, then a flush); the stream its answers
-        come on, or None when this git cannot keep a session (the caller reads the pass
+    def _answers(self, verb: bytes, listing: bytes, count: int) -> int | None:
+        """Send one pass (``verb`` before each name, then a flush); the file descriptor its
+        answers come on, or None when this git cannot keep a session (the caller reads the pass
         with a process of its own)."""
         if listing.count(b"\n") != count or not listing.endswith(b"\n"):
             raise BatchError("an object name holds a newline")
@@ -125,11 +145,12 @@ class CatFileSession:
         assert process.stdin is not None and process.stdout is not None
         commands = verb + listing[:-1].replace(b"\n", b"\n" + verb) + b"\nflush\n"
         try:
-            process.stdin.write(commands)
-            process.stdin.flush()
+            view, fd = memoryview(commands), process.stdin.fileno()
+            while view:
+                view = view[os.write(fd, view) :]
         except BrokenPipeError:
             pass  # git stopped: its answers end short, and its exit status says why
-        return process.stdout
+        return process.stdout.fileno()
 
     def _start(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
@@ -140,6 +161,7 @@ class CatFileSession:
             ["git", f"--git-dir={self.repo.git_dir}", "cat-file", "--batch-command", "--buffer"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            bufsize=0,  # answers are read with os.read, in large pieces
             stderr=self._errors,
             env=env,
         )

@@ -392,6 +392,10 @@ def test_a_session_answers_as_one_process_a_pass(
         assert reads.raw_sizes(listing, len(names)) == raw_sizes(repository, listing, len(names))
         assert reads.read_raw(trees_listing, 3) == read_raw(repository, trees_listing, 3)
         assert reads.read_raw(b"", 0) == []
+        # answers longer than a pipe holds, and than one read takes, come whole
+        big = [_blob(repo, bytes([i]) * 1_500_000) for i in range(3)]
+        big_listing = "".join(f"{b}\n" for b in [big[0], "0" * 40, *big[1:]]).encode()
+        assert reads.read_raw(big_listing, 4) == read_raw(repository, big_listing, 4)
         with pytest.raises(BatchError):
             reads.read_raw(b"a\nb\n", 1)  # a name that holds a newline
     assert read_raw(repository, listing, len(names))[-1] is None  # a missing object
