@@ -8,7 +8,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from gitruns.runs.gitbatch import scratch_file
 from gitruns.sharing.errors import AuthenticationError, RemoteError
@@ -46,10 +46,16 @@ _UNREACHABLE_MARKERS = (
 )
 
 
-class GitResult(NamedTuple):  # not a dataclass: see sharing.porcelain.RefUpdate
-    returncode: int
-    stdout: str
-    stderr: str
+class GitResult:
+    """A git process's exit status and output. A plain class: a dataclass or NamedTuple
+    costs a push or fetch a millisecond or more to import or build."""
+
+    __slots__ = ("returncode", "stderr", "stdout")
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
 
 
 def run_git(
