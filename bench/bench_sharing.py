@@ -463,23 +463,24 @@ def render_transfers(rows: list[dict[str, Any]], argv: str, regular: bool) -> st
         "What gitruns adds to the one `git push` / `git fetch` (see docs/design.md,"
         ' "transfers read objects in bulk" and "transfers near raw git"): a plain `gitruns'
         " push [REMOTE]` runs without click (`cli/push_argv.py`) and runs `git rev-parse`,"
-        " `git remote`, one `git for-each-ref`, one `git cat-file --batch` over the runs'"
-        " tips (code commits), one `git rev-list` (is that code on the remote), the push"
-        " (raw git's command: the same glob refspec `refs/runs/*:refs/runs/*`, with"
-        " `--porcelain`, so the same pack and the same work on the remote) and one `git"
-        " cat-file --batch` over `<commit>:artifacts.yaml` (which runs have artifacts to"
-        " upload), with neither pygit2 nor YAML loaded. A fetch runs `git rev-parse`, `git"
-        " remote`, `git for-each-ref` before and after (the second also gives each run's root"
-        " tree, as git parsed its commit), the fetch, `git config` (is this a partial clone),"
-        " the tree check (three `git cat-file` passes for all runs: two levels of folders,"
-        " file sizes; each distinct folder's figures worked out once) and the compaction"
-        " check (file counts; `git pack-refs` starts in the background past the loose-ref"
-        ' limit), with neither pygit2 nor click loaded. The column "Python / its git'
-        " processes\" splits gitruns' CPU (medians of each part) into its own Python"
-        " process and the git processes it ran, the one `git push` or `git fetch` among"
-        " them: what is left over raw git is Python (start-up, imports, the check's own"
-        " work) and a few short git processes; every fetched run still gets the check in"
-        " full.",
+        " `git config` (the remote names), one `git for-each-ref`, one `git cat-file --batch`"
+        " over the runs' tips (code commits), one `git rev-list` (is that code on the"
+        " remote), the push (raw git's command: the same glob refspec"
+        " `refs/runs/*:refs/runs/*`, with `--porcelain`, so the same pack and the same work"
+        " on the remote) and one `git cat-file --batch` over `<commit>:artifacts.yaml` (which"
+        " runs have artifacts to upload), with neither pygit2, YAML nor dataclasses loaded."
+        " A fetch runs `git rev-parse`, `git config` (the remote names and whether this is a"
+        " partial clone, in one listing), the fetch and ONE `git cat-file --batch-command`"
+        " for the whole tree check (the runs' commits, two levels of folders, file sizes;"
+        " each distinct folder's figures worked out once); it reads the refs under"
+        " `refs/remote-runs/<remote>/` before and after the fetch from git's files (loose,"
+        " then the sorted `packed-refs`; `git for-each-ref` when anything is not plain), and"
+        " the compaction check counts files (`git pack-refs` starts in the background past"
+        ' the loose-ref limit). The column "Python / its git processes" splits gitruns\''
+        " CPU (medians of each part) into its own Python process and the git processes it"
+        " ran, the one `git push` or `git fetch` among them: what is left over raw git is"
+        " Python (start-up, imports, the check's own work) and a few short git processes;"
+        " every fetched run still gets the check in full.",
     ]
     return "\n".join(lines)
 
