@@ -32,6 +32,12 @@ hook that ``gitruns remote setup`` installs (with the hook, both pay it):
 
     python bench/bench_sharing.py --transfers                  # 1k (5 rounds), 10k (3)
     python bench/bench_sharing.py --transfers --sizes 1000 --rounds 2 --no-docs
+    python bench/bench_sharing.py --transfers --editable   # gitruns as this venv has it
+
+gitruns runs there from a regular install of this worktree (a wheel, as a user's ``pip
+install gitruns`` leaves it, in bench/.work/transfers-regular, its dependencies read from
+this venv): an editable install (``pip install -e .``) makes every Python of its venv load
+setuptools' editable finder first, about 15 ms of CPU a process that no user pays.
 """
 
 from __future__ import annotations
@@ -193,12 +199,48 @@ main()
 """
 
 
+# The Python that runs gitruns in the transfer figures (``regular_python``, or this one
+# with --editable).
+TRANSFER_PYTHON = sys.executable
+
+
+def regular_python() -> str | None:
+    """The Python of a venv with this worktree installed as a user's ``pip install`` does (a
+    wheel: no editable finder at start-up), its dependencies read from this venv through a
+    ``.pth`` line (a path only: the editable finder's own ``.pth`` there is not run); None
+    when it cannot be built (pip needs PyPI for setuptools)."""
+    import site
+
+    venv = ROOT / "bench" / ".work" / "transfers-regular"
+    shutil.rmtree(venv, ignore_errors=True)
+    python = venv / "bin" / "python"
+    try:
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", str(venv)], check=True, capture_output=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
+            check=True,
+            capture_output=True,
+        )
+        found = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except subprocess.CalledProcessError as exc:
+        print(f"no regular install: {exc.stderr[-500:]!r}", file=sys.stderr)
+        return None
+    Path(found, "_bench_dependencies.pth").write_text(site.getsitepackages()[0] + "\n")
+    return str(python)
+
+
 def measured_gitruns(cwd: Path, *args: str) -> tuple[float, float, float]:
     """``measured`` of ``gitruns ARGS``, and the CPU seconds of its Python process alone (the
     rest of its CPU is the git processes it ran)."""
     out = cwd.parent / f".self-cpu-{os.getpid()}"
     wall, cpu = measured(
-        cwd, sys.executable, "-c", GITRUNS_SELF_CPU, *args, env={"BENCH_SELF_CPU": str(out)}
+        cwd, TRANSFER_PYTHON, "-c", GITRUNS_SELF_CPU, *args, env={"BENCH_SELF_CPU": str(out)}
     )
     own = float(out.read_text())
     out.unlink()
@@ -262,7 +304,7 @@ def transfer_round(
             out[f"fetch_{way}"] = (*fetch, os.getloadavg()[0])
             if way == "gitruns":
                 wait_for_compaction(clone)  # its pack-refs must not overlap what follows
-                checked = json.loads(sh(clone, sys.executable, "-c", CHECK_ONLY).stdout)
+                checked = json.loads(sh(clone, TRANSFER_PYTHON, "-c", CHECK_ONLY).stdout)
                 if checked["failed"]:
                     raise RuntimeError(f"{checked['failed']} generated runs failed the check")
                 out["check_only"] = (checked["wall"], checked["cpu"], os.getloadavg()[0])
@@ -286,7 +328,8 @@ def bench_transfers(work: Path, sizes: list[int], rounds: int | None) -> list[di
         shutil.copytree(plain, hooked, symlinks=True)
         sh(work, "git", "init", "-q", "--bare", str(work / "setup.git"))
         sh(hooked, "git", "remote", "add", "origin", str(work / "setup.git"))
-        gitruns(hooked, "remote", "setup")  # installs the pre-push hook
+        # installs the pre-push hook, which runs TRANSFER_PYTHON
+        sh(hooked, TRANSFER_PYTHON, "-m", "gitruns", "remote", "setup")
         if not (hooked / ".git" / "hooks" / "pre-push").exists():
             raise RuntimeError("gitruns remote setup installed no pre-push hook")
         count = rounds or (5 if size <= 1000 else 3)
@@ -297,8 +340,10 @@ def bench_transfers(work: Path, sizes: list[int], rounds: int | None) -> list[di
                     samples.setdefault(f"{key}{'_hook' if with_hook else ''}", []).append(value)
             print(f"{size} runs, round {index + 1}/{count} done", file=sys.stderr, flush=True)
         for _ in range(count):
-            start = measured(work, sys.executable, "-m", "gitruns", "--version")
+            start = measured(work, TRANSFER_PYTHON, "-m", "gitruns", "--version")
             samples.setdefault("startup", []).append((*start, os.getloadavg()[0]))
+            bare = measured(work, TRANSFER_PYTHON, "-c", "pass")
+            samples.setdefault("python", []).append((*bare, os.getloadavg()[0]))
         shutil.rmtree(hooked)
         shutil.rmtree(work / "setup.git")
         row: dict[str, Any] = {"runs": size, "rounds": count}
@@ -313,7 +358,7 @@ def bench_transfers(work: Path, sizes: list[int], rounds: int | None) -> list[di
     return rows
 
 
-def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
+def render_transfers(rows: list[dict[str, Any]], argv: str, regular: bool) -> str:
     from _common import machine_line
 
     lines = [
@@ -330,6 +375,16 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
         " fetch` (which checks every fetched run's tree). With the hook: the source"
         " repository has the pre-push hook of `gitruns remote setup`, which both pushes run"
         " (no run has artifacts: it uploads nothing).",
+        "",
+        (
+            "gitruns ran from a regular install of the worktree (a wheel, as `pip install"
+            " gitruns` leaves it); an editable install (`pip install -e .`) adds setuptools'"
+            " editable finder to the start of every Python of its venv (`--editable`"
+            " measures that)."
+            if regular
+            else "gitruns ran from this venv's install"
+            + (" (editable, `--editable`)." if "--editable" in argv else ".")
+        ),
         "",
         machine_line(),
         "",
@@ -390,12 +445,13 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
         )
     parts = []
     for row in rows:
-        check, start = row.get("check_only"), row.get("startup")
+        check, start, bare = row.get("check_only"), row.get("startup"), row.get("python")
         if check and start:
             parts.append(
                 f"at {row['runs']:,} runs the fetch's tree check alone (in process) took"
                 f" {check['wall']:.2f} s wall, {check['cpu']:.2f} s CPU, and `gitruns --version`"
                 f" (Python, click, the command table) {start['cpu'] * 1000:.0f} ms CPU"
+                + (f" (`python -c pass` {bare['cpu'] * 1000:.0f} ms)" if bare else "")
             )
     lines += [
         "",
@@ -407,23 +463,24 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
         "What gitruns adds to the one `git push` / `git fetch` (see docs/design.md,"
         ' "transfers read objects in bulk" and "transfers near raw git"): a plain `gitruns'
         " push [REMOTE]` runs without click (`cli/push_argv.py`) and runs `git rev-parse`,"
-        " `git remote`, one `git for-each-ref`, one `git cat-file --batch` over the runs'"
-        " tips (code commits), one `git rev-list` (is that code on the remote), the push"
-        " (raw git's command: the same glob refspec `refs/runs/*:refs/runs/*`, with"
-        " `--porcelain`, so the same pack and the same work on the remote) and one `git"
-        " cat-file --batch` over `<commit>:artifacts.yaml` (which runs have artifacts to"
-        " upload), with neither pygit2 nor YAML loaded. A fetch runs `git rev-parse`, `git"
-        " remote`, `git for-each-ref` before and after (the second also gives each run's root"
-        " tree, as git parsed its commit), the fetch, `git config` (is this a partial clone),"
-        " the tree check (three `git cat-file` passes for all runs: two levels of folders,"
-        " file sizes; each distinct folder's figures worked out once) and the compaction"
-        " check (file counts; `git pack-refs` starts in the background past the loose-ref"
-        ' limit), with neither pygit2 nor click loaded. The column "Python / its git'
-        " processes\" splits gitruns' CPU (medians of each part) into its own Python"
-        " process and the git processes it ran, the one `git push` or `git fetch` among"
-        " them: what is left over raw git is Python (start-up, imports, the check's own"
-        " work) and a few short git processes; every fetched run still gets the check in"
-        " full.",
+        " `git config` (the remote names), one `git for-each-ref`, one `git cat-file --batch`"
+        " over the runs' tips (code commits), one `git rev-list` (is that code on the"
+        " remote), the push (raw git's command: the same glob refspec"
+        " `refs/runs/*:refs/runs/*`, with `--porcelain`, so the same pack and the same work"
+        " on the remote) and one `git cat-file --batch` over `<commit>:artifacts.yaml` (which"
+        " runs have artifacts to upload), with neither pygit2, YAML nor dataclasses loaded."
+        " A fetch runs `git rev-parse`, `git config` (the remote names and whether this is a"
+        " partial clone, in one listing), the fetch and ONE `git cat-file --batch-command`"
+        " for the whole tree check (the runs' commits, two levels of folders, file sizes;"
+        " each distinct folder's figures worked out once); it reads the refs under"
+        " `refs/remote-runs/<remote>/` before and after the fetch from git's files (loose,"
+        " then the sorted `packed-refs`; `git for-each-ref` when anything is not plain), and"
+        " the compaction check counts files (`git pack-refs` starts in the background past"
+        ' the loose-ref limit). The column "Python / its git processes" splits gitruns\''
+        " CPU (medians of each part) into its own Python process and the git processes it"
+        " ran, the one `git push` or `git fetch` among them: what is left over raw git is"
+        " Python (start-up, imports, the check's own work) and a few short git processes;"
+        " every fetched run still gets the check in full.",
     ]
     return "\n".join(lines)
 
@@ -431,7 +488,10 @@ def render_transfers(rows: list[dict[str, Any]], argv: str) -> str:
 def main_transfers(args: argparse.Namespace) -> None:
     from _common import write_section
 
+    global TRANSFER_PYTHON
     sizes = [int(x) for x in args.sizes.split(",")]
+    regular = None if args.editable else regular_python()
+    TRANSFER_PYTHON = regular or sys.executable
     work = Path(tempfile.mkdtemp(prefix="gitruns-bench-transfers-"))
     isolate(work / "home")
     try:
@@ -440,7 +500,8 @@ def main_transfers(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
     argv = "" if args.sizes == "1000,10000" else f" --sizes {args.sizes}"
     argv += f" --rounds {args.rounds}" if args.rounds else ""
-    text = render_transfers(rows, argv)
+    argv += " --editable" if args.editable else ""
+    text = render_transfers(rows, argv, regular is not None)
     print(text)
     if not args.no_docs:
         write_section("transfers", text)
@@ -639,6 +700,11 @@ def main() -> None:
     parser.add_argument("--transfers", action="store_true", help="issue 16's transfer table")
     parser.add_argument("--sizes", default="1000,10000", help="run counts (--transfers)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (--transfers)")
+    parser.add_argument(
+        "--editable",
+        action="store_true",
+        help="run gitruns from this venv (--transfers; default: a regular install of it)",
+    )
     args = parser.parse_args()
     if args.transfers:
         main_transfers(args)

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Protocol
 
-from gitruns.format import packs
+from gitruns.format import packcounts
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 
 PACK_LIMIT = 50  # small packs (one a run or annotation) before they are rolled up
@@ -109,9 +109,9 @@ def _repack_due(objects_dir: Path, *, exact: bool) -> bool:
     if not exact and since < max(PACK_LIMIT // 8, 1) and counted + since <= PACK_LIMIT:
         _counted[key] = (counted, since)
         return False
-    count = packs.count_packs(objects_dir)
+    count = packcounts.count_packs(objects_dir)
     _counted[key] = (count, 0)
-    return count > PACK_LIMIT or packs.loose_objects_past(objects_dir, LOOSE_OBJECT_LIMIT)
+    return count > PACK_LIMIT or packcounts.loose_objects_past(objects_dir, LOOSE_OBJECT_LIMIT)
 
 
 def loose_refs_past_limit(common_dir: Path) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA_VERSION = 2  # 2: artifacts are Git LFS objects with pointer files under artifacts/
@@ -63,10 +62,14 @@ def metric_key(path: str) -> str | None:
 def iso_time(seconds: float) -> str:
     """UTC ISO 8601 with milliseconds, e.g. ``2026-11-26T05:28:56.123Z``."""
     # isoformat, not strftime: the same text, without the C library's time zone lookups
+    from datetime import UTC, datetime  # here: a push or fetch never needs it (1-2 ms)
+
     return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_time(text: str) -> float:
+    from datetime import datetime
+
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitruns.format.packcounts import count_packs, loose_objects_past  # noqa: F401
+
 KEEP_PREFIX = b"gitruns "  # first bytes of every .keep file gitruns writes
 INDEX_MAGIC = b"\xfftOc"  # first bytes of a pack index (v2), and of a brief keep file
 LINKED_KEEP_REASON = "brief keep"  # the reason gitruns_keeps gives for a brief keep
@@ -355,25 +357,6 @@ def _index_bytes(entries: dict[bytes, tuple[int, int]], pack_checksum: bytes) ->
         ]
     )
     return body + hashlib.sha1(body).digest()
-
-
-def count_packs(objects_dir: Path) -> int:
-    try:
-        names = os.listdir(os.path.join(objects_dir, "pack"))
-    except FileNotFoundError:
-        return 0
-    # Names ending in ".pack", counted in C: every write looks, over up to 150 names.
-    return ("\0".join(names) + "\0").count(".pack\0")
-
-
-def loose_objects_past(objects_dir: Path, limit: int) -> bool:
-    """Whether there are about more than ``limit`` loose objects, estimated as git's
-    ``gc --auto`` does from one of the 256 fan-out folders (``objects/17``)."""
-    try:
-        found = sum(1 for entry in os.scandir(objects_dir / "17") if len(entry.name) == 38)
-    except FileNotFoundError:
-        return False
-    return found > (limit + 255) // 256
 
 
 def gitruns_keeps(objects_dir: Path) -> list[tuple[Path, str]]:

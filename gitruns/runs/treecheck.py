@@ -2,9 +2,10 @@
 
 The checks are those of ``gitruns.runs.untrusted.check_tree`` (paths, links, submodules,
 entry count, depth, sizes; it passes its rules for one path and one file in), made over
-objects read with a few ``git cat-file`` processes for all runs together: the commits, then
-the folders level by level (each folder once, however many runs share it; never below the
-depth limit, where every path fails anyway), then the size of every file. A folder's result
+objects read through one ``git cat-file`` process for all runs together (``catfile_session``;
+one a pass where git is older than 2.36): the commits, then the folders level by level
+(each folder once, however many runs share it; never below the depth limit, where every
+path fails anyway), then the size of every file. A folder's result
 is kept by its id and path, so a folder many runs share (``env/``) is walked once. Work
 stays bounded on crafted trees: a folder is read once whatever number of paths lead to it,
 and a walk stops at the entry limit.
@@ -23,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from itertools import chain, compress
 from typing import TYPE_CHECKING, Protocol
 
-from gitruns.runs.gitbatch import hex_listing, raw_sizes, read_raw
+from gitruns.runs.catfile_session import CatFileSession
+from gitruns.runs.gitbatch import hex_listing
 
 if TYPE_CHECKING:
     from gitruns.storage import Store
@@ -67,14 +69,16 @@ def check_trees_in_bulk(
     collecting = gc.isenabled()
     gc.disable()  # tens of thousands of lists and slices, no cycle among them: nothing to free
     try:
-        return _check(store, runs, rules, root_trees or {})
+        # every pass (commits, folder levels, sizes) through one git process
+        with CatFileSession(store) as reads:
+            return _check(reads, runs, rules, root_trees or {})
     finally:
         if collecting:
             gc.enable()
 
 
 def _check(
-    store: Store,
+    reads: CatFileSession,
     runs: Sequence[tuple[str, str]],
     rules: Rules,
     root_trees: Mapping[str, str | None],
@@ -83,7 +87,7 @@ def _check(
     roots: dict[str, bytes] = {}  # ref name -> raw root tree id
     unknown = [(ref_name, commit) for ref_name, commit in runs if commit not in root_trees]
     listing = "".join(f"{commit}\n" for _, commit in unknown).encode()
-    commits = dict(zip(unknown, read_raw(store, listing, len(unknown)), strict=True))
+    commits = dict(zip(unknown, reads.read_raw(listing, len(unknown)), strict=True))
     for ref_name, commit in runs:
         if commit in root_trees:
             root = _hex_root(root_trees[commit], len(commit))
@@ -96,8 +100,8 @@ def _check(
     if not roots:
         return failed
     id_bytes = len(next(iter(roots.values())))
-    trees = _read_trees(store, set(roots.values()), rules.max_depth, id_bytes)
-    sizes = _blob_sizes(store, trees, id_bytes)
+    trees = _read_trees(reads, set(roots.values()), rules.max_depth, id_bytes)
+    sizes = _blob_sizes(reads, trees, id_bytes)
     fast = _FastWalk(trees, sizes, rules)
     exact: _Walk | None = None
     for ref_name, root in roots.items():
@@ -141,7 +145,7 @@ RawEntries = tuple[list[bytes], list[bytes], list[bytes]]
 
 
 def _read_trees(
-    store: Store, roots: set[bytes], max_depth: int, id_bytes: int
+    reads: CatFileSession, roots: set[bytes], max_depth: int, id_bytes: int
 ) -> dict[bytes, RawEntries | None]:
     """Every folder under ``roots`` down to ``max_depth``: ``{raw id: entries}``, None for
     an object that is missing, not a tree, or malformed."""
@@ -151,7 +155,7 @@ def _read_trees(
     for _ in range(max_depth + 1):
         if not level:
             break
-        found = read_raw(store, hex_listing(level, id_bytes), len(level))
+        found = reads.read_raw(hex_listing(level, id_bytes), len(level))
         following: list[bytes] = []
         for tree_id, obj in zip(level, found, strict=True):
             entries: RawEntries | None = None
@@ -177,7 +181,7 @@ def _read_trees(
 
 
 def _blob_sizes(
-    store: Store, trees: dict[bytes, RawEntries | None], id_bytes: int
+    reads: CatFileSession, trees: dict[bytes, RawEntries | None], id_bytes: int
 ) -> dict[bytes, int | None]:
     listed = list(filter(None, trees.values()))
     modes = list(chain.from_iterable([entries[0] for entries in listed]))
@@ -193,7 +197,8 @@ def _blob_sizes(
                 if mode == b"100644" or mode == b"100755" or _mode(mode) in MODE_BLOBS
             }
         )
-    return dict(zip(blobs, raw_sizes(store, hex_listing(blobs, id_bytes), len(blobs)), strict=True))
+    sizes = reads.raw_sizes(hex_listing(blobs, id_bytes), len(blobs))
+    return dict(zip(blobs, sizes, strict=True))
 
 
 _FOLDER = b"40000"

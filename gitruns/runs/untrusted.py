@@ -12,8 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
@@ -37,8 +36,7 @@ _SUMMARY_CAP = 64 * 1024 * 1024
 _META_FILES = {layout.RUN_FILE, layout.PARAMS_FILE, layout.SUMMARY_FILE, layout.ARTIFACTS_FILE}
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):  # not a dataclass: importing dataclasses costs a fetch ~10 ms
     max_entries: int = 250_000  # a run may log budget.MAX_METRIC_KEYS (200,000) metric keys
     max_depth: int = 32
     max_total_bytes: int = 2 * 1024**3

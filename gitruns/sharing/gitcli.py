@@ -7,7 +7,6 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,11 +46,16 @@ _UNREACHABLE_MARKERS = (
 )
 
 
-@dataclass
 class GitResult:
-    returncode: int
-    stdout: str
-    stderr: str
+    """A git process's exit status and output. A plain class: a dataclass or NamedTuple
+    costs a push or fetch a millisecond or more to import or build."""
+
+    __slots__ = ("returncode", "stderr", "stdout")
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
 
 
 def run_git(

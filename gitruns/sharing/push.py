@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
@@ -26,14 +25,25 @@ ANNOTATION_TRAILER = "Gitruns-Annotation:"
 _MAX_REFSPECS_PER_CALL = 2000  # keeps the command line far below ARG_MAX
 
 
-@dataclass
 class PushReport:
-    remote: str
-    updates: list[RefUpdate] = field(default_factory=list)
-    # Runs pushed although their code commit was on no branch of the remote (allowed).
-    unpublished_code: list[str] = field(default_factory=list)
-    # Every local run as this push listed it, {run id: commit}.
-    commits: dict[str, str] = field(default_factory=dict)
+    """What a push did. A plain class, not a dataclass: see ``sharing.fetch.FetchReport``."""
+
+    def __init__(
+        self,
+        remote: str,
+        updates: list[RefUpdate] | None = None,
+        unpublished_code: list[str] | None = None,
+        commits: dict[str, str] | None = None,
+    ) -> None:
+        self.remote = remote
+        self.updates = [] if updates is None else updates
+        # Runs pushed although their code commit was on no branch of the remote (allowed).
+        self.unpublished_code = [] if unpublished_code is None else unpublished_code
+        # Every local run as this push listed it, {run id: commit}.
+        self.commits = {} if commits is None else commits
+
+    def __repr__(self) -> str:
+        return f"PushReport({self.__dict__!r})"
 
     def run_id(self, update: RefUpdate) -> str:
         return update.dst.removeprefix(RUNS_PREFIX)

@@ -15,7 +15,6 @@ Measured with git 2.39 (tests/test_sharing_setup.py keeps checking it):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
@@ -58,12 +57,16 @@ def require_remote(store: Store, remote: str) -> None:
     )
 
 
-@dataclass
 class SetupChange:
-    """What setup (or undo) changed, for the CLI to show."""
+    """What setup (or undo) changed, for the CLI to show. A plain class, not a dataclass:
+    this module is on the path of every push and fetch (see ``sharing.fetch.FetchReport``)."""
 
-    added: list[str]
-    removed: list[str]
+    def __init__(self, added: list[str], removed: list[str]) -> None:
+        self.added = added
+        self.removed = removed
+
+    def __repr__(self) -> str:
+        return f"SetupChange(added={self.added!r}, removed={self.removed!r})"
 
 
 def setup_remote(store: Store, remote: str) -> SetupChange:

@@ -5,6 +5,7 @@ Runs are crafted with git plumbing in a real repository, under refs/remote-runs/
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -15,7 +16,8 @@ from conftest import git
 
 from gitruns.errors import InvalidRunError
 from gitruns.format.ids import new_run_id
-from gitruns.runs.gitbatch import parse_tree
+from gitruns.runs.catfile_session import CatFileSession
+from gitruns.runs.gitbatch import BatchError, parse_tree, raw_sizes, read_raw
 from gitruns.runs.untrusted import Limits, check_run_refs, check_tree
 
 LIMITS = Limits(max_entries=40, max_depth=4, max_total_bytes=60_000, max_file_bytes=20_000)
@@ -338,3 +340,62 @@ def test_a_ref_to_a_missing_object_is_listed_and_refused(
     failed = check_run_refs(store(repo), runs, LIMITS, trees)
     assert list(failed) == [ref]
     assert "does not point at a commit" in failed[ref].message
+
+
+def _git_before_batch_command(folder: Path) -> str:
+    """A PATH on which `git` is the real one, except that it refuses `--batch-command` as
+    git before 2.36 does (usage, exit status 129)."""
+    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
+    folder.mkdir()
+    shim = folder / "git"
+    shim.write_text(
+        "#!/bin/sh\n"
+        'for arg in "$@"; do\n'
+        '  [ "$arg" = --batch-command ] && { echo "usage: git cat-file" >&2; exit 129; }\n'
+        "done\n"
+        f'exec {real.stdout.strip()} "$@"\n'
+    )
+    shim.chmod(0o755)
+    return f"{folder}:{os.environ['PATH']}"
+
+
+def test_one_cat_file_session_or_one_process_a_pass_give_the_same_verdicts(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every pass of the check goes through one `git cat-file --batch-command`; a git that
+    does not know the option gets a process a pass, with the same answers."""
+    repo, cases = crafted
+    runs = list(cases.values())
+    session = {ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS).items()}
+    monkeypatch.setenv("PATH", _git_before_batch_command(tmp_path / "old-git"))
+    per_pass = {ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS).items()}
+    assert session == per_pass == _one_by_one(repo, runs)
+    assert {name for name, (ref, _, _) in cases.items() if ref in session} == set(cases) - {
+        "good",
+        "fine_depth",
+    }
+
+
+def test_a_session_answers_as_one_process_a_pass(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    repo, cases = crafted
+    repository = store(repo)
+    names = [commit for _, _, commit in cases.values()] + ["0" * 40, "f" * 40]
+    trees = [_plumb(repo, "rev-parse", f"{c}^{{tree}}") for c in names[:3]]
+    listing = "".join(f"{n}\n" for n in names).encode()
+    trees_listing = "".join(f"{t}\n" for t in trees).encode()
+    with CatFileSession(repository) as reads:
+        assert reads.read_raw(listing, len(names)) == read_raw(repository, listing, len(names))
+        assert reads.raw_sizes(listing, len(names)) == raw_sizes(repository, listing, len(names))
+        assert reads.read_raw(trees_listing, 3) == read_raw(repository, trees_listing, 3)
+        assert reads.read_raw(b"", 0) == []
+        # answers longer than a pipe holds, and than one read takes, come whole
+        big = [_blob(repo, bytes([i]) * 1_500_000) for i in range(3)]
+        big_listing = "".join(f"{b}\n" for b in [big[0], "0" * 40, *big[1:]]).encode()
+        assert reads.read_raw(big_listing, 4) == read_raw(repository, big_listing, 4)
+        with pytest.raises(BatchError):
+            reads.read_raw(b"a\nb\n", 1)  # a name that holds a newline
+    assert read_raw(repository, listing, len(names))[-1] is None  # a missing object

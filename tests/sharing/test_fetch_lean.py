@@ -14,6 +14,7 @@ from conftest import git, gitruns_cli
 
 from gitruns.format.ids import new_run_id
 from gitruns.runs import treecheck
+from gitruns.runs.catfile_session import CatFileSession
 from gitruns.runs.untrusted import DEFAULT_LIMITS, _Rules
 from gitruns.sharing.fetch import fetch_runs
 from gitruns.sharing.lightrepo import LightRepo, open_for_transfer
@@ -49,7 +50,8 @@ def test_fetch_loads_no_libgit2(tmp_path: Path) -> None:
         "sys.argv = ['gitruns', 'fetch']\n"
         "from gitruns.cli.main import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "print(sorted(m for m in ('pygit2', 'yaml', 'gitruns.storage') if m in sys.modules))\n"
+        "print(sorted(m for m in ('pygit2', 'yaml', 'gitruns.storage', 'dataclasses', 'hashlib')"
+        " if m in sys.modules))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=team.bob, capture_output=True, text=True, check=True
@@ -89,10 +91,12 @@ def test_the_fast_walk_passes_every_valid_run(tmp_path: Path) -> None:
     light = open_for_transfer(team.alice)
     runs = [(f"refs/runs/{i}", c) for i, c in runs_of(team.alice).items()]
     rules = _Rules(DEFAULT_LIMITS)
-    commits = treecheck.read_raw(light, "".join(f"{c}\n" for _, c in runs).encode(), len(runs))
-    roots = [treecheck._root_tree(found) for found in commits]
-    assert all(root is not None for root in roots)
-    trees = treecheck._read_trees(light, {r for r in roots if r}, rules.max_depth, 20)
-    walk = treecheck._FastWalk(trees, treecheck._blob_sizes(light, trees, 20), rules)
+    with CatFileSession(light) as reads:
+        commits = reads.read_raw("".join(f"{c}\n" for _, c in runs).encode(), len(runs))
+        roots = [treecheck._root_tree(found) for found in commits]
+        assert all(root is not None for root in roots)
+        trees = treecheck._read_trees(reads, {r for r in roots if r}, rules.max_depth, 20)
+        sizes = treecheck._blob_sizes(reads, trees, 20)
+    walk = treecheck._FastWalk(trees, sizes, rules)
     assert all(walk.tree(root, b"") is not None for root in roots if root)
     assert treecheck.check_trees_in_bulk(light, runs, rules) == {}

@@ -15,7 +15,16 @@ from gitruns.recording.repository import open_store
 from gitruns.sharing.lightrepo import LightRepo, open_for_transfer
 from gitruns.storage import Store
 
-HEAVY = ("pygit2", "yaml", "jsonschema", "gitruns.storage", "gitruns.runs.model")
+# dataclasses and hashlib: about 17 ms of imports a transfer, kept off the path (issue 16)
+HEAVY = (
+    "pygit2",
+    "yaml",
+    "jsonschema",
+    "gitruns.storage",
+    "gitruns.runs.model",
+    "dataclasses",
+    "hashlib",
+)
 
 
 def _heavy_loaded(cwd: Path, argv: list[str], stdin: str = "") -> list[str]:
@@ -84,3 +93,22 @@ def test_light_config_values_are_gits(tmp_path: Path) -> None:
     light, full = open_for_transfer(team.alice), open_store(team.alice)
     for key in ("gitruns.allowUnpublishedCode", "user.name", "core.hooksPath", "no.such"):
         assert light.config_value(key) == full.config_value(key), key
+
+
+def test_light_remote_names_are_git_remotes(tmp_path: Path) -> None:
+    """One `git config` listing answers both the remote names (as `git remote` lists them:
+    any `remote.<name>.<key>`, dots and case kept) and whether this is a partial clone."""
+    team = make_team(tmp_path)
+    git(team.alice, "config", "remote.a.b.url", str(team.remote))
+    git(team.alice, "config", "remote.Up.url", str(team.remote))
+    git(team.alice, "config", "remote.fetch-only.fetch", "+refs/heads/*:refs/x/*")
+    git(team.alice, "config", "remote.pushDefault", "origin")  # no remote of that name
+    light = open_for_transfer(team.alice)
+    assert isinstance(light, LightRepo)
+    assert light.remote_names() == sorted(git(team.alice, "remote").split("\n")[:-1])
+    assert {"a.b", "Up", "fetch-only", "origin"} <= set(light.remote_names())
+    assert light.promisor_remote() is None
+    git(team.alice, "config", "remote.Up.promisor", "true")
+    assert open_for_transfer(team.alice).promisor_remote() == "Up"
+    git(team.alice, "config", "extensions.partialClone", "a.b")
+    assert open_for_transfer(team.alice).promisor_remote() == "a.b"

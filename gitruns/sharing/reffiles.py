@@ -1,0 +1,108 @@
+"""The refs under one prefix read from the files of git's ref store, without a git process.
+
+A fetch lists its remote's runs before and after ``git fetch``; ``git for-each-ref`` costs a
+process (a millisecond or two of CPU) and, for the thousands of loose ref files a fetch
+writes, more CPU than reading them here. What is read is what ``for-each-ref`` lists: loose
+files under ``<common dir>/refs/...`` (they win over ``packed-refs``), then the sorted
+``packed-refs``, read after them as git reads them (``git pack-refs`` writes the new
+``packed-refs`` before it deletes the loose files, so a ref moving meanwhile is seen in one
+or the other). Lock files (``*.lock``, a ref being written) are left out, as git does.
+
+Anything that is not plain (a symbolic ref, a file that is not one object id, a name git
+might read otherwise, a ``packed-refs`` not marked sorted, a file that cannot be read)
+answers None, and the caller asks ``git for-each-ref``: the reader never guesses.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+# A ref name component as gitruns and git both read it the same way (run ids, remote names).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
+_HEX = re.compile(rb"(?:[0-9a-f]{40}|[0-9a-f]{64})\n")
+_PACKED_SORTED = re.compile(rb"# pack-refs with:[^\n]* sorted(?: |\n)")
+
+
+class _NotPlain(Exception):
+    """Something ``git for-each-ref`` should read itself."""
+
+
+def refs_under(common_dir: Path, prefix: str) -> dict[str, str] | None:
+    """``{full ref name: object id}`` of the refs under ``prefix`` (``refs/.../``), or None
+    when the files hold anything but plain refs (see the module's text)."""
+    if not prefix.startswith("refs/") or not prefix.endswith("/"):
+        return None
+    parts = prefix[len("refs/") : -1].split("/")
+    if not all(_PLAIN_NAME.fullmatch(part) for part in parts):
+        return None
+    try:
+        loose: dict[str, str] = {}
+        _read_loose(os.path.join(common_dir, *prefix.split("/")), prefix, loose)
+        found = _read_packed(os.path.join(common_dir, "packed-refs"), prefix)
+    except (_NotPlain, OSError, UnicodeDecodeError):
+        return None
+    found.update(loose)
+    return found
+
+
+def _read_loose(folder: str, prefix: str, found: dict[str, str]) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return  # no loose ref there (a fresh clone, or every ref packed)
+    for entry in entries:
+        name = entry.name
+        if name.endswith(".lock"):
+            continue  # a ref being written: git lists it from where it was
+        if not _PLAIN_NAME.fullmatch(name):
+            raise _NotPlain(name)
+        if entry.is_dir(follow_symlinks=False):
+            _read_loose(entry.path, f"{prefix}{name}/", found)
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            raise _NotPlain(name)  # a symlink (an old-style symbolic ref), a socket...
+        try:
+            fd = os.open(entry.path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # packed meanwhile: packed-refs, read next, holds it
+        try:
+            content = os.read(fd, 80)
+        finally:
+            os.close(fd)
+        if not _HEX.fullmatch(content):
+            raise _NotPlain(name)  # "ref: ..." (symbolic), or not one object id
+        found[prefix + name] = content[:-1].decode("ascii")
+
+
+def _read_packed(path: str, prefix: str) -> dict[str, str]:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return {}
+    if not data:
+        return {}
+    header_end = data.find(b"\n") + 1
+    if not data.startswith(b"#") or not _PACKED_SORTED.match(data, 0, header_end):
+        raise _NotPlain("packed-refs")  # git has written it sorted since 1.8
+    key = b" " + prefix.encode()
+    start = data.find(key, header_end)
+    if start < 0:
+        return {}
+    start = data.rfind(b"\n", 0, start) + 1
+    found: dict[str, str] = {}
+    for line in data[start:].split(b"\n"):
+        if line.startswith(b"^"):
+            continue  # the peeled value of the tag before it
+        oid, _, name = line.partition(b" ")
+        if not name.startswith(key[1:]):
+            break  # sorted: nothing further is under the prefix
+        rest = name[len(key) - 1 :].decode("utf-8")
+        if not _HEX.fullmatch(oid + b"\n") or not all(
+            _PLAIN_NAME.fullmatch(part) for part in rest.split("/")
+        ):
+            raise _NotPlain(rest)
+        found[name.decode("utf-8")] = oid.decode("ascii")
+    return found

@@ -1,0 +1,98 @@
+"""A fetch reads the refs under its prefix from git's files (``sharing.reffiles``): the same
+refs ``git for-each-ref`` lists, loose and packed, or None (git lists them) whenever the files
+hold anything but plain refs. Real repositories, real git."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from _sharing_helpers import make_run, make_team, runs_of
+from conftest import git
+
+from gitruns.format.ids import new_run_id
+from gitruns.sharing.fetch import fetch_runs
+from gitruns.sharing.lightrepo import open_for_transfer
+from gitruns.sharing.reffiles import refs_under
+
+PREFIX = "refs/remote-runs/origin/"
+
+
+def _gits(repo: Path, prefix: str = PREFIX) -> dict[str, str]:
+    listed = git(repo, "for-each-ref", "--format=%(objectname) %(refname)", prefix)
+    return {name: oid for oid, name in (line.split(" ", 1) for line in listed.splitlines())}
+
+
+def _create(repo: Path, names: list[str], commit: str) -> None:
+    lines = "".join(f"create {name} {commit}\n" for name in names)
+    subprocess.run(["git", "update-ref", "--stdin"], cwd=repo, input=lines, text=True, check=True)
+
+
+def test_loose_packed_and_both_read_as_git_lists_them(tmp_path: Path) -> None:
+    team = make_team(tmp_path)
+    repo, common = team.bob, team.bob / ".git"
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert refs_under(common, PREFIX) == {} == _gits(repo)  # nothing yet
+    packed = [f"{PREFIX}{new_run_id()}" for _ in range(5)]
+    _create(repo, [*packed, f"{PREFIX}nested/{new_run_id()}", "refs/remote-runs/other/x"], head)
+    git(repo, "pack-refs", "--all")
+    loose = [f"{PREFIX}{new_run_id()}" for _ in range(3)]
+    _create(repo, loose, head)
+    # a packed ref rewritten loose (the loose file wins), and one deleted
+    run_id = make_run(repo)
+    git(repo, "update-ref", packed[0], runs_of(repo)[run_id])
+    git(repo, "update-ref", "-d", packed[1])
+    (common / "refs" / "remote-runs" / "origin" / f"{new_run_id()}.lock").write_text("x\n")
+    found = refs_under(common, PREFIX)
+    assert found == _gits(repo)
+    assert found is not None and found[packed[0]] == runs_of(repo)[run_id]
+    assert packed[1] not in found and "refs/remote-runs/other/x" not in found
+    assert refs_under(common, "refs/remote-runs/other/") == _gits(repo, "refs/remote-runs/other/")
+
+
+def test_anything_but_plain_refs_is_left_to_git(tmp_path: Path) -> None:
+    team = make_team(tmp_path)
+    repo, common = team.bob, team.bob / ".git"
+    head = git(repo, "rev-parse", "HEAD").strip()
+    name = f"{PREFIX}{new_run_id()}"
+    _create(repo, [name], head)
+    assert refs_under(common, PREFIX) == _gits(repo)
+    git(repo, "symbolic-ref", f"{PREFIX}link", name)
+    assert refs_under(common, PREFIX) is None  # a symbolic ref: git resolves it
+    git(repo, "symbolic-ref", "-d", f"{PREFIX}link")
+    (common / "refs" / "remote-runs" / "origin" / "odd name").write_text(head + "\n")
+    assert refs_under(common, PREFIX) is None
+    (common / "refs" / "remote-runs" / "origin" / "odd name").unlink()
+    git(repo, "pack-refs", "--all")
+    packed = common / "packed-refs"
+    text = packed.read_text()
+    packed.write_text(text.replace(" sorted", ""))  # an old git's packed-refs
+    assert refs_under(common, PREFIX) is None
+    packed.write_text(text)
+    assert refs_under(common, PREFIX) == _gits(repo) == {name: head}
+    assert refs_under(common, "refs/../") is None  # never a path outside refs/
+
+
+def test_a_fetch_reads_its_refs_from_files_and_still_checks_every_new_run(
+    tmp_path: Path,
+) -> None:
+    """With its refs read from files (no `git for-each-ref`, no root trees listed by git) a
+    fetch still finds each new, updated and gone run, and drops a run that is not a run."""
+    team = make_team(tmp_path)
+    ids = {make_run(team.alice, f"r{i}") for i in range(3)}
+    assert (
+        subprocess.run(
+            ["git", "push", "-q", "origin", "refs/runs/*:refs/runs/*"], cwd=team.alice
+        ).returncode
+        == 0
+    )
+    head = git(team.remote, "rev-parse", "main").strip()
+    git(team.remote, "update-ref", f"refs/runs/evil/{new_run_id()}", head)  # not a run ref
+    report = fetch_runs(open_for_transfer(team.bob), "origin")
+    assert set(report.new) == ids
+    assert len(report.invalid) == 1 and "/evil/" in report.invalid[0][0]
+    assert set(_gits(team.bob)) == {f"{PREFIX}{i}" for i in ids}
+    gone = sorted(ids)[0]
+    git(team.remote, "update-ref", "-d", f"refs/runs/{gone}")
+    report = fetch_runs(open_for_transfer(team.bob), "origin")
+    assert report.removed == [gone] and report.new == [] and report.invalid[0][0].count("/evil/")
