@@ -72,3 +72,35 @@ def write_section(name: str, body: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     DOC.write_text(text)
+
+
+def regular_install(venv: Path) -> str | None:
+    """The Python of a fresh venv at ``venv`` with this worktree installed as a user's
+    ``pip install`` does (a wheel: no editable finder at start-up), its dependencies read
+    from this venv through a ``.pth`` line (a path only: the editable finder's own ``.pth``
+    there is not run); None when it cannot be built (pip needs PyPI for setuptools)."""
+    import shutil
+    import site
+
+    shutil.rmtree(venv, ignore_errors=True)
+    base = getattr(sys, "_base_executable", sys.executable)
+    python = venv / "bin" / "python"
+    try:
+        subprocess.run([base, "-m", "venv", str(venv)], check=True, capture_output=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
+            check=True,
+            capture_output=True,
+            env=bench_env(),
+        )
+        found = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except subprocess.CalledProcessError as exc:
+        print(f"no regular install: {exc.stderr[-500:]!r}", file=sys.stderr)
+        return None
+    Path(found, "_bench_dependencies.pth").write_text(site.getsitepackages()[0] + "\n")
+    return str(python)

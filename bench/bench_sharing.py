@@ -205,34 +205,11 @@ TRANSFER_PYTHON = sys.executable
 
 
 def regular_python() -> str | None:
-    """The Python of a venv with this worktree installed as a user's ``pip install`` does (a
-    wheel: no editable finder at start-up), its dependencies read from this venv through a
-    ``.pth`` line (a path only: the editable finder's own ``.pth`` there is not run); None
-    when it cannot be built (pip needs PyPI for setuptools)."""
-    import site
+    """The Python of a venv with this worktree installed as a user's ``pip install`` does
+    (``_common.regular_install``); None when it cannot be built."""
+    from _common import regular_install
 
-    venv = ROOT / "bench" / ".work" / "transfers-regular"
-    shutil.rmtree(venv, ignore_errors=True)
-    python = venv / "bin" / "python"
-    try:
-        base = getattr(sys, "_base_executable", sys.executable)
-        subprocess.run([base, "-m", "venv", str(venv)], check=True, capture_output=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
-            check=True,
-            capture_output=True,
-        )
-        found = subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except subprocess.CalledProcessError as exc:
-        print(f"no regular install: {exc.stderr[-500:]!r}", file=sys.stderr)
-        return None
-    Path(found, "_bench_dependencies.pth").write_text(site.getsitepackages()[0] + "\n")
-    return str(python)
+    return regular_install(ROOT / "bench" / ".work" / "transfers-regular")
 
 
 def measured_gitruns(cwd: Path, *args: str) -> tuple[float, float, float]:

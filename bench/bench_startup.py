@@ -31,8 +31,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
-import site
 import statistics
 import subprocess
 import sys
@@ -44,7 +42,16 @@ from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, WORK, bench_env, compile_gitruns, machine_line, make_repo, write_section
+from _common import (
+    ROOT,
+    WORK,
+    bench_env,
+    compile_gitruns,
+    machine_line,
+    make_repo,
+    regular_install,
+    write_section,
+)
 
 PY = sys.executable
 GITRUNS = [PY, "-m", "gitruns"]
@@ -123,36 +130,6 @@ def installed_editable() -> bool:
     except metadata.PackageNotFoundError:
         return False
     return bool(json.loads(text).get("dir_info", {}).get("editable"))
-
-
-def regular_install() -> str | None:
-    """The Python of a venv with this worktree installed as a user's `pip install` does
-    (a wheel: no editable finder), its dependencies read from this venv through a `.pth`
-    line (a path only: the editable finder's own `.pth` there is not run); None when it
-    cannot be built (pip needs PyPI for setuptools)."""
-    venv = WORK / "startup-regular"
-    shutil.rmtree(venv, ignore_errors=True)
-    base = getattr(sys, "_base_executable", sys.executable)
-    python = venv / "bin" / "python"
-    try:
-        subprocess.run([base, "-m", "venv", str(venv)], check=True, capture_output=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
-            check=True,
-            capture_output=True,
-            env=bench_env(),
-        )
-    except subprocess.CalledProcessError as exc:
-        print(f"no regular install: {exc.stderr.decode(errors='replace')[-500:]}")
-        return None
-    found = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    Path(found, "_bench_dependencies.pth").write_text(site.getsitepackages()[0] + "\n")
-    return str(python)
 
 
 def before_tree(rev: str) -> tuple[str, Path]:
@@ -515,7 +492,7 @@ def main() -> None:
     args = parser.parse_args()
     compile_gitruns()
     editable = installed_editable()
-    regular = None if args.no_regular else regular_install()
+    regular = None if args.no_regular else regular_install(WORK / "startup-regular")
     before = before_tree(args.before) if args.before else None
     load_before = os.getloadavg()[0]
     result = measure(args.repeat, regular, before)
