@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitruns.format.packcounts import count_packs, loose_objects_past  # noqa: F401
-
 KEEP_PREFIX = b"gitruns "  # first bytes of every .keep file gitruns writes
 INDEX_MAGIC = b"\xfftOc"  # first bytes of a pack index (v2), and of a brief keep file
 LINKED_KEEP_REASON = "brief keep"  # the reason gitruns_keeps gives for a brief keep

@@ -12,7 +12,7 @@ from conftest import fsck, git
 
 import gitruns
 from gitruns import compaction
-from gitruns.format import packs
+from gitruns.format import packcounts, packs
 from gitruns.recording.staging import read_small_file
 
 
@@ -48,7 +48,7 @@ def test_packs_are_counted_every_few_writes_and_rolled_up_when_past(
     ids = [small_run(i) for i in range(40)]
     wait_for_compaction(repo)
     objects = repo / ".git" / "objects"
-    assert packs.count_packs(objects) < 40  # one pack a run without any roll-up
+    assert packcounts.count_packs(objects) < 40  # one pack a run without any roll-up
     fsck(repo)
     listed = git(repo, "for-each-ref", "--format=%(refname)", "refs/runs/").split()
     assert sorted(listed) == sorted(f"refs/runs/{i}" for i in ids)

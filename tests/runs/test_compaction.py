@@ -18,7 +18,7 @@ from conftest import fsck, git, gitruns_cli
 
 import gitruns
 from gitruns import compaction
-from gitruns.format import packs
+from gitruns.format import packcounts, packs
 from gitruns.storage import Store
 
 
@@ -51,7 +51,7 @@ def test_runs_end_up_packed_without_gc(repo: Path, monkeypatch: pytest.MonkeyPat
     assert loose_objects(repo) == []
     # Bounded, not exact: writes made while a background job runs start none (the lock is
     # held), and a geometric roll-up may leave a few packs of decreasing size.
-    assert packs.count_packs(store.objects_dir) <= 3 * 4
+    assert packcounts.count_packs(store.objects_dir) <= 3 * 4
     assert len(loose_run_refs(repo)) <= 20  # of 30: most refs went into packed-refs
     packed = (repo / ".git" / "packed-refs").read_text()
     assert sum(f"refs/runs/{run_id}\n" in packed for run_id in ids) >= 10
