@@ -8,6 +8,7 @@ import os
 import pty
 import select
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,7 +61,7 @@ def live(repo: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     (repo / "child.py").write_text(CHILD)
     stop = repo.parent / "stop"
     recorder = subprocess.Popen(
-        [*GITRUNS, "record", "--name", "live-one", "--", "python", "child.py", str(stop)],
+        [*GITRUNS, "record", "--name", "live-one", "--", sys.executable, "child.py", str(stop)],
         cwd=repo,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -159,7 +160,7 @@ def test_plot_follow_redraws_until_the_run_ends(
 def test_a_dead_run_is_crashed_not_running(repo: Path) -> None:
     (repo / "child.py").write_text(CHILD)
     recorder = subprocess.Popen(
-        [*GITRUNS, "record", "--", "python", "child.py", str(repo.parent / "never")],
+        [*GITRUNS, "record", "--", sys.executable, "child.py", str(repo.parent / "never")],
         cwd=repo,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
