@@ -104,3 +104,23 @@ def regular_install(venv: Path) -> str | None:
         return None
     Path(found, "_bench_dependencies.pth").write_text(site.getsitepackages()[0] + "\n")
     return str(python)
+
+
+def gitruns_at(revision: str) -> Path:
+    """The ``gitruns`` package of ``revision`` (a commit of this repository), extracted once
+    under bench/.work/ (``before-<commit>``): a ``--before`` row runs it by PYTHONPATH."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    folder = ROOT / "bench" / ".work" / f"before-{commit[:12]}"
+    if not (folder / "gitruns").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", commit, "gitruns"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_section
+from _common import gitruns_at, write_section
 from bench_query import FILTER, MLFLOW_FILTER, bench_python, mlflow_store
 from gen_runs import generate
 
@@ -135,27 +135,6 @@ def _median(samples: list[dict[str, Any]], key: str) -> float:
     return statistics.median(sample[key] for sample in samples)
 
 
-def before_tree(revision: str) -> Path:
-    """The ``gitruns`` package of ``revision`` (a commit of this repository), extracted
-    once under bench/.work/: the cold rebuild of ``--before`` runs it by PYTHONPATH."""
-    root = Path(__file__).resolve().parent.parent
-    commit = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    folder = root / "bench" / ".work" / f"before-{commit[:12]}"
-    if not (folder / "gitruns").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "archive", commit, "gitruns"], cwd=root, capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
-
-
 def figures(
     n: int,
     repeat: int = 3,
@@ -166,7 +145,7 @@ def figures(
 ) -> dict[str, Any]:
     """Measure one size: the cold rebuild (interleaved with MLflow's whole search process,
     its cold start: it has no cache to build; skipped with ``warm_only``; and with the
-    gitruns of ``before``, see ``before_tree``), then (unless ``rebuild_only``) search and
+    gitruns of ``before``, see ``_common.gitruns_at``), then (unless ``rebuild_only``) search and
     ``ls --format json``/csv."""
     repo = generate(n)
     gitruns = [sys.executable, "-m", "gitruns"]
@@ -361,7 +340,7 @@ def main() -> None:
         help="also time the cold rebuild of this commit's gitruns, in turn with this one",
     )
     args = parser.parse_args()
-    before = before_tree(args.before) if args.before else None
+    before = gitruns_at(args.before) if args.before else None
     rows = []
     for n in args.runs:
         big = n >= args.rebuild_only_from

@@ -47,6 +47,7 @@ from _common import (
     WORK,
     bench_env,
     compile_gitruns,
+    gitruns_at,
     machine_line,
     make_repo,
     regular_install,
@@ -138,13 +139,7 @@ def before_tree(rev: str) -> tuple[str, Path]:
     short = subprocess.run(
         ["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True, text=True
     ).stdout.strip()
-    folder = WORK / "startup-before" / short
-    if not (folder / "gitruns").is_dir():
-        folder.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "archive", short, "gitruns"], cwd=ROOT, check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    folder = gitruns_at(rev)
     subprocess.run(
         [PY, "-m", "compileall", "-q", str(folder / "gitruns")],
         check=True,
