@@ -10,7 +10,10 @@ or the other). Lock files (``*.lock``, a ref being written) are left out, as git
 
 Anything that is not plain (a symbolic ref, a file that is not one object id, a name git
 might read otherwise, a ``packed-refs`` not marked sorted, a file that cannot be read)
-answers None, and the caller asks ``git for-each-ref``: the reader never guesses.
+answers None, and the caller asks ``git for-each-ref``: the reader never guesses. The one
+symbolic ref a caller may ask to have read is one that names another ref under the same
+prefix (``refs/remotes/origin/HEAD``, which every clone has): it lists as that ref's value,
+as ``for-each-ref`` lists it.
 """
 
 from __future__ import annotations
@@ -29,25 +32,33 @@ class _NotPlain(Exception):
     """Something ``git for-each-ref`` should read itself."""
 
 
-def refs_under(common_dir: Path, prefix: str) -> dict[str, str] | None:
+def refs_under(common_dir: Path, prefix: str, *, symbolic: bool = False) -> dict[str, str] | None:
     """``{full ref name: object id}`` of the refs under ``prefix`` (``refs/.../``), or None
-    when the files hold anything but plain refs (see the module's text)."""
+    when the files hold anything but plain refs (see the module's text). ``symbolic``: a
+    loose symbolic ref naming a plain ref under ``prefix`` is read too."""
     if not prefix.startswith("refs/") or not prefix.endswith("/"):
         return None
     parts = prefix[len("refs/") : -1].split("/")
     if not all(_PLAIN_NAME.fullmatch(part) for part in parts):
         return None
+    links: dict[str, str] | None = {} if symbolic else None
     try:
         loose: dict[str, str] = {}
-        _read_loose(os.path.join(common_dir, *prefix.split("/")), prefix, loose)
+        _read_loose(os.path.join(common_dir, *prefix.split("/")), prefix, loose, links)
         found = _read_packed(os.path.join(common_dir, "packed-refs"), prefix)
     except (_NotPlain, OSError, UnicodeDecodeError):
         return None
     found.update(loose)
+    for name, target in (links or {}).items():
+        if target not in found:
+            return None  # dangling, or naming another symbolic ref: git resolves it
+        found[name] = found[target]
     return found
 
 
-def _read_loose(folder: str, prefix: str, found: dict[str, str]) -> None:
+def _read_loose(
+    folder: str, prefix: str, found: dict[str, str], links: dict[str, str] | None = None
+) -> None:
     try:
         entries = list(os.scandir(folder))
     except (FileNotFoundError, NotADirectoryError):
@@ -59,7 +70,7 @@ def _read_loose(folder: str, prefix: str, found: dict[str, str]) -> None:
         if not _PLAIN_NAME.fullmatch(name):
             raise _NotPlain(name)
         if entry.is_dir(follow_symlinks=False):
-            _read_loose(entry.path, f"{prefix}{name}/", found)
+            _read_loose(entry.path, f"{prefix}{name}/", found, links)
             continue
         if not entry.is_file(follow_symlinks=False):
             raise _NotPlain(name)  # a symlink (an old-style symbolic ref), a socket...
@@ -71,9 +82,23 @@ def _read_loose(folder: str, prefix: str, found: dict[str, str]) -> None:
             content = os.read(fd, 80)
         finally:
             os.close(fd)
+        if links is not None and content.startswith(b"ref: "):
+            links[prefix + name] = _link_target(content, prefix)
+            continue
         if not _HEX.fullmatch(content):
             raise _NotPlain(name)  # "ref: ..." (symbolic), or not one object id
         found[prefix + name] = content[:-1].decode("ascii")
+
+
+def _link_target(content: bytes, prefix: str) -> str:
+    """The ref a symbolic ref file names, when it is a plain name under ``prefix``."""
+    target = content[len(b"ref: ") :].decode("ascii")
+    if not target.endswith("\n") or not target.startswith(prefix):
+        raise _NotPlain(target)
+    rest = target[len(prefix) : -1]
+    if not all(_PLAIN_NAME.fullmatch(part) for part in rest.split("/")):
+        raise _NotPlain(target)
+    return target[:-1]
 
 
 def _read_packed(path: str, prefix: str) -> dict[str, str]:

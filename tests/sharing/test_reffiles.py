@@ -96,3 +96,21 @@ def test_a_fetch_reads_its_refs_from_files_and_still_checks_every_new_run(
     git(team.remote, "update-ref", "-d", f"refs/runs/{gone}")
     report = fetch_runs(open_for_transfer(team.bob), "origin")
     assert report.removed == [gone] and report.new == [] and report.invalid[0][0].count("/evil/")
+
+
+def test_a_symbolic_ref_to_a_ref_under_the_prefix_reads_when_asked(tmp_path: Path) -> None:
+    """A clone's refs/remotes/origin/HEAD names refs/remotes/origin/main: with ``symbolic``
+    it lists as git lists it (main's commit); a link going elsewhere, or nowhere, is git's."""
+    team = make_team(tmp_path)
+    repo, common = team.bob, team.bob / ".git"
+    prefix = "refs/remotes/origin/"
+    assert (common / "refs" / "remotes" / "origin" / "HEAD").read_text().startswith("ref: ")
+    assert refs_under(common, prefix) is None  # not asked: git lists it
+    found = refs_under(common, prefix, symbolic=True)
+    assert found == _gits(repo, prefix) and set(found) == {f"{prefix}HEAD", f"{prefix}main"}
+    git(repo, "pack-refs", "--all")  # the target packed, the link still a loose file
+    assert refs_under(common, prefix, symbolic=True) == _gits(repo, prefix)
+    git(repo, "symbolic-ref", f"{prefix}HEAD", "refs/heads/main")  # outside the prefix
+    assert refs_under(common, prefix, symbolic=True) is None
+    git(repo, "symbolic-ref", f"{prefix}HEAD", f"{prefix}gone")  # dangling
+    assert refs_under(common, prefix, symbolic=True) is None
