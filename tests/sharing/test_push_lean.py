@@ -111,3 +111,70 @@ def test_refs_that_are_not_plain_are_listed_by_git(
     assert done.returncode == 0, done.stderr
     assert list(runs_of(team.remote)) == [run_id]
     assert "for-each-ref" in called
+
+
+def _git_before_batch_command(folder: Path) -> str:
+    """A PATH on which `git` is the real one, except that it refuses `--batch-command` as
+    git before 2.36 does (usage, exit status 129)."""
+    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
+    folder.mkdir()
+    shim = folder / "git"
+    shim.write_text(
+        "#!/bin/sh\n"
+        'for arg in "$@"; do\n'
+        '  [ "$arg" = --batch-command ] && { echo "usage: git cat-file" >&2; exit 129; }\n'
+        "done\n"
+        f'exec {real.stdout.strip()} "$@"\n'
+    )
+    shim.chmod(0o755)
+    return f"{folder}:{os.environ['PATH']}"
+
+
+def test_one_cat_file_reads_the_code_and_the_artifacts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runs' commits (their code) before the push and their artifacts.yaml after it
+    go through one `git cat-file --batch-command`; with a git that refuses the option, a
+    process a pass does the same."""
+    team = make_team(tmp_path)
+    ids = {make_run(team.alice, f"r{i}") for i in range(3)}
+    path, log = _logging_git(tmp_path / "shim")
+    monkeypatch.setenv("PATH", path)
+    done = gitruns_cli(team.alice, "push")
+    called = _subcommands(log)
+    assert done.returncode == 0, done.stderr
+    assert called.count("cat-file") == 1, called
+    assert "--batch-command" in log.read_text()
+    monkeypatch.setenv("PATH", _git_before_batch_command(tmp_path / "old-git"))
+    more = {make_run(team.alice, f"s{i}") for i in range(2)}
+    done = gitruns_cli(team.alice, "push")
+    assert done.returncode == 0, done.stderr
+    assert set(runs_of(team.remote)) == ids | more
+    (team.alice / "train.py").write_text("print('secret idea')\n")
+    git(team.alice, "commit", "-q", "-am", "unpushed work")
+    secret = make_run(team.alice, "on-local-code")
+    refused = gitruns_cli(team.alice, "push")
+    assert refused.returncode == 1 and secret in refused.stderr
+    assert secret not in runs_of(team.remote)
+    fsck(team.remote)
+
+
+def test_an_annotated_run_is_followed_to_its_code(tmp_path: Path) -> None:
+    """A run tagged after it ran (an annotation commit on top): the code check follows it
+    down to the run commit, so published code passes and unpublished code is refused."""
+    team = make_team(tmp_path)
+    published = make_run(team.alice, "published")
+    assert gitruns_cli(team.alice, "tag", published, "seen=yes").returncode == 0
+    (team.alice / "train.py").write_text("print('secret idea')\n")
+    git(team.alice, "commit", "-q", "-am", "unpushed work")
+    secret = make_run(team.alice, "on-local-code")
+    assert gitruns_cli(team.alice, "tag", secret, "seen=yes").returncode == 0
+    message = git(team.alice, "log", "-1", "--format=%B", f"refs/runs/{secret}")
+    assert "Gitruns-Annotation:" in message
+    refused = gitruns_cli(team.alice, "push")
+    assert refused.returncode == 1 and secret in refused.stderr
+    assert published not in refused.stderr
+    done = gitruns_cli(team.alice, "push", "origin", published)
+    assert done.returncode == 0, done.stderr
+    assert list(runs_of(team.remote)) == [published]
+    fsck(team.remote)
