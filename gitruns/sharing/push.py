@@ -15,7 +15,7 @@ from gitruns.sharing.errors import (
 )
 from gitruns.sharing.gitcli import Echo, run_git, transport_error
 from gitruns.sharing.porcelain import RefUpdate, parse_push
-from gitruns.sharing.reffiles import refs_under
+from gitruns.sharing.reffiles import refs_under_each
 from gitruns.sharing.refs import list_refs, under
 from gitruns.sharing.remotes import PUSH_RUNS, require_remote
 
@@ -142,14 +142,10 @@ def _push_refs(store: Store, remote: str) -> dict[str, str]:
     branches, ``{full ref name: commit}``: read from git's ref files where they are plain
     (``sharing.reffiles``; a clone's ``refs/remotes/<r>/HEAD`` included), else listed by
     one ``git for-each-ref``. The same refs either way, a git process less."""
-    prefixes = (RUNS_PREFIX, f"{REMOTE_RUNS_PREFIX}{remote}/", f"refs/remotes/{remote}/")
-    refs: dict[str, str] = {}
-    for prefix in prefixes:
-        found = refs_under(store.common_dir, prefix, symbolic=prefix.startswith("refs/remotes/"))
-        if found is None:
-            return list_refs(store, *prefixes)
-        refs.update(found)
-    return refs
+    tracking = f"refs/remotes/{remote}/"
+    prefixes = (RUNS_PREFIX, f"{REMOTE_RUNS_PREFIX}{remote}/", tracking)
+    refs = refs_under_each(store.common_dir, prefixes, symbolic=[tracking])
+    return list_refs(store, *prefixes) if refs is None else refs
 
 
 def _candidates(

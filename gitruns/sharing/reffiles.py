@@ -18,8 +18,10 @@ as ``for-each-ref`` lists it.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 # A ref name component as gitruns and git both read it the same way (run ids, remote names).
@@ -36,23 +38,37 @@ def refs_under(common_dir: Path, prefix: str, *, symbolic: bool = False) -> dict
     """``{full ref name: object id}`` of the refs under ``prefix`` (``refs/.../``), or None
     when the files hold anything but plain refs (see the module's text). ``symbolic``: a
     loose symbolic ref naming a plain ref under ``prefix`` is read too."""
-    if not prefix.startswith("refs/") or not prefix.endswith("/"):
-        return None
-    parts = prefix[len("refs/") : -1].split("/")
-    if not all(_PLAIN_NAME.fullmatch(part) for part in parts):
-        return None
-    links: dict[str, str] | None = {} if symbolic else None
+    return refs_under_each(common_dir, [prefix], symbolic=[prefix] if symbolic else [])
+
+
+def refs_under_each(
+    common_dir: Path, prefixes: Sequence[str], *, symbolic: Sequence[str] = ()
+) -> dict[str, str] | None:
+    """``refs_under`` of several prefixes at once (``packed-refs`` read once), merged; None
+    when any of them holds anything but plain refs. ``symbolic``: the prefixes whose
+    symbolic refs are read (see ``refs_under``)."""
+    for prefix in prefixes:
+        if not prefix.startswith("refs/") or not prefix.endswith("/"):
+            return None
+        parts = prefix[len("refs/") : -1].split("/")
+        if not all(_PLAIN_NAME.fullmatch(part) for part in parts):
+            return None
+    found: dict[str, str] = {}
     try:
-        loose: dict[str, str] = {}
-        _read_loose(os.path.join(common_dir, *prefix.split("/")), prefix, loose, links)
-        found = _read_packed(os.path.join(common_dir, "packed-refs"), prefix)
+        packed = _packed_data(os.path.join(common_dir, "packed-refs"))
+        for prefix in prefixes:
+            links: dict[str, str] | None = {} if prefix in symbolic else None
+            loose: dict[str, str] = {}
+            _read_loose(os.path.join(common_dir, *prefix.split("/")), prefix, loose, links)
+            under = _read_packed(packed, prefix)
+            under.update(loose)
+            for name, target in (links or {}).items():
+                if target not in under:
+                    return None  # dangling, or naming another symbolic ref: git resolves it
+                under[name] = under[target]
+            found.update(under)
     except (_NotPlain, OSError, UnicodeDecodeError):
         return None
-    found.update(loose)
-    for name, target in (links or {}).items():
-        if target not in found:
-            return None  # dangling, or naming another symbolic ref: git resolves it
-        found[name] = found[target]
     return found
 
 
@@ -101,33 +117,48 @@ def _link_target(content: bytes, prefix: str) -> str:
     return target[:-1]
 
 
-def _read_packed(path: str, prefix: str) -> dict[str, str]:
+def _packed_data(path: str) -> bytes:
+    """The whole ``packed-refs`` file (b"" when there is none), checked to be sorted."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        return {}
-    if not data:
-        return {}
+        return b""
     header_end = data.find(b"\n") + 1
-    if not data.startswith(b"#") or not _PACKED_SORTED.match(data, 0, header_end):
+    if data and (not data.startswith(b"#") or not _PACKED_SORTED.match(data, 0, header_end)):
         raise _NotPlain("packed-refs")  # git has written it sorted since 1.8
+    return data
+
+
+def _read_packed(data: bytes, prefix: str) -> dict[str, str]:
+    """The refs under ``prefix`` of a sorted ``packed-refs`` (``_packed_data``): the lines
+    between the first and the last that name one, each of them a plain ref (checked in one
+    regex pass), a peeled line (``^<id>``, a tag's) allowed after each."""
     key = b" " + prefix.encode()
-    start = data.find(key, header_end)
-    if start < 0:
+    first = data.find(key)
+    if first < 0:
         return {}
-    start = data.rfind(b"\n", 0, start) + 1
+    start = data.rfind(b"\n", 0, first) + 1
+    end = data.find(b"\n", data.rfind(key)) + 1 or len(data)
+    block = data[start:end].decode("ascii")  # plain names are ASCII: anything else is git's
+    if not block.endswith("\n"):
+        block += "\n"  # the file's last line
+    if _packed_lines(prefix).fullmatch(block) is None:
+        raise _NotPlain(prefix)  # a line that is not a plain ref under the prefix
     found: dict[str, str] = {}
-    for line in data[start:].split(b"\n"):
-        if line.startswith(b"^"):
-            continue  # the peeled value of the tag before it
-        oid, _, name = line.partition(b" ")
-        if not name.startswith(key[1:]):
-            break  # sorted: nothing further is under the prefix
-        rest = name[len(key) - 1 :].decode("utf-8")
-        if not _HEX.fullmatch(oid + b"\n") or not all(
-            _PLAIN_NAME.fullmatch(part) for part in rest.split("/")
-        ):
-            raise _NotPlain(rest)
-        found[name.decode("utf-8")] = oid.decode("ascii")
+    for line in block.split("\n"):
+        if line and line[0] != "^":  # not the peeled value of the tag before it
+            oid, _, name = line.partition(" ")
+            found[name] = oid
     return found
+
+
+@functools.lru_cache(maxsize=16)
+def _packed_lines(prefix: str) -> re.Pattern[str]:
+    """Lines of ``packed-refs`` that each name a plain ref under ``prefix`` (its components
+    as ``_PLAIN_NAME``; the loop never backtracks: a dot or a slash says what comes next),
+    each maybe followed by its peeled line."""
+    segment = r"[A-Za-z0-9_-]"
+    name = rf"[A-Za-z0-9]{segment}*(?:\.{segment}+|/[A-Za-z0-9]{segment}*)*"
+    line = rf"(?:[0-9a-f]{{40}}|[0-9a-f]{{64}}) {re.escape(prefix)}{name}\n(?:\^[0-9a-f]+\n)?"
+    return re.compile(rf"(?:{line})*")
