@@ -14,6 +14,8 @@ import pytest
 from _sharing_helpers import make_run, make_team, runs_of
 from conftest import fsck, git, gitruns_cli
 
+from gitruns.sharing.porcelain import parse_push
+
 
 def _logging_git(folder: Path) -> tuple[str, Path]:
     """A PATH on which `git` logs its arguments (one line a call) and runs the real git."""
@@ -178,3 +180,25 @@ def test_an_annotated_run_is_followed_to_its_code(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert list(runs_of(team.remote)) == [published]
     fsck(team.remote)
+
+
+def test_porcelain_lines_parse_in_one_pass() -> None:
+    out = (
+        "To ../remote.git\n"
+        "*\trefs/runs/a:refs/runs/a\t[new reference]\n"
+        "=\trefs/runs/b:refs/runs/b\t[up to date]\r\n"
+        "!\trefs/runs/c:refs/runs/c\t[rejected] (non-fast-forward)\n"
+        "!\trefs/runs/d:refs/runs/d\t[remote rejected] (pre-receive hook declined)\n"
+        " \trefs/runs/e:refs/runs/e\t1234567..89abcde\n"
+        "Done\n"
+    )
+    updates = parse_push(out)
+    assert [(u.flag, u.dst, u.summary, u.reason) for u in updates] == [
+        ("*", "refs/runs/a", "[new reference]", ""),
+        ("=", "refs/runs/b", "[up to date]", ""),
+        ("!", "refs/runs/c", "[rejected]", "non-fast-forward"),
+        ("!", "refs/runs/d", "[remote rejected]", "pre-receive hook declined"),
+        (" ", "refs/runs/e", "1234567..89abcde", ""),
+    ]
+    assert updates[3].rejected_by_remote and not updates[2].rejected_by_remote
+    assert all(u.src == u.dst for u in updates)
