@@ -204,3 +204,33 @@ def test_the_probe_answers_as_the_rule_with_and_without_a_session(
     monkeypatch.setenv("PATH", f"{old}:{os.environ['PATH']}")
     assert {labels[c] for c in with_artifacts(store, order)} == expected
     assert {labels[c] for c in with_artifacts(store, order, trees=trees)} == expected
+
+
+@lfs
+def test_gitruns_push_with_the_hook_uploads_through_the_hook_and_refuses_the_same(
+    tmp_path: Path,
+) -> None:
+    """With the pre-push hook installed, `gitruns push` (its one cat-file session probing the
+    pushed runs after the push) ends as without it: the run with artifacts has its content
+    on the remote (the hook sent it), the rest went; a run on unpushed code is refused
+    before git runs, so the hook uploads nothing for it."""
+    team = make_team(tmp_path)
+    assert gitruns_cli(team.alice, "remote", "setup").returncode == 0
+    for i in range(3):
+        make_run(team.alice, f"plain-{i}")
+    record_with_artifacts(team.alice, "rich", {"model.npz": MODEL})
+    pushed = gitruns_cli(team.alice, "push")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "pushed 4 run(s)" in pushed.stderr
+    assert "uploaded 1 artifact object(s)" not in pushed.stderr  # the hook sent it, not push
+    assert lfs_objects(team.remote) == {sha256(MODEL): MODEL}
+    assert set(runs_of(team.remote)) == set(runs_of(team.alice))
+    (team.alice / "train.py").write_text("print('secret idea')\n")
+    git(team.alice, "commit", "-q", "-am", "unpushed work")
+    other = b"other weights " * 10_000
+    secret = record_with_artifacts(team.alice, "secret", {"model.npz": other})
+    refused = gitruns_cli(team.alice, "push")
+    assert refused.returncode == 1 and secret in refused.stderr
+    assert secret not in runs_of(team.remote)
+    assert sha256(other) not in lfs_objects(team.remote)
+    fsck(team.remote)
