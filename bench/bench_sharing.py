@@ -184,15 +184,33 @@ print(json.dumps({"wall": time.perf_counter() - t, "cpu": cpu, "failed": len(fai
 """
 
 
-# `gitruns ARGS` as `python -m gitruns` runs it, writing at exit the CPU of the Python process
-# alone (not of its git children) to the file $BENCH_SELF_CPU.
+# `gitruns ARGS` as `python -m gitruns` runs it, writing at exit to the file $BENCH_SELF_CPU
+# the CPU of the Python process alone (not of its git children) and that of the one
+# `git push` / `git fetch` (with everything it ran: pack-objects, the remote's side, the
+# pre-push hook), timed around gitruns' call of it; the rest is gitruns' other git processes.
 GITRUNS_SELF_CPU = """
-import atexit, os, resource, sys
+import atexit, json, os, resource, sys
+transfer = [0.0]
+def children():
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+def timed(run):
+    def wrapper(store, args, **kwargs):
+        if args[0] not in ("push", "fetch"):
+            return run(store, args, **kwargs)
+        start = children()
+        try:
+            return run(store, args, **kwargs)
+        finally:
+            transfer[0] += children() - start
+    return wrapper
 def written():
     used = resource.getrusage(resource.RUSAGE_SELF)
     with open(os.environ["BENCH_SELF_CPU"], "w") as out:
-        out.write(str(used.ru_utime + used.ru_stime))
+        json.dump({"self": used.ru_utime + used.ru_stime, "transfer": transfer[0]}, out)
 atexit.register(written)
+import gitruns.sharing.gitcli  # (a push or fetch imports it anyway; they bind run_git later)
+gitruns.sharing.gitcli.run_git = timed(gitruns.sharing.gitcli.run_git)
 sys.argv = ["gitruns", *sys.argv[1:]]
 from gitruns.cli.entry import main
 main()
@@ -212,16 +230,17 @@ def regular_python() -> str | None:
     return regular_install(ROOT / "bench" / ".work" / "transfers-regular")
 
 
-def measured_gitruns(cwd: Path, *args: str) -> tuple[float, float, float]:
-    """``measured`` of ``gitruns ARGS``, and the CPU seconds of its Python process alone (the
-    rest of its CPU is the git processes it ran)."""
+def measured_gitruns(cwd: Path, *args: str) -> tuple[float, float, float, float]:
+    """``measured`` of ``gitruns ARGS``, the CPU seconds of its Python process alone and
+    those of its one ``git push`` / ``git fetch`` (the rest of its CPU is the other git
+    processes it ran)."""
     out = cwd.parent / f".self-cpu-{os.getpid()}"
     wall, cpu = measured(
         cwd, TRANSFER_PYTHON, "-c", GITRUNS_SELF_CPU, *args, env={"BENCH_SELF_CPU": str(out)}
     )
-    own = float(out.read_text())
+    parts = json.loads(out.read_text())
     out.unlink()
-    return wall, cpu, own
+    return wall, cpu, parts["self"], parts["transfer"]
 
 
 def measured(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[float, float]:
@@ -261,9 +280,10 @@ def transfer_round(
         sh(source, "git", "remote", "add", tag, str(remote))
         sh(source, "git", "push", "-q", tag, "main")
         if way == "gitruns":
-            wall, cpu, own = measured_gitruns(source, "push", tag)
+            wall, cpu, own, sent = measured_gitruns(source, "push", tag)
             push = wall, cpu
             out["push_own"] = (own, own, os.getloadavg()[0])
+            out["push_other"] = (cpu - own - sent, cpu - own - sent, os.getloadavg()[0])
         else:
             push = measured(source, "git", "push", "-q", tag, "refs/runs/*:refs/runs/*")
         out[f"push_{way}"] = (*push, os.getloadavg()[0])
@@ -272,9 +292,10 @@ def transfer_round(
             clone = work / f"clone-{tag}"
             sh(work, "git", "clone", "-q", str(remote), str(clone))
             if way == "gitruns":
-                wall, cpu, own = measured_gitruns(clone, "fetch")
+                wall, cpu, own, got = measured_gitruns(clone, "fetch")
                 fetch = wall, cpu
                 out["fetch_own"] = (own, own, os.getloadavg()[0])
+                out["fetch_other"] = (cpu - own - got, cpu - own - got, os.getloadavg()[0])
             else:
                 spec = "refs/runs/*:refs/remote-runs/origin/*"
                 fetch = measured(clone, "git", "fetch", "-q", "origin", spec)
@@ -366,7 +387,8 @@ def render_transfers(rows: list[dict[str, Any]], argv: str, regular: bool) -> st
         machine_line(),
         "",
         "| runs | what | gitruns wall | raw git wall | wall ratio | gitruns CPU | raw git CPU"
-        " | CPU ratio | of gitruns' CPU: Python / its git processes | load (1 min) |",
+        " | CPU ratio | of gitruns' CPU: Python / its git processes (all but the push or"
+        " fetch itself) | load (1 min) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     names = (
@@ -383,9 +405,12 @@ def render_transfers(rows: list[dict[str, Any]], argv: str, regular: bool) -> st
             low = min(ours["load"][0], theirs["load"][0])
             high = max(ours["load"][1], theirs["load"][1])
             own = row.get(f"{key.split('_')[0]}_own{'_hook' if 'hook' in key else ''}")
+            other = row.get(f"{key.split('_')[0]}_other{'_hook' if 'hook' in key else ''}")
             split = (
                 f"{own['cpu']:.2f} s / {ours['cpu'] - own['cpu']:.2f} s" if own else "not measured"
             )
+            if own and other:
+                split += f" ({other['cpu']:.3f} s)"
             lines.append(
                 f"| {row['runs']:,} | {label} | {ours['wall']:.2f} s | {theirs['wall']:.2f} s"
                 f" | {ours['wall'] / theirs['wall']:.2f}x | {ours['cpu']:.2f} s"
@@ -439,13 +464,20 @@ def render_transfers(rows: list[dict[str, Any]], argv: str, regular: bool) -> st
         "",
         "What gitruns adds to the one `git push` / `git fetch` (see docs/design.md,"
         ' "transfers read objects in bulk" and "transfers near raw git"): a plain `gitruns'
-        " push [REMOTE]` runs without click (`cli/push_argv.py`) and runs `git rev-parse`,"
-        " `git config` (the remote names), one `git for-each-ref`, one `git cat-file --batch`"
-        " over the runs' tips (code commits), one `git rev-list` (is that code on the"
-        " remote), the push (raw git's command: the same glob refspec"
-        " `refs/runs/*:refs/runs/*`, with `--porcelain`, so the same pack and the same work"
-        " on the remote) and one `git cat-file --batch` over `<commit>:artifacts.yaml` (which"
-        " runs have artifacts to upload), with neither pygit2, YAML nor dataclasses loaded."
+        " push [REMOTE]` runs without click (`cli/push_argv.py`) and runs `git rev-parse`"
+        " (find the repository), `git config` (the remote names), the push (raw git's"
+        " command: the same glob refspec `refs/runs/*:refs/runs/*`, with `--porcelain`, so"
+        " the same pack and the same work on the remote) and ONE `git cat-file"
+        " --batch-command` (a process a pass on git < 2.36) for all it reads: the runs'"
+        " commits before the push (the code commit under each run: the push refuses runs"
+        " whose code is on no branch of the remote) and, after it, what each pushed run's"
+        " `artifacts.yaml` is (from the root trees already read; each distinct blob read"
+        " once: every run without artifacts shares one) to upload the artifacts of those that"
+        " have some. It reads the local runs, the runs last fetched from the remote and its"
+        " remote-tracking branches from git's ref files (packed-refs once; `git"
+        " for-each-ref` when anything is not plain), and runs `git rev-list` only for code"
+        " commits that are not themselves a published branch tip; neither pygit2, YAML nor"
+        " dataclasses is loaded."
         " A fetch runs `git rev-parse`, `git config` (the remote names and whether this is a"
         " partial clone, in one listing), the fetch and ONE `git cat-file --batch-command`"
         " for the whole tree check (the runs' commits, two levels of folders, file sizes;"
@@ -455,9 +487,12 @@ def render_transfers(rows: list[dict[str, Any]], argv: str, regular: bool) -> st
         " the compaction check counts files (`git pack-refs` starts in the background past"
         ' the loose-ref limit). The column "Python / its git processes" splits gitruns\''
         " CPU (medians of each part) into its own Python process and the git processes it"
-        " ran, the one `git push` or `git fetch` among them: what is left over raw git is"
-        " Python (start-up, imports, the check's own work) and a few short git processes;"
-        " every fetched run still gets the check in full.",
+        " ran, the one `git push` or `git fetch` among them; in brackets, the git processes"
+        " other than that one (the CPU of its children while it ran is subtracted: with the"
+        " hook, the hook's own `gitruns artifacts pre-push` counts as the push's). What is"
+        " left over raw git is Python (start-up, imports, the checks' own work) and those"
+        " short git processes; every pushed run still gets the code check and every fetched"
+        " run the tree check in full.",
     ]
     return "\n".join(lines)
 

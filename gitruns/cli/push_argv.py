@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from gitruns.runs.catfile_session import CatFileSession
+    from gitruns.sharing.push import PushReport
     from gitruns.storage import Store
 
 
@@ -23,19 +25,26 @@ def push(remote: str, run_refs: Sequence[str] = (), allow_unpublished_code: bool
     """The body of ``gitruns push``: push, say what went, send artifacts, then fail on the
     runs that did not go through."""
     from gitruns.cli.fetch_argv import progress_echo
+    from gitruns.runs.catfile_session import CatFileSession
     from gitruns.sharing.lightrepo import open_for_transfer
     from gitruns.sharing.push import push_runs
 
     store = open_for_transfer()
     ids = _resolve(store, run_refs) if run_refs else None
-    report = push_runs(
-        store,
-        remote,
-        ids,
-        allow_unpublished_code=allow_unpublished_code or None,
-        echo=progress_echo(),
-        check=False,
-    )
+    # One git cat-file for every object read: the runs' commits before the push (their
+    # code), their artifacts.yaml after it (what to upload).
+    with CatFileSession(store) as objects:
+        report = push_runs(
+            store,
+            remote,
+            ids,
+            allow_unpublished_code=allow_unpublished_code or None,
+            echo=progress_echo(),
+            check=False,
+            objects=objects,
+        )
+        pushed = [report.run_id(u) for u in report.pushed]
+        having = _with_artifacts(store, pushed, report, objects)
     if report.unpublished_code:
         _say(
             f"warning: {len(report.unpublished_code)} run(s) ran on code that is on no branch "
@@ -52,7 +61,8 @@ def push(remote: str, run_refs: Sequence[str] = (), allow_unpublished_code: bool
         f"pushed {len(report.pushed)} run(s) to {remote}; {len(report.up_to_date)} already there",
         err=True,
     )
-    _push_artifacts(store, remote, [report.run_id(u) for u in report.pushed], report.commits)
+    if having:
+        _push_artifacts(store, remote, pushed, report.commits)
     report.check()
 
 
@@ -62,13 +72,20 @@ def _resolve(store: Store, refs: Sequence[str]) -> list[str]:
     return [find_run_id(store, r) for r in refs]
 
 
-def _push_artifacts(store: Store, remote: str, run_ids: list[str], commits: dict[str, str]) -> None:
-    """Artifacts go with the runs: the pre-push hook sent them, or they are sent now."""
+def _with_artifacts(
+    store: Store, run_ids: list[str], report: PushReport, objects: CatFileSession
+) -> list[str]:
+    """The commits of the pushed runs that may have artifacts: one pass of the push's
+    cat-file session, from the root trees its code check read."""
     from gitruns.artifacts.probe import with_artifacts
 
-    # One bulk read; the artifact machinery loads only when some pushed run has artifacts.
-    if not with_artifacts(store, [commits[i] for i in run_ids if i in commits]):
-        return
+    commits = [report.commits[i] for i in run_ids if i in report.commits]
+    return with_artifacts(store, commits, objects=objects, trees=report.trees)
+
+
+def _push_artifacts(store: Store, remote: str, run_ids: list[str], commits: dict[str, str]) -> None:
+    """Artifacts go with the runs (some have artifacts): the pre-push hook sent them, or
+    they are sent now. The artifact machinery loads only here."""
     from gitruns.artifacts.service import after_run_push
     from gitruns.cli.fetch_argv import progress_echo
     from gitruns.display.show import human_size

@@ -18,7 +18,14 @@ import re
 import subprocess
 from typing import IO, TYPE_CHECKING
 
-from gitruns.runs.gitbatch import BatchError, raw_sizes, read_raw, scratch_file
+from gitruns.runs.gitbatch import (
+    BatchError,
+    info_answers,
+    raw_info,
+    raw_sizes,
+    read_raw,
+    scratch_file,
+)
 
 if TYPE_CHECKING:
     from gitruns.runs.gitbatch import GitDir
@@ -120,6 +127,31 @@ class CatFileSession:
             return list(map(int, found))
         answers = data.split(b"\n")[:count]
         return [int(a.rsplit(b" ", 1)[1]) if _SIZE.match(a + b"\n") else None for a in answers]
+
+    def raw_info(self, listing: bytes, count: int) -> list[tuple[bytes, bytes, int] | None]:
+        """As ``gitbatch.raw_info(repo, listing, count)``: id, type and size, no content."""
+        if not count:
+            return []
+        out = self._answers(b"info ", listing, count)
+        if out is not None:
+            try:
+                return info_answers(self._lines(out, count), count)
+            except _Refused:
+                pass
+        return raw_info(self.repo, listing, count)
+
+    def _lines(self, out: int, count: int) -> list[bytes]:
+        """The next ``count`` lines of answers (an answer a line: ``info``)."""
+        chunks: list[bytes] = []
+        lines = 0
+        while lines < count:
+            chunk = os.read(out, _CHUNK)
+            if not chunk:
+                raise self._stopped_short(b"".join(chunks))
+            chunks.append(chunk)
+            lines += chunk.count(b"\n")
+        self._answered = True
+        return b"".join(chunks).split(b"\n")
 
     def close(self) -> None:
         process, self._process = self._process, None

@@ -103,6 +103,30 @@ def raw_sizes(repo: GitDir, listing: bytes, count: int) -> list[int | None]:
         return [int(line) if line.isdigit() else None for line in lines]
 
 
+# One answer of ``--batch-check`` (and of ``info`` in ``--batch-command``) for an object
+# that is there: "<id> <type> <size>".
+_INFO = re.compile(rb"([0-9a-f]{40}|[0-9a-f]{64}) ([a-z]+) ([0-9]+)")
+
+
+def raw_info(repo: GitDir, listing: bytes, count: int) -> list[tuple[bytes, bytes, int] | None]:
+    """``(id, type, size)`` of each of the ``count`` objects named one a line in
+    ``listing``, or None when one is missing: what git knows of an object without
+    writing its content (a name such as ``<tree>:<path>`` answers the id it resolves to)."""
+    out = _run_cat_file(repo, "--batch-check", listing, count)
+    return info_answers(out.split(b"\n"), count)
+
+
+def info_answers(lines: list[bytes], count: int) -> list[tuple[bytes, bytes, int] | None]:
+    """The first ``count`` answer ``lines`` of ``--batch-check`` parsed (see ``raw_info``)."""
+    if len(lines) < count:
+        raise BatchError("git cat-file --batch-check stopped short")
+    found: list[tuple[bytes, bytes, int] | None] = []
+    for line in lines[:count]:
+        match = _INFO.fullmatch(line)
+        found.append(None if match is None else (match[1], match[2], int(match[3])))
+    return found
+
+
 def hex_listing(ids: Sequence[bytes], id_bytes: int) -> bytes:
     """Raw object ids (``id_bytes`` each) as the lines of hex that ``cat-file`` reads."""
     if not ids:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
-from gitruns.runs.gitbatch import read_objects
+from gitruns.runs.catfile_session import CatFileSession
 from gitruns.sharing.errors import (
     HostRefusedError,
     PushRejectedError,
@@ -14,6 +15,7 @@ from gitruns.sharing.errors import (
 )
 from gitruns.sharing.gitcli import Echo, run_git, transport_error
 from gitruns.sharing.porcelain import RefUpdate, parse_push
+from gitruns.sharing.reffiles import refs_under_each
 from gitruns.sharing.refs import list_refs, under
 from gitruns.sharing.remotes import PUSH_RUNS, require_remote
 
@@ -34,6 +36,7 @@ class PushReport:
         updates: list[RefUpdate] | None = None,
         unpublished_code: list[str] | None = None,
         commits: dict[str, str] | None = None,
+        trees: dict[str, str] | None = None,
     ) -> None:
         self.remote = remote
         self.updates = [] if updates is None else updates
@@ -41,6 +44,9 @@ class PushReport:
         self.unpublished_code = [] if unpublished_code is None else unpublished_code
         # Every local run as this push listed it, {run id: commit}.
         self.commits = {} if commits is None else commits
+        # The root tree of each run commit the code check read, {commit: tree}: what a
+        # later read of a pushed run's files (its artifacts.yaml) starts from.
+        self.trees = {} if trees is None else trees
 
     def __repr__(self) -> str:
         return f"PushReport({self.__dict__!r})"
@@ -89,23 +95,27 @@ def push_runs(
     allow_unpublished_code: bool | None = None,
     echo: Echo | None = None,
     check: bool = True,
+    objects: CatFileSession | None = None,
 ) -> PushReport:
     """Push ``run_ids`` (default: every local run) to ``remote``; never forced.
 
     Refuses with UnpublishedCodeError when a run's code commit is on no branch of the
     remote, unless ``allow_unpublished_code`` (or git config gitruns.allowUnpublishedCode).
+    ``objects``: the ``git cat-file`` session the runs' commits are read through (the
+    caller's, to read more after the push in the same process), else one of its own.
     """
     require_remote(store, remote)
-    refs = list_refs(
-        store, RUNS_PREFIX, f"{REMOTE_RUNS_PREFIX}{remote}/", f"refs/remotes/{remote}/"
-    )
+    refs = _push_refs(store, remote)
     local = under(refs, RUNS_PREFIX)
     known = under(refs, f"{REMOTE_RUNS_PREFIX}{remote}/")
     candidates = _candidates(local, known, run_ids)
     published = set(known.values()) | set(under(refs, f"refs/remotes/{remote}/").values())
     allowed: list[str] = []
+    trees: dict[str, str] = {}
     try:
-        check_published_code(store, remote, candidates, published)
+        with contextlib.ExitStack() as stack:
+            reads = objects or stack.enter_context(CatFileSession(store))
+            check_published_code(store, remote, candidates, published, reads, trees)
     except UnpublishedCodeError as exc:
         if allow_unpublished_code is None:
             allow_unpublished_code = _config_true(store.config_value(ALLOW_CONFIG))
@@ -119,12 +129,23 @@ def push_runs(
         specs = [f"{RUNS_PREFIX}{i}:{RUNS_PREFIX}{i}" for i in run_ids]
         step = _MAX_REFSPECS_PER_CALL
         refspec_lists = [specs[n : n + step] for n in range(0, len(specs), step)]
-    report = PushReport(remote, unpublished_code=allowed, commits=local)
+    report = PushReport(remote, unpublished_code=allowed, commits=local, trees=trees)
     for refspecs in refspec_lists:
         report.updates.extend(_push(store, remote, refspecs, echo))
     if check:
         report.check()
     return report
+
+
+def _push_refs(store: Store, remote: str) -> dict[str, str]:
+    """The local runs, the runs last fetched from ``remote`` and its remote-tracking
+    branches, ``{full ref name: commit}``: read from git's ref files where they are plain
+    (``sharing.reffiles``; a clone's ``refs/remotes/<r>/HEAD`` included), else listed by
+    one ``git for-each-ref``. The same refs either way, a git process less."""
+    tracking = f"refs/remotes/{remote}/"
+    prefixes = (RUNS_PREFIX, f"{REMOTE_RUNS_PREFIX}{remote}/", tracking)
+    refs = refs_under_each(store.common_dir, prefixes, symbolic=[tracking])
+    return list_refs(store, *prefixes) if refs is None else refs
 
 
 def _candidates(
@@ -141,15 +162,23 @@ def _candidates(
 
 
 def check_published_code(
-    store: Store, remote: str, runs: dict[str, str], published: set[str]
+    store: Store,
+    remote: str,
+    runs: dict[str, str],
+    published: set[str],
+    objects: CatFileSession | None = None,
+    trees: dict[str, str] | None = None,
 ) -> None:
     """Raise UnpublishedCodeError naming the runs whose code commit the remote lacks.
 
     ``published`` are the tips known to be on the remote (its remote-tracking branches and
-    the runs fetched from it): a commit they reach is published.
+    the runs fetched from it): a commit they reach is published. ``objects`` and
+    ``trees``: as ``code_parents``.
     """
-    code = code_parents(store, runs)
-    wanted = {c for c in code.values() if c}
+    code = code_parents(store, runs, objects, trees)
+    # A code commit that is itself a published tip (the usual case: runs made on the
+    # branch tip that was pushed) is published; only the others need ``git rev-list``.
+    wanted = {c for c in code.values() if c and c not in published}
     if not wanted:
         return
     unpublished = store.unreachable(wanted, published)
@@ -168,29 +197,58 @@ def check_published_code(
     )
 
 
-def code_parents(store: Store, tips: dict[str, str]) -> dict[str, str | None]:
+def code_parents(
+    store: Store,
+    tips: dict[str, str],
+    objects: CatFileSession | None = None,
+    trees: dict[str, str] | None = None,
+) -> dict[str, str | None]:
     """``Store.code_parent`` of many runs (``{run id: tip}``), their tips read in one bulk
-    ``git cat-file``: a run never annotated (the usual case) costs no other read; the tips
-    of annotated runs are followed one by one, as ``code_parent`` does."""
+    ``git cat-file`` (through ``objects`` when given): a run never annotated (the usual case)
+    costs no other read; the tips of annotated runs are followed one by one, as
+    ``code_parent`` does. ``trees``, when given, gets the root tree of each tip read."""
     unique = sorted(set(tips.values()))
-    found = dict(zip(unique, read_objects(store, unique), strict=True))
+    listing = "".join(f"{tip}\n" for tip in unique).encode()
+    with contextlib.ExitStack() as stack:
+        reads = objects or stack.enter_context(CatFileSession(store))
+        found = dict(zip(unique, reads.read_raw(listing, len(unique)), strict=True))
+    facts = {tip: _tip_facts(obj) for tip, obj in found.items()}
+    if trees is not None:
+        trees.update((tip, fact[2]) for tip, fact in facts.items() if fact is not None)
     code: dict[str, str | None] = {}
     for run_id, tip in tips.items():
-        parsed = _commit_parents(found[tip])
-        if parsed is None or parsed[1]:  # not read as a plain commit, or annotated
+        fact = facts[tip]
+        if fact is None or fact[1]:  # not read as a plain commit, or annotated
             code[run_id] = store.code_parent(tip, ANNOTATION_TRAILER)
         else:
-            code[run_id] = parsed[0][0] if parsed[0] else None
+            code[run_id] = fact[0]
     return code
 
 
-def _commit_parents(obj: tuple[str, str, bytes] | None) -> tuple[list[str], bool] | None:
-    """A raw commit's parents, and whether its message holds the annotation trailer."""
-    if obj is None or obj[1] != "commit":
+_TRAILER = ANNOTATION_TRAILER.encode()
+
+
+def _tip_facts(obj: tuple[bytes, bytes, bytes] | None) -> tuple[str | None, bool, str] | None:
+    """A raw commit's first parent, whether its message holds the annotation trailer, and
+    its root tree; None for anything that is not a commit as git writes one (``tree`` first,
+    then the parents)."""
+    if obj is None or obj[1] != b"commit":
         return None
-    headers, _, message = obj[2].partition(b"\n\n")
-    parents = [line[7:].decode() for line in headers.split(b"\n") if line.startswith(b"parent ")]
-    return parents, ANNOTATION_TRAILER.encode() in message
+    data = obj[2]
+    end = data.find(b"\n")
+    if not data.startswith(b"tree ") or end < 0:
+        return None
+    body = data.find(b"\n\n")
+    parent = None
+    if data.startswith(b"parent ", end + 1):
+        stop = data.find(b"\n", end + 1)
+        if stop < 0:
+            return None
+        parent = data[end + 8 : stop].decode("ascii", errors="replace")
+    elif data.find(b"\nparent ", end, body if body >= 0 else len(data)) >= 0:
+        return None  # a parent further down: not as git writes a commit
+    annotated = body >= 0 and data.find(_TRAILER, body + 2) >= 0
+    return parent, annotated, data[5:end].decode("ascii", errors="replace")
 
 
 def require_reachable(store: Store, remote: str) -> None:

@@ -10,13 +10,18 @@ or the other). Lock files (``*.lock``, a ref being written) are left out, as git
 
 Anything that is not plain (a symbolic ref, a file that is not one object id, a name git
 might read otherwise, a ``packed-refs`` not marked sorted, a file that cannot be read)
-answers None, and the caller asks ``git for-each-ref``: the reader never guesses.
+answers None, and the caller asks ``git for-each-ref``: the reader never guesses. The one
+symbolic ref a caller may ask to have read is one that names another ref under the same
+prefix (``refs/remotes/origin/HEAD``, which every clone has): it lists as that ref's value,
+as ``for-each-ref`` lists it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 # A ref name component as gitruns and git both read it the same way (run ids, remote names).
@@ -29,25 +34,47 @@ class _NotPlain(Exception):
     """Something ``git for-each-ref`` should read itself."""
 
 
-def refs_under(common_dir: Path, prefix: str) -> dict[str, str] | None:
+def refs_under(common_dir: Path, prefix: str, *, symbolic: bool = False) -> dict[str, str] | None:
     """``{full ref name: object id}`` of the refs under ``prefix`` (``refs/.../``), or None
-    when the files hold anything but plain refs (see the module's text)."""
-    if not prefix.startswith("refs/") or not prefix.endswith("/"):
-        return None
-    parts = prefix[len("refs/") : -1].split("/")
-    if not all(_PLAIN_NAME.fullmatch(part) for part in parts):
-        return None
+    when the files hold anything but plain refs (see the module's text). ``symbolic``: a
+    loose symbolic ref naming a plain ref under ``prefix`` is read too."""
+    return refs_under_each(common_dir, [prefix], symbolic=[prefix] if symbolic else [])
+
+
+def refs_under_each(
+    common_dir: Path, prefixes: Sequence[str], *, symbolic: Sequence[str] = ()
+) -> dict[str, str] | None:
+    """``refs_under`` of several prefixes at once (``packed-refs`` read once), merged; None
+    when any of them holds anything but plain refs. ``symbolic``: the prefixes whose
+    symbolic refs are read (see ``refs_under``)."""
+    for prefix in prefixes:
+        if not prefix.startswith("refs/") or not prefix.endswith("/"):
+            return None
+        parts = prefix[len("refs/") : -1].split("/")
+        if not all(_PLAIN_NAME.fullmatch(part) for part in parts):
+            return None
+    found: dict[str, str] = {}
     try:
-        loose: dict[str, str] = {}
-        _read_loose(os.path.join(common_dir, *prefix.split("/")), prefix, loose)
-        found = _read_packed(os.path.join(common_dir, "packed-refs"), prefix)
+        packed = _packed_data(os.path.join(common_dir, "packed-refs"))
+        for prefix in prefixes:
+            links: dict[str, str] | None = {} if prefix in symbolic else None
+            loose: dict[str, str] = {}
+            _read_loose(os.path.join(common_dir, *prefix.split("/")), prefix, loose, links)
+            under = _read_packed(packed, prefix)
+            under.update(loose)
+            for name, target in (links or {}).items():
+                if target not in under:
+                    return None  # dangling, or naming another symbolic ref: git resolves it
+                under[name] = under[target]
+            found.update(under)
     except (_NotPlain, OSError, UnicodeDecodeError):
         return None
-    found.update(loose)
     return found
 
 
-def _read_loose(folder: str, prefix: str, found: dict[str, str]) -> None:
+def _read_loose(
+    folder: str, prefix: str, found: dict[str, str], links: dict[str, str] | None = None
+) -> None:
     try:
         entries = list(os.scandir(folder))
     except (FileNotFoundError, NotADirectoryError):
@@ -59,7 +86,7 @@ def _read_loose(folder: str, prefix: str, found: dict[str, str]) -> None:
         if not _PLAIN_NAME.fullmatch(name):
             raise _NotPlain(name)
         if entry.is_dir(follow_symlinks=False):
-            _read_loose(entry.path, f"{prefix}{name}/", found)
+            _read_loose(entry.path, f"{prefix}{name}/", found, links)
             continue
         if not entry.is_file(follow_symlinks=False):
             raise _NotPlain(name)  # a symlink (an old-style symbolic ref), a socket...
@@ -71,38 +98,67 @@ def _read_loose(folder: str, prefix: str, found: dict[str, str]) -> None:
             content = os.read(fd, 80)
         finally:
             os.close(fd)
+        if links is not None and content.startswith(b"ref: "):
+            links[prefix + name] = _link_target(content, prefix)
+            continue
         if not _HEX.fullmatch(content):
             raise _NotPlain(name)  # "ref: ..." (symbolic), or not one object id
         found[prefix + name] = content[:-1].decode("ascii")
 
 
-def _read_packed(path: str, prefix: str) -> dict[str, str]:
+def _link_target(content: bytes, prefix: str) -> str:
+    """The ref a symbolic ref file names, when it is a plain name under ``prefix``."""
+    target = content[len(b"ref: ") :].decode("ascii")
+    if not target.endswith("\n") or not target.startswith(prefix):
+        raise _NotPlain(target)
+    rest = target[len(prefix) : -1]
+    if not all(_PLAIN_NAME.fullmatch(part) for part in rest.split("/")):
+        raise _NotPlain(target)
+    return target[:-1]
+
+
+def _packed_data(path: str) -> bytes:
+    """The whole ``packed-refs`` file (b"" when there is none), checked to be sorted."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        return {}
-    if not data:
-        return {}
+        return b""
     header_end = data.find(b"\n") + 1
-    if not data.startswith(b"#") or not _PACKED_SORTED.match(data, 0, header_end):
+    if data and (not data.startswith(b"#") or not _PACKED_SORTED.match(data, 0, header_end)):
         raise _NotPlain("packed-refs")  # git has written it sorted since 1.8
+    return data
+
+
+def _read_packed(data: bytes, prefix: str) -> dict[str, str]:
+    """The refs under ``prefix`` of a sorted ``packed-refs`` (``_packed_data``): the lines
+    between the first and the last that name one, each of them a plain ref (checked in one
+    regex pass), a peeled line (``^<id>``, a tag's) allowed after each."""
     key = b" " + prefix.encode()
-    start = data.find(key, header_end)
-    if start < 0:
+    first = data.find(key)
+    if first < 0:
         return {}
-    start = data.rfind(b"\n", 0, start) + 1
+    start = data.rfind(b"\n", 0, first) + 1
+    end = data.find(b"\n", data.rfind(key)) + 1 or len(data)
+    block = data[start:end].decode("ascii")  # plain names are ASCII: anything else is git's
+    if not block.endswith("\n"):
+        block += "\n"  # the file's last line
+    if _packed_lines(prefix).fullmatch(block) is None:
+        raise _NotPlain(prefix)  # a line that is not a plain ref under the prefix
     found: dict[str, str] = {}
-    for line in data[start:].split(b"\n"):
-        if line.startswith(b"^"):
-            continue  # the peeled value of the tag before it
-        oid, _, name = line.partition(b" ")
-        if not name.startswith(key[1:]):
-            break  # sorted: nothing further is under the prefix
-        rest = name[len(key) - 1 :].decode("utf-8")
-        if not _HEX.fullmatch(oid + b"\n") or not all(
-            _PLAIN_NAME.fullmatch(part) for part in rest.split("/")
-        ):
-            raise _NotPlain(rest)
-        found[name.decode("utf-8")] = oid.decode("ascii")
+    for line in block.split("\n"):
+        if line and line[0] != "^":  # not the peeled value of the tag before it
+            oid, _, name = line.partition(" ")
+            found[name] = oid
     return found
+
+
+@functools.lru_cache(maxsize=16)
+def _packed_lines(prefix: str) -> re.Pattern[str]:
+    """Lines of ``packed-refs`` that each name a plain ref under ``prefix`` (its components
+    as ``_PLAIN_NAME``; the loop never backtracks: a dot or a slash says what comes next),
+    each maybe followed by its peeled line."""
+    segment = r"[A-Za-z0-9_-]"
+    name = rf"[A-Za-z0-9]{segment}*(?:\.{segment}+|/[A-Za-z0-9]{segment}*)*"
+    line = rf"(?:[0-9a-f]{{40}}|[0-9a-f]{{64}}) {re.escape(prefix)}{name}\n(?:\^[0-9a-f]+\n)?"
+    return re.compile(rf"(?:{line})*")

@@ -13,7 +13,7 @@ from conftest import git
 from gitruns.format.ids import new_run_id
 from gitruns.sharing.fetch import fetch_runs
 from gitruns.sharing.lightrepo import open_for_transfer
-from gitruns.sharing.reffiles import refs_under
+from gitruns.sharing.reffiles import refs_under, refs_under_each
 
 PREFIX = "refs/remote-runs/origin/"
 
@@ -96,3 +96,45 @@ def test_a_fetch_reads_its_refs_from_files_and_still_checks_every_new_run(
     git(team.remote, "update-ref", "-d", f"refs/runs/{gone}")
     report = fetch_runs(open_for_transfer(team.bob), "origin")
     assert report.removed == [gone] and report.new == [] and report.invalid[0][0].count("/evil/")
+
+
+def test_a_symbolic_ref_to_a_ref_under_the_prefix_reads_when_asked(tmp_path: Path) -> None:
+    """A clone's refs/remotes/origin/HEAD names refs/remotes/origin/main: with ``symbolic``
+    it lists as git lists it (main's commit); a link going elsewhere, or nowhere, is git's."""
+    team = make_team(tmp_path)
+    repo, common = team.bob, team.bob / ".git"
+    prefix = "refs/remotes/origin/"
+    assert (common / "refs" / "remotes" / "origin" / "HEAD").read_text().startswith("ref: ")
+    assert refs_under(common, prefix) is None  # not asked: git lists it
+    found = refs_under(common, prefix, symbolic=True)
+    assert found == _gits(repo, prefix) and set(found) == {f"{prefix}HEAD", f"{prefix}main"}
+    git(repo, "pack-refs", "--all")  # the target packed, the link still a loose file
+    assert refs_under(common, prefix, symbolic=True) == _gits(repo, prefix)
+    git(repo, "symbolic-ref", f"{prefix}HEAD", "refs/heads/main")  # outside the prefix
+    assert refs_under(common, prefix, symbolic=True) is None
+    git(repo, "symbolic-ref", f"{prefix}HEAD", f"{prefix}gone")  # dangling
+    assert refs_under(common, prefix, symbolic=True) is None
+
+
+def test_packed_refs_read_for_several_prefixes_at_once(tmp_path: Path) -> None:
+    """``refs_under_each`` reads packed-refs once for all prefixes: the same refs as git
+    lists, a tag's peeled line skipped, and None when a packed name is not plain."""
+    team = make_team(tmp_path)
+    repo, common = team.bob, team.bob / ".git"
+    head = git(repo, "rev-parse", "HEAD").strip()
+    names = [f"{PREFIX}{new_run_id()}" for _ in range(4)] + [f"{PREFIX}a.b/c-d_e.f"]
+    _create(repo, [*names, f"refs/runs/{new_run_id()}"], head)
+    git(repo, "tag", "-a", "-m", "a tag", "v1")  # packed with its peeled line
+    tag = git(repo, "rev-parse", "v1").strip()
+    _create(repo, [f"{PREFIX}tagged"], tag)
+    git(repo, "pack-refs", "--all")
+    assert "\n^" in (common / "packed-refs").read_text()
+    prefixes = [PREFIX, "refs/runs/", "refs/remotes/origin/"]
+    expected = {k: v for p in prefixes for k, v in _gits(repo, p).items()}
+    assert refs_under_each(common, prefixes, symbolic=["refs/remotes/origin/"]) == expected
+    assert expected[f"{PREFIX}tagged"] == tag and len(expected) == 9
+    assert refs_under_each(common, prefixes) is None  # origin/HEAD, not asked to read it
+    _create(repo, [f"{PREFIX}odd+name"], head)
+    git(repo, "pack-refs", "--all")
+    assert refs_under(common, PREFIX) is None
+    assert refs_under(common, "refs/runs/") == _gits(repo, "refs/runs/")
