@@ -46,8 +46,8 @@ from gitruns.storage import (
 )
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 8  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
-# 8: ref_state
+CACHE_SCHEMA_VERSION = 9  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
+# 8: ref_state; 9: no ref indexes (rows deleted by primary key), the errors' partial index
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -97,11 +97,9 @@ _TABLES = [
         key TEXT, ref TEXT, last REAL, min REAL, max REAL, count INTEGER,
         PRIMARY KEY (key, ref)
     ) WITHOUT ROWID""",
-    "CREATE INDEX metric_values_ref ON metric_values (ref)",
     """CREATE TABLE param_values (
         key TEXT, ref TEXT, num REAL, text TEXT, PRIMARY KEY (key, ref)
     ) WITHOUT ROWID""",
-    "CREATE INDEX param_values_ref ON param_values (ref)",
     # a run's parents, one row per (parent, child copy): children are the reverse relation.
     # The child's name and commit are repeated here so that finding every run's children
     # reads this small table only (gitruns.query.lineage).
@@ -109,8 +107,12 @@ _TABLES = [
         parent_id TEXT, ref TEXT, run_id TEXT, name TEXT, commit_id TEXT,
         PRIMARY KEY (parent_id, ref)
     ) WITHOUT ROWID""",
-    "CREATE INDEX run_parents_ref ON run_parents (ref)",
+    # The three tables above have no index on ``ref``: a run's rows in them are deleted by
+    # their primary keys, which its ``runs`` row lists (``_index_keys``). Such indexes cost
+    # a sort of every row at the end of a cold build, on one CPU.
     "CREATE INDEX runs_run_id ON runs (run_id)",  # the names of parents, by id
+    # Every query lists the invalid runs (to report them): few rows, found without a scan.
+    "CREATE INDEX runs_errors ON runs (ref) WHERE error IS NOT NULL",
     # The fingerprint of the run refs (gitruns.query.refstate) the rows are exactly in
     # line with, if any: every write of rows deletes it in its transaction, and it is
     # written back only after checking, in one transaction, that the rows hold exactly
@@ -146,6 +148,7 @@ _SQL_INT = 2**63
 # json.dumps(value, sort_keys=True), without building an encoder for each call.
 _sorted_json = dumps_sorted
 Clause = tuple[str, list[Any]]  # SQL over the runs table, and its arguments
+_ERRORS = "WHERE error IS NOT NULL"  # the invalid rows, by the partial index runs_errors
 
 
 def _column(index: int) -> Any:
@@ -1025,10 +1028,12 @@ def _select(
     """Rows passing the pre-filter ``where``, and every invalid row (to report it; not
     with ``with_errors=False``)."""
     sql, args = f"SELECT {', '.join(_COLUMNS)} FROM runs", []
-    if where is not None:
-        errors = " OR error IS NOT NULL" if with_errors else ""
-        sql, args = f"{sql} WHERE ({where[0]}){errors}", where[1]
-    return {row[0]: CachedRun(row) for row in db.execute(sql, args)}
+    if where is None:
+        return {row[0]: CachedRun(row) for row in db.execute(sql, args)}
+    stored = {row[0]: CachedRun(row) for row in db.execute(f"{sql} WHERE {where[0]}", where[1])}
+    if with_errors:  # apart, so that the partial index ``runs_errors`` finds them
+        stored.update((row[0], CachedRun(row)) for row in db.execute(f"{sql} {_ERRORS}"))
+    return stored
 
 
 def _select_built(db: sqlite3.Connection, where: Clause, errors: set[str]) -> dict[str, CachedRun]:
@@ -1057,8 +1062,10 @@ def _write(
     try:
         db.execute("BEGIN IMMEDIATE")
         db.execute("DELETE FROM ref_state")  # the rows may no longer match the refs
-        for table in ("runs", "metric_values", "param_values", "run_parents") if removed else ():
-            db.executemany(f"DELETE FROM {table} WHERE ref = ?", removed)
+        if removed:
+            for table, keys in _index_keys(db, [ref for (ref,) in removed]).items():
+                db.executemany(f"DELETE FROM {table} WHERE {keys[0]} = ? AND ref = ?", keys[1])
+            db.executemany("DELETE FROM runs WHERE ref = ?", removed)
         db.executemany(
             f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
             [row.row for row in rows],
@@ -1098,6 +1105,31 @@ def _write(
 
 def _indexed(row: CachedRun) -> tuple[dict[str, Any], dict[str, list[Any]], list[str]]:
     return row.params, row.metrics, row.parents
+
+
+def _index_keys(db: sqlite3.Connection, refs: list[str]) -> dict[str, tuple[str, list[Any]]]:
+    """The primary keys of the rows that index the cached runs of ``refs``, by table:
+    ``{table: (its key column beside ref, [(key, ref), ...])}``, read from the runs' own
+    rows (their params, metrics and parents), which were written in the same transaction."""
+    params: list[Any] = []
+    metrics: list[Any] = []
+    parents: list[Any] = []
+    for start in range(0, len(refs), 500):
+        chunk = refs[start : start + 500]
+        sql = (
+            "SELECT ref, params, metrics, extras FROM runs WHERE error IS NULL"
+            f" AND ref IN ({', '.join('?' * len(chunk))})"
+        )
+        for ref, params_json, metrics_json, extras_json in db.execute(sql, chunk):
+            params.extend((key, ref) for key in json.loads(params_json))
+            metrics.extend((key, ref) for key in json.loads(metrics_json))
+            extras = json.loads(extras_json or "{}")
+            parents.extend((parent, ref) for parent in extras.get("parents", []))
+    return {
+        "metric_values": ("key", metrics),
+        "param_values": ("key", params),
+        "run_parents": ("parent_id", parents),
+    }
 
 
 def _serve_unchanged(

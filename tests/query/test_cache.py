@@ -86,6 +86,50 @@ def test_changed_ref_is_read_again(repo: Path, reads: list[str]) -> None:
     assert snapshot.rows[0].name == "after" and snapshot.rows[0].tags == {"team": "vision"}
 
 
+def tables(repo: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(cache_file(repo)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        names = ("runs", "metric_values", "param_values", "run_parents")
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in names}
+
+
+def test_rows_replaced_or_dropped_leave_what_a_cold_build_makes(repo: Path) -> None:
+    """Index rows are deleted by their primary keys, read from the runs' own rows: a
+    changed or deleted run leaves nothing of its old rows behind."""
+    base = record("base", lr=0.1, layers=2)
+    with gitruns.start_run("tuned", params={"lr": 0.2}, parents=["base"]) as tuned:
+        tuned.log_metric("loss", 1.0)
+    gone = record("gone", lr=0.3)
+    bad = "01900000-0000-7000-8000-000000000001"
+    write_invalid_run(repo, bad, b"id: [unclosed\n")
+    store = open_store()
+    cache.sync(store)
+    assert len(tables(repo)["run_parents"]) == 1
+    rename(store, tuned.id, "tuned-again")
+    set_tags(store, base, {"team": "vision"})
+    git(repo, "update-ref", "-d", f"refs/runs/{gone}")
+    git(repo, "update-ref", "-d", f"refs/runs/{bad}")
+    cache.sync(store)
+    synced = tables(repo)
+    assert [row[0] for row in synced["run_parents"]] == [base]
+    kept = {f"refs/runs/{i}" for i in (base, tuned.id)}
+    assert {row[1] for row in synced["param_values"]} == kept
+    cache.discard(cache_file(repo))
+    cache.sync(store)
+    assert tables(repo) == synced
+
+
+def test_invalid_rows_are_found_by_a_partial_index(repo: Path) -> None:
+    record("good", lr=0.1)
+    write_invalid_run(repo, "01900000-0000-7000-8000-000000000001", b"id: [unclosed\n")
+    cache.sync(open_store())
+    snapshot = cache.sync(open_store(), where=("name = ?", ["nothing"]))  # warm
+    assert snapshot.rows == [] and len(snapshot.problems) == 1
+    with sqlite3.connect(cache_file(repo)) as db:
+        plan = db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM runs {cache._ERRORS}").fetchall()
+    assert "USING INDEX runs_errors" in plan[0][-1]
+
+
 def test_runs_arriving_by_git_fetch(repo: Path, tmp_path: Path) -> None:
     mine = record("mine")
     other = tmp_path / "other"
@@ -166,6 +210,8 @@ def test_another_schema_version_is_rebuilt(repo: Path) -> None:
         tables = db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
         expected = ["metric_values", "param_values", "ref_state", "run_parents", "runs"]
         assert sorted(name for (name,) in tables) == expected
+        indexes = db.execute("SELECT name FROM sqlite_master WHERE type='index'").fetchall()
+        assert {name for (name,) in indexes} >= {"runs_run_id", "runs_errors"}
 
 
 def test_invalid_runs_are_reported_skipped_and_not_read_again(repo: Path, reads: list[str]) -> None:
