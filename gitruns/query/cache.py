@@ -47,7 +47,8 @@ from gitruns.storage import (
 
 CACHE_FILE = "cache.sqlite"
 CACHE_SCHEMA_VERSION = 9  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
-# 8: ref_state; 9: no ref indexes (rows deleted by primary key), the errors' partial index
+# 8: ref_state; 9: no ref indexes (rows deleted by primary key), the errors' partial index,
+# the record in marshal's form
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -91,7 +92,7 @@ _TABLES = [
         origin TEXT NOT NULL, error TEXT, name TEXT, status TEXT, user TEXT, email TEXT,
         host TEXT, start_time TEXT, start_ts REAL, end_time TEXT, end_ts REAL,
         duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT,
-        resources TEXT, record TEXT, experiment TEXT, extras TEXT
+        resources TEXT, record BLOB, experiment TEXT, extras TEXT
     ) WITHOUT ROWID""",
     """CREATE TABLE metric_values (
         key TEXT, ref TEXT, last REAL, min REAL, max REAL, count INTEGER,
@@ -209,7 +210,7 @@ class CachedRun:
     metrics_json = _column(18)
     tags_json = _column(19)
     resources_json = _column(20)
-    record_json = _column(21)
+    record_data = _column(21)  # bytes: see gitruns.query.served
     experiment = _column(22)
 
     @property
@@ -1027,9 +1028,9 @@ def _select(
 ) -> dict[str, CachedRun]:
     """Rows passing the pre-filter ``where``, and every invalid row (to report it; not
     with ``with_errors=False``)."""
-    sql, args = f"SELECT {', '.join(_COLUMNS)} FROM runs", []
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM runs"
     if where is None:
-        return {row[0]: CachedRun(row) for row in db.execute(sql, args)}
+        return {row[0]: CachedRun(row) for row in db.execute(sql)}
     stored = {row[0]: CachedRun(row) for row in db.execute(f"{sql} WHERE {where[0]}", where[1])}
     if with_errors:  # apart, so that the partial index ``runs_errors`` finds them
         stored.update((row[0], CachedRun(row)) for row in db.execute(f"{sql} {_ERRORS}"))

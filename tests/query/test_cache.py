@@ -3,6 +3,7 @@ a deleted or corrupt cache file, another schema version, invalid runs, concurren
 
 from __future__ import annotations
 
+import marshal
 import sqlite3
 import subprocess
 import sys
@@ -90,7 +91,11 @@ def tables(repo: Path) -> dict[str, list[tuple[Any, ...]]]:
     with sqlite3.connect(cache_file(repo)) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         names = ("runs", "metric_values", "param_values", "run_parents")
-        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in names}
+        found = {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in names}
+    record = cache._COLUMNS.index("record")
+    for row in found["runs"]:
+        assert row[record] is None or marshal.loads(row[record])  # a whole record
+    return found
 
 
 def test_rows_replaced_or_dropped_leave_what_a_cold_build_makes(repo: Path) -> None:
