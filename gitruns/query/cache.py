@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import multiprocessing
 import os
 import sqlite3
@@ -48,7 +49,7 @@ from gitruns.storage import (
 CACHE_FILE = "cache.sqlite"
 CACHE_SCHEMA_VERSION = 9  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
 # 8: ref_state; 9: no ref indexes (rows deleted by primary key), the errors' partial index,
-# the record in marshal's form
+# the record in marshal's form, no text for params that are finite numbers
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -1083,7 +1084,7 @@ def _write(
         db.executemany(
             "INSERT INTO param_values VALUES (?, ?, ?, ?)",
             [
-                (k, row.ref, as_number(v), as_text(v))
+                (k, row.ref, *_param_value(v))
                 for row, (params, _, _) in valid
                 for k, v in params.items()
             ],
@@ -1102,6 +1103,18 @@ def _write(
             db.execute("ROLLBACK")
         return set()
     return {row.ref for row in rows}
+
+
+def _param_value(value: Any) -> tuple[float | None, str | None]:
+    """A param's ``num`` and ``text`` columns. A finite number has no text: only a literal
+    that is not a number is compared as text (gitruns.query.sql), and none equals the text
+    of a finite int or float, which is numeric (``0.01``, ``1e-05``, ``-3``)."""
+    if type(value) is float:
+        return value, None if math.isfinite(value) else as_text(value)
+    number = as_number(value)
+    if type(value) is int and number is not None and math.isfinite(number):
+        return number, None
+    return number, as_text(value)
 
 
 def _indexed(row: CachedRun) -> tuple[dict[str, Any], dict[str, list[Any]], list[str]]:
