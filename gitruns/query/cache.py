@@ -12,6 +12,7 @@ writers agree.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
@@ -751,8 +752,7 @@ def _read_and_write_batch(
     to hand back (all when ``keep_all``, else those not written) and the refs written
     with an error."""
     rows = [_read_row(writer["store"], ref, *info) for ref, info in items]
-    with writer["lock"]:
-        written = _write(writer["db"], rows, [], replace=not writer["building"])
+    written = _write(writer["db"], rows, [], replace=not writer["building"], lock=writer["lock"])
     kept = [row.row for row in rows if keep_all or row.ref not in written]
     errors = [row.ref for row in rows if row.error is not None and row.ref in written]
     return sorted(written), kept, errors
@@ -1051,57 +1051,70 @@ def _select_built(db: sqlite3.Connection, where: Clause, errors: set[str]) -> di
 
 
 def _write(
-    db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str], *, replace: bool = True
+    db: sqlite3.Connection,
+    rows: Iterable[CachedRun],
+    gone: list[str],
+    *,
+    replace: bool = True,
+    lock: Any = None,
 ) -> set[str]:
     """Best effort: a cache that cannot be written (read-only, busy) only costs speed.
     Return the refs of the rows written. ``replace=False``: the file holds none of these
-    refs yet (a build file), so no old rows are looked for."""
+    refs yet (a build file), so no old rows are looked for. ``lock``: held while writing
+    (the workers of a build take turns), not while the rows are made ready."""
     rows = list(rows)
     removed = [(ref,) for ref in gone] + ([(row.ref,) for row in rows] if replace else [])
     # A run whose objects are missing may be whole next time (a partial clone's objects
     # fetched, a repair): it is not cached, so every sync reads it again.
     rows = [row for row in rows if row.error is None or not MISSING_OBJECT.search(row.error)]
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("DELETE FROM ref_state")  # the rows may no longer match the refs
-        if removed:
-            for table, keys in _index_keys(db, [ref for (ref,) in removed]).items():
-                db.executemany(f"DELETE FROM {table} WHERE {keys[0]} = ? AND ref = ?", keys[1])
-            db.executemany("DELETE FROM runs WHERE ref = ?", removed)
-        db.executemany(
+    valid = [(row, row.indexed or _indexed(row)) for row in rows if row.error is None]
+    inserts = [
+        (
             f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
             [row.row for row in rows],
-        )
-        valid = [(row, row.indexed or _indexed(row)) for row in rows if row.error is None]
-        db.executemany(
+        ),
+        (
             "INSERT INTO metric_values VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (k, row.ref, *map(sql_number, summary))
                 for row, (_, metrics, _) in valid
                 for k, summary in metrics.items()
             ],
-        )
-        db.executemany(
+        ),
+        (
             "INSERT INTO param_values VALUES (?, ?, ?, ?)",
             [
                 (k, row.ref, *_param_value(v))
                 for row, (params, _, _) in valid
                 for k, v in params.items()
             ],
-        )
-        db.executemany(
+        ),
+        (
             "INSERT OR IGNORE INTO run_parents VALUES (?, ?, ?, ?, ?)",
             [
                 (parent, row.ref, row.run_id, row.name, row.commit_id)
                 for row, (_, _, parents) in valid
                 for parent in parents
             ],
-        )
-        db.execute("COMMIT")
-    except sqlite3.OperationalError:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        return set()
+        ),
+    ]
+    with lock if lock is not None else contextlib.nullcontext():
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM ref_state")  # the rows may no longer match the refs
+            if removed:
+                for table, keys in _index_keys(db, [ref for (ref,) in removed]).items():
+                    sql = f"DELETE FROM {table} WHERE {keys[0]} = ? AND ref = ?"
+                    db.executemany(sql, keys[1])
+                db.executemany("DELETE FROM runs WHERE ref = ?", removed)
+            for sql, values in inserts:
+                if values:
+                    db.executemany(sql, values)
+            db.execute("COMMIT")
+        except sqlite3.OperationalError:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            return set()
     return {row.ref for row in rows}
 
 
