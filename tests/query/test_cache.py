@@ -219,6 +219,24 @@ def test_another_schema_version_is_rebuilt(repo: Path) -> None:
         assert {name for (name,) in indexes} >= {"runs_run_id", "runs_errors"}
 
 
+def test_a_cache_of_schema_8_is_rebuilt_without_its_ref_indexes(repo: Path) -> None:
+    run_id = record("a", lr=0.1)
+    cache.sync(open_store())
+    path = cache_file(repo)
+    with sqlite3.connect(path) as db:  # as schema 8 had it: JSON records, ref indexes
+        db.execute("UPDATE runs SET record = '[{}, {}, {}, []]'")
+        db.execute("CREATE INDEX metric_values_ref ON metric_values (ref)")
+        db.execute("PRAGMA user_version = 8")
+    assert names(cache.sync(open_store())) == ["a"]
+    assert gitruns.get_run(run_id).params == {"lr": 0.1}  # served from the rebuilt row
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (cache.CACHE_SCHEMA_VERSION,)
+        indexes = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "metric_values_ref" not in indexes and "runs_errors" in indexes
+        (data,) = db.execute("SELECT record FROM runs").fetchone()
+    assert marshal.loads(data)[1] == {"lr": 0.1}
+
+
 def test_invalid_runs_are_reported_skipped_and_not_read_again(repo: Path, reads: list[str]) -> None:
     record("good")
     bad = "01900000-0000-7000-8000-000000000001"
