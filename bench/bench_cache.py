@@ -6,6 +6,7 @@ sqlite store of the same runs (``bench_query.mlflow_store``, in bench/.work/venv
     python bench/bench_cache.py --runs 1000 10000 100000   # measure, update docs
     python bench/bench_cache.py --runs 1000 --no-docs       # a quick look
     python bench/bench_cache.py --before 924b9b5            # and that commit's rebuild
+    python bench/bench_cache.py --runs 10000 --rebuild-only --before 924b9b5 --no-mlflow
 
 Each figure is a whole fresh process (median of ``--repeat``), with its CPU time (user +
 system, workers included) and peak RSS (the largest process):
@@ -335,6 +336,11 @@ def main() -> None:
         "--warm-only", action="store_true", help="no cold rebuild: search and ls only (no docs)"
     )
     parser.add_argument(
+        "--rebuild-only",
+        action="store_true",
+        help="every size: the cold rebuild only, --repeat times (no search, no docs)",
+    )
+    parser.add_argument(
         "--before",
         metavar="REVISION",
         help="also time the cold rebuild of this commit's gitruns, in turn with this one",
@@ -344,7 +350,8 @@ def main() -> None:
     rows = []
     for n in args.runs:
         big = n >= args.rebuild_only_from
-        repeat = 1 if big else args.repeat
+        repeat = 1 if big and not args.rebuild_only else args.repeat
+        big = big or args.rebuild_only
         rows.append(
             figures(
                 n,
@@ -356,8 +363,8 @@ def main() -> None:
             )
         )
         print(json.dumps(rows[-1], indent=2), flush=True)
-    if args.warm_only:
-        return  # the docs' table needs the cold rebuild
+    if args.warm_only or args.rebuild_only:
+        return  # the docs' table needs the cold rebuild and the search
     text = report(rows)
     print(text)
     if not args.no_docs:

@@ -99,7 +99,7 @@ def instrument() -> None:
     # per run, summed
     cache._read_row = _span("read row", cache._read_row, total=True)
     cache._valid_row = _span("  row values+json", cache._valid_row, total=True)
-    cache.run_parts = _span("    record json", cache.run_parts, total=True)
+    cache.run_parts = _span("    record (marshal)", cache.run_parts, total=True)
     cache._sorted_json = _span("    column json", cache._sorted_json, total=True)
     Store.file_blob = _span("  file_blob (tree lookups)", Store.file_blob, total=True)
     Store.blob_data = _span("  blob_data", Store.blob_data, total=True)

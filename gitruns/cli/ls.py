@@ -214,7 +214,7 @@ def _full_records(store: Store, rows: list[CachedRun]) -> Iterator[Any]:
     from gitruns.query.locate import load_row
 
     for row in rows:
-        yield row.record() if row.record_json else json_safe(load_row(store, row).to_dict())
+        yield row.record() if row.record_data else json_safe(load_row(store, row).to_dict())
 
 
 def _plain_record(store: Store, row: CachedRun) -> dict[str, Any]:
@@ -223,7 +223,7 @@ def _plain_record(store: Store, row: CachedRun) -> dict[str, Any]:
     from gitruns.query.locate import load_row
     from gitruns.query.served import plain_record_of
 
-    return plain_record_of(row) if row.record_json else load_row(store, row).to_dict()
+    return plain_record_of(row) if row.record_data else load_row(store, row).to_dict()
 
 
 def _yaml_item(item: dict[str, Any]) -> str:

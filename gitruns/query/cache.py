@@ -12,8 +12,10 @@ writers agree.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
+import math
 import multiprocessing
 import os
 import sqlite3
@@ -46,8 +48,9 @@ from gitruns.storage import (
 )
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 8  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
-# 8: ref_state
+CACHE_SCHEMA_VERSION = 9  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
+# 8: ref_state; 9: no ref indexes (rows deleted by primary key), the errors' partial index,
+# the record in marshal's form, no text for params that are finite numbers
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8
@@ -91,17 +94,15 @@ _TABLES = [
         origin TEXT NOT NULL, error TEXT, name TEXT, status TEXT, user TEXT, email TEXT,
         host TEXT, start_time TEXT, start_ts REAL, end_time TEXT, end_ts REAL,
         duration REAL, branch TEXT, code_commit TEXT, params TEXT, metrics TEXT, tags TEXT,
-        resources TEXT, record TEXT, experiment TEXT, extras TEXT
+        resources TEXT, record BLOB, experiment TEXT, extras TEXT
     ) WITHOUT ROWID""",
     """CREATE TABLE metric_values (
         key TEXT, ref TEXT, last REAL, min REAL, max REAL, count INTEGER,
         PRIMARY KEY (key, ref)
     ) WITHOUT ROWID""",
-    "CREATE INDEX metric_values_ref ON metric_values (ref)",
     """CREATE TABLE param_values (
         key TEXT, ref TEXT, num REAL, text TEXT, PRIMARY KEY (key, ref)
     ) WITHOUT ROWID""",
-    "CREATE INDEX param_values_ref ON param_values (ref)",
     # a run's parents, one row per (parent, child copy): children are the reverse relation.
     # The child's name and commit are repeated here so that finding every run's children
     # reads this small table only (gitruns.query.lineage).
@@ -109,8 +110,12 @@ _TABLES = [
         parent_id TEXT, ref TEXT, run_id TEXT, name TEXT, commit_id TEXT,
         PRIMARY KEY (parent_id, ref)
     ) WITHOUT ROWID""",
-    "CREATE INDEX run_parents_ref ON run_parents (ref)",
+    # The three tables above have no index on ``ref``: a run's rows in them are deleted by
+    # their primary keys, which its ``runs`` row lists (``_index_keys``). Such indexes cost
+    # a sort of every row at the end of a cold build, on one CPU.
     "CREATE INDEX runs_run_id ON runs (run_id)",  # the names of parents, by id
+    # Every query lists the invalid runs (to report them): few rows, found without a scan.
+    "CREATE INDEX runs_errors ON runs (ref) WHERE error IS NOT NULL",
     # The fingerprint of the run refs (gitruns.query.refstate) the rows are exactly in
     # line with, if any: every write of rows deletes it in its transaction, and it is
     # written back only after checking, in one transaction, that the rows hold exactly
@@ -146,6 +151,7 @@ _SQL_INT = 2**63
 # json.dumps(value, sort_keys=True), without building an encoder for each call.
 _sorted_json = dumps_sorted
 Clause = tuple[str, list[Any]]  # SQL over the runs table, and its arguments
+_ERRORS = "WHERE error IS NOT NULL"  # the invalid rows, by the partial index runs_errors
 
 
 def _column(index: int) -> Any:
@@ -206,7 +212,7 @@ class CachedRun:
     metrics_json = _column(18)
     tags_json = _column(19)
     resources_json = _column(20)
-    record_json = _column(21)
+    record_data = _column(21)  # bytes: see gitruns.query.served
     experiment = _column(22)
 
     @property
@@ -746,8 +752,7 @@ def _read_and_write_batch(
     to hand back (all when ``keep_all``, else those not written) and the refs written
     with an error."""
     rows = [_read_row(writer["store"], ref, *info) for ref, info in items]
-    with writer["lock"]:
-        written = _write(writer["db"], rows, [], replace=not writer["building"])
+    written = _write(writer["db"], rows, [], replace=not writer["building"], lock=writer["lock"])
     kept = [row.row for row in rows if keep_all or row.ref not in written]
     errors = [row.ref for row in rows if row.error is not None and row.ref in written]
     return sorted(written), kept, errors
@@ -1024,11 +1029,13 @@ def _select(
 ) -> dict[str, CachedRun]:
     """Rows passing the pre-filter ``where``, and every invalid row (to report it; not
     with ``with_errors=False``)."""
-    sql, args = f"SELECT {', '.join(_COLUMNS)} FROM runs", []
-    if where is not None:
-        errors = " OR error IS NOT NULL" if with_errors else ""
-        sql, args = f"{sql} WHERE ({where[0]}){errors}", where[1]
-    return {row[0]: CachedRun(row) for row in db.execute(sql, args)}
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM runs"
+    if where is None:
+        return {row[0]: CachedRun(row) for row in db.execute(sql)}
+    stored = {row[0]: CachedRun(row) for row in db.execute(f"{sql} WHERE {where[0]}", where[1])}
+    if with_errors:  # apart, so that the partial index ``runs_errors`` finds them
+        stored.update((row[0], CachedRun(row)) for row in db.execute(f"{sql} {_ERRORS}"))
+    return stored
 
 
 def _select_built(db: sqlite3.Connection, where: Clause, errors: set[str]) -> dict[str, CachedRun]:
@@ -1044,60 +1051,112 @@ def _select_built(db: sqlite3.Connection, where: Clause, errors: set[str]) -> di
 
 
 def _write(
-    db: sqlite3.Connection, rows: Iterable[CachedRun], gone: list[str], *, replace: bool = True
+    db: sqlite3.Connection,
+    rows: Iterable[CachedRun],
+    gone: list[str],
+    *,
+    replace: bool = True,
+    lock: Any = None,
 ) -> set[str]:
     """Best effort: a cache that cannot be written (read-only, busy) only costs speed.
     Return the refs of the rows written. ``replace=False``: the file holds none of these
-    refs yet (a build file), so no old rows are looked for."""
+    refs yet (a build file), so no old rows are looked for. ``lock``: held while writing
+    (the workers of a build take turns), not while the rows are made ready."""
     rows = list(rows)
     removed = [(ref,) for ref in gone] + ([(row.ref,) for row in rows] if replace else [])
     # A run whose objects are missing may be whole next time (a partial clone's objects
     # fetched, a repair): it is not cached, so every sync reads it again.
     rows = [row for row in rows if row.error is None or not MISSING_OBJECT.search(row.error)]
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("DELETE FROM ref_state")  # the rows may no longer match the refs
-        for table in ("runs", "metric_values", "param_values", "run_parents") if removed else ():
-            db.executemany(f"DELETE FROM {table} WHERE ref = ?", removed)
-        db.executemany(
+    valid = [(row, row.indexed or _indexed(row)) for row in rows if row.error is None]
+    inserts = [
+        (
             f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
             [row.row for row in rows],
-        )
-        valid = [(row, row.indexed or _indexed(row)) for row in rows if row.error is None]
-        db.executemany(
+        ),
+        (
             "INSERT INTO metric_values VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (k, row.ref, *map(sql_number, summary))
                 for row, (_, metrics, _) in valid
                 for k, summary in metrics.items()
             ],
-        )
-        db.executemany(
+        ),
+        (
             "INSERT INTO param_values VALUES (?, ?, ?, ?)",
             [
-                (k, row.ref, as_number(v), as_text(v))
+                (k, row.ref, *_param_value(v))
                 for row, (params, _, _) in valid
                 for k, v in params.items()
             ],
-        )
-        db.executemany(
+        ),
+        (
             "INSERT OR IGNORE INTO run_parents VALUES (?, ?, ?, ?, ?)",
             [
                 (parent, row.ref, row.run_id, row.name, row.commit_id)
                 for row, (_, _, parents) in valid
                 for parent in parents
             ],
-        )
-        db.execute("COMMIT")
-    except sqlite3.OperationalError:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        return set()
+        ),
+    ]
+    with lock if lock is not None else contextlib.nullcontext():
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM ref_state")  # the rows may no longer match the refs
+            if removed:
+                for table, keys in _index_keys(db, [ref for (ref,) in removed]).items():
+                    sql = f"DELETE FROM {table} WHERE {keys[0]} = ? AND ref = ?"
+                    db.executemany(sql, keys[1])
+                db.executemany("DELETE FROM runs WHERE ref = ?", removed)
+            for sql, values in inserts:
+                if values:
+                    db.executemany(sql, values)
+            db.execute("COMMIT")
+        except sqlite3.OperationalError:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            return set()
     return {row.ref for row in rows}
+
+
+def _param_value(value: Any) -> tuple[float | None, str | None]:
+    """A param's ``num`` and ``text`` columns. A finite number has no text: only a literal
+    that is not a number is compared as text (gitruns.query.sql), and none equals the text
+    of a finite int or float, which is numeric (``0.01``, ``1e-05``, ``-3``)."""
+    if type(value) is float:
+        return value, None if math.isfinite(value) else as_text(value)
+    number = as_number(value)
+    if type(value) is int and number is not None and math.isfinite(number):
+        return number, None
+    return number, as_text(value)
 
 
 def _indexed(row: CachedRun) -> tuple[dict[str, Any], dict[str, list[Any]], list[str]]:
     return row.params, row.metrics, row.parents
+
+
+def _index_keys(db: sqlite3.Connection, refs: list[str]) -> dict[str, tuple[str, list[Any]]]:
+    """The primary keys of the rows that index the cached runs of ``refs``, by table:
+    ``{table: (its key column beside ref, [(key, ref), ...])}``, read from the runs' own
+    rows (their params, metrics and parents), which were written in the same transaction."""
+    params: list[Any] = []
+    metrics: list[Any] = []
+    parents: list[Any] = []
+    for start in range(0, len(refs), 500):
+        chunk = refs[start : start + 500]
+        sql = (
+            "SELECT ref, params, metrics, extras FROM runs WHERE error IS NULL"
+            f" AND ref IN ({', '.join('?' * len(chunk))})"
+        )
+        for ref, params_json, metrics_json, extras_json in db.execute(sql, chunk):
+            params.extend((key, ref) for key in json.loads(params_json))
+            metrics.extend((key, ref) for key in json.loads(metrics_json))
+            extras = json.loads(extras_json or "{}")
+            parents.extend((parent, ref) for parent in extras.get("parents", []))
+    return {
+        "metric_values": ("key", metrics),
+        "param_values": ("key", params),
+        "run_parents": ("parent_id", parents),
+    }
 
 
 def _serve_unchanged(

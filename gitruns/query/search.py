@@ -193,7 +193,7 @@ def search_runs(
     found = RunList()
     found.skipped = list(selection.problems)
     for row in selection.rows:
-        if row.record_json is not None and not row.ref.startswith(LIVE_REF_PREFIX):
+        if row.record_data is not None and not row.ref.startswith(LIVE_REF_PREFIX):
             found.append(run_from_row(store, row))  # valid rows of (ref, commit) only
             continue
         try:

@@ -3,6 +3,7 @@ a deleted or corrupt cache file, another schema version, invalid runs, concurren
 
 from __future__ import annotations
 
+import marshal
 import sqlite3
 import subprocess
 import sys
@@ -86,6 +87,54 @@ def test_changed_ref_is_read_again(repo: Path, reads: list[str]) -> None:
     assert snapshot.rows[0].name == "after" and snapshot.rows[0].tags == {"team": "vision"}
 
 
+def tables(repo: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(cache_file(repo)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        names = ("runs", "metric_values", "param_values", "run_parents")
+        found = {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in names}
+    record = cache._COLUMNS.index("record")
+    for row in found["runs"]:
+        assert row[record] is None or marshal.loads(row[record])  # a whole record
+    return found
+
+
+def test_rows_replaced_or_dropped_leave_what_a_cold_build_makes(repo: Path) -> None:
+    """Index rows are deleted by their primary keys, read from the runs' own rows: a
+    changed or deleted run leaves nothing of its old rows behind."""
+    base = record("base", lr=0.1, layers=2)
+    with gitruns.start_run("tuned", params={"lr": 0.2}, parents=["base"]) as tuned:
+        tuned.log_metric("loss", 1.0)
+    gone = record("gone", lr=0.3)
+    bad = "01900000-0000-7000-8000-000000000001"
+    write_invalid_run(repo, bad, b"id: [unclosed\n")
+    store = open_store()
+    cache.sync(store)
+    assert len(tables(repo)["run_parents"]) == 1
+    rename(store, tuned.id, "tuned-again")
+    set_tags(store, base, {"team": "vision"})
+    git(repo, "update-ref", "-d", f"refs/runs/{gone}")
+    git(repo, "update-ref", "-d", f"refs/runs/{bad}")
+    cache.sync(store)
+    synced = tables(repo)
+    assert [row[0] for row in synced["run_parents"]] == [base]
+    kept = {f"refs/runs/{i}" for i in (base, tuned.id)}
+    assert {row[1] for row in synced["param_values"]} == kept
+    cache.discard(cache_file(repo))
+    cache.sync(store)
+    assert tables(repo) == synced
+
+
+def test_invalid_rows_are_found_by_a_partial_index(repo: Path) -> None:
+    record("good", lr=0.1)
+    write_invalid_run(repo, "01900000-0000-7000-8000-000000000001", b"id: [unclosed\n")
+    cache.sync(open_store())
+    snapshot = cache.sync(open_store(), where=("name = ?", ["nothing"]))  # warm
+    assert snapshot.rows == [] and len(snapshot.problems) == 1
+    with sqlite3.connect(cache_file(repo)) as db:
+        plan = db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM runs {cache._ERRORS}").fetchall()
+    assert "USING INDEX runs_errors" in plan[0][-1]
+
+
 def test_runs_arriving_by_git_fetch(repo: Path, tmp_path: Path) -> None:
     mine = record("mine")
     other = tmp_path / "other"
@@ -166,6 +215,26 @@ def test_another_schema_version_is_rebuilt(repo: Path) -> None:
         tables = db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
         expected = ["metric_values", "param_values", "ref_state", "run_parents", "runs"]
         assert sorted(name for (name,) in tables) == expected
+        indexes = db.execute("SELECT name FROM sqlite_master WHERE type='index'").fetchall()
+        assert {name for (name,) in indexes} >= {"runs_run_id", "runs_errors"}
+
+
+def test_a_cache_of_schema_8_is_rebuilt_without_its_ref_indexes(repo: Path) -> None:
+    run_id = record("a", lr=0.1)
+    cache.sync(open_store())
+    path = cache_file(repo)
+    with sqlite3.connect(path) as db:  # as schema 8 had it: JSON records, ref indexes
+        db.execute("UPDATE runs SET record = '[{}, {}, {}, []]'")
+        db.execute("CREATE INDEX metric_values_ref ON metric_values (ref)")
+        db.execute("PRAGMA user_version = 8")
+    assert names(cache.sync(open_store())) == ["a"]
+    assert gitruns.get_run(run_id).params == {"lr": 0.1}  # served from the rebuilt row
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (cache.CACHE_SCHEMA_VERSION,)
+        indexes = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "metric_values_ref" not in indexes and "runs_errors" in indexes
+        (data,) = db.execute("SELECT record FROM runs").fetchone()
+    assert marshal.loads(data)[1] == {"lr": 0.1}
 
 
 def test_invalid_runs_are_reported_skipped_and_not_read_again(repo: Path, reads: list[str]) -> None:

@@ -69,7 +69,7 @@ def test_a_cold_build_installs_a_whole_file_and_leaves_nothing_behind(
         assert db.execute("PRAGMA user_version").fetchone() == (cache.CACHE_SCHEMA_VERSION,)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         indexes = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert {"metric_values_ref", "param_values_ref", "run_parents_ref"} <= indexes
+        assert {"runs_run_id", "runs_errors"} <= indexes
     assert not any(name.startswith(build_file.BUILD_PREFIX) for name in build_files(repo))
     query = ["--filter", "params.layers >= 5", "--format", "csv", "-c", "name"]
     listed = gitruns_cli(repo, "ls", *query)

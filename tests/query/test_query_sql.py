@@ -75,3 +75,32 @@ def test_prefilter_on_having_a_parent() -> None:
         assert {ids.index(r.run_id) for r in kept.values()} == expected
         predicate = compile_filter(tree)
         assert {i for i, row in enumerate(rows) if predicate(row)} == expected
+
+
+def test_params_that_are_not_finite_numbers_are_still_found_as_text() -> None:
+    """A finite number's param has no text column (none is needed); infinities, NaN and
+    ints too large for a float keep theirs, and a filter on their text finds them."""
+    values = [float("inf"), -float("inf"), float("nan"), 2**2000, 10**20, 0.01, 7, "inf"]
+    db = cache._connect(None)
+    rows = [to_row({**base(i), "params": {"p": value}}) for i, value in enumerate(values)]
+    cache._write(db, rows, [])
+    literals = ["'inf'", "'-inf'", "'nan'", "'1e+20'", "100000000000000000000", "0.01", "'7'"]
+    for literal in literals:
+        for op in ("=", "<", ">="):
+            tree = parse(f"params.p {op} {literal}")
+            kept = cache._select(db, prefilter(tree))
+            matching = [row.ref for row in rows if compile_filter(tree)(row)]
+            assert set(matching) <= set(kept), (op, literal)
+    assert cache._select(db, prefilter(parse("params.p = 'inf'"))).keys() == {
+        rows[0].ref,
+        rows[7].ref,
+    }
+    texts = dict(db.execute("SELECT ref, text FROM param_values"))
+    assert [texts[row.ref] for row in rows] == [
+        "inf",
+        "-inf",
+        "nan",
+        str(2**2000),
+        *[None] * 3,
+        "inf",
+    ]
