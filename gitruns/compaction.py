@@ -68,8 +68,11 @@ def compact_if_due(repo: Compactable, *, check_refs: bool = False) -> None:
     except OSError:
         return  # a read-only repository: nothing to do
     if lock is None:
-        return  # another process is at it; refs are counted only by the lock's holder
-        # (at 100,000 loose refs a count costs tens of milliseconds)
+        # Another process is at it (a roll-up or a pack-refs at 100,000 refs takes
+        # seconds): look again only after a few more writes, not at each one meanwhile.
+        # Refs are counted only by the lock's holder.
+        _defer(repo.objects_dir)
+        return
     pack_refs = loose_refs_past_limit(repo.common_dir)
     if not repack and not pack_refs:
         lock.release()
@@ -114,9 +117,22 @@ def _repack_due(objects_dir: Path, *, exact: bool) -> bool:
     return count > PACK_LIMIT or packcounts.loose_objects_past(objects_dir, LOOSE_OBJECT_LIMIT)
 
 
+def _defer(objects_dir: Path) -> None:
+    """Count again only after PACK_LIMIT // 8 more writes of this process."""
+    _counted[os.fspath(objects_dir)] = (0, 0)
+
+
 def loose_refs_past_limit(common_dir: Path) -> bool:
     """More loose run refs (``refs/runs/``, ``refs/remote-runs/<remote>/``) than
-    REF_LIMIT and than an eighth of the refs already packed."""
+    REF_LIMIT and than an eighth of the refs already packed.
+
+    The count stops as soon as it passes that limit: 100,000 loose refs (a repository
+    that git or an older gitruns filled) cost the same as 101 to decide on."""
+    try:
+        packed = (common_dir / "packed-refs").stat().st_size // PACKED_REF_BYTES
+    except OSError:
+        packed = 0
+    limit = max(REF_LIMIT, packed // 8)
     refs = common_dir / "refs"
     folders = [refs / RUNS_PREFIX.removeprefix("refs/")]
     try:
@@ -127,14 +143,15 @@ def loose_refs_past_limit(common_dir: Path) -> bool:
     loose = 0
     for folder in folders:
         try:
-            loose += sum(1 for e in os.scandir(folder) if e.is_file(follow_symlinks=False))
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_file(follow_symlinks=False):
+                        loose += 1
+                        if loose > limit:
+                            return True
         except OSError:
             continue
-    try:
-        packed = (common_dir / "packed-refs").stat().st_size // PACKED_REF_BYTES
-    except OSError:
-        packed = 0
-    return loose > max(REF_LIMIT, packed // 8)
+    return False
 
 
 def _git_env() -> dict[str, str]:

@@ -135,3 +135,121 @@ def test_the_command_is_made_again_when_the_directory_changes(
     assert commands[0]["cwd"] == str(repo) and commands[2]["cwd"] == str(repo / "sub")
     assert commands[2]["argv"] == commands[0]["argv"]
     fsck(repo)
+
+
+def test_loose_refs_are_counted_only_up_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is the same as a full count's at the boundaries, and the listing stops
+    once past the limit: 5,000 loose refs cost what 101 do."""
+    common = tmp_path
+    runs = common / "refs" / "runs"
+    runs.mkdir(parents=True)
+    seen: list[int] = []
+    scandir = os.scandir
+
+    class Counting:
+        def __init__(self, path: object) -> None:
+            self._inner = scandir(path)  # type: ignore[call-overload]
+
+        def __enter__(self) -> Counting:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._inner.close()
+
+        def __iter__(self) -> Counting:
+            return self
+
+        def __next__(self) -> os.DirEntry[str]:
+            entry = next(self._inner)
+            seen.append(1)
+            return entry
+
+    def add_refs(count: int) -> None:
+        start = len(list(runs.iterdir()))
+        for index in range(start, start + count):
+            (runs / f"{index:08d}").write_text("0" * 40 + "\n")
+
+    add_refs(compaction.REF_LIMIT)
+    assert compaction.loose_refs_past_limit(common) is False  # exactly the limit
+    add_refs(1)
+    assert compaction.loose_refs_past_limit(common) is True
+    # An eighth of the packed refs raises the limit: 8,800 packed lines allow 1,100 loose.
+    (common / "packed-refs").write_bytes(b"x" * (8800 * compaction.PACKED_REF_BYTES))
+    assert compaction.loose_refs_past_limit(common) is False
+    add_refs(1100 - 101)
+    assert compaction.loose_refs_past_limit(common) is False
+    add_refs(3900)  # 5,000 loose refs, past 1,100
+    monkeypatch.setattr(compaction.os, "scandir", Counting)
+    assert compaction.loose_refs_past_limit(common) is True
+    assert len(seen) <= 1101 + 2  # stopped at the 1,101st file (and maybe a folder or two)
+
+
+def test_writes_during_another_process_compaction_look_again_only_every_few(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While another process holds the repack lock (a long roll-up or pack-refs), a
+    process past the pack limit tries the lock once every PACK_LIMIT // 8 writes, not at
+    each write; once the lock is free, it starts the compaction."""
+    import subprocess
+    import sys
+    from dataclasses import dataclass
+
+    from gitruns.locks import LivenessLock
+
+    monkeypatch.setattr(compaction, "PACK_LIMIT", 50)
+    monkeypatch.setattr(compaction, "_counted", {})
+    git_dir = tmp_path / ".git"
+    (git_dir / "objects" / "pack").mkdir(parents=True)
+    (git_dir / "gitruns").mkdir()
+    for _ in range(60):
+        (git_dir / "objects" / "pack" / f"pack-{os.urandom(20).hex()}.pack").write_bytes(b"")
+
+    @dataclass
+    class Repo:
+        git_dir: Path
+        common_dir: Path
+        objects_dir: Path
+        gitruns_dir: Path
+
+        def promisor_remote(self) -> None:
+            return None
+
+    repo = Repo(git_dir, git_dir, git_dir / "objects", git_dir / "gitruns")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time\n"
+            "f = open(sys.argv[1], 'ab'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "print('held', flush=True); sys.stdin.read()",
+            str(repo.gitruns_dir / "repack.lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    tries: list[Path] = []
+    acquire = LivenessLock.acquire
+
+    def counted(path: Path, *, create: bool) -> LivenessLock | None:
+        tries.append(path)
+        return acquire(path, create=create)
+
+    monkeypatch.setattr(LivenessLock, "acquire", staticmethod(counted))
+    started: list[object] = []
+    monkeypatch.setattr(compaction.subprocess, "run", lambda *a, **k: started.append(a))
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        for _ in range(30):
+            compaction.compact_if_due(repo)
+        assert 1 <= len(tries) <= 30 // (50 // 8) + 1  # not 30
+        assert started == []
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    for _ in range(50 // 8):  # the lock is free again: started within a few writes
+        compaction.compact_if_due(repo)
+    assert started
