@@ -253,3 +253,54 @@ def test_writes_during_another_process_compaction_look_again_only_every_few(
     for _ in range(50 // 8):  # the lock is free again: started within a few writes
         compaction.compact_if_due(repo)
     assert started
+
+
+def test_a_run_in_a_sweep_asks_for_no_folder(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once its folders exist, a run makes none and asks mkdir for none (each ask was a
+    failing system call, a stat and an exception); folders removed meanwhile (`git
+    pack-refs` removes an emptied refs/runs/) are made again, and the runs are whole."""
+    small_run(0)
+    asked: list[str] = []
+    mkdir = os.mkdir
+
+    def counting(path: object, *args: object, **kwargs: object) -> None:
+        asked.append(os.fspath(path))  # type: ignore[arg-type]
+        mkdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "mkdir", counting)
+    ids = [small_run(i) for i in range(1, 4)]
+    assert asked == []
+    git(repo, "pack-refs", "--all")
+    runs = repo / ".git" / "refs" / "runs"
+    if runs.exists():  # older gits keep the emptied folder: remove it as newer ones do
+        runs.rmdir()
+    ids.append(small_run(4))
+    assert asked == [str(runs)]
+    assert (runs / ids[-1]).is_file()
+    listed = git(repo, "for-each-ref", "--format=%(refname)", "refs/runs/").split()
+    assert set(listed) >= {f"refs/runs/{i}" for i in ids}
+    fsck(repo)
+
+
+def test_a_pack_is_written_into_folders_that_do_not_exist_yet(repo: Path) -> None:
+    """The pack's temporary folder and objects/pack are made when missing, for a small
+    pack built in memory and for one spilled to its temporary file."""
+    objects = repo / ".git" / "objects"
+    for big in (False, True):
+        tmp = repo / ".git" / "gitruns" / f"tmp-new-{big}"
+        saved = objects / "pack-saved"
+        (objects / "pack").rename(saved)
+        try:
+            writer = packs.PackWriter(objects, tmp, "test", brief_keep=True)
+            blob = writer.add("blob", os.urandom(2 << 20) if big else b"tiny\n")
+            kept = writer.finish()
+            assert kept is not None and kept.keep.exists()
+            kept.release()
+            assert git(repo, "cat-file", "-t", blob).strip() == "blob"
+            for path in (objects / "pack").iterdir():
+                path.rename(saved / path.name)
+        finally:
+            (objects / "pack").rmdir()
+            saved.rename(objects / "pack")
+        assert [p.name for p in tmp.iterdir()] == []
+    fsck(repo)
