@@ -304,3 +304,67 @@ def test_a_pack_is_written_into_folders_that_do_not_exist_yet(repo: Path) -> Non
             saved.rename(objects / "pack")
         assert [p.name for p in tmp.iterdir()] == []
     fsck(repo)
+
+
+def test_the_shell_count_of_loose_refs_is_the_files_count(tmp_path: Path) -> None:
+    """What the background job counts (``ls -f``) is what ``loose_refs_past_limit``
+    counts: files in refs/runs/ and in each refs/remote-runs/<remote>/, a lock included."""
+    import subprocess
+
+    refs = tmp_path / "refs"
+
+    def count() -> int:
+        command = compaction.loose_refs_shell_count(tmp_path)
+        return int(subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout)
+
+    assert count() == 0  # no folder at all
+    (refs / "runs").mkdir(parents=True)
+    assert count() == 0
+    for index in range(7):
+        (refs / "runs" / f"0190{index:04d}-aaaa-7bbb-8ccc-dddddddddddd").write_text("x\n")
+    (refs / "runs" / "0190-lock.lock").write_text("x\n")
+    assert count() == 8
+    for remote, refs_there in (("origin", 3), ("team mate's", 2)):
+        (refs / "remote-runs" / remote).mkdir(parents=True)
+        for index in range(refs_there):
+            (refs / "remote-runs" / remote / f"0191{index:04d}-r").write_text("x\n")
+    assert count() == 13
+    files = sum(1 for p in refs.rglob("*") if p.is_file())
+    assert files == 13
+
+
+def test_a_write_never_lists_the_loose_refs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writing process lists objects/pack when a roll-up may be due, never refs/runs:
+    the background job counts the refs after its roll-up and packs them when past."""
+    monkeypatch.setattr(compaction, "PACK_LIMIT", 4)
+    monkeypatch.setattr(compaction, "REF_LIMIT", 5)
+    listed: list[str] = []
+    scandir, listdir = os.scandir, os.listdir
+
+    def seen(path: object) -> None:
+        if isinstance(path, str | os.PathLike):  # not a descriptor (shutil.rmtree's)
+            listed.append(os.fspath(path))
+
+    def scandir_seen(path: object = ".") -> object:
+        seen(path)
+        return scandir(path)  # type: ignore[call-overload]
+
+    def listdir_seen(path: object = ".") -> list[str]:
+        seen(path)
+        return listdir(path)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(os, "scandir", scandir_seen)
+    monkeypatch.setattr(os, "listdir", listdir_seen)
+    ids = [small_run(i) for i in range(12)]
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "listdir", listdir)
+    assert any(path.endswith(os.path.join("objects", "pack")) for path in listed)
+    assert not [path for path in listed if os.sep + "refs" in path]
+    wait_for_compaction(repo)
+    small_run(12)  # starts what is due after jobs that ran while others wrote
+    wait_for_compaction(repo)
+    loose = [p for p in (repo / ".git" / "refs" / "runs").glob("*") if p.is_file()]
+    assert len(loose) <= 10  # of 13: the background job packed them
+    listed_refs = git(repo, "for-each-ref", "--format=%(refname)", "refs/runs/").split()
+    assert set(listed_refs) >= {f"refs/runs/{i}" for i in ids}
+    fsck(repo)
