@@ -4,10 +4,11 @@ file-system counts and the git CLI: no libgit2.
 Every write adds a small pack; past PACK_LIMIT packs (or past git's 6,700 loose objects,
 estimated from one fan-out folder as git does), the small ones are rolled up with ``git
 repack --geometric`` (kept packs, those of runs in progress, are left alone, and so are the
-big ones). Loose run refs (a file, so a disk block, each) are counted then too (or when
-asked, after a fetch) and packed with ``git pack-refs`` once there are more than REF_LIMIT
-and an eighth of those packed, so the rewrite of ``packed-refs`` costs a constant amount a
-run at any size. The background git inherits the repack lock, so no other writer starts one
+big ones). Loose run refs (a file, so a disk block, each) are counted then too, by the
+background job after its roll-up (or by the caller, when asked after a fetch), and packed
+with ``git pack-refs`` once there are more than REF_LIMIT and an eighth of those packed, so
+the rewrite of ``packed-refs`` costs a constant amount a run at any size and no write lists
+the loose refs. The background git inherits the repack lock, so no other writer starts one
 meanwhile. ``gitruns.storage.Store`` runs this after its writes; ``gitruns fetch`` runs it
 from the light repository of a transfer (``sharing.lightrepo``), without loading pygit2.
 """
@@ -15,6 +16,7 @@ from the light repository of a transfer (``sharing.lightrepo``), without loading
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +33,7 @@ REF_LIMIT = 100  # loose run refs before they are packed (and an eighth of those
 REPACK_COMMAND = "git repack -d -l -n -q --geometric=2"
 PACK_REFS_COMMAND = "git pack-refs --all"
 PACKED_REF_BYTES = 88  # a run's line in packed-refs: "<40 hex> refs/runs/<36>\n"
+_QUIET = "</dev/null >/dev/null 2>&1"
 
 
 class Compactable(Protocol):
@@ -68,15 +71,21 @@ def compact_if_due(repo: Compactable, *, check_refs: bool = False) -> None:
     except OSError:
         return  # a read-only repository: nothing to do
     if lock is None:
-        return  # another process is at it; refs are counted only by the lock's holder
-        # (at 100,000 loose refs a count costs tens of milliseconds)
-    pack_refs = loose_refs_past_limit(repo.common_dir)
-    if not repack and not pack_refs:
+        # Another process is at it (a roll-up or a pack-refs at 100,000 refs takes
+        # seconds): look again only after a few more writes, not at each one meanwhile.
+        # Refs are counted only by the lock's holder.
+        _defer(repo.objects_dir)
+        return
+    if repack:
+        # The loose refs are counted by the background job, after its roll-up: listing
+        # refs/runs (up to 12,500 names between two pack-refs at 100,000 runs) is then
+        # no part of a write, whatever the repository's size.
+        steps = [f"{REPACK_COMMAND} {_QUIET}", _pack_refs_if_past(repo.common_dir)]
+    elif loose_refs_past_limit(repo.common_dir):
+        steps = [f"{PACK_REFS_COMMAND} {_QUIET}"]
+    else:
         lock.release()
         return
-    quiet = "</dev/null >/dev/null 2>&1"
-    steps = [f"{REPACK_COMMAND} {quiet}"] if repack else []
-    steps += [f"{PACK_REFS_COMMAND} {quiet}"] if pack_refs else []
     try:
         subprocess.run(
             ["sh", "-c", f"({'; '.join(steps)}) &"],
@@ -114,9 +123,47 @@ def _repack_due(objects_dir: Path, *, exact: bool) -> bool:
     return count > PACK_LIMIT or packcounts.loose_objects_past(objects_dir, LOOSE_OBJECT_LIMIT)
 
 
+def loose_refs_shell_count(common_dir: Path) -> str:
+    """A shell command printing how many loose run refs there are: the names ``ls -f``
+    lists (unsorted) in ``refs/runs/`` and each ``refs/remote-runs/<remote>/``, less
+    ``.``, ``..``, the blank lines and ``<folder>:`` headers between folders (a ref name
+    never holds a colon)."""
+    refs = common_dir / "refs"
+    runs = shlex.quote(os.fspath(refs / RUNS_PREFIX.removeprefix("refs/")))
+    remotes = shlex.quote(os.fspath(refs / REMOTE_RUNS_PREFIX.removeprefix("refs/")))
+    return (
+        f"ls -f {runs} {remotes}/*/ 2>/dev/null"
+        " | grep -c -v -e '^\\.$' -e '^\\.\\.$' -e '^$' -e ':$'"
+    )
+
+
+def _pack_refs_if_past(common_dir: Path) -> str:
+    """The background job's step: ``git pack-refs --all`` when past ``ref_limit``."""
+    count = loose_refs_shell_count(common_dir)
+    return f'[ "$({count})" -gt {ref_limit(common_dir)} ] && {PACK_REFS_COMMAND} {_QUIET}'
+
+
+def ref_limit(common_dir: Path) -> int:
+    """How many loose run refs may wait: REF_LIMIT, or an eighth of those packed."""
+    try:
+        packed = (common_dir / "packed-refs").stat().st_size // PACKED_REF_BYTES
+    except OSError:
+        packed = 0
+    return max(REF_LIMIT, packed // 8)
+
+
+def _defer(objects_dir: Path) -> None:
+    """Count again only after PACK_LIMIT // 8 more writes of this process."""
+    _counted[os.fspath(objects_dir)] = (0, 0)
+
+
 def loose_refs_past_limit(common_dir: Path) -> bool:
     """More loose run refs (``refs/runs/``, ``refs/remote-runs/<remote>/``) than
-    REF_LIMIT and than an eighth of the refs already packed."""
+    REF_LIMIT and than an eighth of the refs already packed.
+
+    The count stops as soon as it passes that limit: 100,000 loose refs (a repository
+    that git or an older gitruns filled) cost the same as 101 to decide on."""
+    limit = ref_limit(common_dir)
     refs = common_dir / "refs"
     folders = [refs / RUNS_PREFIX.removeprefix("refs/")]
     try:
@@ -127,14 +174,15 @@ def loose_refs_past_limit(common_dir: Path) -> bool:
     loose = 0
     for folder in folders:
         try:
-            loose += sum(1 for e in os.scandir(folder) if e.is_file(follow_symlinks=False))
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_file(follow_symlinks=False):
+                        loose += 1
+                        if loose > limit:
+                            return True
         except OSError:
             continue
-    try:
-        packed = (common_dir / "packed-refs").stat().st_size // PACKED_REF_BYTES
-    except OSError:
-        packed = 0
-    return loose > max(REF_LIMIT, packed // 8)
+    return False
 
 
 def _git_env() -> dict[str, str]:

@@ -288,7 +288,11 @@ def create_loose_ref(path: Path, commit: str, spare_file: Path | None = None) ->
     (as exclusive as ``O_EXCL``): no new inode, and none freed (see docs/design.md).
     """
     lock = path.with_name(path.name + ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # refs/runs/ is made only when missing (`git pack-refs` removes it once empty)
+    return packs.in_folder(path.parent, lambda: _create_loose_ref(path, lock, commit, spare_file))
+
+
+def _create_loose_ref(path: Path, lock: Path, commit: str, spare_file: Path | None) -> bool:
     fd: int | None = None
     if spare_file is None or not _lock_from_spare(spare_file, lock, commit):
         try:

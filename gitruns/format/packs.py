@@ -22,9 +22,10 @@ import itertools
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 KEEP_PREFIX = b"gitruns "  # first bytes of every .keep file gitruns writes
 INDEX_MAGIC = b"\xfftOc"  # first bytes of a pack index (v2), and of a brief keep file
@@ -32,6 +33,8 @@ LINKED_KEEP_REASON = "brief keep"  # the reason gitruns_keeps gives for a brief 
 _TYPES = {"commit": 1, "tree": 2, "blob": 3}
 _CHUNK = 1 << 20
 _FILE_LEVEL = 1  # zlib level of every object: libgit2 writes loose objects at this level
+_T = TypeVar("_T")
+
 # A small object is compressed with a 4 KiB window and a smaller hash table: zlib's default
 # state (256 KiB, set up for every object) cost 50-70 us an object where the compression
 # itself costs a few, and a small run's pack has 13 objects. The window covers the whole
@@ -111,7 +114,6 @@ class PackWriter:
         self.pack_dir = objects_dir / "pack"
         self.reason = reason
         self.brief_keep = brief_keep
-        tmp_dir.mkdir(parents=True, exist_ok=True)
         self._path = tmp_dir / f"tmp-{os.getpid()}-{os.urandom(4).hex()}.pack"
         # A small pack (a run's) is built in memory and written in one call at the end;
         # past _CHUNK bytes, or for a streamed file, it goes on in its temporary file.
@@ -139,7 +141,7 @@ class PackWriter:
     def _spill(self) -> Any:
         """The temporary file, holding what was built in memory so far."""
         if self._memory is not None:
-            self._file = open(self._path, "w+b")  # noqa: SIM115 - closed by finish/discard
+            self._file = in_folder(self._path.parent, lambda: open(self._path, "w+b"))  # noqa: SIM115
             self._file.write(self._memory)
             self._memory = None
         return self._file
@@ -228,15 +230,15 @@ class PackWriter:
                 self._memory[8:12] = count
                 checksum = hashlib.sha1(self._memory).digest()
                 self._memory += checksum
-                _write_new_file(self._path, self._memory)
+                memory = self._memory
+                in_folder(self._path.parent, lambda: _write_new_file(self._path, memory))
             else:
                 checksum = self._checksum_file(count)
             index = self._path.with_suffix(".idx")
             _write_new_file(index, _index_bytes(self._entries, checksum))
             stem = self.pack_dir / f"pack-{checksum.hex()}"
             keep = stem.with_suffix(".keep")
-            self.pack_dir.mkdir(parents=True, exist_ok=True)
-            self._create_keep(keep, index)
+            in_folder(self.pack_dir, lambda: self._create_keep(keep, index))
             os.replace(self._path, stem.with_suffix(".pack"))
             os.replace(index, stem.with_suffix(".idx"))  # the index last: now git sees it
             self._published = True
@@ -283,6 +285,20 @@ class PackWriter:
             return  # nothing left to remove (two failing unlinks a write, saved)
         self._path.unlink(missing_ok=True)
         self._path.with_suffix(".idx").unlink(missing_ok=True)
+
+
+def in_folder(folder: Path, action: Callable[[], _T]) -> _T:
+    """``action()``, making ``folder`` first only when it failed for want of it. The
+    folders of a write (``gitruns/tmp``, ``objects/pack``, ``refs/runs``) nearly always
+    exist: asking ``mkdir`` each time cost a failing system call, a ``stat`` and an
+    exception, several times a run."""
+    try:
+        return action()
+    except FileNotFoundError:
+        if folder.is_dir():
+            raise
+    folder.mkdir(parents=True, exist_ok=True)
+    return action()
 
 
 def _write_new_file(path: Path, data: bytes | bytearray) -> None:

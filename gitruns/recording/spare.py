@@ -68,8 +68,11 @@ def retire(run_dir: Path, lock: LivenessLock) -> bool:
             old = None
         folder = spare_root(root) / f"{SPARE_PREFIX}{os.getpid()}-{os.urandom(4).hex()}"
         try:
-            folder.parent.mkdir(exist_ok=True)
-            run_dir.rename(folder)
+            try:
+                run_dir.rename(folder)
+            except FileNotFoundError:  # no gitruns/tmp yet (a mkdir each run cost more)
+                folder.parent.mkdir(exist_ok=True)
+                run_dir.rename(folder)
         except OSError:
             return False
         finally:

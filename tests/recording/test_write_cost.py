@@ -135,3 +135,236 @@ def test_the_command_is_made_again_when_the_directory_changes(
     assert commands[0]["cwd"] == str(repo) and commands[2]["cwd"] == str(repo / "sub")
     assert commands[2]["argv"] == commands[0]["argv"]
     fsck(repo)
+
+
+def test_loose_refs_are_counted_only_up_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is the same as a full count's at the boundaries, and the listing stops
+    once past the limit: 5,000 loose refs cost what 101 do."""
+    common = tmp_path
+    runs = common / "refs" / "runs"
+    runs.mkdir(parents=True)
+    seen: list[int] = []
+    scandir = os.scandir
+
+    class Counting:
+        def __init__(self, path: object) -> None:
+            self._inner = scandir(path)  # type: ignore[call-overload]
+
+        def __enter__(self) -> Counting:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._inner.close()
+
+        def __iter__(self) -> Counting:
+            return self
+
+        def __next__(self) -> os.DirEntry[str]:
+            entry = next(self._inner)
+            seen.append(1)
+            return entry
+
+    def add_refs(count: int) -> None:
+        start = len(list(runs.iterdir()))
+        for index in range(start, start + count):
+            (runs / f"{index:08d}").write_text("0" * 40 + "\n")
+
+    add_refs(compaction.REF_LIMIT)
+    assert compaction.loose_refs_past_limit(common) is False  # exactly the limit
+    add_refs(1)
+    assert compaction.loose_refs_past_limit(common) is True
+    # An eighth of the packed refs raises the limit: 8,800 packed lines allow 1,100 loose.
+    (common / "packed-refs").write_bytes(b"x" * (8800 * compaction.PACKED_REF_BYTES))
+    assert compaction.loose_refs_past_limit(common) is False
+    add_refs(1100 - 101)
+    assert compaction.loose_refs_past_limit(common) is False
+    add_refs(3900)  # 5,000 loose refs, past 1,100
+    monkeypatch.setattr(compaction.os, "scandir", Counting)
+    assert compaction.loose_refs_past_limit(common) is True
+    assert len(seen) <= 1101 + 2  # stopped at the 1,101st file (and maybe a folder or two)
+
+
+def test_writes_during_another_process_compaction_look_again_only_every_few(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While another process holds the repack lock (a long roll-up or pack-refs), a
+    process past the pack limit tries the lock once every PACK_LIMIT // 8 writes, not at
+    each write; once the lock is free, it starts the compaction."""
+    import subprocess
+    import sys
+    from dataclasses import dataclass
+
+    from gitruns.locks import LivenessLock
+
+    monkeypatch.setattr(compaction, "PACK_LIMIT", 50)
+    monkeypatch.setattr(compaction, "_counted", {})
+    git_dir = tmp_path / ".git"
+    (git_dir / "objects" / "pack").mkdir(parents=True)
+    (git_dir / "gitruns").mkdir()
+    for _ in range(60):
+        (git_dir / "objects" / "pack" / f"pack-{os.urandom(20).hex()}.pack").write_bytes(b"")
+
+    @dataclass
+    class Repo:
+        git_dir: Path
+        common_dir: Path
+        objects_dir: Path
+        gitruns_dir: Path
+
+        def promisor_remote(self) -> None:
+            return None
+
+    repo = Repo(git_dir, git_dir, git_dir / "objects", git_dir / "gitruns")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time\n"
+            "f = open(sys.argv[1], 'ab'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "print('held', flush=True); sys.stdin.read()",
+            str(repo.gitruns_dir / "repack.lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    tries: list[Path] = []
+    acquire = LivenessLock.acquire
+
+    def counted(path: Path, *, create: bool) -> LivenessLock | None:
+        tries.append(path)
+        return acquire(path, create=create)
+
+    monkeypatch.setattr(LivenessLock, "acquire", staticmethod(counted))
+    started: list[object] = []
+    monkeypatch.setattr(compaction.subprocess, "run", lambda *a, **k: started.append(a))
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        for _ in range(30):
+            compaction.compact_if_due(repo)
+        assert 1 <= len(tries) <= 30 // (50 // 8) + 1  # not 30
+        assert started == []
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    for _ in range(50 // 8):  # the lock is free again: started within a few writes
+        compaction.compact_if_due(repo)
+    assert started
+
+
+def test_a_run_in_a_sweep_asks_for_no_folder(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once its folders exist, a run makes none and asks mkdir for none (each ask was a
+    failing system call, a stat and an exception); folders removed meanwhile (`git
+    pack-refs` removes an emptied refs/runs/) are made again, and the runs are whole."""
+    small_run(0)
+    asked: list[str] = []
+    mkdir = os.mkdir
+
+    def counting(path: object, *args: object, **kwargs: object) -> None:
+        asked.append(os.fspath(path))  # type: ignore[arg-type]
+        mkdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "mkdir", counting)
+    ids = [small_run(i) for i in range(1, 4)]
+    assert asked == []
+    git(repo, "pack-refs", "--all")
+    runs = repo / ".git" / "refs" / "runs"
+    if runs.exists():  # older gits keep the emptied folder: remove it as newer ones do
+        runs.rmdir()
+    ids.append(small_run(4))
+    assert asked == [str(runs)]
+    assert (runs / ids[-1]).is_file()
+    listed = git(repo, "for-each-ref", "--format=%(refname)", "refs/runs/").split()
+    assert set(listed) >= {f"refs/runs/{i}" for i in ids}
+    fsck(repo)
+
+
+def test_a_pack_is_written_into_folders_that_do_not_exist_yet(repo: Path) -> None:
+    """The pack's temporary folder and objects/pack are made when missing, for a small
+    pack built in memory and for one spilled to its temporary file."""
+    objects = repo / ".git" / "objects"
+    for big in (False, True):
+        tmp = repo / ".git" / "gitruns" / f"tmp-new-{big}"
+        saved = objects / "pack-saved"
+        (objects / "pack").rename(saved)
+        try:
+            writer = packs.PackWriter(objects, tmp, "test", brief_keep=True)
+            blob = writer.add("blob", os.urandom(2 << 20) if big else b"tiny\n")
+            kept = writer.finish()
+            assert kept is not None and kept.keep.exists()
+            kept.release()
+            assert git(repo, "cat-file", "-t", blob).strip() == "blob"
+            for path in (objects / "pack").iterdir():
+                path.rename(saved / path.name)
+        finally:
+            (objects / "pack").rmdir()
+            saved.rename(objects / "pack")
+        assert [p.name for p in tmp.iterdir()] == []
+    fsck(repo)
+
+
+def test_the_shell_count_of_loose_refs_is_the_files_count(tmp_path: Path) -> None:
+    """What the background job counts (``ls -f``) is what ``loose_refs_past_limit``
+    counts: files in refs/runs/ and in each refs/remote-runs/<remote>/, a lock included."""
+    import subprocess
+
+    refs = tmp_path / "refs"
+
+    def count() -> int:
+        command = compaction.loose_refs_shell_count(tmp_path)
+        return int(subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout)
+
+    assert count() == 0  # no folder at all
+    (refs / "runs").mkdir(parents=True)
+    assert count() == 0
+    for index in range(7):
+        (refs / "runs" / f"0190{index:04d}-aaaa-7bbb-8ccc-dddddddddddd").write_text("x\n")
+    (refs / "runs" / "0190-lock.lock").write_text("x\n")
+    assert count() == 8
+    for remote, refs_there in (("origin", 3), ("team mate's", 2)):
+        (refs / "remote-runs" / remote).mkdir(parents=True)
+        for index in range(refs_there):
+            (refs / "remote-runs" / remote / f"0191{index:04d}-r").write_text("x\n")
+    assert count() == 13
+    files = sum(1 for p in refs.rglob("*") if p.is_file())
+    assert files == 13
+
+
+def test_a_write_never_lists_the_loose_refs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writing process lists objects/pack when a roll-up may be due, never refs/runs:
+    the background job counts the refs after its roll-up and packs them when past."""
+    monkeypatch.setattr(compaction, "PACK_LIMIT", 4)
+    monkeypatch.setattr(compaction, "REF_LIMIT", 5)
+    listed: list[str] = []
+    scandir, listdir = os.scandir, os.listdir
+
+    def seen(path: object) -> None:
+        if isinstance(path, str | os.PathLike):  # not a descriptor (shutil.rmtree's)
+            listed.append(os.fspath(path))
+
+    def scandir_seen(path: object = ".") -> object:
+        seen(path)
+        return scandir(path)  # type: ignore[call-overload]
+
+    def listdir_seen(path: object = ".") -> list[str]:
+        seen(path)
+        return listdir(path)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(os, "scandir", scandir_seen)
+    monkeypatch.setattr(os, "listdir", listdir_seen)
+    ids = [small_run(i) for i in range(12)]
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "listdir", listdir)
+    assert any(path.endswith(os.path.join("objects", "pack")) for path in listed)
+    assert not [path for path in listed if os.sep + "refs" in path]
+    wait_for_compaction(repo)
+    small_run(12)  # starts what is due after jobs that ran while others wrote
+    wait_for_compaction(repo)
+    loose = [p for p in (repo / ".git" / "refs" / "runs").glob("*") if p.is_file()]
+    assert len(loose) <= 10  # of 13: the background job packed them
+    listed_refs = git(repo, "for-each-ref", "--format=%(refname)", "refs/runs/").split()
+    assert set(listed_refs) >= {f"refs/runs/{i}" for i in ids}
+    fsck(repo)
