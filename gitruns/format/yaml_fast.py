@@ -31,7 +31,7 @@ _REST = f"A-Za-z0-9_./+@()<>'={_WIDE}-"
 _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
-_QUOTED = re.compile(r"'((?:[^']|'')*)'")
+_QUOTED = re.compile(r"'([^']*(?:''[^']*)*)'")  # a quote inside is written twice
 _WORDS: dict[str, Any] = {
     "null": None,
     "true": True,
@@ -88,6 +88,10 @@ _LINES_MAX = 10_000  # the lines that repeat are among the first runs' lines
 _LINE_MAX_CHARS = 200
 _NOT_REMEMBERED_LINES = (list, dict, float)
 _OPEN = object()
+# ``key: []`` and ``key: {}`` are remembered with these in place of the value: each
+# reading gets a fresh container (run.yaml has three such lines: inputs, notes, parents).
+_NEW_LIST = object()
+_NEW_DICT = object()
 Lines = list[tuple[str, str]]  # (indent as spaces, content)
 # A top-level mapping is read an entry at a time: the text of each top-level key and its
 # block (``_TOP`` splits before every line that starts a key) read once, then looked up:
@@ -147,6 +151,10 @@ def _top_mapping(text: str) -> Any:
                 key, value = _LINES.get(entry) or _mapping_line(entry)
                 if value is _OPEN:
                     return UNSURE  # "key:" and nothing
+                if value is _NEW_LIST:
+                    value = []
+                elif value is _NEW_DICT:
+                    value = {}
                 document[key] = value
                 keys += 1
                 continue
@@ -238,6 +246,9 @@ def _scalar(text: str) -> Any:
 
 def _new_scalar(text: str) -> Any:
     if text[:1] == "'":  # single-quoted text (times, ids): no number or word starts so,
+        inner = text[1:-1]
+        if len(text) > 1 and text[-1] == "'" and "'" not in inner:
+            return inner  # the usual case: no quote inside, nothing to unescape
         quoted = _QUOTED.fullmatch(text)
         if quoted:
             return quoted.group(1).replace("''", "'")
@@ -315,6 +326,10 @@ def _mapping(lines: Lines, i: int, indent: str, depth: int) -> tuple[Any, int]:
             raise _Unsure
         i += 1
         if value is not _OPEN:
+            if value is _NEW_LIST:
+                value = []
+            elif value is _NEW_DICT:
+                value = {}
             mapping[key] = value
         elif i < count and lines[i][0] > indent:
             mapping[key], i = _block(lines, i, lines[i][0], depth + 1)
@@ -343,8 +358,15 @@ def _mapping_line(content: str) -> tuple[str, Any]:
             return parsed
     # Not floats either: most (metric values) never come again. Emptied when full, so
     # that the lines of later runs are remembered too.
-    if type(parsed[1]) not in _NOT_REMEMBERED_LINES and len(content) <= _LINE_MAX_CHARS:
+    if len(content) <= _LINE_MAX_CHARS:
+        kind = type(parsed[1])
+        remembered = parsed
+        if kind in _NOT_REMEMBERED_LINES:
+            empty = not parsed[1] and kind is not float
+            if not empty:
+                return parsed
+            remembered = (parsed[0], _NEW_LIST if kind is list else _NEW_DICT)
         if len(_LINES) >= _LINES_MAX:
             _LINES.clear()
-        _LINES[content] = parsed
+        _LINES[content] = remembered
     return parsed

@@ -276,3 +276,27 @@ def test_a_summary_takes_the_metric_match() -> None:
     assert yaml_fast._metric_entry(entries[0]) is not None
     assert yaml_fast._metric_entry("val" + entries[1]) is not None
     assert identical(yaml_fast.parse(raw), safe_load(raw))
+
+
+def test_remembered_empty_containers_are_fresh_in_every_block() -> None:
+    # ``key: []`` lines are remembered with a marker for the empty value: inside a block
+    # too long for the entry memory, each reading still gets its own containers.
+    filler = "".join(f"  k{i}: {'v' * 40}\n" for i in range(40))
+    raw = f"a:\n  e: []\n  f: {{}}\n{filler}b: []\n".encode()
+    readings = [yaml_fast.parse(raw) for _ in range(3)]
+    readings[1]["a"]["e"].append(1)
+    readings[1]["a"]["f"]["x"] = 1
+    readings[1]["b"].append(2)
+    assert identical(readings[2], safe_load(raw)) and identical(readings[0], safe_load(raw))
+
+
+@pytest.mark.parametrize("value", ["''", "'a'", "'it''s'", "''''", "'a''", "'a' b'", "'", "'#x'"])
+def test_single_quoted_values_read_as_pyyaml_reads_them(value: str) -> None:
+    raw = f"k: {value}\nl:\n- {value}\n".encode()
+    fast = yaml_fast.parse(raw)
+    try:
+        expected = safe_load(raw)
+    except yaml.YAMLError:
+        assert fast is yaml_fast.UNSURE
+        return
+    assert fast is yaml_fast.UNSURE or identical(fast, expected), raw
