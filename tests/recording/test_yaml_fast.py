@@ -300,3 +300,27 @@ def test_single_quoted_values_read_as_pyyaml_reads_them(value: str) -> None:
         assert fast is yaml_fast.UNSURE
         return
     assert fast is yaml_fast.UNSURE or identical(fast, expected), raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"a:\n  b:\n    c: 1\n  d:\n  - 2\n  e: x\nz: 1\n",  # two levels: copied shallowly
+        b"a:\n  b:\n    c:\n      d: 1\nz: 1\n",  # three levels: marshalled
+        b"a:\n  b:\n  - c: 1\nz: 1\n",  # a mapping in a list: marshalled
+    ],
+)
+def test_entries_copied_from_memory_are_fresh_at_every_level(raw: bytes) -> None:
+    readings = [yaml_fast.parse(raw) for _ in range(4)]  # read, remembered, then reused
+    expected = safe_load(raw)
+    assert all(identical(reading, expected) for reading in readings)
+    stack: list[Any] = [readings[2]]
+    while stack:  # change every container of one reading
+        node = stack.pop()
+        items = node.values() if isinstance(node, dict) else node
+        stack.extend(item for item in items if isinstance(item, dict | list))
+        if isinstance(node, dict):
+            node["new"] = 1
+        elif isinstance(node, list):
+            node.append(1)
+    assert identical(yaml_fast.parse(raw), expected) and identical(readings[3], expected)
