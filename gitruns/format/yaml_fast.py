@@ -31,6 +31,9 @@ _REST = f"A-Za-z0-9_./+@()<>'={_WIDE}-"
 _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
+# A run id (a UUID in lowercase hex): a plain string to PyYAML, as no implicit resolver
+# takes a text with "-" after its eighth character and no "." (a test checks it).
+_RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _QUOTED = re.compile(r"'([^']*(?:''[^']*)*)'")  # a quote inside is written twice
 _WORDS: dict[str, Any] = {
     "null": None,
@@ -379,10 +382,20 @@ def _mapping_line(content: str) -> tuple[str, Any]:
         if not sep or not rest or rest.startswith(" "):
             raise _Unsure
         # A decimal float first, as ``_scalar`` would (it remembers no numbers): the
-        # values of summary.yaml, which seldom repeat.
-        parsed = (_key(name), float(rest) if _FLOAT.fullmatch(rest) else _scalar(rest))
-        if type(parsed[1]) is float:
-            return parsed
+        # values of summary.yaml, which seldom repeat. Then what ``_new_scalar`` makes
+        # of a decimal int, a quoted text without quotes inside or a run id, sooner:
+        # the values of run.yaml and params.yaml that no other run repeats.
+        if _FLOAT.fullmatch(rest):
+            return _key(name), float(rest)
+        if _INT.fullmatch(rest):
+            value: Any = int(rest)
+        elif rest[0] == "'" and len(rest) > 1 and rest[-1] == "'" and "'" not in rest[1:-1]:
+            value = rest[1:-1]
+        elif _RUN_ID.fullmatch(rest):
+            value = rest
+        else:
+            value = _scalar(rest)
+        parsed = (_key(name), value)
     # Not floats either: most (metric values) never come again. Emptied when full, so
     # that the lines of later runs are remembered too.
     if len(content) <= _LINE_MAX_CHARS:

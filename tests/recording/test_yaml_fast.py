@@ -324,3 +324,23 @@ def test_entries_copied_from_memory_are_fresh_at_every_level(raw: bytes) -> None
         elif isinstance(node, list):
             node.append(1)
     assert identical(yaml_fast.parse(raw), expected) and identical(readings[3], expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(yaml_fast._RUN_ID, fullmatch=True))
+def test_run_ids_read_as_the_strings_pyyaml_reads(text: str) -> None:
+    # A run id is taken as a string without asking PyYAML's resolvers.
+    raw = f"id: {text}\n".encode()
+    assert safe_load(raw) == {"id": text}
+    assert identical(yaml_fast.parse(raw), {"id": text})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-(10**30), 10**30), st.text(st.sampled_from("ab'-: 0"), max_size=6))
+def test_one_line_values_read_as_pyyaml_reads_them(number: int, text: str) -> None:
+    for value in (str(number), f"'{text}'", text):
+        raw = f"k: {value}\n".encode()
+        fast = yaml_fast.parse(raw)
+        if fast is yaml_fast.UNSURE:
+            continue
+        assert identical(fast, safe_load(raw)), raw
