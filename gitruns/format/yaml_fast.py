@@ -31,7 +31,10 @@ _REST = f"A-Za-z0-9_./+@()<>'={_WIDE}-"
 _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
-_QUOTED = re.compile(r"'((?:[^']|'')*)'")
+# A run id (a UUID in lowercase hex): a plain string to PyYAML, as no implicit resolver
+# takes a text with "-" after its eighth character and no "." (a test checks it).
+_RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_QUOTED = re.compile(r"'([^']*(?:''[^']*)*)'")  # a quote inside is written twice
 _WORDS: dict[str, Any] = {
     "null": None,
     "true": True,
@@ -88,15 +91,21 @@ _LINES_MAX = 10_000  # the lines that repeat are among the first runs' lines
 _LINE_MAX_CHARS = 200
 _NOT_REMEMBERED_LINES = (list, dict, float)
 _OPEN = object()
+# ``key: []`` and ``key: {}`` are remembered with these in place of the value: each
+# reading gets a fresh container (run.yaml has three such lines: inputs, notes, parents).
+_NEW_LIST = object()
+_NEW_DICT = object()
 Lines = list[tuple[str, str]]  # (indent as spaces, content)
 # A top-level mapping is read an entry at a time: the text of each top-level key and its
 # block (``_TOP`` splits before every line that starts a key) read once, then looked up:
 # run.yaml's command, environment, git, user ... blocks are the same from run to run.
-# An entry holding containers is kept marshalled (each document gets fresh ones); the
-# memo is emptied when full, so blocks that repeat come back while those that never do
-# (ids, times, metric values) go.
+# An entry holding containers is kept marshalled (each document gets fresh ones), or, when
+# it is one key over a mapping two levels deep at most (git, user, tags, command ...), as
+# ``(key, mapping, keys of its containers)`` that a few shallow copies make fresh (a
+# quarter of the time); the memo is emptied when full, so blocks that repeat come back
+# while those that never do (ids, times, metric values) go.
 _TOP = re.compile(r"\n(?=[^ \n-])")
-_ENTRIES: dict[str, dict[str, Any] | bytes] = {}
+_ENTRIES: dict[str, dict[str, Any] | bytes | tuple[str, dict[str, Any], tuple[str, ...]]] = {}
 _ENTRIES_MAX = 1_024
 _ONCE: set[str] = set()  # entries read once (not remembered yet)
 _ENTRY_MAX_CHARS = 1_024
@@ -147,10 +156,22 @@ def _top_mapping(text: str) -> Any:
                 key, value = _LINES.get(entry) or _mapping_line(entry)
                 if value is _OPEN:
                     return UNSURE  # "key:" and nothing
+                if value is _NEW_LIST:
+                    value = []
+                elif value is _NEW_DICT:
+                    value = {}
                 document[key] = value
                 keys += 1
                 continue
             known = _ENTRIES.get(entry)
+            if isinstance(known, tuple):
+                key, inner, nested = known
+                inner = inner.copy()
+                for name in nested:
+                    inner[name] = inner[name].copy()
+                document[key] = inner
+                keys += 1
+                continue
             if known is None:
                 part = _metric_entry(entry) or _entry(entry)
             elif isinstance(known, bytes):
@@ -220,8 +241,25 @@ def _entry(text: str) -> dict[str, Any]:
         if len(_ENTRIES) >= _ENTRIES_MAX:
             _ENTRIES.clear()
         plain = all(type(item) not in (list, dict) for item in value.values())
-        _ENTRIES[text] = value if plain else marshal.dumps(value)
+        _ENTRIES[text] = value if plain else (_two_levels(value) or marshal.dumps(value))
     return value
+
+
+def _two_levels(entry: dict[str, Any]) -> tuple[str, dict[str, Any], tuple[str, ...]] | None:
+    """``(key, mapping, keys of its containers)`` of an entry that is one key over a
+    mapping whose containers hold no container: copying the mapping and those containers
+    makes it fresh. None for any other shape."""
+    if len(entry) != 1:
+        return None
+    [(key, inner)] = entry.items()
+    if type(inner) is not dict:
+        return None
+    nested = tuple(name for name, item in inner.items() if type(item) in (list, dict))
+    for name in nested:
+        items = inner[name].values() if type(inner[name]) is dict else inner[name]
+        if any(type(item) in (list, dict) for item in items):
+            return None
+    return key, inner, nested
 
 
 def _scalar(text: str) -> Any:
@@ -238,6 +276,9 @@ def _scalar(text: str) -> Any:
 
 def _new_scalar(text: str) -> Any:
     if text[:1] == "'":  # single-quoted text (times, ids): no number or word starts so,
+        inner = text[1:-1]
+        if len(text) > 1 and text[-1] == "'" and "'" not in inner:
+            return inner  # the usual case: no quote inside, nothing to unescape
         quoted = _QUOTED.fullmatch(text)
         if quoted:
             return quoted.group(1).replace("''", "'")
@@ -315,6 +356,10 @@ def _mapping(lines: Lines, i: int, indent: str, depth: int) -> tuple[Any, int]:
             raise _Unsure
         i += 1
         if value is not _OPEN:
+            if value is _NEW_LIST:
+                value = []
+            elif value is _NEW_DICT:
+                value = {}
             mapping[key] = value
         elif i < count and lines[i][0] > indent:
             mapping[key], i = _block(lines, i, lines[i][0], depth + 1)
@@ -337,14 +382,31 @@ def _mapping_line(content: str) -> tuple[str, Any]:
         if not sep or not rest or rest.startswith(" "):
             raise _Unsure
         # A decimal float first, as ``_scalar`` would (it remembers no numbers): the
-        # values of summary.yaml, which seldom repeat.
-        parsed = (_key(name), float(rest) if _FLOAT.fullmatch(rest) else _scalar(rest))
-        if type(parsed[1]) is float:
-            return parsed
+        # values of summary.yaml, which seldom repeat. Then what ``_new_scalar`` makes
+        # of a decimal int, a quoted text without quotes inside or a run id, sooner:
+        # the values of run.yaml and params.yaml that no other run repeats.
+        if _FLOAT.fullmatch(rest):
+            return _key(name), float(rest)
+        if _INT.fullmatch(rest):
+            value: Any = int(rest)
+        elif rest[0] == "'" and len(rest) > 1 and rest[-1] == "'" and "'" not in rest[1:-1]:
+            value = rest[1:-1]
+        elif _RUN_ID.fullmatch(rest):
+            value = rest
+        else:
+            value = _scalar(rest)
+        parsed = (_key(name), value)
     # Not floats either: most (metric values) never come again. Emptied when full, so
     # that the lines of later runs are remembered too.
-    if type(parsed[1]) not in _NOT_REMEMBERED_LINES and len(content) <= _LINE_MAX_CHARS:
+    if len(content) <= _LINE_MAX_CHARS:
+        kind = type(parsed[1])
+        remembered = parsed
+        if kind in _NOT_REMEMBERED_LINES:
+            empty = not parsed[1] and kind is not float
+            if not empty:
+                return parsed
+            remembered = (parsed[0], _NEW_LIST if kind is list else _NEW_DICT)
         if len(_LINES) >= _LINES_MAX:
             _LINES.clear()
-        _LINES[content] = parsed
+        _LINES[content] = remembered
     return parsed

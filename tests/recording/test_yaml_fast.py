@@ -276,3 +276,71 @@ def test_a_summary_takes_the_metric_match() -> None:
     assert yaml_fast._metric_entry(entries[0]) is not None
     assert yaml_fast._metric_entry("val" + entries[1]) is not None
     assert identical(yaml_fast.parse(raw), safe_load(raw))
+
+
+def test_remembered_empty_containers_are_fresh_in_every_block() -> None:
+    # ``key: []`` lines are remembered with a marker for the empty value: inside a block
+    # too long for the entry memory, each reading still gets its own containers.
+    filler = "".join(f"  k{i}: {'v' * 40}\n" for i in range(40))
+    raw = f"a:\n  e: []\n  f: {{}}\n{filler}b: []\n".encode()
+    readings = [yaml_fast.parse(raw) for _ in range(3)]
+    readings[1]["a"]["e"].append(1)
+    readings[1]["a"]["f"]["x"] = 1
+    readings[1]["b"].append(2)
+    assert identical(readings[2], safe_load(raw)) and identical(readings[0], safe_load(raw))
+
+
+@pytest.mark.parametrize("value", ["''", "'a'", "'it''s'", "''''", "'a''", "'a' b'", "'", "'#x'"])
+def test_single_quoted_values_read_as_pyyaml_reads_them(value: str) -> None:
+    raw = f"k: {value}\nl:\n- {value}\n".encode()
+    fast = yaml_fast.parse(raw)
+    try:
+        expected = safe_load(raw)
+    except yaml.YAMLError:
+        assert fast is yaml_fast.UNSURE
+        return
+    assert fast is yaml_fast.UNSURE or identical(fast, expected), raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"a:\n  b:\n    c: 1\n  d:\n  - 2\n  e: x\nz: 1\n",  # two levels: copied shallowly
+        b"a:\n  b:\n    c:\n      d: 1\nz: 1\n",  # three levels: marshalled
+        b"a:\n  b:\n  - c: 1\nz: 1\n",  # a mapping in a list: marshalled
+    ],
+)
+def test_entries_copied_from_memory_are_fresh_at_every_level(raw: bytes) -> None:
+    readings = [yaml_fast.parse(raw) for _ in range(4)]  # read, remembered, then reused
+    expected = safe_load(raw)
+    assert all(identical(reading, expected) for reading in readings)
+    stack: list[Any] = [readings[2]]
+    while stack:  # change every container of one reading
+        node = stack.pop()
+        items = node.values() if isinstance(node, dict) else node
+        stack.extend(item for item in items if isinstance(item, dict | list))
+        if isinstance(node, dict):
+            node["new"] = 1
+        elif isinstance(node, list):
+            node.append(1)
+    assert identical(yaml_fast.parse(raw), expected) and identical(readings[3], expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(yaml_fast._RUN_ID, fullmatch=True))
+def test_run_ids_read_as_the_strings_pyyaml_reads(text: str) -> None:
+    # A run id is taken as a string without asking PyYAML's resolvers.
+    raw = f"id: {text}\n".encode()
+    assert safe_load(raw) == {"id": text}
+    assert identical(yaml_fast.parse(raw), {"id": text})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-(10**30), 10**30), st.text(st.sampled_from("ab'-: 0"), max_size=6))
+def test_one_line_values_read_as_pyyaml_reads_them(number: int, text: str) -> None:
+    for value in (str(number), f"'{text}'", text):
+        raw = f"k: {value}\n".encode()
+        fast = yaml_fast.parse(raw)
+        if fast is yaml_fast.UNSURE:
+            continue
+        assert identical(fast, safe_load(raw)), raw
