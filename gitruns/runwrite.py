@@ -28,7 +28,6 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -374,7 +373,6 @@ def retry_locked(action: Callable[[], _T], locked: tuple[type[BaseException], ..
 
 
 # -- a repository as the plain case of `gitruns record` sees it -------------------------------
-@dataclass
 class PlainRepo:
     """The repository of a clean worktree, written without pygit2: what finalising a run
     (``recording.finalize``) and the background compaction ask of a repository.
@@ -383,12 +381,23 @@ class PlainRepo:
     whose refs are plain files (no reflog of every ref, no shared-repository permissions)
     and that are complete (no promisor remote)."""
 
-    git_dir: Path
-    common_dir: Path
-    author_name: str
-    author_email: str
-    config: dict[str, str] = field(default_factory=dict)  # as `git config --get-regexp` says
-    _kept: dict[str, KeptPack] = field(default_factory=dict)
+    # a plain class: no `dataclasses` (and `inspect`) on record's path (recorder.RecordOptions)
+    __slots__ = ("_kept", "author_email", "author_name", "common_dir", "config", "git_dir")
+
+    def __init__(
+        self,
+        git_dir: Path,
+        common_dir: Path,
+        author_name: str,
+        author_email: str,
+        config: dict[str, str] | None = None,  # as `git config --get-regexp` says
+    ) -> None:
+        self.git_dir = git_dir
+        self.common_dir = common_dir
+        self.author_name = author_name
+        self.author_email = author_email
+        self.config = {} if config is None else config
+        self._kept: dict[str, KeptPack] = {}
 
     @property
     def objects_dir(self) -> Path:

@@ -15,9 +15,8 @@ import json
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitruns.format import layout
 
@@ -32,8 +31,9 @@ _DEFAULTS_HOSTS = ("https://repo.anaconda.com/", "http://repo.anaconda.com/")
 _MANAGERS = ("micromamba", "mamba", "conda", "pixi")
 
 
-@dataclass
-class CondaPackage:
+# No dataclasses here: `record` loads this module beside its command, and `import
+# dataclasses` loads `inspect` (`ast`, `dis`, `tokenize`), about 8 ms (recorder.RecordOptions).
+class CondaPackage(NamedTuple):
     """One package of a conda environment."""
 
     name: str
@@ -59,16 +59,26 @@ class CondaPackage:
         }
 
 
-@dataclass
 class CondaEnvironment:
     """A conda environment as its metadata describes it."""
 
-    prefix: str
-    name: str | None
-    manager: str | None
-    packages: list[CondaPackage]
-    provided: set[str] = field(default_factory=set)  # Python dists conda installed (PEP 503)
-    pip: list[str] = field(default_factory=list)  # name==version that pip put on top
+    __slots__ = ("manager", "name", "packages", "pip", "prefix", "provided")
+
+    def __init__(
+        self,
+        prefix: str,
+        name: str | None,
+        manager: str | None,
+        packages: list[CondaPackage],
+        provided: set[str] | None = None,  # Python dists conda installed (PEP 503)
+        pip: list[str] | None = None,  # name==version that pip put on top
+    ) -> None:
+        self.prefix = prefix
+        self.name = name
+        self.manager = manager
+        self.packages = packages
+        self.provided = set() if provided is None else provided
+        self.pip = [] if pip is None else pip
 
     @property
     def channels(self) -> list[str]:

@@ -22,7 +22,6 @@ import itertools
 import os
 import struct
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +83,14 @@ def commit_bytes(
     return b"\n".join(lines) + b"\n\n" + message.encode("utf-8")
 
 
-@dataclass
 class KeptPack:
     """A pack in ``objects/pack`` still protected by its ``.keep`` file."""
 
-    keep: Path
+    # a plain class: no `dataclasses` (and `inspect`) on record's path (recorder.RecordOptions)
+    __slots__ = ("keep",)
+
+    def __init__(self, keep: Path) -> None:
+        self.keep = keep
 
     def release(self) -> None:
         """Let gc treat the pack like any other (its objects are reachable now)."""

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitruns.locks import LivenessLock
 from gitruns.recording.journal import CSV_HEADER, MetricSummary
@@ -31,17 +30,20 @@ from gitruns.recording.staging_files import (
 )
 
 
-@dataclass
+# No dataclasses here: `record` loads this module before its command starts, and `import
+# dataclasses` loads `inspect` (`ast`, `dis`, `tokenize`), about 8 ms (recorder.RecordOptions).
 class StagedMetric:
     """All files holding one metric key, and their summary when it is known."""
 
-    key: str
-    files: list[Path] = field(default_factory=list)
-    summaries: list[MetricSummary | None] = field(default_factory=list)
+    __slots__ = ("files", "key", "summaries")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.files: list[Path] = []
+        self.summaries: list[MetricSummary | None] = []
 
 
-@dataclass
-class StagedRun:
+class StagedRun(NamedTuple):
     """Everything a staging folder holds, read back in order."""
 
     run_id: str
