@@ -29,10 +29,11 @@ HEAVY = ("pygit2", "yaml", "psutil", "click", "jsonschema")
 # warm (each cost it 1-13 ms of CPU; bench/bench_startup.py): who.py reads user and host
 # without getpass and socket, platform_info reads uname without platform, schema.py loads
 # importlib.resources only with jsonschema, packs.py names its files without secrets,
-# metric_files.py loads csv only for a run that wrote a metrics.csv.
+# metric_files.py loads csv only for a run that wrote a metrics.csv, digests.py hashes a
+# small run's pack without OpenSSL (hashlib).
 LIGHT = (
     "socket", "getpass", "platform", "importlib.resources", "importlib.metadata", "secrets",
-    "csv", "tempfile", "email", "zipfile",
+    "csv", "tempfile", "email", "zipfile", "hashlib",
 )  # fmt: skip
 # What `import dataclasses` brings (`inspect` and what it imports: about 8 ms of CPU, and
 # each class it defines about 0.4-1.5 ms more): record's path defines its records as plain
