@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from gitruns.locks import LivenessLock
 from gitruns.recording.journal import CSV_HEADER, MetricSummary
@@ -30,8 +30,9 @@ from gitruns.recording.staging_files import (
 )
 
 
-# No dataclasses here: `record` loads this module before its command starts, and `import
-# dataclasses` loads `inspect` (`ast`, `dis`, `tokenize`), about 8 ms (recorder.RecordOptions).
+# Plain classes: `record` loads this module before its command starts, and `import
+# dataclasses` loads `inspect` (`ast`, `dis`, `tokenize`), about 8 ms (recorder.RecordOptions);
+# a NamedTuple compiles its annotations (git_probe.ProbedRepo).
 class StagedMetric:
     """All files holding one metric key, and their summary when it is known."""
 
@@ -43,13 +44,22 @@ class StagedMetric:
         self.summaries: list[MetricSummary | None] = []
 
 
-class StagedRun(NamedTuple):
+class StagedRun:
     """Everything a staging folder holds, read back in order."""
 
-    run_id: str
-    start: dict[str, Any]
-    events: list[dict[str, Any]]
-    metrics: dict[str, StagedMetric]
+    __slots__ = ("events", "metrics", "run_id", "start")
+
+    def __init__(
+        self,
+        run_id: str,
+        start: dict[str, Any],
+        events: list[dict[str, Any]],
+        metrics: dict[str, StagedMetric],
+    ) -> None:
+        self.run_id = run_id
+        self.start = start
+        self.events = events
+        self.metrics = metrics
 
 
 class StagingArea:
