@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import random
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -368,6 +367,8 @@ def retry_locked(action: Callable[[], _T], locked: tuple[type[BaseException], ..
         except locked as exc:
             if "lock" not in str(exc).lower() or attempt == 39:
                 raise
+            import random  # only when a lock is held: not on every record's path
+
             time.sleep(random.uniform(0.002, 0.02) * (1 + attempt / 4))
     raise AssertionError("unreachable")
 

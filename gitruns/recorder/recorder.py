@@ -10,7 +10,6 @@ import importlib
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from gitruns.capture.executables import which
 from gitruns.capture.resources import ResourceMeter, Usage, wait_with_usage
 from gitruns.errors import GitrunsError, InvalidInputError
 from gitruns.format import layout
@@ -664,7 +664,7 @@ def _patterns(regexes: list[str]) -> list[re.Pattern[str]]:
 def _check_command(command: list[str]) -> str:
     if not command:
         raise InvalidInputError("no command to record", "usage: gitruns record -- python train.py")
-    found = shutil.which(command[0])
+    found = which(command[0])
     if found is None:
         raise InvalidInputError(
             f"command not found: {command[0]}", "check the spelling, or give its full path"
