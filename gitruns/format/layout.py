@@ -83,7 +83,7 @@ def iso_time(seconds: float) -> str:
 def parse_time(text: str) -> float:
     """Seconds since the epoch of an ISO 8601 time, as ``datetime.fromisoformat`` reads it;
     ``iso_time``'s own form without importing datetime (a record's finalising reads it)."""
-    if _ISO_TIME_FORM.fullmatch(text):
+    if re.fullmatch(_ISO_TIME_FORM, text):
         year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
         hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
         date_exists = year >= 1 and 1 <= month <= 12 and 1 <= day <= _month_days(year, month)
@@ -96,7 +96,8 @@ def parse_time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-_ISO_TIME_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+# compiled on first use (re's cache): every command imports this module, few parse times
+_ISO_TIME_FORM = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z"
 
 
 def _month_days(year: int, month: int) -> int:
