@@ -24,11 +24,9 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import random
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -373,12 +371,13 @@ def retry_locked(action: Callable[[], _T], locked: tuple[type[BaseException], ..
         except locked as exc:
             if "lock" not in str(exc).lower() or attempt == 39:
                 raise
+            import random  # only when a lock is held: not on every record's path
+
             time.sleep(random.uniform(0.002, 0.02) * (1 + attempt / 4))
     raise AssertionError("unreachable")
 
 
 # -- a repository as the plain case of `gitruns record` sees it -------------------------------
-@dataclass
 class PlainRepo:
     """The repository of a clean worktree, written without pygit2: what finalising a run
     (``recording.finalize``) and the background compaction ask of a repository.
@@ -387,12 +386,23 @@ class PlainRepo:
     whose refs are plain files (no reflog of every ref, no shared-repository permissions)
     and that are complete (no promisor remote)."""
 
-    git_dir: Path
-    common_dir: Path
-    author_name: str
-    author_email: str
-    config: dict[str, str] = field(default_factory=dict)  # as `git config --get-regexp` says
-    _kept: dict[str, KeptPack] = field(default_factory=dict)
+    # a plain class: no `dataclasses` (and `inspect`) on record's path (recorder.RecordOptions)
+    __slots__ = ("_kept", "author_email", "author_name", "common_dir", "config", "git_dir")
+
+    def __init__(
+        self,
+        git_dir: Path,
+        common_dir: Path,
+        author_name: str,
+        author_email: str,
+        config: dict[str, str] | None = None,  # as `git config --get-regexp` says
+    ) -> None:
+        self.git_dir = git_dir
+        self.common_dir = common_dir
+        self.author_name = author_name
+        self.author_email = author_email
+        self.config = {} if config is None else config
+        self._kept: dict[str, KeptPack] = {}
 
     @property
     def objects_dir(self) -> Path:

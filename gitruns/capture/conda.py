@@ -15,16 +15,17 @@ import json
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitruns.format import layout
 
 _MAX_RECORD_BYTES = 64 * 1024 * 1024
-_SUBDIR = re.compile(r"^(noarch|(linux|osx|win|freebsd|zos|emscripten|wasi)-[a-z0-9_]+)$")
-_DIST_INFO = re.compile(r"(?:^|/)site-packages/([^/]+?)\.(?:dist-info|egg-info)(?:/|$)")
-_NAME_SEPARATORS = re.compile(r"[-_.]+")
+# Patterns compiled on first use (re's cache), not on import: every `record` imports this
+# module beside its command, few run in a conda environment.
+_SUBDIR = r"^(noarch|(linux|osx|win|freebsd|zos|emscripten|wasi)-[a-z0-9_]+)$"
+_DIST_INFO = r"(?:^|/)site-packages/([^/]+?)\.(?:dist-info|egg-info)(?:/|$)"
+_NAME_SEPARATORS = r"[-_.]+"
 # Anaconda's own channels are spelled "defaults" in environment files, as conda writes them.
 _DEFAULTS = ("pkgs/main", "pkgs/r", "pkgs/msys2", "pkgs/free", "pkgs/pro")
 _CHANNEL_HOSTS = ("https://conda.anaconda.org/", "http://conda.anaconda.org/")
@@ -32,15 +33,22 @@ _DEFAULTS_HOSTS = ("https://repo.anaconda.com/", "http://repo.anaconda.com/")
 _MANAGERS = ("micromamba", "mamba", "conda", "pixi")
 
 
-@dataclass
+# Plain classes: `record` loads this module beside its command, and `import dataclasses`
+# loads `inspect` (`ast`, `dis`, `tokenize`), about 8 ms (recorder.RecordOptions); a
+# NamedTuple compiles its annotations (recording.git_probe.ProbedRepo).
 class CondaPackage:
     """One package of a conda environment."""
 
-    name: str
-    version: str
-    build: str
-    channel: str | None
-    subdir: str | None
+    __slots__ = ("build", "channel", "name", "subdir", "version")
+
+    def __init__(
+        self, name: str, version: str, build: str, channel: str | None, subdir: str | None
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.build = build
+        self.channel = channel
+        self.subdir = subdir
 
     def spec(self) -> str:
         """``numpy=1.26.4=py311h64a7726_0``, the pin ``conda env export`` writes."""
@@ -59,16 +67,26 @@ class CondaPackage:
         }
 
 
-@dataclass
 class CondaEnvironment:
     """A conda environment as its metadata describes it."""
 
-    prefix: str
-    name: str | None
-    manager: str | None
-    packages: list[CondaPackage]
-    provided: set[str] = field(default_factory=set)  # Python dists conda installed (PEP 503)
-    pip: list[str] = field(default_factory=list)  # name==version that pip put on top
+    __slots__ = ("manager", "name", "packages", "pip", "prefix", "provided")
+
+    def __init__(
+        self,
+        prefix: str,
+        name: str | None,
+        manager: str | None,
+        packages: list[CondaPackage],
+        provided: set[str] | None = None,  # Python dists conda installed (PEP 503)
+        pip: list[str] | None = None,  # name==version that pip put on top
+    ) -> None:
+        self.prefix = prefix
+        self.name = name
+        self.manager = manager
+        self.packages = packages
+        self.provided = set() if provided is None else provided
+        self.pip = [] if pip is None else pip
 
     @property
     def channels(self) -> list[str]:
@@ -184,7 +202,7 @@ def channel_name(channel: Any, url: Any = None) -> str | None:
         return None
     text = text.strip().rstrip("/")
     head, _, last = text.rpartition("/")
-    if head and _SUBDIR.match(last):
+    if head and re.match(_SUBDIR, last):
         text = head
     for host in _CHANNEL_HOSTS:
         if text.startswith(host):
@@ -199,7 +217,7 @@ def _subdir_of(url: Any) -> str | None:
     if not isinstance(url, str):
         return None
     parts = url.rstrip("/").split("/")
-    return parts[-2] if len(parts) >= 2 and _SUBDIR.match(parts[-2]) else None
+    return parts[-2] if len(parts) >= 2 and re.match(_SUBDIR, parts[-2]) else None
 
 
 def _dists_of(record: dict[str, Any], package_name: str) -> set[str]:
@@ -211,7 +229,7 @@ def _dists_of(record: dict[str, Any], package_name: str) -> set[str]:
     found = set()
     for item in files:
         if isinstance(item, str) and "-info" in item:
-            match = _DIST_INFO.search(item)
+            match = re.search(_DIST_INFO, item)
             if match:
                 found.add(normalise(match.group(1).split("-", 1)[0]))
     return found
@@ -235,7 +253,7 @@ def _manager(prefix: Path) -> str | None:
 
 def normalise(name: str) -> str:
     """PEP 503: ``Foo_Bar.baz`` and ``foo-bar-baz`` are the same distribution."""
-    return _NAME_SEPARATORS.sub("-", name.strip()).lower()
+    return re.sub(_NAME_SEPARATORS, "-", name.strip()).lower()
 
 
 def _freeze_lines(text: str) -> list[str]:

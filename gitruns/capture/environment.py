@@ -12,7 +12,6 @@ import functools
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gitruns.capture import _probe as _probe_module
+from gitruns.capture.executables import which
 
 _PYTHON_NAME = re.compile(r"^(?:python|pypy)[0-9.]*(?:\.exe)?$")
 _PROBE_TIMEOUT_S = 30.0
@@ -37,7 +37,7 @@ def child_interpreter(argv: list[str], env: Mapping[str, str] | None = None) -> 
     if not argv:
         return None
     path = (env or os.environ).get("PATH")
-    program = shutil.which(argv[0], path=path)
+    program = which(argv[0], path=path)
     if _PYTHON_NAME.match(os.path.basename(argv[0])):
         return program
     if program is None:
@@ -57,7 +57,7 @@ def _shebang_python(program: str, path: str | None) -> str | None:
     if words and os.path.basename(words[0]) == "env":
         words = [word for word in words[1:] if not word.startswith("-")]
     if words and _PYTHON_NAME.match(os.path.basename(words[0])):
-        return shutil.which(words[0], path=path)
+        return which(words[0], path=path)
     return None
 
 

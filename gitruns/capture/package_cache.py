@@ -19,7 +19,6 @@ deleting the folder is always safe. docs/environment-capture.md describes it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gitruns.capture._probe import _stat, fingerprint
+from gitruns.format import digests
 
 ENV_PACKAGE_CACHE = "GITRUNS_PACKAGE_CACHE"
 KEEP_ENTRIES = 32  # interpreters x working folders remembered; the oldest go first
@@ -56,7 +56,7 @@ def cached_facts(
     """``probe(python)``'s facts, from ``cache_dir`` while still true, else probed and
     stored. ``in_process``: the facts are this interpreter's own (its ``sys.path``)."""
     key = _key(python, in_process)
-    path = cache_dir / (hashlib.sha256(_canonical(key).encode()).hexdigest()[:40] + ".json")
+    path = cache_dir / (digests.sha256(_canonical(key).encode()).hexdigest()[:40] + ".json")
     stored = _read(path)
     if stored is not None and stored.get("key") == key:
         facts = stored.get("facts")

@@ -6,6 +6,8 @@ See docs/storage-format.md. Everything here is pure: no git, no filesystem.
 from __future__ import annotations
 
 import math
+import re
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -61,13 +63,34 @@ def metric_key(path: str) -> str | None:
 
 def iso_time(seconds: float) -> str:
     """UTC ISO 8601 with milliseconds, e.g. ``2026-11-26T05:28:56.123Z``."""
-    # isoformat, not strftime: the same text, without the C library's time zone lookups
-    from datetime import UTC, datetime  # here: a push or fetch never needs it (1-2 ms)
-
-    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    # What `datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")` writes
+    # (microseconds rounded half to even as datetime rounds them, then cut to milliseconds;
+    # a property test compares the two), without importing datetime (1-1.5 ms of every
+    # record's start-up) nor strftime's time zone lookups
+    fraction, whole = math.modf(seconds)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    t = time.gmtime(whole)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{micros // 1000:03d}Z"
+    )
 
 
 def parse_time(text: str) -> float:
+    """Seconds since the epoch of an ISO 8601 time, as ``datetime.fromisoformat`` reads it;
+    ``iso_time``'s own form without importing datetime (a record's finalising reads it)."""
+    if re.fullmatch(_ISO_TIME_FORM, text):
+        year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
+        hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
+        date_exists = year >= 1 and 1 <= month <= 12 and 1 <= day <= _month_days(year, month)
+        if date_exists and hour < 24 and minute < 60 and second < 60:
+            seconds = ((_days_since_epoch(year, month, day) * 24 + hour) * 60 + minute) * 60
+            # as datetime's timestamp(): whole microseconds over 10**6, one rounding
+            return ((seconds + second) * 10**6 + int(text[20:23]) * 1000) / 10**6
     parse = _FROM_ISO or _from_iso()  # not an import each call: a cold cache build makes 2 a run
     return float(parse(text.replace("Z", "+00:00")).timestamp())
 
@@ -81,6 +104,27 @@ def _from_iso() -> Any:
 
     _FROM_ISO = datetime.fromisoformat
     return _FROM_ISO
+
+
+# compiled on first use (re's cache): every command imports this module, few parse times
+_ISO_TIME_FORM = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z"
+
+
+def _month_days(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def _days_since_epoch(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard
+    Hinnant's days_from_civil)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
 
 
 def parse_metric_csv(raw: bytes) -> list[tuple[int, int, float]]:

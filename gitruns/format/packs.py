@@ -9,23 +9,24 @@ new objects (a run's files, trees and commit; an annotation's) as one pack, crea
 file (``KeptPack.release``). There is no moment at which the objects are visible and
 unprotected, whatever gc runs when.
 
-Pure Python (hashlib, zlib): the object formats are git's (``tree``, ``commit``, pack v2,
-index v2), written byte for byte as git and libgit2 write them; tests check ids against
-pygit2's. Large files are streamed: memory stays flat.
+Pure Python (zlib; SHA-1 from ``digests``, hashlib's for streamed files): the object
+formats are git's (``tree``, ``commit``, pack v2, index v2), written byte for byte as git
+and libgit2 write them; tests check ids against pygit2's. Large files are streamed: memory
+stays flat.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import os
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from gitruns.format import digests
 
 KEEP_PREFIX = b"gitruns "  # first bytes of every .keep file gitruns writes
 INDEX_MAGIC = b"\xfftOc"  # first bytes of a pack index (v2), and of a brief keep file
@@ -52,7 +53,7 @@ MODE_BLOB = 0o100644
 
 def object_id(kind: str, data: bytes) -> str:
     """The SHA-1 git names an object by."""
-    return hashlib.sha1(b"%s %d\0" % (kind.encode(), len(data)) + data).hexdigest()
+    return digests.sha1(b"%s %d\0" % (kind.encode(), len(data)) + data).hexdigest()
 
 
 def tree_bytes(entries: dict[str, tuple[int, str]]) -> bytes:
@@ -87,11 +88,14 @@ def commit_bytes(
     return b"\n".join(lines) + b"\n\n" + message.encode("utf-8")
 
 
-@dataclass
 class KeptPack:
     """A pack in ``objects/pack`` still protected by its ``.keep`` file."""
 
-    keep: Path
+    # a plain class: no `dataclasses` (and `inspect`) on record's path (recorder.RecordOptions)
+    __slots__ = ("keep",)
+
+    def __init__(self, keep: Path) -> None:
+        self.keep = keep
 
     def release(self) -> None:
         """Let gc treat the pack like any other (its objects are reachable now)."""
@@ -125,7 +129,7 @@ class PackWriter:
     def add(self, kind: str, data: bytes) -> str:
         """Add an object given its content; return its id (hex)."""
         header = b"%s %d\0" % (kind.encode(), len(data))
-        raw = hashlib.sha1(header + data).digest()
+        raw = digests.sha1(header + data).digest()
         if raw not in self._entries:
             packed, crc = _packed_entry(raw, _TYPES[kind], data)
             memory = self._memory
@@ -148,6 +152,8 @@ class PackWriter:
 
     def add_file(self, path: Path) -> str:
         """Add a blob streamed from a file (flat memory whatever its size)."""
+        import hashlib  # a streamed file: OpenSSL's SHA-1 (digests)
+
         size = path.stat().st_size
         hasher = hashlib.sha1(b"blob %d\0" % size)
         offset = self._spill().tell()
@@ -170,6 +176,8 @@ class PackWriter:
 
     def add_loose(self, path: Path) -> str:
         """Add a loose object file (zlib of ``<kind> <size>\\0<content>``), streamed."""
+        import hashlib
+
         source = zlib.decompressobj()
         head: bytes | None = b""
         offset = self._spill().tell()
@@ -228,7 +236,7 @@ class PackWriter:
             count = struct.pack(">I", len(self._entries))
             if self._memory is not None:
                 self._memory[8:12] = count
-                checksum = hashlib.sha1(self._memory).digest()
+                checksum = digests.sha1(self._memory).digest()
                 self._memory += checksum
                 memory = self._memory
                 in_folder(self._path.parent, lambda: _write_new_file(self._path, memory))
@@ -251,6 +259,8 @@ class PackWriter:
         self._file.seek(8)
         self._file.write(count)
         self._file.seek(0)
+        import hashlib  # over 1 MiB
+
         digest = hashlib.sha1()
         while chunk := self._file.read(_CHUNK):
             digest.update(chunk)
@@ -370,7 +380,7 @@ def _index_bytes(entries: dict[bytes, tuple[int, int]], pack_checksum: bytes) ->
             pack_checksum,
         ]
     )
-    return body + hashlib.sha1(body).digest()
+    return body + digests.sha1(body).digest()
 
 
 def gitruns_keeps(objects_dir: Path) -> list[tuple[Path, str]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,19 @@ MAX_REPORT_BYTES = 16 * 1024 * 1024
 HOOK_DIR = Path(__file__).resolve().parents[1] / "_sitehook"
 
 
-@dataclass
 class ChildReports:
     """What the child reported: each is None (or empty) when it did not happen."""
 
-    argparse: dict[str, Any] | None = None
-    click: dict[str, Any] | None = None
-    hydra_run: dict[str, Any] | None = None  # the one job of a plain Hydra run
-    hydra_sweep: dict[str, Any] | None = None
-    hydra_jobs: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    # a plain class: no `dataclasses` (and `inspect`) on record's path (recorder.RecordOptions)
+    __slots__ = ("argparse", "click", "errors", "hydra_jobs", "hydra_run", "hydra_sweep")
+
+    def __init__(self) -> None:
+        self.argparse: dict[str, Any] | None = None
+        self.click: dict[str, Any] | None = None
+        self.hydra_run: dict[str, Any] | None = None  # the one job of a plain Hydra run
+        self.hydra_sweep: dict[str, Any] | None = None
+        self.hydra_jobs: list[dict[str, Any]] = []
+        self.errors: list[str] = []
 
     @property
     def parsed_arguments(self) -> bool:

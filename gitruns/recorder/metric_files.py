@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitruns.errors import InvalidInputError
@@ -40,23 +39,28 @@ MAX_CSV_BYTES = 256 * 1024 * 1024
 Emit = Callable[[str, float, int, float], None]
 
 
-@dataclass
+# Plain classes: no `dataclasses` (and `inspect`) on record's path (recorder.RecordOptions)
 class Series:
     """The points of one metric read from a file the run wrote."""
 
-    path: Path
-    kind: str  # "tensorboard" or "csv"
-    tag: str
-    points: list[tuple[int, float, float]] = field(default_factory=list)  # step, time, value
+    __slots__ = ("kind", "path", "points", "tag")
+
+    def __init__(self, path: Path, kind: str, tag: str) -> None:
+        self.path = path
+        self.kind = kind  # "tensorboard" or "csv"
+        self.tag = tag
+        self.points: list[tuple[int, float, float]] = []  # step, time, value
 
 
-@dataclass
 class ImportReport:
     """Where imported metrics came from, and what went wrong."""
 
-    sources: dict[str, str] = field(default_factory=dict)  # key -> "tensorboard:<path>"
-    points: int = 0
-    warnings: list[str] = field(default_factory=list)
+    __slots__ = ("points", "sources", "warnings")
+
+    def __init__(self) -> None:
+        self.sources: dict[str, str] = {}  # key -> "tensorboard:<path>"
+        self.points = 0
+        self.warnings: list[str] = []
 
 
 def is_metric_file(name: str) -> bool:

@@ -10,18 +10,17 @@ import importlib
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from gitruns.capture.executables import which
 from gitruns.capture.resources import ResourceMeter, Usage, wait_with_usage
 from gitruns.errors import GitrunsError, InvalidInputError
 from gitruns.format import layout
@@ -45,43 +44,87 @@ FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PACKAGE_CACHE_DIR = "packages"  # in .git/gitruns: capture.package_cache
 
 
-@dataclass
+# Plain classes, not dataclasses: `record` defines these before its command starts, and
+# `import dataclasses` loads `inspect` (`ast`, `dis`, `tokenize`), about 8 ms, on a path
+# that must stay under 0.1 s (docs/design.md, "Start-up of record, round six").
 class RecordOptions:
     """What `gitruns record` was asked to do."""
 
-    command: list[str]
-    name: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
-    configs: list[Path] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    parents: list[str] = field(default_factory=list)
-    inputs: list[str] = field(default_factory=list)
-    artifacts: list[str] = field(default_factory=list)
-    system_interval: float | None = 10.0  # None: no system metrics
-    parse_argv: bool = True
-    capture_args: bool = True  # a Python child reports what it parsed (gitruns/_sitehook)
-    max_output_bytes: int = 2 * 1024 * 1024  # per stream: half head, half tail
-    kill_grace: float = 10.0  # seconds a signalled child gets before SIGKILL
-    metric_regexes: list[str] = field(default_factory=list)  # printed lines -> metrics
-    import_metrics: bool = True  # TensorBoard events and metrics.csv written by the run
-    experiment: str | None = None  # default: GITRUNS_EXPERIMENT
-    autolog: bool = False  # a Python child calls gitruns.autolog() (gitruns/integrations)
+    __slots__ = (
+        "artifacts", "autolog", "capture_args", "command", "configs", "experiment",
+        "import_metrics", "inputs", "kill_grace", "max_output_bytes", "metric_regexes", "name",
+        "notes", "params", "parents", "parse_argv", "system_interval", "tags"
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        command: list[str],
+        name: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        configs: list[Path] | None = None,
+        notes: list[str] | None = None,
+        parents: list[str] | None = None,
+        inputs: list[str] | None = None,
+        artifacts: list[str] | None = None,
+        system_interval: float | None = 10.0,
+        parse_argv: bool = True,
+        capture_args: bool = True,
+        max_output_bytes: int = 2 * 1024 * 1024,
+        kill_grace: float = 10.0,
+        metric_regexes: list[str] | None = None,
+        import_metrics: bool = True,
+        experiment: str | None = None,
+        autolog: bool = False,
+    ) -> None:
+        self.command = command
+        self.name = name
+        self.tags = {} if tags is None else tags
+        self.params = {} if params is None else params
+        self.configs = [] if configs is None else configs
+        self.notes = [] if notes is None else notes
+        self.parents = [] if parents is None else parents
+        self.inputs = [] if inputs is None else inputs
+        self.artifacts = [] if artifacts is None else artifacts
+        self.system_interval = system_interval  # None: no system metrics
+        self.parse_argv = parse_argv
+        # a Python child reports what it parsed (gitruns/_sitehook)
+        self.capture_args = capture_args
+        self.max_output_bytes = max_output_bytes  # per stream: half head, half tail
+        self.kill_grace = kill_grace  # seconds a signalled child gets before SIGKILL
+        # printed lines -> metrics
+        self.metric_regexes = [] if metric_regexes is None else metric_regexes
+        # TensorBoard events and metrics.csv written by the run
+        self.import_metrics = import_metrics
+        self.experiment = experiment  # default: GITRUNS_EXPERIMENT
+        self.autolog = autolog  # a Python child calls gitruns.autolog() (gitruns/integrations)
 
 
-@dataclass
 class RecordResult:
     """How a recorded command went, and its run."""
 
-    run: Run | None
-    run_id: str
-    name: str
-    status: str
-    exit_code: int
-    duration: float
-    warnings: list[str] = field(default_factory=list)
-    # metric summaries as written, when the run was not read back (``run`` None)
-    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    __slots__ = ("duration", "exit_code", "metrics", "name", "run", "run_id", "status", "warnings")
+
+    def __init__(
+        self,
+        run: Run | None,
+        run_id: str,
+        name: str,
+        status: str,
+        exit_code: int,
+        duration: float,
+        warnings: list[str] | None = None,
+        metrics: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.run = run
+        self.run_id = run_id
+        self.name = name
+        self.status = status
+        self.exit_code = exit_code
+        self.duration = duration
+        self.warnings = [] if warnings is None else warnings
+        # metric summaries as written, when the run was not read back (``run`` None)
+        self.metrics = {} if metrics is None else metrics
 
 
 def record(
@@ -621,7 +664,7 @@ def _patterns(regexes: list[str]) -> list[re.Pattern[str]]:
 def _check_command(command: list[str]) -> str:
     if not command:
         raise InvalidInputError("no command to record", "usage: gitruns record -- python train.py")
-    found = shutil.which(command[0])
+    found = which(command[0])
     if found is None:
         raise InvalidInputError(
             f"command not found: {command[0]}", "check the spelling, or give its full path"

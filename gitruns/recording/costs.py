@@ -8,7 +8,6 @@ it is left out rather than priced at a guess. Without any rate there is no estim
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gitruns.errors import InvalidInputError
@@ -22,14 +21,23 @@ class ConfigEntries(Protocol):
     def config_entries(self, prefix: str) -> dict[str, str]: ...
 
 
-@dataclass
 class CostRates:
     """The cost rates configured in git config."""
 
-    gpu_hour: float | None = None
-    gpu_hour_by_model: dict[str, float] = field(default_factory=dict)  # model lower-cased
-    cpu_hour: float | None = None
-    currency: str | None = None
+    # a plain class: no `dataclasses` (and `inspect`) on record's path (recorder.RecordOptions)
+    __slots__ = ("cpu_hour", "currency", "gpu_hour", "gpu_hour_by_model")
+
+    def __init__(
+        self,
+        gpu_hour: float | None = None,
+        gpu_hour_by_model: dict[str, float] | None = None,  # model lower-cased
+        cpu_hour: float | None = None,
+        currency: str | None = None,
+    ) -> None:
+        self.gpu_hour = gpu_hour
+        self.gpu_hour_by_model = {} if gpu_hour_by_model is None else gpu_hour_by_model
+        self.cpu_hour = cpu_hour
+        self.currency = currency
 
     def is_empty(self) -> bool:
         return self.gpu_hour is None and not self.gpu_hour_by_model and self.cpu_hour is None

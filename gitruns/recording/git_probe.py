@@ -24,7 +24,6 @@ import os
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
 
 from gitruns.format.who import os_user_and_host, strip_credentials
 
@@ -45,25 +44,48 @@ _CONFIG_KEYS = (
 )
 
 
-# NamedTuples, not dataclasses: `record` makes these before its command starts, and a
-# dataclass costs 0.5-1 ms of CPU to define (docs/design.md, "Start-up of record")
-class ProbedRepo(NamedTuple):
+# Plain classes, not dataclasses nor typing.NamedTuples: `record` makes these before its
+# command starts; a dataclass costs 0.5-1 ms of CPU to define, and a NamedTuple compiles
+# each field's (string) annotation, the first compile() of a process creating the 119
+# classes of `ast` (about 1.5 ms) (docs/design.md, "Start-up of record, round six")
+class ProbedRepo:
     """A clean worktree's repository as a run's start document needs it."""
 
-    start: str  # the folder it was found from (what Store() is given)
-    git_dir: Path
-    common_dir: Path
-    workdir: Path
-    user_name: str
-    user_email: str
-    os_user: str
-    host: str
-    head: str | None  # None: no commit yet (unborn HEAD)
-    branch: str | None  # None: detached HEAD
-    remote_url: str | None
-    # what else was read of the config: how refs are written (core.*), partial clones
-    # (remote.*.promisor) and gitruns' own settings, for finalising without pygit2
-    config: dict[str, str]
+    __slots__ = (
+        "branch", "common_dir", "config", "git_dir", "head", "host", "os_user", "remote_url",
+        "start", "user_email", "user_name", "workdir",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        start: str,
+        git_dir: Path,
+        common_dir: Path,
+        workdir: Path,
+        user_name: str,
+        user_email: str,
+        os_user: str,
+        host: str,
+        head: str | None,
+        branch: str | None,
+        remote_url: str | None,
+        config: dict[str, str],
+    ) -> None:
+        self.start = start  # the folder it was found from (what Store() is given)
+        self.git_dir = git_dir
+        self.common_dir = common_dir
+        self.workdir = workdir
+        self.user_name = user_name
+        self.user_email = user_email
+        self.os_user = os_user
+        self.host = host
+        self.head = head  # None: no commit yet (unborn HEAD)
+        self.branch = branch  # None: detached HEAD
+        self.remote_url = remote_url
+        # what else was read of the config: how refs are written (core.*), partial clones
+        # (remote.*.promisor) and gitruns' own settings, for finalising without pygit2
+        self.config = config
 
     @property
     def gitruns_dir(self) -> Path:
@@ -74,13 +96,22 @@ class ProbedRepo(NamedTuple):
         return f"{self.user_name} <{self.user_email}>"
 
 
-class StartedProbe(NamedTuple):
+class StartedProbe:
     """The probe's three git processes, started (``start_probe``) and not yet read."""
 
-    start: str
-    found: subprocess.Popen[bytes]
-    config: subprocess.Popen[bytes]
-    status: subprocess.Popen[bytes]
+    __slots__ = ("config", "found", "start", "status")
+
+    def __init__(
+        self,
+        start: str,
+        found: subprocess.Popen[bytes],
+        config: subprocess.Popen[bytes],
+        status: subprocess.Popen[bytes],
+    ) -> None:
+        self.start = start
+        self.found = found
+        self.config = config
+        self.status = status
 
     def close(self) -> None:
         """Wait for the processes when their answers are not wanted (no zombies)."""

@@ -9,7 +9,7 @@ and dots; git config allows that in a subsection and nowhere else).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from gitruns.errors import GitrunsError, InvalidInputError
 
@@ -19,13 +19,18 @@ if TYPE_CHECKING:  # costs.py reads settings at the end of a record that never l
 PREFIX = "gitruns."
 
 
-class Setting(NamedTuple):  # not a dataclass: 0.5-1 ms less of `record`'s start-up
+# a plain class, not a dataclass nor a NamedTuple: less of `record`'s start-up
+# (git_probe.ProbedRepo)
+class Setting:
     """One of gitruns' settings in git config."""
 
-    key: str  # as users write it
-    kind: str  # "number" (>= 0), "days" (an integer >= 0), "bool", "text"
-    help: str
-    per_gpu_model: bool = False
+    __slots__ = ("help", "key", "kind", "per_gpu_model")
+
+    def __init__(self, key: str, kind: str, help: str, per_gpu_model: bool = False) -> None:
+        self.key = key  # as users write it
+        self.kind = kind  # "number" (>= 0), "days" (an integer >= 0), "bool", "text"
+        self.help = help
+        self.per_gpu_model = per_gpu_model
 
 
 SETTINGS: dict[str, Setting] = {

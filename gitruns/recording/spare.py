@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import threading
 from pathlib import Path
 
@@ -121,7 +120,7 @@ def _empty(folder: Path) -> None:
                 os.replace(entry.path, os.path.join(folder, REF_SPARE))
                 continue
             if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
+                _remove_tree(entry.path)
             else:
                 os.unlink(entry.path)
 
@@ -143,7 +142,7 @@ def _overwrite(path: Path, data: bytes) -> None:
 
 
 def _discard(spare: _Spare) -> None:
-    shutil.rmtree(spare.folder, ignore_errors=True)
+    _remove_tree(spare.folder, ignore_errors=True)
     spare.lock.release()
 
 
@@ -158,7 +157,7 @@ def _remove_dead_spares(tmp: Path) -> None:
         return
     for path in entries:
         if is_dead_spare(Path(path)):
-            shutil.rmtree(path, ignore_errors=True)
+            _remove_tree(path, ignore_errors=True)
 
 
 def is_dead_spare(folder: Path) -> bool:
@@ -192,3 +191,11 @@ def _forget_after_fork() -> None:
 atexit.register(_remove_at_exit)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _remove_tree(path: str | Path, *, ignore_errors: bool = False) -> None:
+    # shutil loads when a tree is there to remove: importing it loads bz2 and lzma (about
+    # 2 ms), and `record` preloads this module beside every command
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)

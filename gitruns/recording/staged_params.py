@@ -11,20 +11,32 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from gitruns.recording.staging import writer_dirs
 from gitruns.recording.staging_files import EVENTS_FILE
 
 
-class StagedParam(NamedTuple):  # not a dataclass: 0.5-1 ms less of `record`'s start-up
+# a plain class, not a dataclass nor a NamedTuple: less of `record`'s start-up
+# (git_probe.ProbedRepo)
+class StagedParam:
     """A param some journal of the run holds, and where it came from."""
 
-    value: Any
-    source: str
-    leaf_sources: dict[str, str] | None  # dotted path -> source, when sources differ by leaf
-    writer: Path  # the journal folder it came from (the run folder itself: the owner)
-    ts: float
+    __slots__ = ("leaf_sources", "source", "ts", "value", "writer")
+
+    def __init__(
+        self,
+        value: Any,
+        source: str,
+        leaf_sources: dict[str, str] | None,  # dotted path -> source, when they differ by leaf
+        writer: Path,  # the journal folder it came from (the run folder itself: the owner)
+        ts: float,
+    ) -> None:
+        self.value = value
+        self.source = source
+        self.leaf_sources = leaf_sources
+        self.writer = writer
+        self.ts = ts
 
 
 class StagedParams:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +30,36 @@ from gitruns.recording.staging_files import (
 )
 
 
-@dataclass
+# Plain classes: `record` loads this module before its command starts, and `import
+# dataclasses` loads `inspect` (`ast`, `dis`, `tokenize`), about 8 ms (recorder.RecordOptions);
+# a NamedTuple compiles its annotations (git_probe.ProbedRepo).
 class StagedMetric:
     """All files holding one metric key, and their summary when it is known."""
 
-    key: str
-    files: list[Path] = field(default_factory=list)
-    summaries: list[MetricSummary | None] = field(default_factory=list)
+    __slots__ = ("files", "key", "summaries")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.files: list[Path] = []
+        self.summaries: list[MetricSummary | None] = []
 
 
-@dataclass
 class StagedRun:
     """Everything a staging folder holds, read back in order."""
 
-    run_id: str
-    start: dict[str, Any]
-    events: list[dict[str, Any]]
-    metrics: dict[str, StagedMetric]
+    __slots__ = ("events", "metrics", "run_id", "start")
+
+    def __init__(
+        self,
+        run_id: str,
+        start: dict[str, Any],
+        events: list[dict[str, Any]],
+        metrics: dict[str, StagedMetric],
+    ) -> None:
+        self.run_id = run_id
+        self.start = start
+        self.events = events
+        self.metrics = metrics
 
 
 class StagingArea:

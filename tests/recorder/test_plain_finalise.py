@@ -29,11 +29,16 @@ HEAVY = ("pygit2", "yaml", "psutil", "click", "jsonschema")
 # warm (each cost it 1-13 ms of CPU; bench/bench_startup.py): who.py reads user and host
 # without getpass and socket, platform_info reads uname without platform, schema.py loads
 # importlib.resources only with jsonschema, packs.py names its files without secrets,
-# metric_files.py loads csv only for a run that wrote a metrics.csv.
+# metric_files.py loads csv only for a run that wrote a metrics.csv, digests.py hashes a
+# small run's pack without OpenSSL (hashlib).
 LIGHT = (
     "socket", "getpass", "platform", "importlib.resources", "importlib.metadata", "secrets",
-    "csv", "tempfile", "email", "zipfile",
+    "csv", "tempfile", "email", "zipfile", "hashlib",
 )  # fmt: skip
+# What `import dataclasses` brings (`inspect` and what it imports: about 8 ms of CPU, and
+# each class it defines about 0.4-1.5 ms more): record's path defines its records as plain
+# classes and NamedTuples instead, from the first record on.
+INTROSPECTION = ("dataclasses", "inspect", "ast", "dis", "tokenize")
 
 # `gitruns record ARGS`, run as the console script does, printing at exit which of the
 # watched modules (and their submodules) the process loaded (as JSON, on stderr's last line).
@@ -64,6 +69,28 @@ def _record_listing_modules(
     return done.returncode, json.loads(done.stderr.strip().splitlines()[-1])
 
 
+# `gitruns record ARGS` printing at exit what it compiled other than a module's source:
+# typing.NamedTuple compiles each field's annotation (a string, with `from __future__
+# import annotations`), and the first compile() of a process creates the 119 classes of
+# `ast` (about 1.5 ms); record's path defines plain classes instead.
+RUNTIME_COMPILES = textwrap.dedent(
+    """
+    import atexit, builtins, json, sys
+    compiled = []
+    real_compile = builtins.compile
+    def compile(source, filename, *args, **kwargs):
+        if not str(filename).endswith(".py"):  # a stale .pyc's module is compiled: fine
+            compiled.append(str(source)[:60])
+        return real_compile(source, filename, *args, **kwargs)
+    builtins.compile = compile
+    atexit.register(lambda: print(json.dumps(compiled), file=sys.stderr))
+    sys.argv = ["gitruns", "record", *sys.argv[1:]]
+    from gitruns.cli.entry import main
+    main()
+    """
+)
+
+
 def _cli_json(cwd: Path, *args: str) -> Any:
     """What ``gitruns ARGS --format json`` prints, read (the command must succeed)."""
     done = subprocess.run(
@@ -79,7 +106,9 @@ def _runs(cwd: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("options", [[], ["--no-system-metrics"], ["-p", "lr=0.1", "-t", "a=b"]])
 def test_a_short_record_in_a_clean_tree_loads_nothing_heavy(repo: Path, options: list[str]) -> None:
-    code, heavy = _record_listing_modules(repo, *options, "--", sys.executable, "-c", "pass")
+    code, heavy = _record_listing_modules(
+        repo, *options, "--", sys.executable, "-c", "pass", watched=HEAVY + INTROSPECTION
+    )
     assert code == 0
     assert heavy == []
     (run,) = _runs(repo)
@@ -103,6 +132,23 @@ def test_a_second_record_loads_no_standard_module_it_can_do_without(repo: Path) 
     platforms = {git(repo, "show", f"refs/runs/{run['id']}:env/platform.yaml") for run in runs}
     assert len(platforms) == 1 and "hostname: " in platforms.pop()
     fsck(repo)
+
+
+def test_a_short_record_compiles_nothing_at_run_time(repo: Path) -> None:
+    """Once the package cache is filled (the first record lists the packages in-process,
+    and importlib.metadata's annotations are compiled), nothing is."""
+    first, _ = _record_listing_modules(repo, "--", sys.executable, "-c", "pass")
+    assert first == 0
+    done = subprocess.run(
+        [sys.executable, "-c", RUNTIME_COMPILES, "--", sys.executable, "-c", "pass"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+    assert [run["status"] for run in _runs(repo)] == ["FINISHED", "FINISHED"]
 
 
 def test_a_dirty_tree_still_records_through_the_repository(repo: Path) -> None:
