@@ -11,6 +11,13 @@ from hypothesis import strategies as st
 from gitruns.format import layout
 
 
+def _parse_in_python(text: str) -> float:
+    """``parse_time`` as a fresh process reads its first times: without datetime."""
+    layout._FROM_ISO = None
+    layout._PARSED_WITHOUT_DATETIME = 0
+    return layout.parse_time(text)
+
+
 def _by_datetime(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
@@ -40,7 +47,7 @@ def _parsed_by_datetime(text: str) -> float:
 @example(951_782_400_000)  # 2000-02-29
 def test_parse_time_reads_iso_time_as_datetime_does(ms: int) -> None:
     text = layout.iso_time(ms / 1000)
-    assert layout.parse_time(text) == _parsed_by_datetime(text)
+    assert _parse_in_python(text) == _parsed_by_datetime(text)
 
 
 ISO_FORM = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z"
@@ -57,7 +64,7 @@ def test_parse_time_accepts_and_refuses_what_datetime_does(text: str) -> None:
     except ValueError:
         expected = None
     try:
-        got: float | None = layout.parse_time(text)
+        got: float | None = _parse_in_python(text)
     except ValueError:
         got = None
     assert got == expected
@@ -66,3 +73,12 @@ def test_parse_time_accepts_and_refuses_what_datetime_does(text: str) -> None:
 def test_parse_time_reads_other_iso_forms_through_datetime() -> None:
     for text in ("2026-11-26T05:28:56Z", "2026-11-26T05:28:56.123456+02:00", "2026-11-26"):
         assert layout.parse_time(text) == _parsed_by_datetime(text)
+
+
+def test_a_process_that_parses_many_times_goes_over_to_datetime() -> None:
+    text = layout.iso_time(1764567296.25)
+    first = _parse_in_python(text)
+    assert layout._FROM_ISO is None
+    for _ in range(20):
+        assert layout.parse_time(text) == first
+    assert layout._FROM_ISO is not None  # the cold cache build's parses: datetime's C reader
