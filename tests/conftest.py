@@ -99,3 +99,20 @@ def gitruns_cli(
 
 def fsck(path: Path) -> None:
     git(path, "fsck", "--strict", "--no-dangling")
+
+
+def git_before_batch_command(folder: Path) -> str:
+    """A PATH on which `git` is the real one, except that it refuses `--batch-command` as
+    git before 2.36 does (usage, exit status 129)."""
+    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
+    folder.mkdir()
+    shim = folder / "git"
+    shim.write_text(
+        "#!/bin/sh\n"
+        'for arg in "$@"; do\n'
+        '  [ "$arg" = --batch-command ] && { echo "usage: git cat-file" >&2; exit 129; }\n'
+        "done\n"
+        f'exec {real.stdout.strip()} "$@"\n'
+    )
+    shim.chmod(0o755)
+    return f"{folder}:{os.environ['PATH']}"

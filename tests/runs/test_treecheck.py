@@ -5,14 +5,13 @@ Runs are crafted with git plumbing in a real repository, under refs/remote-runs/
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from _sharing_helpers import make_run, runs_of, store
-from conftest import git
+from conftest import git, git_before_batch_command
 
 from gitruns.errors import InvalidRunError
 from gitruns.format.ids import new_run_id
@@ -342,23 +341,6 @@ def test_a_ref_to_a_missing_object_is_listed_and_refused(
     assert "does not point at a commit" in failed[ref].message
 
 
-def _git_before_batch_command(folder: Path) -> str:
-    """A PATH on which `git` is the real one, except that it refuses `--batch-command` as
-    git before 2.36 does (usage, exit status 129)."""
-    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
-    folder.mkdir()
-    shim = folder / "git"
-    shim.write_text(
-        "#!/bin/sh\n"
-        'for arg in "$@"; do\n'
-        '  [ "$arg" = --batch-command ] && { echo "usage: git cat-file" >&2; exit 129; }\n'
-        "done\n"
-        f'exec {real.stdout.strip()} "$@"\n'
-    )
-    shim.chmod(0o755)
-    return f"{folder}:{os.environ['PATH']}"
-
-
 def test_one_cat_file_session_or_one_process_a_pass_give_the_same_verdicts(
     crafted: tuple[Path, dict[str, tuple[str, str, str]]],
     tmp_path: Path,
@@ -369,7 +351,7 @@ def test_one_cat_file_session_or_one_process_a_pass_give_the_same_verdicts(
     repo, cases = crafted
     runs = list(cases.values())
     session = {ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS).items()}
-    monkeypatch.setenv("PATH", _git_before_batch_command(tmp_path / "old-git"))
+    monkeypatch.setenv("PATH", git_before_batch_command(tmp_path / "old-git"))
     per_pass = {ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS).items()}
     assert session == per_pass == _one_by_one(repo, runs)
     assert {name for name, (ref, _, _) in cases.items() if ref in session} == set(cases) - {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from _sharing_helpers import make_run, make_team, runs_of
-from conftest import fsck, git, gitruns_cli
+from conftest import fsck, git, git_before_batch_command, gitruns_cli
 
 from gitruns.sharing.porcelain import parse_push
 
@@ -115,23 +115,6 @@ def test_refs_that_are_not_plain_are_listed_by_git(
     assert "for-each-ref" in called
 
 
-def _git_before_batch_command(folder: Path) -> str:
-    """A PATH on which `git` is the real one, except that it refuses `--batch-command` as
-    git before 2.36 does (usage, exit status 129)."""
-    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
-    folder.mkdir()
-    shim = folder / "git"
-    shim.write_text(
-        "#!/bin/sh\n"
-        'for arg in "$@"; do\n'
-        '  [ "$arg" = --batch-command ] && { echo "usage: git cat-file" >&2; exit 129; }\n'
-        "done\n"
-        f'exec {real.stdout.strip()} "$@"\n'
-    )
-    shim.chmod(0o755)
-    return f"{folder}:{os.environ['PATH']}"
-
-
 def test_one_cat_file_reads_the_code_and_the_artifacts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -147,7 +130,7 @@ def test_one_cat_file_reads_the_code_and_the_artifacts(
     assert done.returncode == 0, done.stderr
     assert called.count("cat-file") == 1, called
     assert "--batch-command" in log.read_text()
-    monkeypatch.setenv("PATH", _git_before_batch_command(tmp_path / "old-git"))
+    monkeypatch.setenv("PATH", git_before_batch_command(tmp_path / "old-git"))
     more = {make_run(team.alice, f"s{i}") for i in range(2)}
     done = gitruns_cli(team.alice, "push")
     assert done.returncode == 0, done.stderr
