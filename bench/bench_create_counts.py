@@ -38,74 +38,58 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_create_ab import SMALL_RUN  # noqa: E402
 from bench.bench_write_scale import isolate, new_project, seed_refs, sh  # noqa: E402
 
-WORKER = """
+WORKER = (
+    """
 import fcntl, os, sys
 count = int(sys.argv[1])
 import gitruns
 assert gitruns.__file__.startswith(sys.argv[2]), gitruns.__file__
 
-def small_run(index):
-    with gitruns.start_run(name=f"run-{index}", params={"lr": 0.01, "batch": 32}) as run:
-        run.log_metric("loss", 0.5, step=0)
-        run.log_metric("loss", 0.25, step=1)
-        run.log_metric("acc", 0.9, step=1)
-        run.set_tag("model", "mlp")
-
+"""
+    + SMALL_RUN
+    + """
 small_run(-1)  # warm up: imports, the first Store, schema checks
 with open(os.path.join(".git", "gitruns", "repack.lock"), "ab") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)  # the compaction the warm-up started has ended
 for index in range(count):
     small_run(index)
 """
+)
 
 
-def instructions(project: Path, tree: Path, runs: int) -> int:
-    """User-space instructions of one worker process writing ``runs`` runs."""
+def _worker_under(tool: list[str], project: Path, tree: Path, runs: int) -> str:
+    """Run the worker writing ``runs`` runs under ``tool`` (valgrind, strace); its stderr."""
     done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null",
-            sys.executable,
-            "-c",
-            WORKER,
-            str(runs),
-            str(tree / "gitruns"),
-        ],
+        [*tool, sys.executable, "-c", WORKER, str(runs), str(tree / "gitruns")],
         cwd=project,
         env={**os.environ, "PYTHONPATH": str(tree)},
         capture_output=True,
         text=True,
         check=True,
     )
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    return done.stderr
+
+
+def instructions(project: Path, tree: Path, runs: int) -> int:
+    """User-space instructions of one worker process writing ``runs`` runs."""
+    stderr = _worker_under(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"],
+        project,
+        tree,
+        runs,
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", stderr)
     if found is None:
-        raise SystemExit(f"no instruction count from valgrind:\n{done.stderr[-2000:]}")
+        raise SystemExit(f"no instruction count from valgrind:\n{stderr[-2000:]}")
     return int(found.group(1).replace(",", ""))
 
 
 def system_calls(project: Path, tree: Path, runs: int, out: Path) -> dict[str, int]:
     """System calls of one worker process writing ``runs`` runs, by name."""
-    subprocess.run(
-        [
-            "strace",
-            "-c",
-            "-o",
-            str(out),
-            sys.executable,
-            "-c",
-            WORKER,
-            str(runs),
-            str(tree / "gitruns"),
-        ],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": str(tree)},
-        capture_output=True,
-        check=True,
-    )
+    _worker_under(["strace", "-c", "-o", str(out)], project, tree, runs)
     calls: dict[str, int] = {}
     for line in out.read_text().splitlines():
         fields = line.split()

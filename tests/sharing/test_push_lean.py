@@ -34,17 +34,24 @@ def _subcommands(log: Path) -> list[str]:
     return [next(w for w in call if not w.startswith("-")) for call in words]
 
 
+def _push_logged(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """``gitruns push`` in ``repo`` through a logging git: its result and the git
+    subcommands it ran."""
+    path, log = _logging_git(tmp_path / "shim")
+    monkeypatch.setenv("PATH", path)
+    return gitruns_cli(repo, "push"), _subcommands(log)
+
+
 def test_a_push_from_a_clone_lists_no_refs_and_walks_no_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     team = make_team(tmp_path)
     ids = {make_run(team.alice, f"r{i}") for i in range(3)}
-    path, log = _logging_git(tmp_path / "shim")
-    monkeypatch.setenv("PATH", path)
     head = team.alice / ".git" / "refs" / "remotes" / "origin" / "HEAD"
     assert head.read_text().startswith("ref: ")  # the clone's symbolic ref is read too
-    done = gitruns_cli(team.alice, "push")
-    called = _subcommands(log)
+    done, called = _push_logged(team.alice, tmp_path, monkeypatch)
     assert done.returncode == 0, done.stderr
     assert set(runs_of(team.remote)) == ids
     assert "push" in called
@@ -64,10 +71,7 @@ def test_code_behind_a_published_tip_is_still_walked_to(
     (team.alice / "train.py").write_text("print('v3')\n")
     git(team.alice, "commit", "-q", "-am", "v3")
     git(team.alice, "push", "-q", "origin", "main")
-    path, log = _logging_git(tmp_path / "shim")
-    monkeypatch.setenv("PATH", path)
-    done = gitruns_cli(team.alice, "push")
-    called = _subcommands(log)
+    done, called = _push_logged(team.alice, tmp_path, monkeypatch)
     assert done.returncode == 0, done.stderr
     assert list(runs_of(team.remote)) == [run_id]
     assert "rev-list" in called
@@ -87,10 +91,7 @@ def test_unpublished_code_is_still_refused_with_refs_read_from_files(
     secret = make_run(team.alice, "on-local-code")
     if packed:
         git(team.alice, "pack-refs", "--all")
-    path, log = _logging_git(tmp_path / "shim")
-    monkeypatch.setenv("PATH", path)
-    refused = gitruns_cli(team.alice, "push")
-    called = _subcommands(log)
+    refused, called = _push_logged(team.alice, tmp_path, monkeypatch)
     assert refused.returncode == 1 and "--allow-unpublished-code" in refused.stderr
     assert secret in refused.stderr and published not in refused.stderr
     assert list(runs_of(team.remote)) == [published]
@@ -106,10 +107,7 @@ def test_refs_that_are_not_plain_are_listed_by_git(
     run_id = make_run(team.alice)
     main = git(team.alice, "rev-parse", "main").strip()
     git(team.alice, "update-ref", "refs/remotes/origin/odd+name", main)
-    path, log = _logging_git(tmp_path / "shim")
-    monkeypatch.setenv("PATH", path)
-    done = gitruns_cli(team.alice, "push")
-    called = _subcommands(log)
+    done, called = _push_logged(team.alice, tmp_path, monkeypatch)
     assert done.returncode == 0, done.stderr
     assert list(runs_of(team.remote)) == [run_id]
     assert "for-each-ref" in called
