@@ -212,7 +212,9 @@ def figures(
     found["search_cpu_s"] = _median(warm, "search_cpu_s")
     found["search_matches"] = warm[0]["matches"]
     for fmt in ("csv", "json"):
-        listing = [run_process([*gitruns, "ls", "--format", fmt], repo, base) for _ in range(repeat)]
+        listing = [
+            run_process([*gitruns, "ls", "--format", fmt], repo, base) for _ in range(repeat)
+        ]
         found[f"ls_{fmt}_s"] = _median(listing, "wall_s")
         found[f"ls_{fmt}_cpu_s"] = _median(listing, "cpu_s")
     if mlflow_runs:
