@@ -30,8 +30,8 @@ from gitruns.errors import (
     RepositoryError,
 )
 from gitruns.format import packs
-from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.ids import RUN_ID_PATTERN
+from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.loose_objects import LooseObjectError, stream_loose_blob
 from gitruns.format.packs import KeptPack, PackWriter
 from gitruns.format.runrefs import LOCAL, parse_run_ref
