@@ -512,6 +512,7 @@ def _build(
         fresh = _read_and_write(
             store, db, refs, [], cached, build.path, building=True, workers=workers, errors=errors
         )
+        build.flush_early()  # the disk writes the rows while this CPU makes the indexes
         db.executescript(";\n".join(_INDEXES) + ";")
         db.execute(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
         db.execute("PRAGMA journal_mode = WAL")  # what every later user opens it with
