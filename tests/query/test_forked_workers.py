@@ -240,3 +240,36 @@ def test_workers_end_when_the_command_is_killed(repo: Path, tmp_path: Path, when
     listed = gitruns_cli(repo, "ls", "--format", "csv", "-c", "name")
     assert listed.returncode == 0, listed.stderr
     assert sorted(listed.stdout.split()[1:]) == [f"r{i}" for i in range(8)]
+
+
+def test_a_build_flushed_early_is_still_fsynced_whole_before_it_is_linked(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``flush_early`` starts an fsync while the indexes are made; ``install`` waits for it
+    and fsyncs again after the last pages, and only then links the file in."""
+    from gitruns.query import build_file, cache
+    from gitruns.recording.repository import open_store
+
+    monkeypatch.setattr(cache, "BATCH_RUNS", 2)
+    monkeypatch.setattr(cache, "PARALLEL_MIN_RUNS", 3)
+    for i in range(5):
+        record(f"r{i}")
+    events: list[str] = []
+    real_fsync, real_link = os.fsync, build_file._link
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        events.append("fsync")
+
+    def link(path: Path, target: Path) -> bool:
+        events.append("link")
+        return real_link(path, target)
+
+    monkeypatch.setattr(build_file.os, "fsync", fsync)
+    monkeypatch.setattr(build_file, "_link", link)
+    snapshot = cache.sync(open_store())
+    assert len(snapshot.runs()) == 5
+    # the early one, then install's after every write, then the link
+    assert events == ["fsync", "fsync", "link"]
+    assert counts(cache_file(repo))["runs"] == 5
+    assert build_files(repo) == []
