@@ -273,3 +273,17 @@ def test_a_build_flushed_early_is_still_fsynced_whole_before_it_is_linked(
     assert events == ["fsync", "fsync", "link"]
     assert counts(cache_file(repo))["runs"] == 5
     assert build_files(repo) == []
+
+
+def test_the_last_batches_shrink_so_no_process_waits_long_at_the_end() -> None:
+    from gitruns.query import cache
+
+    items = [(f"refs/runs/{i:05d}", ("", "local", "")) for i in range(10_000)]
+    batches = list(cache._batches(items, 1))
+    assert [item for batch in batches for item in batch] == items
+    sizes = [len(batch) for batch in batches]
+    full = sizes.count(cache.BATCH_RUNS)
+    assert sizes[:full] == [cache.BATCH_RUNS] * full
+    assert sizes[full:] == sorted(sizes[full:], reverse=True)  # smaller and smaller
+    assert max(sizes[-4:]) <= max(cache.BATCH_RUNS // 50, 1)  # the last: a few ms each
+    assert len(batches) < 2 * len(items) // cache.BATCH_RUNS + 40  # not thousands
