@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import gitruns_at, write_section
+from _common import bench_env, compile_gitruns, gitruns_at, write_section
 from bench_query import FILTER, MLFLOW_FILTER, bench_python, mlflow_store
 from gen_runs import generate
 
@@ -153,7 +153,19 @@ def figures(
     ls_cold = [*gitruns, "ls", "--filter", FILTER, "--format", "csv", "-c", "id"]
     found: dict[str, Any] = {"runs": n, "cpus": os.cpu_count()}
     mlflow_command: list[str] = []
-    env = {**os.environ, "GIT_PYTHON_REFRESH": "quiet"}
+    # Bytecode written and used by every timed process (a user's install has it): with
+    # PYTHONDONTWRITEBYTECODE set, every start compiled each module changed since its
+    # .pyc (a merge, a checkout), and the --before copy never had any (30 ms for cache.py).
+    base = bench_env()
+    compile_gitruns()
+    if before is not None:
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(before / "gitruns")],
+            check=True,
+            capture_output=True,
+            env=base,
+        )
+    env = {**base, "GIT_PYTHON_REFRESH": "quiet"}
     if mlflow and not rebuild_only:
         uri = mlflow_store("sqlite", n)
         mlflow_command = [str(bench_python()), "-c", MLFLOW_SEARCH, uri, MLFLOW_FILTER]
@@ -162,16 +174,16 @@ def figures(
         if before is not None:
             _drop_cache(repo)
             path = os.pathsep.join([str(before), os.environ.get("PYTHONPATH", "")])
-            older.append(run_process(ls_cold, repo, {**os.environ, "PYTHONPATH": path}))
+            older.append(run_process(ls_cold, repo, {**base, "PYTHONPATH": path}))
             loads.append(os.getloadavg()[0])
         _drop_cache(repo)
-        cold.append(run_process(ls_cold, repo))
+        cold.append(run_process(ls_cold, repo, base))
         loads.append(os.getloadavg()[0])
         if mlflow_command:
             mlflow_runs.append(run_process(mlflow_command, repo.parent, env))
             loads.append(os.getloadavg()[0])
     if not cold:
-        run_process(ls_cold, repo)  # the cache as a warm query finds it
+        run_process(ls_cold, repo, base)  # the cache as a warm query finds it
     else:
         found["rebuild_s"] = _median(cold, "wall_s")
         found["rebuild_cpu_s"] = _median(cold, "cpu_s")
@@ -195,12 +207,14 @@ def figures(
     if rebuild_only:
         return found
     search = [sys.executable, "-c", SEARCH.format(filter=FILTER)]
-    warm = [json.loads(run_process(search, repo)["stdout"]) for _ in range(repeat)]
+    warm = [json.loads(run_process(search, repo, base)["stdout"]) for _ in range(repeat)]
     found["search_s"] = _median(warm, "search_s")
     found["search_cpu_s"] = _median(warm, "search_cpu_s")
     found["search_matches"] = warm[0]["matches"]
     for fmt in ("csv", "json"):
-        listing = [run_process([*gitruns, "ls", "--format", fmt], repo) for _ in range(repeat)]
+        listing = [
+            run_process([*gitruns, "ls", "--format", fmt], repo, base) for _ in range(repeat)
+        ]
         found[f"ls_{fmt}_s"] = _median(listing, "wall_s")
         found[f"ls_{fmt}_cpu_s"] = _median(listing, "cpu_s")
     if mlflow_runs:

@@ -30,6 +30,7 @@ from gitruns.errors import (
     RepositoryError,
 )
 from gitruns.format import packs
+from gitruns.format.ids import RUN_ID_PATTERN
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.loose_objects import LooseObjectError, stream_loose_blob
 from gitruns.format.packs import KeptPack, PackWriter
@@ -958,7 +959,13 @@ class Store:
         local: dict[str, str] = {}
         remote: dict[str, dict[str, str]] = {}
         odd: dict[str, str] = {}
+        local_run = _LOCAL_RUN_REF.fullmatch
+        oid = pygit2.Oid
         for name, target in self._listed_refs():
+            found = local_run(name)
+            if found is not None and type(target) is oid:  # most refs: one match, not five
+                local[found[1]] = str(target)
+                continue
             if not name.startswith((RUNS_PREFIX, REMOTE_RUNS_PREFIX)):
                 continue
             if not isinstance(target, pygit2.Oid):
@@ -971,6 +978,10 @@ class Store:
             else:
                 remote.setdefault(parsed[0], {})[parsed[1]] = str(target)
         return local, remote, odd
+
+
+# ``refs/runs/<run id>``, read by one match: what ``parse_run_ref`` reads as a local run.
+_LOCAL_RUN_REF = re.compile(re.escape(RUNS_PREFIX) + f"({RUN_ID_PATTERN.pattern.strip('^$')})")
 
 
 def _stat_key(path: Path) -> tuple[int, int, int, int] | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import gitruns
 from gitruns.cli.main import COMMAND_MODULES
 
 CLI_DIR = Path(__file__).resolve().parents[1] / "gitruns" / "cli"
@@ -99,3 +100,41 @@ def test_the_program_loads_record_argv_only_for_record(verb: str) -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.stdout.splitlines()[-1] == "False"
+
+
+def test_a_cold_ls_loads_no_process_pool_nor_unused_modules(repo: Path) -> None:
+    """A cold ``ls`` (no cache: the build forks its workers with os.fork) imports none of
+    what it does not use: every module is one CPU's time before the build starts."""
+    for i in range(3):
+        with gitruns.start_run(name=f"r{i}", params={"lr": 0.1 * i}) as run:
+            run.log_metric("acc", 0.5)
+    probe = textwrap.dedent(
+        """
+        import sys
+        from gitruns.query import cache
+        cache.PARALLEL_MIN_RUNS, cache.BATCH_RUNS = 2, 1  # the parallel build, at test size
+        sys.argv = ["gitruns", "ls", "--filter", "params.lr > 0.05", "--format", "csv"]
+        from gitruns.cli.entry import main
+        try:
+            main()
+        except SystemExit:
+            pass
+        print(sorted(sys.modules))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=repo)
+    lines = done.stdout.splitlines()
+    assert [line.split(",")[1] for line in lines[1:-1]] == ["r2", "r1"], done.stderr
+    assert (repo / ".git" / "gitruns" / "cache.sqlite").exists()
+    loaded = set(eval(lines[-1]))
+    unused = {
+        "multiprocessing",
+        "concurrent.futures",
+        "logging",
+        "pickle",
+        "tempfile",
+        "gitruns.recording.artifacts",
+        "gitruns.recording.finalize",
+        "mimetypes",
+    }
+    assert loaded & unused == set()

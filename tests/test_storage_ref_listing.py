@@ -84,3 +84,44 @@ def test_a_listing_spanning_the_first_packed_refs_misses_no_run(
     assert set(store.run_refs()) == ids
     assert len(listings) == 2
     assert loose_run_refs(repo) == []
+
+
+def test_run_refs_are_read_as_parse_run_ref_reads_them(repo: Path) -> None:
+    """``all_run_refs`` reads most names (``refs/runs/<run id>``) by one match: it lists
+    exactly what reading every name with ``parse_run_ref`` lists, odd names included."""
+    from gitruns.format.runrefs import parse_run_ref
+
+    run_id = small_run(0)
+    commit = git(repo, "rev-parse", f"refs/runs/{run_id}").strip()
+    near = run_id[:14] + "6" + run_id[15:]  # not version 7: not a run id
+    names = [
+        f"refs/runs/{near[:-1]}",
+        f"refs/runs/{run_id.upper()}",
+        f"refs/runs/{run_id}x",
+        f"refs/runs/{near}/more",
+        "refs/runs/plain",
+        f"refs/remote-runs/team/{run_id}",
+        f"refs/remote-runs/team/{near}",
+        f"refs/remote-runs/{run_id}",
+    ]
+    for name in names:
+        git(repo, "update-ref", name, commit)
+    git(repo, "symbolic-ref", "refs/runs/link", f"refs/runs/{run_id}")
+    git(repo, "pack-refs", "--all")
+    git(repo, "update-ref", f"refs/runs/{run_id}", commit)  # a loose one too
+    store = Store(repo)
+    local, remote, odd = store.all_run_refs()
+    expected: tuple[dict[str, str], dict[str, dict[str, str]], dict[str, str]] = ({}, {}, {})
+    for name, target in store._listed_refs():
+        if not name.startswith(("refs/runs/", "refs/remote-runs/")) or isinstance(target, str):
+            continue
+        parsed = parse_run_ref(name)
+        if parsed is None:
+            expected[2][name] = str(target)
+        elif parsed[0] == "local":
+            expected[0][parsed[1]] = str(target)
+        else:
+            expected[1].setdefault(parsed[0], {})[parsed[1]] = str(target)
+    assert (local, remote, odd) == expected
+    assert local == {run_id: commit} and remote == {"team": {run_id: commit}}
+    assert set(odd) == set(names) - {f"refs/remote-runs/team/{run_id}"}

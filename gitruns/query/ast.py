@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError
+from typing import Any, ClassVar
 
 Value = str | int | float | bool
 
@@ -41,8 +42,46 @@ ARITHMETIC = ("+", "-", "*", "/")
 BASELINE = "baseline"
 
 
-@dataclass(frozen=True)
-class Field:
+class _Frozen:
+    """What ``@dataclass(frozen=True)`` gave these classes, without building 13 dataclasses
+    at import (12 ms of every command that parses a filter): fields in ``__slots__``
+    (``_fields`` gives their order), set once by ``__init__``; equal when of the same class
+    with equal fields (never across classes: ``Not(x) != Negate(x)``), hashed by the
+    fields, shown as ``Name(f=v, ...)``, immutable (``FrozenInstanceError``), copied and
+    pickled by their fields."""
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()  # in order: compared, hashed, shown
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, name) for name in self._fields])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return type(self), self._values()
+
+
+_set = object.__setattr__
+
+
+class Field(_Frozen):
     """``status``, ``params.lr``, ``metrics.loss.min``, ``tags.team``.
 
     For metrics, ``exact`` False means the key was written plainly, so a trailing
@@ -51,10 +90,20 @@ class Field:
     is the aggregate written after the closing backquote, if any.
     """
 
+    _fields = ("namespace", "key", "agg", "exact")
+    __slots__ = _fields
     namespace: str  # "attr", "params", "metrics", "tags" or "resources"
     key: str
-    agg: str | None = None
-    exact: bool = False
+    agg: str | None
+    exact: bool
+
+    def __init__(
+        self, namespace: str, key: str, agg: str | None = None, exact: bool = False
+    ) -> None:
+        _set(self, "namespace", namespace)
+        _set(self, "key", key)
+        _set(self, "agg", agg)
+        _set(self, "exact", exact)
 
     def to_text(self) -> str:
         if self.namespace == "attr":
@@ -66,91 +115,156 @@ class Field:
         return f"{self.namespace}.{quote_key(self.key)}"
 
 
-@dataclass(frozen=True)
-class Compare:
+class Compare(_Frozen):
+    _fields = ("field", "op", "value")
+    __slots__ = _fields
     field: Field
     op: str  # one of COMPARISONS
     value: Value
 
+    def __init__(self, field: Field, op: str, value: Value) -> None:
+        _set(self, "field", field)
+        _set(self, "op", op)
+        _set(self, "value", value)
 
-@dataclass(frozen=True)
-class In:
+
+class In(_Frozen):
+    _fields = ("field", "values", "negated")
+    __slots__ = _fields
     field: Field
     values: tuple[Value, ...]
-    negated: bool = False
+    negated: bool
+
+    def __init__(self, field: Field, values: tuple[Value, ...], negated: bool = False) -> None:
+        _set(self, "field", field)
+        _set(self, "values", values)
+        _set(self, "negated", negated)
 
 
-@dataclass(frozen=True)
-class Like:
+class Like(_Frozen):
+    _fields = ("field", "pattern", "ignore_case", "negated")
+    __slots__ = _fields
     field: Field
     pattern: str
-    ignore_case: bool = False
-    negated: bool = False
+    ignore_case: bool
+    negated: bool
+
+    def __init__(
+        self, field: Field, pattern: str, ignore_case: bool = False, negated: bool = False
+    ) -> None:
+        _set(self, "field", field)
+        _set(self, "pattern", pattern)
+        _set(self, "ignore_case", ignore_case)
+        _set(self, "negated", negated)
 
 
-@dataclass(frozen=True)
-class IsNull:
+class IsNull(_Frozen):
+    _fields = ("field", "negated")
+    __slots__ = _fields
     field: Field
-    negated: bool = False
+    negated: bool
+
+    def __init__(self, field: Field, negated: bool = False) -> None:
+        _set(self, "field", field)
+        _set(self, "negated", negated)
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(_Frozen):
     """A field as an operand: of the run judged, or of the baseline run (``baseline.``,
     only in ``gitruns check``)."""
 
+    _fields = ("field", "baseline")
+    __slots__ = _fields
     field: Field
-    baseline: bool = False
+    baseline: bool
+
+    def __init__(self, field: Field, baseline: bool = False) -> None:
+        _set(self, "field", field)
+        _set(self, "baseline", baseline)
 
 
-@dataclass(frozen=True)
-class Literal:
+class Literal(_Frozen):
+    _fields = ("value",)
+    __slots__ = _fields
     value: Value
 
+    def __init__(self, value: Value) -> None:
+        _set(self, "value", value)
 
-@dataclass(frozen=True)
-class Arith:
+
+class Arith(_Frozen):
     """``left + right`` (``-``, ``*``, ``/``): numbers, and durations such as ``"10m"``."""
 
+    _fields = ("op", "left", "right")
+    __slots__ = _fields
     op: str  # one of ARITHMETIC
     left: Operand
     right: Operand
 
+    def __init__(self, op: str, left: Operand, right: Operand) -> None:
+        _set(self, "op", op)
+        _set(self, "left", left)
+        _set(self, "right", right)
 
-@dataclass(frozen=True)
-class Negate:
+
+class Negate(_Frozen):
+    _fields = ("operand",)
+    __slots__ = _fields
     operand: Operand
+
+    def __init__(self, operand: Operand) -> None:
+        _set(self, "operand", operand)
 
 
 Operand = Ref | Literal | Arith | Negate
 
 
-@dataclass(frozen=True)
-class Calc:
+class Calc(_Frozen):
     """A comparison that is not ``run field <op> literal``: arithmetic on either side, a
     field on the right (``metrics.acc >= baseline.metrics.acc - 0.01``), or a baseline
     field. ``field <op> literal`` stays a ``Compare``, which the SQL pre-filter can use."""
 
+    _fields = ("left", "op", "right")
+    __slots__ = _fields
     left: Operand
     op: str  # one of COMPARISONS
     right: Operand
 
+    def __init__(self, left: Operand, op: str, right: Operand) -> None:
+        _set(self, "left", left)
+        _set(self, "op", op)
+        _set(self, "right", right)
 
-@dataclass(frozen=True)
-class And:
+
+class And(_Frozen):
+    _fields = ("left", "right")
+    __slots__ = _fields
     left: Node
     right: Node
 
+    def __init__(self, left: Node, right: Node) -> None:
+        _set(self, "left", left)
+        _set(self, "right", right)
 
-@dataclass(frozen=True)
-class Or:
+
+class Or(_Frozen):
+    _fields = ("left", "right")
+    __slots__ = _fields
     left: Node
     right: Node
 
+    def __init__(self, left: Node, right: Node) -> None:
+        _set(self, "left", left)
+        _set(self, "right", right)
 
-@dataclass(frozen=True)
-class Not:
+
+class Not(_Frozen):
+    _fields = ("operand",)
+    __slots__ = _fields
     operand: Node
+
+    def __init__(self, operand: Node) -> None:
+        _set(self, "operand", operand)
 
 
 Node = Compare | Calc | In | Like | IsNull | And | Or | Not

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +45,7 @@ class BuildFile:
     def __init__(self, path: Path, lock: LivenessLock) -> None:
         self.path = path
         self._lock = lock
+        self._flushing: threading.Thread | None = None
 
     @classmethod
     def create(cls, target: Path) -> BuildFile:
@@ -53,9 +54,7 @@ class BuildFile:
         folder = target.parent / "tmp"
         folder.mkdir(parents=True, exist_ok=True)
         remove_abandoned(folder)
-        fd, name = tempfile.mkstemp(prefix=BUILD_PREFIX, suffix=BUILD_SUFFIX, dir=folder)
-        os.close(fd)
-        path = Path(name)
+        path = _new_file(folder)
         lock = LivenessLock.acquire(path, create=False)
         if lock is None:  # removed or taken at once: only a clock gone wrong does that
             path.unlink(missing_ok=True)
@@ -66,10 +65,25 @@ class BuildFile:
         """A connection for building: no journal, no syncing (see the module's text)."""
         return connect_for_building(self.path)
 
+    def flush_early(self) -> None:
+        """Start writing the rows to disk now, in a thread, while this process makes the
+        indexes and selects rows back on one CPU: ``install``'s fsync then waits only for
+        the pages written after (an fsync of the 38 MB of 10,000 runs takes about 20 ms
+        here, of 600 MB at 100,000 runs several tenths of a second). Only speed:
+        ``install`` still fsyncs the whole file before it links it in."""
+        if self._flushing is None:
+            self._flushing = threading.Thread(target=_fsync_quietly, args=(self._lock.fileno(),))
+            self._flushing.start()
+
+    def _flushed(self) -> None:
+        if self._flushing is not None:
+            self._flushing.join()
+
     def install(self, target: Path) -> bool:
         """Flush the finished file and link it to ``target`` unless a cache is there
         already (another process built it first). True when this file became the cache.
         Every connection to the build file must be closed first."""
+        self._flushed()
         os.fsync(self._lock.fileno())
         installed = False
         try:
@@ -86,9 +100,15 @@ class BuildFile:
 
     def abandon(self) -> None:
         """Remove the build file (what a failed build leaves); idempotent."""
+        self._flushed()  # its descriptor is closed below
         for suffix in ("", *SQLITE_COMPANIONS):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         self._lock.release()
+
+
+def _fsync_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):  # install's own fsync says what went wrong
+        os.fsync(fd)
 
 
 def connect_for_building(path: Path) -> sqlite3.Connection:
@@ -158,3 +178,17 @@ def remove_abandoned(folder: Path) -> int:
         finally:
             lock.release()
     return removed
+
+
+def _new_file(folder: Path) -> Path:
+    """A new empty file ``<BUILD_PREFIX><random><BUILD_SUFFIX>`` in ``folder``, created
+    only if no file has that name (what ``tempfile.mkstemp`` does, without importing
+    tempfile on every cold build: about 3 ms)."""
+    while True:
+        path = folder / f"{BUILD_PREFIX}{os.urandom(6).hex()}{BUILD_SUFFIX}"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return path

@@ -25,7 +25,6 @@ from gitruns.errors import RunNotFoundError
 from gitruns.format import layout, schema
 from gitruns.locks import LivenessLock
 from gitruns.recording.capped_log import TAIL_SUFFIXES
-from gitruns.recording.finalize import replay
 from gitruns.recording.journal import CSV_HEADER, MetricSummary
 from gitruns.recording.staging import StagedRun, inline_files, writer_dirs, writer_is_alive
 from gitruns.recording.staging_files import (
@@ -143,6 +142,8 @@ def read_live_run(store: Store, run_dir: Path, now: float | None = None) -> Live
     ended = any(e.get("event") == "end" for e in events)
     moment = time.time() if now is None else now
     staged = StagedRun(run_dir.name, start, events, {})
+    from gitruns.recording.finalize import replay  # loads only when a run is in progress
+
     document, params, artifacts = replay(staged, None if ended else "RUNNING", moment)
     if not ended:
         document["end_time"] = None

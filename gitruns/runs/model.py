@@ -5,13 +5,15 @@ from __future__ import annotations
 import marshal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitruns.errors import InvalidRunError, RunNotFoundError
 from gitruns.format import layout, schema, yamlio
 from gitruns.format.layout import MAX_META_BYTES, MAX_METRIC_BYTES
-from gitruns.recording.artifacts import ArtifactFile, artifact_files, artifact_store
 from gitruns.storage import Store
+
+if TYPE_CHECKING:  # imported when asked for: hashlib and mimetypes, unused by a listing
+    from gitruns.recording.artifacts import ArtifactFile
 
 # summary.yaml has about 120 bytes and 7 YAML nodes per metric key: room for the
 # budget.MAX_METRIC_KEYS keys a run may log.
@@ -95,6 +97,8 @@ class Run:
         """``artifacts`` with availability: each one's path, sha256, size and ``here`` /
         ``local_path`` (its object in the local store, None when it must be downloaded with
         ``gitruns.get_artifact`` or ``gitruns artifacts get``)."""
+        from gitruns.recording.artifacts import artifact_files, artifact_store
+
         return artifact_files(artifact_store(self._store), self.artifacts)
 
     def metric_history(self, key: str) -> list[MetricPoint]:
