@@ -361,13 +361,13 @@ def pre_push_command(remote: str, url: str | None) -> None:
     # One bulk read of the pushed runs; nothing more loads when none has artifacts.
     if not with_artifacts(store, commits):
         # under `gitruns push`: it need not look for artifacts in these runs again
-        record_handled(store.gitruns_dir, commits)
+        record_handled(store.gitruns_dir, remote, commits)
         return
     from gitruns.artifacts.service import pre_push_upload
     from gitruns.display.show import human_size
 
     report, note = pre_push_upload(store, remote, lines, terminal=sys.stderr.isatty())
-    record_handled(store.gitruns_dir, commits)  # uploaded, or said why not
+    record_handled(store.gitruns_dir, remote, commits)  # uploaded, or said why not
     if report is not None and report.moved:
         click.echo(
             f"gitruns: uploaded the artifacts of the pushed runs to {report.destination}: "

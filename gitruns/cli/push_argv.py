@@ -47,7 +47,7 @@ def push(remote: str, run_refs: Sequence[str] = (), allow_unpublished_code: bool
             push_env=receipt.env,
         )
         sent = report.pushed
-        handled = receipt.handled() if sent else set()
+        handled = receipt.handled(remote) if sent else set()
         pushed = [
             run_id
             for run_id in map(report.run_id, sent)

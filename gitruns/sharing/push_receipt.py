@@ -10,14 +10,16 @@ How the push learns what the hook did, without trusting anything a user could se
 accident: before its ``git push``, the push creates an empty receipt file of its own,
 ``<git common dir>/gitruns/tmp/push-receipt-<pid>-<32 random hex>`` (``O_EXCL``, mode
 0600), and names it in ``GITRUNS_PUSH_RECEIPT`` for that ``git push`` alone (its own value
-replaces any the user's environment had). The hook appends the commits it handled once it
-handled them all, and only to a file that is exactly such a receipt: in this repository's
-``gitruns/tmp``, named as above by a live process, already there (never created by the
-hook), a regular file of this user. After the push, the push reads its own receipt (the
-one it created, whatever the variable said in the hook) and removes it. A commit is an
-immutable object, so "this commit's artifacts were handled by the hook" cannot go stale
-within the push; a commit the receipt does not name (no hook, an older gitruns in the
-hook, a hook that fails or is not ours) is probed by the push as before.
+replaces any the user's environment had). The hook appends the commits it handled, each
+with the remote it was called for (``<commit>\t<remote>``), once it handled them all, and
+only to a file that is exactly such a receipt: in this repository's ``gitruns/tmp``, named
+as above by a live process, already there (never created by the hook), a regular file of
+this user. After the push, the push reads its own receipt (the one it created, whatever the
+variable said in the hook), trusts only the lines of its own remote (the hook of a nested
+push to another remote could write there too), and removes it. A commit is an immutable
+object, so "this commit's artifacts were handled by the hook" cannot go stale within the
+push; a commit the receipt does not name (no hook, an older gitruns in the hook, a hook
+that fails or is not ours) is probed by the push as before.
 """
 
 from __future__ import annotations
@@ -65,9 +67,10 @@ class PushReceipt:
         value when there is none (the user's own value never reaches the hook)."""
         return {ENV_RECEIPT: self.path or ""}
 
-    def handled(self) -> set[str]:
-        """The commits the hook says it handled: each whole line that is one object id (a
-        line cut short, or anything else, names nothing)."""
+    def handled(self, remote: str) -> set[str]:
+        """The commits the hook says it handled for ``remote``: each whole line that is one
+        object id, a tab and that remote (a line cut short, or anything else, names
+        nothing)."""
         if self.path is None:
             return set()
         try:
@@ -76,18 +79,22 @@ class PushReceipt:
         except FileNotFoundError:
             return set()
         whole = data[: data.rfind(b"\n") + 1]  # what follows the last newline is cut short
-        found = re.findall(rb"(?m)^" + _COMMIT.encode() + rb"$", whole)
+        name = re.escape(remote.encode("utf-8", errors="surrogateescape"))
+        found = re.findall(rb"(?m)^(" + _COMMIT.encode() + rb")\t" + name + rb"$", whole)
         return {commit.decode("ascii") for commit in found}
 
 
 def record_handled(
-    gitruns_dir: Path, commits: Iterable[str], environ: Mapping[str, str] | None = None
+    gitruns_dir: Path,
+    remote: str,
+    commits: Iterable[str],
+    environ: Mapping[str, str] | None = None,
 ) -> bool:
-    """In the hook: append ``commits`` to the receipt ``GITRUNS_PUSH_RECEIPT`` names, when it
-    is a receipt a live ``gitruns push`` of this repository made (see the module's text);
-    else write nothing. True when written."""
+    """In the hook: append ``commits`` (handled for ``remote``) to the receipt
+    ``GITRUNS_PUSH_RECEIPT`` names, when it is a receipt a live ``gitruns push`` of this
+    repository made (see the module's text); else write nothing. True when written."""
     value = (os.environ if environ is None else environ).get(ENV_RECEIPT)
-    if not value:
+    if not value or "\n" in remote:
         return False
     name = os.path.basename(value)
     named = re.fullmatch(_NAME, name)
@@ -104,8 +111,8 @@ def record_handled(
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode) or found.st_uid != os.getuid():
             return False
-        lines = "".join(f"{c}\n" for c in commits if re.fullmatch(_COMMIT, c))
-        view = memoryview(lines.encode("ascii"))
+        lines = "".join(f"{c}\t{remote}\n" for c in commits if re.fullmatch(_COMMIT, c))
+        view = memoryview(lines.encode("utf-8", errors="surrogateescape"))
         while view:
             view = view[os.write(fd, view) :]
     finally:

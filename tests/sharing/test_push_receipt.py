@@ -119,36 +119,41 @@ def test_record_handled_writes_only_to_a_live_receipt_of_this_repository(
     tmp_path: Path,
 ) -> None:
     gitruns_dir = tmp_path / "repo" / ".git" / "gitruns"
-    commit, other = "1" * 40, "2" * 64
+    commit, other, third = "1" * 40, "2" * 64, "4" * 40
     with PushReceipt(gitruns_dir) as receipt:
         assert receipt.path is not None
         path = Path(receipt.path)
         assert path.parent == gitruns_dir / "tmp" and path.stat().st_mode & 0o777 == 0o600
-        assert record_handled(gitruns_dir, [commit], {}) is False  # no variable
-        assert record_handled(tmp_path / "elsewhere", [commit], receipt.env) is False
-        assert receipt.handled() == set()
-        assert record_handled(gitruns_dir, [commit, "not-a-commit", other], receipt.env)
-        assert receipt.handled() == {commit, other}
+        assert record_handled(gitruns_dir, "origin", [commit], {}) is False  # no variable
+        assert record_handled(tmp_path / "elsewhere", "origin", [commit], receipt.env) is False
+        assert receipt.handled("origin") == set()
+        assert record_handled(gitruns_dir, "origin", [commit, "not-a-commit", other], receipt.env)
+        assert receipt.handled("origin") == {commit, other}
+        # a nested push's hook, for another remote: not what this push sent
+        assert record_handled(gitruns_dir, "backup", [third], receipt.env)
+        assert receipt.handled("origin") == {commit, other}
+        assert receipt.handled("backup") == {third}
+        assert receipt.handled("orig") == set()
         with open(path, "a") as handle:
-            handle.write("3" * 40)  # a line cut short names nothing
-        assert receipt.handled() == {commit, other}
+            handle.write(f"{'3' * 40}\torigin")  # a line cut short names nothing
+        assert receipt.handled("origin") == {commit, other}
     assert not path.exists()
     tmp = gitruns_dir / "tmp"
-    missing = tmp / f"push-receipt-{os.getpid()}-{'b' * 32}"
-    assert record_handled(gitruns_dir, [commit], {ENV_RECEIPT: str(missing)}) is False
-    assert not missing.exists()  # the hook never creates one
+    env = {ENV_RECEIPT: str(tmp / f"push-receipt-{os.getpid()}-{'b' * 32}")}
+    assert record_handled(gitruns_dir, "origin", [commit], env) is False
+    assert not Path(env[ENV_RECEIPT]).exists()  # the hook never creates one
     target = tmp_path / "target"
     target.write_text("")
     link = tmp / f"push-receipt-{os.getpid()}-{'c' * 32}"
     link.symlink_to(target)
-    assert record_handled(gitruns_dir, [commit], {ENV_RECEIPT: str(link)}) is False
+    assert record_handled(gitruns_dir, "origin", [commit], {ENV_RECEIPT: str(link)}) is False
     assert target.read_text() == ""
     odd = tmp / f"receipt-{os.getpid()}-{'d' * 32}"
     odd.write_text("")
-    assert record_handled(gitruns_dir, [commit], {ENV_RECEIPT: str(odd)}) is False
+    assert record_handled(gitruns_dir, "origin", [commit], {ENV_RECEIPT: str(odd)}) is False
     dead = tmp / f"push-receipt-{_dead_pid()}-{'e' * 32}"
     dead.write_text("")
-    assert record_handled(gitruns_dir, [commit], {ENV_RECEIPT: str(dead)}) is False
+    assert record_handled(gitruns_dir, "origin", [commit], {ENV_RECEIPT: str(dead)}) is False
     assert dead.read_text() == "" and odd.read_text() == ""
 
 
@@ -160,8 +165,8 @@ def test_no_receipt_where_none_can_be_made(tmp_path: Path) -> None:
     (gitruns_dir / "tmp").write_text("")
     with PushReceipt(gitruns_dir) as receipt:
         assert receipt.path is None and receipt.env == {ENV_RECEIPT: ""}
-        assert receipt.handled() == set()
-        assert record_handled(gitruns_dir, ["1" * 40], receipt.env) is False
+        assert receipt.handled("origin") == set()
+        assert record_handled(gitruns_dir, "origin", ["1" * 40], receipt.env) is False
 
 
 lfs = pytest.mark.skipif(
