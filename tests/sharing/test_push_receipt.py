@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from _artifact_helpers import lfs_objects, record_with_artifacts, sha256
 from _sharing_helpers import make_run, make_team, runs_of
-from conftest import fsck, gitruns_cli
+from conftest import fsck, git, gitruns_cli
 
 import gitruns.artifacts.probe
 from gitruns.cli import push_argv
@@ -192,3 +192,45 @@ def test_gitruns_push_with_the_hook_uploads_artifacts_once(
     assert "uploaded" not in capsys.readouterr().err
     assert lfs_objects(team.remote) == {sha256(MODEL): MODEL}
     assert _receipts(team.alice) == []
+
+
+def _logging_cat_file(folder: Path, log: Path) -> str:
+    """A PATH on which `git` is the real one, with what each `cat-file --batch-command`
+    is asked copied to ``log`` on its way in."""
+    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
+    folder.mkdir()
+    shim = folder / "git"
+    shim.write_text(
+        "#!/bin/sh\n"
+        'for arg in "$@"; do\n'
+        f'  [ "$arg" = --batch-command ] && {{ tee -a {log} | {real.stdout.strip()} "$@"; '
+        "exit $?; }\n"
+        "done\n"
+        f'exec {real.stdout.strip()} "$@"\n'
+    )
+    shim.chmod(0o755)
+    return f"{folder}:{os.environ['PATH']}"
+
+
+@pytest.mark.parametrize("hooked", [True, False])
+def test_the_cli_push_reads_artifacts_yaml_only_without_the_hook(
+    tmp_path: Path, hooked: bool
+) -> None:
+    """The real CLI: what its `git cat-file` session is asked, with and without the hook."""
+    team = make_team(tmp_path)
+    if hooked:
+        assert gitruns_cli(team.alice, "remote", "setup").returncode == 0
+    ids = {make_run(team.alice, f"r{i}") for i in range(2)}
+    log = tmp_path / "asked"
+    path = _logging_cat_file(tmp_path / "bin", log)
+    pushed = gitruns_cli(team.alice, "push", env={"PATH": path})
+    assert pushed.returncode == 0, pushed.stderr
+    assert set(runs_of(team.remote)) == ids
+    asked = log.read_text()
+    commits = runs_of(team.alice)
+    assert all(f"contents {commits[i]}" in asked for i in ids)  # the code check, both ways
+    # The push asks by root tree (the code check read them); the hook's own session, if
+    # the shim saw it, would ask by commit: only the push's lines are counted.
+    trees = {git(team.alice, "rev-parse", f"{commits[i]}^{{tree}}").strip() for i in ids}
+    probed = {line[5:45] for line in asked.splitlines() if line.endswith(":artifacts.yaml")}
+    assert probed & trees == (set() if hooked else trees)
