@@ -367,7 +367,8 @@ def pre_push_command(remote: str, url: str | None) -> None:
     from gitruns.display.show import human_size
 
     report, note = pre_push_upload(store, remote, lines, terminal=sys.stderr.isatty())
-    record_handled(store.gitruns_dir, remote, commits)  # uploaded, or said why not
+    if not note:  # uploaded; a note (git-lfs missing...) is the push's to repeat, as before
+        record_handled(store.gitruns_dir, remote, commits)
     if report is not None and report.moved:
         click.echo(
             f"gitruns: uploaded the artifacts of the pushed runs to {report.destination}: "

@@ -19,7 +19,7 @@ variable said in the hook), trusts only the lines of its own remote (the hook of
 push to another remote could write there too), and removes it. A commit is an immutable
 object, so "this commit's artifacts were handled by the hook" cannot go stale within the
 push; a commit the receipt does not name (no hook, an older gitruns in the hook, a hook
-that fails or is not ours) is probed by the push as before.
+that fails, could not upload or is not ours) is probed by the push as before.
 """
 
 from __future__ import annotations
