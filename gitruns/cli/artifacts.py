@@ -354,15 +354,21 @@ def pre_push_command(remote: str, url: str | None) -> None:
     """
     from gitruns.artifacts.probe import pushed_run_commits, with_artifacts
     from gitruns.sharing.lightrepo import open_for_transfer
+    from gitruns.sharing.push_receipt import record_handled
 
     lines, store = sys.stdin.read(), open_for_transfer()
+    commits = pushed_run_commits(lines)
     # One bulk read of the pushed runs; nothing more loads when none has artifacts.
-    if not with_artifacts(store, pushed_run_commits(lines)):
+    if not with_artifacts(store, commits):
+        # under `gitruns push`: it need not look for artifacts in these runs again
+        record_handled(store.gitruns_dir, remote, commits)
         return
     from gitruns.artifacts.service import pre_push_upload
     from gitruns.display.show import human_size
 
     report, note = pre_push_upload(store, remote, lines, terminal=sys.stderr.isatty())
+    if not note:  # uploaded; a note (git-lfs missing...) is the push's to repeat, as before
+        record_handled(store.gitruns_dir, remote, commits)
     if report is not None and report.moved:
         click.echo(
             f"gitruns: uploaded the artifacts of the pushed runs to {report.destination}: "

@@ -34,12 +34,14 @@ def progress_echo() -> Echo | None:
 
 def fetch_lines(report: FetchReport) -> list[str]:
     """What ``gitruns fetch`` (and ``pull``, for its fetch) prints on stderr."""
-    from gitruns.display.safe_text import printable
-
     lines = [
         f"fetched from {report.remote}: {len(report.new)} new, {len(report.updated)} "
         f"updated, {len(report.removed)} gone"
     ]
+    if not report.refused and not report.invalid:
+        return lines  # (the usual case: the module that makes ref names printable not loaded)
+    from gitruns.display.safe_text import printable
+
     lines += [
         printable(f"refused  {ref}: rewritten on the remote ({why}); kept our copy")
         for ref, why in report.refused

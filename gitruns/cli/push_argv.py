@@ -28,12 +28,14 @@ def push(remote: str, run_refs: Sequence[str] = (), allow_unpublished_code: bool
     from gitruns.runs.catfile_session import CatFileSession
     from gitruns.sharing.lightrepo import open_for_transfer
     from gitruns.sharing.push import push_runs
+    from gitruns.sharing.push_receipt import PushReceipt
 
     store = open_for_transfer()
     ids = _resolve(store, run_refs) if run_refs else None
     # One git cat-file for every object read: the runs' commits before the push (their
-    # code), their artifacts.yaml after it (what to upload).
-    with CatFileSession(store) as objects:
+    # code), their artifacts.yaml after it (what to upload), except those of the runs whose
+    # artifacts the pre-push hook handled (it says so in the push's receipt).
+    with PushReceipt(store.gitruns_dir) as receipt, CatFileSession(store) as objects:
         report = push_runs(
             store,
             remote,
@@ -42,8 +44,15 @@ def push(remote: str, run_refs: Sequence[str] = (), allow_unpublished_code: bool
             echo=progress_echo(),
             check=False,
             objects=objects,
+            push_env=receipt.env,
         )
-        pushed = [report.run_id(u) for u in report.pushed]
+        sent = report.pushed
+        handled = receipt.handled(remote) if sent else set()
+        pushed = [
+            run_id
+            for run_id in map(report.run_id, sent)
+            if report.commits.get(run_id) not in handled
+        ]
         having = _with_artifacts(store, pushed, report, objects)
     if report.unpublished_code:
         _say(
@@ -53,12 +62,12 @@ def push(remote: str, run_refs: Sequence[str] = (), allow_unpublished_code: bool
         )
     lines = [
         f"{'new' if update.flag == '*' else 'updated':8} {report.run_id(update)}\n"
-        for update in report.pushed
+        for update in sent
     ]
     if lines:  # one write: a push of 10,000 runs took 0.15 s of CPU echoing line by line
         _say("".join(lines), newline=False)
     _say(
-        f"pushed {len(report.pushed)} run(s) to {remote}; {len(report.up_to_date)} already there",
+        f"pushed {len(sent)} run(s) to {remote}; {len(report.up_to_date)} already there",
         err=True,
     )
     if having:

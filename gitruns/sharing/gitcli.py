@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,17 +59,24 @@ class GitResult:
 
 
 def run_git(
-    store: Store, args: Sequence[str], *, echo: Echo | None = None, stdin: bytes | None = None
+    store: Store,
+    args: Sequence[str],
+    *,
+    echo: Echo | None = None,
+    stdin: bytes | None = None,
+    env_extra: Mapping[str, str] | None = None,
 ) -> GitResult:
     """Run ``git <args>`` on the repository; stream stderr to ``echo`` as it comes.
 
     It runs from the top of the worktree (the git dir of a bare repository), as git itself
-    would: relative remote URLs such as ``../shared.git`` resolve from there.
+    would: relative remote URLs such as ``../shared.git`` resolve from there. ``env_extra``:
+    variables for this git process (and its hooks), over the inherited ones.
     """
     env = dict(os.environ)
     env.pop("GIT_DIR", None)
     env.pop("GIT_WORK_TREE", None)
     env["LC_ALL"] = "C"  # git's messages are parsed: keep them in English
+    env.update(env_extra or {})
     command = ["git", f"--git-dir={store.git_dir}", *args]
     if echo is None and stdin is None:
         return _run_quietly(command, store.workdir or store.git_dir, store.git_dir, env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
@@ -96,6 +97,7 @@ def push_runs(
     echo: Echo | None = None,
     check: bool = True,
     objects: CatFileSession | None = None,
+    push_env: Mapping[str, str] | None = None,
 ) -> PushReport:
     """Push ``run_ids`` (default: every local run) to ``remote``; never forced.
 
@@ -103,6 +105,7 @@ def push_runs(
     remote, unless ``allow_unpublished_code`` (or git config gitruns.allowUnpublishedCode).
     ``objects``: the ``git cat-file`` session the runs' commits are read through (the
     caller's, to read more after the push in the same process), else one of its own.
+    ``push_env``: variables for the ``git push`` and its hooks (``sharing.push_receipt``).
     """
     require_remote(store, remote)
     refs = _push_refs(store, remote)
@@ -131,7 +134,7 @@ def push_runs(
         refspec_lists = [specs[n : n + step] for n in range(0, len(specs), step)]
     report = PushReport(remote, unpublished_code=allowed, commits=local, trees=trees)
     for refspecs in refspec_lists:
-        report.updates.extend(_push(store, remote, refspecs, echo))
+        report.updates.extend(_push(store, remote, refspecs, echo, push_env))
     if check:
         report.check()
     return report
@@ -260,13 +263,19 @@ def require_reachable(store: Store, remote: str) -> None:
         raise transport_error(remote, "push", result.stderr)
 
 
-def _push(store: Store, remote: str, refspecs: list[str], echo: Echo | None) -> list[RefUpdate]:
+def _push(
+    store: Store,
+    remote: str,
+    refspecs: list[str],
+    echo: Echo | None,
+    env: Mapping[str, str] | None = None,
+) -> list[RefUpdate]:
     """One ``git push``. It records nothing under refs/remote-runs/<r>/ (writing a loose
     ref per pushed run costs as much as the push itself); ``gitruns fetch`` does, and git
     does on its own once ``gitruns remote setup`` configured the fetch refspec."""
     progress = ["--progress"] if echo else []
     args = ["push", "--porcelain", *progress, remote, *refspecs]
-    result = run_git(store, args, echo=echo)
+    result = run_git(store, args, echo=echo, env_extra=env)
     updates = parse_push(result.stdout)
     if result.returncode != 0 and not updates:
         raise transport_error(remote, "push", result.stderr)
