@@ -541,9 +541,9 @@ class Store:
     def sized_blob_data(self, commit: str, path: str, blob: str, max_bytes: int) -> bytes:
         """The bytes of a blob ``regular_blob`` found at ``path`` of ``commit``, refused
         (before it is inflated) when over ``max_bytes``, as ``file_blob`` refuses it."""
-        if self._promisor != "" and self.promisor_remote() is not None:  # a partial clone
-            if not self.repo.odb.exists(blob):
-                self.fetch_missing([blob])
+        partial = self._promisor != "" and self.promisor_remote() is not None
+        if partial and not self.repo.odb.exists(blob):
+            self.fetch_missing([blob])
         last = self._last_file
         entry = last[1] if last is not None and last[0] == blob else None
         kind, size = self._header(blob if entry is None else entry.id)
