@@ -106,6 +106,9 @@ class Store:
         # The tree last looked up, by the id it was asked for: reading a run's files one
         # by one then peels its commit once (objects never change).
         self._last_tree: tuple[str | pygit2.Oid, pygit2.Tree] | None = None
+        # The file ``regular_blob`` last found, by its blob id: ``sized_blob_data`` reads
+        # it through its tree entry (no id to parse, no object type made by pygit2).
+        self._last_file: tuple[str, pygit2.Object] | None = None
         self._identity: tuple[tuple[str | None, str | None], Identity] | None = None
         # Read once a Store, as the identity: a remote's URL by branch, the resolved worktree
         self._remote_urls: dict[str | None, str | None] = {}
@@ -493,10 +496,7 @@ class Store:
         entry = self._entry(self._tree(commit), path)
         if entry is None:
             return None
-        if entry.type_str != "blob" or entry.filemode not in (
-            pygit2.GIT_FILEMODE_BLOB,
-            pygit2.GIT_FILEMODE_BLOB_EXECUTABLE,
-        ):
+        if entry.type_str != "blob" or entry.filemode not in _REGULAR_MODES:
             raise InvalidRunError(
                 f"{path} in commit {commit[:12]} is not a regular file", "remove or repair the run"
             )
@@ -521,6 +521,43 @@ class Store:
 
     def blob_data(self, blob: str) -> bytes:
         """The bytes of a blob that ``file_blob`` found."""
+        return self._blob_data(blob)
+
+    def regular_blob(self, commit: str, path: str) -> str | None:
+        """``file_blob`` without the size check: the blob id of a regular file of a
+        commit's tree, None when it is absent. For a reader that remembers what it read
+        by blob id (a blob's size is checked once, by ``sized_blob_data``; its mode is a
+        tree's, checked here for every tree); read it only with ``sized_blob_data``."""
+        entry = self._entry(self._tree(commit), path)
+        if entry is None:
+            return None
+        if entry.type_str != "blob" or entry.filemode not in _REGULAR_MODES:
+            raise InvalidRunError(
+                f"{path} in commit {commit[:12]} is not a regular file", "remove or repair the run"
+            )
+        blob = str(entry.id)
+        self._last_file = (blob, entry)
+        return blob
+
+    def sized_blob_data(self, commit: str, path: str, blob: str, max_bytes: int) -> bytes:
+        """The bytes of a blob ``regular_blob`` found at ``path`` of ``commit``, refused
+        (before it is inflated) when over ``max_bytes``, as ``file_blob`` refuses it."""
+        partial = self._promisor != "" and self.promisor_remote() is not None
+        if partial and not self.repo.odb.exists(blob):
+            self.fetch_missing([blob])
+        last = self._last_file
+        entry = last[1] if last is not None and last[0] == blob else None
+        kind, size = self._header(blob if entry is None else entry.id)
+        if size > max_bytes:
+            raise InvalidRunError(
+                f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
+                "the run is not valid; remove or repair it",
+            )
+        if entry is not None and kind == pygit2.GIT_OBJECT_BLOB:
+            try:
+                return entry.read_raw()
+            except (pygit2.GitError, KeyError, ValueError):
+                pass  # reported (missing, corrupt) by the path below
         return self._blob_data(blob)
 
     def stream_file(self, commit: str, path: str, max_bytes: int) -> Iterator[bytes] | None:
@@ -631,11 +668,15 @@ class Store:
             if not fetch:
                 return 0
             self.fetch_missing([str(oid)])
+        return self._header(oid)[1]
+
+    def _header(self, oid: str | pygit2.Oid) -> tuple[int, int]:
+        """(object type, size) of an object, read without inflating it."""
         try:
-            _kind, size = self.repo.odb.read_header(oid)
+            kind, size = self.repo.odb.read_header(oid)
         except (pygit2.GitError, KeyError, ValueError) as exc:
             raise _missing(oid, exc) from exc
-        return int(size)
+        return kind, int(size)
 
     # -- partial clones: objects the clone left on the server are fetched on demand -----
     def promisor_remote(self) -> str | None:
@@ -1028,6 +1069,9 @@ def _raise_if_refused(stderr: bytes, moved: bool, cleanup: Callable[[], object])
     else:
         hint = "check the repository with 'git fsck' and its hooks"
     raise GitrunsError(f"git refused to update the run's ref: {detail}", hint)
+
+
+_REGULAR_MODES = (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE)
 
 
 def _missing(oid: object, error: Exception | None) -> InvalidRunError:

@@ -56,6 +56,9 @@ _ASCII_PLAIN = re.compile(
 )
 _ASCII_ODD = re.compile("[^\n\x20-\x7e]")
 _ASCII_ODD_BYTES = bytes(b for b in range(128) if not (b == 10 or 0x20 <= b <= 0x7E))
+# The odd bytes turned into line feeds (which none of them is): a text holds one when
+# ``translate`` changes it. A third less than deleting them and comparing lengths.
+_ASCII_ODD_TABLE = bytes.maketrans(_ASCII_ODD_BYTES, b"\n" * len(_ASCII_ODD_BYTES))
 
 
 class _Wide:
@@ -124,7 +127,7 @@ def parse(raw: bytes) -> Any:
     if not text or " \n" in text or text[-1] == " ":  # a trailing space, or a blank line
         return UNSURE
     if text.isascii():
-        if len(raw.translate(None, _ASCII_ODD_BYTES)) != len(raw):
+        if raw.translate(_ASCII_ODD_TABLE) != raw:
             return UNSURE
     elif _wide().odd.search(text):
         return UNSURE
@@ -312,10 +315,24 @@ def _implicit_tag(text: str) -> str | None:
 
 
 def _key(text: str) -> str:
+    known = _KEYS.get(text)
+    if known is not None:
+        return known
     value = _scalar(text)
     if not isinstance(value, str) or (text[0] == "'" and value != text[1:-1]):
         raise _Unsure  # keys are names: no numbers, no quotes that YAML would unescape
+    if len(text) <= 64:
+        if len(_KEYS) >= _KEYS_MAX:
+            _KEYS.clear()
+        _KEYS[text] = value
     return value
+
+
+# Keys read before, by their text (a dict lookup instead of two calls: the keys of
+# run.yaml, params.yaml and summary.yaml are the same from run to run). Emptied when full.
+_KEYS: dict[str, str] = {}
+_KEYS_MAX = 20_000
+_NUMBER_START = frozenset("-0123456789")
 
 
 def _block(lines: Lines, i: int, indent: str, depth: int) -> tuple[Any, int]:
@@ -381,18 +398,25 @@ def _mapping_line(content: str) -> tuple[str, Any]:
         name, sep, rest = content.partition(": ")
         if not sep or not rest or rest.startswith(" "):
             raise _Unsure
-        # A decimal float first, as ``_scalar`` would (it remembers no numbers): the
-        # values of summary.yaml, which seldom repeat. Then what ``_new_scalar`` makes
-        # of a decimal int, a quoted text without quotes inside or a run id, sooner:
-        # the values of run.yaml and params.yaml that no other run repeats.
-        if _FLOAT.fullmatch(rest):
-            return _key(name), float(rest)
-        if _INT.fullmatch(rest):
-            value: Any = int(rest)
-        elif rest[0] == "'" and len(rest) > 1 and rest[-1] == "'" and "'" not in rest[1:-1]:
-            value = rest[1:-1]
-        elif _RUN_ID.fullmatch(rest):
-            value = rest
+        # What ``_new_scalar`` makes of a quoted text without quotes inside, a run id, a
+        # decimal float or int, sooner (a pattern costs a microsecond or two a try, so
+        # each is tried only on texts that can match it: a number starts with "-" or a
+        # digit, a run id is 36 characters): the values of run.yaml and params.yaml
+        # that no other run repeats, and of summary.yaml. A run id's line is not
+        # remembered (no other run has it), nor a float's (as ``_scalar``).
+        first = rest[0]
+        value: Any
+        if first == "'":
+            inner = rest[1:-1]
+            value = inner if len(rest) > 1 and rest[-1] == "'" and "'" not in inner else None
+            if value is None:
+                value = _scalar(rest)
+        elif len(rest) == 36 and _RUN_ID.fullmatch(rest):
+            return _key(name), rest
+        elif first in _NUMBER_START:
+            if _FLOAT.fullmatch(rest):
+                return _key(name), float(rest)
+            value = int(rest) if _INT.fullmatch(rest) else _scalar(rest)
         else:
             value = _scalar(rest)
         parsed = (_key(name), value)

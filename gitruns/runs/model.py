@@ -206,16 +206,17 @@ def load_run(store: Store, run_id: str, commit: str) -> Run:
 
 
 def _load_yaml(store: Store, commit: str, path: str, where: str, required: bool = False) -> Any:
-    summary = path == layout.SUMMARY_FILE
-    blob = store.file_blob(commit, path, MAX_SUMMARY_BYTES if summary else MAX_META_BYTES)
+    blob = store.regular_blob(commit, path)
     if blob is None:
         if required:
             raise InvalidRunError(f"{where} has no {path}", "it is not a gitruns run")
         return None
     known = _PARSED.get((path, blob))
-    if known is not None:
+    if known is not None:  # its size was checked (for this path's limit) when it was read
         return marshal.loads(known)
-    raw = store.blob_data(blob)
+    summary = path == layout.SUMMARY_FILE
+    limit = MAX_SUMMARY_BYTES if summary else MAX_META_BYTES
+    raw = store.sized_blob_data(commit, path, blob, limit)
     if summary:
         limits = {"max_bytes": MAX_SUMMARY_BYTES, "max_nodes": MAX_SUMMARY_NODES}
         value = yamlio.load(raw, f"{where} {path}", **limits)

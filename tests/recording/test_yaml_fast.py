@@ -210,6 +210,8 @@ def test_the_ascii_table_of_odd_bytes_is_the_ascii_pattern() -> None:
     for byte in range(128):
         odd = bool(yaml_fast._ASCII_ODD.search(chr(byte)))
         assert (byte in yaml_fast._ASCII_ODD_BYTES) == odd, byte
+        text = b"a: " + bytes([byte]) + b"\n"
+        assert (text.translate(yaml_fast._ASCII_ODD_TABLE) != text) == odd, byte
 
 
 @settings(max_examples=2000, deadline=None)
