@@ -941,7 +941,7 @@ def _valid_row(run: Run, ref: str, origin: str) -> CachedRun:
     row = CachedRun(
         (ref, run.commit, run.id, origin, None, *_run_values(run, params, metrics, extras))
     )
-    row.indexed = (params, metrics, extras["parents"])
+    row.indexed = (params, metrics, extras.get("parents", []))
     return row
 
 
@@ -977,20 +977,23 @@ def _run_values(
 
 def _extras(run: Run) -> dict[str, Any]:
     """What the filter language reads beyond the columns: lineage and provenance (the
-    fields MLflow's system tags ``mlflow.parentRunId``, ``mlflow.source.name`` ... map to)."""
+    fields MLflow's system tags ``mlflow.parentRunId``, ``mlflow.source.name`` ... map to).
+    Only the values a run has: a missing one reads as None (``parents``: as no parents),
+    and each entry costs its JSON (most runs have no note, parents or remote)."""
     doc = run.document
     command = doc.get("command") or {}
-    notes = [note.get("text", "") for note in run.notes]
     git = doc["git"]
+    notes = doc.get("notes")
     # In sorted key order: its JSON is json.dumps(..., sort_keys=True) without the sort.
-    return {
+    values = {
         "command": command.get("line"),
         "dirty": git.get("dirty"),
         "entry_point": command.get("entry_point"),
-        "note": "\n\n".join(notes) if notes else None,
-        "parents": run.parents,
+        "note": "\n\n".join(note.get("text", "") for note in notes) if notes else None,
+        "parents": run.parents or None,
         "remote_url": git.get("remote_url"),
     }
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def sql_number(value: Any) -> Any:
@@ -1073,13 +1076,15 @@ def _write(
     # fetched, a repair): it is not cached, so every sync reads it again.
     rows = [row for row in rows if row.error is None or not MISSING_OBJECT.search(row.error)]
     valid = [(row, row.indexed or _indexed(row)) for row in rows if row.error is None]
+    numbers, texts = _param_rows(valid)
     inserts = [
         (
             f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
             [row.row for row in rows],
         ),
         ("INSERT INTO metric_values VALUES (?, ?, ?, ?, ?, ?)", _metric_rows(valid)),
-        ("INSERT INTO param_values VALUES (?, ?, ?, ?)", _param_rows(valid)),
+        ("INSERT INTO param_values (key, ref, num) VALUES (?, ?, ?)", numbers),
+        ("INSERT INTO param_values VALUES (?, ?, ?, ?)", texts),
         (
             "INSERT OR IGNORE INTO run_parents VALUES (?, ?, ?, ?, ?)",
             [
@@ -1154,32 +1159,42 @@ def _metric_rows(valid: list[tuple[CachedRun, Indexed]]) -> list[tuple[Any, ...]
     return out
 
 
-def _param_rows(valid: list[tuple[CachedRun, Indexed]]) -> list[tuple[Any, ...]]:
-    """The ``param_values`` rows of ``valid`` rows: ``(key, ref, num, text)`` as
-    ``_param_value`` makes them. A finite float and an int a float holds are numbers
-    without text, and a text's columns are remembered (a sweep's runs share their texts:
-    the regular expression of ``as_number`` then runs once a text, not once a run)."""
-    out: list[tuple[Any, ...]] = []
-    append = out.append
+def _param_rows(
+    valid: list[tuple[CachedRun, Indexed]],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The ``param_values`` rows of ``valid`` rows, as ``_param_value`` makes them: those
+    with no text as ``(key, ref, num)``, the others as ``(key, ref, num, text)``. Apart, so
+    that a number's NULL text is the column's default, not a bound None. A finite float
+    and an int a float holds are numbers without text, and a text's columns are remembered
+    (a sweep's runs share their texts: the regular expression of ``as_number`` then runs
+    once a text, not once a run)."""
+    numbers: list[tuple[Any, ...]] = []
+    others: list[tuple[Any, ...]] = []
+    number, other = numbers.append, others.append
     texts = _TEXT_PARAMS
     for row, (params, _, _) in valid:
         ref = row.ref
         for key, value in params.items():
             kind = type(value)
             if kind is float and value - value == 0.0:  # finite: inf - inf and NaN are NaN
-                append((key, ref, value, None))
-            elif kind is int and -_FLOAT_INT_LIMIT < value < _FLOAT_INT_LIMIT:
-                append((key, ref, float(value), None))
-            elif kind is str:
+                number((key, ref, value))
+                continue
+            if kind is int and -_FLOAT_INT_LIMIT < value < _FLOAT_INT_LIMIT:
+                number((key, ref, float(value)))
+                continue
+            if kind is str:
                 columns = texts.get(value)
                 if columns is None:
                     if len(texts) >= _TEXT_PARAMS_KEPT:
                         texts.clear()
                     columns = texts[value] = _param_value(value)
-                append((key, ref, *columns))
             else:
-                append((key, ref, *_param_value(value)))
-    return out
+                columns = _param_value(value)
+            if columns[1] is None:
+                number((key, ref, columns[0]))
+            else:
+                other((key, ref, *columns))
+    return numbers, others
 
 
 # A text param's (num, text) columns by its text; emptied when full.

@@ -52,7 +52,10 @@ def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
 def test_param_rows_are_param_value_s(params: dict[str, Any]) -> None:
     valid = [(_row(params, {}), (params, {}, []))]
     for _ in range(2):  # texts made, then remembered
-        rows = cache._param_rows(valid)
+        numbers, texts = cache._param_rows(valid)
+        assert all(len(r) == 3 for r in numbers) and all(r[3] is not None for r in texts)
+        made = {r[0]: (*r, None) for r in numbers} | {r[0]: r for r in texts}
+        rows = [made[key] for key in params]
         expected = [("k", "refs/runs/x", *cache._param_value(v)) for v in params.values()]
         assert len(rows) == len(expected)
         for key, got, want in zip(params, rows, expected, strict=True):
@@ -76,8 +79,8 @@ def test_text_params_remembered_are_emptied_when_full(monkeypatch: Any) -> None:
     monkeypatch.setattr(cache, "_TEXT_PARAMS", {})
     monkeypatch.setattr(cache, "_TEXT_PARAMS_KEPT", 3)
     params = {f"p{i}": f"text-{i}" for i in range(7)}
-    rows = cache._param_rows([(_row(params, {}), (params, {}, []))])
-    assert [r[3] for r in rows] == list(params.values())
+    numbers, texts = cache._param_rows([(_row(params, {}), (params, {}, []))])
+    assert numbers == [] and [r[3] for r in texts] == list(params.values())
     assert len(cache._TEXT_PARAMS) <= 3
 
 
@@ -143,8 +146,14 @@ def test_json_columns_are_sorted_json_of_their_values(repo: Path) -> None:
     resources = {json.loads(r[4]) != {} for r in rows}
     assert resources == {True, False}  # the pinned run's totals, the others' none
     extras = {r[0]: json.loads(r[5]) for r in rows}
-    assert extras[f"refs/runs/{plain.id}"]["note"] is None
-    assert extras["refs/runs/01a0c450-0000-7000-8000-00000000abcd"]["parents"] == [plain.id]
+    # only the values a run has: no note, no parents, no remote for the plain run
+    assert not {"note", "parents", "remote_url"} & extras[f"refs/runs/{plain.id}"].keys()
+    pinned_extras = extras["refs/runs/01a0c450-0000-7000-8000-00000000abcd"]
+    assert pinned_extras["parents"] == [plain.id] and pinned_extras["note"] == "a note"
+    for name in ("note", "parent", "remote_url"):  # a value left out reads as missing
+        shown = gitruns_cli(repo, "ls", "--filter", f"attributes.{name} IS NULL", "-c", "name")
+        assert shown.returncode == 0 and "plain" in shown.stdout, shown.stderr
+        assert ("rich" in shown.stdout) == (name == "remote_url")
     flat = {
         ("refs/runs/" + plain.id): layout.flatten({"lr": 0.01, "opt": "adam", "n": 3}),
         "refs/runs/01a0c450-0000-7000-8000-00000000abcd": layout.flatten(
