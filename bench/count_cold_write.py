@@ -77,6 +77,7 @@ def count(tree: Path, phase: str, runs: int, repo: Path) -> int:
             str(runs),
             str(repo),
         ],
+        cwd=tree,  # ``python -c`` puts its folder first on sys.path, before PYTHONPATH
         env={**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"},
         capture_output=True,
         text=True,
@@ -100,7 +101,9 @@ def main() -> None:
         from gen_runs import generate
 
         repo = Path(generate(10_000))
-    counts = {phase: count(args.tree.resolve(), phase, args.runs, repo) for phase in PHASES}
+    counts = {
+        phase: count(args.tree.resolve(), phase, args.runs, repo.resolve()) for phase in PHASES
+    }
     row = (counts["row"] - counts["load"]) / args.runs
     write = (counts["write"] - counts["row"]) / args.runs
     print(f"tree {args.tree}, {args.runs} runs of {repo}")
