@@ -967,8 +967,9 @@ def _run_values(
         git.get("commit"),
         _sorted_json(params),
         _sorted_json(metrics),
-        _sorted_json(run.tags) if doc.get("tags") else "{}",  # most runs: no tags, no
-        _sorted_json(resources) if resources else "{}",  # resources (an encoder call each)
+        # "{}" without an encoder call: most runs have no tags, nearly all no resources
+        _sorted_json(run.tags) if doc.get("tags") else "{}",
+        _sorted_json(resources) if resources else "{}",
         run_parts(run),
         run.experiment,
         _json(extras),  # its keys are made in sorted order
@@ -1199,7 +1200,7 @@ def _param_rows(
 
 # A text param's (num, text) columns by its text; emptied when full.
 _TEXT_PARAMS: dict[str, tuple[float | None, str | None]] = {}
-_TEXT_PARAMS_KEPT = 4096
+_TEXT_PARAMS_KEPT = 1024  # a few hundred kB at most: memory is counted at 100,000 runs
 _FLOAT_INT_LIMIT = 2**1023  # as gitruns.query.values.as_number: below it, float(value)
 
 
