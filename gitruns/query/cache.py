@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
-from gitruns.format.json_fast import dumps_sorted
+from gitruns.format.json_fast import dumps, dumps_sorted
 from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.runrefs import NOT_A_RUN, NOT_A_RUN_HINT, parse_run_ref
 from gitruns.query import refstate
@@ -151,6 +151,7 @@ UNREADABLE = (ValueError, TypeError, KeyError, IndexError, OverflowError, Recurs
 _SQL_INT = 2**63
 # json.dumps(value, sort_keys=True), without building an encoder for each call.
 _sorted_json = dumps_sorted
+_json = dumps  # json.dumps(value)
 Clause = tuple[str, list[Any]]  # SQL over the runs table, and its arguments
 _ERRORS = "WHERE error IS NOT NULL"  # the invalid rows, by the partial index runs_errors
 
@@ -956,7 +957,7 @@ def _valid_row(run: Run, ref: str, origin: str) -> CachedRun:
     row = CachedRun(
         (ref, run.commit, run.id, origin, None, *_run_values(run, params, metrics, extras))
     )
-    row.indexed = (params, metrics, extras["parents"])
+    row.indexed = (params, metrics, extras.get("parents", []))
     return row
 
 
@@ -966,6 +967,7 @@ def _run_values(
     doc = run.document
     git = doc["git"]
     end = doc.get("end_time")
+    resources = flat_resources(doc.get("resources"))
     return [
         run.name,
         run.status,
@@ -981,28 +983,34 @@ def _run_values(
         git.get("commit"),
         _sorted_json(params),
         _sorted_json(metrics),
-        _sorted_json(run.tags),
-        _sorted_json(flat_resources(doc.get("resources"))),
+        # "{}" without an encoder call: most runs have no tags, nearly all no resources
+        _sorted_json(run.tags) if doc.get("tags") else "{}",
+        _sorted_json(resources) if resources else "{}",
         run_parts(run),
         run.experiment,
-        _sorted_json(extras),
+        _json(extras),  # its keys are made in sorted order
     ]
 
 
 def _extras(run: Run) -> dict[str, Any]:
     """What the filter language reads beyond the columns: lineage and provenance (the
-    fields MLflow's system tags ``mlflow.parentRunId``, ``mlflow.source.name`` ... map to)."""
+    fields MLflow's system tags ``mlflow.parentRunId``, ``mlflow.source.name`` ... map to).
+    Only the values a run has: a missing one reads as None (``parents``: as no parents),
+    and each entry costs its JSON (most runs have no note, parents or remote)."""
     doc = run.document
     command = doc.get("command") or {}
-    notes = [note.get("text", "") for note in run.notes]
-    return {
-        "parents": run.parents,
-        "entry_point": command.get("entry_point"),
+    git = doc["git"]
+    notes = doc.get("notes")
+    # In sorted key order: its JSON is json.dumps(..., sort_keys=True) without the sort.
+    values = {
         "command": command.get("line"),
-        "note": "\n\n".join(notes) if notes else None,
-        "remote_url": doc["git"].get("remote_url"),
-        "dirty": doc["git"].get("dirty"),
+        "dirty": git.get("dirty"),
+        "entry_point": command.get("entry_point"),
+        "note": "\n\n".join(note.get("text", "") for note in notes) if notes else None,
+        "parents": run.parents or None,
+        "remote_url": git.get("remote_url"),
     }
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def sql_number(value: Any) -> Any:
@@ -1078,33 +1086,22 @@ def _write(
     Return the refs of the rows written. ``replace=False``: the file holds none of these
     refs yet (a build file), so no old rows are looked for. ``lock``: held while writing
     (the workers of a build take turns), not while the rows are made ready."""
+    _bind_none_and_bytes_directly()
     rows = list(rows)
     removed = [(ref,) for ref in gone] + ([(row.ref,) for row in rows] if replace else [])
     # A run whose objects are missing may be whole next time (a partial clone's objects
     # fetched, a repair): it is not cached, so every sync reads it again.
     rows = [row for row in rows if row.error is None or not MISSING_OBJECT.search(row.error)]
     valid = [(row, row.indexed or _indexed(row)) for row in rows if row.error is None]
+    numbers, texts = _param_rows(valid)
     inserts = [
         (
             f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
             [row.row for row in rows],
         ),
-        (
-            "INSERT INTO metric_values VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (k, row.ref, *map(sql_number, summary))
-                for row, (_, metrics, _) in valid
-                for k, summary in metrics.items()
-            ],
-        ),
-        (
-            "INSERT INTO param_values VALUES (?, ?, ?, ?)",
-            [
-                (k, row.ref, *_param_value(v))
-                for row, (params, _, _) in valid
-                for k, v in params.items()
-            ],
-        ),
+        ("INSERT INTO metric_values VALUES (?, ?, ?, ?, ?, ?)", _metric_rows(valid)),
+        ("INSERT INTO param_values (key, ref, num) VALUES (?, ?, ?)", numbers),
+        ("INSERT INTO param_values VALUES (?, ?, ?, ?)", texts),
         (
             "INSERT OR IGNORE INTO run_parents VALUES (?, ?, ?, ?, ?)",
             [
@@ -1134,6 +1131,95 @@ def _write(
     return {row.ref for row in rows}
 
 
+# sqlite3 binds str, int, float and bytearray directly; None and bytes (a NULL, the record)
+# go first through its adapter protocol, which looks for ``__adapt__`` on PrepareProtocol and
+# ``__conform__`` on the value, formatting an AttributeError for each: about 4,000
+# instructions a value, eight a run (a third of the cost of binding a run's rows). An adapter
+# registered for those types is found first by one dict lookup. These return the value
+# itself, so a binding is the same as without them, for gitruns and any other sqlite3 user
+# of the process; one registered before (by anyone) is left as it is.
+_PLAIN_ADAPTERS: dict[type, Callable[[Any], Any]] = {
+    type(None): {}.get,  # a C call that returns None: no Python frame
+    bytes: bytes.__bytes__,  # the bytes object itself
+}
+
+
+def _bind_none_and_bytes_directly() -> None:
+    for kind, adapter in _PLAIN_ADAPTERS.items():
+        if (kind, sqlite3.PrepareProtocol) not in sqlite3.adapters:
+            sqlite3.register_adapter(kind, adapter)
+
+
+Indexed = tuple[dict[str, Any], dict[str, list[Any]], list[str]]  # params, metrics, parents
+
+
+def _metric_rows(valid: list[tuple[CachedRun, Indexed]]) -> list[tuple[Any, ...]]:
+    """The ``metric_values`` rows of ``valid`` rows: ``(key, ref, last, min, max, count)``
+    with each value through ``sql_number``, which changes only ints beyond 64 bits (a
+    summary of floats and a count passes as it is, without four calls a metric)."""
+    out: list[tuple[Any, ...]] = []
+    append = out.append
+    for row, (_, metrics, _) in valid:
+        ref = row.ref
+        for key, summary in metrics.items():
+            last, low, high, count = summary
+            if (
+                type(last) is float
+                and type(low) is float
+                and type(high) is float
+                and type(count) is int
+                and -_SQL_INT <= count < _SQL_INT
+            ):
+                append((key, ref, last, low, high, count))
+            else:
+                append((key, ref, *map(sql_number, summary)))
+    return out
+
+
+def _param_rows(
+    valid: list[tuple[CachedRun, Indexed]],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The ``param_values`` rows of ``valid`` rows, as ``_param_value`` makes them: those
+    with no text as ``(key, ref, num)``, the others as ``(key, ref, num, text)``. Apart, so
+    that a number's NULL text is the column's default, not a bound None. A finite float
+    and an int a float holds are numbers without text, and a text's columns are remembered
+    (a sweep's runs share their texts: the regular expression of ``as_number`` then runs
+    once a text, not once a run)."""
+    numbers: list[tuple[Any, ...]] = []
+    others: list[tuple[Any, ...]] = []
+    number, other = numbers.append, others.append
+    texts = _TEXT_PARAMS
+    for row, (params, _, _) in valid:
+        ref = row.ref
+        for key, value in params.items():
+            kind = type(value)
+            if kind is float and value - value == 0.0:  # finite: inf - inf and NaN are NaN
+                number((key, ref, value))
+                continue
+            if kind is int and -_FLOAT_INT_LIMIT < value < _FLOAT_INT_LIMIT:
+                number((key, ref, float(value)))
+                continue
+            if kind is str:
+                columns = texts.get(value)
+                if columns is None:
+                    if len(texts) >= _TEXT_PARAMS_KEPT:
+                        texts.clear()
+                    columns = texts[value] = _param_value(value)
+            else:
+                columns = _param_value(value)
+            if columns[1] is None:
+                number((key, ref, columns[0]))
+            else:
+                other((key, ref, *columns))
+    return numbers, others
+
+
+# A text param's (num, text) columns by its text; emptied when full.
+_TEXT_PARAMS: dict[str, tuple[float | None, str | None]] = {}
+_TEXT_PARAMS_KEPT = 1024  # a few hundred kB at most: memory is counted at 100,000 runs
+_FLOAT_INT_LIMIT = 2**1023  # as gitruns.query.values.as_number: below it, float(value)
+
+
 def _param_value(value: Any) -> tuple[float | None, str | None]:
     """A param's ``num`` and ``text`` columns. A finite number has no text: only a literal
     that is not a number is compared as text (gitruns.query.sql), and none equals the text
@@ -1146,7 +1232,7 @@ def _param_value(value: Any) -> tuple[float | None, str | None]:
     return number, as_text(value)
 
 
-def _indexed(row: CachedRun) -> tuple[dict[str, Any], dict[str, list[Any]], list[str]]:
+def _indexed(row: CachedRun) -> Indexed:
     return row.params, row.metrics, row.parents
 
 
