@@ -493,13 +493,9 @@ class Store:
         """(blob id, size) of a file of a commit's tree, or None when it is absent; refuse
         anything but a regular file (a missing folder, a symlink, a submodule) and blobs
         over ``max_bytes``."""
-        entry = self._entry(self._tree(commit), path)
+        entry = self._regular_entry(commit, path)
         if entry is None:
             return None
-        if entry.type_str != "blob" or entry.filemode not in _REGULAR_MODES:
-            raise InvalidRunError(
-                f"{path} in commit {commit[:12]} is not a regular file", "remove or repair the run"
-            )
         size = self._size(entry.id)
         if size > max_bytes:
             raise InvalidRunError(
@@ -507,6 +503,16 @@ class Store:
                 "the run is not valid; remove or repair it",
             )
         return entry.id, size
+
+    def _regular_entry(self, commit: str, path: str) -> pygit2.Object | None:
+        """The tree entry of a file of a commit, None when it is absent; refuse anything
+        but a regular file (a missing folder, a symlink, a submodule)."""
+        entry = self._entry(self._tree(commit), path)
+        if entry is not None and (entry.type_str != "blob" or entry.filemode not in _REGULAR_MODES):
+            raise InvalidRunError(
+                f"{path} in commit {commit[:12]} is not a regular file", "remove or repair the run"
+            )
+        return entry
 
     def read_file(self, commit: str, path: str, max_bytes: int) -> bytes | None:
         """A file of a commit's tree, or None when it is absent; refuse oversized blobs."""
@@ -528,13 +534,9 @@ class Store:
         commit's tree, None when it is absent. For a reader that remembers what it read
         by blob id (a blob's size is checked once, by ``sized_blob_data``; its mode is a
         tree's, checked here for every tree); read it only with ``sized_blob_data``."""
-        entry = self._entry(self._tree(commit), path)
+        entry = self._regular_entry(commit, path)
         if entry is None:
             return None
-        if entry.type_str != "blob" or entry.filemode not in _REGULAR_MODES:
-            raise InvalidRunError(
-                f"{path} in commit {commit[:12]} is not a regular file", "remove or repair the run"
-            )
         blob = str(entry.id)
         self._last_file = (blob, entry)
         return blob

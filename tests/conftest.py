@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pygit2
@@ -104,13 +104,21 @@ def fsck(path: Path) -> None:
 def git_before_batch_command(folder: Path) -> str:
     """A PATH on which `git` is the real one, except that it refuses `--batch-command` as
     git before 2.36 does (usage, exit status 129)."""
+    return git_on_batch_command(
+        folder, lambda real: '{ echo "usage: git cat-file" >&2; exit 129; }'
+    )
+
+
+def git_on_batch_command(folder: Path, then: Callable[[str], str]) -> str:
+    """A PATH on which `git` is the real one, except that a call with `--batch-command`
+    runs the shell group ``then(path of the real git)`` instead."""
     real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
     folder.mkdir()
     shim = folder / "git"
     shim.write_text(
         "#!/bin/sh\n"
         'for arg in "$@"; do\n'
-        '  [ "$arg" = --batch-command ] && { echo "usage: git cat-file" >&2; exit 129; }\n'
+        f'  [ "$arg" = --batch-command ] && {then(real.stdout.strip())}\n'
         "done\n"
         f'exec {real.stdout.strip()} "$@"\n'
     )

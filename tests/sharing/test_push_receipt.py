@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from _artifact_helpers import lfs_objects, record_with_artifacts, sha256
 from _sharing_helpers import make_run, make_team, runs_of
-from conftest import fsck, git, gitruns_cli
+from conftest import fsck, git, git_on_batch_command, gitruns_cli
 
 import gitruns.artifacts.probe
 from gitruns.cli import push_argv
@@ -197,19 +197,7 @@ def test_gitruns_push_with_the_hook_uploads_artifacts_once(
 def _logging_cat_file(folder: Path, log: Path) -> str:
     """A PATH on which `git` is the real one, with what each `cat-file --batch-command`
     is asked copied to ``log`` on its way in."""
-    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
-    folder.mkdir()
-    shim = folder / "git"
-    shim.write_text(
-        "#!/bin/sh\n"
-        'for arg in "$@"; do\n'
-        f'  [ "$arg" = --batch-command ] && {{ tee -a {log} | {real.stdout.strip()} "$@"; '
-        "exit $?; }\n"
-        "done\n"
-        f'exec {real.stdout.strip()} "$@"\n'
-    )
-    shim.chmod(0o755)
-    return f"{folder}:{os.environ['PATH']}"
+    return git_on_batch_command(folder, lambda real: f'{{ tee -a {log} | {real} "$@"; exit $?; }}')
 
 
 @pytest.mark.parametrize("hooked", [True, False])
