@@ -21,16 +21,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-# The small run both create benchmarks write (bench_create_counts.py counts it).
-SMALL_RUN = """
-def small_run(index):
-    with gitruns.start_run(name=f"run-{index}", params={"lr": 0.01, "batch": 32}) as run:
-        run.log_metric("loss", 0.5, step=0)
-        run.log_metric("loss", 0.25, step=1)
-        run.log_metric("acc", 0.9, step=1)
-        run.set_tag("model", "mlp")
-"""
+# the small run every create benchmark writes
+from bench.bench_write_scale import SMALL_RUN  # noqa: E402
 
 WORKER = (
     """
@@ -57,11 +51,11 @@ assert gitruns.__file__.startswith(sys.argv[2]), gitruns.__file__
 """
     + SMALL_RUN
     + """
-small_run(-1)
+small_run(gitruns, -1)
 count = int(sys.argv[1])
 before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
 for index in range(count):
-    small_run(index)
+    small_run(gitruns, index)
 wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
 user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
 print(1000 * wall / count, 1000 * user / count, 1000 * system / count, os.getloadavg()[0])

@@ -38,8 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_create_ab import SMALL_RUN  # noqa: E402
-from bench.bench_write_scale import isolate, new_project, seed_refs, sh  # noqa: E402
+from bench.bench_write_scale import SMALL_RUN, isolate, new_project, seed_refs, sh  # noqa: E402
 
 WORKER = (
     """
@@ -51,11 +50,11 @@ assert gitruns.__file__.startswith(sys.argv[2]), gitruns.__file__
 """
     + SMALL_RUN
     + """
-small_run(-1)  # warm up: imports, the first Store, schema checks
+small_run(gitruns, -1)  # warm up: imports, the first Store, schema checks
 with open(os.path.join(".git", "gitruns", "repack.lock"), "ab") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)  # the compaction the warm-up started has ended
 for index in range(count):
-    small_run(index)
+    small_run(gitruns, index)
 """
 )
 
@@ -99,11 +98,11 @@ def system_calls(project: Path, tree: Path, runs: int, out: Path) -> dict[str, i
 
 
 TIMED = WORKER.replace(
-    "for index in range(count):\n    small_run(index)\n",
+    "for index in range(count):\n    small_run(gitruns, index)\n",
     """import resource, time
 before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
 for index in range(count):
-    small_run(index)
+    small_run(gitruns, index)
 wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
 print(1000 * wall / count, 1000 * (after.ru_utime - before.ru_utime) / count,
       1000 * (after.ru_stime - before.ru_stime) / count, os.getloadavg()[0])

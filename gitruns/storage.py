@@ -498,10 +498,7 @@ class Store:
             return None
         size = self._size(entry.id)
         if size > max_bytes:
-            raise InvalidRunError(
-                f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
-                "the run is not valid; remove or repair it",
-            )
+            raise _over_limit(path, commit, size, max_bytes)
         return entry.id, size
 
     def _regular_entry(self, commit: str, path: str) -> pygit2.Object | None:
@@ -551,10 +548,7 @@ class Store:
         entry = last[1] if last is not None and last[0] == blob else None
         kind, size = self._header(blob if entry is None else entry.id)
         if size > max_bytes:
-            raise InvalidRunError(
-                f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
-                "the run is not valid; remove or repair it",
-            )
+            raise _over_limit(path, commit, size, max_bytes)
         if entry is not None and kind == pygit2.GIT_OBJECT_BLOB:
             try:
                 return entry.read_raw()
@@ -1074,6 +1068,13 @@ def _raise_if_refused(stderr: bytes, moved: bool, cleanup: Callable[[], object])
 
 
 _REGULAR_MODES = (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE)
+
+
+def _over_limit(path: str, commit: str, size: int, max_bytes: int) -> InvalidRunError:
+    return InvalidRunError(
+        f"{path} in commit {commit[:12]} is {size} bytes, over the {max_bytes} limit",
+        "the run is not valid; remove or repair it",
+    )
 
 
 def _missing(oid: object, error: Exception | None) -> InvalidRunError:
