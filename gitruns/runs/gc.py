@@ -132,13 +132,16 @@ def _collect_write_leftovers(store: Store, report: GcReport, dry_run: bool) -> N
 
 def _collect_stale_packed_refs_lock(store: Store, report: GcReport, dry_run: bool) -> None:
     """A ``git pack-refs`` killed mid-way (ours runs in the background) leaves
-    ``packed-refs.lock``, and git then refuses to delete any packed ref. While the repack
-    lock is held no compaction of ours runs; an hour-old lock is a leftover."""
-    lock = store.common_dir / "packed-refs.lock"
-    if lock.exists() and _age(lock) > LEFTOVER_AGE_S:
-        report.staging_removed += 1
-        if not dry_run:
-            lock.unlink(missing_ok=True)
+    ``packed-refs.lock``, and git then refuses to delete any packed ref; killed while
+    writing, also ``packed-refs.new`` (git writes the new file there under the lock), and
+    every later ``pack-refs`` and deletion of a packed ref fails to create it again. While
+    the repack lock is held no compaction of ours runs; an hour-old file is a leftover."""
+    for name in ("packed-refs.lock", "packed-refs.new"):
+        left = store.common_dir / name
+        if left.exists() and _age(left) > LEFTOVER_AGE_S:
+            report.staging_removed += 1
+            if not dry_run:
+                left.unlink(missing_ok=True)
 
 
 def _collect_artifacts(store: Store, report: GcReport, dry_run: bool) -> None:

@@ -160,6 +160,8 @@ def test_compaction_killed_half_way_leaves_a_working_repository(repo: Path) -> N
     # machine's speed); gc collects such a lock once it is old, checked below with one made
     # old on purpose. Here the refs are packed first, so any such lock goes.
     stale.unlink(missing_ok=True)
+    # killed while writing, it also left the new file it writes under that lock
+    (repo / ".git" / "packed-refs.new").unlink(missing_ok=True)
     subprocess.run(shlex.split(compaction.PACK_REFS_COMMAND), cwd=repo, check=True)
     stale.write_text("")  # as a pack-refs killed while writing leaves it
     old = time.time() - 7200
@@ -170,4 +172,28 @@ def test_compaction_killed_half_way_leaves_a_working_repository(repo: Path) -> N
     assert not stale.exists()
     removed = gitruns_cli(repo, "rm", "--yes", ids[0])
     assert removed.returncode == 0, removed.stderr
+    fsck(repo)
+
+
+def test_gc_collects_the_new_packed_refs_a_killed_pack_refs_left(repo: Path) -> None:
+    """git writes packed-refs.new under packed-refs.lock; a pack-refs killed then leaves it,
+    and every later pack-refs or deletion of a packed ref fails to create it: gitruns gc
+    removes it once it is old (never a young one: a pack-refs may be writing it)."""
+    ids = [small_run(i) for i in range(3)]
+    wait_for_compaction(repo)
+    subprocess.run(shlex.split(compaction.PACK_REFS_COMMAND), cwd=repo, check=True)
+    left = repo / ".git" / "packed-refs.new"
+    left.write_text("")
+    assert gitruns_cli(repo, "rm", "--yes", ids[0]).returncode == 1  # git cannot rewrite it
+    young = gitruns_cli(repo, "gc")  # young: it may be a live pack-refs', so it stays
+    assert young.returncode == 1 and "packed-refs.new" in young.stderr, young.stderr
+    assert "Traceback" not in young.stderr
+    assert left.exists()
+    old = time.time() - 7200
+    os.utime(left, (old, old))
+    assert gitruns_cli(repo, "gc").returncode == 0
+    assert not left.exists()
+    removed = gitruns_cli(repo, "rm", "--yes", ids[0])
+    assert removed.returncode == 0, removed.stderr
+    subprocess.run(shlex.split(compaction.PACK_REFS_COMMAND), cwd=repo, check=True)
     fsck(repo)
