@@ -289,28 +289,46 @@ def transfer_round(
         out[f"push_{way}"] = (*push, os.getloadavg()[0])
         sh(source, "git", "remote", "remove", tag)
         if not hooked:  # the hook is the pushing side's; fetch is measured once
-            clone = work / f"clone-{tag}"
-            sh(work, "git", "clone", "-q", str(remote), str(clone))
-            if way == "gitruns":
-                wall, cpu, own, got = measured_gitruns(clone, "fetch")
-                fetch = wall, cpu
-                out["fetch_own"] = (own, own, os.getloadavg()[0])
-                out["fetch_other"] = (cpu - own - got, cpu - own - got, os.getloadavg()[0])
-            else:
-                spec = "refs/runs/*:refs/remote-runs/origin/*"
-                fetch = measured(clone, "git", "fetch", "-q", "origin", spec)
-            out[f"fetch_{way}"] = (*fetch, os.getloadavg()[0])
-            if way == "gitruns":
-                wait_for_compaction(clone)  # its pack-refs must not overlap what follows
-                checked = json.loads(sh(clone, TRANSFER_PYTHON, "-c", CHECK_ONLY).stdout)
-                if checked["failed"]:
-                    raise RuntimeError(f"{checked['failed']} generated runs failed the check")
-                out["check_only"] = (checked["wall"], checked["cpu"], os.getloadavg()[0])
-            count = sh(clone, "git", "for-each-ref", "refs/remote-runs/origin/").stdout
-            if count.count("\n") != size:
-                raise RuntimeError(f"{way} fetched {count.count(chr(10))} runs, not {size}")
-            shutil.rmtree(clone)
+            for kind, local in FETCHES:
+                out.update(fetch_round(work, remote, f"{tag}-{kind}", kind, way, local, size))
         shutil.rmtree(remote)
+    return out
+
+
+# The two fetches measured: into a clone made as over a network (``--no-local``: the
+# clone holds main's objects only, so the fetch transfers every run's objects), and into
+# a plain local clone (``git clone /path`` hardlinks the remote's whole object store, runs
+# included, as on a shared file system: the fetch then transfers nothing and writes refs).
+FETCHES = (("fetch", False), ("fetch_present", True))
+
+
+def fetch_round(
+    work: Path, remote: Path, tag: str, kind: str, way: str, local: bool, size: int
+) -> dict[str, tuple[float, float, float]]:
+    """One fetch of every run of ``remote`` into a fresh clone, by gitruns or raw git."""
+    out: dict[str, tuple[float, float, float]] = {}
+    clone = work / f"clone-{tag}"
+    sh(work, "git", "clone", "-q", *([] if local else ["--no-local"]), str(remote), str(clone))
+    if way == "gitruns":
+        wall, cpu, own, got = measured_gitruns(clone, "fetch")
+        fetch = wall, cpu
+        out[f"{kind}_own"] = (own, own, os.getloadavg()[0])
+        out[f"{kind}_other"] = (cpu - own - got, cpu - own - got, os.getloadavg()[0])
+    else:
+        spec = "refs/runs/*:refs/remote-runs/origin/*"
+        fetch = measured(clone, "git", "fetch", "-q", "origin", spec)
+    out[f"{kind}_{way}"] = (*fetch, os.getloadavg()[0])
+    if way == "gitruns":
+        wait_for_compaction(clone)  # its pack-refs must not overlap what follows
+        if not local:
+            checked = json.loads(sh(clone, TRANSFER_PYTHON, "-c", CHECK_ONLY).stdout)
+            if checked["failed"]:
+                raise RuntimeError(f"{checked['failed']} generated runs failed the check")
+            out["check_only"] = (checked["wall"], checked["cpu"], os.getloadavg()[0])
+    count = sh(clone, "git", "for-each-ref", "refs/remote-runs/origin/").stdout
+    if count.count("\n") != size:
+        raise RuntimeError(f"{way} fetched {count.count(chr(10))} runs, not {size}")
+    shutil.rmtree(clone)
     return out
 
 
@@ -372,7 +390,12 @@ def render_transfers(rows: list[dict[str, Any]], argv: str, regular: bool) -> st
         " 'refs/runs/*:refs/remote-runs/origin/*'`; gitruns: `gitruns push R`, `gitruns"
         " fetch` (which checks every fetched run's tree). With the hook: the source"
         " repository has the pre-push hook of `gitruns remote setup`, which both pushes run"
-        " (no run has artifacts: it uploads nothing).",
+        " (no run has artifacts: it uploads nothing). Fetches go into a fresh clone of the"
+        " remote made two ways: `git clone --no-local` holds main's objects only, so the"
+        " fetch transfers every run's objects as from any remote host (the target's"
+        " figure); a plain `git clone /path` hardlinks the remote's whole object store, runs"
+        " included (as on a shared file system), so that fetch transfers nothing: git checks"
+        " the objects are all there and writes the refs, and gitruns adds its tree check.",
         "",
         (
             "gitruns ran from a regular install of the worktree (a wheel, as `pip install"
@@ -391,21 +414,25 @@ def render_transfers(rows: list[dict[str, Any]], argv: str, regular: bool) -> st
         " fetch itself) | load (1 min) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    names = (
-        ("push", "push to an empty remote"),
-        ("push_hook", "push, pre-push hook installed"),
-        ("fetch", "fetch into a fresh clone"),
+    names = (  # (sample key, hook suffix, row label, name in the verdict)
+        ("push", "", "push to an empty remote", "push"),
+        ("push", "_hook", "push, pre-push hook installed", "push with the hook"),
+        ("fetch", "", "fetch into a fresh clone (objects transferred)", "fetch"),
+        (
+            "fetch_present",
+            "",
+            "fetch into a local clone that holds the objects already",
+            "fetch of objects already present",
+        ),
     )
     for row in rows:
-        for key, label in names:
-            ours = row.get(f"{key.split('_')[0]}_gitruns{'_hook' if 'hook' in key else ''}")
-            theirs = row.get(f"{key.split('_')[0]}_git{'_hook' if 'hook' in key else ''}")
+        for key, suffix, label, _ in names:
+            ours, theirs = row.get(f"{key}_gitruns{suffix}"), row.get(f"{key}_git{suffix}")
             if not ours or not theirs:
                 continue
             low = min(ours["load"][0], theirs["load"][0])
             high = max(ours["load"][1], theirs["load"][1])
-            own = row.get(f"{key.split('_')[0]}_own{'_hook' if 'hook' in key else ''}")
-            other = row.get(f"{key.split('_')[0]}_other{'_hook' if 'hook' in key else ''}")
+            own, other = row.get(f"{key}_own{suffix}"), row.get(f"{key}_other{suffix}")
             split = (
                 f"{own['cpu']:.2f} s / {ours['cpu'] - own['cpu']:.2f} s" if own else "not measured"
             )
@@ -419,13 +446,10 @@ def render_transfers(rows: list[dict[str, Any]], argv: str, regular: bool) -> st
             )
     within, over = [], []
     for row in rows:
-        for key, label in names:
-            suffix = "_hook" if "hook" in key else ""
-            ours = row.get(f"{key.split('_')[0]}_gitruns{suffix}")
-            theirs = row.get(f"{key.split('_')[0]}_git{suffix}")
+        for key, suffix, _, text in names:
+            ours, theirs = row.get(f"{key}_gitruns{suffix}"), row.get(f"{key}_git{suffix}")
             if ours and theirs:
                 ratio = ours["cpu"] / theirs["cpu"]
-                text = f"{label.split(',')[0].split(' ')[0]}{' with the hook' if suffix else ''}"
                 (within if ratio <= TARGET_RATIO else over).append(
                     f"{text} at {row['runs']:,} ({ratio:.2f}x)"
                 )
@@ -434,9 +458,11 @@ def render_transfers(rows: list[dict[str, Any]], argv: str, regular: bool) -> st
         f" {', '.join(over) or 'none'}."
     )
     own = [
-        f"{row['runs']:,} runs {row['fetch_gitruns']['cpu'] - row['fetch_git']['cpu']:.2f} s"
+        f"{row['runs']:,} runs {row[f'{key}_gitruns']['cpu'] - row[f'{key}_git']['cpu']:.2f} s"
+        f"{'' if key == 'fetch' else ' (objects already present)'}"
         for row in rows
-        if row.get("fetch_gitruns") and row.get("fetch_git")
+        for key, _ in FETCHES
+        if row.get(f"{key}_gitruns") and row.get(f"{key}_git")
     ]
     if own:
         verdict += (
