@@ -189,7 +189,7 @@ print(json.dumps({"wall": time.perf_counter() - t, "cpu": cpu, "failed": len(fai
 # `git push` / `git fetch` (with everything it ran: pack-objects, the remote's side, the
 # pre-push hook), timed around gitruns' call of it; the rest is gitruns' other git processes.
 GITRUNS_SELF_CPU = """
-import atexit, json, os, resource, sys
+import atexit, os, resource, sys
 transfer = [0.0]
 def children():
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -206,8 +206,8 @@ def timed(run):
     return wrapper
 def written():
     used = resource.getrusage(resource.RUSAGE_SELF)
-    with open(os.environ["BENCH_SELF_CPU"], "w") as out:
-        json.dump({"self": used.ru_utime + used.ru_stime, "transfer": transfer[0]}, out)
+    with open(os.environ["BENCH_SELF_CPU"], "w") as out:  # no json: its import is CPU too
+        out.write(f"{used.ru_utime + used.ru_stime} {transfer[0]}")
 atexit.register(written)
 import gitruns.sharing.gitcli  # (a push or fetch imports it anyway; they bind run_git later)
 gitruns.sharing.gitcli.run_git = timed(gitruns.sharing.gitcli.run_git)
@@ -238,9 +238,9 @@ def measured_gitruns(cwd: Path, *args: str) -> tuple[float, float, float, float]
     wall, cpu = measured(
         cwd, TRANSFER_PYTHON, "-c", GITRUNS_SELF_CPU, *args, env={"BENCH_SELF_CPU": str(out)}
     )
-    parts = json.loads(out.read_text())
+    own, transfer = map(float, out.read_text().split())
     out.unlink()
-    return wall, cpu, parts["self"], parts["transfer"]
+    return wall, cpu, own, transfer
 
 
 def measured(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[float, float]:
