@@ -27,6 +27,9 @@ from pathlib import Path
 # A ref name component as gitruns and git both read it the same way (run ids, remote names).
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
 _HEX = re.compile(rb"(?:[0-9a-f]{40}|[0-9a-f]{64})\n")
+# Names and ref files of a whole folder at once (see _all_plain), by a file's length.
+_PLAIN_NAMES = re.compile(rf"(?:{_PLAIN_NAME.pattern}/)*")
+_PLAIN_IDS = {41: re.compile(rb"(?:[0-9a-f]{40}\n)*"), 65: re.compile(rb"(?:[0-9a-f]{64}\n)*")}
 _PACKED_SORTED = re.compile(rb"# pack-refs with:[^\n]* sorted(?: |\n)")
 
 
@@ -76,34 +79,74 @@ def _read_loose(
     folder: str, prefix: str, found: dict[str, str], links: dict[str, str] | None = None
 ) -> None:
     try:
-        entries = list(os.scandir(folder))
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except (FileNotFoundError, NotADirectoryError):
         return  # no loose ref there (a fresh clone, or every ref packed)
-    for entry in entries:
-        name = entry.name
-        if name.endswith(".lock"):
-            continue  # a ref being written: git lists it from where it was
+    try:
+        names, contents = _ref_files(folder_fd, folder, prefix, found, links)
+    finally:
+        os.close(folder_fd)
+    if links is None and _all_plain(names, contents):
+        ids = b"".join(contents).decode("ascii").splitlines()
+        found.update(zip([prefix + name for name in names], ids, strict=True))
+        return
+    for name, content in zip(names, contents, strict=True):  # find what is not plain
         if not _PLAIN_NAME.fullmatch(name):
             raise _NotPlain(name)
-        if entry.is_dir(follow_symlinks=False):
-            _read_loose(entry.path, f"{prefix}{name}/", found, links)
-            continue
-        if not entry.is_file(follow_symlinks=False):
-            raise _NotPlain(name)  # a symlink (an old-style symbolic ref), a socket...
-        try:
-            fd = os.open(entry.path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # packed meanwhile: packed-refs, read next, holds it
-        try:
-            content = os.read(fd, 80)
-        finally:
-            os.close(fd)
         if links is not None and content.startswith(b"ref: "):
             links[prefix + name] = _link_target(content, prefix)
             continue
         if not _HEX.fullmatch(content):
             raise _NotPlain(name)  # "ref: ..." (symbolic), or not one object id
         found[prefix + name] = content[:-1].decode("ascii")
+
+
+def _ref_files(
+    folder_fd: int, folder: str, prefix: str, found: dict[str, str], links: dict[str, str] | None
+) -> tuple[list[str], list[bytes]]:
+    """The names and contents (up to 80 bytes) of the files in a folder of loose refs; its
+    subfolders read into ``found`` (and ``links``) by ``_read_loose``. Each file is opened
+    by its name in the folder already open: three system calls a ref, the least a read
+    costs (a fetch of 10,000 runs reads 10,000 new files)."""
+    names: list[str] = []
+    contents: list[bytes] = []
+    with os.scandir(folder_fd) as entries:
+        for entry in entries:
+            name = entry.name
+            if name.endswith(".lock"):
+                continue  # a ref being written: git lists it from where it was
+            if entry.is_dir(follow_symlinks=False):
+                if not _PLAIN_NAME.fullmatch(name):
+                    raise _NotPlain(name)
+                _read_loose(os.path.join(folder, name), f"{prefix}{name}/", found, links)
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                raise _NotPlain(name)  # a symlink (an old-style symbolic ref), a socket...
+            try:
+                fd = os.open(name, os.O_RDONLY, dir_fd=folder_fd)
+            except FileNotFoundError:
+                continue  # packed meanwhile: packed-refs, read next, holds it
+            try:
+                contents.append(os.read(fd, 80))
+            finally:
+                os.close(fd)
+            names.append(name)
+    return names, contents
+
+
+def _all_plain(names: list[str], contents: list[bytes]) -> bool:
+    """Every name plain and every file one object id and a newline, all of one length (so
+    that the joined ids split back file by file): three passes in C, not a regex call a
+    ref. False sends the caller through the files one by one, to find what is not."""
+    if not names:
+        return True
+    sizes = set(map(len, contents))
+    return (
+        len(sizes) == 1
+        and (ids := _PLAIN_IDS.get(sizes.pop())) is not None
+        and ids.fullmatch(b"".join(contents)) is not None
+        and _PLAIN_NAMES.fullmatch("/".join(names) + "/") is not None  # no name holds a /
+    )
 
 
 def _link_target(content: bytes, prefix: str) -> str:
