@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _sharing_helpers import make_run, make_team, runs_of
+from _sharing_helpers import logging_git, make_run, make_team, runs_of
 from conftest import git, gitruns_cli
 
 from gitruns.sharing.discovery import plain_worktree
@@ -32,17 +32,6 @@ def _gits_answer(start: Path) -> tuple[str, str] | None:
     )
     lines = done.stdout.splitlines()
     return (lines[0], lines[1]) if done.returncode == 0 and len(lines) == 2 else None
-
-
-def _logging_git(folder: Path) -> tuple[str, Path]:
-    """A PATH whose ``git`` logs its arguments, then runs the real git."""
-    folder.mkdir()
-    log = folder / "log"
-    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
-    shim = folder / "git"
-    shim.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real.stdout.strip()} "$@"\n')
-    shim.chmod(0o755)
-    return f"{folder}{os.pathsep}{os.environ['PATH']}", log
 
 
 def test_a_plain_worktree_is_found_as_git_finds_it(
@@ -65,7 +54,7 @@ def test_a_fetch_in_a_plain_clone_starts_no_rev_parse(tmp_path: Path) -> None:
     team = make_team(tmp_path)
     run_id = make_run(team.alice)
     assert gitruns_cli(team.alice, "push").returncode == 0
-    path, log = _logging_git(tmp_path / "shim")
+    path, log = logging_git(tmp_path / "shim")
     done = gitruns_cli(team.bob, "fetch", env={"PATH": path})
     assert done.returncode == 0, done.stderr
     assert set(runs_of(team.bob, "refs/remote-runs/origin/")) == {run_id}
