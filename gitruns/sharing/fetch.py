@@ -83,7 +83,7 @@ def fetch_into(
     files = refs_under(store.common_dir, prefix)
     before = under(list_refs(store, prefix) if files is None else files, prefix)
     command = [*args[:1], *_NEVER_FORCED, *args[1:]]
-    # Without a terminal to show them, git's lines (one a ref: 11,000 instructions each of
+    # Without a terminal to show them, git's lines (one a ref: 10,700 instructions each of
     # git's, 1.4 MB of stderr at 10,000 runs) are left out, as by raw `git fetch -q`. git
     # -q names no run it refused, so a fetch that failed without a fatal error is run
     # again aloud: the objects are here by then, and git only says which refs it refused.
