@@ -16,7 +16,6 @@ from the light repository of a transfer (``sharing.lightrepo``), without loading
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 from pathlib import Path
 from typing import Protocol
@@ -128,6 +127,8 @@ def loose_refs_shell_count(common_dir: Path) -> str:
     lists (unsorted) in ``refs/runs/`` and each ``refs/remote-runs/<remote>/``, less
     ``.``, ``..``, the blank lines and ``<folder>:`` headers between folders (a ref name
     never holds a colon)."""
+    import shlex  # (only when a roll-up starts: a fetch's check of its refs does not)
+
     refs = common_dir / "refs"
     runs = shlex.quote(os.fspath(refs / RUNS_PREFIX.removeprefix("refs/")))
     remotes = shlex.quote(os.fspath(refs / REMOTE_RUNS_PREFIX.removeprefix("refs/")))

@@ -217,3 +217,15 @@ def fast_and_click(repo: Path, copy: Path, *argv: str) -> tuple[list[object], li
         slow.stdout,
         slow.stderr.replace(str(copy), str(repo)),
     ]
+
+
+def logging_git(folder: Path) -> tuple[str, Path]:
+    """A PATH on which `git` logs its arguments (one line a call), then runs the real git;
+    and the log."""
+    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
+    folder.mkdir()
+    log = folder / "calls.log"
+    shim = folder / "git"
+    shim.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real.stdout.strip()} "$@"\n')
+    shim.chmod(0o755)
+    return f"{folder}{os.pathsep}{os.environ['PATH']}", log

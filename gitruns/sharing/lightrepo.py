@@ -2,9 +2,10 @@
 
 A transfer of runs is git processes (``for-each-ref``, ``cat-file``, ``push``, ``fetch``)
 driven from Python; importing pygit2 and ``gitruns.storage`` (about 0.1 s) is most of what
-gitruns adds to a small push. ``open_for_transfer`` finds the repository with one ``git
-rev-parse`` and answers what a transfer asks (its folders, remote names, config values,
-whether it is a partial clone, reachability) with the git CLI; anything else (recovering
+gitruns adds to a small push. ``open_for_transfer`` finds the repository (in Python where
+it is plainly a normal one, ``sharing.discovery``, else with one ``git rev-parse``) and
+answers what a transfer asks (its folders, remote names, config values, whether it is a
+partial clone, reachability) with the git CLI; anything else (recovering
 crashed runs, resolving a run name, uploading artifacts) opens the real ``Store`` on
 first use, so every operation behaves exactly as with ``open_store``.
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from gitruns.errors import GitrunsError, ReadOnlyRepositoryError
 from gitruns.recording.repository import ENV_REPO, open_store
 from gitruns.recording.staging_files import STAGING_DIR
+from gitruns.sharing.discovery import plain_worktree
 
 if TYPE_CHECKING:
     from gitruns.storage import Store
@@ -154,6 +156,9 @@ class LightRepo:
 
 
 def _discover(start: str) -> LightRepo | None:
+    plain = plain_worktree(start)  # (a git process less, where the answer is plain)
+    if plain is not None:
+        return LightRepo(start, Path(plain[0]), Path(plain[1]))
     try:
         done = subprocess.run(
             ["git", "rev-parse", "--absolute-git-dir", "--show-toplevel"],

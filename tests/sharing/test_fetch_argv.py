@@ -65,8 +65,9 @@ def test_the_fast_path_does_not_import_click(tmp_path: Path) -> None:
     make_run(team.alice)
     assert gitruns_cli(team.alice, "push").returncode == 0
     probe = (
-        "import sys\nsys.argv = ['gitruns', 'fetch']\nfrom gitruns.cli.entry import main\n"
-        "main()\nprint(sorted(m for m in ('click', 'pygit2', 'yaml') if m in sys.modules))\n"
+        "import atexit, sys\nsys.argv = ['gitruns', 'fetch']\nfrom gitruns.cli.entry import main\n"
+        "atexit.register(lambda: print(sorted(m for m in ('click', 'pygit2', 'yaml')"
+        " if m in sys.modules)))\nmain()\n"  # (the program ends in main: no teardown)
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=team.bob, capture_output=True, text=True, check=True

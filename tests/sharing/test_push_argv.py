@@ -88,8 +88,9 @@ def test_only_plain_forms_take_the_fast_path(argv: list[str], plain: bool) -> No
 def test_the_fast_path_does_not_import_click(tmp_path: Path) -> None:
     repo, _, _ = _twins(tmp_path)
     probe = (
-        "import sys\nsys.argv = ['gitruns', 'push']\nfrom gitruns.cli.entry import main\n"
-        "main()\nprint(sorted(m for m in ('click', 'pygit2', 'yaml') if m in sys.modules))\n"
+        "import atexit, sys\nsys.argv = ['gitruns', 'push']\nfrom gitruns.cli.entry import main\n"
+        "atexit.register(lambda: print(sorted(m for m in ('click', 'pygit2', 'yaml')"
+        " if m in sys.modules)))\nmain()\n"  # (the program ends in main: no teardown)
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=True

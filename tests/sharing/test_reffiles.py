@@ -138,3 +138,46 @@ def test_packed_refs_read_for_several_prefixes_at_once(tmp_path: Path) -> None:
     git(repo, "pack-refs", "--all")
     assert refs_under(common, PREFIX) is None
     assert refs_under(common, "refs/runs/") == _gits(repo, "refs/runs/")
+
+
+def test_a_folder_read_whole_only_when_every_file_is_one_id(tmp_path: Path) -> None:
+    """A folder of loose refs is checked at once (names joined, files joined): any file
+    that is not exactly one id and a newline, whatever its neighbours hold, sends the read
+    to git, and ids of both lengths read file by file."""
+    team = make_team(tmp_path)
+    repo, common = team.bob, team.bob / ".git"
+    head = git(repo, "rev-parse", "HEAD").strip()
+    names = [f"{PREFIX}{new_run_id()}" for _ in range(6)]
+    _create(repo, names, head)
+    folder = common / "refs" / "remote-runs" / "origin"
+    assert refs_under(common, PREFIX) == _gits(repo) == dict.fromkeys(names, head)
+    odd = folder / new_run_id()
+    for content in (
+        "",  # empty: joined, the ids would shift by one
+        head,  # no newline
+        f"{head}\n{head[:38]}\n",  # 80 bytes: two lines
+        f"{head}\n\n",
+        f"{head[:20]}\n{head[:19]}\n",  # 41 bytes, not one id
+        f"{head.upper()}\n",
+        f"ref: {names[0]}\n",  # symbolic, not asked to read it
+    ):
+        odd.write_text(content)
+        assert refs_under(common, PREFIX) is None, content
+    odd.unlink()
+    (folder / "two\nnames").write_text(f"{head}\n")  # a newline in a name
+    assert refs_under(common, PREFIX) is None
+    (folder / "two\nnames").unlink()
+    sha256 = "ab" * 32
+    (folder / "long").write_text(f"{sha256}\n")  # a SHA-256 id beside SHA-1 ones
+    assert refs_under(common, PREFIX) == {**dict.fromkeys(names, head), f"{PREFIX}long": sha256}
+    (folder / "long").unlink()
+    (folder / "sub").mkdir()
+    (folder / "sub" / "x.y").write_text(f"{head}\n")  # nested: read too, as git lists it
+    assert (
+        refs_under(common, PREFIX)
+        == _gits(repo)
+        == {
+            **dict.fromkeys(names, head),
+            f"{PREFIX}sub/x.y": head,
+        }
+    )
