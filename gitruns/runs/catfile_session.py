@@ -122,9 +122,13 @@ class CatFileSession:
             lines += chunk.count(b"\n")
         data = b"".join(chunks)
         self._answered = True
-        found = _SIZE.findall(data)
-        if len(found) == count:  # the usual case, in C: every object is there
-            return list(map(int, found))
+        # The usual case, in C: every answer is "<id> <type> <size>" (a missing object's
+        # "<name> missing" is two words, so any such line leaves fewer than 3 a line).
+        words = data.split()
+        if len(words) == 3 * count:
+            found = words[2::3]
+            if b"".join(found).isdigit():
+                return list(map(int, found))
         answers = data.split(b"\n")[:count]
         return [int(a.rsplit(b" ", 1)[1]) if _SIZE.match(a + b"\n") else None for a in answers]
 

@@ -120,10 +120,7 @@ def _check(
 def _hex_root(tree: str | None, id_length: int) -> bytes | None:
     if tree is None or len(tree) != id_length:
         return None
-    try:
-        return bytes.fromhex(tree)
-    except ValueError:
-        return None
+    return _from_hex(tree)
 
 
 def _root_tree(found: tuple[bytes, bytes, bytes] | None) -> bytes | None:
@@ -133,10 +130,17 @@ def _root_tree(found: tuple[bytes, bytes, bytes] | None) -> bytes | None:
     root = found[2][5:end]
     if len(root) != len(found[0]):
         return None
+    return _from_hex(root.decode("ascii", errors="replace"))
+
+
+def _from_hex(digits: str) -> bytes | None:
+    # bytes.fromhex skips spaces: "ab cd" would read as a 2-byte id, and a short id
+    # would shift every other id of a pass's listing (gitbatch.hex_listing).
     try:
-        return bytes.fromhex(root.decode("ascii"))
+        raw = bytes.fromhex(digits)
     except ValueError:
         return None
+    return raw if len(raw) * 2 == len(digits) else None
 
 
 # A tree as the parse leaves it: its entries' mode digits, names and raw ids, in three

@@ -381,3 +381,26 @@ def test_a_session_answers_as_one_process_a_pass(
         with pytest.raises(BatchError):
             reads.read_raw(b"a\nb\n", 1)  # a name that holds a newline
     assert read_raw(repository, listing, len(names))[-1] is None  # a missing object
+
+
+def test_a_commit_whose_tree_line_has_spaces_fails_alone(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    """``bytes.fromhex`` skips spaces: a tree line of 40 characters with spaces in it would
+    read as a shorter id and shift the other runs' ids in the pass's listing. It is not a
+    commit git can read; the good runs of the batch still pass."""
+    repo, cases = crafted
+    _, _, good = cases["good"]
+    spaced = "ab" * 9 + " " + "ab" * 5 + " " + "ab" * 5
+    body = f"tree {spaced}\nauthor A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n\nx\n"
+    commit = _plumb(
+        repo, "hash-object", "--literally", "-t", "commit", "-w", "--stdin", data=body.encode()
+    )
+    run_id = new_run_id()
+    ref = f"refs/remote-runs/origin/{run_id}"
+    (repo / ".git" / ref).write_text(commit + "\n")  # (git update-ref refuses it)
+    runs = [cases["good"], cases["fine_depth"], (ref, run_id, commit)]
+    for order in (runs, runs[::-1]):
+        bulk = _bulk(repo, order)
+        assert list(bulk) == [ref]
+        assert "does not point at a commit" in bulk[ref]

@@ -1,0 +1,194 @@
+"""The cost of a fetch's tree check (``check_run_refs``) alone, Python and its ``git
+cat-file`` child apart: instructions (valgrind) or CPU seconds, before and after a change.
+
+A fetch checks every fetched run's tree (``gitruns.runs.untrusted.check_run_refs``, through
+``gitruns.runs.treecheck``). This runs that check as ``gitruns fetch`` runs it after its
+``git fetch``: the refs under ``refs/remote-runs/origin/`` read from git's files
+(``sharing.reffiles``; the check then reads the runs' commits itself), in a clone that
+fetched them. The clone is made once under ``--work`` from ``bench/gen_runs.py``'s
+repository (``--no-local``: a local clone would hardlink the objects):
+
+- ``count`` (the default): user-space instructions with valgrind's cachegrind
+  (``--cache-sim=no``, ``--trace-children=yes``), which the machine's load does not move.
+  Two processes a tree: ``setup`` (imports, the refs listed, nothing checked) and
+  ``check`` (the same, then the check); the check's Python is their difference, its git
+  side the instructions of the ``git cat-file`` processes it started.
+- ``time``: CPU seconds (user + system) of the check in process, its git children apart
+  (``getrusage``), ``--rounds`` rounds, each tree in turn (the order alternates), with the
+  load average; medians.
+
+``--tree`` names another tree's gitruns (a folder holding a ``gitruns`` package, e.g.
+``git archive <commit> gitruns | tar -x -C <folder>``), so the same check is compared::
+
+    python bench/count_fetch_check.py --runs 10000                       # this tree
+    python bench/count_fetch_check.py --runs 10000 --tree /tmp/before    # another
+    python bench/count_fetch_check.py --mode time --runs 10000 --tree /tmp/before --tree .
+
+Needs valgrind for ``count`` (``apt-get install valgrind``). Not in docs/benchmarks.md: a
+tool for docs/design.md's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "refs/remote-runs/origin/"
+
+WORKER = """
+import json, resource, sys, time
+phase = sys.argv[1]
+from gitruns.runs.untrusted import check_run_refs
+from gitruns.sharing.lightrepo import open_for_transfer
+from gitruns.sharing.reffiles import refs_under
+from gitruns.sharing.refs import list_refs_with_trees, under
+store, prefix = open_for_transfer(), "refs/remote-runs/origin/"
+files, trees = refs_under(store.common_dir, prefix), None  # as a fetch lists them after
+if files is None:
+    files, trees = list_refs_with_trees(store, prefix)
+refs = under(files, prefix)
+def children():
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+if phase == "check":
+    c, k = time.process_time(), children()
+    runs = [(prefix + i, i, commit) for i, commit in refs.items()]
+    failed = check_run_refs(store, runs, root_trees=trees)
+    python, git = time.process_time() - c, children() - k
+    if failed:
+        raise SystemExit(f"{len(failed)} generated runs failed the check")
+    print(json.dumps({"python": python, "git": git, "runs": len(runs)}))
+"""
+
+
+def clone_of(runs: int, work: Path) -> Path:
+    """A clone that fetched the ``runs`` runs of gen_runs' repository into
+    refs/remote-runs/origin/ (made once)."""
+    clone = work / f"clone-{runs}"
+    if (clone / ".git").is_dir():
+        return clone
+    sys.path.insert(0, str(ROOT / "bench"))
+    from gen_runs import generate
+
+    source = Path(generate(runs))
+    remote = work / f"remote-{runs}.git"
+    shutil.rmtree(remote, ignore_errors=True)
+    shutil.rmtree(clone, ignore_errors=True)
+    git = ["git", "-c", "advice.detachedHead=false"]
+    subprocess.run([*git, "init", "-q", "--bare", str(remote)], check=True)
+    subprocess.run(
+        [*git, "-C", str(source), "push", "-q", str(remote), "main", "refs/runs/*:refs/runs/*"],
+        check=True,
+    )
+    subprocess.run([*git, "clone", "-q", "--no-local", str(remote), str(clone)], check=True)
+    subprocess.run(
+        [*git, "-C", str(clone), "fetch", "-q", "origin", f"refs/runs/*:{PREFIX}*"],
+        check=True,
+    )
+    return clone
+
+
+def env_for(tree: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
+
+
+def count(tree: Path, phase: str, clone: Path) -> tuple[int, int]:
+    """Instructions of the worker's Python process and of its ``git cat-file`` children."""
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            [
+                "valgrind",
+                "--tool=cachegrind",
+                "--cache-sim=no",
+                "--trace-children=yes",
+                f"--cachegrind-out-file={out}/cg.%p",
+                sys.executable,
+                "-c",
+                WORKER,
+                phase,
+            ],
+            cwd=clone,
+            env=env_for(tree),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"the {phase} worker failed:\n{done.stderr[-3000:]}")
+        python = git = 0
+        for path in Path(out).iterdir():
+            text = path.read_text(errors="replace")
+            command = re.search(r"^cmd: (.*)$", text, re.MULTILINE)
+            total = re.search(r"^summary: (\d+)", text, re.MULTILINE)
+            if command is None or total is None:
+                continue
+            if "cat-file" in command.group(1):
+                git += int(total.group(1))
+            elif "python" in command.group(1).split()[0]:
+                python += int(total.group(1))
+    return python, git
+
+
+def timed(tree: Path, clone: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER, "check"],
+        cwd=clone,
+        env=env_for(tree),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the check failed:\n{done.stderr[-3000:]}")
+    return {**json.loads(done.stdout), "load": os.getloadavg()[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--mode", choices=("count", "time"), default="count")
+    parser.add_argument("--tree", type=Path, action="append", help="folder holding gitruns/")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "fetch-check")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    clone = clone_of(args.runs, args.work)
+    trees = [tree.resolve() for tree in args.tree or [ROOT]]
+    print(f"{args.runs} fetched runs in {clone}; load {os.getloadavg()[0]:.2f}")
+    if args.mode == "count":
+        for tree in trees:
+            timed(tree, clone)  # compiles the tree's modules first: counted as in use
+            setup, _ = count(tree, "setup", clone)
+            checked, git = count(tree, "check", clone)
+            print(
+                f"{tree}: check's Python {checked - setup:,} instructions, "
+                f"its git cat-file {git:,}, both {checked - setup + git:,}"
+            )
+        return
+    samples: dict[Path, list[dict[str, float]]] = {tree: [] for tree in trees}
+    for index in range(args.rounds):
+        for tree in trees if index % 2 == 0 else trees[::-1]:
+            samples[tree].append(timed(tree, clone))
+    for tree, values in samples.items():
+        python = statistics.median(v["python"] for v in values)
+        git = statistics.median(v["git"] for v in values)
+        loads = [v["load"] for v in values]
+        print(
+            f"{tree}: CPU medians of {len(values)}: Python {python:.3f} s, "
+            f"git cat-file {git:.3f} s, both {statistics.median(v['python'] + v['git'] for v in values):.3f} s "
+            f"(Python {min(v['python'] for v in values):.3f}-{max(v['python'] for v in values):.3f}; "
+            f"load {min(loads):.1f}-{max(loads):.1f})"
+        )
+
+
+if __name__ == "__main__":
+    main()
