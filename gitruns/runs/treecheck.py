@@ -22,7 +22,7 @@ import gc
 import re
 from collections.abc import Mapping, Sequence
 from itertools import chain, compress
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from gitruns.runs.catfile_session import CatFileSession
 from gitruns.runs.gitbatch import hex_listing
@@ -105,7 +105,7 @@ def _check(
     fast = _FastWalk(trees, sizes, rules)
     exact: _Walk | None = None
     for ref_name, root in roots.items():
-        if fast.tree(root, b"") is not None:
+        if fast.run(root):
             continue
         # Something is off (or past the fast walk's shortcuts): the exact walk decides,
         # and words what is wrong exactly as the per-object check does.
@@ -143,18 +143,42 @@ def _from_hex(digits: str) -> bytes | None:
     return raw if len(raw) * 2 == len(digits) else None
 
 
-# A tree as the parse leaves it: its entries' mode digits, names and raw ids, in three
-# lists (no tuple an entry: a fetch of 10,000 runs parses 20,000 folders).
-RawEntries = tuple[list[bytes], list[bytes], list[bytes]]
+class _Shape:
+    """What every folder with the same entries but for their ids has in common: its modes
+    and names (``key``: the entries' ``<mode> <name>\\0`` joined, which names cannot make
+    ambiguous since they hold no NUL), which entries are files and folders, and, by path
+    prefix, the fast walk's plan (``plans``). Runs repeat a few shapes (every run's root
+    holds ``run.yaml``, ``params.yaml``... ``metrics/``), so most folders cost a lookup."""
+
+    __slots__ = ("any_folder", "files", "folders", "modes", "names", "plans")
+
+    def __init__(self, headers: list[bytes]) -> None:
+        splits = [header.partition(b" ") for header in headers]  # modes hold no space
+        self.modes = [mode for mode, _, _ in splits]
+        self.names = [rest[:-1] for _, _, rest in splits]  # the NUL that ends each name
+        self.files = [
+            mode == b"100644" or mode == b"100755" or _mode(mode) in MODE_BLOBS
+            for mode in self.modes
+        ]
+        self.folders = [_is_tree(mode) for mode in self.modes]
+        self.any_folder = any(self.folders)
+        # prefix -> ((index, path prefix below it) of each folder), or None when an entry
+        # is not plain or a path fails the rules: the fast walk cannot pass the folder there
+        self.plans: dict[bytes, tuple[tuple[int, bytes], ...] | None] = {}
+
+
+# A folder as the parse leaves it: its shape and its entries' raw ids, in order.
+Folder = tuple[_Shape, list[bytes]]
 
 
 def _read_trees(
     reads: CatFileSession, roots: set[bytes], max_depth: int, id_bytes: int
-) -> dict[bytes, RawEntries | None]:
-    """Every folder under ``roots`` down to ``max_depth``: ``{raw id: entries}``, None for
+) -> dict[bytes, Folder | None]:
+    """Every folder under ``roots`` down to ``max_depth``: ``{raw id: folder}``, None for
     an object that is missing, not a tree, or malformed."""
     entry = _entry_pattern(id_bytes)
-    trees: dict[bytes, RawEntries | None] = {}
+    shapes: dict[bytes, _Shape] = {}
+    trees: dict[bytes, Folder | None] = {}
     level = list(roots)
     for _ in range(max_depth + 1):
         if not level:
@@ -162,56 +186,34 @@ def _read_trees(
         found = reads.read_raw(hex_listing(level, id_bytes), len(level))
         following: list[bytes] = []
         for tree_id, obj in zip(level, found, strict=True):
-            entries: RawEntries | None = None
+            folder: Folder | None = None
             if obj is not None and obj[1] == b"tree":
-                # (mode, name, id) groups between gaps: a well-formed tree has no gap,
-                # whatever a lenient match would make of one that is not.
+                # ("<mode> <name>\0", id) pairs between gaps: a well-formed tree has no
+                # gap, whatever a lenient match would make of one that is not.
                 parts = entry.split(obj[2])
-                if not any(parts[::4]):
-                    entries = (parts[1::4], parts[2::4], parts[3::4])
-            trees[tree_id] = entries
-            if not entries:
-                pass
-            elif _PLAIN_MODES.issuperset(entries[0]):  # the usual case, in C
-                following += compress(entries[2], map(_FOLDER.__eq__, entries[0]))
-            else:
-                following += [
-                    oid
-                    for mode, oid in zip(entries[0], entries[2], strict=True)
-                    if mode == b"40000" or (mode[:1] == b"0" and _is_tree(mode))
-                ]
+                if not any(parts[::3]):
+                    headers = parts[1::3]
+                    key = b"".join(headers)
+                    shape = shapes.get(key)
+                    if shape is None:
+                        shape = shapes[key] = _Shape(headers)
+                    folder = (shape, parts[2::3])
+                    if shape.any_folder:
+                        following += compress(folder[1], shape.folders)
+            trees[tree_id] = folder
         level = list(set(following).difference(trees))
     return trees
 
 
 def _blob_sizes(
-    reads: CatFileSession, trees: dict[bytes, RawEntries | None], id_bytes: int
+    reads: CatFileSession, trees: dict[bytes, Folder | None], id_bytes: int
 ) -> dict[bytes, int | None]:
     listed = list(filter(None, trees.values()))
-    modes = list(chain.from_iterable([entries[0] for entries in listed]))
-    if _PLAIN_MODES.issuperset(modes):  # the usual case: the files picked out in C
-        ids = chain.from_iterable([entries[2] for entries in listed])
-        blobs = list(set(compress(ids, map(_FOLDER.__ne__, modes))))
-    else:
-        blobs = list(
-            {
-                oid
-                for modes, _, ids in listed
-                for mode, oid in zip(modes, ids, strict=True)
-                if mode == b"100644" or mode == b"100755" or _mode(mode) in MODE_BLOBS
-            }
-        )
+    ids = chain.from_iterable([folder[1] for folder in listed])
+    files = chain.from_iterable([folder[0].files for folder in listed])
+    blobs = list(set(compress(ids, files)))  # each file's id once, picked out in C
     sizes = reads.raw_sizes(hex_listing(blobs, id_bytes), len(blobs))
     return dict(zip(blobs, sizes, strict=True))
-
-
-_FOLDER = b"40000"
-_PLAIN_MODES = frozenset((_FOLDER, b"100644", b"100755"))  # as git writes them
-_COMMON_MODES = {b"40000": MODE_TREE, b"100644": MODE_BLOBS[0], b"100755": MODE_BLOBS[1]}
-
-
-def _mode(digits: bytes) -> int:
-    return _COMMON_MODES.get(digits) or int(digits, 8)
 
 
 def _is_tree(digits: bytes) -> bool:
@@ -219,79 +221,135 @@ def _is_tree(digits: bytes) -> bool:
     return digits == b"40000" or (digits[:1] == b"0" and int(digits, 8) == MODE_TREE)
 
 
+def _mode(digits: bytes) -> int:
+    return _COMMON_MODES.get(digits) or int(digits, 8)
+
+
+_COMMON_MODES = {b"40000": MODE_TREE, b"100644": MODE_BLOBS[0], b"100755": MODE_BLOBS[1]}
+
+
 @functools.lru_cache(maxsize=4)
 def _entry_pattern(id_bytes: int) -> re.Pattern[bytes]:
-    return re.compile(rb"([0-7]+) ([^\0]*)\0(.{%d})" % id_bytes, re.S)
+    return re.compile(rb"([0-7]+ [^\0]*\0)(.{%d})" % id_bytes, re.S)
 
 
 class _FastWalk:
-    """The usual case in a few operations an entry: a run passes when every path passed
-    the rules, every entry is a folder or a regular file no bigger than the smallest cap,
-    and the counts are within the limits; then no check of ``_Walk`` can fail. Anything
-    else answers None and goes to ``_Walk``. A folder's (entries, bytes) are kept by (id,
-    path) and each path's verdict by path, as there."""
+    """The usual case in a few operations a folder: a run passes when every path passed
+    the rules, every entry is a folder or a regular file (git's plain modes), every file
+    of the batch is there and no bigger than the smallest cap, and the counts are within
+    the limits; then no check of ``_Walk`` can fail. Anything else answers False and goes
+    to ``_Walk``.
+
+    A folder's paths and modes are judged once by shape and prefix (``_Shape.plans``), so
+    a folder costs a lookup and a call a sub-folder, whatever number of files it holds.
+    Sizes are looked at once for the whole batch: with no file over the smallest cap (nor
+    missing), a run of ``n`` entries holds at most ``n * largest`` bytes, and only a run
+    over the byte limit by that bound has its bytes summed (by folder id: a folder's bytes
+    do not depend on where it sits)."""
 
     def __init__(
-        self, trees: dict[bytes, RawEntries | None], sizes: dict[bytes, int | None], rules: Rules
+        self, trees: dict[bytes, Folder | None], sizes: dict[bytes, int | None], rules: Rules
     ) -> None:
         self.trees = trees
         self.sizes = sizes
         self.rules = rules
-        self.passed: dict[tuple[bytes, bytes], tuple[int, int]] = {}
-        self.paths: dict[bytes, bool] = {}  # raw path -> no problem
-        self.small = rules.smallest_cap
+        self.passed: dict[tuple[bytes, bytes], int] = {}  # (id, prefix) -> entries
+        self.totals: dict[bytes, int | None] = {}  # id -> bytes of its files, all folders down
+        small = rules.smallest_cap
+        values = list(sizes.values())
+        self.outsized: set[bytes] = set()  # files missing or over the smallest cap
+        if None not in values:  # the usual case, in C
+            self.largest: int = max(cast("list[int]", values), default=0)
+        if None in values or self.largest > small:
+            self.outsized = {oid for oid, size in sizes.items() if size is None or size > small}
+            self.largest = max((s for s in values if s is not None and s <= small), default=0)
 
-    def tree(self, tree_id: bytes, prefix: bytes) -> tuple[int, int] | None:
+    def run(self, root: bytes) -> bool:
+        """Whether the run whose root folder is ``root`` passes every check."""
+        entries = self.tree(root, b"")
+        if entries is None:
+            return False
+        if entries * self.largest <= self.rules.max_total_bytes:
+            return True
+        total = self.total(root)
+        return total is not None and total <= self.rules.max_total_bytes
+
+    def tree(self, tree_id: bytes, prefix: bytes) -> int | None:
+        """The entries under the folder at ``prefix``, or None when the fast walk cannot
+        pass it there."""
         known = self.passed.get((tree_id, prefix))
         if known is not None:
             return known
-        entries = self.trees.get(tree_id)
-        if entries is None:
+        folder = self.trees.get(tree_id)
+        if folder is None:
             return None
-        paths, sizes, small = self.paths, self.sizes, self.small
-        count, total = len(entries[0]), 0
-        for mode, name, oid in zip(*entries, strict=True):
+        shape, ids = folder
+        if prefix in shape.plans:
+            plan = shape.plans[prefix]
+        else:
+            plan = shape.plans[prefix] = self._plan(shape, prefix)
+        if plan is None or (self.outsized and not self.outsized.isdisjoint(ids)):
+            return None
+        count = len(ids)
+        for index, below in plan:
+            found = self.tree(ids[index], below)
+            if found is None:
+                return None
+            count += found
+            if count > self.rules.max_entries:
+                return None  # at once: a tree bomb is not walked to its end
+        if count > self.rules.max_entries:
+            return None
+        self.passed[(tree_id, prefix)] = count
+        return count
+
+    def _plan(self, shape: _Shape, prefix: bytes) -> tuple[tuple[int, bytes], ...] | None:
+        plan = []
+        for index, (mode, name) in enumerate(zip(shape.modes, shape.names, strict=True)):
             path = prefix + name
-            fine = paths.get(path)
-            if fine is None:
-                fine = paths[path] = self.rules.path_problem(path) is None
-            if not fine:
+            if self.rules.path_problem(path) is not None:
                 return None
-            if mode == b"100644" or mode == b"100755":
-                size = sizes.get(oid)
-                if size is None or size > small:
-                    return None
-                total += size
-            elif mode == b"40000":
-                below = self.tree(oid, path + b"/")
-                if below is None:
-                    return None
-                count += below[0]
-                total += below[1]
-                if count > self.rules.max_entries:
-                    return None  # at once: a tree bomb is not walked to its end
-            else:
+            if mode == b"40000":
+                plan.append((index, path + b"/"))
+            elif mode != b"100644" and mode != b"100755":
                 return None
-        if count > self.rules.max_entries or total > self.rules.max_total_bytes:
+        return tuple(plan)
+
+    def total(self, tree_id: bytes) -> int | None:
+        """The bytes of every file under a folder the fast walk passed (each time it is
+        held), or None when one cannot be sized."""
+        if tree_id in self.totals:
+            return self.totals[tree_id]
+        self.totals[tree_id] = None  # (a folder cannot hold itself: git ids are hashes)
+        folder = self.trees.get(tree_id)
+        if folder is None:
             return None
-        self.passed[(tree_id, prefix)] = (count, total)
-        return count, total
+        total = 0
+        for mode, oid in zip(folder[0].modes, folder[1], strict=True):
+            size = self.total(oid) if mode == b"40000" else self.sizes.get(oid)
+            if size is None:
+                return None
+            total += size
+        self.totals[tree_id] = total
+        return total
 
 
 class _HexView:
     """The raw reads as ``_Walk`` takes them: listings with int modes, ids in hex."""
 
-    def __init__(
-        self, trees: dict[bytes, RawEntries | None], sizes: dict[bytes, int | None]
-    ) -> None:
+    def __init__(self, trees: dict[bytes, Folder | None], sizes: dict[bytes, int | None]) -> None:
         self.trees = trees
         self.sizes = sizes
 
     def listing(self, tree_id: str) -> Listing | None:
-        entries = self.trees.get(bytes.fromhex(tree_id))
-        if entries is None:
+        folder = self.trees.get(bytes.fromhex(tree_id))
+        if folder is None:
             return None
-        return [(name, _mode(mode), oid.hex()) for mode, name, oid in zip(*entries, strict=True)]
+        shape, ids = folder
+        return [
+            (name, _mode(mode), oid.hex())
+            for mode, name, oid in zip(shape.modes, shape.names, ids, strict=True)
+        ]
 
     def size(self, oid: str) -> int | None:
         return self.sizes.get(bytes.fromhex(oid), 0)
