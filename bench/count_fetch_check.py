@@ -11,8 +11,9 @@ repository (``--no-local``: a local clone would hardlink the objects):
 - ``count`` (the default): user-space instructions with valgrind's cachegrind
   (``--cache-sim=no``, ``--trace-children=yes``), which the machine's load does not move.
   Two processes a tree: ``setup`` (imports, the refs listed, nothing checked) and
-  ``check`` (the same, then the check); the check's Python is their difference, its git
-  side the instructions of the ``git cat-file`` processes it started.
+  ``check`` (the same, then the check); the check's Python is their difference, and so is
+  its git side (the ``git cat-file`` session, and ``git config`` of the partial-clone
+  question).
 - ``time``: CPU seconds (user + system) of the check in process, its git children apart
   (``getrusage``), ``--rounds`` rounds, each tree in turn (the order alternates), with the
   load average; medians.
@@ -102,7 +103,7 @@ def env_for(tree: Path) -> dict[str, str]:
 
 
 def count(tree: Path, phase: str, clone: Path) -> tuple[int, int]:
-    """Instructions of the worker's Python process and of its ``git cat-file`` children."""
+    """Instructions of the worker's Python process and of its git children."""
     with tempfile.TemporaryDirectory() as out:
         done = subprocess.run(
             [
@@ -131,10 +132,10 @@ def count(tree: Path, phase: str, clone: Path) -> tuple[int, int]:
             total = re.search(r"^summary: (\d+)", text, re.MULTILINE)
             if command is None or total is None:
                 continue
-            if "cat-file" in command.group(1):
-                git += int(total.group(1))
-            elif "python" in command.group(1).split()[0]:
+            if "python" in command.group(1).split()[0]:
                 python += int(total.group(1))
+            else:
+                git += int(total.group(1))
     return python, git
 
 
@@ -167,11 +168,12 @@ def main() -> None:
     if args.mode == "count":
         for tree in trees:
             timed(tree, clone)  # compiles the tree's modules first: counted as in use
-            setup, _ = count(tree, "setup", clone)
-            checked, git = count(tree, "check", clone)
+            setup, setup_git = count(tree, "setup", clone)
+            checked, checked_git = count(tree, "check", clone)
+            python, git = checked - setup, checked_git - setup_git
             print(
-                f"{tree}: check's Python {checked - setup:,} instructions, "
-                f"its git cat-file {git:,}, both {checked - setup + git:,}"
+                f"{tree}: the check's Python {python:,} instructions, "
+                f"its git processes {git:,}, both {python + git:,}"
             )
         return
     samples: dict[Path, list[dict[str, float]]] = {tree: [] for tree in trees}
@@ -184,7 +186,7 @@ def main() -> None:
         loads = [v["load"] for v in values]
         print(
             f"{tree}: CPU medians of {len(values)}: Python {python:.3f} s, "
-            f"git cat-file {git:.3f} s, both {statistics.median(v['python'] + v['git'] for v in values):.3f} s "
+            f"git {git:.3f} s, both {statistics.median(v['python'] + v['git'] for v in values):.3f} s "
             f"(Python {min(v['python'] for v in values):.3f}-{max(v['python'] for v in values):.3f}; "
             f"load {min(loads):.1f}-{max(loads):.1f})"
         )

@@ -150,7 +150,7 @@ class _Shape:
     prefix, the fast walk's plan (``plans``). Runs repeat a few shapes (every run's root
     holds ``run.yaml``, ``params.yaml``... ``metrics/``), so most folders cost a lookup."""
 
-    __slots__ = ("any_folder", "files", "folders", "modes", "names", "plans")
+    __slots__ = ("any_folder", "files", "folders", "modes", "names", "plans", "template")
 
     def __init__(self, headers: list[bytes]) -> None:
         splits = [header.partition(b" ") for header in headers]  # modes hold no space
@@ -165,10 +165,58 @@ class _Shape:
         # prefix -> ((index, path prefix below it) of each folder), or None when an entry
         # is not plain or a path fails the rules: the fast walk cannot pass the folder there
         self.plans: dict[bytes, tuple[tuple[int, bytes], ...] | None] = {}
+        # the whole tree of this shape, each id a group (see _Parser)
+        self.template: re.Pattern[bytes] | None = None
 
 
 # A folder as the parse leaves it: its shape and its entries' raw ids, in order.
-Folder = tuple[_Shape, list[bytes]]
+Folder = tuple[_Shape, Sequence[bytes]]
+
+_TEMPLATES = 256  # shapes a check compiles a template of, at most (a compile is ~50 us)
+_TEMPLATE_ENTRIES = 128  # and only of shapes this small
+
+
+class _Parser:
+    """Trees parsed into folders. A shape seen twice gets a template: its entries' headers
+    as literals, each id as ``(.{20})`` (``.`` matching any byte); a tree of the same
+    length is first matched whole against it, one call in C, and its ids are the groups.
+    A match is exactly the parse the entry split would make (a header fixes where its
+    name ends: names hold no NUL, modes no space); a tree that does not match is split."""
+
+    def __init__(self, id_bytes: int) -> None:
+        self.id_bytes = id_bytes
+        self.entry = _entry_pattern(id_bytes)
+        self.shapes: dict[bytes, _Shape] = {}
+        self.by_length: dict[int, _Shape] = {}  # body length -> shape last parsed at it
+        self.templates = 0
+
+    def folder(self, body: bytes) -> Folder | None:
+        """The folder a tree's body holds, or None when it is malformed."""
+        shape = self.by_length.get(len(body))
+        if shape is not None and shape.template is not None:
+            match = shape.template.fullmatch(body)
+            if match is not None:
+                return shape, match.groups()
+        # ("<mode> <name>\0", id) pairs between gaps: a well-formed tree has no gap,
+        # whatever a lenient match would make of one that is not.
+        parts = self.entry.split(body)
+        if any(parts[::3]):
+            return None
+        headers = parts[1::3]
+        key = b"".join(headers)
+        shape = self.shapes.get(key)
+        if shape is None:
+            shape = self.shapes[key] = _Shape(headers)
+        elif (
+            shape.template is None
+            and self.templates < _TEMPLATES
+            and len(headers) <= _TEMPLATE_ENTRIES
+        ):
+            self.templates += 1
+            literal = b"".join(re.escape(h) + b"(.{%d})" % self.id_bytes for h in headers)
+            shape.template = re.compile(literal, re.S)
+        self.by_length[len(body)] = shape
+        return shape, parts[2::3]
 
 
 def _read_trees(
@@ -176,8 +224,7 @@ def _read_trees(
 ) -> dict[bytes, Folder | None]:
     """Every folder under ``roots`` down to ``max_depth``: ``{raw id: folder}``, None for
     an object that is missing, not a tree, or malformed."""
-    entry = _entry_pattern(id_bytes)
-    shapes: dict[bytes, _Shape] = {}
+    parse = _Parser(id_bytes).folder
     trees: dict[bytes, Folder | None] = {}
     level = list(roots)
     for _ in range(max_depth + 1):
@@ -186,20 +233,9 @@ def _read_trees(
         found = reads.read_raw(hex_listing(level, id_bytes), len(level))
         following: list[bytes] = []
         for tree_id, obj in zip(level, found, strict=True):
-            folder: Folder | None = None
-            if obj is not None and obj[1] == b"tree":
-                # ("<mode> <name>\0", id) pairs between gaps: a well-formed tree has no
-                # gap, whatever a lenient match would make of one that is not.
-                parts = entry.split(obj[2])
-                if not any(parts[::3]):
-                    headers = parts[1::3]
-                    key = b"".join(headers)
-                    shape = shapes.get(key)
-                    if shape is None:
-                        shape = shapes[key] = _Shape(headers)
-                    folder = (shape, parts[2::3])
-                    if shape.any_folder:
-                        following += compress(folder[1], shape.folders)
+            folder = parse(obj[2]) if obj is not None and obj[1] == b"tree" else None
+            if folder is not None and folder[0].any_folder:
+                following += compress(folder[1], folder[0].folders)
             trees[tree_id] = folder
         level = list(set(following).difference(trees))
     return trees
@@ -230,7 +266,7 @@ _COMMON_MODES = {b"40000": MODE_TREE, b"100644": MODE_BLOBS[0], b"100755": MODE_
 
 @functools.lru_cache(maxsize=4)
 def _entry_pattern(id_bytes: int) -> re.Pattern[bytes]:
-    return re.compile(rb"([0-7]+ [^\0]*\0)(.{%d})" % id_bytes, re.S)
+    return re.compile(rb"([0-7]++ [^\0]*+\0)(.{%d})" % id_bytes, re.S)
 
 
 class _FastWalk:

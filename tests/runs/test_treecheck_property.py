@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from gitruns.errors import InvalidRunError
 from gitruns.format.ids import new_run_id
 from gitruns.runs import treecheck
+from gitruns.runs.gitbatch import parse_tree
 from gitruns.runs.untrusted import Limits, check_run_refs, check_tree
 
 # smallest cap 500 (metrics), other files 1000, a run 2000 bytes, 12 entries, 3 levels
@@ -147,3 +148,60 @@ def test_the_bulk_check_refuses_what_the_per_object_check_refuses(
     with monkeypatch.context() as patched:
         patched.setattr(treecheck._FastWalk, "run", lambda self, root: False)
         assert _messages(check_run_refs(store(repo), runs, LIMITS)) == bulk
+
+
+_headers = st.lists(
+    st.tuples(
+        st.sampled_from([b"100644", b"100755", b"40000", b"120000", b"0100644", b"7"]),
+        st.sampled_from(
+            [b"run.yaml", b"a.csv", b"a_csv", b"m", b" ", b"a b", b"1", b"\xff\n", b""]
+        ),
+    ),
+    max_size=4,
+)
+_ids = st.lists(
+    st.sampled_from([bytes(20), b"\0" * 19 + b"\n", b"1" * 20, bytes(range(20))]),
+    min_size=4,
+    max_size=4,
+)
+_damage = st.one_of(
+    st.just(b""), st.sampled_from([b"x", b"\0", b"100644 a\0", b"100644 a\0" + bytes(19)])
+)
+
+
+@given(
+    st.lists(_headers, min_size=1, max_size=3),
+    st.lists(st.tuples(st.integers(0, 2), _ids, _damage, st.booleans()), max_size=16),
+)
+@example(  # a template of "a.csv" must not match "a_csv" ('.' is a literal there)
+    [[(b"100644", b"a.csv")], [(b"100644", b"a_csv")]],
+    [(0, [bytes(20)] * 4, b"", False)] * 2 + [(1, [bytes(20)] * 4, b"", False)],
+)
+def test_a_parse_by_template_is_the_entry_split(
+    shapes: list[list[tuple[bytes, bytes]]], trees: list[Any]
+) -> None:
+    """Trees of a few shapes (so that shapes repeat and get templates) with their own ids,
+    some damaged at the end or the start: each parses to the entries
+    ``gitbatch.parse_tree`` reads, or to None where it refuses the tree."""
+    parser = treecheck._Parser(20)
+    for index, ids, damage, at_start in trees:
+        headers = shapes[index % len(shapes)]
+        body = b"".join(
+            mode + b" " + name + b"\0" + oid
+            for (mode, name), oid in zip(headers, ids[: len(headers)], strict=True)
+        )
+        body = damage + body if at_start else body + damage
+        try:
+            expected: Any = [(name, mode, oid) for name, mode, oid in parse_tree(body, 20)]
+        except ValueError:
+            expected = None
+        folder = parser.folder(body)
+        if folder is None:
+            assert expected is None
+        else:
+            shape, found = folder
+            got = [
+                (name, treecheck._mode(mode), oid.hex())
+                for mode, name, oid in zip(shape.modes, shape.names, found, strict=True)
+            ]
+            assert got == expected
