@@ -70,7 +70,7 @@ def check_trees_in_bulk(
     gc.disable()  # tens of thousands of lists and slices, no cycle among them: nothing to free
     try:
         # every pass (commits, folder levels, sizes) through one git process
-        with CatFileSession(store) as reads:
+        with CatFileSession(store, without_ids=True) as reads:
             return _check(reads, runs, rules, root_trees or {})
     finally:
         if collecting:
@@ -87,12 +87,12 @@ def _check(
     roots: dict[str, bytes] = {}  # ref name -> raw root tree id
     unknown = [(ref_name, commit) for ref_name, commit in runs if commit not in root_trees]
     listing = "".join(f"{commit}\n" for _, commit in unknown).encode()
-    commits = dict(zip(unknown, reads.read_raw(listing, len(unknown)), strict=True))
+    commits = dict(zip(unknown, reads.read_typed(listing, len(unknown)), strict=True))
     for ref_name, commit in runs:
         if commit in root_trees:
             root = _hex_root(root_trees[commit], len(commit))
         else:
-            root = _root_tree(commits[ref_name, commit])
+            root = _root_tree(commits[ref_name, commit], len(commit))
         if root is None:
             failed[ref_name] = NOT_A_COMMIT
         else:
@@ -123,12 +123,12 @@ def _hex_root(tree: str | None, id_length: int) -> bytes | None:
     return _from_hex(tree)
 
 
-def _root_tree(found: tuple[bytes, bytes, bytes] | None) -> bytes | None:
-    if found is None or found[1] != b"commit" or not found[2].startswith(b"tree "):
+def _root_tree(found: tuple[bytes, bytes] | None, id_length: int) -> bytes | None:
+    if found is None or found[0] != b"commit" or not found[1].startswith(b"tree "):
         return None
-    end = found[2].find(b"\n")
-    root = found[2][5:end]
-    if len(root) != len(found[0]):
+    end = found[1].find(b"\n")
+    root = found[1][5:end]
+    if len(root) != id_length:
         return None
     return _from_hex(root.decode("ascii", errors="replace"))
 
@@ -230,10 +230,10 @@ def _read_trees(
     for _ in range(max_depth + 1):
         if not level:
             break
-        found = reads.read_raw(hex_listing(level, id_bytes), len(level))
+        found = reads.read_typed(hex_listing(level, id_bytes), len(level))
         following: list[bytes] = []
         for tree_id, obj in zip(level, found, strict=True):
-            folder = parse(obj[2]) if obj is not None and obj[1] == b"tree" else None
+            folder = parse(obj[1]) if obj is not None and obj[0] == b"tree" else None
             if folder is not None and folder[0].any_folder:
                 following += compress(folder[1], folder[0].folders)
             trees[tree_id] = folder
@@ -248,7 +248,7 @@ def _blob_sizes(
     ids = chain.from_iterable([folder[1] for folder in listed])
     files = chain.from_iterable([folder[0].files for folder in listed])
     blobs = list(set(compress(ids, files)))  # each file's id once, picked out in C
-    sizes = reads.raw_sizes(hex_listing(blobs, id_bytes), len(blobs))
+    sizes = reads.sizes(hex_listing(blobs, id_bytes), len(blobs))
     return dict(zip(blobs, sizes, strict=True))
 
 

@@ -390,7 +390,6 @@ def test_a_commit_whose_tree_line_has_spaces_fails_alone(
     read as a shorter id and shift the other runs' ids in the pass's listing. It is not a
     commit git can read; the good runs of the batch still pass."""
     repo, cases = crafted
-    _, _, good = cases["good"]
     spaced = "ab" * 9 + " " + "ab" * 5 + " " + "ab" * 5
     body = f"tree {spaced}\nauthor A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n\nx\n"
     commit = _plumb(
@@ -404,3 +403,34 @@ def test_a_commit_whose_tree_line_has_spaces_fails_alone(
         bulk = _bulk(repo, order)
         assert list(bulk) == [ref]
         assert "does not point at a commit" in bulk[ref]
+
+
+def test_a_session_without_ids_answers_as_one_process_a_pass(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--batch-command=%(objecttype) %(objectsize)``: types, contents and sizes as the
+    per-pass reads give them, a missing object None; and the same where git is older."""
+    repo, cases = crafted
+    repository = store(repo)
+    commits = [commit for _, _, commit in cases.values()]
+    trees = [_plumb(repo, "rev-parse", f"{c}^{{tree}}") for c in commits[:3]]
+    big = [_blob(repo, bytes([i]) * 1_500_000) for i in range(2)]  # over a pipe's worth
+    there = [*commits, *trees, *big]
+    names = [*there[:3], "0" * 40, *there[3:], "f" * 40]
+    listing, present = ("".join(f"{n}\n" for n in n_).encode() for n_ in (names, there))
+    count = len(names)
+    expected = [None if o is None else (o[1], o[2]) for o in read_raw(repository, listing, count)]
+    assert expected[3] is None and expected[-1] is None and expected[-2] is not None
+    sizes = raw_sizes(repository, listing, count)
+    assert sizes[3] is None and sizes[-2] == 1_500_000
+    for old_git in (False, True):
+        if old_git:
+            monkeypatch.setenv("PATH", git_before_batch_command(tmp_path / "old-git"))
+        with CatFileSession(repository, without_ids=True) as reads:
+            assert reads.read_typed(listing, count) == expected
+            assert reads.sizes(listing, count) == sizes
+            assert reads.sizes(present, len(there)) == [s for s in sizes if s is not None]
+            assert reads._per_pass == old_git  # (the older git refused the option)
+            assert reads.read_typed(b"", 0) == [] and reads.sizes(b"", 0) == []
