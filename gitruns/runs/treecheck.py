@@ -85,14 +85,14 @@ def _check(
 ) -> dict[str, str]:
     failed: dict[str, str] = {}
     roots: dict[str, bytes] = {}  # ref name -> raw root tree id
-    unknown = [(ref_name, commit) for ref_name, commit in runs if commit not in root_trees]
-    listing = "".join(f"{commit}\n" for _, commit in unknown).encode()
-    commits = dict(zip(unknown, reads.read_typed(listing, len(unknown)), strict=True))
+    unknown = [commit for _, commit in runs if commit not in root_trees]
+    listing = ("\n".join(unknown) + "\n").encode()
+    commits = iter(reads.read_typed(listing, len(unknown)))  # in the order of ``runs``
     for ref_name, commit in runs:
         if commit in root_trees:
             root = _hex_root(root_trees[commit], len(commit))
         else:
-            root = _root_tree(commits[ref_name, commit], len(commit))
+            root = _root_tree(next(commits), len(commit))
         if root is None:
             failed[ref_name] = NOT_A_COMMIT
         else:

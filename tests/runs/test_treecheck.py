@@ -434,3 +434,19 @@ def test_a_session_without_ids_answers_as_one_process_a_pass(
             assert reads.sizes(present, len(there)) == [s for s in sizes if s is not None]
             assert reads._per_pass == old_git  # (the older git refused the option)
             assert reads.read_typed(b"", 0) == [] and reads.sizes(b"", 0) == []
+
+
+def test_root_trees_known_for_some_runs_only_give_the_same_verdicts(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    """The commits whose root tree is not handed in are read, each to its own run."""
+    from gitruns.sharing.refs import list_refs_with_trees
+
+    repo, cases = crafted
+    runs = list(cases.values())
+    _, trees = list_refs_with_trees(store(repo), "refs/remote-runs/origin/")
+    expected = _bulk(repo, runs)
+    for kept in (0, 1):
+        some = {c: t for i, (_, _, c) in enumerate(runs) if i % 2 == kept for t in [trees[c]]}
+        found = check_run_refs(store(repo), runs, LIMITS, some)
+        assert {ref: exc.message for ref, exc in found.items()} == expected
