@@ -17,6 +17,10 @@ repository (``--no-local``: a local clone would hardlink the objects):
 - ``time``: CPU seconds (user + system) of the check in process, its git children apart
   (``getrusage``), ``--rounds`` rounds, each tree in turn (the order alternates), with the
   load average; medians.
+- ``fetch``: CPU seconds of a whole ``python -m gitruns fetch origin`` (this Python, each
+  tree's gitruns) and of the raw ``git fetch origin 'refs/runs/*:refs/remote-runs/origin/*'``,
+  each into a fresh ``--no-local`` clone of the remote, interleaved; medians. (The
+  compaction a fetch leaves running in the background is not counted.)
 
 ``--tree`` names another tree's gitruns (a folder holding a ``gitruns`` package, e.g.
 ``git archive <commit> gitruns | tar -x -C <folder>``), so the same check is compared::
@@ -24,6 +28,7 @@ repository (``--no-local``: a local clone would hardlink the objects):
     python bench/count_fetch_check.py --runs 10000                       # this tree
     python bench/count_fetch_check.py --runs 10000 --tree /tmp/before    # another
     python bench/count_fetch_check.py --mode time --runs 10000 --tree /tmp/before --tree .
+    python bench/count_fetch_check.py --mode fetch --runs 1000 --rounds 10 --tree /tmp/b --tree .
 
 Needs valgrind for ``count`` (``apt-get install valgrind``). Not in docs/benchmarks.md: a
 tool for docs/design.md's figures.
@@ -35,11 +40,13 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,10 +160,56 @@ def timed(tree: Path, clone: Path) -> dict[str, float]:
     return {**json.loads(done.stdout), "load": os.getloadavg()[0]}
 
 
+def whole_fetches(trees: list[Path], remote: Path, runs: int, rounds: int) -> None:
+    ways: list[Path | None] = [None, *trees]  # None: raw git
+    cpu: dict[Path | None, list[float]] = {way: [] for way in ways}
+    loads = []
+    for index in range(rounds):
+        for way in ways if index % 2 == 0 else ways[::-1]:
+            with tempfile.TemporaryDirectory(dir=remote.parent) as folder:
+                clone = Path(folder) / "clone"
+                subprocess.run(
+                    ["git", "clone", "-q", "--no-local", str(remote), str(clone)],
+                    check=True,
+                    capture_output=True,
+                )
+                if way is None:
+                    args = ["git", "fetch", "-q", "origin", f"refs/runs/*:{PREFIX}*"]
+                    env = dict(os.environ)
+                else:
+                    args = [sys.executable, "-m", "gitruns", "fetch", "origin"]
+                    env = env_for(way)
+                before = children_cpu()
+                subprocess.run(args, cwd=clone, env=env, check=True, capture_output=True)
+                cpu[way].append(children_cpu() - before)
+                listed = subprocess.run(
+                    ["git", "for-each-ref", PREFIX],
+                    cwd=clone,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                if listed.stdout.count("\n") != runs:
+                    raise SystemExit(f"{way or 'git'} fetched {listed.stdout.count(chr(10))} runs")
+                loads.append(os.getloadavg()[0])
+                time.sleep(1)  # the fetch's background compaction ends before the folder goes
+    for way, values in cpu.items():
+        median = statistics.median(values)
+        print(
+            f"{way or 'raw git fetch'}: CPU median of {len(values)} {median:.3f} s"
+            f" ({', '.join(f'{v:.2f}' for v in values)}; load {min(loads):.1f}-{max(loads):.1f})"
+        )
+
+
+def children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10_000)
-    parser.add_argument("--mode", choices=("count", "time"), default="count")
+    parser.add_argument("--mode", choices=("count", "time", "fetch"), default="count")
     parser.add_argument("--tree", type=Path, action="append", help="folder holding gitruns/")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "fetch-check")
@@ -176,18 +229,21 @@ def main() -> None:
                 f"its git processes {git:,}, both {python + git:,}"
             )
         return
+    if args.mode == "fetch":
+        whole_fetches(trees, args.work / f"remote-{args.runs}.git", args.runs, args.rounds)
+        return
     samples: dict[Path, list[dict[str, float]]] = {tree: [] for tree in trees}
     for index in range(args.rounds):
         for tree in trees if index % 2 == 0 else trees[::-1]:
             samples[tree].append(timed(tree, clone))
     for tree, values in samples.items():
-        python = statistics.median(v["python"] for v in values)
-        git = statistics.median(v["git"] for v in values)
+        python = [v["python"] for v in values]
+        both = statistics.median(v["python"] + v["git"] for v in values)
         loads = [v["load"] for v in values]
         print(
-            f"{tree}: CPU medians of {len(values)}: Python {python:.3f} s, "
-            f"git {git:.3f} s, both {statistics.median(v['python'] + v['git'] for v in values):.3f} s "
-            f"(Python {min(v['python'] for v in values):.3f}-{max(v['python'] for v in values):.3f}; "
+            f"{tree}: CPU medians of {len(values)}: Python {statistics.median(python):.3f} s, "
+            f"git {statistics.median(v['git'] for v in values):.3f} s, both {both:.3f} s "
+            f"(Python {min(python):.3f}-{max(python):.3f}; "
             f"load {min(loads):.1f}-{max(loads):.1f})"
         )
 
