@@ -10,9 +10,11 @@ is kept by its id and path, so a folder many runs share (``env/``) is walked onc
 stays bounded on crafted trees: a folder is read once whatever number of paths lead to it,
 and a walk stops at the entry limit.
 
-Objects stay raw bytes (ids are never decoded) and each run is first walked on a fast path
-that can only say "passes" (``_FastWalk``); a run it cannot pass goes to the exact walk
-(``_Walk``), which finds and words the problem as the per-object check does.
+Objects stay raw bytes (ids are never decoded; git answers each with its type and size,
+not its id) and each run is first walked on a fast path that can only say "passes"
+(``_FastWalk``: a folder judged by its shape, its modes and names, once a path prefix;
+file sizes once for the batch); a run it cannot pass goes to the exact walk (``_Walk``),
+which finds and words the problem as the per-object check does.
 """
 
 from __future__ import annotations
@@ -145,12 +147,12 @@ def _from_hex(digits: str) -> bytes | None:
 
 class _Shape:
     """What every folder with the same entries but for their ids has in common: its modes
-    and names (``key``: the entries' ``<mode> <name>\\0`` joined, which names cannot make
-    ambiguous since they hold no NUL), which entries are files and folders, and, by path
-    prefix, the fast walk's plan (``plans``). Runs repeat a few shapes (every run's root
+    and names, which entries are files and folders, and, by path prefix, the fast walk's
+    plan (``plans``). Shapes are kept by their entries' ``<mode> <name>\\0`` joined (names
+    hold no NUL, so no two shapes join alike). Runs repeat a few shapes (every run's root
     holds ``run.yaml``, ``params.yaml``... ``metrics/``), so most folders cost a lookup."""
 
-    __slots__ = ("any_folder", "files", "folders", "modes", "names", "plans", "template")
+    __slots__ = ("any_folder", "files", "folders", "modes", "names", "plans", "splits", "template")
 
     def __init__(self, headers: list[bytes]) -> None:
         splits = [header.partition(b" ") for header in headers]  # modes hold no space
@@ -165,19 +167,26 @@ class _Shape:
         # prefix -> ((index, path prefix below it) of each folder), or None when an entry
         # is not plain or a path fails the rules: the fast walk cannot pass the folder there
         self.plans: dict[bytes, tuple[tuple[int, bytes], ...] | None] = {}
-        # the whole tree of this shape, each id a group (see _Parser)
+        # the whole tree of this shape, each id a group (see _Parser), once it was split
+        # _TEMPLATE_AFTER times
         self.template: re.Pattern[bytes] | None = None
+        self.splits = 0
 
 
 # A folder as the parse leaves it: its shape and its entries' raw ids, in order.
 Folder = tuple[_Shape, Sequence[bytes]]
 
-_TEMPLATES = 256  # shapes a check compiles a template of, at most (a compile is ~50 us)
-_TEMPLATE_ENTRIES = 128  # and only of shapes this small
+# A template is compiled (0.4 ms for a run's root, 5 ms for 128 entries) for a shape split
+# this many times already (a match saves about 1 us a tree over the split), for at most
+# so many shapes a check, of at most so many bytes of headers: a batch whose shapes
+# never repeat costs what the split does; the worst a crafted one can add is ~0.15 s.
+_TEMPLATE_AFTER = 64
+_TEMPLATES = 32
+_TEMPLATE_BYTES = 4096
 
 
 class _Parser:
-    """Trees parsed into folders. A shape seen twice gets a template: its entries' headers
+    """Trees parsed into folders. A shape seen often gets a template: its entries' headers
     as literals, each id as ``(.{20})`` (``.`` matching any byte); a tree of the same
     length is first matched whole against it, one call in C, and its ids are the groups.
     A match is exactly the parse the entry split would make (a header fixes where its
@@ -207,10 +216,11 @@ class _Parser:
         shape = self.shapes.get(key)
         if shape is None:
             shape = self.shapes[key] = _Shape(headers)
-        elif (
-            shape.template is None
+        shape.splits += 1
+        if (
+            shape.splits == _TEMPLATE_AFTER
             and self.templates < _TEMPLATES
-            and len(headers) <= _TEMPLATE_ENTRIES
+            and len(key) <= _TEMPLATE_BYTES
         ):
             self.templates += 1
             literal = b"".join(re.escape(h) + b"(.{%d})" % self.id_bytes for h in headers)
@@ -252,16 +262,16 @@ def _blob_sizes(
     return dict(zip(blobs, sizes, strict=True))
 
 
-def _is_tree(digits: bytes) -> bool:
-    # Only zero-padded digits ("040000") name a folder other than as "40000".
-    return digits == b"40000" or (digits[:1] == b"0" and int(digits, 8) == MODE_TREE)
+_COMMON_MODES = {b"40000": MODE_TREE, b"100644": MODE_BLOBS[0], b"100755": MODE_BLOBS[1]}
 
 
 def _mode(digits: bytes) -> int:
     return _COMMON_MODES.get(digits) or int(digits, 8)
 
 
-_COMMON_MODES = {b"40000": MODE_TREE, b"100644": MODE_BLOBS[0], b"100755": MODE_BLOBS[1]}
+def _is_tree(digits: bytes) -> bool:
+    # Only zero-padded digits ("040000") name a folder other than as "40000".
+    return digits == b"40000" or (digits[:1] == b"0" and int(digits, 8) == MODE_TREE)
 
 
 @functools.lru_cache(maxsize=4)

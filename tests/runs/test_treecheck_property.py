@@ -13,6 +13,7 @@ import hashlib
 import zlib
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from _sharing_helpers import store
@@ -139,7 +140,8 @@ def test_the_bulk_check_refuses_what_the_per_object_check_refuses(
     objects = _Objects(repo)
     runs = [objects.run(objects.tree(root)) for root in batch]
     runs += [objects.run(objects.tree(root)) for root in batch[:2]]  # the same trees again
-    bulk = _messages(check_run_refs(store(repo), runs, LIMITS))
+    with mock.patch.object(treecheck, "_TEMPLATE_AFTER", 2):  # (64 in use)
+        bulk = _messages(check_run_refs(store(repo), runs, LIMITS))
     one_by_one = {}
     for ref, _, commit in runs:
         try:
@@ -190,6 +192,13 @@ def test_a_parse_by_template_is_the_entry_split(
     some damaged at the end or the start: each parses to the entries
     ``gitbatch.parse_tree`` reads, or to None where it refuses the tree."""
     parser = treecheck._Parser(20)
+    with mock.patch.object(treecheck, "_TEMPLATE_AFTER", 2):  # (64 in use)
+        _parse_each(parser, shapes, trees)
+
+
+def _parse_each(
+    parser: treecheck._Parser, shapes: list[list[tuple[bytes, bytes]]], trees: list[Any]
+) -> None:
     for index, ids, damage, at_start in trees:
         headers = shapes[index % len(shapes)]
         body = b"".join(
