@@ -6,7 +6,9 @@ A fetch checks every fetched run's tree (``gitruns.runs.untrusted.check_run_refs
 ``git fetch``: the refs under ``refs/remote-runs/origin/`` read from git's files
 (``sharing.reffiles``; the check then reads the runs' commits itself), in a clone that
 fetched them. The clone is made once under ``--work`` from ``bench/gen_runs.py``'s
-repository (``--no-local``: a local clone would hardlink the objects):
+repository (``--no-local``: a local clone would hardlink the objects), or with
+``--distinct`` from runs whose ``metrics/`` folders all differ (no folder shape repeats
+but the root's):
 
 - ``count`` (the default): user-space instructions with valgrind's cachegrind
   (``--cache-sim=no``, ``--trace-children=yes``), which the machine's load does not move.
@@ -78,17 +80,21 @@ if phase == "check":
 """
 
 
-def clone_of(runs: int, work: Path) -> Path:
-    """A clone that fetched the ``runs`` runs of gen_runs' repository into
-    refs/remote-runs/origin/ (made once)."""
-    clone = work / f"clone-{runs}"
+def clone_of(runs: int, work: Path, distinct: bool) -> Path:
+    """A clone that fetched the ``runs`` runs of gen_runs' repository (``distinct``: of
+    ``distinct_runs``) into refs/remote-runs/origin/ (made once)."""
+    kind = "distinct-" if distinct else ""
+    clone = work / f"clone-{kind}{runs}"
     if (clone / ".git").is_dir():
         return clone
-    sys.path.insert(0, str(ROOT / "bench"))
-    from gen_runs import generate
+    if distinct:
+        source = distinct_runs(runs, work / f"source-distinct-{runs}")
+    else:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from gen_runs import generate
 
-    source = Path(generate(runs))
-    remote = work / f"remote-{runs}.git"
+        source = Path(generate(runs))
+    remote = work / f"remote-{kind}{runs}.git"
     shutil.rmtree(remote, ignore_errors=True)
     shutil.rmtree(clone, ignore_errors=True)
     git = ["git", "-c", "advice.detachedHead=false"]
@@ -103,6 +109,46 @@ def clone_of(runs: int, work: Path) -> Path:
         check=True,
     )
     return clone
+
+
+def distinct_runs(runs: int, repo: Path) -> Path:
+    """Small runs whose ``metrics/`` folders all differ (each holds a metric named after
+    its run, and one of 50 shared names): no folder shape but the root repeats much."""
+    shutil.rmtree(repo, ignore_errors=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    ident = ["-c", "user.name=Bench", "-c", "user.email=bench@example.com"]
+    subprocess.run(
+        ["git", *ident, "commit", "-q", "--allow-empty", "-m", "initial"], cwd=repo, check=True
+    )
+    sys.path.insert(0, str(ROOT))
+    from gitruns.format.ids import new_run_id
+
+    importer = subprocess.Popen(
+        ["git", "fast-import", "--quiet", "--done"], cwd=repo, stdin=subprocess.PIPE
+    )
+    assert importer.stdin is not None
+    out = importer.stdin
+    for i in range(runs):
+        out.write(f"commit refs/runs/{new_run_id()}\n".encode())
+        out.write(f"committer Bench <bench@example.com> {1_700_000_000 + i} +0000\n".encode())
+        out.write(b"data 6\nrun %d\n" % (i % 10))
+        files = {
+            "run.yaml": b"name: run-%d\n" % i,
+            "params.yaml": b"lr: %d\n" % i,
+            "summary.yaml": b"loss: %d\n" % i,
+            "artifacts.yaml": b"[]\n",
+            f"metrics/m{i}.csv": b"step,value\n0,%d\n" % i,
+            f"metrics/n{i % 50}.csv": b"step,value\n1,%d\n" % i,
+        }
+        for path, data in files.items():
+            out.write(f"M 100644 inline {path}\n".encode())
+            out.write(b"data %d\n%s\n" % (len(data), data))
+        out.write(b"\n")
+    out.write(b"done\n")
+    out.close()
+    if importer.wait() != 0:
+        raise SystemExit("git fast-import failed")
+    return repo
 
 
 def env_for(tree: Path) -> dict[str, str]:
@@ -212,10 +258,13 @@ def main() -> None:
     parser.add_argument("--mode", choices=("count", "time", "fetch"), default="count")
     parser.add_argument("--tree", type=Path, action="append", help="folder holding gitruns/")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--distinct", action="store_true", help="runs whose metrics/ folders all differ"
+    )
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "fetch-check")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    clone = clone_of(args.runs, args.work)
+    clone = clone_of(args.runs, args.work, args.distinct)
     trees = [tree.resolve() for tree in args.tree or [ROOT]]
     print(f"{args.runs} fetched runs in {clone}; load {os.getloadavg()[0]:.2f}")
     if args.mode == "count":
@@ -230,7 +279,8 @@ def main() -> None:
             )
         return
     if args.mode == "fetch":
-        whole_fetches(trees, args.work / f"remote-{args.runs}.git", args.runs, args.rounds)
+        remote = clone.parent / clone.name.replace("clone-", "remote-", 1)
+        whole_fetches(trees, remote.with_name(remote.name + ".git"), args.runs, args.rounds)
         return
     samples: dict[Path, list[dict[str, float]]] = {tree: [] for tree in trees}
     for index in range(args.rounds):
