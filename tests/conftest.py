@@ -111,14 +111,15 @@ def git_before_batch_command(folder: Path) -> str:
 
 def git_on_batch_command(folder: Path, then: Callable[[str], str]) -> str:
     """A PATH on which `git` is the real one, except that a call with `--batch-command`
-    runs the shell group ``then(path of the real git)`` instead."""
+    (or `--batch-command=<format>`) runs the shell group ``then(path of the real git)``
+    instead."""
     real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
     folder.mkdir()
     shim = folder / "git"
     shim.write_text(
         "#!/bin/sh\n"
         'for arg in "$@"; do\n'
-        f'  [ "$arg" = --batch-command ] && {then(real.stdout.strip())}\n'
+        f'  case "$arg" in --batch-command|--batch-command=*) {then(real.stdout.strip())};; esac\n'
         "done\n"
         f'exec {real.stdout.strip()} "$@"\n'
     )

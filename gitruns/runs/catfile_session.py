@@ -42,10 +42,15 @@ class _Refused(Exception):
 
 class CatFileSession:
     """``read_raw`` and ``raw_sizes`` of ``gitbatch`` over one process; use it as a context
-    manager (the process ends with it)."""
+    manager (the process ends with it).
 
-    def __init__(self, repo: GitDir) -> None:
+    ``without_ids``: git answers with the type and size of each object, not its id too
+    (``--batch-command=%(objecttype) %(objectsize)``: 41 bytes less an answer, to write
+    and to read); such a session reads with ``read_typed`` and ``sizes`` only."""
+
+    def __init__(self, repo: GitDir, *, without_ids: bool = False) -> None:
         self.repo = repo
+        self.without_ids = without_ids
         self._process: subprocess.Popen[bytes] | None = None
         self._errors: IO[bytes] | None = None
         self._per_pass = False  # git has no --batch-command: one process a pass
@@ -57,8 +62,76 @@ class CatFileSession:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def read_typed(self, listing: bytes, count: int) -> list[tuple[bytes, bytes] | None]:
+        """``(type, content)`` of each of the ``count`` objects named one a line in
+        ``listing``, or None when one is missing: ``gitbatch.read_raw`` without the ids."""
+        assert self.without_ids
+        if not count:
+            return []
+        out = self._answers(b"contents ", listing, count)
+        if out is not None:
+            try:
+                return self._typed(out, count)
+            except _Refused:
+                pass
+        found = read_raw(self.repo, listing, count)
+        return [None if obj is None else (obj[1], obj[2]) for obj in found]
+
+    def _typed(self, out: int, count: int) -> list[tuple[bytes, bytes] | None]:
+        # As _contents, over answers whose first line is "<type> <size>" ("<name>
+        # missing" or "<name> ambiguous" when there is no such object).
+        found: list[tuple[bytes, bytes] | None] = []
+        append, data, pos = found.append, b"", 0
+        while True:
+            find, end = data.find, len(data)
+            while len(found) < count:
+                stop = find(b"\n", pos)
+                if stop < 0:
+                    break
+                kind, _, size = data[pos:stop].partition(b" ")
+                if not size.isdigit():
+                    append(None)
+                    pos = stop + 1
+                    continue
+                body_end = stop + 1 + int(size)
+                if body_end + 1 > end:
+                    break  # the content, then a newline, is still to come
+                append((kind, data[stop + 1 : body_end]))
+                pos = body_end + 1
+            if len(found) == count:
+                break
+            chunk = os.read(out, _CHUNK)
+            if not chunk:
+                raise self._stopped_short(data[pos:])
+            data, pos = data[pos:] + chunk, 0
+        self._answered = True
+        return found
+
+    def sizes(self, listing: bytes, count: int) -> list[int | None]:
+        """``raw_sizes`` in a session ``without_ids``."""
+        assert self.without_ids
+        if not count:
+            return []
+        out = self._answers(b"info ", listing, count)
+        if out is not None:
+            try:
+                data = self._line_bytes(out, count)
+            except _Refused:
+                return raw_sizes(self.repo, listing, count)
+            # The usual case, in C: every answer is "<type> <size>" (a missing object's
+            # "<name> missing" is two words too, whose second is no number).
+            words = data.split()
+            if len(words) == 2 * count:
+                found = words[1::2]
+                if b"".join(found).isdigit():
+                    return list(map(int, found))
+            answers = [line.partition(b" ")[2] for line in data.split(b"\n")[:count]]
+            return [int(size) if size.isdigit() else None for size in answers]
+        return raw_sizes(self.repo, listing, count)
+
     def read_raw(self, listing: bytes, count: int) -> list[tuple[bytes, bytes, bytes] | None]:
         """As ``gitbatch.read_raw(repo, listing, count)``."""
+        assert not self.without_ids
         if not count:
             return []
         out = self._answers(b"contents ", listing, count)
@@ -101,6 +174,7 @@ class CatFileSession:
 
     def raw_sizes(self, listing: bytes, count: int) -> list[int | None]:
         """As ``gitbatch.raw_sizes(repo, listing, count)``."""
+        assert not self.without_ids
         if not count:
             return []
         out = self._answers(b"info ", listing, count)
@@ -112,24 +186,20 @@ class CatFileSession:
         return raw_sizes(self.repo, listing, count)
 
     def _sizes(self, out: int, count: int) -> list[int | None]:
-        chunks: list[bytes] = []
-        lines = 0
-        while lines < count:  # an answer a line
-            chunk = os.read(out, _CHUNK)
-            if not chunk:
-                raise self._stopped_short(b"".join(chunks))
-            chunks.append(chunk)
-            lines += chunk.count(b"\n")
-        data = b"".join(chunks)
-        self._answered = True
-        found = _SIZE.findall(data)
-        if len(found) == count:  # the usual case, in C: every object is there
-            return list(map(int, found))
+        data = self._line_bytes(out, count)  # an answer a line
+        # The usual case, in C: every answer is "<id> <type> <size>" (a missing object's
+        # "<name> missing" is two words, so any such line leaves fewer than 3 a line).
+        words = data.split()
+        if len(words) == 3 * count:
+            found = words[2::3]
+            if b"".join(found).isdigit():
+                return list(map(int, found))
         answers = data.split(b"\n")[:count]
         return [int(a.rsplit(b" ", 1)[1]) if _SIZE.match(a + b"\n") else None for a in answers]
 
     def raw_info(self, listing: bytes, count: int) -> list[tuple[bytes, bytes, int] | None]:
         """As ``gitbatch.raw_info(repo, listing, count)``: id, type and size, no content."""
+        assert not self.without_ids
         if not count:
             return []
         out = self._answers(b"info ", listing, count)
@@ -142,6 +212,10 @@ class CatFileSession:
 
     def _lines(self, out: int, count: int) -> list[bytes]:
         """The next ``count`` lines of answers (an answer a line: ``info``)."""
+        return self._line_bytes(out, count).split(b"\n")
+
+    def _line_bytes(self, out: int, count: int) -> bytes:
+        """The next ``count`` lines of answers, as git wrote them."""
         chunks: list[bytes] = []
         lines = 0
         while lines < count:
@@ -151,7 +225,7 @@ class CatFileSession:
             chunks.append(chunk)
             lines += chunk.count(b"\n")
         self._answered = True
-        return b"".join(chunks).split(b"\n")
+        return b"".join(chunks)
 
     def close(self) -> None:
         process, self._process = self._process, None
@@ -189,8 +263,11 @@ class CatFileSession:
         env.pop("GIT_DIR", None)
         env.pop("GIT_WORK_TREE", None)
         self._errors = scratch_file(self.repo.git_dir)
+        option = "--batch-command"
+        if self.without_ids:
+            option += "=%(objecttype) %(objectsize)"
         self._process = subprocess.Popen(
-            ["git", f"--git-dir={self.repo.git_dir}", "cat-file", "--batch-command", "--buffer"],
+            ["git", f"--git-dir={self.repo.git_dir}", "cat-file", option, "--buffer"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,  # answers are read with os.read, in large pieces

@@ -10,9 +10,11 @@ is kept by its id and path, so a folder many runs share (``env/``) is walked onc
 stays bounded on crafted trees: a folder is read once whatever number of paths lead to it,
 and a walk stops at the entry limit.
 
-Objects stay raw bytes (ids are never decoded) and each run is first walked on a fast path
-that can only say "passes" (``_FastWalk``); a run it cannot pass goes to the exact walk
-(``_Walk``), which finds and words the problem as the per-object check does.
+Objects stay raw bytes (ids are never decoded; git answers each with its type and size,
+not its id) and each run is first walked on a fast path that can only say "passes"
+(``_FastWalk``: a folder judged by its shape, its modes and names, once a path prefix;
+file sizes once for the batch); a run it cannot pass goes to the exact walk (``_Walk``),
+which finds and words the problem as the per-object check does.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import gc
 import re
 from collections.abc import Mapping, Sequence
 from itertools import chain, compress
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from gitruns.runs.catfile_session import CatFileSession
 from gitruns.runs.gitbatch import hex_listing
@@ -70,7 +72,7 @@ def check_trees_in_bulk(
     gc.disable()  # tens of thousands of lists and slices, no cycle among them: nothing to free
     try:
         # every pass (commits, folder levels, sizes) through one git process
-        with CatFileSession(store) as reads:
+        with CatFileSession(store, without_ids=True) as reads:
             return _check(reads, runs, rules, root_trees or {})
     finally:
         if collecting:
@@ -85,14 +87,14 @@ def _check(
 ) -> dict[str, str]:
     failed: dict[str, str] = {}
     roots: dict[str, bytes] = {}  # ref name -> raw root tree id
-    unknown = [(ref_name, commit) for ref_name, commit in runs if commit not in root_trees]
-    listing = "".join(f"{commit}\n" for _, commit in unknown).encode()
-    commits = dict(zip(unknown, reads.read_raw(listing, len(unknown)), strict=True))
+    unknown = [commit for _, commit in runs if commit not in root_trees]
+    listing = ("\n".join(unknown) + "\n").encode()
+    commits = iter(reads.read_typed(listing, len(unknown)))  # in the order of ``runs``
     for ref_name, commit in runs:
         if commit in root_trees:
             root = _hex_root(root_trees[commit], len(commit))
         else:
-            root = _root_tree(commits[ref_name, commit])
+            root = _root_tree(next(commits), len(commit))
         if root is None:
             failed[ref_name] = NOT_A_COMMIT
         else:
@@ -105,7 +107,7 @@ def _check(
     fast = _FastWalk(trees, sizes, rules)
     exact: _Walk | None = None
     for ref_name, root in roots.items():
-        if fast.tree(root, b"") is not None:
+        if fast.run(root):
             continue
         # Something is off (or past the fast walk's shortcuts): the exact walk decides,
         # and words what is wrong exactly as the per-object check does.
@@ -120,89 +122,146 @@ def _check(
 def _hex_root(tree: str | None, id_length: int) -> bytes | None:
     if tree is None or len(tree) != id_length:
         return None
+    return _from_hex(tree)
+
+
+def _root_tree(found: tuple[bytes, bytes] | None, id_length: int) -> bytes | None:
+    if found is None or found[0] != b"commit" or not found[1].startswith(b"tree "):
+        return None
+    end = found[1].find(b"\n")
+    root = found[1][5:end]
+    if len(root) != id_length:
+        return None
+    return _from_hex(root.decode("ascii", errors="replace"))
+
+
+def _from_hex(digits: str) -> bytes | None:
+    # bytes.fromhex skips spaces: "ab cd" would read as a 2-byte id, and a short id
+    # would shift every other id of a pass's listing (gitbatch.hex_listing).
     try:
-        return bytes.fromhex(tree)
+        raw = bytes.fromhex(digits)
     except ValueError:
         return None
+    return raw if len(raw) * 2 == len(digits) else None
 
 
-def _root_tree(found: tuple[bytes, bytes, bytes] | None) -> bytes | None:
-    if found is None or found[1] != b"commit" or not found[2].startswith(b"tree "):
-        return None
-    end = found[2].find(b"\n")
-    root = found[2][5:end]
-    if len(root) != len(found[0]):
-        return None
-    try:
-        return bytes.fromhex(root.decode("ascii"))
-    except ValueError:
-        return None
+class _Shape:
+    """What every folder with the same entries but for their ids has in common: its modes
+    and names, which entries are files and folders, and, by path prefix, the fast walk's
+    plan (``plans``). Shapes are kept by their entries' ``<mode> <name>\\0`` joined (names
+    hold no NUL, so no two shapes join alike). Runs repeat a few shapes (every run's root
+    holds ``run.yaml``, ``params.yaml``... ``metrics/``), so most folders cost a lookup."""
+
+    __slots__ = ("any_folder", "files", "folders", "modes", "names", "plans", "splits", "template")
+
+    def __init__(self, headers: list[bytes]) -> None:
+        splits = [header.partition(b" ") for header in headers]  # modes hold no space
+        self.modes = [mode for mode, _, _ in splits]
+        self.names = [rest[:-1] for _, _, rest in splits]  # the NUL that ends each name
+        self.files = [
+            mode == b"100644" or mode == b"100755" or _mode(mode) in MODE_BLOBS
+            for mode in self.modes
+        ]
+        self.folders = [_is_tree(mode) for mode in self.modes]
+        self.any_folder = any(self.folders)
+        # prefix -> ((index, path prefix below it) of each folder), or None when an entry
+        # is not plain or a path fails the rules: the fast walk cannot pass the folder there
+        self.plans: dict[bytes, tuple[tuple[int, bytes], ...] | None] = {}
+        # the whole tree of this shape, each id a group (see _Parser), once it was split
+        # _TEMPLATE_AFTER times
+        self.template: re.Pattern[bytes] | None = None
+        self.splits = 0
 
 
-# A tree as the parse leaves it: its entries' mode digits, names and raw ids, in three
-# lists (no tuple an entry: a fetch of 10,000 runs parses 20,000 folders).
-RawEntries = tuple[list[bytes], list[bytes], list[bytes]]
+# A folder as the parse leaves it: its shape and its entries' raw ids, in order.
+Folder = tuple[_Shape, Sequence[bytes]]
+
+# A template is compiled (0.4 ms for a run's root, 5 ms for 128 entries) for a shape split
+# this many times already (a match saves about 1 us a tree over the split), for at most
+# so many shapes a check, of at most so many bytes of headers: a batch whose shapes
+# never repeat costs what the split does; the worst a crafted one can add is ~0.15 s.
+_TEMPLATE_AFTER = 64
+_TEMPLATES = 32
+_TEMPLATE_BYTES = 4096
+
+
+class _Parser:
+    """Trees parsed into folders. A shape seen often gets a template: its entries' headers
+    as literals, each id as ``(.{20})`` (``.`` matching any byte); a tree of the same
+    length is first matched whole against it, one call in C, and its ids are the groups.
+    A match is exactly the parse the entry split would make (a header fixes where its
+    name ends: names hold no NUL, modes no space); a tree that does not match is split."""
+
+    def __init__(self, id_bytes: int) -> None:
+        self.id_bytes = id_bytes
+        self.entry = _entry_pattern(id_bytes)
+        self.shapes: dict[bytes, _Shape] = {}
+        self.by_length: dict[int, _Shape] = {}  # body length -> shape last parsed at it
+        self.templates = 0
+
+    def folder(self, body: bytes) -> Folder | None:
+        """The folder a tree's body holds, or None when it is malformed."""
+        shape = self.by_length.get(len(body))
+        if shape is not None and shape.template is not None:
+            match = shape.template.fullmatch(body)
+            if match is not None:
+                return shape, match.groups()
+        # ("<mode> <name>\0", id) pairs between gaps: a well-formed tree has no gap,
+        # whatever a lenient match would make of one that is not.
+        parts = self.entry.split(body)
+        if any(parts[::3]):
+            return None
+        headers = parts[1::3]
+        key = b"".join(headers)
+        shape = self.shapes.get(key)
+        if shape is None:
+            shape = self.shapes[key] = _Shape(headers)
+        shape.splits += 1
+        if (
+            shape.splits == _TEMPLATE_AFTER
+            and self.templates < _TEMPLATES
+            and len(key) <= _TEMPLATE_BYTES
+        ):
+            self.templates += 1
+            literal = b"".join(re.escape(h) + b"(.{%d})" % self.id_bytes for h in headers)
+            shape.template = re.compile(literal, re.S)
+        self.by_length[len(body)] = shape
+        return shape, parts[2::3]
 
 
 def _read_trees(
     reads: CatFileSession, roots: set[bytes], max_depth: int, id_bytes: int
-) -> dict[bytes, RawEntries | None]:
-    """Every folder under ``roots`` down to ``max_depth``: ``{raw id: entries}``, None for
+) -> dict[bytes, Folder | None]:
+    """Every folder under ``roots`` down to ``max_depth``: ``{raw id: folder}``, None for
     an object that is missing, not a tree, or malformed."""
-    entry = _entry_pattern(id_bytes)
-    trees: dict[bytes, RawEntries | None] = {}
+    parse = _Parser(id_bytes).folder
+    trees: dict[bytes, Folder | None] = {}
     level = list(roots)
     for _ in range(max_depth + 1):
         if not level:
             break
-        found = reads.read_raw(hex_listing(level, id_bytes), len(level))
+        found = reads.read_typed(hex_listing(level, id_bytes), len(level))
         following: list[bytes] = []
         for tree_id, obj in zip(level, found, strict=True):
-            entries: RawEntries | None = None
-            if obj is not None and obj[1] == b"tree":
-                # (mode, name, id) groups between gaps: a well-formed tree has no gap,
-                # whatever a lenient match would make of one that is not.
-                parts = entry.split(obj[2])
-                if not any(parts[::4]):
-                    entries = (parts[1::4], parts[2::4], parts[3::4])
-            trees[tree_id] = entries
-            if not entries:
-                pass
-            elif _PLAIN_MODES.issuperset(entries[0]):  # the usual case, in C
-                following += compress(entries[2], map(_FOLDER.__eq__, entries[0]))
-            else:
-                following += [
-                    oid
-                    for mode, oid in zip(entries[0], entries[2], strict=True)
-                    if mode == b"40000" or (mode[:1] == b"0" and _is_tree(mode))
-                ]
+            folder = parse(obj[1]) if obj is not None and obj[0] == b"tree" else None
+            if folder is not None and folder[0].any_folder:
+                following += compress(folder[1], folder[0].folders)
+            trees[tree_id] = folder
         level = list(set(following).difference(trees))
     return trees
 
 
 def _blob_sizes(
-    reads: CatFileSession, trees: dict[bytes, RawEntries | None], id_bytes: int
+    reads: CatFileSession, trees: dict[bytes, Folder | None], id_bytes: int
 ) -> dict[bytes, int | None]:
     listed = list(filter(None, trees.values()))
-    modes = list(chain.from_iterable([entries[0] for entries in listed]))
-    if _PLAIN_MODES.issuperset(modes):  # the usual case: the files picked out in C
-        ids = chain.from_iterable([entries[2] for entries in listed])
-        blobs = list(set(compress(ids, map(_FOLDER.__ne__, modes))))
-    else:
-        blobs = list(
-            {
-                oid
-                for modes, _, ids in listed
-                for mode, oid in zip(modes, ids, strict=True)
-                if mode == b"100644" or mode == b"100755" or _mode(mode) in MODE_BLOBS
-            }
-        )
-    sizes = reads.raw_sizes(hex_listing(blobs, id_bytes), len(blobs))
+    ids = chain.from_iterable([folder[1] for folder in listed])
+    files = chain.from_iterable([folder[0].files for folder in listed])
+    blobs = list(set(compress(ids, files)))  # each file's id once, picked out in C
+    sizes = reads.sizes(hex_listing(blobs, id_bytes), len(blobs))
     return dict(zip(blobs, sizes, strict=True))
 
 
-_FOLDER = b"40000"
-_PLAIN_MODES = frozenset((_FOLDER, b"100644", b"100755"))  # as git writes them
 _COMMON_MODES = {b"40000": MODE_TREE, b"100644": MODE_BLOBS[0], b"100755": MODE_BLOBS[1]}
 
 
@@ -217,77 +276,126 @@ def _is_tree(digits: bytes) -> bool:
 
 @functools.lru_cache(maxsize=4)
 def _entry_pattern(id_bytes: int) -> re.Pattern[bytes]:
-    return re.compile(rb"([0-7]+) ([^\0]*)\0(.{%d})" % id_bytes, re.S)
+    return re.compile(rb"([0-7]++ [^\0]*+\0)(.{%d})" % id_bytes, re.S)
 
 
 class _FastWalk:
-    """The usual case in a few operations an entry: a run passes when every path passed
-    the rules, every entry is a folder or a regular file no bigger than the smallest cap,
-    and the counts are within the limits; then no check of ``_Walk`` can fail. Anything
-    else answers None and goes to ``_Walk``. A folder's (entries, bytes) are kept by (id,
-    path) and each path's verdict by path, as there."""
+    """The usual case in a few operations a folder: a run passes when every path passed
+    the rules, every entry is a folder or a regular file (git's plain modes), every file
+    of the batch is there and no bigger than the smallest cap, and the counts are within
+    the limits; then no check of ``_Walk`` can fail. Anything else answers False and goes
+    to ``_Walk``.
+
+    A folder's paths and modes are judged once by shape and prefix (``_Shape.plans``), so
+    a folder costs a lookup and a call a sub-folder, whatever number of files it holds.
+    Sizes are looked at once for the whole batch: with no file over the smallest cap (nor
+    missing), a run of ``n`` entries holds at most ``n * largest`` bytes, and only a run
+    over the byte limit by that bound has its bytes summed (by folder id: a folder's bytes
+    do not depend on where it sits)."""
 
     def __init__(
-        self, trees: dict[bytes, RawEntries | None], sizes: dict[bytes, int | None], rules: Rules
+        self, trees: dict[bytes, Folder | None], sizes: dict[bytes, int | None], rules: Rules
     ) -> None:
         self.trees = trees
         self.sizes = sizes
         self.rules = rules
-        self.passed: dict[tuple[bytes, bytes], tuple[int, int]] = {}
-        self.paths: dict[bytes, bool] = {}  # raw path -> no problem
-        self.small = rules.smallest_cap
+        self.passed: dict[tuple[bytes, bytes], int] = {}  # (id, prefix) -> entries
+        self.totals: dict[bytes, int | None] = {}  # id -> bytes of its files, all folders down
+        small = rules.smallest_cap
+        values = list(sizes.values())
+        self.outsized: set[bytes] = set()  # files missing or over the smallest cap
+        if None not in values:  # the usual case, in C
+            self.largest: int = max(cast("list[int]", values), default=0)
+        if None in values or self.largest > small:
+            self.outsized = {oid for oid, size in sizes.items() if size is None or size > small}
+            self.largest = max((s for s in values if s is not None and s <= small), default=0)
 
-    def tree(self, tree_id: bytes, prefix: bytes) -> tuple[int, int] | None:
+    def run(self, root: bytes) -> bool:
+        """Whether the run whose root folder is ``root`` passes every check."""
+        entries = self.tree(root, b"")
+        if entries is None:
+            return False
+        if entries * self.largest <= self.rules.max_total_bytes:
+            return True
+        total = self.total(root)
+        return total is not None and total <= self.rules.max_total_bytes
+
+    def tree(self, tree_id: bytes, prefix: bytes) -> int | None:
+        """The entries under the folder at ``prefix``, or None when the fast walk cannot
+        pass it there."""
         known = self.passed.get((tree_id, prefix))
         if known is not None:
             return known
-        entries = self.trees.get(tree_id)
-        if entries is None:
+        folder = self.trees.get(tree_id)
+        if folder is None:
             return None
-        paths, sizes, small = self.paths, self.sizes, self.small
-        count, total = len(entries[0]), 0
-        for mode, name, oid in zip(*entries, strict=True):
+        shape, ids = folder
+        if prefix in shape.plans:
+            plan = shape.plans[prefix]
+        else:
+            plan = shape.plans[prefix] = self._plan(shape, prefix)
+        if plan is None or (self.outsized and not self.outsized.isdisjoint(ids)):
+            return None
+        count = len(ids)
+        for index, below in plan:
+            found = self.tree(ids[index], below)
+            if found is None:
+                return None
+            count += found
+            if count > self.rules.max_entries:
+                return None  # at once: a tree bomb is not walked to its end
+        if count > self.rules.max_entries:
+            return None
+        self.passed[(tree_id, prefix)] = count
+        return count
+
+    def _plan(self, shape: _Shape, prefix: bytes) -> tuple[tuple[int, bytes], ...] | None:
+        plan = []
+        for index, (mode, name) in enumerate(zip(shape.modes, shape.names, strict=True)):
             path = prefix + name
-            fine = paths.get(path)
-            if fine is None:
-                fine = paths[path] = self.rules.path_problem(path) is None
-            if not fine:
+            if self.rules.path_problem(path) is not None:
                 return None
-            if mode == b"100644" or mode == b"100755":
-                size = sizes.get(oid)
-                if size is None or size > small:
-                    return None
-                total += size
-            elif mode == b"40000":
-                below = self.tree(oid, path + b"/")
-                if below is None:
-                    return None
-                count += below[0]
-                total += below[1]
-                if count > self.rules.max_entries:
-                    return None  # at once: a tree bomb is not walked to its end
-            else:
+            if mode == b"40000":
+                plan.append((index, path + b"/"))
+            elif mode != b"100644" and mode != b"100755":
                 return None
-        if count > self.rules.max_entries or total > self.rules.max_total_bytes:
+        return tuple(plan)
+
+    def total(self, tree_id: bytes) -> int | None:
+        """The bytes of every file under a folder the fast walk passed (each time it is
+        held), or None when one cannot be sized."""
+        if tree_id in self.totals:
+            return self.totals[tree_id]
+        self.totals[tree_id] = None  # (a folder cannot hold itself: git ids are hashes)
+        folder = self.trees.get(tree_id)
+        if folder is None:
             return None
-        self.passed[(tree_id, prefix)] = (count, total)
-        return count, total
+        total = 0
+        for mode, oid in zip(folder[0].modes, folder[1], strict=True):
+            size = self.total(oid) if mode == b"40000" else self.sizes.get(oid)
+            if size is None:
+                return None
+            total += size
+        self.totals[tree_id] = total
+        return total
 
 
 class _HexView:
     """The raw reads as ``_Walk`` takes them: listings with int modes, ids in hex."""
 
-    def __init__(
-        self, trees: dict[bytes, RawEntries | None], sizes: dict[bytes, int | None]
-    ) -> None:
+    def __init__(self, trees: dict[bytes, Folder | None], sizes: dict[bytes, int | None]) -> None:
         self.trees = trees
         self.sizes = sizes
 
     def listing(self, tree_id: str) -> Listing | None:
-        entries = self.trees.get(bytes.fromhex(tree_id))
-        if entries is None:
+        folder = self.trees.get(bytes.fromhex(tree_id))
+        if folder is None:
             return None
-        return [(name, _mode(mode), oid.hex()) for mode, name, oid in zip(*entries, strict=True)]
+        shape, ids = folder
+        return [
+            (name, _mode(mode), oid.hex())
+            for mode, name, oid in zip(shape.modes, shape.names, ids, strict=True)
+        ]
 
     def size(self, oid: str) -> int | None:
         return self.sizes.get(bytes.fromhex(oid), 0)

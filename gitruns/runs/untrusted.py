@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from gitruns.errors import GitrunsError, InvalidRunError
 from gitruns.format import layout
 from gitruns.format.layout import MAX_META_BYTES, MAX_METRIC_BYTES
-from gitruns.format.runrefs import NOT_A_RUN, parse_run_ref
+from gitruns.format.runrefs import NOT_A_RUN, all_run_refs, parse_run_ref
 from gitruns.runs.treecheck import MODE_BLOBS, MODE_TREE, NOT_A_COMMIT, check_trees_in_bulk
 
 if TYPE_CHECKING:
@@ -155,12 +155,15 @@ def check_run_refs(
     as git listed it, when known (see ``check_trees_in_bulk``)."""
     failed: dict[str, InvalidRunError] = {}
     checkable: list[tuple[str, str]] = []
-    for ref_name, run_id, commit in refs:
-        parsed = parse_run_ref(ref_name)
-        if parsed is None or parsed[1] != run_id:
-            failed[ref_name] = _invalid(ref_name, NOT_A_RUN)
-        else:
-            checkable.append((ref_name, commit))
+    if all_run_refs([(ref_name, run_id) for ref_name, run_id, _ in refs]):
+        checkable = [(ref_name, commit) for ref_name, _, commit in refs]  # (a fetch's)
+    else:
+        for ref_name, run_id, commit in refs:
+            parsed = parse_run_ref(ref_name)
+            if parsed is None or parsed[1] != run_id:
+                failed[ref_name] = _invalid(ref_name, NOT_A_RUN)
+            else:
+                checkable.append((ref_name, commit))
     if store.promisor_remote() is not None:
         memo: TreeMemo = {}
         for ref_name, commit in checkable:

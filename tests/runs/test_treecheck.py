@@ -381,3 +381,72 @@ def test_a_session_answers_as_one_process_a_pass(
         with pytest.raises(BatchError):
             reads.read_raw(b"a\nb\n", 1)  # a name that holds a newline
     assert read_raw(repository, listing, len(names))[-1] is None  # a missing object
+
+
+def test_a_commit_whose_tree_line_has_spaces_fails_alone(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    """``bytes.fromhex`` skips spaces: a tree line of 40 characters with spaces in it would
+    read as a shorter id and shift the other runs' ids in the pass's listing. It is not a
+    commit git can read; the good runs of the batch still pass."""
+    repo, cases = crafted
+    spaced = "ab" * 9 + " " + "ab" * 5 + " " + "ab" * 5
+    body = f"tree {spaced}\nauthor A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n\nx\n"
+    commit = _plumb(
+        repo, "hash-object", "--literally", "-t", "commit", "-w", "--stdin", data=body.encode()
+    )
+    run_id = new_run_id()
+    ref = f"refs/remote-runs/origin/{run_id}"
+    (repo / ".git" / ref).write_text(commit + "\n")  # (git update-ref refuses it)
+    runs = [cases["good"], cases["fine_depth"], (ref, run_id, commit)]
+    for order in (runs, runs[::-1]):
+        bulk = _bulk(repo, order)
+        assert list(bulk) == [ref]
+        assert "does not point at a commit" in bulk[ref]
+
+
+def test_a_session_without_ids_answers_as_one_process_a_pass(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--batch-command=%(objecttype) %(objectsize)``: types, contents and sizes as the
+    per-pass reads give them, a missing object None; and the same where git is older."""
+    repo, cases = crafted
+    repository = store(repo)
+    commits = [commit for _, _, commit in cases.values()]
+    trees = [_plumb(repo, "rev-parse", f"{c}^{{tree}}") for c in commits[:3]]
+    big = [_blob(repo, bytes([i]) * 1_500_000) for i in range(2)]  # over a pipe's worth
+    there = [*commits, *trees, *big]
+    names = [*there[:3], "0" * 40, *there[3:], "f" * 40]
+    listing, present = ("".join(f"{n}\n" for n in n_).encode() for n_ in (names, there))
+    count = len(names)
+    expected = [None if o is None else (o[1], o[2]) for o in read_raw(repository, listing, count)]
+    assert expected[3] is None and expected[-1] is None and expected[-2] is not None
+    sizes = raw_sizes(repository, listing, count)
+    assert sizes[3] is None and sizes[-2] == 1_500_000
+    for old_git in (False, True):
+        if old_git:
+            monkeypatch.setenv("PATH", git_before_batch_command(tmp_path / "old-git"))
+        with CatFileSession(repository, without_ids=True) as reads:
+            assert reads.read_typed(listing, count) == expected
+            assert reads.sizes(listing, count) == sizes
+            assert reads.sizes(present, len(there)) == [s for s in sizes if s is not None]
+            assert reads._per_pass == old_git  # (the older git refused the option)
+            assert reads.read_typed(b"", 0) == [] and reads.sizes(b"", 0) == []
+
+
+def test_root_trees_known_for_some_runs_only_give_the_same_verdicts(
+    crafted: tuple[Path, dict[str, tuple[str, str, str]]],
+) -> None:
+    """The commits whose root tree is not handed in are read, each to its own run."""
+    from gitruns.sharing.refs import list_refs_with_trees
+
+    repo, cases = crafted
+    runs = list(cases.values())
+    _, trees = list_refs_with_trees(store(repo), "refs/remote-runs/origin/")
+    expected = _bulk(repo, runs)
+    for kept in (0, 1):
+        some = {c: t for i, (_, _, c) in enumerate(runs) if i % 2 == kept for t in [trees[c]]}
+        found = check_run_refs(store(repo), runs, LIMITS, some)
+        assert {ref: exc.message for ref, exc in found.items()} == expected

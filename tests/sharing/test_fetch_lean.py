@@ -91,12 +91,12 @@ def test_the_fast_walk_passes_every_valid_run(tmp_path: Path) -> None:
     light = open_for_transfer(team.alice)
     runs = [(f"refs/runs/{i}", c) for i, c in runs_of(team.alice).items()]
     rules = _Rules(DEFAULT_LIMITS)
-    with CatFileSession(light) as reads:
-        commits = reads.read_raw("".join(f"{c}\n" for _, c in runs).encode(), len(runs))
-        roots = [treecheck._root_tree(found) for found in commits]
+    with CatFileSession(light, without_ids=True) as reads:
+        commits = reads.read_typed("".join(f"{c}\n" for _, c in runs).encode(), len(runs))
+        roots = [treecheck._root_tree(found, 40) for found in commits]
         assert all(root is not None for root in roots)
         trees = treecheck._read_trees(reads, {r for r in roots if r}, rules.max_depth, 20)
         sizes = treecheck._blob_sizes(reads, trees, 20)
     walk = treecheck._FastWalk(trees, sizes, rules)
-    assert all(walk.tree(root, b"") is not None for root in roots if root)
+    assert all(walk.run(root) for root in roots if root)
     assert treecheck.check_trees_in_bulk(light, runs, rules) == {}
