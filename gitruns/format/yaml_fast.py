@@ -87,6 +87,7 @@ def _wide() -> _Wide:
 
 
 _LINE = re.compile(r"^( *)(.+)$", re.MULTILINE)
+_MARKERS = ("--- ", "... ")
 # Mapping lines already read, ``content -> (key, value)`` (``_OPEN``: a block follows):
 # the lines of run.yaml repeat from run to run. Immutable values only, as in ``_SEEN``.
 _LINES: dict[str, tuple[str, Any]] = {}
@@ -131,6 +132,8 @@ def parse(raw: bytes) -> Any:
             return UNSURE
     elif _wide().odd.search(text):
         return UNSURE
+    if text.startswith(_MARKERS) or "\n--- " in text or "\n... " in text:
+        return UNSURE  # "--- " or "... " at a line's start marks a document, not a key
     if text[0] not in " -\n" and not text.startswith(("[]", "{}")):
         return _top_mapping(text)
     # (indent, content) of each line that is not empty, split in C: an indent is the
