@@ -6,6 +6,8 @@ would otherwise be listed and shown from a fast reading the slow path rejects.""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -111,4 +113,68 @@ def test_a_run_whose_params_are_not_yaml_is_refused_by_every_command(repo: Path)
     assert listed.returncode == 0 and yaml.safe_load(listed.stdout) == []
     assert "skipping" in listed.stderr and "params.yaml" in listed.stderr
     assert plumb(repo, "rev-parse", ref) != head
+    fsck(repo)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id: x\ntags:\n  a: b\n",  # one key over a mapping of scalars
+        "git:\n  branch: main\n  files:\n  - a\n  opts: {}\n",  # ... holding containers
+        "model:\n  act: relu\n  layers: 4\nlr: 0.1\n",
+    ],
+)
+def test_a_reading_changed_by_its_caller_never_changes_the_next(text: str) -> None:
+    """Entries seen twice are remembered, and the second reading handed out the very
+    containers the memory kept: a caller that changed them changed every later reading
+    of the same text (another run's params or tags) in the process."""
+    raw = text.encode()
+    expected = yaml.load(raw, Loader=yamlio._Loader)
+    for reading in range(5):
+        document = yaml_fast.parse(raw)
+        assert identical(document, expected), (reading, document)
+        for value in document.values():
+            if isinstance(value, dict):
+                value["changed"] = reading
+                for inner in value.values():
+                    if isinstance(inner, list | dict):
+                        inner.clear()
+
+
+_SWEEP = """
+import gitruns
+for lr in (0.1, 0.2, 0.3):
+    with gitruns.start_run(params={"lr": lr, "model": {"layers": 4, "sizes": [8, 8]}}) as run:
+        print(run.id)
+"""
+_CHANGE_ONE_READ_ANOTHER = """
+import sys
+import gitruns
+ids = sys.argv[1:]
+gitruns.get_run(ids[0]).params
+changed = gitruns.get_run(ids[1]).params  # the second reading of the "model" entry
+changed["model"]["layers"] = 99
+changed["model"]["sizes"].append(0)
+print(gitruns.get_run(ids[2]).params["model"])
+"""
+
+
+def test_changing_one_runs_params_never_changes_another_runs(repo: Path) -> None:
+    """Through the public API, in real processes: a sweep's runs share their params.yaml's
+    ``model`` entry; changing one run's params (the user's own object) changed what
+    gitruns then read for another run."""
+    sweep = subprocess.run(
+        [sys.executable, "-c", _SWEEP], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert sweep.returncode == 0, sweep.stderr
+    ids = sweep.stdout.split()
+    read = subprocess.run(
+        [sys.executable, "-c", _CHANGE_ONE_READ_ANOTHER, *ids],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == "{'layers': 4, 'sizes': [8, 8]}"
     fsck(repo)
