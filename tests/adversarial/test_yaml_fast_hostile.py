@@ -178,3 +178,29 @@ def test_changing_one_runs_params_never_changes_another_runs(repo: Path) -> None
     assert read.returncode == 0, read.stderr
     assert read.stdout.strip() == "{'layers': 4, 'sizes': [8, 8]}"
     fsck(repo)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.tuples(
+        st.sampled_from(["--- ", "... ", "---", "...", "-- ", ""]),
+        st.sampled_from(["1", "x", "1.5", "[1]", "'q'", "true", "a b", "~", "- x", "? y", ""]),
+    ).map("".join)
+    | st.text(st.sampled_from("-. x1'"), max_size=7)
+)
+def test_a_command_line_value_after_a_document_marker_is_typed_as_pyyaml_types_it(
+    text: str,
+) -> None:
+    """``record -p k=v`` types v by the fast reader reading ``v: <text>``; alone (as PyYAML
+    reads a command-line value) a leading "--- " is a document marker: "--- 1" is 1."""
+    fast, slow = yamlio.parse_scalar(text), yamlio.pyyaml_scalar(text)
+    assert type(fast) is type(slow) and fast == slow, (text, fast, slow)
+
+
+def test_record_types_a_value_after_a_document_marker_as_yaml_does(repo: Path) -> None:
+    done = record(repo, "-p", "a=--- 1", "-p", "b=--- draft", "--", "true")
+    assert done.returncode == 0, done.stderr
+    [run] = yaml.safe_load(gitruns_cli(repo, "ls", "--format", "json").stdout)
+    shown = yaml.safe_load(gitruns_cli(repo, "show", run["id"], "--format", "json").stdout)
+    assert shown["params"] == {"a": 1, "b": "draft"}  # as PyYAML reads "--- 1" alone
+    fsck(repo)
