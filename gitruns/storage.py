@@ -931,14 +931,20 @@ class Store:
         regular file (git reads the last two as submodules, ``fsck --strict`` refuses the
         first) and peels a commit named as a folder to its tree; here only a tree object
         is a folder, and an odd mode stays what it is (and fails the checks)."""
+        not_a_folder = InvalidRunError(
+            f"git object {tree} is not a folder", "remove or repair the run"
+        )
         try:
             kind, data = self.repo.odb.read(tree)
         except (pygit2.GitError, KeyError, ValueError):
             self._tree(tree)  # missing (fetched in a partial clone) or unreadable: its error
-            kind, data = self.repo.odb.read(tree)
+            try:
+                kind, data = self.repo.odb.read(tree)
+            except (pygit2.GitError, KeyError, ValueError) as exc:
+                raise not_a_folder from exc
         parts = _raw_tree_entry(len(tree.raw)).split(bytes(data))
         if kind != pygit2.GIT_OBJECT_TREE or any(parts[::4]):  # not a tree, or malformed
-            raise InvalidRunError(f"git object {tree} is not a folder", "remove or repair the run")
+            raise not_a_folder
         return [
             (name, int(mode, 8), pygit2.Oid(raw=oid))
             for mode, name, oid in zip(parts[1::4], parts[2::4], parts[3::4], strict=True)
