@@ -213,7 +213,7 @@ def ref_target(common_dir: Path, name: str) -> str | None:
         # A folder (refs/runs/a/, left empty or holding refs/runs/a/b) is no loose ref:
         # git and libgit2 then read the ref from packed-refs, as here.
         return _packed_target(common_dir / "packed-refs", name)
-    line = data.strip()
+    line = data.rstrip()  # leading whitespace: git and libgit2 read a broken ref
     if not _HEX40.fullmatch(line):
         raise NeedsStore(f"{name} is not a plain ref")
     return line.decode()

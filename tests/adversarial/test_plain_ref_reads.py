@@ -64,3 +64,23 @@ def test_a_packed_refs_cut_short_reads_as_libgit2_reads_it_or_goes_to_the_store(
         return  # the Store (libgit2) decides
     assert not isinstance(slow, Exception), f"libgit2 refuses the file ({slow}); read {fast}"
     assert fast == slow
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["HEAD\n", "HEAD\r\n", "HEAD", "HEAD \n", "HEAD\n\n", " HEAD\n", "\nHEAD\n", "HEAD junk\n"],
+)
+def test_a_loose_run_ref_reads_as_libgit2_reads_it_or_goes_to_the_store(
+    repo: Path, content: str
+) -> None:
+    head = git(repo, "rev-parse", "HEAD").strip()
+    name = "refs/runs/01a233f7-2418-7769-bbd7-14882ed88e4b"
+    (repo / ".git" / "refs" / "runs").mkdir(parents=True, exist_ok=True)
+    (repo / ".git" / name).write_text(content.replace("HEAD", head))
+    slow = _libgit2_answer(repo, name)
+    try:
+        fast = ref_target(repo / ".git", name)
+    except NeedsStore:
+        return
+    assert not isinstance(slow, Exception), f"libgit2 refuses the file ({slow}); read {fast}"
+    assert fast == slow
