@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import git
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,6 +43,7 @@ def _fresh_repo(root: Path) -> tuple[Path, list[str]]:
     return repo, commits
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(_layouts)
 def test_random_layouts_read_as_git_lists_them(tmp_path: Path, layout: dict) -> None:  # type: ignore[type-arg]
