@@ -204,3 +204,43 @@ def test_record_types_a_value_after_a_document_marker_as_yaml_does(repo: Path) -
     shown = yaml.safe_load(gitruns_cli(repo, "show", run["id"], "--format", "json").stdout)
     assert shown["params"] == {"a": 1, "b": "draft"}  # as PyYAML reads "--- 1" alone
     fsck(repo)
+
+
+def _change_everything(value: Any) -> None:
+    if isinstance(value, dict):
+        for item in list(value.values()):
+            _change_everything(item)
+        value["changed"] = True
+    elif isinstance(value, list):
+        for item in value:
+            _change_everything(item)
+        value.append("changed")
+
+
+_plain = st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["x", "a b", "1e3"])
+_documents = st.dictionaries(
+    st.sampled_from(["a", "b", "git", "tags", "model"]),
+    st.recursive(
+        _plain,
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from(["k", "m", "n"]), inner, max_size=3)
+        ),
+        max_leaves=8,
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_documents, min_size=1, max_size=3))
+def test_every_reading_changed_by_its_caller_leaves_the_next_readings_alone(
+    documents: list[Any],
+) -> None:
+    for raw in [yamlio.dump(document) for document in documents] * 4:
+        fast = yaml_fast.parse(raw)
+        if fast is yaml_fast.UNSURE:
+            continue
+        assert identical(fast, yaml.load(raw, Loader=yamlio._Loader)), raw
+        _change_everything(fast)
