@@ -927,10 +927,11 @@ class Store:
 
     def _raw_entries(self, tree: pygit2.Oid) -> list[tuple[bytes, int, pygit2.Oid]]:
         """(raw name, mode as written, id) of a folder's entries, as git and the bulk check
-        (``runs/treecheck.py``) read them: libgit2 reads the modes 100664, 644 and 0 as a
-        regular file (git reads the last two as submodules, ``fsck --strict`` refuses the
-        first) and peels a commit named as a folder to its tree; here only a tree object
-        is a folder, and an odd mode stays what it is (and fails the checks)."""
+        (``runs/treecheck.py``) read them: libgit2 reads the modes 100664 and 644 as a
+        regular file (git reads 644 as a submodule, ``fsck --strict`` refuses 100664) and
+        peels a commit named as a folder to its tree; here only a tree object is a folder,
+        an odd mode stays what it is (and fails the checks), and a zero-padded one
+        (``0100644``, ``0``), which ``fsck --strict`` calls broken, makes the folder so."""
         not_a_folder = InvalidRunError(
             f"git object {tree} is not a folder", "remove or repair the run"
         )
@@ -945,6 +946,8 @@ class Store:
         parts = _raw_tree_entry(len(tree.raw)).split(bytes(data))
         if kind != pygit2.GIT_OBJECT_TREE or any(parts[::4]):  # not a tree, or malformed
             raise not_a_folder
+        if any(mode[:1] == b"0" for mode in parts[1::4]):  # zero-padded: fsck --strict
+            raise not_a_folder  # calls the tree broken, as the bulk check does
         return [
             (name, int(mode, 8), pygit2.Oid(raw=oid))
             for mode, name, oid in zip(parts[1::4], parts[2::4], parts[3::4], strict=True)

@@ -163,7 +163,7 @@ def _read_trees(
                 # (mode, name, id) groups between gaps: a well-formed tree has no gap,
                 # whatever a lenient match would make of one that is not.
                 parts = entry.split(obj[2])
-                if not any(parts[::4]):
+                if not any(parts[::4]) and not _zero_padded(parts[1::4]):
                     entries = (parts[1::4], parts[2::4], parts[3::4])
             trees[tree_id] = entries
             if not entries:
@@ -204,6 +204,12 @@ def _blob_sizes(
 _FOLDER = b"40000"
 _PLAIN_MODES = frozenset((_FOLDER, b"100644", b"100755"))  # as git writes them
 _COMMON_MODES = {b"40000": MODE_TREE, b"100644": MODE_BLOBS[0], b"100755": MODE_BLOBS[1]}
+
+
+def _zero_padded(modes: list[bytes]) -> bool:
+    """A mode written with a leading zero (``0100644``, ``040000``): ``git fsck --strict``
+    calls the tree broken, so it is a folder that cannot be read (the usual case in C)."""
+    return not _PLAIN_MODES.issuperset(modes) and any(mode[:1] == b"0" for mode in modes)
 
 
 def _mode(digits: bytes) -> int:

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _sharing_helpers import make_run, runs_of, store
-from conftest import git, gitruns_cli
+from _sharing_helpers import make_run, make_team, runs_of, store
+from conftest import fsck, git, gitruns_cli
 
 from gitruns.errors import InvalidRunError
+from gitruns.format import yamlio
 from gitruns.format.ids import new_run_id
 from gitruns.runs.untrusted import Limits, check_run_refs, check_tree
 
@@ -133,7 +134,9 @@ def _one_by_one(repo: Path, runs: list[tuple[str, str, str]]) -> dict[str, str]:
 REFUSED = {
     "old group-writable mode": "holds an entry of mode 100664 at old",
     "mode 644": "holds an entry of mode 644 at short",
-    "mode 0": "holds an entry of mode 0 at zero",
+    "mode 0": "",  # zero-padded too: a folder that cannot be read
+    "zero-padded file mode": "",  # accepted by both before; git fsck --strict: broken
+    "zero-padded folder mode": "",
     "a nested odd mode": "holds an entry of mode 100664 at env2/f",
     "a commit named as a folder": "",
 }
@@ -179,3 +182,45 @@ def test_a_run_fetched_by_plain_git_with_an_odd_mode_is_skipped_by_ls(crafted: C
     assert "Traceback" not in listed.stderr
     assert f"skipping {ref}" in listed.stderr and "mode 644" in listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+def _sorted_literal_tree(repo: Path, entries: list[Entry]) -> str:
+    """A tree of exactly these entries in git's order (a folder sorts as ``name/``)."""
+    listed = sorted(entries, key=lambda e: e[2] + (b"/" if e[0].lstrip(b"0") == b"40000" else b""))
+    return _raw_tree(repo, listed, sort=False)
+
+
+def test_a_fetched_run_with_a_zero_padded_mode_is_dropped_and_gc_leaves_fsck_clean(
+    tmp_path: Path,
+) -> None:
+    """Through the real CLI: a remote run whose tree writes a mode with a leading zero
+    (``git fsck --strict``: zeroPaddedFilemode) was accepted by both tree checks, so the
+    user's repository failed ``git fsck --strict`` for as long as the run was kept. Now
+    ``gitruns fetch`` drops it, and after a gc nothing of it is left."""
+    team = make_team(tmp_path)
+    good = make_run(team.alice, "good")
+    pushed = gitruns_cli(team.alice, "push", "origin", "--allow-unpublished-code")
+    assert pushed.returncode == 0, pushed.stderr
+    remote = team.remote
+    tip = runs_of(remote)[good]
+    run_id = new_run_id()
+    document = yamlio.load(_plumb(remote, "cat-file", "blob", f"{tip}:run.yaml").encode(), "x")
+    document["id"] = run_id
+    entries: list[Entry] = []
+    for line in _plumb(remote, "ls-tree", tip).splitlines():
+        meta, name = line.split("\t")
+        mode, _, oid = meta.split()
+        if name == "run.yaml":
+            oid = _blob(remote, yamlio.dump(document))
+        entries.append((mode.lstrip("0").encode(), oid, name.encode()))
+    entries.append((b"0100644", _blob(remote, b"x\n"), b"notes.txt"))
+    tree = _sorted_literal_tree(remote, entries)
+    commit = _plumb(remote, "commit-tree", tree, "-p", tip, "-m", "crafted")
+    _plumb(remote, "update-ref", f"refs/runs/{run_id}", commit)
+    fetched = gitruns_cli(team.bob, "fetch", "origin")
+    assert fetched.returncode == 0, fetched.stderr
+    assert "Traceback" not in fetched.stderr
+    assert run_id in fetched.stderr + fetched.stdout  # reported as skipped
+    assert set(runs_of(team.bob, "refs/remote-runs/origin/")) == {good}
+    git(team.bob, "gc", "--prune=now", "-q")
+    fsck(team.bob)
