@@ -209,11 +209,11 @@ def ref_target(common_dir: Path, name: str) -> str | None:
     deletes a loose ref, so a ref being packed meanwhile is found in one or the other."""
     try:
         data = (common_dir / name).read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        # A folder (refs/runs/a/, left empty or holding refs/runs/a/b) is no loose ref:
+        # git and libgit2 then read the ref from packed-refs, as here.
         return _packed_target(common_dir / "packed-refs", name)
-    except IsADirectoryError:
-        return None  # a folder of refs, not a ref (refs/runs/a/ with refs/runs/a/b)
-    line = data.strip()
+    line = data.rstrip()  # leading whitespace: git and libgit2 read a broken ref
     if not _HEX40.fullmatch(line):
         raise NeedsStore(f"{name} is not a plain ref")
     return line.decode()
@@ -228,6 +228,8 @@ def _packed_target(packed: Path, name: str) -> str | None:
         if os.fstat(handle.fileno()).st_size == 0:
             return None
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            if data[-1:] != b"\n":  # cut short: git and libgit2 refuse the file
+                raise NeedsStore("packed-refs does not end with a whole line")
             header = data[: data.find(b"\n") + 1] if data[:1] == b"#" else b""
             if b" sorted" in header:  # as git writes it: a binary search, flat at any size
                 found = _sorted_lookup(data, len(header), name.encode())

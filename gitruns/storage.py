@@ -7,6 +7,7 @@ pygit2. Transport (push/fetch) is deliberately not here: it goes through the git
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import re
@@ -657,7 +658,7 @@ class Store:
             raise _missing(oid, None)
         return obj
 
-    def _size(self, oid: pygit2.Oid, *, fetch: bool = True) -> int:
+    def _size(self, oid: str | pygit2.Oid, *, fetch: bool = True) -> int:
         """A blob's size; in a partial clone, a blob not fetched yet is fetched first, or
         (``fetch=False``) reported as size 0 (its size is checked when it is read)."""
         if self.promisor_remote() is not None and not self.repo.odb.exists(oid):
@@ -892,7 +893,7 @@ class Store:
         return obj is not None and obj.type == pygit2.enums.ObjectType.COMMIT
 
     def tree_entries(
-        self, commit: str, memo: dict[str, list[tuple[bytes, int, int, pygit2.Oid]]] | None = None
+        self, commit: str, memo: dict[str, list[tuple[bytes, int, int, str]]] | None = None
     ) -> Iterator[tuple[bytes, int, int]]:
         """Every entry below a commit's tree, depth first: raw path, file mode, blob size.
 
@@ -901,7 +902,7 @@ class Store:
         ``memo`` (shared by the checks of many runs, as a fetch does) keeps each folder's
         listing by its id: folders that runs share (``env/``) are read once.
         """
-        stack: list[tuple[bytes, pygit2.Oid]] = [(b"", self._tree(commit).id)]
+        stack: list[tuple[bytes, str]] = [(b"", str(self._tree(commit).id))]
         while stack:
             prefix, tree = stack.pop()
             for name, mode, size, oid in self._listing(tree, memo):
@@ -911,19 +912,40 @@ class Store:
                     stack.append((path + b"/", oid))
 
     def _listing(
-        self, tree: pygit2.Oid, memo: dict[str, list[tuple[bytes, int, int, pygit2.Oid]]] | None
-    ) -> list[tuple[bytes, int, int, pygit2.Oid]]:
-        key = str(tree)
-        found = memo.get(key) if memo is not None else None
+        self, tree: str, memo: dict[str, list[tuple[bytes, int, int, str]]] | None
+    ) -> list[tuple[bytes, int, int, str]]:
+        found = memo.get(tree) if memo is not None else None
         if found is None:
             found = []
-            for entry in self._tree(tree):
-                mode = int(entry.filemode)
-                size = self._size(entry.id, fetch=False) if mode in _MODE_BLOBS else 0
-                found.append((entry.raw_name or b"", mode, size, entry.id))
+            for name, mode, oid in self._raw_entries(tree):
+                size = self._size(oid, fetch=False) if mode in _MODE_BLOBS else 0
+                found.append((name, mode, size, oid))
             if memo is not None:
-                memo[key] = found
+                memo[tree] = found
         return found
+
+    def _raw_entries(self, tree: str) -> Iterator[tuple[bytes, int, str]]:
+        """(raw name, mode as written, hex id) of a folder's entries, as git and the bulk
+        check (``runs/treecheck.py``) read them: libgit2 reads the modes 100664 and 644 as
+        a regular file (git reads 644 as a submodule, ``fsck --strict`` refuses 100664) and
+        peels a commit named as a folder to its tree; here only a tree object is a folder,
+        an odd mode stays what it is (and fails the checks), and a zero-padded one
+        (``0100644``, ``0``), which ``fsck --strict`` calls broken, makes the folder so."""
+        try:
+            kind, data = self.repo.odb.read(tree)
+        except (pygit2.GitError, KeyError, ValueError):
+            self._tree(tree)  # missing (fetched in a partial clone) or unreadable: its error
+            try:
+                kind, data = self.repo.odb.read(tree)
+            except (pygit2.GitError, KeyError, ValueError) as exc:
+                raise _not_a_folder(tree) from exc
+        parts = _raw_tree_entry(len(tree) // 2).split(data)
+        modes = parts[1::4]
+        if kind != pygit2.GIT_OBJECT_TREE or any(parts[::4]):  # not a tree, or malformed
+            raise _not_a_folder(tree)
+        if not _GIT_MODES.issuperset(modes) and any(mode[:1] == b"0" for mode in modes):
+            raise _not_a_folder(tree)  # zero-padded: fsck --strict calls the tree broken
+        return zip(parts[2::4], map(_octal, modes), map(bytes.hex, parts[3::4]), strict=True)
 
     def commit_merge(
         self, ours: str, theirs: str, files: Mapping[str, FileContent | None], message: str
@@ -1068,6 +1090,20 @@ def _raise_if_refused(stderr: bytes, moved: bool, cleanup: Callable[[], object])
 
 
 _REGULAR_MODES = (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE)
+
+
+_GIT_MODES = frozenset((b"40000", b"100644", b"100755", b"120000", b"160000"))  # as git writes
+_octal = functools.partial(int, base=8)
+
+
+def _not_a_folder(oid: str) -> InvalidRunError:
+    return InvalidRunError(f"git object {oid} is not a folder", "remove or repair the run")
+
+
+@functools.lru_cache(maxsize=2)
+def _raw_tree_entry(id_bytes: int) -> re.Pattern[bytes]:
+    """One entry of a raw tree object: mode digits, name, raw id (``_raw_entries``)."""
+    return re.compile(rb"([0-7]+) ([^\0]*)\0(.{%d})" % id_bytes, re.S)
 
 
 def _over_limit(path: str, commit: str, size: int, max_bytes: int) -> InvalidRunError:

@@ -87,6 +87,7 @@ def _wide() -> _Wide:
 
 
 _LINE = re.compile(r"^( *)(.+)$", re.MULTILINE)
+_MARKERS = ("--- ", "... ")
 # Mapping lines already read, ``content -> (key, value)`` (``_OPEN``: a block follows):
 # the lines of run.yaml repeat from run to run. Immutable values only, as in ``_SEEN``.
 _LINES: dict[str, tuple[str, Any]] = {}
@@ -131,6 +132,8 @@ def parse(raw: bytes) -> Any:
             return UNSURE
     elif _wide().odd.search(text):
         return UNSURE
+    if text.startswith(_MARKERS) or "\n--- " in text or "\n... " in text:
+        return UNSURE  # "--- " or "... " at a line's start marks a document, not a key
     if text[0] not in " -\n" and not text.startswith(("[]", "{}")):
         return _top_mapping(text)
     # (indent, content) of each line that is not empty, split in C: an indent is the
@@ -168,11 +171,7 @@ def _top_mapping(text: str) -> Any:
                 continue
             known = _ENTRIES.get(entry)
             if isinstance(known, tuple):
-                key, inner, nested = known
-                inner = inner.copy()
-                for name in nested:
-                    inner[name] = inner[name].copy()
-                document[key] = inner
+                document[known[0]] = _fresh(known)
                 keys += 1
                 continue
             if known is None:
@@ -244,8 +243,21 @@ def _entry(text: str) -> dict[str, Any]:
         if len(_ENTRIES) >= _ENTRIES_MAX:
             _ENTRIES.clear()
         plain = all(type(item) not in (list, dict) for item in value.values())
-        _ENTRIES[text] = value if plain else (_two_levels(value) or marshal.dumps(value))
+        shallow = None if plain else _two_levels(value)
+        _ENTRIES[text] = value if plain else (shallow or marshal.dumps(value))
+        if shallow is not None:  # the memo holds ``value``'s containers: give out copies
+            return {shallow[0]: _fresh(shallow)}
     return value
+
+
+def _fresh(shallow: tuple[str, dict[str, Any], tuple[str, ...]]) -> dict[str, Any]:
+    """The mapping of a remembered ``_two_levels`` entry, in containers of its own (a
+    caller that changes them must not change what the next document reads)."""
+    _key, inner, nested = shallow
+    inner = inner.copy()
+    for name in nested:
+        inner[name] = inner[name].copy()
+    return inner
 
 
 def _two_levels(entry: dict[str, Any]) -> tuple[str, dict[str, Any], tuple[str, ...]] | None:

@@ -175,6 +175,8 @@ def _fast_scalar(text: str) -> Any:
     ``gitruns record -p lr=0.01`` then needs no PyYAML."""
     if not text or text != text.strip() or not text.isprintable():
         return yaml_fast.UNSURE
+    if text.startswith(("--- ", "... ")):  # alone, a document marker: "--- 1" is 1
+        return yaml_fast.UNSURE
     try:
         found = yaml_fast.parse(b"v: " + text.encode("utf-8"))
     except UnicodeEncodeError:

@@ -152,7 +152,17 @@ class _Shape:
     hold no NUL, so no two shapes join alike). Runs repeat a few shapes (every run's root
     holds ``run.yaml``, ``params.yaml``... ``metrics/``), so most folders cost a lookup."""
 
-    __slots__ = ("any_folder", "files", "folders", "modes", "names", "plans", "splits", "template")
+    __slots__ = (
+        "any_folder",
+        "files",
+        "folders",
+        "modes",
+        "names",
+        "plans",
+        "splits",
+        "template",
+        "zero_padded",
+    )
 
     def __init__(self, headers: list[bytes]) -> None:
         splits = [header.partition(b" ") for header in headers]  # modes hold no space
@@ -164,6 +174,7 @@ class _Shape:
         ]
         self.folders = [_is_tree(mode) for mode in self.modes]
         self.any_folder = any(self.folders)
+        self.zero_padded = _zero_padded(self.modes)  # then no folder of it can be read
         # prefix -> ((index, path prefix below it) of each folder), or None when an entry
         # is not plain or a path fails the rules: the fast walk cannot pass the folder there
         self.plans: dict[bytes, tuple[tuple[int, bytes], ...] | None] = {}
@@ -216,6 +227,8 @@ class _Parser:
         shape = self.shapes.get(key)
         if shape is None:
             shape = self.shapes[key] = _Shape(headers)
+        if shape.zero_padded:
+            return None  # git fsck --strict calls the tree broken (never given a template)
         shape.splits += 1
         if (
             shape.splits == _TEMPLATE_AFTER
@@ -263,6 +276,12 @@ def _blob_sizes(
 
 
 _COMMON_MODES = {b"40000": MODE_TREE, b"100644": MODE_BLOBS[0], b"100755": MODE_BLOBS[1]}
+
+
+def _zero_padded(modes: list[bytes]) -> bool:
+    """A mode written with a leading zero (``0100644``, ``040000``): ``git fsck --strict``
+    calls the tree broken, so it is a folder that cannot be read (the usual case in C)."""
+    return not _COMMON_MODES.keys() >= set(modes) and any(mode[:1] == b"0" for mode in modes)
 
 
 def _mode(digits: bytes) -> int:

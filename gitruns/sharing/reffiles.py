@@ -28,10 +28,10 @@ from pathlib import Path
 # cost every push and fetch 0.5 ms of imports, for some that only an odd folder needs.
 # A ref name component as gitruns and git both read it the same way (run ids, remote names).
 _PLAIN_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*"
-_HEX = rb"(?:[0-9a-f]{40}|[0-9a-f]{64})\n"
+_HEX = rb"(?!0+\n)(?:[0-9a-f]{40}|[0-9a-f]{64})\n"  # git: all zeros is broken
 # Names and ref files of a whole folder at once (see _all_plain), by a file's length.
 _PLAIN_NAMES = rf"(?:{_PLAIN_NAME}/)*"
-_PLAIN_IDS = {41: rb"(?:[0-9a-f]{40}\n)*", 65: rb"(?:[0-9a-f]{64}\n)*"}
+_PLAIN_IDS = {41: rb"(?:(?!0{40}\n)[0-9a-f]{40}\n)*", 65: rb"(?:(?!0{64}\n)[0-9a-f]{64}\n)*"}
 _PACKED_SORTED = rb"# pack-refs with:[^\n]* sorted(?: |\n)"
 
 
@@ -60,11 +60,16 @@ def refs_under_each(
             return None
     found: dict[str, str] = {}
     try:
-        packed = _packed_data(os.path.join(common_dir, "packed-refs"))
+        read: list[tuple[str, dict[str, str], dict[str, str] | None]] = []
         for prefix in prefixes:
             links: dict[str, str] | None = {} if prefix in symbolic else None
             loose: dict[str, str] = {}
             _read_loose(os.path.join(common_dir, *prefix.split("/")), prefix, loose, links)
+            read.append((prefix, loose, links))
+        # Only now packed-refs: a ``git pack-refs`` between the two readings has renamed in
+        # a packed-refs holding the loose refs it then deleted (read first, it would not).
+        packed = _packed_data(os.path.join(common_dir, "packed-refs"))
+        for prefix, loose, links in read:
             under = _read_packed(packed, prefix)
             under.update(loose)
             for name, target in (links or {}).items():
@@ -174,6 +179,8 @@ def _packed_data(path: str) -> bytes:
         not data.startswith(b"#") or not re.compile(_PACKED_SORTED).match(data, 0, header_end)
     ):
         raise _NotPlain("packed-refs")  # git has written it sorted since 1.8
+    if data and (data[-1:] != b"\n" or b"\n\n" in data):
+        raise _NotPlain("packed-refs")  # cut short, or a blank line: git refuses the file
     return data
 
 

@@ -49,16 +49,26 @@ class Series:
 def parse_columns(raw: bytes) -> tuple[list[bytes], list[bytes], list[float]]:
     """``step,timestamp,value`` CSV as three columns (C-speed splitting: no per-line loop).
 
-    Steps and timestamps stay text: only the few a chart keeps are converted (``int``)."""
-    body = raw[raw.find(b"\n") + 1 :] if raw.startswith(b"step") else raw
-    if b"\n\n" in body or b"\r" in body:
-        body = b"\n".join(line.strip() for line in body.splitlines() if line.strip())
-    tokens = body.replace(b"\n", b",").split(b",")
-    if tokens and tokens[-1] == b"":
-        tokens.pop()
-    if len(tokens) % 3:
+    Steps and timestamps stay text: only the few a chart keeps are converted (``int``).
+    The rows are those ``layout.parse_metric_csv`` reads: the first line is the header,
+    empty lines are skipped, and every other line must hold three fields (counted line by
+    line: a short row next to a long one is not one row of three)."""
+    body = raw[raw.find(b"\n") + 1 :] if b"\n" in raw else b""
+    if b"\n\n" in body or body.startswith(b"\n"):
+        body = b"\n".join(line for line in body.split(b"\n") if line)
+    elif body.endswith(b"\n"):
+        body = body[:-1]
+    if not body:
+        return [], [], []
+    # The commas and line ends alone, in C: two commas a row, a line end between rows.
+    rows = body.count(b"\n") + 1
+    if body.translate(None, _NOT_SEPARATORS) != (b",,\n" * rows)[:-1]:
         raise ValueError("a row does not have three fields")
+    tokens = body.replace(b"\n", b",").split(b",")
     return tokens[0::3], tokens[1::3], list(map(float, tokens[2::3]))
+
+
+_NOT_SEPARATORS = bytes(byte for byte in range(256) if byte not in b",\n")
 
 
 def read_series(
