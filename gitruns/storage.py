@@ -36,6 +36,7 @@ from gitruns.format.layout import REMOTE_RUNS_PREFIX, RUNS_PREFIX
 from gitruns.format.loose_objects import LooseObjectError, stream_loose_blob
 from gitruns.format.packs import KeptPack, PackWriter
 from gitruns.format.runrefs import LOCAL, parse_run_ref
+from gitruns.format.treeorder import names_as_git_writes
 from gitruns.format.who import os_user_and_host as _os_user_and_host
 from gitruns.format.who import strip_credentials as _strip_credentials
 from gitruns.runwrite import RefLockedError, create_loose_ref
@@ -945,6 +946,8 @@ class Store:
             raise _not_a_folder(tree)
         if not _GIT_MODES.issuperset(modes) and any(mode[:1] == b"0" for mode in modes):
             raise _not_a_folder(tree)  # zero-padded: fsck --strict calls the tree broken
+        if not names_as_git_writes(modes, parts[2::4]):
+            raise _not_a_folder(tree)  # unsorted, or a name twice: broken too
         return zip(parts[2::4], map(_octal, modes), map(bytes.hex, parts[3::4]), strict=True)
 
     def commit_merge(

@@ -49,9 +49,11 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
 CACHE_FILE = "cache.sqlite"
-CACHE_SCHEMA_VERSION = 9  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
+CACHE_SCHEMA_VERSION = 10  # 3: record; 4: resources; 5: experiment; 6: lineage; 7: exact record
 # 8: ref_state; 9: no ref indexes (rows deleted by primary key), the errors' partial index,
-# the record in marshal's form, no text for params that are finite numbers
+# the record in marshal's form, no text for params that are finite numbers; 10: the same
+# layout, every run read again under round 8's stricter reading (zero-padded and odd tree
+# modes, YAML document markers): a row kept by (ref, commit) keeps the verdict it was given
 LOCAL = "local"
 PARALLEL_MIN_RUNS = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 8

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from itertools import chain, compress
 from typing import TYPE_CHECKING, Protocol, cast
 
+from gitruns.format.treeorder import names_as_git_writes
 from gitruns.runs.catfile_session import CatFileSession
 from gitruns.runs.gitbatch import hex_listing
 
@@ -154,6 +155,7 @@ class _Shape:
 
     __slots__ = (
         "any_folder",
+        "broken",
         "files",
         "folders",
         "modes",
@@ -161,7 +163,6 @@ class _Shape:
         "plans",
         "splits",
         "template",
-        "zero_padded",
     )
 
     def __init__(self, headers: list[bytes]) -> None:
@@ -174,7 +175,9 @@ class _Shape:
         ]
         self.folders = [_is_tree(mode) for mode in self.modes]
         self.any_folder = any(self.folders)
-        self.zero_padded = _zero_padded(self.modes)  # then no folder of it can be read
+        # a zero-padded mode, or names unsorted or twice (fsck --strict calls such a tree
+        # broken): no folder of this shape can be read
+        self.broken = _zero_padded(self.modes) or not names_as_git_writes(self.modes, self.names)
         # prefix -> ((index, path prefix below it) of each folder), or None when an entry
         # is not plain or a path fails the rules: the fast walk cannot pass the folder there
         self.plans: dict[bytes, tuple[tuple[int, bytes], ...] | None] = {}
@@ -227,7 +230,7 @@ class _Parser:
         shape = self.shapes.get(key)
         if shape is None:
             shape = self.shapes[key] = _Shape(headers)
-        if shape.zero_padded:
+        if shape.broken:
             return None  # git fsck --strict calls the tree broken (never given a template)
         shape.splits += 1
         if (

@@ -139,6 +139,9 @@ REFUSED = {
     "zero-padded folder mode": "",
     "a nested odd mode": "holds an entry of mode 100664 at env2/f",
     "a commit named as a folder": "",
+    # git fsck --strict: duplicateEntries (twice: a file and a folder of one name too)
+    "a name twice": "",
+    "a file and a folder of one name": "",
 }
 
 
@@ -157,7 +160,29 @@ def test_unsorted_entries_get_the_per_object_verdict(crafted: Crafted) -> None:
     extra: list[Entry] = [(b"100644", crafted.small, b"zz"), (b"100644", crafted.small, b"aa")]
     runs = [crafted.run(extra, sort=False)]
     bulk, one_by_one = _verdicts(crafted.repo, runs)
-    assert bulk == one_by_one
+    assert bulk == one_by_one == {runs[0][0]}  # git fsck --strict: treeNotSorted
+
+
+def test_a_folder_sorts_as_its_name_and_a_slash(crafted: Crafted) -> None:
+    """git's order: the folder ``a`` sorts as ``a/``, after the file ``a-b`` ('-' < '/')
+    and before ``a0`` ('/' < '0'); a tree in that order is well formed (fsck --strict
+    agrees), the same entries by plain name order are not."""
+    as_git: list[Entry] = [
+        (b"100644", crafted.small, b"a-b"),
+        (b"40000", crafted.leaf, b"a"),
+        (b"100644", crafted.small, b"a0"),
+    ]
+    folder = _raw_tree(crafted.repo, as_git, sort=False)
+    good = crafted.run([(b"40000", folder, b"nest")])
+    by_name = _raw_tree(crafted.repo, sorted(as_git, key=lambda e: e[2]), sort=False)
+    bad = crafted.run([(b"40000", by_name, b"nest")])
+    bulk, one_by_one = _verdicts(crafted.repo, [good, bad])
+    assert bulk == one_by_one == {bad[0]}
+    checked = subprocess.run(
+        ["git", "fsck", "--strict", "--no-dangling"], cwd=crafted.repo, capture_output=True
+    )
+    assert by_name in checked.stdout.decode() + checked.stderr.decode()
+    assert folder not in checked.stdout.decode() + checked.stderr.decode()
 
 
 def test_all_odd_runs_at_once_get_the_per_object_verdicts(crafted: Crafted) -> None:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from gitruns.errors import InvalidRunError
 from gitruns.format.ids import new_run_id
 from gitruns.format.runrefs import all_run_refs, parse_run_ref
+from gitruns.format.treeorder import names_as_git_writes
 from gitruns.runs import treecheck
 from gitruns.runs.gitbatch import parse_tree
 from gitruns.runs.untrusted import Limits, check_run_refs, check_tree
@@ -210,9 +211,13 @@ def _parse_each(
             expected: Any = [(name, mode, oid) for name, mode, oid in parse_tree(body, 20)]
         except ValueError:
             expected = None
-        headers_read = treecheck._entry_pattern(20).split(body)[1::3]
-        if any(header[:1] == b"0" for header in headers_read):
-            expected = None  # a zero-padded mode: git fsck --strict calls the tree broken
+        headers_read = [h.partition(b" ") for h in treecheck._entry_pattern(20).split(body)[1::3]]
+        modes_read = [mode for mode, _, _ in headers_read]
+        names_read = [rest[:-1] for _, _, rest in headers_read]
+        if any(mode[:1] == b"0" for mode in modes_read) or not names_as_git_writes(
+            modes_read, names_read
+        ):
+            expected = None  # zero-padded, unsorted or twice: fsck --strict refuses
         folder = parser.folder(body)
         if folder is None:
             assert expected is None
