@@ -71,15 +71,18 @@ class CatFileSession:
         out = self._answers(b"contents ", listing, count)
         if out is not None:
             try:
-                return self._typed(out, count)
+                return self._framed(out, count)
             except _Refused:
                 pass
         found = read_raw(self.repo, listing, count)
         return [None if obj is None else (obj[1], obj[2]) for obj in found]
 
-    def _typed(self, out: int, count: int) -> list[tuple[bytes, bytes] | None]:
-        # As _contents, over answers whose first line is "<type> <size>" ("<name>
-        # missing" or "<name> ambiguous" when there is no such object).
+    def _framed(self, out: int, count: int) -> list[tuple[bytes, bytes] | None]:
+        """``(header, content)`` of the next ``count`` answers, the header being the answer's
+        first line without its last word, the size (``<type>`` in a session without ids,
+        else ``<id> <type>``); None for an object git has not (``<name> missing``, ``<name>
+        ambiguous``). Parsed over what has come so far; the unparsed rest is carried to the
+        next read."""
         found: list[tuple[bytes, bytes] | None] = []
         append, data, pos = found.append, b"", 0
         while True:
@@ -88,7 +91,7 @@ class CatFileSession:
                 stop = find(b"\n", pos)
                 if stop < 0:
                     break
-                kind, _, size = data[pos:stop].partition(b" ")
+                header, _, size = data[pos:stop].rpartition(b" ")
                 if not size.isdigit():
                     append(None)
                     pos = stop + 1
@@ -96,7 +99,7 @@ class CatFileSession:
                 body_end = stop + 1 + int(size)
                 if body_end + 1 > end:
                     break  # the content, then a newline, is still to come
-                append((kind, data[stop + 1 : body_end]))
+                append((header, data[stop + 1 : body_end]))
                 pos = body_end + 1
             if len(found) == count:
                 break
@@ -143,33 +146,11 @@ class CatFileSession:
         return read_raw(self.repo, listing, count)
 
     def _contents(self, out: int, count: int) -> list[tuple[bytes, bytes, bytes] | None]:
-        # Parsed as gitbatch.read_raw parses one process's whole output, over what has come
-        # so far; the unparsed rest is carried to the next read.
+        # As gitbatch.read_raw parses one process's whole output: "<id> <type>" headers
         found: list[tuple[bytes, bytes, bytes] | None] = []
-        append, data, pos = found.append, b"", 0
-        while True:
-            find, end = data.find, len(data)
-            while len(found) < count:
-                stop = find(b"\n", pos)
-                if stop < 0:
-                    break
-                parts = data[pos:stop].split(b" ")
-                if len(parts) != 3:
-                    append(None)  # "<name> missing", "<name> ambiguous"
-                    pos = stop + 1
-                    continue
-                body_end = stop + 1 + int(parts[2])
-                if body_end + 1 > end:
-                    break  # the content, then a newline, is still to come
-                append((parts[0], parts[1], data[stop + 1 : body_end]))
-                pos = body_end + 1
-            if len(found) == count:
-                break
-            chunk = os.read(out, _CHUNK)
-            if not chunk:
-                raise self._stopped_short(data[pos:])
-            data, pos = data[pos:] + chunk, 0
-        self._answered = True
+        for answer in self._framed(out, count):
+            parts = answer[0].split(b" ") if answer is not None else []
+            found.append((parts[0], parts[1], answer[1]) if len(parts) == 2 and answer else None)
         return found
 
     def raw_sizes(self, listing: bytes, count: int) -> list[int | None]:
