@@ -22,6 +22,7 @@ from conftest import git, gitruns_cli
 
 import gitruns
 from gitruns.recording.repository import open_store
+from gitruns.runs.untrusted import Limits
 from gitruns.storage import Store
 
 
@@ -229,3 +230,33 @@ def logging_git(folder: Path) -> tuple[str, Path]:
     shim.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real.stdout.strip()} "$@"\n')
     shim.chmod(0o755)
     return f"{folder}{os.pathsep}{os.environ['PATH']}", log
+
+
+def refs_by_git(repo: Path, prefix: str) -> dict[str, str]:
+    """``{ref name: object id}`` of the refs under ``prefix``, as ``git for-each-ref`` lists
+    them (the reference that gitruns' own ref readers are compared with)."""
+    listed = git(repo, "for-each-ref", "--format=%(objectname) %(refname)", prefix)
+    return {name: oid for oid, name in (line.split(" ", 1) for line in listed.splitlines())}
+
+
+def create_refs(repo: Path, names: list[str], commit: str) -> None:
+    """Loose refs ``names``, all at ``commit``, in one ``git update-ref --stdin``."""
+    lines = "".join(f"create {name} {commit}\n" for name in names)
+    subprocess.run(["git", "update-ref", "--stdin"], cwd=repo, input=lines, text=True, check=True)
+
+
+def per_object_failures(
+    repo: Path, runs: list[tuple[str, str, str]], limits: Limits
+) -> dict[str, str]:
+    """``{ref: message}`` of the ``(ref, run id, commit)`` runs that the per-object tree check
+    (``check_tree``, one run at a time) refuses: what the bulk check is compared with."""
+    from gitruns.errors import InvalidRunError
+    from gitruns.runs.untrusted import check_tree
+
+    failed = {}
+    for ref, _, commit in runs:
+        try:
+            check_tree(store(repo), commit, ref, limits)
+        except InvalidRunError as exc:
+            failed[ref] = exc.message
+    return failed

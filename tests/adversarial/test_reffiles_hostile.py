@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _sharing_helpers import create_refs, refs_by_git
 from conftest import git
 
 from gitruns.sharing import reffiles
@@ -17,22 +18,12 @@ from gitruns.sharing.reffiles import refs_under, refs_under_each
 PREFIX = "refs/runs/"
 
 
-def _gits(repo: Path, prefix: str = PREFIX) -> dict[str, str]:
-    listed = git(repo, "for-each-ref", "--format=%(objectname) %(refname)", prefix)
-    return {name: oid for oid, name in (line.split(" ", 1) for line in listed.splitlines())}
-
-
-def _create(repo: Path, names: list[str], commit: str) -> None:
-    lines = "".join(f"create {name} {commit}\n" for name in names)
-    subprocess.run(["git", "update-ref", "--stdin"], cwd=repo, input=lines, text=True, check=True)
-
-
 def _repo(tmp_path: Path) -> tuple[Path, str]:
     repo = tmp_path / "repo"
     git(tmp_path, "init", "-q", str(repo))
     git(repo, "commit", "-q", "--allow-empty", "-m", "code")
     head = git(repo, "rev-parse", "HEAD").strip()
-    _create(repo, [f"{PREFIX}a", f"{PREFIX}b", f"{PREFIX}c"], head)
+    create_refs(repo, [f"{PREFIX}a", f"{PREFIX}b", f"{PREFIX}c"], head)
     return repo, head
 
 
@@ -44,7 +35,7 @@ def test_a_pack_refs_right_after_packed_refs_is_read_loses_no_ref(
     files after that missed every ref it moved (a push then left those runs behind)."""
     repo, head = _repo(tmp_path)
     git(repo, "pack-refs", "--all")
-    _create(repo, [f"{PREFIX}d", "refs/remote-runs/origin/e"], head)  # loose
+    create_refs(repo, [f"{PREFIX}d", "refs/remote-runs/origin/e"], head)  # loose
     read_packed = reffiles._packed_data
 
     def packed_then_pack_refs(path: str) -> bytes:
@@ -55,7 +46,7 @@ def test_a_pack_refs_right_after_packed_refs_is_read_loses_no_ref(
     monkeypatch.setattr(reffiles, "_packed_data", packed_then_pack_refs)
     prefixes = [PREFIX, "refs/remote-runs/origin/"]
     found = refs_under_each(repo / ".git", prefixes)
-    assert found == {**_gits(repo), **_gits(repo, prefixes[1])}
+    assert found == {**refs_by_git(repo, PREFIX), **refs_by_git(repo, prefixes[1])}
     assert found is not None and f"{PREFIX}d" in found and len(found) == 5
 
 
@@ -64,17 +55,17 @@ def test_listings_during_real_pack_refs_hold_every_ref(tmp_path: Path) -> None:
     """The same race, unstaged: listings taken while real ``git pack-refs`` runs (before
     the fix, about one in a hundred missed refs)."""
     repo, head = _repo(tmp_path)
-    expected = set(_gits(repo))
+    expected = set(refs_by_git(repo, PREFIX))
     for round_ in range(60):
         names = [f"{PREFIX}r{round_}-{i}" for i in range(300)]
-        _create(repo, names, head)
+        create_refs(repo, names, head)
         expected |= set(names)
         packing = subprocess.Popen(["git", "pack-refs", "--all"], cwd=repo)
         while packing.poll() is None:
             found = refs_under(repo / ".git", PREFIX)
             assert found is None or set(found) == expected
         assert packing.wait() == 0
-    assert set(_gits(repo)) == expected
+    assert set(refs_by_git(repo, PREFIX)) == expected
 
 
 def _loose(content: bytes) -> Callable[[Path, str], None]:
@@ -130,4 +121,4 @@ def test_odd_layouts_read_as_git_lists_them_or_are_left_to_git(tmp_path: Path, l
     if listed.returncode != 0:
         assert found is None, listed.stderr  # git refuses the files: so must the reader
         return
-    assert found is None or found == _gits(repo), listed.stderr
+    assert found is None or found == refs_by_git(repo, PREFIX), listed.stderr

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _sharing_helpers import refs_by_git
 from conftest import git
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,11 +23,6 @@ _layouts = st.dictionaries(
     st.tuples(_places, st.integers(0, 2), st.integers(0, 2)),
     max_size=12,
 )
-
-
-def _gits(repo: Path, prefix: str) -> dict[str, str]:
-    listed = git(repo, "for-each-ref", "--format=%(objectname) %(refname)", prefix)
-    return {name: oid for oid, name in (line.split(" ", 1) for line in listed.splitlines())}
 
 
 def _fresh_repo(root: Path) -> tuple[Path, list[str]]:
@@ -65,5 +61,5 @@ def test_random_layouts_read_as_git_lists_them(tmp_path: Path, layout: dict) -> 
         if batch is packed:
             git(repo, "pack-refs", "--all")
     found = refs_under_each(repo / ".git", PREFIXES, symbolic=[])
-    expected = {ref: oid for prefix in PREFIXES for ref, oid in _gits(repo, prefix).items()}
+    expected = {ref: oid for prefix in PREFIXES for ref, oid in refs_by_git(repo, prefix).items()}
     assert found is None or found == expected

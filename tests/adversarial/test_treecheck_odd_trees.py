@@ -13,13 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _sharing_helpers import make_run, make_team, runs_of, store
+from _sharing_helpers import make_run, make_team, per_object_failures, runs_of, store
 from conftest import fsck, git, gitruns_cli
 
-from gitruns.errors import InvalidRunError
 from gitruns.format import yamlio
 from gitruns.format.ids import new_run_id
-from gitruns.runs.untrusted import Limits, check_run_refs, check_tree
+from gitruns.runs.untrusted import Limits, check_run_refs
 
 LIMITS = Limits(max_entries=40, max_depth=4, max_total_bytes=60_000, max_file_bytes=20_000)
 Entry = tuple[bytes, str, bytes]  # mode digits, object id, raw name
@@ -115,17 +114,7 @@ def crafted(tmp_path: Path) -> Crafted:
 def _verdicts(repo: Path, runs: list[tuple[str, str, str]]) -> tuple[set[str], set[str]]:
     """The refs each check refuses: in bulk, and one run at a time."""
     bulk = set(check_run_refs(store(repo), runs, LIMITS))
-    return bulk, set(_one_by_one(repo, runs))
-
-
-def _one_by_one(repo: Path, runs: list[tuple[str, str, str]]) -> dict[str, str]:
-    failed = {}
-    for ref, _, commit in runs:
-        try:
-            check_tree(store(repo), commit, ref, LIMITS)
-        except InvalidRunError as exc:
-            failed[ref] = exc.message
-    return failed
+    return bulk, set(per_object_failures(repo, runs, LIMITS))
 
 
 # git reads modes 644 and 0 as submodules, and fsck --strict refuses 100664; a commit is
@@ -153,7 +142,7 @@ def test_odd_trees_get_the_per_object_verdict(crafted: Crafted, case: str) -> No
     if case in REFUSED:
         [(ref, _, _)] = runs
         assert ref in bulk
-        assert REFUSED[case] in _one_by_one(crafted.repo, runs)[ref]
+        assert REFUSED[case] in per_object_failures(crafted.repo, runs, LIMITS)[ref]
 
 
 def test_unsorted_entries_get_the_per_object_verdict(crafted: Crafted) -> None:

@@ -5,7 +5,6 @@ would otherwise be listed and shown from a fast reading the slow path rejects.""
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -15,24 +14,12 @@ import pytest
 import yaml
 from _record_helpers import record
 from _trust_helpers import commit_tree, plumb, with_files
+from _yaml_helpers import identical
 from conftest import fsck, git, gitruns_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitruns.format import yaml_fast, yamlio
-
-
-def identical(a: Any, b: Any) -> bool:
-    """Equal with types (True is not 1) and NaN equal to NaN."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(identical(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
 
 
 def assert_read_as_pyyaml_reads(raw: bytes) -> None:

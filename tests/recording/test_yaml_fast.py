@@ -4,29 +4,16 @@ text is never read differently by the two paths."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
 import yaml
+from _yaml_helpers import identical
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitruns.errors import InvalidRunError
 from gitruns.format import yaml_fast, yamlio
-
-
-def identical(a: Any, b: Any) -> bool:
-    """Equal with types (True is not 1) and NaN equal to NaN."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(identical(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
 
 
 def safe_load(raw: bytes) -> Any:

@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from _sharing_helpers import make_run, runs_of, store
+from _sharing_helpers import make_run, per_object_failures, runs_of, store
 from conftest import git, git_before_batch_command
 
-from gitruns.errors import InvalidRunError
 from gitruns.format.ids import new_run_id
 from gitruns.runs.catfile_session import CatFileSession
 from gitruns.runs.gitbatch import BatchError, parse_tree, raw_sizes, read_raw
-from gitruns.runs.untrusted import Limits, check_run_refs, check_tree
+from gitruns.runs.untrusted import Limits, check_run_refs
 
 LIMITS = Limits(max_entries=40, max_depth=4, max_total_bytes=60_000, max_file_bytes=20_000)
 
@@ -106,23 +105,13 @@ def crafted(tmp_path: Path) -> tuple[Path, dict[str, tuple[str, str, str]]]:
     return repo, cases
 
 
-def _one_by_one(repo: Path, runs: list[tuple[str, str, str]]) -> dict[str, str]:
-    failed = {}
-    for ref, _, commit in runs:
-        try:
-            check_tree(store(repo), commit, ref, LIMITS)
-        except InvalidRunError as exc:
-            failed[ref] = exc.message
-    return failed
-
-
 def test_bulk_check_agrees_with_the_per_object_check(
     crafted: tuple[Path, dict[str, tuple[str, str, str]]],
 ) -> None:
     repo, cases = crafted
     runs = list(cases.values())
     bulk = {ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS).items()}
-    assert bulk == _one_by_one(repo, runs)
+    assert bulk == per_object_failures(repo, runs, LIMITS)
     failing = {name for name, (ref, _, _) in cases.items() if ref in bulk}
     assert failing == set(cases) - {"good", "fine_depth"}
     assert "does not point at a commit" in bulk[cases["not_a_commit"][0]]
@@ -213,7 +202,7 @@ def test_runs_over_a_limit_next_to_good_runs_are_refused(
     runs = [cases["good"], cases["fine_depth"], cases[case]]
     bulk = _bulk(repo, runs)
     assert list(bulk) == [cases[case][0]]
-    assert bulk == _one_by_one(repo, runs)
+    assert bulk == per_object_failures(repo, runs, LIMITS)
 
 
 def test_a_shared_folder_deeper_in_another_run_is_checked_there(
@@ -237,7 +226,7 @@ def test_a_shared_folder_deeper_in_another_run_is_checked_there(
     bulk = _bulk(repo, runs)
     assert "deeper than 4" in bulk[hostile[0]]
     assert ref not in bulk and also_root[0] not in bulk  # a good tree one level down is fine
-    assert bulk == _one_by_one(repo, runs)
+    assert bulk == per_object_failures(repo, runs, LIMITS)
 
 
 def test_a_repeated_folder_counts_each_time_it_is_held(
@@ -251,7 +240,7 @@ def test_a_repeated_folder_counts_each_time_it_is_held(
     runs = [cases["good"], many]
     bulk = _bulk(repo, runs)
     assert "more than 40 files" in bulk[many[0]]
-    assert bulk == _one_by_one(repo, runs)
+    assert bulk == per_object_failures(repo, runs, LIMITS)
 
 
 @pytest.mark.parametrize("mode", ["40000", "120000", "160000", "100664"])
@@ -272,11 +261,12 @@ def test_an_id_of_a_good_run_under_another_mode_is_refused(
     if mode == "40000":
         assert "holds a folder that cannot be read: x" in bulk[hostile[0]]
         # the per-object check (partial clones) refuses it too, rather than crash
-        assert f"git object {blob} is not a folder" in _one_by_one(repo, runs)[hostile[0]]
+        one_by_one = per_object_failures(repo, runs, LIMITS)
+        assert f"git object {blob} is not a folder" in one_by_one[hostile[0]]
     elif mode == "100664":
         assert "holds an entry of mode 100664 at x" in bulk[hostile[0]]
     else:
-        assert bulk == _one_by_one(repo, runs)
+        assert bulk == per_object_failures(repo, runs, LIMITS)
 
 
 @pytest.mark.parametrize("name", ["..", ".git", "a/b", "bad\x01name", "GIT~1"])
@@ -289,7 +279,7 @@ def test_a_bad_name_next_to_a_good_runs_file_is_refused(
     hostile = _run(repo, good + "^", _tree(repo, [("100644", blob, name)]))
     runs = [cases["good"], hostile]
     bulk = _bulk(repo, runs)
-    assert bulk == _one_by_one(repo, runs)
+    assert bulk == per_object_failures(repo, runs, LIMITS)
     # "a/b" as one name is the path a/b, which the path rules allow; the others are not
     assert list(bulk) == ([] if name == "a/b" else [hostile[0]])
 
@@ -353,7 +343,7 @@ def test_one_cat_file_session_or_one_process_a_pass_give_the_same_verdicts(
     session = {ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS).items()}
     monkeypatch.setenv("PATH", git_before_batch_command(tmp_path / "old-git"))
     per_pass = {ref: exc.message for ref, exc in check_run_refs(store(repo), runs, LIMITS).items()}
-    assert session == per_pass == _one_by_one(repo, runs)
+    assert session == per_pass == per_object_failures(repo, runs, LIMITS)
     assert {name for name, (ref, _, _) in cases.items() if ref in session} == set(cases) - {
         "good",
         "fine_depth",

@@ -6,26 +6,14 @@ runs the real git."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from _sharing_helpers import make_run, make_team, runs_of
+from _sharing_helpers import logging_git, make_run, make_team, runs_of
 from conftest import fsck, git, git_before_batch_command, gitruns_cli
 
 from gitruns.sharing.porcelain import parse_push
-
-
-def _logging_git(folder: Path) -> tuple[str, Path]:
-    """A PATH on which `git` logs its arguments (one line a call) and runs the real git."""
-    real = subprocess.run(["which", "git"], capture_output=True, text=True, check=True)
-    folder.mkdir()
-    log = folder / "calls.log"
-    shim = folder / "git"
-    shim.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real.stdout.strip()} "$@"\n')
-    shim.chmod(0o755)
-    return f"{folder}:{os.environ['PATH']}", log
 
 
 def _subcommands(log: Path) -> list[str]:
@@ -39,7 +27,7 @@ def _push_logged(
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """``gitruns push`` in ``repo`` through a logging git: its result and the git
     subcommands it ran."""
-    path, log = _logging_git(tmp_path / "shim")
+    path, log = logging_git(tmp_path / "shim")
     monkeypatch.setenv("PATH", path)
     return gitruns_cli(repo, "push"), _subcommands(log)
 
@@ -121,7 +109,7 @@ def test_one_cat_file_reads_the_code_and_the_artifacts(
     process a pass does the same."""
     team = make_team(tmp_path)
     ids = {make_run(team.alice, f"r{i}") for i in range(3)}
-    path, log = _logging_git(tmp_path / "shim")
+    path, log = logging_git(tmp_path / "shim")
     monkeypatch.setenv("PATH", path)
     done = gitruns_cli(team.alice, "push")
     called = _subcommands(log)

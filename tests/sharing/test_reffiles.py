@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from _sharing_helpers import make_run, make_team, runs_of
+from _sharing_helpers import create_refs, make_run, make_team, refs_by_git, runs_of
 from conftest import git
 
 from gitruns.format.ids import new_run_id
@@ -18,36 +18,27 @@ from gitruns.sharing.reffiles import refs_under, refs_under_each
 PREFIX = "refs/remote-runs/origin/"
 
 
-def _gits(repo: Path, prefix: str = PREFIX) -> dict[str, str]:
-    listed = git(repo, "for-each-ref", "--format=%(objectname) %(refname)", prefix)
-    return {name: oid for oid, name in (line.split(" ", 1) for line in listed.splitlines())}
-
-
-def _create(repo: Path, names: list[str], commit: str) -> None:
-    lines = "".join(f"create {name} {commit}\n" for name in names)
-    subprocess.run(["git", "update-ref", "--stdin"], cwd=repo, input=lines, text=True, check=True)
-
-
 def test_loose_packed_and_both_read_as_git_lists_them(tmp_path: Path) -> None:
     team = make_team(tmp_path)
     repo, common = team.bob, team.bob / ".git"
     head = git(repo, "rev-parse", "HEAD").strip()
-    assert refs_under(common, PREFIX) == {} == _gits(repo)  # nothing yet
+    assert refs_under(common, PREFIX) == {} == refs_by_git(repo, PREFIX)  # nothing yet
     packed = [f"{PREFIX}{new_run_id()}" for _ in range(5)]
-    _create(repo, [*packed, f"{PREFIX}nested/{new_run_id()}", "refs/remote-runs/other/x"], head)
+    create_refs(repo, [*packed, f"{PREFIX}nested/{new_run_id()}", "refs/remote-runs/other/x"], head)
     git(repo, "pack-refs", "--all")
     loose = [f"{PREFIX}{new_run_id()}" for _ in range(3)]
-    _create(repo, loose, head)
+    create_refs(repo, loose, head)
     # a packed ref rewritten loose (the loose file wins), and one deleted
     run_id = make_run(repo)
     git(repo, "update-ref", packed[0], runs_of(repo)[run_id])
     git(repo, "update-ref", "-d", packed[1])
     (common / "refs" / "remote-runs" / "origin" / f"{new_run_id()}.lock").write_text("x\n")
     found = refs_under(common, PREFIX)
-    assert found == _gits(repo)
+    assert found == refs_by_git(repo, PREFIX)
     assert found is not None and found[packed[0]] == runs_of(repo)[run_id]
     assert packed[1] not in found and "refs/remote-runs/other/x" not in found
-    assert refs_under(common, "refs/remote-runs/other/") == _gits(repo, "refs/remote-runs/other/")
+    other = "refs/remote-runs/other/"
+    assert refs_under(common, other) == refs_by_git(repo, other)
 
 
 def test_anything_but_plain_refs_is_left_to_git(tmp_path: Path) -> None:
@@ -55,8 +46,8 @@ def test_anything_but_plain_refs_is_left_to_git(tmp_path: Path) -> None:
     repo, common = team.bob, team.bob / ".git"
     head = git(repo, "rev-parse", "HEAD").strip()
     name = f"{PREFIX}{new_run_id()}"
-    _create(repo, [name], head)
-    assert refs_under(common, PREFIX) == _gits(repo)
+    create_refs(repo, [name], head)
+    assert refs_under(common, PREFIX) == refs_by_git(repo, PREFIX)
     git(repo, "symbolic-ref", f"{PREFIX}link", name)
     assert refs_under(common, PREFIX) is None  # a symbolic ref: git resolves it
     git(repo, "symbolic-ref", "-d", f"{PREFIX}link")
@@ -69,7 +60,7 @@ def test_anything_but_plain_refs_is_left_to_git(tmp_path: Path) -> None:
     packed.write_text(text.replace(" sorted", ""))  # an old git's packed-refs
     assert refs_under(common, PREFIX) is None
     packed.write_text(text)
-    assert refs_under(common, PREFIX) == _gits(repo) == {name: head}
+    assert refs_under(common, PREFIX) == refs_by_git(repo, PREFIX) == {name: head}
     assert refs_under(common, "refs/../") is None  # never a path outside refs/
 
 
@@ -91,7 +82,7 @@ def test_a_fetch_reads_its_refs_from_files_and_still_checks_every_new_run(
     report = fetch_runs(open_for_transfer(team.bob), "origin")
     assert set(report.new) == ids
     assert len(report.invalid) == 1 and "/evil/" in report.invalid[0][0]
-    assert set(_gits(team.bob)) == {f"{PREFIX}{i}" for i in ids}
+    assert set(refs_by_git(team.bob, PREFIX)) == {f"{PREFIX}{i}" for i in ids}
     gone = sorted(ids)[0]
     git(team.remote, "update-ref", "-d", f"refs/runs/{gone}")
     report = fetch_runs(open_for_transfer(team.bob), "origin")
@@ -107,9 +98,9 @@ def test_a_symbolic_ref_to_a_ref_under_the_prefix_reads_when_asked(tmp_path: Pat
     assert (common / "refs" / "remotes" / "origin" / "HEAD").read_text().startswith("ref: ")
     assert refs_under(common, prefix) is None  # not asked: git lists it
     found = refs_under(common, prefix, symbolic=True)
-    assert found == _gits(repo, prefix) and set(found) == {f"{prefix}HEAD", f"{prefix}main"}
+    assert found == refs_by_git(repo, prefix) and set(found) == {f"{prefix}HEAD", f"{prefix}main"}
     git(repo, "pack-refs", "--all")  # the target packed, the link still a loose file
-    assert refs_under(common, prefix, symbolic=True) == _gits(repo, prefix)
+    assert refs_under(common, prefix, symbolic=True) == refs_by_git(repo, prefix)
     git(repo, "symbolic-ref", f"{prefix}HEAD", "refs/heads/main")  # outside the prefix
     assert refs_under(common, prefix, symbolic=True) is None
     git(repo, "symbolic-ref", f"{prefix}HEAD", f"{prefix}gone")  # dangling
@@ -123,21 +114,21 @@ def test_packed_refs_read_for_several_prefixes_at_once(tmp_path: Path) -> None:
     repo, common = team.bob, team.bob / ".git"
     head = git(repo, "rev-parse", "HEAD").strip()
     names = [f"{PREFIX}{new_run_id()}" for _ in range(4)] + [f"{PREFIX}a.b/c-d_e.f"]
-    _create(repo, [*names, f"refs/runs/{new_run_id()}"], head)
+    create_refs(repo, [*names, f"refs/runs/{new_run_id()}"], head)
     git(repo, "tag", "-a", "-m", "a tag", "v1")  # packed with its peeled line
     tag = git(repo, "rev-parse", "v1").strip()
-    _create(repo, [f"{PREFIX}tagged"], tag)
+    create_refs(repo, [f"{PREFIX}tagged"], tag)
     git(repo, "pack-refs", "--all")
     assert "\n^" in (common / "packed-refs").read_text()
     prefixes = [PREFIX, "refs/runs/", "refs/remotes/origin/"]
-    expected = {k: v for p in prefixes for k, v in _gits(repo, p).items()}
+    expected = {k: v for p in prefixes for k, v in refs_by_git(repo, p).items()}
     assert refs_under_each(common, prefixes, symbolic=["refs/remotes/origin/"]) == expected
     assert expected[f"{PREFIX}tagged"] == tag and len(expected) == 9
     assert refs_under_each(common, prefixes) is None  # origin/HEAD, not asked to read it
-    _create(repo, [f"{PREFIX}odd+name"], head)
+    create_refs(repo, [f"{PREFIX}odd+name"], head)
     git(repo, "pack-refs", "--all")
     assert refs_under(common, PREFIX) is None
-    assert refs_under(common, "refs/runs/") == _gits(repo, "refs/runs/")
+    assert refs_under(common, "refs/runs/") == refs_by_git(repo, "refs/runs/")
 
 
 def test_a_folder_read_whole_only_when_every_file_is_one_id(tmp_path: Path) -> None:
@@ -148,9 +139,9 @@ def test_a_folder_read_whole_only_when_every_file_is_one_id(tmp_path: Path) -> N
     repo, common = team.bob, team.bob / ".git"
     head = git(repo, "rev-parse", "HEAD").strip()
     names = [f"{PREFIX}{new_run_id()}" for _ in range(6)]
-    _create(repo, names, head)
+    create_refs(repo, names, head)
     folder = common / "refs" / "remote-runs" / "origin"
-    assert refs_under(common, PREFIX) == _gits(repo) == dict.fromkeys(names, head)
+    assert refs_under(common, PREFIX) == refs_by_git(repo, PREFIX) == dict.fromkeys(names, head)
     odd = folder / new_run_id()
     for content in (
         "",  # empty: joined, the ids would shift by one
@@ -175,7 +166,7 @@ def test_a_folder_read_whole_only_when_every_file_is_one_id(tmp_path: Path) -> N
     (folder / "sub" / "x.y").write_text(f"{head}\n")  # nested: read too, as git lists it
     assert (
         refs_under(common, PREFIX)
-        == _gits(repo)
+        == refs_by_git(repo, PREFIX)
         == {
             **dict.fromkeys(names, head),
             f"{PREFIX}sub/x.y": head,
